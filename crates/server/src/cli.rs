@@ -1,0 +1,141 @@
+//! The `rapport` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, Overrides};
+use crate::server::{self, StartupError};
+use crate::{output, telemetry};
+
+/// Rapport: account-centric support for companies whose customers are
+/// companies.
+///
+/// Every setting can come from a TOML file (--config), from an environment
+/// variable RAPPORT_<SECTION>__<KEY> (e.g. RAPPORT_LOG__FORMAT=json), or for
+/// the three below from a flag. Later sources win: defaults, file,
+/// environment, flags. `rapport check-config` shows the result.
+#[derive(Debug, Parser)]
+#[command(name = "rapport", version, propagate_version = true)]
+pub struct Cli {
+    /// TOML config file (see config/default.toml for every key).
+    #[arg(long, short = 'c', env = "RAPPORT_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Database: sqlite://PATH (embedded) or postgres://USER:PASSWORD@HOST/DB.
+    /// [default: sqlite://<data-dir>/rapport.db]
+    #[arg(long, env = "RAPPORT_DATABASE_URL", global = true, value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "RAPPORT_BIND", global = true, value_name = "ADDR")]
+    pub bind: Option<String>,
+
+    /// Directory for the SQLite database and generated secrets [default: ./data].
+    #[arg(long, env = "RAPPORT_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server (applies pending migrations first unless
+    /// database.migrate_on_start = false). Stops gracefully on SIGTERM/SIGINT.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Validate the configuration and print the effective settings (secrets hidden).
+    CheckConfig,
+    /// Print version information.
+    Version,
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+/// Exit status: 0 success, 1 runtime failure, 2 bad configuration or usage.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            output::line(&format!(
+                "rapport {}\ndatabases: sqlite (embedded), postgres",
+                env!("CARGO_PKG_VERSION")
+            ));
+            return ExitCode::SUCCESS;
+        }
+        Command::Openapi => {
+            output::line(&crate::http::openapi::document());
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let overrides = Overrides::new(cli.database_url.clone(), cli.bind.clone(), cli.data_dir.clone());
+    let config = match config::load(cli.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(e) => {
+            output::error(&e.to_string());
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::CheckConfig => {
+            output::line(&crate::config_report::render(&config));
+            ExitCode::SUCCESS
+        }
+        Command::Migrate => migrate(&config),
+        Command::Serve => serve(config),
+        Command::Version | Command::Openapi => ExitCode::SUCCESS,
+    }
+}
+
+fn migrate(config: &Config) -> ExitCode {
+    telemetry::init(&config.settings.log);
+    output::progress(&format!("connecting to {}", config.database_url));
+    let result = server::open_store(config).and_then(|store| store.migrate());
+    match result {
+        Ok(report) if report.applied.is_empty() => {
+            output::line("database schema is current; no migrations to apply");
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            for version in &report.applied {
+                output::line(&format!("applied migration {version}"));
+            }
+            output::line(&format!("applied {} migration(s)", report.applied.len()));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            output::error(&format!("{e}; check database.url (--database-url, RAPPORT_DATABASE_URL)"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
+    telemetry::init(&config.settings.log);
+    let result = actix_web::rt::System::new().block_on(async move {
+        let running = server::start(config).await?;
+        tracing::info!(
+            url = %format!("http://{}", running.addr),
+            "Rapport is ready at http://{}",
+            running.addr
+        );
+        running
+            .run()
+            .await
+            .map_err(|e| StartupError::Task(e.to_string()))?;
+        tracing::info!("Rapport stopped");
+        Ok::<(), StartupError>(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "startup failed");
+            output::error(&e.to_string());
+            ExitCode::FAILURE
+        }
+    }
+}

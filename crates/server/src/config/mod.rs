@@ -1,0 +1,24 @@
+//! Configuration: typed settings, loaded from built-in defaults, an
+//! optional file, `RAPPORT_*` environment variables and command-line flags
+//! (later sources win), then checked as a whole.
+
+mod load;
+mod settings;
+mod validate;
+
+pub use load::{ConfigError, Overrides, load};
+pub use settings::{
+    AuthSettings, DatabaseSettings, InstanceSettings, LogFormat, LogSettings, Mode,
+    ServerSettings, Settings,
+};
+pub use validate::validate;
+
+use rapport_store::DatabaseUrl;
+
+/// Settings that passed validation, with derived values resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    /// `database.url`, or the SQLite file under the data directory.
+    pub database_url: DatabaseUrl,
+}

@@ -1,0 +1,149 @@
+//! The settings structs. Every field has a doc comment and a default that
+//! `config/default.toml` repeats; a test keeps the two in step.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Everything `rapport` reads from config files, `RAPPORT_*` variables and
+/// command-line flags.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `embedded` (one machine, secrets generated on first start) or
+    /// `production` (every secret must be given).
+    pub mode: Mode,
+    /// Where Rapport keeps its files: the SQLite database, generated
+    /// secrets, later spooled mail and attachments.
+    pub data_dir: PathBuf,
+    pub instance: InstanceSettings,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub auth: AuthSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: Mode::Embedded,
+            data_dir: PathBuf::from("./data"),
+            instance: InstanceSettings::default(),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            log: LogSettings::default(),
+            auth: AuthSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Embedded,
+    Production,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstanceSettings {
+    /// The name clients see for this support desk.
+    pub name: String,
+}
+
+impl Default for InstanceSettings {
+    fn default() -> Self {
+        InstanceSettings {
+            name: "Rapport".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub bind: SocketAddr,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Seconds that in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout_secs: u64,
+    /// Largest JSON request body accepted, in bytes.
+    pub max_json_body_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            workers: 0,
+            shutdown_timeout_secs: 30,
+            max_json_body_bytes: 1_048_576,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`. Unset
+    /// means `sqlite://<data_dir>/rapport.db`.
+    pub url: Option<String>,
+    /// Most connections the pool opens.
+    pub pool_max_size: u32,
+    /// Seconds a request waits for a free connection before failing with 503.
+    pub acquire_timeout_secs: u64,
+    /// Apply pending migrations when `rapport serve` starts.
+    pub migrate_on_start: bool,
+    /// Milliseconds an SQLite writer waits for another writer to finish.
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: None,
+            pool_max_size: 10,
+            acquire_timeout_secs: 5,
+            migrate_on_start: true,
+            sqlite_busy_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `info,rapport_store=debug`;
+    /// the `RUST_LOG` variable overrides it.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Key that signs access tokens (at least 32 bytes). Required in
+    /// production; in embedded mode a random one is generated once into
+    /// `<data_dir>/secrets/jwt.key`.
+    pub jwt_secret: Option<SecretString>,
+}

@@ -1,0 +1,151 @@
+use rapport_store::DatabaseUrl;
+use secrecy::ExposeSecret;
+
+use super::{Config, ConfigError, Mode, Settings};
+
+/// Shortest accepted signing secret: HS256 wants a key at least as long as
+/// its 256-bit output.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Checks what types alone cannot: ranges, URLs, filters, and the secrets
+/// that production mode requires.
+pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
+    let name = settings.instance.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(key_error(
+            "instance.name",
+            "must be 1 to 100 characters",
+            "set a short name such as \"Acme Support\"",
+        ));
+    }
+    if settings.data_dir.as_os_str().is_empty() {
+        return Err(key_error(
+            "data_dir",
+            "is empty",
+            "set --data-dir or RAPPORT_DATA_DIR to a writable directory",
+        ));
+    }
+    in_range("database.pool_max_size", settings.database.pool_max_size.into(), 1, 1_000)?;
+    in_range("database.acquire_timeout_secs", settings.database.acquire_timeout_secs, 1, 300)?;
+    in_range("database.sqlite_busy_timeout_ms", settings.database.sqlite_busy_timeout_ms.into(), 0, 600_000)?;
+    in_range("server.workers", settings.server.workers as u64, 0, 1_024)?;
+    in_range("server.shutdown_timeout_secs", settings.server.shutdown_timeout_secs, 0, 3_600)?;
+    in_range("server.max_json_body_bytes", settings.server.max_json_body_bytes as u64, 1_024, 64 * 1_048_576)?;
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&settings.log.level) {
+        return Err(key_error(
+            "log.level",
+            &format!("{:?} is not a log filter ({e})", settings.log.level),
+            "use a level such as info, or a directive list like info,rapport_store=debug",
+        ));
+    }
+    let database_url = match &settings.database.url {
+        Some(url) => DatabaseUrl::parse(url).map_err(|e| {
+            key_error(
+                "database.url",
+                &e.to_string(),
+                "set --database-url or RAPPORT_DATABASE_URL",
+            )
+        })?,
+        None => DatabaseUrl::sqlite_file(&settings.data_dir.join("rapport.db")),
+    };
+    match (&settings.auth.jwt_secret, settings.mode) {
+        (Some(secret), _) if secret.expose_secret().len() < MIN_SECRET_BYTES => {
+            return Err(key_error(
+                "auth.jwt_secret",
+                &format!("is shorter than {MIN_SECRET_BYTES} bytes"),
+                "use a random value, e.g. from `openssl rand -hex 32`",
+            ));
+        }
+        (None, Mode::Production) => {
+            return Err(key_error(
+                "auth.jwt_secret",
+                "is required when mode = \"production\"",
+                "set RAPPORT_AUTH__JWT_SECRET to a random value of 32+ bytes (e.g. `openssl rand -hex 32`)",
+            ));
+        }
+        _ => {}
+    }
+    Ok(Config {
+        settings,
+        database_url,
+    })
+}
+
+fn in_range(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(key_error(
+            key,
+            &format!("is {value}"),
+            &format!("expected a number from {min} to {max}"),
+        ))
+    }
+}
+
+fn key_error(key: &'static str, problem: &str, fix: &str) -> ConfigError {
+    ConfigError::Key {
+        key,
+        problem: problem.to_owned(),
+        fix: fix.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    #[test]
+    fn production_without_a_signing_secret_is_refused() {
+        let mut settings = Settings::default();
+        settings.mode = Mode::Production;
+        let msg = validate(settings).expect_err("must fail").to_string();
+        assert!(msg.contains("`auth.jwt_secret`"), "{msg}");
+        assert!(msg.contains("RAPPORT_AUTH__JWT_SECRET"), "{msg}");
+    }
+
+    #[test]
+    fn short_secret_is_refused_without_echoing_it() {
+        let mut settings = Settings::default();
+        settings.auth.jwt_secret = Some(SecretString::from("hunter2"));
+        let msg = validate(settings).expect_err("must fail").to_string();
+        assert!(msg.contains("`auth.jwt_secret`"), "{msg}");
+        assert!(!msg.contains("hunter2"), "{msg}");
+    }
+
+    #[test]
+    fn database_defaults_to_a_file_in_the_data_dir() {
+        let mut settings = Settings::default();
+        settings.data_dir = "/srv/rapport".into();
+        let config = validate(settings).expect("valid");
+        assert_eq!(config.database_url.redacted(), "sqlite:///srv/rapport/rapport.db");
+    }
+
+    #[test]
+    fn out_of_range_pool_size_names_the_key_and_the_range() {
+        let mut settings = Settings::default();
+        settings.database.pool_max_size = 0;
+        let msg = validate(settings).expect_err("must fail").to_string();
+        assert_eq!(
+            msg,
+            "invalid config: key `database.pool_max_size` is 0; expected a number from 1 to 1000"
+        );
+    }
+
+    #[test]
+    fn unsupported_database_scheme_names_database_url() {
+        let mut settings = Settings::default();
+        settings.database.url = Some("mysql://root@localhost/rapport".into());
+        let msg = validate(settings).expect_err("must fail").to_string();
+        assert!(msg.contains("`database.url`"), "{msg}");
+    }
+
+    #[test]
+    fn invalid_log_filter_names_log_level() {
+        let mut settings = Settings::default();
+        settings.log.level = "info,=[".into();
+        let msg = validate(settings).expect_err("must fail").to_string();
+        assert!(msg.contains("`log.level`"), "{msg}");
+    }
+}

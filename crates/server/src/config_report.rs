@@ -1,0 +1,63 @@
+//! `rapport check-config`: the effective settings as TOML, secrets hidden,
+//! so an operator sees exactly what the server will use.
+
+use secrecy::ExposeSecret;
+
+use crate::config::{Config, LogFormat, Mode};
+
+pub fn render(config: &Config) -> String {
+    let s = &config.settings;
+    let mut root = toml::Table::new();
+    root.insert("mode".into(), str_value(match s.mode {
+        Mode::Embedded => "embedded",
+        Mode::Production => "production",
+    }));
+    root.insert("data_dir".into(), str_value(&s.data_dir.display().to_string()));
+    let mut instance = toml::Table::new();
+    instance.insert("name".into(), str_value(&s.instance.name));
+    root.insert("instance".into(), instance.into());
+
+    let mut server = toml::Table::new();
+    server.insert("bind".into(), str_value(&s.server.bind.to_string()));
+    server.insert("workers".into(), int_value(s.server.workers as u64));
+    server.insert("shutdown_timeout_secs".into(), int_value(s.server.shutdown_timeout_secs));
+    server.insert("max_json_body_bytes".into(), int_value(s.server.max_json_body_bytes as u64));
+    root.insert("server".into(), server.into());
+
+    let mut database = toml::Table::new();
+    database.insert("url".into(), str_value(&config.database_url.redacted()));
+    database.insert("pool_max_size".into(), int_value(s.database.pool_max_size.into()));
+    database.insert("acquire_timeout_secs".into(), int_value(s.database.acquire_timeout_secs));
+    database.insert("migrate_on_start".into(), toml::Value::Boolean(s.database.migrate_on_start));
+    database.insert("sqlite_busy_timeout_ms".into(), int_value(s.database.sqlite_busy_timeout_ms.into()));
+    root.insert("database".into(), database.into());
+
+    let mut log = toml::Table::new();
+    log.insert("format".into(), str_value(match s.log.format {
+        LogFormat::Text => "text",
+        LogFormat::Json => "json",
+    }));
+    log.insert("level".into(), str_value(&s.log.level));
+    root.insert("log".into(), log.into());
+
+    let mut auth = toml::Table::new();
+    let jwt = match &s.auth.jwt_secret {
+        Some(secret) if !secret.expose_secret().is_empty() => "(set, hidden)".to_owned(),
+        _ => format!(
+            "(generated in {})",
+            crate::secrets::secrets_dir(&s.data_dir).join("jwt.key").display()
+        ),
+    };
+    auth.insert("jwt_secret".into(), str_value(&jwt));
+    root.insert("auth".into(), auth.into());
+
+    format!("# configuration is valid\n{root}")
+}
+
+fn str_value(s: &str) -> toml::Value {
+    toml::Value::String(s.to_owned())
+}
+
+fn int_value(n: u64) -> toml::Value {
+    toml::Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+}

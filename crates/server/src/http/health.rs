@@ -1,0 +1,70 @@
+//! Liveness and readiness for load balancers and orchestrators.
+
+use std::time::Duration;
+
+use actix_web::{HttpResponse, get, web};
+use rapport_store::Readiness;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::ApiError;
+use crate::blocking;
+use crate::state::AppState;
+
+/// How long readiness waits for a database connection: a probe must answer
+/// quickly even when the pool is exhausted or the database is down.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// Always `ready`.
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
+    /// Always `current`.
+    pub migrations: &'static str,
+}
+
+/// The process is alive. Never touches the database.
+#[utoipa::path(
+    tag = "health",
+    responses((status = 200, description = "The process is alive", body = Health))
+)]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// The database answers and its schema is current: this node can serve.
+#[utoipa::path(
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready to serve", body = Ready),
+        (status = 503, description = "`database_unavailable` or `migrations_pending`", body = super::Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let readiness = blocking::run(move || store.readiness(READINESS_TIMEOUT)).await?;
+    match readiness {
+        Readiness::Ready => Ok(HttpResponse::Ok().json(Ready {
+            status: "ready",
+            database: state.store.backend().as_str(),
+            migrations: "current",
+        })),
+        Readiness::MigrationsPending(versions) => {
+            Err(ApiError::MigrationsPending(versions.join(", ")))
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Public facts about this installation.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::ApiError;
+use crate::blocking;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstanceInfo {
+    /// Stable id of this installation, shared by all its server nodes.
+    #[schema(value_type = String, format = Uuid)]
+    pub id: String,
+    /// The support desk's name (`instance.name`).
+    pub name: String,
+    /// Server version.
+    pub version: &'static str,
+    /// When this installation was first started.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Identity of this installation.
+#[utoipa::path(
+    path = "/api/v1/instance",
+    tag = "instance",
+    responses(
+        (status = 200, description = "This installation", body = InstanceInfo),
+        (status = 503, description = "`database_unavailable`", body = super::Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/instance")]
+pub async fn get_instance(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let found = blocking::with_conn(&state.store, |conn| {
+        rapport_store::instance::find(conn)?
+            .ok_or(rapport_store::StoreError::NotFound("instance"))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(InstanceInfo {
+        id: found.id.to_string(),
+        name: state.config.settings.instance.name.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+        created_at: found.created_at,
+    }))
+}

@@ -1,0 +1,197 @@
+//! Errors as RFC 9457 problem details. This is the one place where errors
+//! of every crate become HTTP: each gets a status and a stable `code` that
+//! clients may rely on; a 5xx logs its cause and shows the client only a
+//! generic message.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error, web};
+use rapport_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `urn:rapport:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Short human summary of the problem type.
+    pub title: String,
+    /// The HTTP status, repeated for clients that only see the body.
+    pub status: u16,
+    /// Stable machine-readable error code.
+    pub code: String,
+    /// What went wrong with this request.
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: String) -> Self {
+        Problem {
+            kind: format!("urn:rapport:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            code: code.to_owned(),
+            detail,
+        }
+    }
+
+    pub fn response(&self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE)))
+            .json(self)
+    }
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the database schema is behind: migrations {0} are pending; run `rapport migrate`")]
+    MigrationsPending(String),
+    #[error("no route for {method} {path}")]
+    RouteNotFound { method: String, path: String },
+    #[error("invalid JSON body: {0}")]
+    InvalidJson(String),
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    #[error("invalid query string: {0}")]
+    InvalidQuery(String),
+    #[error("invalid path parameter: {0}")]
+    InvalidPath(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Store(e) if e.is_unavailable() => "database_unavailable",
+            ApiError::Store(StoreError::NotFound(_)) => "not_found",
+            ApiError::Store(_) | ApiError::Internal(_) => "internal",
+            ApiError::MigrationsPending(_) => "migrations_pending",
+            ApiError::RouteNotFound { .. } => "route_not_found",
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::InvalidQuery(_) => "invalid_query",
+            ApiError::InvalidPath(_) => "invalid_path",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
+            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::MigrationsPending(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::InvalidJson(_) | ApiError::InvalidQuery(_) | ApiError::InvalidPath(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        }
+    }
+
+    /// What the client may see. Internal errors keep their cause in the log.
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Store(e) if e.is_unavailable() => {
+                "the database is not reachable right now; retry shortly".to_owned()
+            }
+            ApiError::Store(StoreError::NotFound(what)) => format!("{what} not found"),
+            ApiError::Store(_) | ApiError::Internal(_) => {
+                "an internal error occurred; it has been logged with this request's id".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), error = %error_chain(self), "request failed");
+        }
+        Problem::new(status, self.code(), self.detail()).response()
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+pub(super) async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound {
+        method: req.method().to_string(),
+        path: req.path().chars().take(200).collect(),
+    })
+}
+
+pub(super) fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, _req| {
+            let api = match &err {
+                error::JsonPayloadError::OverflowKnownLength { .. }
+                | error::JsonPayloadError::Overflow { .. } => ApiError::PayloadTooLarge { limit },
+                error::JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+                error::JsonPayloadError::Deserialize(e) => ApiError::InvalidJson(e.to_string()),
+                other => ApiError::InvalidJson(other.to_string()),
+            };
+            api.into()
+        })
+}
+
+pub(super) fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|err, _req| ApiError::InvalidQuery(err.to_string()).into())
+}
+
+pub(super) fn path_config() -> web::PathConfig {
+    web::PathConfig::default()
+        .error_handler(|err, _req| ApiError::InvalidPath(err.to_string()).into())
+}
+
+/// A stable code for error statuses that no handler of ours produced
+/// (e.g. actix's own 405 for a known path with the wrong method).
+pub(super) fn code_for_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        411 => "length_required",
+        413 => "payload_too_large",
+        414 => "uri_too_long",
+        415 => "unsupported_media_type",
+        429 => "rate_limited",
+        431 => "headers_too_large",
+        503 => "unavailable",
+        s if s >= 500 => "internal",
+        _ => "client_error",
+    }
+}

@@ -1,0 +1,15 @@
+//! The Rapport server: the `rapport` binary's configuration, HTTP routes,
+//! authentication, background workers and command line. It composes every
+//! other crate and is the only one that knows actix-web; nothing depends
+//! on it but the binary and the end-to-end tests.
+
+pub mod blocking;
+pub mod cli;
+pub mod config;
+mod config_report;
+pub mod http;
+mod output;
+pub mod secrets;
+pub mod server;
+pub mod state;
+pub mod telemetry;

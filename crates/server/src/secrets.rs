@@ -1,0 +1,173 @@
+//! Secrets the embedded default generates for itself: random, written once
+//! under `<data_dir>/secrets/` readable by the owner only, and reused on
+//! every later start so tokens stay valid across restarts.
+
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+
+use crate::config::Config;
+
+/// Random bytes in a generated secret (hex-encoded on disk).
+const GENERATED_SECRET_BYTES: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    #[error("cannot write the generated secret {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+    #[error("cannot read the secret file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error(
+        "secret file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
+    )]
+    TooOpen { path: String, mode: u32 },
+    #[error("secret file {path} is corrupt (expected {expected} hex characters); delete it to generate a new one")]
+    Corrupt { path: String, expected: usize },
+    #[error("the operating system gave no random bytes: {0}")]
+    Random(String),
+}
+
+/// The secrets the server runs with. `Debug` never shows them.
+#[derive(Clone)]
+pub struct Secrets {
+    pub jwt: SecretString,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets { .. }")
+    }
+}
+
+impl Secrets {
+    /// Takes each secret from the config, or in embedded mode from (or
+    /// into) the data directory. Production without a configured secret
+    /// was already refused by config validation.
+    pub fn resolve(config: &Config) -> Result<Secrets, SecretError> {
+        let settings = &config.settings;
+        let jwt = match &settings.auth.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => load_or_generate(&secrets_dir(&settings.data_dir), "jwt.key")?,
+        };
+        Ok(Secrets { jwt })
+    }
+}
+
+pub fn secrets_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("secrets")
+}
+
+/// Reads `dir/name`, or creates it with fresh random content. Two
+/// processes starting at once agree on one value: only one `create_new`
+/// succeeds and the other reads what it wrote.
+pub fn load_or_generate(dir: &Path, name: &str) -> Result<SecretString, SecretError> {
+    let path = dir.join(name);
+    let display = path.display().to_string();
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| SecretError::Write {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    let mut bytes = [0u8; GENERATED_SECRET_BYTES];
+    getrandom::fill(&mut bytes).map_err(|e| SecretError::Random(e.to_string()))?;
+    let generated = hex::encode(bytes);
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(mut file) => {
+            let written = file
+                .write_all(generated.as_bytes())
+                .and_then(|()| file.sync_all());
+            if let Err(source) = written {
+                // A half-written secret must not be picked up next start.
+                let _ = fs::remove_file(&path);
+                return Err(SecretError::Write {
+                    path: display,
+                    source,
+                });
+            }
+            tracing::info!(path = %path.display(), "generated a new secret");
+            Ok(SecretString::from(generated))
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => read_existing(&path),
+        Err(source) => Err(SecretError::Write {
+            path: display,
+            source,
+        }),
+    }
+}
+
+fn read_existing(path: &Path) -> Result<SecretString, SecretError> {
+    let display = path.display().to_string();
+    let read_error = |source| SecretError::Read {
+        path: display.clone(),
+        source,
+    };
+    let mode = fs::metadata(path).map_err(read_error)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(SecretError::TooOpen {
+            path: display,
+            mode,
+        });
+    }
+    let text = fs::read_to_string(path).map_err(read_error)?;
+    let text = text.trim();
+    let expected = GENERATED_SECRET_BYTES * 2;
+    if text.len() != expected || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(SecretError::Corrupt {
+            path: display,
+            expected,
+        });
+    }
+    Ok(SecretString::from(text.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn generated_secret_is_private_and_stable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = load_or_generate(dir.path(), "jwt.key").expect("generate");
+        let second = load_or_generate(dir.path(), "jwt.key").expect("reload");
+        assert_eq!(first.expose_secret(), second.expose_secret());
+        assert_eq!(first.expose_secret().len(), 128);
+        let mode = fs::metadata(dir.path().join("jwt.key"))
+            .expect("exists")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn secret_readable_by_others_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        load_or_generate(dir.path(), "jwt.key").expect("generate");
+        let path = dir.path().join("jwt.key");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = load_or_generate(dir.path(), "jwt.key").expect_err("must refuse");
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+    }
+
+    #[test]
+    fn truncated_secret_is_reported_as_corrupt() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jwt.key");
+        fs::write(&path, "abc").expect("write");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        let err = load_or_generate(dir.path(), "jwt.key").expect_err("must refuse");
+        assert!(matches!(err, SecretError::Corrupt { .. }), "{err}");
+    }
+}

@@ -1,0 +1,167 @@
+//! Starting and stopping `rapport serve`: prepare the data directory,
+//! secrets and database, then run the HTTP server until SIGTERM/SIGINT.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpServer};
+use rapport_store::{PoolOptions, Readiness, Store, StoreError};
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Config;
+use crate::http;
+use crate::secrets::{SecretError, Secrets};
+use crate::state::AppState;
+
+/// Why the server could not start. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    #[error("cannot create the data directory {path} (data_dir): {source}; choose a writable directory with --data-dir or RAPPORT_DATA_DIR")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("{0}; check database.url (--database-url, RAPPORT_DATABASE_URL)")]
+    Database(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}; pick a free address with --bind or RAPPORT_BIND")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("startup task failed: {0}")]
+    Task(String),
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    /// The address actually bound (port 0 in the config picks a free one).
+    pub addr: SocketAddr,
+    pub handle: ServerHandle,
+    pub state: AppState,
+    server: Server,
+}
+
+impl std::fmt::Debug for RunningServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningServer").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl RunningServer {
+    /// Serves until a stop signal or `handle.stop()`, then returns once
+    /// in-flight requests have finished (or the shutdown timeout passed).
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// The server future, for callers that drive it themselves.
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}
+
+/// Opens the store with the pool settings from the config.
+pub fn open_store(config: &Config) -> Result<Store, StoreError> {
+    let db = &config.settings.database;
+    Store::connect(
+        &config.database_url,
+        &PoolOptions {
+            max_size: db.pool_max_size,
+            acquire_timeout: Duration::from_secs(db.acquire_timeout_secs),
+            sqlite_busy_timeout_ms: db.sqlite_busy_timeout_ms,
+        },
+    )
+}
+
+/// Everything before the first request: data directory, secrets, database,
+/// migrations, the installation row. Blocking, so it runs off the executor.
+fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
+    let data_dir = &config.settings.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|source| StartupError::DataDir {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    let secrets = Secrets::resolve(&config)?;
+    let store = open_store(&config)?;
+    tracing::info!(database = %store.url(), "database connected");
+    let schema_current = if config.settings.database.migrate_on_start {
+        for version in store.migrate()?.applied {
+            tracing::info!(version, "migration applied");
+        }
+        true
+    } else {
+        let wait = Duration::from_secs(config.settings.database.acquire_timeout_secs);
+        match store.readiness(wait)? {
+            Readiness::Ready => true,
+            Readiness::MigrationsPending(pending) => {
+                tracing::warn!(
+                    pending = pending.join(", "),
+                    "migrations are pending and database.migrate_on_start is false; \
+                     /readyz answers 503 until `rapport migrate` runs"
+                );
+                false
+            }
+        }
+    };
+    if schema_current {
+        let instance = rapport_store::instance::ensure(&mut *store.conn()?)?;
+        tracing::info!(instance_id = %instance.id, "installation identified");
+    }
+    Ok(AppState {
+        config,
+        store,
+        secrets: Arc::new(secrets),
+    })
+}
+
+/// Prepares everything and binds the listener. The returned server is not
+/// yet polled: call [`RunningServer::run`] or spawn its future.
+pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
+    let config = Arc::new(config);
+    let prepared = Arc::clone(&config);
+    let state = tokio::task::spawn_blocking(move || prepare(prepared))
+        .await
+        .map_err(|e| StartupError::Task(e.to_string()))??;
+    let server_settings = &config.settings.server;
+    let listener = TcpListener::bind(server_settings.bind).map_err(|source| StartupError::Bind {
+        addr: server_settings.bind,
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+        addr: server_settings.bind,
+        source,
+    })?;
+    let app_state = state.clone();
+    let mut builder = HttpServer::new(move || {
+        App::new()
+            .wrap(http::error_bodies_as_problems())
+            .wrap(from_fn(http::request_log_and_id))
+            .wrap(http::security_headers())
+            .wrap(Compress::default())
+            .wrap(TracingLogger::default())
+            .configure(http::configure(app_state.clone()))
+    })
+    .shutdown_timeout(server_settings.shutdown_timeout_secs);
+    if server_settings.workers > 0 {
+        builder = builder.workers(server_settings.workers);
+    }
+    let server = builder
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: server_settings.bind,
+            source,
+        })?
+        .run();
+    Ok(RunningServer {
+        addr,
+        handle: server.handle(),
+        state,
+        server,
+    })
+}

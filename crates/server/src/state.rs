@@ -1,0 +1,17 @@
+//! What every request handler can reach.
+
+use std::sync::Arc;
+
+use rapport_store::Store;
+
+use crate::config::Config;
+use crate::secrets::Secrets;
+
+/// Shared application state. Cheap to clone: everything is behind `Arc` or
+/// is itself a handle.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub secrets: Arc<Secrets>,
+}

@@ -1,0 +1,89 @@
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+use crate::database_url::DatabaseUrl;
+
+/// One connection type for both backends, so queries are written once.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbConnection::Postgres(_) => f.write_str("DbConnection::Postgres"),
+            DbConnection::Sqlite(_) => f.write_str("DbConnection::Sqlite"),
+        }
+    }
+}
+
+/// Statements run on every new SQLite connection. `busy_timeout` comes
+/// first: switching to WAL needs a lock that a concurrently opening
+/// connection may hold. `synchronous = FULL` makes a commit durable across
+/// power loss, not only across a process crash: an acknowledged message or
+/// audit event must survive both.
+fn sqlite_init_sql(busy_timeout_ms: u32) -> String {
+    format!(
+        "PRAGMA busy_timeout = {busy_timeout_ms};
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;"
+    )
+}
+
+/// Opens a connection of the backend the URL names and reports the
+/// backend's own error message when that fails.
+pub(crate) fn establish(
+    url: &DatabaseUrl,
+    sqlite_busy_timeout_ms: u32,
+) -> Result<DbConnection, String> {
+    match url {
+        DatabaseUrl::Postgres { url } => PgConnection::establish(url)
+            .map(DbConnection::Postgres)
+            .map_err(|e| e.to_string().trim().to_owned()),
+        DatabaseUrl::Sqlite { path } => {
+            let path = path.to_str().ok_or("the SQLite path is not valid UTF-8")?;
+            let mut conn = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
+            conn.batch_execute(&sqlite_init_sql(sqlite_busy_timeout_ms))
+                .map_err(|e| e.to_string())?;
+            Ok(DbConnection::Sqlite(conn))
+        }
+    }
+}
+
+/// The r2d2 manager of the pool: builds the variant from the URL scheme.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    pub(crate) url: DatabaseUrl,
+    pub(crate) sqlite_busy_timeout_ms: u32,
+}
+
+/// Why the pool could not open or keep a connection, in the backend's words.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConnectError(String);
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectError> {
+        establish(&self.url, self.sqlite_busy_timeout_ms).map_err(ConnectError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| ConnectError(e.to_string()))
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        match conn {
+            DbConnection::Postgres(pg) => {
+                diesel::r2d2::R2D2Connection::is_broken(pg)
+            }
+            DbConnection::Sqlite(sqlite) => diesel::r2d2::R2D2Connection::is_broken(sqlite),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+/// What went wrong in storage, in storage's words. The server maps these
+/// to HTTP in one place.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("invalid database URL: {0}")]
+    Url(#[from] crate::DatabaseUrlError),
+    #[error("cannot open the database at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("no database connection available: {0}")]
+    Unavailable(#[from] r2d2::Error),
+    #[error("cannot create the directory {path} for the SQLite database: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the SQLite database file {0} is missing")]
+    SqliteFileMissing(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("database error: {0}")]
+    Database(#[from] diesel::result::Error),
+}
+
+impl StoreError {
+    /// True when the database could not be reached, as opposed to a query
+    /// that reached it and failed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_)
+                | StoreError::Connect { .. }
+                | StoreError::SqliteFileMissing(_)
+        ) || matches!(
+            self,
+            StoreError::Database(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection,
+                _
+            ))
+        )
+    }
+}

@@ -1,0 +1,25 @@
+//! Rapport storage: the diesel schema, the migrations of both backends
+//! (SQLite embedded, PostgreSQL in production), the connection pool and the
+//! repositories, one module per aggregate.
+//!
+//! Every function here is blocking; callers on an async executor run them on
+//! a blocking pool. A repository function that writes takes the connection
+//! (the caller's transaction), never the pool, so that a change and its
+//! audit event commit together.
+//!
+//! This crate knows diesel but never HTTP: it must not depend on actix,
+//! on `rapport-server`, `rapport-chat` or `rapport-mail`.
+
+mod connection;
+mod database_url;
+mod error;
+pub mod instance;
+mod migrations;
+mod pool;
+pub mod schema;
+
+pub use connection::{ConnectError, ConnectionManager, DbConnection};
+pub use database_url::{Backend, DatabaseUrl, DatabaseUrlError};
+pub use error::StoreError;
+pub use migrations::MigrationReport;
+pub use pool::{PoolOptions, PooledConnection, Readiness, Store};

@@ -1,0 +1,130 @@
+use std::time::Duration;
+
+use crate::connection::{self, DbConnection, ConnectionManager};
+use crate::database_url::{Backend, DatabaseUrl};
+use crate::error::StoreError;
+use crate::migrations;
+
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// How the pool behaves; every field comes from the `[database]` config.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    /// How long a request waits for a free connection before it fails.
+    pub acquire_timeout: Duration,
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_size: 10,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// The database: a pool of connections to one backend. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: r2d2::Pool<ConnectionManager>,
+    url: DatabaseUrl,
+}
+
+/// What `/readyz` reports about the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    MigrationsPending(Vec<String>),
+}
+
+impl Store {
+    /// Opens the pool and one connection to prove the database is reachable,
+    /// so a wrong URL or password fails at startup with the backend's own
+    /// message instead of on the first request.
+    pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Store, StoreError> {
+        if let DatabaseUrl::Sqlite { path } = url {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        // Connect once outside r2d2: its own error after a timeout only
+        // says "timed out", never why.
+        drop(
+            connection::establish(url, options.sqlite_busy_timeout_ms).map_err(|reason| {
+                StoreError::Connect {
+                    url: url.redacted(),
+                    reason,
+                }
+            })?,
+        );
+        let manager = ConnectionManager {
+            url: url.clone(),
+            sqlite_busy_timeout_ms: options.sqlite_busy_timeout_ms,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_size)
+            .min_idle(Some(1))
+            .connection_timeout(options.acquire_timeout)
+            .test_on_check_out(true)
+            .build(manager)?;
+        Ok(Store {
+            pool,
+            url: url.clone(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// A connection from the pool, or `Unavailable` after the acquire timeout.
+    pub fn conn(&self) -> Result<PooledConnection, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies every pending migration of this backend, in order.
+    pub fn migrate(&self) -> Result<migrations::MigrationReport, StoreError> {
+        let mut conn = self.conn()?;
+        migrations::run_pending(&mut conn)
+    }
+
+    /// Whether the database answers, its file is still in place (SQLite)
+    /// and its schema is current. Waits at most `timeout` for a connection.
+    pub fn readiness(&self, timeout: Duration) -> Result<Readiness, StoreError> {
+        if let DatabaseUrl::Sqlite { path } = &self.url {
+            // An open SQLite connection keeps working on a deleted file, and
+            // everything written to it would be lost at the next start.
+            if !path.exists() {
+                return Err(StoreError::SqliteFileMissing(path.display().to_string()));
+            }
+        }
+        let mut conn = self.pool.get_timeout(timeout)?;
+        let pending = migrations::pending(&mut conn)?;
+        if pending.is_empty() {
+            Ok(Readiness::Ready)
+        } else {
+            Ok(Readiness::MigrationsPending(pending))
+        }
+    }
+
+    /// Runs `f` inside one transaction: everything it writes commits
+    /// together or not at all.
+    pub fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        let mut conn = self.conn()?;
+        diesel::Connection::transaction(&mut *conn, f)
+    }
+}
