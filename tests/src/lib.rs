@@ -1,1 +1,54 @@
-//! placeholder
+//! The end-to-end test harness: starts the real Rapport server on a random
+//! port against a fresh database (an SQLite file in a temporary directory,
+//! or a PostgreSQL database created for the test and dropped after it) and
+//! talks to it over HTTP. Also runs the real `rapport` binary.
+//!
+//! PostgreSQL tests use the server named by `RAPPORT_TEST_POSTGRES`
+//! (an admin URL such as `postgres://postgres@127.0.0.1:5432/postgres`).
+//! When it is unset or unreachable they are skipped with a notice, unless
+//! `RAPPORT_TEST_REQUIRE_POSTGRES=1` or `CI=true`: then they fail.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
+
+mod database;
+mod process;
+mod server;
+
+pub use database::{Backend, TestDatabase};
+pub use process::{RapportProcess, run_rapport};
+pub use server::{Response, TestApp};
+
+/// Defines one test per backend: `name::sqlite` and `name::postgres`.
+/// The body receives a fresh [`TestDatabase`].
+#[macro_export]
+macro_rules! e2e_test {
+    ($(#[$meta:meta])* async fn $name:ident($db:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($db: $crate::TestDatabase) $body
+
+            #[actix_web::test]
+            async fn sqlite() {
+                run($crate::TestDatabase::create($crate::Backend::Sqlite).expect("SQLite always works")).await
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(db) = $crate::TestDatabase::create($crate::Backend::Postgres) {
+                    run(db).await
+                }
+            }
+        }
+    };
+}
+
+/// Path of the `rapport` binary built for these tests.
+#[macro_export]
+macro_rules! rapport_bin {
+    () => {
+        env!("CARGO_BIN_EXE_rapport-e2e")
+    };
+}

@@ -20,12 +20,24 @@ use crate::{output, telemetry};
 #[command(name = "rapport", version, propagate_version = true)]
 pub struct Cli {
     /// TOML config file (see config/default.toml for every key).
-    #[arg(long, short = 'c', env = "RAPPORT_CONFIG", global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        short = 'c',
+        env = "RAPPORT_CONFIG",
+        global = true,
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
 
     /// Database: sqlite://PATH (embedded) or postgres://USER:PASSWORD@HOST/DB.
     /// [default: sqlite://<data-dir>/rapport.db]
-    #[arg(long, env = "RAPPORT_DATABASE_URL", global = true, value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "RAPPORT_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
 
     /// Address to listen on [default: 127.0.0.1:8080].
@@ -72,7 +84,11 @@ pub fn main() -> ExitCode {
         }
         _ => {}
     }
-    let overrides = Overrides::new(cli.database_url.clone(), cli.bind.clone(), cli.data_dir.clone());
+    let overrides = Overrides::new(
+        cli.database_url.clone(),
+        cli.bind.clone(),
+        cli.data_dir.clone(),
+    );
     let config = match config::load(cli.config.as_deref(), &overrides) {
         Ok(config) => config,
         Err(e) => {
@@ -108,7 +124,9 @@ fn migrate(config: &Config) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            output::error(&format!("{e}; check database.url (--database-url, RAPPORT_DATABASE_URL)"));
+            output::error(&format!(
+                "{e}; check database.url (--database-url, RAPPORT_DATABASE_URL)"
+            ));
             ExitCode::FAILURE
         }
     }
@@ -116,26 +134,47 @@ fn migrate(config: &Config) -> ExitCode {
 
 fn serve(config: Config) -> ExitCode {
     telemetry::init(&config.settings.log);
-    let result = actix_web::rt::System::new().block_on(async move {
-        let running = server::start(config).await?;
-        tracing::info!(
-            url = %format!("http://{}", running.addr),
-            "Rapport is ready at http://{}",
-            running.addr
-        );
-        running
-            .run()
-            .await
-            .map_err(|e| StartupError::Task(e.to_string()))?;
-        tracing::info!("Rapport stopped");
-        Ok::<(), StartupError>(())
-    });
+    let result = actix_web::rt::System::new().block_on(serve_until_signal(config));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, "startup failed");
+            tracing::error!(error = %e, "rapport serve failed");
             output::error(&e.to_string());
             ExitCode::FAILURE
         }
     }
+}
+
+/// Serves until SIGTERM or SIGINT, then drains in-flight requests. The
+/// handlers are installed before readiness is announced, so a signal sent
+/// as soon as the server says it is ready still stops it gracefully.
+async fn serve_until_signal(config: Config) -> Result<(), StartupError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let signal_error = |e: std::io::Error| StartupError::Task(format!("cannot watch signals: {e}"));
+    let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
+
+    let running = server::start(config).await?;
+    let handle = running.handle.clone();
+    let addr = running.addr;
+    let mut server = actix_web::rt::spawn(running.run());
+    tracing::info!(url = %format!("http://{addr}"), "Rapport is ready at http://{addr}");
+
+    let finished_early = tokio::select! {
+        _ = terminate.recv() => { tracing::info!("SIGTERM received, stopping"); None }
+        _ = interrupt.recv() => { tracing::info!("SIGINT received, stopping"); None }
+        result = &mut server => Some(result),
+    };
+    let result = match finished_early {
+        Some(result) => result,
+        None => {
+            handle.stop(true).await;
+            server.await
+        }
+    };
+    result
+        .map_err(|e| StartupError::Task(e.to_string()))?
+        .map_err(|e| StartupError::Task(e.to_string()))?;
+    tracing::info!("Rapport stopped");
+    Ok(())
 }

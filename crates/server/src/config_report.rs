@@ -8,11 +8,17 @@ use crate::config::{Config, LogFormat, Mode};
 pub fn render(config: &Config) -> String {
     let s = &config.settings;
     let mut root = toml::Table::new();
-    root.insert("mode".into(), str_value(match s.mode {
-        Mode::Embedded => "embedded",
-        Mode::Production => "production",
-    }));
-    root.insert("data_dir".into(), str_value(&s.data_dir.display().to_string()));
+    root.insert(
+        "mode".into(),
+        str_value(match s.mode {
+            Mode::Embedded => "embedded",
+            Mode::Production => "production",
+        }),
+    );
+    root.insert(
+        "data_dir".into(),
+        str_value(&s.data_dir.display().to_string()),
+    );
     let mut instance = toml::Table::new();
     instance.insert("name".into(), str_value(&s.instance.name));
     root.insert("instance".into(), instance.into());
@@ -20,23 +26,44 @@ pub fn render(config: &Config) -> String {
     let mut server = toml::Table::new();
     server.insert("bind".into(), str_value(&s.server.bind.to_string()));
     server.insert("workers".into(), int_value(s.server.workers as u64));
-    server.insert("shutdown_timeout_secs".into(), int_value(s.server.shutdown_timeout_secs));
-    server.insert("max_json_body_bytes".into(), int_value(s.server.max_json_body_bytes as u64));
+    server.insert(
+        "shutdown_timeout_secs".into(),
+        int_value(s.server.shutdown_timeout_secs),
+    );
+    server.insert(
+        "max_json_body_bytes".into(),
+        int_value(s.server.max_json_body_bytes as u64),
+    );
     root.insert("server".into(), server.into());
 
     let mut database = toml::Table::new();
     database.insert("url".into(), str_value(&config.database_url.redacted()));
-    database.insert("pool_max_size".into(), int_value(s.database.pool_max_size.into()));
-    database.insert("acquire_timeout_secs".into(), int_value(s.database.acquire_timeout_secs));
-    database.insert("migrate_on_start".into(), toml::Value::Boolean(s.database.migrate_on_start));
-    database.insert("sqlite_busy_timeout_ms".into(), int_value(s.database.sqlite_busy_timeout_ms.into()));
+    database.insert(
+        "pool_max_size".into(),
+        int_value(s.database.pool_max_size.into()),
+    );
+    database.insert(
+        "acquire_timeout_secs".into(),
+        int_value(s.database.acquire_timeout_secs),
+    );
+    database.insert(
+        "migrate_on_start".into(),
+        toml::Value::Boolean(s.database.migrate_on_start),
+    );
+    database.insert(
+        "sqlite_busy_timeout_ms".into(),
+        int_value(s.database.sqlite_busy_timeout_ms.into()),
+    );
     root.insert("database".into(), database.into());
 
     let mut log = toml::Table::new();
-    log.insert("format".into(), str_value(match s.log.format {
-        LogFormat::Text => "text",
-        LogFormat::Json => "json",
-    }));
+    log.insert(
+        "format".into(),
+        str_value(match s.log.format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }),
+    );
     log.insert("level".into(), str_value(&s.log.level));
     root.insert("log".into(), log.into());
 
@@ -45,7 +72,9 @@ pub fn render(config: &Config) -> String {
         Some(secret) if !secret.expose_secret().is_empty() => "(set, hidden)".to_owned(),
         _ => format!(
             "(generated in {})",
-            crate::secrets::secrets_dir(&s.data_dir).join("jwt.key").display()
+            crate::secrets::secrets_dir(&s.data_dir)
+                .join("jwt.key")
+                .display()
         ),
     };
     auth.insert("jwt_secret".into(), str_value(&jwt));

@@ -18,14 +18,22 @@ const GENERATED_SECRET_BYTES: usize = 64;
 #[non_exhaustive]
 pub enum SecretError {
     #[error("cannot write the generated secret {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot read the secret file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(
         "secret file {path} is readable by other users (mode {mode:o}); run `chmod 600 {path}`"
     )]
     TooOpen { path: String, mode: u32 },
-    #[error("secret file {path} is corrupt (expected {expected} hex characters); delete it to generate a new one")]
+    #[error(
+        "secret file {path} is corrupt (expected {expected} hex characters); delete it to generate a new one"
+    )]
     Corrupt { path: String, expected: usize },
     #[error("the operating system gave no random bytes: {0}")]
     Random(String),

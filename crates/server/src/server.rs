@@ -20,7 +20,9 @@ use crate::state::AppState;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartupError {
-    #[error("cannot create the data directory {path} (data_dir): {source}; choose a writable directory with --data-dir or RAPPORT_DATA_DIR")]
+    #[error(
+        "cannot create the data directory {path} (data_dir): {source}; choose a writable directory with --data-dir or RAPPORT_DATA_DIR"
+    )]
     DataDir {
         path: String,
         source: std::io::Error,
@@ -49,7 +51,9 @@ pub struct RunningServer {
 
 impl std::fmt::Debug for RunningServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningServer").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("RunningServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -129,10 +133,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         .await
         .map_err(|e| StartupError::Task(e.to_string()))??;
     let server_settings = &config.settings.server;
-    let listener = TcpListener::bind(server_settings.bind).map_err(|source| StartupError::Bind {
-        addr: server_settings.bind,
-        source,
-    })?;
+    let listener =
+        TcpListener::bind(server_settings.bind).map_err(|source| StartupError::Bind {
+            addr: server_settings.bind,
+            source,
+        })?;
     let addr = listener.local_addr().map_err(|source| StartupError::Bind {
         addr: server_settings.bind,
         source,
@@ -147,7 +152,10 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
             .wrap(TracingLogger::default())
             .configure(http::configure(app_state.clone()))
     })
-    .shutdown_timeout(server_settings.shutdown_timeout_secs);
+    .shutdown_timeout(server_settings.shutdown_timeout_secs)
+    // The CLI installs its own handlers before it announces readiness
+    // (see `cli::serve`); an embedding test must not stop on a signal.
+    .disable_signals();
     if server_settings.workers > 0 {
         builder = builder.workers(server_settings.workers);
     }

@@ -80,9 +80,7 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         match conn {
-            DbConnection::Postgres(pg) => {
-                diesel::r2d2::R2D2Connection::is_broken(pg)
-            }
+            DbConnection::Postgres(pg) => diesel::r2d2::R2D2Connection::is_broken(pg),
             DbConnection::Sqlite(sqlite) => diesel::r2d2::R2D2Connection::is_broken(sqlite),
         }
     }

@@ -30,12 +30,16 @@ pub(crate) fn run_pending(conn: &mut DbConnection) -> Result<MigrationReport, St
 
 pub(crate) fn pending(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
     let pending = match conn {
-        DbConnection::Sqlite(c) => c
-            .pending_migrations(SQLITE)
-            .map(|list| list.iter().map(|m| m.name().version().to_string()).collect()),
-        DbConnection::Postgres(c) => c
-            .pending_migrations(POSTGRES)
-            .map(|list| list.iter().map(|m| m.name().version().to_string()).collect()),
+        DbConnection::Sqlite(c) => c.pending_migrations(SQLITE).map(|list| {
+            list.iter()
+                .map(|m| m.name().version().to_string())
+                .collect()
+        }),
+        DbConnection::Postgres(c) => c.pending_migrations(POSTGRES).map(|list| {
+            list.iter()
+                .map(|m| m.name().version().to_string())
+                .collect()
+        }),
     };
     pending.map_err(|e| StoreError::Migration(e.to_string()))
 }

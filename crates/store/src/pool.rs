@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::connection::{self, DbConnection, ConnectionManager};
+use crate::connection::{self, ConnectionManager, DbConnection};
 use crate::database_url::{Backend, DatabaseUrl};
 use crate::error::StoreError;
 use crate::migrations;
@@ -45,13 +45,13 @@ impl Store {
     /// so a wrong URL or password fails at startup with the backend's own
     /// message instead of on the first request.
     pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Store, StoreError> {
-        if let DatabaseUrl::Sqlite { path } = url {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
-                    path: parent.display().to_string(),
-                    source,
-                })?;
-            }
+        if let DatabaseUrl::Sqlite { path } = url
+            && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
+                path: parent.display().to_string(),
+                source,
+            })?;
         }
         // Connect once outside r2d2: its own error after a timeout only
         // says "timed out", never why.

@@ -48,7 +48,11 @@ impl figment::Provider for &Overrides {
 }
 
 impl Overrides {
-    pub fn new(database_url: Option<String>, bind: Option<String>, data_dir: Option<PathBuf>) -> Self {
+    pub fn new(
+        database_url: Option<String>,
+        bind: Option<String>,
+        data_dir: Option<PathBuf>,
+    ) -> Self {
         Overrides {
             data_dir,
             database: database_url.map(|url| DatabaseOverride { url }),
@@ -83,9 +87,7 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Config
         }
         figment = figment.merge(Toml::file_exact(path));
     }
-    figment = figment
-        .merge(environment())
-        .merge(overrides);
+    figment = figment.merge(environment()).merge(overrides);
     let settings: Settings = figment.extract().map_err(describe)?;
     validate(settings)
 }
@@ -125,7 +127,10 @@ fn describe_one(e: &figment::Error) -> String {
             "is required".to_owned()
         }
         Kind::UnknownVariant(found, expected) => {
-            format!("has the value {found:?}; expected one of: {}", expected.join(", "))
+            format!(
+                "has the value {found:?}; expected one of: {}",
+                expected.join(", ")
+            )
         }
         other => other.to_string(),
     };
@@ -185,14 +190,18 @@ mod tests {
 
     #[test]
     fn unknown_enum_value_lists_the_choices() {
-        let msg = load_toml("[log]\nformat = \"xml\"").expect_err("must fail").to_string();
+        let msg = load_toml("[log]\nformat = \"xml\"")
+            .expect_err("must fail")
+            .to_string();
         assert!(msg.contains("`log.format`"), "{msg}");
         assert!(msg.contains("text, json"), "{msg}");
     }
 
     #[test]
     fn bad_bind_address_names_server_bind() {
-        let msg = load_toml("[server]\nbind = \"localhost\"").expect_err("must fail").to_string();
+        let msg = load_toml("[server]\nbind = \"localhost\"")
+            .expect_err("must fail")
+            .to_string();
         assert!(msg.contains("`server.bind`"), "{msg}");
     }
 

@@ -25,12 +25,37 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
             "set --data-dir or RAPPORT_DATA_DIR to a writable directory",
         ));
     }
-    in_range("database.pool_max_size", settings.database.pool_max_size.into(), 1, 1_000)?;
-    in_range("database.acquire_timeout_secs", settings.database.acquire_timeout_secs, 1, 300)?;
-    in_range("database.sqlite_busy_timeout_ms", settings.database.sqlite_busy_timeout_ms.into(), 0, 600_000)?;
+    in_range(
+        "database.pool_max_size",
+        settings.database.pool_max_size.into(),
+        1,
+        1_000,
+    )?;
+    in_range(
+        "database.acquire_timeout_secs",
+        settings.database.acquire_timeout_secs,
+        1,
+        300,
+    )?;
+    in_range(
+        "database.sqlite_busy_timeout_ms",
+        settings.database.sqlite_busy_timeout_ms.into(),
+        0,
+        600_000,
+    )?;
     in_range("server.workers", settings.server.workers as u64, 0, 1_024)?;
-    in_range("server.shutdown_timeout_secs", settings.server.shutdown_timeout_secs, 0, 3_600)?;
-    in_range("server.max_json_body_bytes", settings.server.max_json_body_bytes as u64, 1_024, 64 * 1_048_576)?;
+    in_range(
+        "server.shutdown_timeout_secs",
+        settings.server.shutdown_timeout_secs,
+        0,
+        3_600,
+    )?;
+    in_range(
+        "server.max_json_body_bytes",
+        settings.server.max_json_body_bytes as u64,
+        1_024,
+        64 * 1_048_576,
+    )?;
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&settings.log.level) {
         return Err(key_error(
             "log.level",
@@ -98,8 +123,10 @@ mod tests {
 
     #[test]
     fn production_without_a_signing_secret_is_refused() {
-        let mut settings = Settings::default();
-        settings.mode = Mode::Production;
+        let settings = Settings {
+            mode: Mode::Production,
+            ..Settings::default()
+        };
         let msg = validate(settings).expect_err("must fail").to_string();
         assert!(msg.contains("`auth.jwt_secret`"), "{msg}");
         assert!(msg.contains("RAPPORT_AUTH__JWT_SECRET"), "{msg}");
@@ -116,10 +143,15 @@ mod tests {
 
     #[test]
     fn database_defaults_to_a_file_in_the_data_dir() {
-        let mut settings = Settings::default();
-        settings.data_dir = "/srv/rapport".into();
+        let settings = Settings {
+            data_dir: "/srv/rapport".into(),
+            ..Settings::default()
+        };
         let config = validate(settings).expect("valid");
-        assert_eq!(config.database_url.redacted(), "sqlite:///srv/rapport/rapport.db");
+        assert_eq!(
+            config.database_url.redacted(),
+            "sqlite:///srv/rapport/rapport.db"
+        );
     }
 
     #[test]

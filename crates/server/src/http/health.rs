@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 use rapport_store::Readiness;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -34,10 +34,11 @@ pub struct Ready {
 
 /// The process is alive. Never touches the database.
 #[utoipa::path(
+    get,
+    path = "/healthz",
     tag = "health",
     responses((status = 200, description = "The process is alive", body = Health))
 )]
-#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
@@ -47,13 +48,14 @@ pub async fn healthz() -> HttpResponse {
 
 /// The database answers and its schema is current: this node can serve.
 #[utoipa::path(
+    get,
+    path = "/readyz",
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Ready),
         (status = 503, description = "`database_unavailable` or `migrations_pending`", body = super::Problem, content_type = "application/problem+json")
     )
 )]
-#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
     let readiness = blocking::run(move || store.readiness(READINESS_TIMEOUT)).await?;

@@ -1,6 +1,6 @@
 //! Public facts about this installation.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -24,6 +24,7 @@ pub struct InstanceInfo {
 
 /// Identity of this installation.
 #[utoipa::path(
+    get,
     path = "/api/v1/instance",
     tag = "instance",
     responses(
@@ -31,11 +32,9 @@ pub struct InstanceInfo {
         (status = 503, description = "`database_unavailable`", body = super::Problem, content_type = "application/problem+json")
     )
 )]
-#[get("/instance")]
 pub async fn get_instance(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let found = blocking::with_conn(&state.store, |conn| {
-        rapport_store::instance::find(conn)?
-            .ok_or(rapport_store::StoreError::NotFound("instance"))
+        rapport_store::instance::find(conn)?.ok_or(rapport_store::StoreError::NotFound("instance"))
     })
     .await?;
     Ok(HttpResponse::Ok().json(InstanceInfo {

@@ -24,10 +24,10 @@ pub async fn request_log_and_id(
     let started = Instant::now();
     let request_id = req.extensions().get::<RequestId>().copied();
     let mut res = next.call(req).await?;
-    if let Some(id) = request_id {
-        if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
-            res.headers_mut().insert(REQUEST_ID_HEADER, value);
-        }
+    if let Some(id) = request_id
+        && let Ok(value) = HeaderValue::from_str(&id.to_string())
+    {
+        res.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let status = res.status().as_u16();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1_000.0;
@@ -53,7 +53,8 @@ pub fn security_headers() -> DefaultHeaders {
 }
 
 /// Replaces the body of any error response that is not already a problem
-/// document (actix's own 405, 413 from the payload limit...), so clients
+/// document (statuses produced inside actix itself, such as a body over
+/// the payload limit or a malformed request), so clients
 /// parse one error shape everywhere.
 pub fn error_bodies_as_problems<B: MessageBody + 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().default_handler(|res: ServiceResponse<B>| {
@@ -65,20 +66,13 @@ pub fn error_bodies_as_problems<B: MessageBody + 'static>() -> ErrorHandlers<B> 
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
         let status = res.status();
-        let detail = match status.as_u16() {
-            405 => format!(
-                "{} is not allowed on {}",
-                res.request().method(),
-                res.request().path()
-            ),
-            _ => status
-                .canonical_reason()
-                .unwrap_or("request failed")
-                .to_owned(),
-        };
+        let detail = status
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_owned();
         let (req, old) = res.into_parts();
         let mut problem = Problem::new(status, code_for_status(status), detail).response();
-        // Keep headers such as Allow (405) that tell the client the fix.
+        // Keep headers that tell the client the fix (Allow, Retry-After...).
         for (name, value) in old.headers() {
             if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
                 problem.headers_mut().insert(name.clone(), value.clone());

@@ -22,12 +22,18 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(problem::query_config())
             .app_data(problem::path_config())
             .app_data(web::PayloadConfig::new(json_limit))
-            .service(health::healthz)
-            .service(health::readyz)
-            .service(openapi::openapi_json)
-            .service(web::scope("/api/v1").service(instance::get_instance))
+            .service(get("/healthz").route(web::get().to(health::healthz)))
+            .service(get("/readyz").route(web::get().to(health::readyz)))
+            .service(get("/api/openapi.json").route(web::get().to(openapi::openapi_json)))
+            .service(get("/api/v1/instance").route(web::get().to(instance::get_instance)))
             .default_service(web::to(problem::route_not_found));
     }
+}
+
+/// A resource whose only method is GET; other methods get a 405 problem
+/// naming the allowed one, instead of falling through to "no route".
+fn get(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(problem::method_not_allowed("GET")))
 }
 
 pub use middleware::{error_bodies_as_problems, request_log_and_id, security_headers};

@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers themselves.
 
-use actix_web::{HttpResponse, get};
+use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
 #[derive(OpenApi, Debug)]
@@ -27,7 +27,6 @@ pub fn document() -> String {
 }
 
 /// This API's OpenAPI 3.1 description.
-#[get("/api/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")

@@ -42,7 +42,10 @@ impl Problem {
     pub fn response(&self) -> HttpResponse {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE)))
+            .insert_header((
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+            ))
             .json(self)
     }
 }
@@ -57,6 +60,12 @@ pub enum ApiError {
     MigrationsPending(String),
     #[error("no route for {method} {path}")]
     RouteNotFound { method: String, path: String },
+    #[error("{method} is not allowed on {path}; allowed: {allow}")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allow: &'static str,
+    },
     #[error("invalid JSON body: {0}")]
     InvalidJson(String),
     #[error("request body is larger than the limit of {limit} bytes")]
@@ -79,6 +88,7 @@ impl ApiError {
             ApiError::Store(_) | ApiError::Internal(_) => "internal",
             ApiError::MigrationsPending(_) => "migrations_pending",
             ApiError::RouteNotFound { .. } => "route_not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -94,6 +104,7 @@ impl ApiError {
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::MigrationsPending(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::InvalidJson(_) | ApiError::InvalidQuery(_) | ApiError::InvalidPath(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -127,7 +138,12 @@ impl ResponseError for ApiError {
         if status.is_server_error() {
             tracing::error!(code = self.code(), error = %error_chain(self), "request failed");
         }
-        Problem::new(status, self.code(), self.detail()).response()
+        let mut res = Problem::new(status, self.code(), self.detail()).response();
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        res
     }
 }
 
@@ -147,6 +163,19 @@ pub(super) async fn route_not_found(req: HttpRequest) -> Result<HttpResponse, Ap
         method: req.method().to_string(),
         path: req.path().chars().take(200).collect(),
     })
+}
+
+/// The default service of a resource: its path exists, the method does not.
+pub(super) fn method_not_allowed(
+    allow: &'static str,
+) -> impl Fn(HttpRequest) -> std::future::Ready<Result<HttpResponse, ApiError>> + Clone {
+    move |req: HttpRequest| {
+        std::future::ready(Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            path: req.path().chars().take(200).collect(),
+            allow,
+        }))
+    }
 }
 
 pub(super) fn json_config(limit: usize) -> web::JsonConfig {

@@ -1,0 +1,33 @@
+# Rapport: the two commands are `make run` and `make test`.
+
+CARGO ?= cargo
+# PostgreSQL leg of the tests: a server reachable with this admin URL.
+# When it is unreachable the PostgreSQL tests are skipped with a notice,
+# unless RAPPORT_TEST_REQUIRE_POSTGRES=1 (CI), which makes them fail.
+RAPPORT_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/postgres
+export RAPPORT_TEST_POSTGRES
+
+.PHONY: run build test lint fmt openapi help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+run: ## Build (release) and start the server on the embedded SQLite database
+	$(CARGO) build --release -p rapport-server --bin rapport
+	./target/release/rapport serve
+
+build: ## Build the release binary at target/release/rapport
+	$(CARGO) build --release -p rapport-server --bin rapport
+
+test: ## Run every test: unit, and end-to-end on SQLite and PostgreSQL
+	$(CARGO) test --workspace
+
+lint: ## Formatting check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+openapi: ## Regenerate docs/openapi.json from the code
+	$(CARGO) run -q -p rapport-server --bin rapport -- openapi > docs/openapi.json

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real server over real HTTP, on SQLite and on
+//! PostgreSQL. One test binary, one module per area.
+
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod health;
+mod migrations;
+mod problems;

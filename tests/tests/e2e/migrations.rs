@@ -1,0 +1,45 @@
+use rapport_store::{PoolOptions, Readiness, Store};
+use rapport_tests::{TestApp, e2e_test, rapport_bin, run_rapport};
+
+fn connect(url: &str) -> Store {
+    let url = rapport_store::DatabaseUrl::parse(url).unwrap();
+    Store::connect(&url, &PoolOptions::default()).expect("database reachable")
+}
+
+e2e_test! {
+    async fn empty_database_migrates_and_a_second_run_is_a_no_op(db) {
+        let store = connect(&db.url);
+        assert!(matches!(
+            store.readiness(std::time::Duration::from_secs(2)).unwrap(),
+            Readiness::MigrationsPending(pending) if !pending.is_empty()
+        ));
+        let first = store.migrate().unwrap();
+        assert!(!first.applied.is_empty());
+        let second = store.migrate().unwrap();
+        assert!(second.applied.is_empty(), "re-run applied {:?}", second.applied);
+        assert_eq!(
+            store.readiness(std::time::Duration::from_secs(2)).unwrap(),
+            Readiness::Ready
+        );
+    }
+}
+
+e2e_test! {
+    async fn rapport_migrate_applies_once_then_reports_the_schema_current(db) {
+        let bin = rapport_bin!();
+        let args = ["--database-url", db.url.as_str(), "migrate"];
+        let first = run_rapport(bin, &args, &[]);
+        assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+        let out = String::from_utf8_lossy(&first.stdout);
+        assert!(out.contains("applied migration"), "{out}");
+
+        let second = run_rapport(bin, &args, &[]);
+        assert!(second.status.success());
+        let out = String::from_utf8_lossy(&second.stdout);
+        assert!(out.contains("schema is current"), "{out}");
+
+        // A server started on the migrated database is ready at once.
+        let app = TestApp::spawn_with(&db, |s| s.database.migrate_on_start = false).await;
+        assert_eq!(app.get("/readyz").await.status, 200);
+    }
+}
