@@ -1,3 +1,5 @@
+use diesel::RunQueryDsl;
+use diesel::connection::Connection;
 use diesel::migration::MigrationVersion;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -19,12 +21,29 @@ fn versions(list: Vec<MigrationVersion<'_>>) -> Vec<String> {
     list.into_iter().map(|v| v.to_string()).collect()
 }
 
+/// Arbitrary key of the PostgreSQL advisory lock that serialises
+/// migration runs of several nodes starting at once.
+const MIGRATION_LOCK_KEY: i64 = 0x5241_5050_4f52_5401;
+
+type HarnessError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Applies pending migrations under a database-wide lock, so nodes that
+/// start together never race on the same migration: the second one waits,
+/// then finds nothing left to do.
 pub(crate) fn run_pending(conn: &mut DbConnection) -> Result<MigrationReport, StoreError> {
     let applied = match conn {
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map(versions),
-        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES).map(versions),
+        DbConnection::Sqlite(c) => {
+            c.immediate_transaction(|c| c.run_pending_migrations(SQLITE).map(versions))
+        }
+        DbConnection::Postgres(c) => c.transaction(|c| {
+            diesel::sql_query(format!(
+                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+            ))
+            .execute(c)?;
+            c.run_pending_migrations(POSTGRES).map(versions)
+        }),
     }
-    .map_err(|e| StoreError::Migration(e.to_string()))?;
+    .map_err(|e: HarnessError| StoreError::Migration(e.to_string()))?;
     Ok(MigrationReport { applied })
 }
 

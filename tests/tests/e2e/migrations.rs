@@ -43,3 +43,21 @@ e2e_test! {
         assert_eq!(app.get("/readyz").await.status, 200);
     }
 }
+
+e2e_test! {
+    async fn nodes_migrating_at_once_apply_each_migration_exactly_once(db) {
+        let url = db.url.clone();
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || connect(&url).migrate())
+            })
+            .collect();
+        let reports: Vec<_> = runs
+            .into_iter()
+            .map(|t| t.join().unwrap().expect("every node's migrate succeeds"))
+            .collect();
+        let applying: Vec<_> = reports.iter().filter(|r| !r.applied.is_empty()).collect();
+        assert_eq!(applying.len(), 1, "exactly one node applies: {reports:?}");
+    }
+}
