@@ -77,7 +77,8 @@ pub enum ExportError {
 
 enum Sink<W: Write> {
     Jsonl(W),
-    Csv(csv::Writer<W>),
+    // Boxed: the CSV writer carries its own buffer state; one per export.
+    Csv(Box<csv::Writer<W>>),
 }
 
 /// Writes an export event by event and closes it with a signed manifest.
@@ -104,7 +105,7 @@ impl<W: Write> ExportWriter<W> {
             ExportFormat::Csv => {
                 let mut writer = csv::Writer::from_writer(out);
                 writer.write_record(CSV_HEADER)?;
-                Sink::Csv(writer)
+                Sink::Csv(Box::new(writer))
             }
         };
         Ok(ExportWriter {

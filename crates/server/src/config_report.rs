@@ -80,6 +80,19 @@ pub fn render(config: &Config) -> String {
     auth.insert("jwt_secret".into(), str_value(&jwt));
     root.insert("auth".into(), auth.into());
 
+    let mut audit = toml::Table::new();
+    let signing = match &s.audit.signing_key {
+        Some(_) => "(set, hidden)".to_owned(),
+        None => format!(
+            "(generated in {})",
+            crate::secrets::secrets_dir(&s.data_dir)
+                .join(crate::secrets::AUDIT_KEY_FILE)
+                .display()
+        ),
+    };
+    audit.insert("signing_key".into(), str_value(&signing));
+    root.insert("audit".into(), audit.into());
+
     format!("# configuration is valid\n{root}")
 }
 

@@ -3,6 +3,7 @@
 //! other crate and is the only one that knows actix-web; nothing depends
 //! on it but the binary and the end-to-end tests.
 
+pub mod audit_export;
 pub mod blocking;
 pub mod cli;
 pub mod config;
@@ -13,3 +14,4 @@ pub mod secrets;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod usecase;

@@ -7,12 +7,18 @@ use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use secrecy::SecretString;
+use std::sync::Arc;
+
+use rapport_audit::{AuditPublicKey, AuditSigner};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Config;
 
-/// Random bytes in a generated secret (hex-encoded on disk).
-const GENERATED_SECRET_BYTES: usize = 64;
+/// Random bytes of the generated token-signing secret.
+const JWT_SECRET_BYTES: usize = 64;
+/// An Ed25519 seed is 32 bytes.
+const AUDIT_SEED_BYTES: usize = 32;
+pub const AUDIT_KEY_FILE: &str = "audit-signing.key";
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -43,6 +49,8 @@ pub enum SecretError {
 #[derive(Clone)]
 pub struct Secrets {
     pub jwt: SecretString,
+    /// Signs audit export manifests.
+    pub audit: Arc<AuditSigner>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -57,11 +65,47 @@ impl Secrets {
     /// was already refused by config validation.
     pub fn resolve(config: &Config) -> Result<Secrets, SecretError> {
         let settings = &config.settings;
+        let dir = secrets_dir(&settings.data_dir);
         let jwt = match &settings.auth.jwt_secret {
             Some(secret) => secret.clone(),
-            None => load_or_generate(&secrets_dir(&settings.data_dir), "jwt.key")?,
+            None => load_or_generate(&dir, "jwt.key", JWT_SECRET_BYTES)?,
         };
-        Ok(Secrets { jwt })
+        let seed = match &settings.audit.signing_key {
+            Some(seed) => seed.clone(),
+            None => load_or_generate(&dir, AUDIT_KEY_FILE, AUDIT_SEED_BYTES)?,
+        };
+        let audit =
+            AuditSigner::from_seed_hex(seed.expose_secret()).map_err(|_| SecretError::Corrupt {
+                path: "audit.signing_key".to_owned(),
+                expected: AUDIT_SEED_BYTES * 2,
+            })?;
+        Ok(Secrets {
+            jwt,
+            audit: Arc::new(audit),
+        })
+    }
+
+    /// The audit public key of this installation without creating anything:
+    /// for verifying, a missing key must not be replaced by a new one.
+    pub fn existing_audit_public_key(
+        config: &Config,
+    ) -> Result<Option<AuditPublicKey>, SecretError> {
+        let seed = match &config.settings.audit.signing_key {
+            Some(seed) => seed.clone(),
+            None => {
+                let path = secrets_dir(&config.settings.data_dir).join(AUDIT_KEY_FILE);
+                if !path.exists() {
+                    return Ok(None);
+                }
+                read_existing(&path, AUDIT_SEED_BYTES)?
+            }
+        };
+        AuditSigner::from_seed_hex(seed.expose_secret())
+            .map(|signer| Some(signer.public_key()))
+            .map_err(|_| SecretError::Corrupt {
+                path: "audit.signing_key".to_owned(),
+                expected: AUDIT_SEED_BYTES * 2,
+            })
     }
 }
 
@@ -72,7 +116,7 @@ pub fn secrets_dir(data_dir: &Path) -> PathBuf {
 /// Reads `dir/name`, or creates it with fresh random content. Two
 /// processes starting at once agree on one value: only one `create_new`
 /// succeeds and the other reads what it wrote.
-pub fn load_or_generate(dir: &Path, name: &str) -> Result<SecretString, SecretError> {
+pub fn load_or_generate(dir: &Path, name: &str, bytes: usize) -> Result<SecretString, SecretError> {
     let path = dir.join(name);
     let display = path.display().to_string();
     fs::DirBuilder::new()
@@ -83,9 +127,9 @@ pub fn load_or_generate(dir: &Path, name: &str) -> Result<SecretString, SecretEr
             path: dir.display().to_string(),
             source,
         })?;
-    let mut bytes = [0u8; GENERATED_SECRET_BYTES];
-    getrandom::fill(&mut bytes).map_err(|e| SecretError::Random(e.to_string()))?;
-    let generated = hex::encode(bytes);
+    let mut random = vec![0u8; bytes];
+    getrandom::fill(&mut random).map_err(|e| SecretError::Random(e.to_string()))?;
+    let generated = hex::encode(random);
     match OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -107,7 +151,7 @@ pub fn load_or_generate(dir: &Path, name: &str) -> Result<SecretString, SecretEr
             tracing::info!(path = %path.display(), "generated a new secret");
             Ok(SecretString::from(generated))
         }
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => read_existing(&path),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => read_existing(&path, bytes),
         Err(source) => Err(SecretError::Write {
             path: display,
             source,
@@ -115,7 +159,7 @@ pub fn load_or_generate(dir: &Path, name: &str) -> Result<SecretString, SecretEr
     }
 }
 
-fn read_existing(path: &Path) -> Result<SecretString, SecretError> {
+fn read_existing(path: &Path, bytes: usize) -> Result<SecretString, SecretError> {
     let display = path.display().to_string();
     let read_error = |source| SecretError::Read {
         path: display.clone(),
@@ -130,7 +174,7 @@ fn read_existing(path: &Path) -> Result<SecretString, SecretError> {
     }
     let text = fs::read_to_string(path).map_err(read_error)?;
     let text = text.trim();
-    let expected = GENERATED_SECRET_BYTES * 2;
+    let expected = bytes * 2;
     if text.len() != expected || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(SecretError::Corrupt {
             path: display,
@@ -143,13 +187,12 @@ fn read_existing(path: &Path) -> Result<SecretString, SecretError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
 
     #[test]
     fn generated_secret_is_private_and_stable() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let first = load_or_generate(dir.path(), "jwt.key").expect("generate");
-        let second = load_or_generate(dir.path(), "jwt.key").expect("reload");
+        let first = load_or_generate(dir.path(), "jwt.key", 64).expect("generate");
+        let second = load_or_generate(dir.path(), "jwt.key", 64).expect("reload");
         assert_eq!(first.expose_secret(), second.expose_secret());
         assert_eq!(first.expose_secret().len(), 128);
         let mode = fs::metadata(dir.path().join("jwt.key"))
@@ -162,10 +205,10 @@ mod tests {
     #[test]
     fn secret_readable_by_others_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
-        load_or_generate(dir.path(), "jwt.key").expect("generate");
+        load_or_generate(dir.path(), "jwt.key", 64).expect("generate");
         let path = dir.path().join("jwt.key");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
-        let err = load_or_generate(dir.path(), "jwt.key").expect_err("must refuse");
+        let err = load_or_generate(dir.path(), "jwt.key", 64).expect_err("must refuse");
         assert!(err.to_string().contains("chmod 600"), "{err}");
     }
 
@@ -175,7 +218,7 @@ mod tests {
         let path = dir.path().join("jwt.key");
         fs::write(&path, "abc").expect("write");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
-        let err = load_or_generate(dir.path(), "jwt.key").expect_err("must refuse");
+        let err = load_or_generate(dir.path(), "jwt.key", 64).expect_err("must refuse");
         assert!(matches!(err, SecretError::Corrupt { .. }), "{err}");
     }
 }

@@ -95,9 +95,11 @@ fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
     let store = open_store(&config)?;
     tracing::info!(database = %store.url(), "database connected");
     let schema_current = if config.settings.database.migrate_on_start {
-        for version in store.migrate()?.applied {
+        let applied = store.migrate()?.applied;
+        for version in &applied {
             tracing::info!(version, "migration applied");
         }
+        crate::usecase::system::record_schema_migrated(&store, &applied)?;
         true
     } else {
         let wait = Duration::from_secs(config.settings.database.acquire_timeout_secs);

@@ -10,6 +10,7 @@
 //! This crate knows diesel but never HTTP: it must not depend on actix,
 //! on `rapport-server`, `rapport-chat` or `rapport-mail`.
 
+pub mod audit;
 mod connection;
 mod database_url;
 mod error;
@@ -22,4 +23,4 @@ pub use connection::{ConnectError, ConnectionManager, DbConnection};
 pub use database_url::{Backend, DatabaseUrl, DatabaseUrlError};
 pub use error::StoreError;
 pub use migrations::MigrationReport;
-pub use pool::{PoolOptions, PooledConnection, Readiness, Store};
+pub use pool::{PoolOptions, PooledConnection, Readiness, Store, write_transaction};

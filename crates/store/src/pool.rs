@@ -117,14 +117,49 @@ impl Store {
         }
     }
 
-    /// Runs `f` inside one transaction: everything it writes commits
-    /// together or not at all.
-    pub fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
+    /// Runs `f` in one write transaction: everything it writes commits
+    /// together or not at all. On SQLite the transaction takes the write
+    /// lock up front (`BEGIN IMMEDIATE`): a deferred one that reads first
+    /// could fail to upgrade when another writer got in between.
+    pub fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<StoreError> + From<diesel::result::Error>,
     {
         let mut conn = self.conn()?;
-        diesel::Connection::transaction(&mut *conn, f)
+        write_transaction(&mut conn, f)
+    }
+}
+
+/// [`Store::write`] on a connection the caller already holds.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    if !matches!(conn, DbConnection::Sqlite(_)) {
+        return diesel::Connection::transaction(conn, f);
+    }
+    if let DbConnection::Sqlite(inner) = &mut *conn {
+        AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+    }
+    // Inside the immediate transaction, diesel's own transaction becomes a
+    // savepoint; the outer one is committed or rolled back here.
+    let result = diesel::Connection::transaction(&mut *conn, f);
+    let DbConnection::Sqlite(inner) = conn else {
+        return result;
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(inner)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = AnsiTransactionManager::rollback_transaction(inner) {
+                tracing::error!(error = %rollback, "rollback after a failed write failed");
+            }
+            Err(e)
+        }
     }
 }

@@ -10,3 +10,35 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    /// Head of each audit stream: the last event's seq, hash and time.
+    audit_streams (stream) {
+        stream -> Text,
+        account_id -> Nullable<Text>,
+        head_seq -> BigInt,
+        head_hash -> Text,
+        head_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// The append-only audit log (triggers refuse UPDATE and DELETE).
+    audit_events (stream, seq) {
+        stream -> Text,
+        seq -> BigInt,
+        id -> Text,
+        at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        subject_kind -> Text,
+        subject_id -> Nullable<Text>,
+        data -> Text,
+        prev -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::joinable!(audit_events -> audit_streams (stream));
+diesel::allow_tables_to_appear_in_same_query!(audit_streams, audit_events);

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod audit;
 mod cli;
 mod health;
 mod migrations;

@@ -23,6 +23,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub log: LogSettings,
     pub auth: AuthSettings,
+    pub audit: AuditSettings,
 }
 
 impl Default for Settings {
@@ -35,6 +36,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             log: LogSettings::default(),
             auth: AuthSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -146,4 +148,14 @@ pub struct AuthSettings {
     /// production; in embedded mode a random one is generated once into
     /// `<data_dir>/secrets/jwt.key`.
     pub jwt_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Ed25519 seed that signs audit export manifests: 32 bytes as 64 hex
+    /// characters. Required in production (every node must sign with the
+    /// same key); in embedded mode a random one is generated once into
+    /// `<data_dir>/secrets/audit-signing.key`.
+    pub signing_key: Option<SecretString>,
 }

@@ -90,6 +90,25 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         }
         _ => {}
     }
+    match (&settings.audit.signing_key, settings.mode) {
+        (Some(seed), _)
+            if rapport_audit::AuditSigner::from_seed_hex(seed.expose_secret()).is_err() =>
+        {
+            return Err(key_error(
+                "audit.signing_key",
+                "is not 32 bytes as 64 hex characters",
+                "generate one with `openssl rand -hex 32`",
+            ));
+        }
+        (None, Mode::Production) => {
+            return Err(key_error(
+                "audit.signing_key",
+                "is required when mode = \"production\" (every node must sign exports with the same key)",
+                "set RAPPORT_AUDIT__SIGNING_KEY to 64 hex characters (e.g. `openssl rand -hex 32`)",
+            ));
+        }
+        _ => {}
+    }
     Ok(Config {
         settings,
         database_url,
@@ -123,10 +142,11 @@ mod tests {
 
     #[test]
     fn production_without_a_signing_secret_is_refused() {
-        let settings = Settings {
+        let mut settings = Settings {
             mode: Mode::Production,
             ..Settings::default()
         };
+        settings.audit.signing_key = Some(SecretString::from("ab".repeat(32)));
         let msg = validate(settings).expect_err("must fail").to_string();
         assert!(msg.contains("`auth.jwt_secret`"), "{msg}");
         assert!(msg.contains("RAPPORT_AUTH__JWT_SECRET"), "{msg}");
@@ -179,5 +199,32 @@ mod tests {
         settings.log.level = "info,=[".into();
         let msg = validate(settings).expect_err("must fail").to_string();
         assert!(msg.contains("`log.level`"), "{msg}");
+    }
+}
+
+#[cfg(test)]
+mod audit_key_tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    #[test]
+    fn production_without_an_audit_signing_key_is_refused() {
+        let mut settings = Settings {
+            mode: Mode::Production,
+            ..Settings::default()
+        };
+        settings.auth.jwt_secret = Some(SecretString::from("x".repeat(40)));
+        let msg = validate(settings).expect_err("must fail").to_string();
+        assert!(msg.contains("`audit.signing_key`"), "{msg}");
+        assert!(msg.contains("RAPPORT_AUDIT__SIGNING_KEY"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_audit_signing_key_is_refused_without_echoing_it() {
+        let mut settings = Settings::default();
+        settings.audit.signing_key = Some(SecretString::from("not-hex-secret-value"));
+        let msg = validate(settings).expect_err("must fail").to_string();
+        assert!(msg.contains("`audit.signing_key`"), "{msg}");
+        assert!(!msg.contains("not-hex-secret-value"), "{msg}");
     }
 }

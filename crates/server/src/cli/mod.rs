@@ -1,5 +1,7 @@
 //! The `rapport` command line.
 
+mod audit;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -65,6 +67,11 @@ pub enum Command {
     Version,
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Audit log: public key, export, offline verification.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
 }
 
 /// Exit status: 0 success, 1 runtime failure, 2 bad configuration or usage.
@@ -103,6 +110,7 @@ pub fn main() -> ExitCode {
         }
         Command::Migrate => migrate(&config),
         Command::Serve => serve(config),
+        Command::Audit { command } => audit::run(command, &config),
         Command::Version | Command::Openapi => ExitCode::SUCCESS,
     }
 }
@@ -110,7 +118,11 @@ pub fn main() -> ExitCode {
 fn migrate(config: &Config) -> ExitCode {
     telemetry::init(&config.settings.log);
     output::progress(&format!("connecting to {}", config.database_url));
-    let result = server::open_store(config).and_then(|store| store.migrate());
+    let result = server::open_store(config).and_then(|store| {
+        let report = store.migrate()?;
+        crate::usecase::system::record_schema_migrated(&store, &report.applied)?;
+        Ok(report)
+    });
     match result {
         Ok(report) if report.applied.is_empty() => {
             output::line("database schema is current; no migrations to apply");

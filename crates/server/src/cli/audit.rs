@@ -1,0 +1,219 @@
+//! `rapport audit ...`: the signing key, exports and offline verification.
+
+use std::fs::File;
+use std::io::{BufWriter, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use rapport_audit::{AuditPublicKey, verify_export};
+
+use crate::audit_export::{self, ExportRequest};
+use crate::config::Config;
+use crate::output;
+use crate::secrets::Secrets;
+use crate::server;
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print this installation's audit public key (`ed25519:<base64>`),
+    /// which auditors use to verify exports.
+    PublicKey,
+    /// Export audit events with a signed manifest.
+    Export(ExportArgs),
+    /// Verify an export offline: every hash, link and seq, the manifest
+    /// and its signature. Exit 0 when intact, 1 at the first problem.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// One stream, e.g. `system` or `case:<id>`.
+    #[arg(long, conflicts_with_all = ["case", "account"])]
+    stream: Option<String>,
+    /// One case's stream.
+    #[arg(long, conflicts_with = "account")]
+    case: Option<String>,
+    /// An account's stream and the streams of all its cases.
+    #[arg(long)]
+    account: Option<String>,
+    /// Events at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+    #[arg(long)]
+    from: Option<String>,
+    /// Events before this time (RFC 3339).
+    #[arg(long)]
+    to: Option<String>,
+    /// `jsonl` (default) or `csv`.
+    #[arg(long)]
+    format: Option<String>,
+    /// File to write; it appears only once complete.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The export file (JSON Lines or CSV).
+    file: PathBuf,
+    /// Public key the manifest must be signed with: `ed25519:<base64>` or
+    /// a file holding it. Defaults to this installation's key.
+    #[arg(long, value_name = "KEY|FILE")]
+    public_key: Option<String>,
+}
+
+pub fn run(command: AuditCommand, config: &Config) -> ExitCode {
+    let result = match command {
+        AuditCommand::PublicKey => public_key(config),
+        AuditCommand::Export(args) => export(config, &args),
+        AuditCommand::Verify(args) => return verify(config, &args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            output::error(&message);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn public_key(config: &Config) -> Result<(), String> {
+    let secrets = Secrets::resolve(config).map_err(|e| e.to_string())?;
+    let key = secrets.audit.public_key();
+    output::line(&format!("ed25519:{}", key.to_base64()));
+    eprintln!("key id: {}", key.key_id());
+    Ok(())
+}
+
+fn export(config: &Config, args: &ExportArgs) -> Result<(), String> {
+    let request = ExportRequest::parse(
+        args.stream.as_deref(),
+        args.case.as_deref(),
+        args.account.as_deref(),
+        args.from.as_deref(),
+        args.to.as_deref(),
+        args.format.as_deref(),
+    )
+    .map_err(|e| format!("invalid export: {e}"))?;
+    let secrets = Secrets::resolve(config).map_err(|e| e.to_string())?;
+    let store = server::open_store(config).map_err(|e| e.to_string())?;
+    let mut conn = store.conn().map_err(|e| e.to_string())?;
+    let instance = rapport_store::instance::ensure(&mut conn)
+        .map_err(|e| e.to_string())?
+        .id
+        .to_string();
+
+    let partial = partial_path(&args.out);
+    let file =
+        File::create(&partial).map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {human_pos} events exported ({per_sec}) {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let result = audit_export::run(
+        &mut conn,
+        &request,
+        &secrets.audit,
+        &instance,
+        BufWriter::with_capacity(1 << 20, file),
+        |written| bar.set_position(written),
+    );
+    bar.finish_and_clear();
+    let (writer, manifest) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(format!("export failed: {e}"));
+        }
+    };
+    let file = writer
+        .into_inner()
+        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+    file.sync_all()
+        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+    std::fs::rename(&partial, &args.out)
+        .map_err(|e| format!("cannot move the export to {}: {e}", args.out.display()))?;
+    output::line(&format!(
+        "exported {} events in {} streams to {}",
+        manifest["event_count"],
+        manifest["streams"].as_array().map_or(0, Vec::len),
+        args.out.display()
+    ));
+    Ok(())
+}
+
+fn partial_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+fn verify(config: &Config, args: &VerifyArgs) -> ExitCode {
+    let key = match resolve_public_key(config, args.public_key.as_deref()) {
+        Ok(key) => key,
+        Err(message) => {
+            output::error(&message);
+            return ExitCode::from(2);
+        }
+    };
+    let file = match File::open(&args.file) {
+        Ok(file) => file,
+        Err(e) => {
+            output::error(&format!("cannot open {}: {e}", args.file.display()));
+            return ExitCode::from(2);
+        }
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = ProgressBar::new(size).with_style(
+        ProgressStyle::with_template(
+            "{bar:30} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}) {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let result = verify_export(bar.wrap_read(file), &key);
+    bar.finish_and_clear();
+    match result {
+        Ok(report) => {
+            output::line(&format!(
+                "OK: {} events in {} streams verified ({}, signed by {}, exported {})",
+                report.events,
+                report.streams,
+                report.format.as_str(),
+                report.key_id,
+                report.exported_at
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            output::line(&format!("FAILED: {failure}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn resolve_public_key(config: &Config, given: Option<&str>) -> Result<AuditPublicKey, String> {
+    match given {
+        Some(text) => {
+            let path = Path::new(text);
+            let text = if path.is_file() {
+                let mut content = String::new();
+                File::open(path)
+                    .and_then(|mut f| f.read_to_string(&mut content))
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                content
+            } else {
+                text.to_owned()
+            };
+            AuditPublicKey::parse(&text).map_err(|e| format!("--public-key: {e}"))
+        }
+        None => Secrets::existing_audit_public_key(config)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                "no audit key on this machine: pass --public-key (from GET /api/v1/audit/public-key \
+                 or `rapport audit public-key` on the server)"
+                    .to_owned()
+            }),
+    }
+}

@@ -1,0 +1,295 @@
+//! The audit log in the database: appending within the caller's
+//! transaction, and reading in export order page by page.
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use rapport_audit::{
+    Action, Actor, ActorKind, AuditEvent, ChainHead, EventHash, NewEvent, StreamName, Subject,
+};
+use serde_json::{Map, Value};
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::schema::{audit_events, audit_streams};
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_streams)]
+struct NewStreamRow<'a> {
+    stream: &'a str,
+    account_id: Option<&'a str>,
+    head_seq: i64,
+    head_hash: String,
+    head_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = audit_streams)]
+struct HeadRow {
+    head_seq: i64,
+    head_hash: String,
+    head_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_events)]
+struct EventRow {
+    stream: String,
+    seq: i64,
+    id: String,
+    at: NaiveDateTime,
+    actor_kind: String,
+    actor_id: Option<String>,
+    action: String,
+    subject_kind: String,
+    subject_id: Option<String>,
+    data: String,
+    prev: String,
+    hash: String,
+}
+
+/// Records `event` at the end of its stream and returns it sealed.
+///
+/// Call it inside the transaction that makes the change it records
+/// ([`crate::Store::write`]), so both commit or neither does. Concurrent
+/// appends to one stream queue on the stream's head row (PostgreSQL row
+/// lock; SQLite's single writer), so the chain never forks or skips a seq.
+/// `account` links a new stream to the account whose export includes it.
+pub fn append(
+    conn: &mut DbConnection,
+    event: NewEvent,
+    account: Option<&str>,
+) -> Result<AuditEvent, StoreError> {
+    conn.transaction(|conn| {
+        let head = lock_head(conn, &event.stream, account)?;
+        let sealed =
+            rapport_audit::seal(event, &head, uuid::Uuid::now_v7().to_string(), Utc::now())?;
+        diesel::insert_into(audit_events::table)
+            .values(to_row(&sealed)?)
+            .execute(conn)?;
+        diesel::update(audit_streams::table.find(sealed.stream.as_str()))
+            .set((
+                audit_streams::head_seq.eq(to_i64(sealed.seq)?),
+                audit_streams::head_hash.eq(sealed.hash.to_hex()),
+                audit_streams::head_at.eq(Some(sealed.at.naive_utc())),
+            ))
+            .execute(conn)?;
+        Ok(sealed)
+    })
+}
+
+/// The stream's head, locked until the transaction ends. Creates the
+/// stream on its first event.
+fn lock_head(
+    conn: &mut DbConnection,
+    stream: &StreamName,
+    account: Option<&str>,
+) -> Result<ChainHead, StoreError> {
+    let fresh = NewStreamRow {
+        stream: stream.as_str(),
+        account_id: account,
+        head_seq: 0,
+        head_hash: EventHash::GENESIS.to_hex(),
+        head_at: None,
+    };
+    let key = stream.as_str();
+    // The one place where the backends differ: PostgreSQL needs an explicit
+    // row lock; SQLite already serialises writers on the database.
+    let row = match conn {
+        DbConnection::Postgres(pg) => {
+            diesel::insert_into(audit_streams::table)
+                .values(&fresh)
+                .on_conflict_do_nothing()
+                .execute(pg)?;
+            audit_streams::table
+                .find(key)
+                .select(HeadRow::as_select())
+                .for_update()
+                .first(pg)?
+        }
+        DbConnection::Sqlite(sqlite) => {
+            diesel::insert_into(audit_streams::table)
+                .values(&fresh)
+                .on_conflict_do_nothing()
+                .execute(sqlite)?;
+            audit_streams::table
+                .find(key)
+                .select(HeadRow::as_select())
+                .first(sqlite)?
+        }
+    };
+    row.try_into()
+}
+
+impl TryFrom<HeadRow> for ChainHead {
+    type Error = StoreError;
+
+    fn try_from(row: HeadRow) -> Result<ChainHead, StoreError> {
+        Ok(ChainHead {
+            seq: u64::try_from(row.head_seq).map_err(|_| corrupt("negative head_seq"))?,
+            hash: row
+                .head_hash
+                .parse()
+                .map_err(|e| corrupt(&format!("head_hash: {e}")))?,
+            at: row.head_at.map(|t| t.and_utc()),
+        })
+    }
+}
+
+/// The head of a stream as committed; [`ChainHead::EMPTY`] if it has no event.
+pub fn head(conn: &mut DbConnection, stream: &StreamName) -> Result<ChainHead, StoreError> {
+    let row = audit_streams::table
+        .find(stream.as_str())
+        .select(HeadRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map_or(Ok(ChainHead::EMPTY), ChainHead::try_from)
+}
+
+/// Which streams an export covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamSelection {
+    All,
+    One(StreamName),
+    /// The account's own stream and the streams of all its cases.
+    Account(String),
+}
+
+/// What to export: streams and an optional time window `[from, to)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportQuery {
+    pub streams: StreamSelection,
+    pub from: Option<chrono::DateTime<Utc>>,
+    pub to: Option<chrono::DateTime<Utc>>,
+}
+
+/// Position after the last event read, for the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportCursor {
+    stream: String,
+    seq: i64,
+}
+
+/// Up to `limit` events after `cursor`, in export order (stream, then seq).
+/// Returns the events and the cursor for the next page (`None` at the end).
+pub fn export_page(
+    conn: &mut DbConnection,
+    query: &ExportQuery,
+    cursor: Option<&ExportCursor>,
+    limit: i64,
+) -> Result<(Vec<AuditEvent>, Option<ExportCursor>), StoreError> {
+    let mut q = audit_events::table
+        .select(EventRow::as_select())
+        .order((audit_events::stream.asc(), audit_events::seq.asc()))
+        .limit(limit)
+        .into_boxed();
+    match &query.streams {
+        StreamSelection::All => {}
+        StreamSelection::One(stream) => {
+            q = q.filter(audit_events::stream.eq(stream.as_str().to_owned()));
+        }
+        StreamSelection::Account(account) => {
+            let cases = audit_streams::table
+                .filter(audit_streams::account_id.eq(account.clone()))
+                .select(audit_streams::stream);
+            q = q.filter(
+                audit_events::stream
+                    .eq(StreamName::account(account).as_str().to_owned())
+                    .or(audit_events::stream.eq_any(cases)),
+            );
+        }
+    }
+    if let Some(from) = query.from {
+        q = q.filter(audit_events::at.ge(from.naive_utc()));
+    }
+    if let Some(to) = query.to {
+        q = q.filter(audit_events::at.lt(to.naive_utc()));
+    }
+    if let Some(c) = cursor {
+        q = q.filter(
+            audit_events::stream
+                .gt(c.stream.clone())
+                .or(audit_events::stream
+                    .eq(c.stream.clone())
+                    .and(audit_events::seq.gt(c.seq))),
+        );
+    }
+    let rows: Vec<EventRow> = q.load(conn)?;
+    let next = match rows.last() {
+        Some(last) if rows.len() as i64 == limit => Some(ExportCursor {
+            stream: last.stream.clone(),
+            seq: last.seq,
+        }),
+        _ => None,
+    };
+    let events = rows.into_iter().map(from_row).collect::<Result<_, _>>()?;
+    Ok((events, next))
+}
+
+/// Whether any event matches the selection (an export of nothing is
+/// usually a wrong id, which the caller reports as not found).
+pub fn stream_exists(conn: &mut DbConnection, stream: &StreamName) -> Result<bool, StoreError> {
+    Ok(audit_streams::table
+        .find(stream.as_str())
+        .select(audit_streams::stream)
+        .first::<String>(conn)
+        .optional()?
+        .is_some())
+}
+
+fn to_row(e: &AuditEvent) -> Result<EventRow, StoreError> {
+    let data = rapport_audit::canonical::to_canonical_string(&Value::Object(e.data.clone()))
+        .map_err(rapport_audit::EventError::from)?;
+    Ok(EventRow {
+        stream: e.stream.as_str().to_owned(),
+        seq: to_i64(e.seq)?,
+        id: e.id.clone(),
+        at: e.at.naive_utc(),
+        actor_kind: e.actor.kind.as_str().to_owned(),
+        actor_id: e.actor.id.clone(),
+        action: e.action.as_str().to_owned(),
+        subject_kind: e.subject.kind.clone(),
+        subject_id: e.subject.id.clone(),
+        data,
+        prev: e.prev.to_hex(),
+        hash: e.hash.to_hex(),
+    })
+}
+
+/// Rebuilds the event exactly as stored. Nothing is recomputed: an event
+/// altered in the database keeps its stored hash, so the exported file
+/// fails verification instead of hiding the change.
+fn from_row(r: EventRow) -> Result<AuditEvent, StoreError> {
+    let at = |what: &str, e: &dyn std::fmt::Display| {
+        corrupt(&format!("{} seq {}: {what}: {e}", r.stream, r.seq))
+    };
+    let data: Value = serde_json::from_str(&r.data).map_err(|e| at("data", &e))?;
+    let Value::Object(data) = data else {
+        return Err(at("data", &"not a JSON object"));
+    };
+    Ok(AuditEvent {
+        stream: StreamName::parse(&r.stream).map_err(|e| at("stream", &e))?,
+        seq: u64::try_from(r.seq).map_err(|e| at("seq", &e))?,
+        id: r.id.clone(),
+        at: r.at.and_utc(),
+        actor: Actor {
+            kind: ActorKind::parse(&r.actor_kind).ok_or_else(|| at("actor_kind", &r.actor_kind))?,
+            id: r.actor_id.clone(),
+        },
+        action: Action::parse(&r.action).map_err(|e| at("action", &e))?,
+        subject: Subject {
+            kind: r.subject_kind.clone(),
+            id: r.subject_id.clone(),
+        },
+        data: Map::clone(&data),
+        prev: r.prev.parse().map_err(|e| at("prev", &e))?,
+        hash: r.hash.parse().map_err(|e| at("hash", &e))?,
+    })
+}
+
+fn to_i64(seq: u64) -> Result<i64, StoreError> {
+    i64::try_from(seq).map_err(|_| corrupt("seq beyond i64"))
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::CorruptAudit(what.to_owned())
+}
