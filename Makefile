@@ -7,7 +7,7 @@ CARGO ?= cargo
 RAPPORT_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/postgres
 export RAPPORT_TEST_POSTGRES
 
-.PHONY: run build test lint fmt openapi help
+.PHONY: run build test lint fmt openapi bench help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +28,9 @@ lint: ## Formatting check and clippy with warnings as errors
 
 fmt: ## Format the code
 	$(CARGO) fmt --all
+
+bench: ## Benchmarks (release build), each against a baseline from the same run; see docs/benchmarks.md
+	$(CARGO) bench -p rapport-tests --bench audit
 
 openapi: ## Regenerate docs/openapi.json from the code
 	$(CARGO) run -q -p rapport-server --bin rapport -- openapi > docs/openapi.json
