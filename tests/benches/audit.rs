@@ -189,6 +189,18 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// The real binary, without the bench's own variables (which the server
+/// would rightly refuse as unknown settings).
+fn rapport() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rapport-e2e"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("RAPPORT_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
 /// Runs the command, sampling its peak RSS until it exits.
 fn run_measured(cmd: &mut Command) -> (Duration, u64) {
     let started = Instant::now();
@@ -243,11 +255,10 @@ fn bench_export_and_verify(n: usize) {
     );
     drop(store);
 
-    let bin = env!("CARGO_BIN_EXE_rapport-e2e");
     let dir = db.data_dir().to_str().unwrap().to_owned();
     let file = db.data_dir().join("export.jsonl");
     let (elapsed, peak) = run_measured(
-        Command::new(bin)
+        rapport()
             .args([
                 "--data-dir",
                 &dir,
@@ -269,13 +280,13 @@ fn bench_export_and_verify(n: usize) {
         size as f64 / 1_048_576.0
     );
 
-    let key = Command::new(bin)
+    let key = rapport()
         .args(["--data-dir", &dir, "audit", "public-key"])
         .output()
         .unwrap();
     let key = String::from_utf8(key.stdout).unwrap().trim().to_owned();
     let (verify, verify_peak) = run_measured(
-        Command::new(bin)
+        rapport()
             .args(["audit", "verify", "--public-key", &key])
             .arg(&file),
     );

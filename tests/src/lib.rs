@@ -12,6 +12,7 @@
 
 mod database;
 mod process;
+pub mod seed;
 mod server;
 
 pub use database::{Backend, TestDatabase};

@@ -120,10 +120,60 @@ impl TestApp {
     }
 
     pub async fn request(&self, method: Method, path: &str, body: Option<String>) -> Response {
+        self.send(method, path, body, None).await
+    }
+
+    /// GET with a bearer token.
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.send(Method::GET, path, None, Some(token)).await
+    }
+
+    /// POST JSON with a bearer token.
+    pub async fn post_as(&self, token: &str, path: &str, body: &serde_json::Value) -> Response {
+        self.send(Method::POST, path, Some(body.to_string()), Some(token))
+            .await
+    }
+
+    /// Signs in and returns the token response body; panics unless 200.
+    pub async fn login(&self, email: &str, password: &str) -> serde_json::Value {
+        let res = self
+            .post_json(
+                "/api/v1/auth/login",
+                &serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            200,
+            "login failed: {}",
+            String::from_utf8_lossy(&res.body)
+        );
+        res.json()
+    }
+
+    /// A bearer token for a new active staff member of `role`.
+    pub async fn token_for(&self, db: &TestDatabase, role: &str) -> String {
+        let (email, password) = crate::seed::staff(db, role);
+        self.login(&email, &password).await["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned()
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        bearer: Option<&str>,
+    ) -> Response {
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(30))
             .finish();
-        let req = client.request(method, format!("{}{path}", self.base_url));
+        let mut req = client.request(method, format!("{}{path}", self.base_url));
+        if let Some(token) = bearer {
+            req = req.insert_header(("authorization", format!("Bearer {token}")));
+        }
         let sent = match body {
             Some(body) => {
                 req.insert_header(("content-type", "application/json"))

@@ -77,6 +77,36 @@ typed_id!(
     "instance"
 );
 
+typed_id!(
+    /// A member of the support organisation: admin, agent or auditor.
+    StaffId,
+    "staff"
+);
+
+typed_id!(
+    /// A client company.
+    AccountId,
+    "account"
+);
+
+typed_id!(
+    /// A person at a client company.
+    ContactId,
+    "contact"
+);
+
+typed_id!(
+    /// A team of agents, dedicated to some accounts.
+    TeamId,
+    "team"
+);
+
+typed_id!(
+    /// A chain of refresh tokens issued from one sign-in.
+    SessionFamilyId,
+    "session"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,15 +19,16 @@ where
     .await
 }
 
-/// Runs any blocking store work off the async executor.
-pub async fn run<T, F>(f: F) -> Result<T, ApiError>
+/// Runs blocking work (storage, password hashing) off the async executor.
+pub async fn run<T, E, F>(f: F) -> Result<T, ApiError>
 where
-    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    E: Into<ApiError> + Send + 'static,
     T: Send + 'static,
 {
     let span = tracing::Span::current();
     actix_web::web::block(move || span.in_scope(f))
         .await
         .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
-        .map_err(ApiError::from)
+        .map_err(Into::into)
 }

@@ -78,6 +78,23 @@ pub fn render(config: &Config) -> String {
         ),
     };
     auth.insert("jwt_secret".into(), str_value(&jwt));
+    auth.insert("issuer".into(), str_value(&s.auth.issuer));
+    auth.insert(
+        "access_token_minutes".into(),
+        int_value(s.auth.access_token_minutes.into()),
+    );
+    auth.insert(
+        "refresh_token_days".into(),
+        int_value(s.auth.refresh_token_days.into()),
+    );
+    auth.insert(
+        "login_free_attempts".into(),
+        int_value(s.auth.login_free_attempts.into()),
+    );
+    auth.insert(
+        "login_max_delay_secs".into(),
+        int_value(s.auth.login_max_delay_secs),
+    );
     root.insert("auth".into(), auth.into());
 
     let mut audit = toml::Table::new();

@@ -4,6 +4,7 @@
 //! on it but the binary and the end-to-end tests.
 
 pub mod audit_export;
+pub mod auth;
 pub mod blocking;
 pub mod cli;
 pub mod config;

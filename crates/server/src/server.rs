@@ -11,6 +11,8 @@ use actix_web::{App, HttpServer};
 use rapport_store::{PoolOptions, Readiness, Store, StoreError};
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::token::TokenKeys;
 use crate::config::Config;
 use crate::http;
 use crate::secrets::{SecretError, Secrets};
@@ -119,10 +121,25 @@ fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
         let instance = rapport_store::instance::ensure(&mut *store.conn()?)?;
         tracing::info!(instance_id = %instance.id, "installation identified");
     }
+    if schema_current && rapport_store::staff::count(&mut *store.conn()?)? == 0 {
+        let program = std::env::args().next().unwrap_or_else(|| "rapport".into());
+        tracing::warn!(
+            "no staff account exists yet; create the first admin with: \
+             {program} admin create --email you@example.com --name \"Your Name\""
+        );
+    }
+    let auth = &config.settings.auth;
+    let tokens = Arc::new(TokenKeys::new(&secrets.jwt, auth));
+    let throttle = Arc::new(LoginThrottle::new(
+        auth.login_free_attempts,
+        Duration::from_secs(auth.login_max_delay_secs),
+    ));
     Ok(AppState {
         config,
         store,
         secrets: Arc::new(secrets),
+        tokens,
+        throttle,
     })
 }
 

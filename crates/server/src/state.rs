@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use rapport_store::Store;
 
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::token::TokenKeys;
 use crate::config::Config;
 use crate::secrets::Secrets;
 
@@ -14,4 +16,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub secrets: Arc<Secrets>,
+    pub tokens: Arc<TokenKeys>,
+    pub throttle: Arc<LoginThrottle>,
 }

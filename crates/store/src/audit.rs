@@ -59,31 +59,48 @@ pub fn append(
     event: NewEvent,
     account: Option<&str>,
 ) -> Result<AuditEvent, StoreError> {
-    conn.transaction(|conn| {
-        let head = lock_head(conn, &event.stream, account)?;
-        let sealed =
-            rapport_audit::seal(event, &head, uuid::Uuid::now_v7().to_string(), Utc::now())?;
-        diesel::insert_into(audit_events::table)
-            .values(to_row(&sealed)?)
-            .execute(conn)?;
-        diesel::update(audit_streams::table.find(sealed.stream.as_str()))
-            .set((
-                audit_streams::head_seq.eq(to_i64(sealed.seq)?),
-                audit_streams::head_hash.eq(sealed.hash.to_hex()),
-                audit_streams::head_at.eq(Some(sealed.at.naive_utc())),
-            ))
-            .execute(conn)?;
-        Ok(sealed)
-    })
+    if in_transaction(conn)? {
+        append_locked(conn, event, account)
+    } else {
+        conn.transaction(|conn| append_locked(conn, event, account))
+    }
 }
 
-/// The stream's head, locked until the transaction ends. Creates the
-/// stream on its first event.
+/// The head row lock and the insert; the database advances the head itself
+/// (trigger), so two round trips make an append.
+fn append_locked(
+    conn: &mut DbConnection,
+    event: NewEvent,
+    account: Option<&str>,
+) -> Result<AuditEvent, StoreError> {
+    let head = lock_head(conn, &event.stream, account)?;
+    let sealed = rapport_audit::seal(event, &head, uuid::Uuid::now_v7().to_string(), Utc::now())?;
+    diesel::insert_into(audit_events::table)
+        .values(to_row(&sealed)?)
+        .execute(conn)?;
+    Ok(sealed)
+}
+
+fn in_transaction(conn: &mut DbConnection) -> Result<bool, StoreError> {
+    use diesel::connection::TransactionManager;
+    let status =
+        <DbConnection as diesel::Connection>::TransactionManager::transaction_manager_status_mut(
+            conn,
+        );
+    Ok(status.transaction_depth()?.is_some())
+}
+
+/// The stream's head, locked until the transaction ends (PostgreSQL row
+/// lock; SQLite's write transaction already excludes other writers).
+/// Creates the stream on its first event.
 fn lock_head(
     conn: &mut DbConnection,
     stream: &StreamName,
     account: Option<&str>,
 ) -> Result<ChainHead, StoreError> {
+    if let Some(row) = select_head_for_update(conn, stream.as_str())? {
+        return row.try_into();
+    }
     let fresh = NewStreamRow {
         stream: stream.as_str(),
         account_id: account,
@@ -91,33 +108,41 @@ fn lock_head(
         head_hash: EventHash::GENESIS.to_hex(),
         head_at: None,
     };
-    let key = stream.as_str();
-    // The one place where the backends differ: PostgreSQL needs an explicit
-    // row lock; SQLite already serialises writers on the database.
-    let row = match conn {
-        DbConnection::Postgres(pg) => {
-            diesel::insert_into(audit_streams::table)
-                .values(&fresh)
-                .on_conflict_do_nothing()
-                .execute(pg)?;
-            audit_streams::table
-                .find(key)
-                .select(HeadRow::as_select())
-                .for_update()
-                .first(pg)?
-        }
-        DbConnection::Sqlite(sqlite) => {
-            diesel::insert_into(audit_streams::table)
-                .values(&fresh)
-                .on_conflict_do_nothing()
-                .execute(sqlite)?;
-            audit_streams::table
-                .find(key)
-                .select(HeadRow::as_select())
-                .first(sqlite)?
-        }
+    // Two writers may create the same stream at once: the loser's insert
+    // waits for the winner and then does nothing.
+    match conn {
+        DbConnection::Postgres(pg) => diesel::insert_into(audit_streams::table)
+            .values(&fresh)
+            .on_conflict_do_nothing()
+            .execute(pg)?,
+        DbConnection::Sqlite(sqlite) => diesel::insert_into(audit_streams::table)
+            .values(&fresh)
+            .on_conflict_do_nothing()
+            .execute(sqlite)?,
     };
-    row.try_into()
+    select_head_for_update(conn, stream.as_str())?
+        .ok_or(StoreError::NotFound("audit stream"))?
+        .try_into()
+}
+
+/// The one place where the backends differ: PostgreSQL needs an explicit
+/// row lock, SQLite cannot express one and needs none.
+fn select_head_for_update(
+    conn: &mut DbConnection,
+    key: &str,
+) -> Result<Option<HeadRow>, StoreError> {
+    let query = || audit_streams::table.find(key.to_owned());
+    Ok(match conn {
+        DbConnection::Postgres(pg) => query()
+            .select(HeadRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?,
+        DbConnection::Sqlite(sqlite) => query()
+            .select(HeadRow::as_select())
+            .first(sqlite)
+            .optional()?,
+    })
 }
 
 impl TryFrom<HeadRow> for ChainHead {
@@ -291,5 +316,5 @@ fn to_i64(seq: u64) -> Result<i64, StoreError> {
 }
 
 fn corrupt(what: &str) -> StoreError {
-    StoreError::CorruptAudit(what.to_owned())
+    StoreError::Corrupt(format!("audit log: {what}"))
 }

@@ -18,10 +18,12 @@ pub enum StoreError {
     SqliteFileMissing(String),
     #[error("migration failed: {0}")]
     Migration(String),
-    #[error("audit log row is unreadable: {0}")]
-    CorruptAudit(String),
     #[error("invalid audit event: {0}")]
     AuditEvent(#[from] rapport_audit::EventError),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Conflict(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("database error: {0}")]

@@ -18,9 +18,16 @@ pub mod instance;
 mod migrations;
 mod pool;
 pub mod schema;
+pub mod session;
+pub mod staff;
+mod time;
 
 pub use connection::{ConnectError, ConnectionManager, DbConnection};
 pub use database_url::{Backend, DatabaseUrl, DatabaseUrlError};
+/// The error diesel reports for a query; write transactions need to be
+/// able to carry it.
+pub use diesel::result::Error as QueryError;
 pub use error::StoreError;
 pub use migrations::MigrationReport;
 pub use pool::{PoolOptions, PooledConnection, Readiness, Store, write_transaction};
+pub use time::now_micros;

@@ -42,3 +42,32 @@ diesel::table! {
 
 diesel::joinable!(audit_events -> audit_streams (stream));
 diesel::allow_tables_to_appear_in_same_query!(audit_streams, audit_events);
+
+diesel::table! {
+    staff_users (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        display_name -> Text,
+        avatar_url -> Nullable<Text>,
+        role -> Text,
+        active -> Bool,
+        password_hash -> Text,
+        password_change_required -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        family_id -> Text,
+        subject_kind -> Text,
+        subject_id -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        spent_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}

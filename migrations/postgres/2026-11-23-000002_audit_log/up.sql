@@ -58,6 +58,21 @@ CREATE TRIGGER audit_events_next_seq_only
 BEFORE INSERT ON audit_events
 FOR EACH ROW EXECUTE FUNCTION audit_events_check_next_seq();
 
+-- The head follows every insert, so it can never disagree with the log.
+CREATE FUNCTION audit_events_advance_head() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE audit_streams
+    SET head_seq = NEW.seq, head_hash = NEW.hash, head_at = NEW.at
+    WHERE stream = NEW.stream;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER audit_events_advance_head
+AFTER INSERT ON audit_events
+FOR EACH ROW EXECUTE FUNCTION audit_events_advance_head();
+
 CREATE FUNCTION audit_streams_check_head() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -45,6 +45,14 @@ BEGIN
     SELECT RAISE(ABORT, 'audit_events: seq must follow the stream head without a gap');
 END;
 
+-- The head follows every insert, so it can never disagree with the log.
+CREATE TRIGGER audit_events_advance_head AFTER INSERT ON audit_events
+BEGIN
+    UPDATE audit_streams
+    SET head_seq = NEW.seq, head_hash = NEW.hash, head_at = NEW.at
+    WHERE stream = NEW.stream;
+END;
+
 CREATE TRIGGER audit_streams_head_moves_forward BEFORE UPDATE ON audit_streams
 WHEN NEW.head_seq <> OLD.head_seq + 1 OR NEW.stream <> OLD.stream
 BEGIN

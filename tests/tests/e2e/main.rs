@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod audit;
+mod audit_http;
+mod auth;
 mod cli;
 mod health;
 mod migrations;

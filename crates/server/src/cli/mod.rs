@@ -1,5 +1,6 @@
 //! The `rapport` command line.
 
+mod admin;
 mod audit;
 
 use std::path::PathBuf;
@@ -67,6 +68,11 @@ pub enum Command {
     Version,
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Staff management for the first admin and recovery.
+    Admin {
+        #[command(subcommand)]
+        command: admin::AdminCommand,
+    },
     /// Audit log: public key, export, offline verification.
     Audit {
         #[command(subcommand)]
@@ -111,6 +117,7 @@ pub fn main() -> ExitCode {
         Command::Migrate => migrate(&config),
         Command::Serve => serve(config),
         Command::Audit { command } => audit::run(command, &config),
+        Command::Admin { command } => admin::run(command, &config),
         Command::Version | Command::Openapi => ExitCode::SUCCESS,
     }
 }

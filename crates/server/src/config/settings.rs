@@ -141,13 +141,36 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// Key that signs access tokens (at least 32 bytes). Required in
     /// production; in embedded mode a random one is generated once into
     /// `<data_dir>/secrets/jwt.key`.
     pub jwt_secret: Option<SecretString>,
+    /// `iss` of access tokens; also checked on every request.
+    pub issuer: String,
+    /// Minutes an access token is valid.
+    pub access_token_minutes: u32,
+    /// Days a refresh token is valid if unused.
+    pub refresh_token_days: u32,
+    /// Failed sign-ins per email address or client IP before delays start.
+    pub login_free_attempts: u32,
+    /// Longest delay, in seconds, imposed after repeated failed sign-ins.
+    pub login_max_delay_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            jwt_secret: None,
+            issuer: "rapport".to_owned(),
+            access_token_minutes: 15,
+            refresh_token_days: 30,
+            login_free_attempts: 5,
+            login_max_delay_secs: 900,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

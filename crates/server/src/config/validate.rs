@@ -56,6 +56,37 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         1_024,
         64 * 1_048_576,
     )?;
+    in_range(
+        "auth.access_token_minutes",
+        settings.auth.access_token_minutes.into(),
+        1,
+        60,
+    )?;
+    in_range(
+        "auth.refresh_token_days",
+        settings.auth.refresh_token_days.into(),
+        1,
+        365,
+    )?;
+    in_range(
+        "auth.login_free_attempts",
+        settings.auth.login_free_attempts.into(),
+        1,
+        100,
+    )?;
+    in_range(
+        "auth.login_max_delay_secs",
+        settings.auth.login_max_delay_secs,
+        1,
+        86_400,
+    )?;
+    if settings.auth.issuer.trim().is_empty() {
+        return Err(key_error(
+            "auth.issuer",
+            "is empty",
+            "set a short name such as \"rapport\"",
+        ));
+    }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&settings.log.level) {
         return Err(key_error(
             "log.level",

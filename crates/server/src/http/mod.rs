@@ -1,7 +1,10 @@
 //! The HTTP surface: routes, the problem+json error mapping, middleware.
 
+mod audit;
+mod auth;
 mod health;
 mod instance;
+mod me;
 mod middleware;
 pub mod openapi;
 mod problem;
@@ -26,6 +29,13 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/readyz").route(web::get().to(health::readyz)))
             .service(get("/api/openapi.json").route(web::get().to(openapi::openapi_json)))
             .service(get("/api/v1/instance").route(web::get().to(instance::get_instance)))
+            .service(post("/api/v1/auth/login").route(web::post().to(auth::login)))
+            .service(post("/api/v1/auth/refresh").route(web::post().to(auth::refresh)))
+            .service(post("/api/v1/auth/logout").route(web::post().to(auth::logout)))
+            .service(get("/api/v1/me").route(web::get().to(me::me)))
+            .service(post("/api/v1/me/password").route(web::post().to(auth::change_password)))
+            .service(get("/api/v1/audit/public-key").route(web::get().to(audit::public_key)))
+            .service(get("/api/v1/audit/export").route(web::get().to(audit::export)))
             .default_service(web::to(problem::route_not_found));
     }
 }
@@ -35,5 +45,12 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
 fn get(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(problem::method_not_allowed("GET")))
 }
+
+/// A resource whose only method is POST.
+fn post(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(problem::method_not_allowed("POST")))
+}
+
+pub(crate) use audit::selection_exists as audit_selection_exists;
 
 pub use middleware::{error_bodies_as_problems, request_log_and_id, security_headers};

@@ -10,14 +10,48 @@ use utoipa::OpenApi;
         description = "Account-centric B2B support. Every error is `application/problem+json` with a stable `code`.",
         license(name = "AGPL-3.0-or-later")
     ),
-    paths(super::health::healthz, super::health::readyz, super::instance::get_instance),
+    paths(
+        super::health::healthz,
+        super::health::readyz,
+        super::instance::get_instance,
+        super::auth::login,
+        super::auth::refresh,
+        super::auth::logout,
+        super::auth::change_password,
+        super::me::me,
+        super::audit::public_key,
+        super::audit::export,
+    ),
     components(schemas(super::Problem)),
+    modifiers(&BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness probes"),
-        (name = "instance", description = "This installation")
+        (name = "instance", description = "This installation"),
+        (name = "auth", description = "Signing in, sessions, the signed-in person"),
+        (name = "audit", description = "The audit log: public key and verifiable exports")
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` scheme that secured operations refer to.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The document as pretty JSON, as served and as checked into `docs/openapi.json`.
 pub fn document() -> String {

@@ -26,6 +26,9 @@ pub struct Problem {
     pub code: String,
     /// What went wrong with this request.
     pub detail: String,
+    /// The request field at fault, for `validation_failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl Problem {
@@ -36,6 +39,7 @@ impl Problem {
             status: status.as_u16(),
             code: code.to_owned(),
             detail,
+            field: None,
         }
     }
 
@@ -76,16 +80,36 @@ pub enum ApiError {
     InvalidQuery(String),
     #[error("invalid path parameter: {0}")]
     InvalidPath(String),
+    #[error("{1}")]
+    Unauthenticated(&'static str, &'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("this one-time password must be changed first: POST /api/v1/me/password")]
+    PasswordChangeRequired,
+    #[error(transparent)]
+    UseCase(#[from] crate::usecase::UseCaseError),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl ApiError {
     pub fn code(&self) -> &'static str {
+        use crate::usecase::UseCaseError as U;
         match self {
-            ApiError::Store(e) if e.is_unavailable() => "database_unavailable",
-            ApiError::Store(StoreError::NotFound(_)) => "not_found",
-            ApiError::Store(_) | ApiError::Internal(_) => "internal",
+            ApiError::UseCase(U::Store(e)) => ApiError::store_code(e),
+            ApiError::UseCase(U::Validation { .. }) => "validation_failed",
+            ApiError::UseCase(U::Conflict(_)) => "conflict",
+            ApiError::UseCase(U::NotFound(_)) => "not_found",
+            ApiError::UseCase(U::InvalidCredentials) => "invalid_credentials",
+            ApiError::UseCase(U::RateLimited(_)) => "rate_limited",
+            ApiError::UseCase(U::InvalidRefreshToken) => "invalid_refresh_token",
+            ApiError::UseCase(U::RefreshTokenReused) => "refresh_token_reused",
+            ApiError::UseCase(_) => "internal",
+            ApiError::Unauthenticated(code, _) => code,
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::PasswordChangeRequired => "password_change_required",
+            ApiError::Store(e) => ApiError::store_code(e),
+            ApiError::Internal(_) => "internal",
             ApiError::MigrationsPending(_) => "migrations_pending",
             ApiError::RouteNotFound { .. } => "route_not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
@@ -97,33 +121,48 @@ impl ApiError {
         }
     }
 
+    fn store_code(e: &StoreError) -> &'static str {
+        match e {
+            e if e.is_unavailable() => "database_unavailable",
+            StoreError::NotFound(_) => "not_found",
+            StoreError::Conflict(_) => "conflict",
+            _ => "internal",
+        }
+    }
+
     fn status(&self) -> StatusCode {
-        match self {
-            ApiError::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Store(StoreError::NotFound(_)) => StatusCode::NOT_FOUND,
-            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::MigrationsPending(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::RouteNotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::InvalidJson(_) | ApiError::InvalidQuery(_) | ApiError::InvalidPath(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        match self.code() {
+            "database_unavailable" | "migrations_pending" => StatusCode::SERVICE_UNAVAILABLE,
+            "not_found" | "route_not_found" => StatusCode::NOT_FOUND,
+            "conflict" => StatusCode::CONFLICT,
+            "validation_failed" => StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_credentials"
+            | "invalid_refresh_token"
+            | "refresh_token_reused"
+            | "unauthenticated"
+            | "invalid_token"
+            | "token_expired" => StatusCode::UNAUTHORIZED,
+            "forbidden" | "password_change_required" => StatusCode::FORBIDDEN,
+            "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
+            "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_json" | "invalid_query" | "invalid_path" => StatusCode::BAD_REQUEST,
+            "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// What the client may see. Internal errors keep their cause in the log.
     fn detail(&self) -> String {
-        match self {
-            ApiError::Store(e) if e.is_unavailable() => {
+        match (self.code(), self) {
+            ("database_unavailable", _) => {
                 "the database is not reachable right now; retry shortly".to_owned()
             }
-            ApiError::Store(StoreError::NotFound(what)) => format!("{what} not found"),
-            ApiError::Store(_) | ApiError::Internal(_) => {
+            ("internal", _) => {
                 "an internal error occurred; it has been logged with this request's id".to_owned()
             }
-            other => other.to_string(),
+            (_, ApiError::Store(e)) => e.to_string(),
+            (_, other) => other.to_string(),
         }
     }
 }
@@ -138,10 +177,29 @@ impl ResponseError for ApiError {
         if status.is_server_error() {
             tracing::error!(code = self.code(), error = %error_chain(self), "request failed");
         }
-        let mut res = Problem::new(status, self.code(), self.detail()).response();
-        if let ApiError::MethodNotAllowed { allow, .. } = self {
-            res.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        let mut problem = Problem::new(status, self.code(), self.detail());
+        if let ApiError::UseCase(crate::usecase::UseCaseError::Validation { field, .. }) = self {
+            problem.field = Some((*field).to_owned());
+        }
+        let mut res = problem.response();
+        let headers = res.headers_mut();
+        match self {
+            ApiError::MethodNotAllowed { allow, .. } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::UseCase(crate::usecase::UseCaseError::RateLimited(wait)) => {
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                    headers.insert(header::RETRY_AFTER, v);
+                }
+            }
+            _ if status == StatusCode::UNAUTHORIZED => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"rapport\""),
+                );
+            }
+            _ => {}
         }
         res
     }

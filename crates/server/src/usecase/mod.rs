@@ -3,4 +3,78 @@
 //! worker). Each checks what it must, writes the change and its audit event
 //! in one transaction, and returns what happened.
 
+pub mod audit;
+pub mod session;
+pub mod staff;
 pub mod system;
+
+use std::time::Duration;
+
+use rapport_audit::{Action, Actor, NewEvent, StreamName, Subject};
+use rapport_store::{DbConnection, StoreError};
+use serde_json::{Map, Value};
+
+/// Why a use case did not happen, in the product's words. Mapped to HTTP
+/// in `http::problem`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UseCaseError {
+    #[error("{field} {message}")]
+    Validation {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("the email address or password is wrong")]
+    InvalidCredentials,
+    #[error("too many failed sign-ins; retry in {} s", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    #[error("the refresh token is invalid, expired or revoked; sign in again")]
+    InvalidRefreshToken,
+    #[error(
+        "this refresh token was already used; every session of its sign-in is revoked, sign in again"
+    )]
+    RefreshTokenReused,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<rapport_store::QueryError> for UseCaseError {
+    fn from(e: rapport_store::QueryError) -> Self {
+        UseCaseError::Store(e.into())
+    }
+}
+
+impl From<rapport_audit::EventError> for UseCaseError {
+    fn from(e: rapport_audit::EventError) -> Self {
+        UseCaseError::Store(e.into())
+    }
+}
+
+/// Appends one audit event in the caller's transaction.
+pub(crate) fn record(
+    conn: &mut DbConnection,
+    stream: StreamName,
+    actor: Actor,
+    action: &str,
+    subject: (&str, Option<&str>),
+    data: Value,
+) -> Result<(), StoreError> {
+    let data = match data {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let event = NewEvent::new(
+        stream,
+        actor,
+        Action::parse(action)?,
+        Subject::new(subject.0, subject.1)?,
+        data,
+    )?;
+    rapport_store::audit::append(conn, event, None).map(|_| ())
+}

@@ -1,0 +1,137 @@
+//! Who is calling: the bearer token checked on every request.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use rapport_domain::{Permission, Principal, StaffId, StaffRole, authorize};
+use tracing_actix_web::RequestId;
+
+use super::token::TokenError;
+use crate::http::ApiError;
+use crate::state::AppState;
+
+/// A signed-in staff member whose password is not a one-time password.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub staff_id: StaffId,
+    pub role: StaffRole,
+}
+
+impl Authenticated {
+    /// Refuses with 403 unless the principal holds `permission`.
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        authorize(&self.principal, permission)
+            .map_err(|_| ApiError::Forbidden("your role does not allow this"))
+    }
+}
+
+/// Like [`Authenticated`], but also accepts a session that must first
+/// change its one-time password: for `/me` and changing the password.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthenticatedAnyPassword {
+    pub user: Authenticated,
+    pub password_change_required: bool,
+}
+
+fn authenticate(req: &HttpRequest) -> Result<AuthenticatedAnyPassword, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthenticated(
+            "unauthenticated",
+            "sign in and send Authorization: Bearer <access token>",
+        ))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthenticated(
+            "invalid_token",
+            "the Authorization header must be `Bearer <access token>`",
+        ))?;
+    let claims = state.tokens.verify(token).map_err(|e| match e {
+        TokenError::Expired => {
+            ApiError::Unauthenticated("token_expired", "the access token has expired; refresh it")
+        }
+        TokenError::Invalid => {
+            ApiError::Unauthenticated("invalid_token", "the access token is invalid")
+        }
+    })?;
+    let staff_id: StaffId = claims
+        .sub
+        .parse()
+        .map_err(|_| ApiError::Unauthenticated("invalid_token", "the access token is invalid"))?;
+    Ok(AuthenticatedAnyPassword {
+        user: Authenticated {
+            principal: Principal::Staff {
+                id: staff_id,
+                role: claims.role,
+            },
+            staff_id,
+            role: claims.role,
+        },
+        password_change_required: claims.pcr,
+    })
+}
+
+impl FromRequest for AuthenticatedAnyPassword {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).and_then(|a| {
+            if a.password_change_required {
+                Err(ApiError::PasswordChangeRequired)
+            } else {
+                Ok(a.user)
+            }
+        }))
+    }
+}
+
+/// Where a request came from, recorded with security events.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl FromRequest for RequestContext {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The peer address, not X-Forwarded-For: a client can write any
+        // header, but cannot fake the TCP peer.
+        let ip = req.peer_addr().map(|a| a.ip().to_string());
+        let user_agent = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect());
+        let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+        ready(Ok(RequestContext {
+            ip,
+            user_agent,
+            request_id,
+        }))
+    }
+}

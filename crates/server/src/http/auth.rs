@@ -1,0 +1,161 @@
+//! Signing in and out.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ApiError;
+use crate::auth::{AuthenticatedAnyPassword, RequestContext};
+use crate::blocking;
+use crate::state::AppState;
+use crate::usecase::session::{self, SessionTokens};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[schema(example = "anna@support.example")]
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    /// At least 12 characters.
+    pub new_password: String,
+}
+
+/// A session: a short-lived access token and the refresh token that renews it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// JWT to send as `Authorization: Bearer <token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Opaque; exchange it at `/api/v1/auth/refresh`. Each use replaces it.
+    pub refresh_token: String,
+    /// When true, only `GET /api/v1/me` and `POST /api/v1/me/password` are allowed.
+    pub password_change_required: bool,
+}
+
+impl From<SessionTokens> for TokenResponse {
+    fn from(t: SessionTokens) -> Self {
+        TokenResponse {
+            access_token: t.access_token,
+            token_type: "Bearer",
+            expires_in: t.expires_in,
+            refresh_token: t.refresh_token,
+            password_change_required: t.password_change_required,
+        }
+    }
+}
+
+/// Bounds on credentials accepted for checking at all: nothing larger is
+/// hashed, so a huge body cannot buy server CPU.
+fn bounded(field: &'static str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.is_empty() || value.len() > max {
+        return Err(ApiError::UseCase(
+            crate::usecase::UseCaseError::Validation {
+                field,
+                message: format!("must be 1 to {max} bytes"),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Sign in as staff with email and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "`invalid_credentials`: unknown address, wrong password or deactivated", body = super::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many failures; see Retry-After", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    bounded("email", &body.email, 254)?;
+    bounded(
+        "password",
+        &body.password,
+        crate::auth::password::MAX_PASSWORD_BYTES,
+    )?;
+    let state = state.into_inner();
+    let tokens =
+        blocking::run(move || session::login(&state, &body.email, &body.password, &ctx)).await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
+}
+
+/// Exchange a refresh token for a new session; the old token is spent.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 401, description = "`invalid_refresh_token`, or `refresh_token_reused` (the whole sign-in is revoked)", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    bounded("refresh_token", &body.refresh_token, 128)?;
+    let state = state.into_inner();
+    let tokens = blocking::run(move || session::refresh(&state, &body.refresh_token, &ctx)).await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
+}
+
+/// Sign out: revokes the refresh token's whole sign-in.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "Signed out (also when the token was unknown)")))]
+pub async fn logout(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    bounded("refresh_token", &body.refresh_token, 128)?;
+    let state = state.into_inner();
+    blocking::run(move || session::logout(&state, &body.refresh_token, &ctx)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Change one's own password (required after a one-time password). Other
+/// sessions are signed out; a fresh session is returned.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", request_body = ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Password changed", body = TokenResponse),
+        (status = 422, description = "`validation_failed` with `field`", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    who: AuthenticatedAnyPassword,
+    body: web::Json<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    bounded(
+        "current_password",
+        &body.current_password,
+        crate::auth::password::MAX_PASSWORD_BYTES,
+    )?;
+    let state = state.into_inner();
+    let id = who.user.staff_id;
+    let tokens = blocking::run(move || {
+        session::change_password(&state, id, &body.current_password, &body.new_password, &ctx)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
+}

@@ -1,0 +1,43 @@
+//! Reading the audit log is itself audited.
+
+use rapport_audit::{Actor, ActorKind};
+use rapport_domain::StaffId;
+use rapport_store::{Store, StoreError};
+use serde_json::json;
+
+use super::record;
+use super::staff::stream as staff_stream;
+use crate::audit_export::ExportRequest;
+use crate::auth::RequestContext;
+
+/// Records that `staff` started an export and returns the installation id
+/// for its manifest. Fails with `NotFound` when the selected case or stream
+/// has no events.
+pub fn record_export(
+    store: &Store,
+    staff: StaffId,
+    request: &ExportRequest,
+    ctx: &RequestContext,
+) -> Result<String, StoreError> {
+    store.write(|conn| {
+        if !crate::http::audit_selection_exists(conn, &request.query.streams)? {
+            return Err(StoreError::NotFound("audit events for that selection"));
+        }
+        let instance = rapport_store::instance::ensure(conn)?;
+        record(
+            conn,
+            staff_stream(staff),
+            Actor::new(ActorKind::Staff, staff)?,
+            "audit.exported",
+            ("audit_log", None),
+            json!({
+                "filter": request.filter.to_value(),
+                "format": request.format.as_str(),
+                "ip": ctx.ip,
+                "user_agent": ctx.user_agent,
+                "request_id": ctx.request_id,
+            }),
+        )?;
+        Ok(instance.id.to_string())
+    })
+}

@@ -1,0 +1,146 @@
+//! Refresh tokens: stored hashed, spent on use, revoked by family.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::schema::refresh_tokens;
+use crate::time::now_micros;
+
+/// Who a token belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectKind {
+    Staff,
+    Contact,
+}
+
+impl SubjectKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::Staff => "staff",
+            SubjectKind::Contact => "contact",
+        }
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+struct TokenRow {
+    token_hash: String,
+    family_id: String,
+    subject_kind: String,
+    subject_id: String,
+    issued_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    spent_at: Option<NaiveDateTime>,
+    revoked_at: Option<NaiveDateTime>,
+}
+
+/// A refresh token as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family_id: String,
+    pub subject_kind: SubjectKind,
+    pub subject_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub spent: bool,
+    pub revoked: bool,
+}
+
+/// Stores a new token of `family`, valid until `expires_at`.
+pub fn insert(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    family_id: &str,
+    subject_kind: SubjectKind,
+    subject_id: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(TokenRow {
+            token_hash: token_hash.to_owned(),
+            family_id: family_id.to_owned(),
+            subject_kind: subject_kind.as_str().to_owned(),
+            subject_id: subject_id.to_owned(),
+            issued_at: now_micros(),
+            expires_at: expires_at.naive_utc(),
+            spent_at: None,
+            revoked_at: None,
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The token with this hash, locked until the transaction ends so that two
+/// concurrent uses of one token cannot both succeed.
+pub fn lock(conn: &mut DbConnection, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+    let row = match conn {
+        DbConnection::Postgres(pg) => refresh_tokens::table
+            .find(token_hash)
+            .select(TokenRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?,
+        DbConnection::Sqlite(sqlite) => refresh_tokens::table
+            .find(token_hash)
+            .select(TokenRow::as_select())
+            .first(sqlite)
+            .optional()?,
+    };
+    row.map(|r| {
+        Ok(RefreshToken {
+            subject_kind: match r.subject_kind.as_str() {
+                "staff" => SubjectKind::Staff,
+                "contact" => SubjectKind::Contact,
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "refresh token subject kind {other:?}"
+                    )));
+                }
+            },
+            token_hash: r.token_hash,
+            family_id: r.family_id,
+            subject_id: r.subject_id,
+            expires_at: r.expires_at.and_utc(),
+            spent: r.spent_at.is_some(),
+            revoked: r.revoked_at.is_some(),
+        })
+    })
+    .transpose()
+}
+
+pub fn mark_spent(conn: &mut DbConnection, token_hash: &str) -> Result<(), StoreError> {
+    diesel::update(refresh_tokens::table.find(token_hash))
+        .set(refresh_tokens::spent_at.eq(Some(now_micros())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Revokes every live token of the family; returns how many.
+pub fn revoke_family(conn: &mut DbConnection, family_id: &str) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Some(now_micros())))
+    .execute(conn)?)
+}
+
+/// Revokes every live token of a subject (deactivation, password change).
+pub fn revoke_subject(
+    conn: &mut DbConnection,
+    kind: SubjectKind,
+    subject_id: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::subject_kind.eq(kind.as_str()))
+            .filter(refresh_tokens::subject_id.eq(subject_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Some(now_micros())))
+    .execute(conn)?)
+}
