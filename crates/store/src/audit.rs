@@ -202,10 +202,53 @@ pub fn export_page(
     cursor: Option<&ExportCursor>,
     limit: i64,
 ) -> Result<(Vec<AuditEvent>, Option<ExportCursor>), StoreError> {
+    // Two index-range reads instead of one `stream > ? OR (stream = ? AND
+    // seq > ?)`, which databases cannot serve from the (stream, seq) key
+    // and would rescan for every page: first the rest of the current
+    // stream, then the streams after it.
+    let mut rows: Vec<EventRow> = match cursor {
+        Some(c) => filtered(query)
+            .filter(audit_events::stream.eq(c.stream.clone()))
+            .filter(audit_events::seq.gt(c.seq))
+            .order(audit_events::seq.asc())
+            .limit(limit)
+            .load(conn)?,
+        None => Vec::new(),
+    };
+    let missing = limit - rows.len() as i64;
+    if missing > 0 {
+        let mut rest = filtered(query);
+        if let Some(c) = cursor {
+            rest = rest.filter(audit_events::stream.gt(c.stream.clone()));
+        }
+        rows.extend(
+            rest.order((audit_events::stream.asc(), audit_events::seq.asc()))
+                .limit(missing)
+                .load::<EventRow>(conn)?,
+        );
+    }
+    let next = match rows.last() {
+        Some(last) if rows.len() as i64 == limit => Some(ExportCursor {
+            stream: last.stream.clone(),
+            seq: last.seq,
+        }),
+        _ => None,
+    };
+    let events = rows.into_iter().map(from_row).collect::<Result<_, _>>()?;
+    Ok((events, next))
+}
+
+type Backend = <DbConnection as diesel::Connection>::Backend;
+type BoxedEvents<'a> = audit_events::BoxedQuery<
+    'a,
+    Backend,
+    diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<EventRow, Backend>>,
+>;
+
+/// The events an export selects, before paging.
+fn filtered(query: &ExportQuery) -> BoxedEvents<'static> {
     let mut q = audit_events::table
         .select(EventRow::as_select())
-        .order((audit_events::stream.asc(), audit_events::seq.asc()))
-        .limit(limit)
         .into_boxed();
     match &query.streams {
         StreamSelection::All => {}
@@ -229,25 +272,7 @@ pub fn export_page(
     if let Some(to) = query.to {
         q = q.filter(audit_events::at.lt(to.naive_utc()));
     }
-    if let Some(c) = cursor {
-        q = q.filter(
-            audit_events::stream
-                .gt(c.stream.clone())
-                .or(audit_events::stream
-                    .eq(c.stream.clone())
-                    .and(audit_events::seq.gt(c.seq))),
-        );
-    }
-    let rows: Vec<EventRow> = q.load(conn)?;
-    let next = match rows.last() {
-        Some(last) if rows.len() as i64 == limit => Some(ExportCursor {
-            stream: last.stream.clone(),
-            seq: last.seq,
-        }),
-        _ => None,
-    };
-    let events = rows.into_iter().map(from_row).collect::<Result<_, _>>()?;
-    Ok((events, next))
+    q
 }
 
 /// Whether any event matches the selection (an export of nothing is
