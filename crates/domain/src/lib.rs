@@ -4,12 +4,21 @@
 //! Pure logic: this crate must never do IO nor depend on diesel, actix or
 //! any other Rapport crate. Everything else depends on it.
 
+mod account;
 mod email;
 mod id;
 mod permission;
 mod staff;
+mod text_enum;
 
+pub use account::{
+    ContactFunction, ContactVisibility, Domain, DomainError, LifecycleStage, PreferredChannel,
+    TeamRole,
+};
 pub use email::{EmailAddress, EmailError};
 pub use id::{AccountId, ContactId, IdParseError, InstanceId, SessionFamilyId, StaffId, TeamId};
-pub use permission::{Denied, Permission, Principal, authorize};
+pub use permission::{
+    AccountAccess, Denied, Permission, Principal, authorize, can_manage_contacts, can_read_account,
+    can_read_contact,
+};
 pub use staff::{PersonName, PersonNameError, StaffRole};

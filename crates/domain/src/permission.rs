@@ -1,44 +1,117 @@
 //! Who may do what: pure functions over the signed-in principal, the
 //! action and the resource. Every handler asks here; nothing else decides.
 
-use crate::id::StaffId;
+use crate::account::ContactVisibility;
+use crate::id::{AccountId, ContactId, StaffId, TeamId};
 use crate::staff::StaffRole;
 
 /// Who is making a request, as established by authentication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
-    Staff { id: StaffId, role: StaffRole },
+    Staff {
+        id: StaffId,
+        role: StaffRole,
+    },
+    Contact {
+        id: ContactId,
+        account: AccountId,
+        visibility: ContactVisibility,
+    },
 }
 
-/// Something a principal may try to do.
+impl Principal {
+    pub fn staff_role(&self) -> Option<StaffRole> {
+        match self {
+            Principal::Staff { role, .. } => Some(*role),
+            Principal::Contact { .. } => None,
+        }
+    }
+}
+
+/// Installation-wide things a principal may try to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     /// Export or read the audit log.
     ReadAuditLog,
-    /// See the list of staff and their details.
+    /// See staff members and teams.
     ListStaff,
-    /// Create, change or deactivate staff.
+    /// Create, change or deactivate staff; create and change teams.
     ManageStaff,
+    /// Create accounts and change their settings (tier, team, owner...).
+    ManageAccounts,
+    /// List accounts (each result still filtered by [`can_read_account`]).
+    ListAccounts,
 }
 
 /// The principal may not do this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("not allowed to {0:?}")]
-pub struct Denied(pub Permission);
+#[error("not allowed")]
+pub struct Denied;
 
 /// Decides whether `principal` may exercise `permission`.
 pub fn authorize(principal: &Principal, permission: Permission) -> Result<(), Denied> {
-    let allowed = match (principal, permission) {
-        (Principal::Staff { role, .. }, Permission::ReadAuditLog) => {
-            matches!(role, StaffRole::Admin | StaffRole::Auditor)
-        }
-        (Principal::Staff { .. }, Permission::ListStaff) => true,
-        (Principal::Staff { role, .. }, Permission::ManageStaff) => *role == StaffRole::Admin,
+    let Principal::Staff { role, .. } = principal else {
+        return Err(Denied);
     };
-    if allowed {
-        Ok(())
-    } else {
-        Err(Denied(permission))
+    let allowed = match permission {
+        Permission::ReadAuditLog => matches!(role, StaffRole::Admin | StaffRole::Auditor),
+        Permission::ListStaff | Permission::ListAccounts => true,
+        Permission::ManageStaff | Permission::ManageAccounts => *role == StaffRole::Admin,
+    };
+    if allowed { Ok(()) } else { Err(Denied) }
+}
+
+/// What decides access to one account's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountAccess<'a> {
+    pub account: AccountId,
+    /// The account's dedicated team.
+    pub team: Option<TeamId>,
+    /// The teams the signed-in agent belongs to (empty for others).
+    pub agent_teams: &'a [TeamId],
+    /// Installation setting: agents see every account, not only their teams'.
+    pub agents_see_all: bool,
+}
+
+impl AccountAccess<'_> {
+    fn agent_serves(&self) -> bool {
+        self.agents_see_all || self.team.is_some_and(|t| self.agent_teams.contains(&t))
+    }
+}
+
+/// Reading the account, its contacts and its history.
+pub fn can_read_account(principal: &Principal, access: &AccountAccess<'_>) -> bool {
+    match principal {
+        Principal::Staff { role, .. } => match role {
+            StaffRole::Admin | StaffRole::Auditor => true,
+            StaffRole::Agent => access.agent_serves(),
+        },
+        Principal::Contact { account, .. } => *account == access.account,
+    }
+}
+
+/// Adding and changing the account's contacts: its team's agents and admins.
+pub fn can_manage_contacts(principal: &Principal, access: &AccountAccess<'_>) -> bool {
+    match principal {
+        Principal::Staff { role, .. } => match role {
+            StaffRole::Admin => true,
+            StaffRole::Agent => access.agent_serves(),
+            StaffRole::Auditor => false,
+        },
+        Principal::Contact { .. } => false,
+    }
+}
+
+/// Reading one contact's record: staff who may read the account, and the
+/// contact themself (a contact does not see colleagues' phone numbers).
+pub fn can_read_contact(
+    principal: &Principal,
+    access: &AccountAccess<'_>,
+    contact: ContactId,
+) -> bool {
+    match principal {
+        Principal::Contact { id, .. } => *id == contact,
+        staff => can_read_account(staff, access),
     }
 }
 
@@ -62,8 +135,83 @@ mod tests {
 
     #[test]
     fn auditors_change_nothing() {
-        assert!(authorize(&staff(StaffRole::Auditor), Permission::ManageStaff).is_err());
-        assert!(authorize(&staff(StaffRole::Agent), Permission::ManageStaff).is_err());
-        assert!(authorize(&staff(StaffRole::Admin), Permission::ManageStaff).is_ok());
+        let auditor = staff(StaffRole::Auditor);
+        assert!(authorize(&auditor, Permission::ManageStaff).is_err());
+        assert!(authorize(&auditor, Permission::ManageAccounts).is_err());
+        let team = TeamId::new();
+        let access = AccountAccess {
+            account: AccountId::new(),
+            team: Some(team),
+            agent_teams: &[],
+            agents_see_all: true,
+        };
+        assert!(can_read_account(&auditor, &access));
+        assert!(!can_manage_contacts(&auditor, &access));
+    }
+
+    #[test]
+    fn agents_see_the_accounts_of_their_teams_only() {
+        let mine = TeamId::new();
+        let other = TeamId::new();
+        let teams = [mine];
+        let agent = staff(StaffRole::Agent);
+        let served = AccountAccess {
+            account: AccountId::new(),
+            team: Some(mine),
+            agent_teams: &teams,
+            agents_see_all: false,
+        };
+        let foreign = AccountAccess {
+            team: Some(other),
+            ..served.clone()
+        };
+        let unassigned = AccountAccess {
+            team: None,
+            ..served.clone()
+        };
+        assert!(can_read_account(&agent, &served) && can_manage_contacts(&agent, &served));
+        assert!(!can_read_account(&agent, &foreign) && !can_manage_contacts(&agent, &foreign));
+        assert!(!can_read_account(&agent, &unassigned));
+        assert!(can_read_account(
+            &agent,
+            &AccountAccess {
+                agents_see_all: true,
+                ..foreign
+            }
+        ));
+    }
+
+    #[test]
+    fn contacts_reach_their_own_account_and_record_only() {
+        let account = AccountId::new();
+        let me = ContactId::new();
+        let contact = Principal::Contact {
+            id: me,
+            account,
+            visibility: ContactVisibility::OwnCases,
+        };
+        let own = AccountAccess {
+            account,
+            team: None,
+            agent_teams: &[],
+            agents_see_all: false,
+        };
+        let other = AccountAccess {
+            account: AccountId::new(),
+            ..own.clone()
+        };
+        assert!(can_read_account(&contact, &own));
+        assert!(!can_read_account(&contact, &other));
+        assert!(can_read_contact(&contact, &own, me));
+        assert!(!can_read_contact(&contact, &own, ContactId::new()));
+        assert!(!can_manage_contacts(&contact, &own));
+        for p in [
+            Permission::ReadAuditLog,
+            Permission::ListStaff,
+            Permission::ListAccounts,
+            Permission::ManageAccounts,
+        ] {
+            assert!(authorize(&contact, p).is_err());
+        }
     }
 }

@@ -34,6 +34,7 @@ pub fn render(config: &Config) -> String {
         "max_json_body_bytes".into(),
         int_value(s.server.max_json_body_bytes as u64),
     );
+    server.insert("public_url".into(), str_value(&s.server.public_url));
     root.insert("server".into(), server.into());
 
     let mut database = toml::Table::new();

@@ -9,6 +9,7 @@ pub mod blocking;
 pub mod cli;
 pub mod config;
 mod config_report;
+mod dev_mailbox;
 pub mod http;
 mod output;
 pub mod secrets;

@@ -10,16 +10,20 @@
 //! This crate knows diesel but never HTTP: it must not depend on actix,
 //! on `rapport-server`, `rapport-chat` or `rapport-mail`.
 
+pub mod account;
 pub mod audit;
 mod connection;
+pub mod contact;
 mod database_url;
 mod error;
 pub mod instance;
+pub mod magic_link;
 mod migrations;
 mod pool;
 pub mod schema;
 pub mod session;
 pub mod staff;
+pub mod team;
 mod time;
 
 pub use connection::{ConnectError, ConnectionManager, DbConnection};

@@ -71,3 +71,93 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    teams (id) {
+        id -> Text,
+        name -> Text,
+        name_key -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    team_members (team_id, staff_id) {
+        team_id -> Text,
+        staff_id -> Text,
+        role -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        name -> Text,
+        name_key -> Text,
+        tier -> Text,
+        lifecycle -> Text,
+        team_id -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        notes -> Text,
+        custom_fields -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    account_domains (domain) {
+        domain -> Text,
+        account_id -> Text,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Text,
+        account_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        phone -> Nullable<Text>,
+        function -> Text,
+        title -> Nullable<Text>,
+        is_primary -> Bool,
+        portal_access -> Bool,
+        visibility -> Text,
+        preferred_channel -> Text,
+        password_hash -> Nullable<Text>,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contact_emails (email) {
+        email -> Text,
+        contact_id -> Text,
+        position -> Integer,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    teams,
+    team_members,
+    accounts,
+    account_domains,
+    contacts,
+    contact_emails,
+    staff_users
+);
+
+diesel::table! {
+    magic_links (token_hash) {
+        token_hash -> Text,
+        contact_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}

@@ -130,7 +130,7 @@ e2e_test! {
         // A token signed with the installation's real key but expired.
         let secret = std::fs::read_to_string(db.data_dir().join("secrets/jwt.key")).unwrap();
         let now = chrono::Utc::now().timestamp();
-        let claims = json!({"iss": "rapport", "aud": "rapport-api", "sub": uuid::Uuid::now_v7().to_string(),
+        let claims = json!({"iss": "rapport", "aud": "rapport-api", "sub": uuid::Uuid::now_v7().to_string(), "kind": "staff",
             "role": "admin", "iat": now - 3600, "exp": now - 60});
         let expired = jsonwebtoken::encode(
             &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),

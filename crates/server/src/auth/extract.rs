@@ -12,12 +12,11 @@ use super::token::TokenError;
 use crate::http::ApiError;
 use crate::state::AppState;
 
-/// A signed-in staff member whose password is not a one-time password.
+/// A signed-in staff member or contact whose password is not a one-time
+/// password.
 #[derive(Debug, Clone, Copy)]
 pub struct Authenticated {
     pub principal: Principal,
-    pub staff_id: StaffId,
-    pub role: StaffRole,
 }
 
 impl Authenticated {
@@ -25,6 +24,14 @@ impl Authenticated {
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
         authorize(&self.principal, permission)
             .map_err(|_| ApiError::Forbidden("your role does not allow this"))
+    }
+
+    /// The staff member, or 403 for a contact.
+    pub fn staff(&self) -> Result<(StaffId, StaffRole), ApiError> {
+        match self.principal {
+            Principal::Staff { id, role } => Ok((id, role)),
+            Principal::Contact { .. } => Err(ApiError::Forbidden("only staff may do this")),
+        }
     }
 }
 
@@ -57,28 +64,19 @@ fn authenticate(req: &HttpRequest) -> Result<AuthenticatedAnyPassword, ApiError>
             "invalid_token",
             "the Authorization header must be `Bearer <access token>`",
         ))?;
-    let claims = state.tokens.verify(token).map_err(|e| match e {
-        TokenError::Expired => {
-            ApiError::Unauthenticated("token_expired", "the access token has expired; refresh it")
-        }
-        TokenError::Invalid => {
-            ApiError::Unauthenticated("invalid_token", "the access token is invalid")
-        }
-    })?;
-    let staff_id: StaffId = claims
-        .sub
-        .parse()
-        .map_err(|_| ApiError::Unauthenticated("invalid_token", "the access token is invalid"))?;
+    let (principal, password_change_required) =
+        state.tokens.principal(token).map_err(|e| match e {
+            TokenError::Expired => ApiError::Unauthenticated(
+                "token_expired",
+                "the access token has expired; refresh it",
+            ),
+            TokenError::Invalid => {
+                ApiError::Unauthenticated("invalid_token", "the access token is invalid")
+            }
+        })?;
     Ok(AuthenticatedAnyPassword {
-        user: Authenticated {
-            principal: Principal::Staff {
-                id: staff_id,
-                role: claims.role,
-            },
-            staff_id,
-            role: claims.role,
-        },
-        password_change_required: claims.pcr,
+        user: Authenticated { principal },
+        password_change_required,
     })
 }
 

@@ -4,7 +4,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
-use rapport_domain::{StaffId, StaffRole};
+use rapport_domain::{AccountId, ContactId, ContactVisibility, Principal, StaffId, StaffRole};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -19,9 +19,19 @@ pub const AUDIENCE: &str = "rapport-api";
 pub struct Claims {
     pub iss: String,
     pub aud: String,
-    /// The staff id.
+    /// The staff or contact id.
     pub sub: String,
-    pub role: StaffRole,
+    /// `staff` or `contact`.
+    pub kind: String,
+    /// Staff: their role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<StaffRole>,
+    /// Contact: their account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acc: Option<String>,
+    /// Contact: which cases of the account they see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vis: Option<String>,
     pub iat: i64,
     pub exp: i64,
     /// Set while the password is a one-time password: only changing it is allowed.
@@ -77,23 +87,42 @@ impl TokenKeys {
         self.lifetime_secs
     }
 
-    /// A signed access token for a staff member.
+    /// A signed access token for `principal`.
     pub fn issue(
         &self,
-        id: StaffId,
-        role: StaffRole,
+        principal: &Principal,
         password_change_required: bool,
     ) -> Result<String, TokenError> {
         let now = Utc::now().timestamp();
-        let claims = Claims {
+        let mut claims = Claims {
             iss: self.issuer.clone(),
             aud: AUDIENCE.to_owned(),
-            sub: id.to_string(),
-            role,
+            sub: String::new(),
+            kind: String::new(),
+            role: None,
+            acc: None,
+            vis: None,
             iat: now,
             exp: now + self.lifetime_secs,
             pcr: password_change_required,
         };
+        match principal {
+            Principal::Staff { id, role } => {
+                claims.sub = id.to_string();
+                claims.kind = "staff".into();
+                claims.role = Some(*role);
+            }
+            Principal::Contact {
+                id,
+                account,
+                visibility,
+            } => {
+                claims.sub = id.to_string();
+                claims.kind = "contact".into();
+                claims.acc = Some(account.to_string());
+                claims.vis = Some(visibility.as_str().to_owned());
+            }
+        }
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|_| TokenError::Invalid)
     }
@@ -107,17 +136,44 @@ impl TokenKeys {
                 _ => TokenError::Invalid,
             })
     }
+
+    /// Who a valid token speaks for, and whether it is a one-time-password session.
+    pub fn principal(&self, token: &str) -> Result<(Principal, bool), TokenError> {
+        let claims = self.verify(token)?;
+        let principal = match (claims.kind.as_str(), claims.role, &claims.acc, &claims.vis) {
+            ("staff", Some(role), None, None) => Principal::Staff {
+                id: claims
+                    .sub
+                    .parse::<StaffId>()
+                    .map_err(|_| TokenError::Invalid)?,
+                role,
+            },
+            ("contact", None, Some(account), Some(visibility)) => Principal::Contact {
+                id: claims
+                    .sub
+                    .parse::<ContactId>()
+                    .map_err(|_| TokenError::Invalid)?,
+                account: account
+                    .parse::<AccountId>()
+                    .map_err(|_| TokenError::Invalid)?,
+                visibility: ContactVisibility::parse(visibility).ok_or(TokenError::Invalid)?,
+            },
+            _ => return Err(TokenError::Invalid),
+        };
+        Ok((principal, claims.pcr))
+    }
 }
 
-/// A new opaque refresh token: 32 random bytes, URL-safe base64.
-pub fn new_refresh_token() -> Result<String, getrandom::Error> {
+/// A new opaque secret token (refresh tokens, magic links): 32 random
+/// bytes, URL-safe base64.
+pub fn new_opaque_token() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// What the database keeps of a refresh token.
-pub fn refresh_token_hash(token: &str) -> String {
+/// What the database keeps of an opaque token.
+pub fn opaque_token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -135,23 +191,42 @@ mod tests {
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
+    fn admin() -> Principal {
+        Principal::Staff {
+            id: StaffId::new(),
+            role: StaffRole::Admin,
+        }
+    }
+
     #[test]
-    fn issued_tokens_verify_with_their_claims() {
+    fn issued_tokens_name_their_principal() {
         let k = keys(SECRET);
-        let id = StaffId::new();
-        let claims = k
-            .verify(&k.issue(id, StaffRole::Auditor, false).expect("issue"))
-            .expect("valid");
-        assert_eq!(claims.sub, id.to_string());
-        assert_eq!(claims.role, StaffRole::Auditor);
+        let staff = Principal::Staff {
+            id: StaffId::new(),
+            role: StaffRole::Auditor,
+        };
+        let token = k.issue(&staff, false).expect("issue");
+        let claims = k.verify(&token).expect("valid");
         assert_eq!(claims.exp - claims.iat, 15 * 60);
+        assert_eq!(k.principal(&token), Ok((staff, false)));
+        let contact = Principal::Contact {
+            id: ContactId::new(),
+            account: AccountId::new(),
+            visibility: ContactVisibility::AllAccountCases,
+        };
+        assert_eq!(
+            k.principal(&k.issue(&contact, true).expect("issue")),
+            Ok((contact, true))
+        );
     }
 
     #[test]
     fn another_secret_or_a_tampered_payload_is_refused() {
-        let token = keys(SECRET)
-            .issue(StaffId::new(), StaffRole::Agent, false)
-            .expect("issue");
+        let agent = Principal::Staff {
+            id: StaffId::new(),
+            role: StaffRole::Agent,
+        };
+        let token = keys(SECRET).issue(&agent, false).expect("issue");
         assert_eq!(
             keys(&"x".repeat(32)).verify(&token),
             Err(TokenError::Invalid)
@@ -167,9 +242,7 @@ mod tests {
     #[test]
     fn alg_none_and_other_algorithms_are_refused() {
         let k = keys(SECRET);
-        let token = k
-            .issue(StaffId::new(), StaffRole::Admin, false)
-            .expect("issue");
+        let token = k.issue(&admin(), false).expect("issue");
         let payload = token.split('.').nth(1).expect("payload");
         for alg in ["none", "HS512", "RS256"] {
             let header = URL_SAFE_NO_PAD.encode(format!("{{\"alg\":\"{alg}\",\"typ\":\"JWT\"}}"));
@@ -184,49 +257,52 @@ mod tests {
         }
     }
 
-    #[test]
-    fn expired_tokens_are_reported_as_expired() {
-        let k = keys(SECRET);
+    /// A token signed with the right secret and the given claims.
+    fn signed(iss: &str, aud: &str, exp_from_now: i64, kind: &str) -> String {
         let now = Utc::now().timestamp();
         let claims = Claims {
-            iss: "rapport".into(),
-            aud: AUDIENCE.into(),
+            iss: iss.into(),
+            aud: aud.into(),
             sub: StaffId::new().to_string(),
-            role: StaffRole::Admin,
+            kind: kind.into(),
+            role: Some(StaffRole::Admin),
+            acc: None,
+            vis: None,
             iat: now - 3_600,
-            exp: now - 60,
+            exp: now + exp_from_now,
             pcr: false,
         };
-        let token = jsonwebtoken::encode(
+        jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &claims,
             &EncodingKey::from_secret(SECRET.as_bytes()),
         )
-        .expect("encode");
-        assert_eq!(k.verify(&token), Err(TokenError::Expired));
+        .expect("encode")
     }
 
     #[test]
-    fn wrong_issuer_or_audience_is_refused() {
+    fn expired_tokens_are_reported_as_expired() {
+        assert_eq!(
+            keys(SECRET).verify(&signed("rapport", AUDIENCE, -60, "staff")),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn wrong_issuer_audience_or_shape_is_refused() {
         let k = keys(SECRET);
-        let now = Utc::now().timestamp();
-        for (iss, aud) in [("someone-else", AUDIENCE), ("rapport", "other-api")] {
-            let claims = Claims {
-                iss: iss.into(),
-                aud: aud.into(),
-                sub: StaffId::new().to_string(),
-                role: StaffRole::Admin,
-                iat: now,
-                exp: now + 60,
-                pcr: false,
-            };
-            let token = jsonwebtoken::encode(
-                &Header::new(Algorithm::HS256),
-                &claims,
-                &EncodingKey::from_secret(SECRET.as_bytes()),
-            )
-            .expect("encode");
-            assert_eq!(k.verify(&token), Err(TokenError::Invalid));
-        }
+        assert_eq!(
+            k.verify(&signed("someone-else", AUDIENCE, 60, "staff")),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            k.verify(&signed("rapport", "other-api", 60, "staff")),
+            Err(TokenError::Invalid)
+        );
+        // A staff role on a token that claims to be a contact's.
+        assert_eq!(
+            k.principal(&signed("rapport", AUDIENCE, 60, "contact")),
+            Err(TokenError::Invalid)
+        );
     }
 }

@@ -74,6 +74,8 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// Largest JSON request body accepted, in bytes.
     pub max_json_body_bytes: usize,
+    /// The address people use to reach this server, for links in messages.
+    pub public_url: String,
 }
 
 impl Default for ServerSettings {
@@ -83,6 +85,7 @@ impl Default for ServerSettings {
             workers: 0,
             shutdown_timeout_secs: 30,
             max_json_body_bytes: 1_048_576,
+            public_url: "http://127.0.0.1:8080".to_owned(),
         }
     }
 }

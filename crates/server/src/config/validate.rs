@@ -80,6 +80,17 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         1,
         86_400,
     )?;
+    let url = settings.server.public_url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://"))
+        || url.len() > 200
+        || url.contains(char::is_whitespace)
+    {
+        return Err(key_error(
+            "server.public_url",
+            "is not an http(s) URL",
+            "set the address people use, e.g. https://support.example.com",
+        ));
+    }
     if settings.auth.issuer.trim().is_empty() {
         return Err(key_error(
             "auth.issuer",

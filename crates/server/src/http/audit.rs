@@ -96,7 +96,7 @@ pub async fn export(
     .map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
 
     let prepared = request.clone();
-    let staff = who.staff_id;
+    let (staff, _) = who.staff()?;
     let instance = blocking::run({
         let store = state.store.clone();
         move || crate::usecase::audit::record_export(&store, staff, &prepared, &ctx)

@@ -1,6 +1,7 @@
-//! Signing in and out.
+//! Signing in and out, for staff and for contacts.
 
 use actix_web::{HttpResponse, web};
+use rapport_store::session::SubjectKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -8,6 +9,7 @@ use super::ApiError;
 use crate::auth::{AuthenticatedAnyPassword, RequestContext};
 use crate::blocking;
 use crate::state::AppState;
+use crate::usecase::UseCaseError;
 use crate::usecase::session::{self, SessionTokens};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -26,8 +28,23 @@ pub struct RefreshRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct MagicLinkRequest {
+    #[schema(example = "finance@client.example")]
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemRequest {
+    /// The `token` parameter of the link.
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    pub current_password: String,
+    /// Required when a password is already set.
+    pub current_password: Option<String>,
     /// At least 12 characters.
     pub new_password: String,
 }
@@ -63,14 +80,29 @@ impl From<SessionTokens> for TokenResponse {
 /// hashed, so a huge body cannot buy server CPU.
 fn bounded(field: &'static str, value: &str, max: usize) -> Result<(), ApiError> {
     if value.is_empty() || value.len() > max {
-        return Err(ApiError::UseCase(
-            crate::usecase::UseCaseError::Validation {
-                field,
-                message: format!("must be 1 to {max} bytes"),
-            },
-        ));
+        return Err(ApiError::UseCase(UseCaseError::Validation {
+            field,
+            message: format!("must be 1 to {max} bytes"),
+        }));
     }
     Ok(())
+}
+
+const MAX_PASSWORD: usize = crate::auth::password::MAX_PASSWORD_BYTES;
+
+async fn password_login(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: LoginRequest,
+    kind: SubjectKind,
+) -> Result<HttpResponse, ApiError> {
+    bounded("email", &body.email, 254)?;
+    bounded("password", &body.password, MAX_PASSWORD)?;
+    let state = state.into_inner();
+    let tokens =
+        blocking::run(move || session::login(&state, kind, &body.email, &body.password, &ctx))
+            .await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
 }
 
 /// Sign in as staff with email and password.
@@ -85,16 +117,59 @@ pub async fn login(
     ctx: RequestContext,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    password_login(state, ctx, body.into_inner(), SubjectKind::Staff).await
+}
+
+/// Sign in as a client contact with email and password (once one is set).
+#[utoipa::path(post, path = "/api/v1/auth/contact/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "`invalid_credentials`: unknown address, wrong or unset password, no portal access", body = super::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn contact_login(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    password_login(state, ctx, body.into_inner(), SubjectKind::Contact).await
+}
+
+/// Email a contact a one-time sign-in link (valid 15 minutes). Always 202,
+/// whether or not the address is known.
+#[utoipa::path(post, path = "/api/v1/auth/contact/magic-link", tag = "auth", request_body = MagicLinkRequest,
+    responses(
+        (status = 202, description = "If the address belongs to a contact with portal access, a link is on its way"),
+        (status = 429, description = "`rate_limited`", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn request_magic_link(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: web::Json<MagicLinkRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     bounded("email", &body.email, 254)?;
-    bounded(
-        "password",
-        &body.password,
-        crate::auth::password::MAX_PASSWORD_BYTES,
-    )?;
+    let state = state.into_inner();
+    blocking::run(move || session::request_magic_link(&state, &body.email, &ctx)).await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// Sign in with the token of a magic link.
+#[utoipa::path(post, path = "/api/v1/auth/contact/magic-link/redeem", tag = "auth", request_body = RedeemRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "`invalid_magic_link`: unknown, used or expired", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn redeem_magic_link(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: web::Json<RedeemRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    bounded("token", &body.token, 128)?;
     let state = state.into_inner();
     let tokens =
-        blocking::run(move || session::login(&state, &body.email, &body.password, &ctx)).await?;
+        blocking::run(move || session::redeem_magic_link(&state, &body.token, &ctx)).await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
 }
 
@@ -146,15 +221,19 @@ pub async fn change_password(
     body: web::Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    bounded(
-        "current_password",
-        &body.current_password,
-        crate::auth::password::MAX_PASSWORD_BYTES,
-    )?;
+    if let Some(current) = &body.current_password {
+        bounded("current_password", current, MAX_PASSWORD)?;
+    }
     let state = state.into_inner();
-    let id = who.user.staff_id;
+    let principal = who.user.principal;
     let tokens = blocking::run(move || {
-        session::change_password(&state, id, &body.current_password, &body.new_password, &ctx)
+        session::change_password(
+            &state,
+            &principal,
+            body.current_password.as_deref(),
+            &body.new_password,
+            &ctx,
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))

@@ -1,7 +1,8 @@
 //! The signed-in person.
 
 use actix_web::{HttpResponse, web};
-use rapport_domain::StaffRole;
+use rapport_domain::{PersonName, Principal};
+use rapport_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -17,48 +18,85 @@ pub struct Avatar {
     pub url: Option<String>,
 }
 
+impl Avatar {
+    pub fn of(name: &PersonName, url: Option<String>) -> Avatar {
+        Avatar {
+            initials: name.initials(),
+            url,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
     #[schema(value_type = String, format = Uuid)]
     pub id: String,
+    /// `staff` or `contact`.
     pub kind: &'static str,
     pub email: String,
     pub name: String,
-    /// The name clients see.
+    /// The name others see.
     pub display_name: String,
     pub avatar: Avatar,
-    #[schema(value_type = String, example = "agent")]
-    pub role: StaffRole,
+    /// Staff: `admin`, `agent` or `auditor`.
+    pub role: Option<String>,
+    /// Contact: their account.
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub account_id: Option<String>,
+    /// Contact: `own_cases` or `all_account_cases`.
+    pub visibility: Option<String>,
     pub password_change_required: bool,
 }
 
 /// Who is signed in.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 200, description = "The signed-in staff member", body = Me),
+        (status = 200, description = "The signed-in staff member or contact", body = Me),
         (status = 401, description = "`unauthenticated`, `invalid_token` or `token_expired`", body = super::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(
     state: web::Data<AppState>,
     who: AuthenticatedAnyPassword,
 ) -> Result<HttpResponse, ApiError> {
-    let id = who.user.staff_id;
-    let staff = blocking::with_conn(&state.store, move |conn| {
-        rapport_store::staff::find(conn, id)?
-            .ok_or(rapport_store::StoreError::NotFound("staff member"))
+    let principal = who.user.principal;
+    let me = blocking::with_conn(&state.store, move |conn| match principal {
+        Principal::Staff { id, .. } => {
+            let s = rapport_store::staff::find(conn, id)?
+                .ok_or(StoreError::NotFound("staff member"))?;
+            Ok(Me {
+                id: s.id.to_string(),
+                kind: "staff",
+                email: s.email.to_string(),
+                name: s.name.as_str().to_owned(),
+                display_name: s.display_name.as_str().to_owned(),
+                avatar: Avatar::of(&s.display_name, s.avatar_url.clone()),
+                role: Some(s.role.as_str().to_owned()),
+                account_id: None,
+                visibility: None,
+                password_change_required: s.password_change_required,
+            })
+        }
+        Principal::Contact { id, .. } => {
+            let c =
+                rapport_store::contact::find(conn, id)?.ok_or(StoreError::NotFound("contact"))?;
+            Ok(Me {
+                id: c.id.to_string(),
+                kind: "contact",
+                email: c
+                    .emails
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                name: c.name.as_str().to_owned(),
+                display_name: c.name.as_str().to_owned(),
+                avatar: Avatar::of(&c.name, None),
+                role: None,
+                account_id: Some(c.account_id.to_string()),
+                visibility: Some(c.visibility.as_str().to_owned()),
+                password_change_required: false,
+            })
+        }
     })
     .await?;
-    Ok(HttpResponse::Ok().json(Me {
-        id: staff.id.to_string(),
-        kind: "staff",
-        email: staff.email.to_string(),
-        name: staff.name.as_str().to_owned(),
-        avatar: Avatar {
-            initials: staff.display_name.initials(),
-            url: staff.avatar_url.clone(),
-        },
-        display_name: staff.display_name.as_str().to_owned(),
-        role: staff.role,
-        password_change_required: staff.password_change_required,
-    }))
+    Ok(HttpResponse::Ok().json(me))
 }

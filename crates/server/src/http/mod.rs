@@ -30,6 +30,15 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/api/openapi.json").route(web::get().to(openapi::openapi_json)))
             .service(get("/api/v1/instance").route(web::get().to(instance::get_instance)))
             .service(post("/api/v1/auth/login").route(web::post().to(auth::login)))
+            .service(post("/api/v1/auth/contact/login").route(web::post().to(auth::contact_login)))
+            .service(
+                post("/api/v1/auth/contact/magic-link")
+                    .route(web::post().to(auth::request_magic_link)),
+            )
+            .service(
+                post("/api/v1/auth/contact/magic-link/redeem")
+                    .route(web::post().to(auth::redeem_magic_link)),
+            )
             .service(post("/api/v1/auth/refresh").route(web::post().to(auth::refresh)))
             .service(post("/api/v1/auth/logout").route(web::post().to(auth::logout)))
             .service(get("/api/v1/me").route(web::get().to(me::me)))

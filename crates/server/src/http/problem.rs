@@ -104,6 +104,7 @@ impl ApiError {
             ApiError::UseCase(U::RateLimited(_)) => "rate_limited",
             ApiError::UseCase(U::InvalidRefreshToken) => "invalid_refresh_token",
             ApiError::UseCase(U::RefreshTokenReused) => "refresh_token_reused",
+            ApiError::UseCase(U::InvalidMagicLink) => "invalid_magic_link",
             ApiError::UseCase(_) => "internal",
             ApiError::Unauthenticated(code, _) => code,
             ApiError::Forbidden(_) => "forbidden",
@@ -137,6 +138,7 @@ impl ApiError {
             "conflict" => StatusCode::CONFLICT,
             "validation_failed" => StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_credentials"
+            | "invalid_magic_link"
             | "invalid_refresh_token"
             | "refresh_token_reused"
             | "unauthenticated"

@@ -34,6 +34,8 @@ pub enum UseCaseError {
     RateLimited(Duration),
     #[error("the refresh token is invalid, expired or revoked; sign in again")]
     InvalidRefreshToken,
+    #[error("the sign-in link is invalid, used or expired; ask for a new one")]
+    InvalidMagicLink,
     #[error(
         "this refresh token was already used; every session of its sign-in is revoked, sign in again"
     )]

@@ -1,10 +1,12 @@
-//! Signing in and out, refreshing, and changing one's password.
+//! Signing in and out (staff and contacts), refreshing, magic links, and
+//! changing one's password.
 
 use std::time::Instant;
 
 use chrono::Utc;
 use rapport_audit::{Actor, ActorKind, StreamName};
-use rapport_domain::{EmailAddress, SessionFamilyId, StaffId};
+use rapport_domain::{ContactId, EmailAddress, Principal, SessionFamilyId, StaffId};
+use rapport_store::contact::{self, Contact};
 use rapport_store::session::{self, SubjectKind};
 use rapport_store::staff::{self, Staff};
 use rapport_store::{DbConnection, StoreError};
@@ -14,8 +16,11 @@ use super::staff::stream as staff_stream;
 use super::{UseCaseError, record};
 use crate::auth::RequestContext;
 use crate::auth::password;
-use crate::auth::token::{new_refresh_token, refresh_token_hash};
+use crate::auth::token::{new_opaque_token, opaque_token_hash};
 use crate::state::AppState;
+
+/// Minutes a magic link stays valid.
+const MAGIC_LINK_MINUTES: i64 = 15;
 
 /// What a successful sign-in or refresh hands to the client.
 #[derive(Debug, Clone)]
@@ -26,67 +31,209 @@ pub struct SessionTokens {
     pub password_change_required: bool,
 }
 
+/// Who a session belongs to.
+#[derive(Debug, Clone)]
+enum Subject {
+    Staff(Staff),
+    Contact(Contact),
+}
+
+impl Subject {
+    fn principal(&self) -> Principal {
+        match self {
+            Subject::Staff(s) => Principal::Staff {
+                id: s.id,
+                role: s.role,
+            },
+            Subject::Contact(c) => Principal::Contact {
+                id: c.id,
+                account: c.account_id,
+                visibility: c.visibility,
+            },
+        }
+    }
+
+    fn kind(&self) -> SubjectKind {
+        match self {
+            Subject::Staff(_) => SubjectKind::Staff,
+            Subject::Contact(_) => SubjectKind::Contact,
+        }
+    }
+
+    fn id(&self) -> String {
+        match self {
+            Subject::Staff(s) => s.id.to_string(),
+            Subject::Contact(c) => c.id.to_string(),
+        }
+    }
+
+    /// Staff sign-ins go to their own stream; a contact's to their account's.
+    fn stream(&self) -> StreamName {
+        match self {
+            Subject::Staff(s) => staff_stream(s.id),
+            Subject::Contact(c) => StreamName::account(c.account_id),
+        }
+    }
+
+    fn subject_kind(&self) -> &'static str {
+        match self {
+            Subject::Staff(_) => "staff",
+            Subject::Contact(_) => "contact",
+        }
+    }
+
+    fn actor(&self) -> Result<Actor, StoreError> {
+        Ok(match self {
+            Subject::Staff(s) => Actor::new(ActorKind::Staff, s.id)?,
+            Subject::Contact(c) => Actor::new(ActorKind::Contact, c.id)?,
+        })
+    }
+
+    fn may_sign_in(&self) -> bool {
+        match self {
+            Subject::Staff(s) => s.active,
+            Subject::Contact(c) => c.active && c.portal_access,
+        }
+    }
+
+    fn password_hash(&self) -> Option<&str> {
+        match self {
+            Subject::Staff(s) => Some(&s.password_hash),
+            Subject::Contact(c) => c.password_hash.as_deref(),
+        }
+    }
+
+    fn password_change_required(&self) -> bool {
+        matches!(self, Subject::Staff(s) if s.password_change_required)
+    }
+
+    fn email(&self) -> Option<&EmailAddress> {
+        match self {
+            Subject::Staff(s) => Some(&s.email),
+            Subject::Contact(c) => c.emails.first(),
+        }
+    }
+
+    fn load(
+        conn: &mut DbConnection,
+        kind: SubjectKind,
+        id: &str,
+    ) -> Result<Option<Subject>, StoreError> {
+        let bad = || StoreError::Corrupt("session subject id".into());
+        Ok(match kind {
+            SubjectKind::Staff => {
+                staff::find(conn, id.parse::<StaffId>().map_err(|_| bad())?)?.map(Subject::Staff)
+            }
+            SubjectKind::Contact => {
+                contact::find(conn, id.parse::<ContactId>().map_err(|_| bad())?)?
+                    .map(Subject::Contact)
+            }
+        })
+    }
+
+    fn find_by_email(
+        conn: &mut DbConnection,
+        kind: SubjectKind,
+        email: &EmailAddress,
+    ) -> Result<Option<Subject>, StoreError> {
+        Ok(match kind {
+            SubjectKind::Staff => staff::find_by_email(conn, email)?.map(Subject::Staff),
+            SubjectKind::Contact => contact::find_by_email(conn, email)?.map(Subject::Contact),
+        })
+    }
+
+    fn record(
+        &self,
+        conn: &mut DbConnection,
+        actor: Actor,
+        action: &str,
+        data: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let id = self.id();
+        record(
+            conn,
+            self.stream(),
+            actor,
+            action,
+            (self.subject_kind(), Some(&id)),
+            data,
+        )
+    }
+}
+
 fn context_data(ctx: &RequestContext) -> serde_json::Value {
     json!({"ip": ctx.ip, "user_agent": ctx.user_agent, "request_id": ctx.request_id})
 }
 
-fn staff_actor(id: StaffId) -> Result<Actor, StoreError> {
-    Ok(Actor::new(ActorKind::Staff, id)?)
+fn randomness(e: getrandom::Error) -> UseCaseError {
+    UseCaseError::Internal(format!("no randomness: {e}"))
 }
 
 /// Issues an access token and a new refresh token of `family`.
 fn issue(
     conn: &mut DbConnection,
     state: &AppState,
-    staff: &Staff,
+    subject: &Subject,
     family: &str,
-    password_change_required: bool,
 ) -> Result<SessionTokens, UseCaseError> {
-    let refresh =
-        new_refresh_token().map_err(|e| UseCaseError::Internal(format!("no randomness: {e}")))?;
+    let refresh = new_opaque_token().map_err(randomness)?;
     let days = i64::from(state.config.settings.auth.refresh_token_days);
     session::insert(
         conn,
-        &refresh_token_hash(&refresh),
+        &opaque_token_hash(&refresh),
         family,
-        SubjectKind::Staff,
-        &staff.id.to_string(),
+        subject.kind(),
+        &subject.id(),
         Utc::now() + chrono::Duration::days(days),
     )?;
+    let pcr = subject.password_change_required();
     let access = state
         .tokens
-        .issue(staff.id, staff.role, password_change_required)
+        .issue(&subject.principal(), pcr)
         .map_err(|e| UseCaseError::Internal(e.to_string()))?;
     Ok(SessionTokens {
         access_token: access,
         expires_in: state.tokens.lifetime_secs(),
         refresh_token: refresh,
-        password_change_required,
+        password_change_required: pcr,
     })
 }
 
-/// Signs a staff member in. Unknown addresses, wrong passwords and
-/// deactivated accounts answer alike and take the same time; every attempt
-/// is audited; repeated failures per address and per IP are slowed down.
+fn throttle_keys(kind: SubjectKind, typed_email: &str, ctx: &RequestContext) -> Vec<String> {
+    let prefix = match kind {
+        SubjectKind::Staff => "staff",
+        SubjectKind::Contact => "contact",
+    };
+    let mut keys = vec![format!(
+        "{prefix}:{}",
+        typed_email.chars().take(254).collect::<String>()
+    )];
+    if let Some(ip) = &ctx.ip {
+        keys.push(format!("ip:{ip}"));
+    }
+    keys
+}
+
+/// Signs a staff member or contact in with email and password. Unknown
+/// addresses, wrong passwords and accounts that may not sign in answer
+/// alike and take the same time; every attempt is audited; repeated
+/// failures per address and per IP are slowed down.
 pub fn login(
     state: &AppState,
+    kind: SubjectKind,
     email: &str,
     password: &str,
     ctx: &RequestContext,
 ) -> Result<SessionTokens, UseCaseError> {
     let typed = email.trim().to_lowercase();
-    let email_key = format!("email:{}", typed.chars().take(254).collect::<String>());
-    let mut keys = vec![email_key.clone()];
-    if let Some(ip) = &ctx.ip {
-        keys.push(format!("ip:{ip}"));
-    }
+    let keys = throttle_keys(kind, &typed, ctx);
     state
         .throttle
         .check(&keys, Instant::now())
         .map_err(UseCaseError::RateLimited)?;
 
     let found = match EmailAddress::parse(email) {
-        Ok(address) => staff::find_by_email(&mut *state.store.conn()?, &address)?,
+        Ok(address) => Subject::find_by_email(&mut *state.store.conn()?, kind, &address)?,
         Err(_) => None,
     };
     let failure = match &found {
@@ -94,10 +241,18 @@ pub fn login(
             password::verify_against_nothing(password);
             Some("unknown_email")
         }
-        Some(s) => {
-            let matches = password::verify(password, &s.password_hash);
-            if !s.active {
-                Some("inactive")
+        Some(subject) => {
+            let matches = match subject.password_hash() {
+                Some(hash) => password::verify(password, hash),
+                None => {
+                    password::verify_against_nothing(password);
+                    false
+                }
+            };
+            if !subject.may_sign_in() {
+                Some("not_allowed")
+            } else if subject.password_hash().is_none() {
+                Some("no_password")
             } else if !matches {
                 Some("wrong_password")
             } else {
@@ -110,50 +265,53 @@ pub fn login(
         let mut data = context_data(ctx);
         data["email"] = json!(typed.chars().take(254).collect::<String>());
         data["reason"] = json!(reason);
-        let (stream, subject) = match &found {
-            Some(s) => (staff_stream(s.id), Some(s.id.to_string())),
-            None => (StreamName::system(), None),
-        };
-        state.store.write(|conn| {
-            record(
+        state.store.write(|conn| match &found {
+            Some(subject) => subject.record(conn, Actor::system(), "auth.login_failed", data),
+            None => record(
                 conn,
-                stream,
+                StreamName::system(),
                 Actor::system(),
                 "auth.login_failed",
-                ("staff", subject.as_deref()),
+                ("email", None),
                 data,
-            )
+            ),
         })?;
         return Err(UseCaseError::InvalidCredentials);
     }
-    let Some(staff) = found else {
+    let Some(subject) = found else {
         return Err(UseCaseError::InvalidCredentials);
     };
-    state.throttle.record_success(&email_key);
-    let rehash = if password::needs_rehash(&staff.password_hash) {
-        Some(password::hash(password).map_err(|e| UseCaseError::Internal(e.to_string()))?)
-    } else {
-        None
+    state.throttle.record_success(&keys[0]);
+    let rehash = match subject.password_hash() {
+        Some(hash) if password::needs_rehash(hash) => {
+            Some(password::hash(password).map_err(|e| UseCaseError::Internal(e.to_string()))?)
+        }
+        _ => None,
     };
     state.store.write(|conn| {
         if let Some(hash) = &rehash {
-            staff::set_password_hash(conn, staff.id, hash, staff.password_change_required)?;
+            store_password(conn, &subject, hash)?;
         }
         let family = SessionFamilyId::new().to_string();
-        let tokens = issue(conn, state, &staff, &family, staff.password_change_required)?;
+        let tokens = issue(conn, state, &subject, &family)?;
         let mut data = context_data(ctx);
         data["session"] = json!(family);
+        data["method"] = json!("password");
         data["password_rehashed"] = json!(rehash.is_some());
-        record(
-            conn,
-            staff_stream(staff.id),
-            staff_actor(staff.id)?,
-            "auth.login_succeeded",
-            ("staff", Some(&staff.id.to_string())),
-            data,
-        )?;
+        subject.record(conn, subject.actor()?, "auth.login_succeeded", data)?;
         Ok(tokens)
     })
+}
+
+fn store_password(
+    conn: &mut DbConnection,
+    subject: &Subject,
+    hash: &str,
+) -> Result<(), StoreError> {
+    match subject {
+        Subject::Staff(s) => staff::set_password_hash(conn, s.id, hash, false),
+        Subject::Contact(c) => contact::set_password_hash(conn, c.id, hash),
+    }
 }
 
 enum RefreshOutcome {
@@ -170,53 +328,36 @@ pub fn refresh(
     presented: &str,
     ctx: &RequestContext,
 ) -> Result<SessionTokens, UseCaseError> {
-    let hash = refresh_token_hash(presented);
+    let hash = opaque_token_hash(presented);
     // Revocations must commit even though the caller gets an error, so the
     // transaction returns an outcome rather than failing.
     let outcome = state.store.write(|conn| {
         let Some(token) = session::lock(conn, &hash)? else {
             return Ok(RefreshOutcome::Invalid);
         };
-        if token.revoked || token.subject_kind != SubjectKind::Staff {
+        if token.revoked {
             return Ok(RefreshOutcome::Invalid);
         }
-        let staff_id: StaffId = token
-            .subject_id
-            .parse()
-            .map_err(|_| StoreError::Corrupt("refresh token subject".into()))?;
+        let subject = Subject::load(conn, token.subject_kind, &token.subject_id)?;
         if token.spent {
             let revoked = session::revoke_family(conn, &token.family_id)?;
-            let mut data = context_data(ctx);
-            data["session"] = json!(token.family_id);
-            data["revoked_tokens"] = json!(revoked);
-            record(
-                conn,
-                staff_stream(staff_id),
-                Actor::system(),
-                "auth.refresh_token_reused",
-                ("staff", Some(&staff_id.to_string())),
-                data,
-            )?;
+            if let Some(subject) = &subject {
+                let mut data = context_data(ctx);
+                data["session"] = json!(token.family_id);
+                data["revoked_tokens"] = json!(revoked);
+                subject.record(conn, Actor::system(), "auth.refresh_token_reused", data)?;
+            }
             return Ok(RefreshOutcome::Reused);
         }
         if token.expires_at <= Utc::now() {
             return Ok(RefreshOutcome::Invalid);
         }
-        let staff = match staff::find(conn, staff_id)? {
-            Some(s) if s.active => s,
-            _ => {
-                session::revoke_family(conn, &token.family_id)?;
-                return Ok(RefreshOutcome::Invalid);
-            }
+        let Some(subject) = subject.filter(Subject::may_sign_in) else {
+            session::revoke_family(conn, &token.family_id)?;
+            return Ok(RefreshOutcome::Invalid);
         };
         session::mark_spent(conn, &hash)?;
-        let tokens = issue(
-            conn,
-            state,
-            &staff,
-            &token.family_id,
-            staff.password_change_required,
-        )?;
+        let tokens = issue(conn, state, &subject, &token.family_id)?;
         Ok::<_, UseCaseError>(RefreshOutcome::Issued(tokens))
     })?;
     match outcome {
@@ -229,7 +370,7 @@ pub fn refresh(
 /// Ends the sign-in the refresh token belongs to. Unknown tokens are
 /// ignored: signing out twice is not an error.
 pub fn logout(state: &AppState, presented: &str, ctx: &RequestContext) -> Result<(), UseCaseError> {
-    let hash = refresh_token_hash(presented);
+    let hash = opaque_token_hash(presented);
     state.store.write(|conn| {
         let Some(token) = session::lock(conn, &hash)? else {
             return Ok(());
@@ -238,72 +379,168 @@ pub fn logout(state: &AppState, presented: &str, ctx: &RequestContext) -> Result
             return Ok(());
         }
         session::revoke_family(conn, &token.family_id)?;
-        if let Ok(staff_id) = token.subject_id.parse::<StaffId>() {
+        if let Some(subject) = Subject::load(conn, token.subject_kind, &token.subject_id)? {
             let mut data = context_data(ctx);
             data["session"] = json!(token.family_id);
-            record(
-                conn,
-                staff_stream(staff_id),
-                staff_actor(staff_id)?,
-                "auth.logout",
-                ("staff", Some(&staff_id.to_string())),
-                data,
-            )?;
+            subject.record(conn, subject.actor()?, "auth.logout", data)?;
         }
         Ok::<_, UseCaseError>(())
     })
 }
 
-/// Replaces the password after checking the current one; every other
-/// sign-in of this person is revoked and a fresh session is returned.
+fn load_principal(state: &AppState, principal: &Principal) -> Result<Subject, UseCaseError> {
+    let (kind, id) = match principal {
+        Principal::Staff { id, .. } => (SubjectKind::Staff, id.to_string()),
+        Principal::Contact { id, .. } => (SubjectKind::Contact, id.to_string()),
+    };
+    Subject::load(&mut *state.store.conn()?, kind, &id)?
+        .filter(Subject::may_sign_in)
+        .ok_or(UseCaseError::NotFound("signed-in person"))
+}
+
+/// Sets a new password. The current one must be given when one exists (a
+/// contact who signed in by magic link may set a first password without).
+/// Every other sign-in of this person is revoked; a fresh session is returned.
 pub fn change_password(
     state: &AppState,
-    staff_id: StaffId,
-    current: &str,
+    principal: &Principal,
+    current: Option<&str>,
     new: &str,
     ctx: &RequestContext,
 ) -> Result<SessionTokens, UseCaseError> {
-    let staff = staff::find(&mut *state.store.conn()?, staff_id)?
-        .filter(|s| s.active)
-        .ok_or(UseCaseError::NotFound("staff member"))?;
-    let key = vec![format!("email:{}", staff.email)];
-    state
-        .throttle
-        .check(&key, Instant::now())
-        .map_err(UseCaseError::RateLimited)?;
-    if !password::verify(current, &staff.password_hash) {
-        state.throttle.record_failure(&key, Instant::now());
-        return Err(UseCaseError::Validation {
-            field: "current_password",
-            message: "is wrong".into(),
-        });
+    let subject = load_principal(state, principal)?;
+    if let Some(hash) = subject.password_hash() {
+        let key = vec![format!("password:{}", subject.id())];
+        state
+            .throttle
+            .check(&key, Instant::now())
+            .map_err(UseCaseError::RateLimited)?;
+        let Some(current) = current else {
+            return Err(UseCaseError::Validation {
+                field: "current_password",
+                message: "is required".into(),
+            });
+        };
+        if !password::verify(current, hash) {
+            state.throttle.record_failure(&key, Instant::now());
+            return Err(UseCaseError::Validation {
+                field: "current_password",
+                message: "is wrong".into(),
+            });
+        }
+        if new == current {
+            return Err(UseCaseError::Validation {
+                field: "new_password",
+                message: "must differ from the current password".into(),
+            });
+        }
     }
     password::check_new(new).map_err(|message| UseCaseError::Validation {
         field: "new_password",
         message,
     })?;
-    if new == current {
-        return Err(UseCaseError::Validation {
-            field: "new_password",
-            message: "must differ from the current password".into(),
-        });
-    }
     let hash = password::hash(new).map_err(|e| UseCaseError::Internal(e.to_string()))?;
     state.store.write(|conn| {
-        staff::set_password_hash(conn, staff.id, &hash, false)?;
-        let revoked = session::revoke_subject(conn, SubjectKind::Staff, &staff.id.to_string())?;
-        let family = SessionFamilyId::new().to_string();
-        let tokens = issue(conn, state, &staff, &family, false)?;
+        store_password(conn, &subject, &hash)?;
+        let revoked = session::revoke_subject(conn, subject.kind(), &subject.id())?;
+        let fresh = Subject::load(conn, subject.kind(), &subject.id())?
+            .ok_or(UseCaseError::NotFound("signed-in person"))?;
+        let tokens = issue(conn, state, &fresh, &SessionFamilyId::new().to_string())?;
         let mut data = context_data(ctx);
         data["revoked_tokens"] = json!(revoked);
-        record(
+        subject.record(conn, subject.actor()?, "auth.password_changed", data)?;
+        Ok(tokens)
+    })
+}
+
+/// Sends a contact a one-time sign-in link. Answers the same whether or
+/// not the address belongs to a contact allowed to sign in.
+pub fn request_magic_link(
+    state: &AppState,
+    email: &str,
+    ctx: &RequestContext,
+) -> Result<(), UseCaseError> {
+    let typed = email.trim().to_lowercase();
+    let keys = vec![format!(
+        "magic:{}",
+        typed.chars().take(254).collect::<String>()
+    )];
+    state
+        .throttle
+        .check(&keys, Instant::now())
+        .map_err(UseCaseError::RateLimited)?;
+    // Every request counts towards the limit: links are not free to send.
+    state.throttle.record_failure(&keys, Instant::now());
+    let Ok(address) = EmailAddress::parse(email) else {
+        return Ok(());
+    };
+    let Some(found) = contact::find_by_email(&mut *state.store.conn()?, &address)? else {
+        return Ok(());
+    };
+    let subject = Subject::Contact(found);
+    if !subject.may_sign_in() {
+        return Ok(());
+    }
+    let token = new_opaque_token().map_err(randomness)?;
+    let Subject::Contact(c) = &subject else {
+        return Ok(());
+    };
+    state.store.write(|conn| {
+        rapport_store::magic_link::insert(
             conn,
-            staff_stream(staff.id),
-            staff_actor(staff.id)?,
-            "staff.password_changed",
-            ("staff", Some(&staff.id.to_string())),
-            data,
+            &opaque_token_hash(&token),
+            c.id,
+            Utc::now() + chrono::Duration::minutes(MAGIC_LINK_MINUTES),
         )?;
+        let mut data = context_data(ctx);
+        data["email"] = json!(address.as_str());
+        subject.record(conn, Actor::system(), "auth.magic_link_sent", data)
+    })?;
+    let settings = &state.config.settings;
+    let link = format!(
+        "{}/portal/sign-in?token={token}",
+        settings.server.public_url.trim_end_matches('/')
+    );
+    let body = format!(
+        "Hello {},\n\nSign in to {} with this link:\n\n{link}\n\nIt works once and for {MAGIC_LINK_MINUTES} minutes. \
+         If you did not ask for it, ignore this message.\n",
+        c.name.as_str(),
+        settings.instance.name
+    );
+    let path = crate::dev_mailbox::deliver(
+        &settings.data_dir,
+        &settings.instance.name,
+        &address,
+        &format!("Your sign-in link for {}", settings.instance.name),
+        &body,
+    )
+    .map_err(|e| UseCaseError::Internal(format!("cannot deliver the sign-in link: {e}")))?;
+    tracing::info!(path = %path.display(), "sign-in link written to the development mailbox");
+    Ok(())
+}
+
+/// Signs a contact in with a magic link: valid once, for 15 minutes.
+pub fn redeem_magic_link(
+    state: &AppState,
+    token: &str,
+    ctx: &RequestContext,
+) -> Result<SessionTokens, UseCaseError> {
+    let hash = opaque_token_hash(token);
+    state.store.write(|conn| {
+        let Some(contact_id) = rapport_store::magic_link::redeem(conn, &hash)? else {
+            return Err(UseCaseError::InvalidMagicLink);
+        };
+        let subject = contact::find(conn, contact_id)?
+            .map(Subject::Contact)
+            .filter(Subject::may_sign_in)
+            .ok_or(UseCaseError::InvalidMagicLink)?;
+        let family = SessionFamilyId::new().to_string();
+        let tokens = issue(conn, state, &subject, &family)?;
+        let mut data = context_data(ctx);
+        data["session"] = json!(family);
+        data["method"] = json!("magic_link");
+        subject.record(conn, subject.actor()?, "auth.login_succeeded", data)?;
+        let _ = subject.email();
         Ok(tokens)
     })
 }

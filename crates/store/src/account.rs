@@ -1,0 +1,275 @@
+//! Accounts (client companies) and their email domains.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use rapport_domain::{AccountId, Domain, LifecycleStage, StaffId, TeamId};
+use serde_json::{Map, Value};
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::schema::{account_domains, accounts};
+use crate::time::now_micros;
+
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = accounts, treat_none_as_null = true)]
+struct AccountRow {
+    id: String,
+    name: String,
+    name_key: String,
+    tier: String,
+    lifecycle: String,
+    team_id: Option<String>,
+    owner_id: Option<String>,
+    notes: String,
+    custom_fields: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub domains: Vec<Domain>,
+    pub tier: String,
+    pub lifecycle: LifecycleStage,
+    pub team_id: Option<TeamId>,
+    pub owner_id: Option<StaffId>,
+    pub notes: String,
+    pub custom_fields: Map<String, Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The editable fields of an account, all validated by the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountFields {
+    pub name: String,
+    pub domains: Vec<Domain>,
+    pub tier: String,
+    pub lifecycle: LifecycleStage,
+    pub team_id: Option<TeamId>,
+    pub owner_id: Option<StaffId>,
+    pub notes: String,
+    pub custom_fields: Map<String, Value>,
+}
+
+fn corrupt(id: &str, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("accounts {id}: {what}"))
+}
+
+fn assemble(row: AccountRow, domains: Vec<String>) -> Result<Account, StoreError> {
+    let id = row.id.clone();
+    let custom: Value =
+        serde_json::from_str(&row.custom_fields).map_err(|_| corrupt(&id, "custom_fields"))?;
+    Ok(Account {
+        id: row.id.parse().map_err(|_| corrupt(&id, "id"))?,
+        name: row.name,
+        domains: domains
+            .iter()
+            .map(|d| Domain::parse(d).map_err(|_| corrupt(&id, "domain")))
+            .collect::<Result<_, _>>()?,
+        tier: row.tier,
+        lifecycle: LifecycleStage::parse(&row.lifecycle)
+            .ok_or_else(|| corrupt(&id, "lifecycle"))?,
+        team_id: row
+            .team_id
+            .map(|t| t.parse().map_err(|_| corrupt(&id, "team_id")))
+            .transpose()?,
+        owner_id: row
+            .owner_id
+            .map(|o| o.parse().map_err(|_| corrupt(&id, "owner_id")))
+            .transpose()?,
+        notes: row.notes,
+        custom_fields: match custom {
+            Value::Object(map) => map,
+            _ => return Err(corrupt(&id, "custom_fields")),
+        },
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+    })
+}
+
+fn write_domains(conn: &mut DbConnection, id: &str, domains: &[Domain]) -> Result<(), StoreError> {
+    diesel::delete(account_domains::table.filter(account_domains::account_id.eq(id)))
+        .execute(conn)?;
+    for domain in domains {
+        match diesel::insert_into(account_domains::table)
+            .values((
+                account_domains::domain.eq(domain.as_str()),
+                account_domains::account_id.eq(id),
+            ))
+            .execute(conn)
+        {
+            Ok(_) => {}
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                return Err(StoreError::Conflict(
+                    "an email domain of this account already belongs to another account",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn row(
+    id: &str,
+    fields: &AccountFields,
+    created_at: NaiveDateTime,
+) -> Result<AccountRow, StoreError> {
+    Ok(AccountRow {
+        id: id.to_owned(),
+        name: fields.name.clone(),
+        name_key: fields.name.to_lowercase(),
+        tier: fields.tier.clone(),
+        lifecycle: fields.lifecycle.as_str().to_owned(),
+        team_id: fields.team_id.map(|t| t.to_string()),
+        owner_id: fields.owner_id.map(|o| o.to_string()),
+        notes: fields.notes.clone(),
+        custom_fields: serde_json::to_string(&fields.custom_fields)
+            .map_err(|e| StoreError::Corrupt(format!("custom_fields: {e}")))?,
+        created_at,
+        updated_at: now_micros(),
+    })
+}
+
+/// Creates an account; a domain already used by another account is a `Conflict`.
+pub fn insert(conn: &mut DbConnection, fields: &AccountFields) -> Result<Account, StoreError> {
+    let id = AccountId::new().to_string();
+    let row = row(&id, fields, now_micros())?;
+    diesel::insert_into(accounts::table)
+        .values(&row)
+        .execute(conn)?;
+    write_domains(conn, &id, &fields.domains)?;
+    find(conn, id.parse().map_err(|_| corrupt(&id, "id"))?)?.ok_or(StoreError::NotFound("account"))
+}
+
+/// Replaces the editable fields.
+pub fn update(
+    conn: &mut DbConnection,
+    existing: &Account,
+    fields: &AccountFields,
+) -> Result<Account, StoreError> {
+    let id = existing.id.to_string();
+    let row = row(&id, fields, existing.created_at.naive_utc())?;
+    diesel::update(accounts::table.find(&id))
+        .set(&row)
+        .execute(conn)?;
+    if existing.domains != fields.domains {
+        write_domains(conn, &id, &fields.domains)?;
+    }
+    find(conn, existing.id)?.ok_or(StoreError::NotFound("account"))
+}
+
+pub fn find(conn: &mut DbConnection, id: AccountId) -> Result<Option<Account>, StoreError> {
+    let Some(row) = accounts::table
+        .find(id.to_string())
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let domains = account_domains::table
+        .filter(account_domains::account_id.eq(&row.id))
+        .order(account_domains::domain.asc())
+        .select(account_domains::domain)
+        .load(conn)?;
+    assemble(row, domains).map(Some)
+}
+
+/// The account that owns `domain`, for placing unknown senders.
+pub fn find_by_domain(
+    conn: &mut DbConnection,
+    domain: &str,
+) -> Result<Option<AccountId>, StoreError> {
+    account_domains::table
+        .find(domain.to_lowercase())
+        .select(account_domains::account_id)
+        .first::<String>(conn)
+        .optional()?
+        .map(|id| id.parse().map_err(|_| corrupt(&id, "id")))
+        .transpose()
+}
+
+/// Which accounts a list returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountFilter {
+    /// Part of the name or of a domain, case-insensitive.
+    pub search: Option<String>,
+    pub tier: Option<String>,
+    pub lifecycle: Option<LifecycleStage>,
+    pub team_id: Option<TeamId>,
+    pub owner_id: Option<StaffId>,
+    /// Restrict to accounts served by these teams (an agent's view).
+    pub only_teams: Option<Vec<TeamId>>,
+}
+
+/// `%text%` for LIKE, with the wildcard characters of `text` escaped.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// A page of accounts in creation order, after `after`.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &AccountFilter,
+    after: Option<AccountId>,
+    limit: i64,
+) -> Result<Vec<Account>, StoreError> {
+    let mut q = accounts::table.select(AccountRow::as_select()).into_boxed();
+    if let Some(search) = &filter.search {
+        let pattern = contains_pattern(search);
+        let by_domain = account_domains::table
+            .filter(account_domains::domain.like(pattern.clone()).escape('\\'))
+            .select(account_domains::account_id);
+        q = q.filter(
+            accounts::name_key
+                .like(pattern)
+                .escape('\\')
+                .or(accounts::id.eq_any(by_domain)),
+        );
+    }
+    if let Some(tier) = &filter.tier {
+        q = q.filter(accounts::tier.eq(tier.clone()));
+    }
+    if let Some(stage) = filter.lifecycle {
+        q = q.filter(accounts::lifecycle.eq(stage.as_str()));
+    }
+    if let Some(team) = filter.team_id {
+        q = q.filter(accounts::team_id.eq(team.to_string()));
+    }
+    if let Some(owner) = filter.owner_id {
+        q = q.filter(accounts::owner_id.eq(owner.to_string()));
+    }
+    if let Some(teams) = &filter.only_teams {
+        q = q.filter(
+            accounts::team_id.eq_any(teams.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(after) = after {
+        q = q.filter(accounts::id.gt(after.to_string()));
+    }
+    let rows: Vec<AccountRow> = q.order(accounts::id.asc()).limit(limit).load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut domains: Vec<(String, String)> = account_domains::table
+        .filter(account_domains::account_id.eq_any(&ids))
+        .order(account_domains::domain.asc())
+        .select((account_domains::account_id, account_domains::domain))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            let (mine, rest): (Vec<_>, Vec<_>) = domains.drain(..).partition(|(a, _)| *a == row.id);
+            domains = rest;
+            assemble(row, mine.into_iter().map(|(_, d)| d).collect())
+        })
+        .collect()
+}

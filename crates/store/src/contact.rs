@@ -1,0 +1,330 @@
+//! Contacts: the people of an account, with installation-unique emails.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use rapport_domain::{
+    AccountId, ContactFunction, ContactId, ContactVisibility, EmailAddress, PersonName,
+    PreferredChannel,
+};
+
+use crate::account::contains_pattern;
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::schema::{contact_emails, contacts};
+use crate::time::now_micros;
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = contacts, treat_none_as_null = true)]
+struct ContactRow {
+    id: String,
+    account_id: String,
+    name: String,
+    name_key: String,
+    phone: Option<String>,
+    function: String,
+    title: Option<String>,
+    is_primary: bool,
+    portal_access: bool,
+    visibility: String,
+    preferred_channel: String,
+    password_hash: Option<String>,
+    active: bool,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// A contact as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub id: ContactId,
+    pub account_id: AccountId,
+    pub name: PersonName,
+    /// The first is the primary address.
+    pub emails: Vec<EmailAddress>,
+    pub phone: Option<String>,
+    pub function: ContactFunction,
+    pub title: Option<String>,
+    pub is_primary: bool,
+    pub portal_access: bool,
+    pub visibility: ContactVisibility,
+    pub preferred_channel: PreferredChannel,
+    pub password_hash: Option<String>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The editable fields of a contact, all validated by the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactFields {
+    pub name: PersonName,
+    pub emails: Vec<EmailAddress>,
+    pub phone: Option<String>,
+    pub function: ContactFunction,
+    pub title: Option<String>,
+    pub is_primary: bool,
+    pub portal_access: bool,
+    pub visibility: ContactVisibility,
+    pub preferred_channel: PreferredChannel,
+    pub active: bool,
+}
+
+fn corrupt(id: &str, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("contacts {id}: {what}"))
+}
+
+fn assemble(row: ContactRow, emails: Vec<String>) -> Result<Contact, StoreError> {
+    let id = row.id.clone();
+    let bad = |what: &str| corrupt(&id, what);
+    Ok(Contact {
+        id: row.id.parse().map_err(|_| bad("id"))?,
+        account_id: row.account_id.parse().map_err(|_| bad("account_id"))?,
+        name: PersonName::parse(&row.name).map_err(|_| bad("name"))?,
+        emails: emails
+            .iter()
+            .map(|e| EmailAddress::parse(e).map_err(|_| bad("email")))
+            .collect::<Result<_, _>>()?,
+        phone: row.phone,
+        function: ContactFunction::parse(&row.function).ok_or_else(|| bad("function"))?,
+        title: row.title,
+        is_primary: row.is_primary,
+        portal_access: row.portal_access,
+        visibility: ContactVisibility::parse(&row.visibility).ok_or_else(|| bad("visibility"))?,
+        preferred_channel: PreferredChannel::parse(&row.preferred_channel)
+            .ok_or_else(|| bad("preferred_channel"))?,
+        password_hash: row.password_hash,
+        active: row.active,
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+    })
+}
+
+fn load_emails(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(contact_emails::table
+        .filter(contact_emails::contact_id.eq_any(ids))
+        .order((
+            contact_emails::contact_id.asc(),
+            contact_emails::position.asc(),
+        ))
+        .select((contact_emails::contact_id, contact_emails::email))
+        .load(conn)?)
+}
+
+fn write_emails(
+    conn: &mut DbConnection,
+    id: &str,
+    emails: &[EmailAddress],
+) -> Result<(), StoreError> {
+    diesel::delete(contact_emails::table.filter(contact_emails::contact_id.eq(id)))
+        .execute(conn)?;
+    for (position, email) in emails.iter().enumerate() {
+        match diesel::insert_into(contact_emails::table)
+            .values((
+                contact_emails::email.eq(email.as_str()),
+                contact_emails::contact_id.eq(id),
+                contact_emails::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
+            ))
+            .execute(conn)
+        {
+            Ok(_) => {}
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                return Err(StoreError::Conflict(
+                    "an email address of this contact already belongs to another contact",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// One primary contact per account: marking one clears the others.
+fn clear_other_primaries(
+    conn: &mut DbConnection,
+    account: &str,
+    keep: &str,
+) -> Result<(), StoreError> {
+    diesel::update(
+        contacts::table
+            .filter(contacts::account_id.eq(account))
+            .filter(contacts::id.ne(keep))
+            .filter(contacts::is_primary.eq(true)),
+    )
+    .set(contacts::is_primary.eq(false))
+    .execute(conn)?;
+    Ok(())
+}
+
+fn row(
+    id: &str,
+    account: &str,
+    f: &ContactFields,
+    password_hash: Option<String>,
+    created_at: NaiveDateTime,
+) -> ContactRow {
+    ContactRow {
+        id: id.to_owned(),
+        account_id: account.to_owned(),
+        name: f.name.as_str().to_owned(),
+        name_key: f.name.as_str().to_lowercase(),
+        phone: f.phone.clone(),
+        function: f.function.as_str().to_owned(),
+        title: f.title.clone(),
+        is_primary: f.is_primary,
+        portal_access: f.portal_access,
+        visibility: f.visibility.as_str().to_owned(),
+        preferred_channel: f.preferred_channel.as_str().to_owned(),
+        password_hash,
+        active: f.active,
+        created_at,
+        updated_at: now_micros(),
+    }
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    account: AccountId,
+    fields: &ContactFields,
+) -> Result<Contact, StoreError> {
+    let id = ContactId::new();
+    let (id_text, account_text) = (id.to_string(), account.to_string());
+    diesel::insert_into(contacts::table)
+        .values(row(&id_text, &account_text, fields, None, now_micros()))
+        .execute(conn)?;
+    write_emails(conn, &id_text, &fields.emails)?;
+    if fields.is_primary {
+        clear_other_primaries(conn, &account_text, &id_text)?;
+    }
+    find(conn, id)?.ok_or(StoreError::NotFound("contact"))
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    existing: &Contact,
+    fields: &ContactFields,
+) -> Result<Contact, StoreError> {
+    let (id, account) = (existing.id.to_string(), existing.account_id.to_string());
+    let changed = row(
+        &id,
+        &account,
+        fields,
+        existing.password_hash.clone(),
+        existing.created_at.naive_utc(),
+    );
+    diesel::update(contacts::table.find(&id))
+        .set((
+            contacts::name.eq(&changed.name),
+            contacts::name_key.eq(&changed.name_key),
+            contacts::phone.eq(&changed.phone),
+            contacts::function.eq(&changed.function),
+            contacts::title.eq(&changed.title),
+            contacts::is_primary.eq(changed.is_primary),
+            contacts::portal_access.eq(changed.portal_access),
+            contacts::visibility.eq(&changed.visibility),
+            contacts::preferred_channel.eq(&changed.preferred_channel),
+            contacts::active.eq(changed.active),
+            contacts::updated_at.eq(changed.updated_at),
+        ))
+        .execute(conn)?;
+    if existing.emails != fields.emails {
+        write_emails(conn, &id, &fields.emails)?;
+    }
+    if fields.is_primary && !existing.is_primary {
+        clear_other_primaries(conn, &account, &id)?;
+    }
+    find(conn, existing.id)?.ok_or(StoreError::NotFound("contact"))
+}
+
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    id: ContactId,
+    hash: &str,
+) -> Result<(), StoreError> {
+    diesel::update(contacts::table.find(id.to_string()))
+        .set((
+            contacts::password_hash.eq(Some(hash)),
+            contacts::updated_at.eq(now_micros()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, id: ContactId) -> Result<Option<Contact>, StoreError> {
+    let Some(row) = contacts::table
+        .find(id.to_string())
+        .select(ContactRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let emails = load_emails(conn, std::slice::from_ref(&row.id))?;
+    assemble(row, emails.into_iter().map(|(_, e)| e).collect()).map(Some)
+}
+
+pub fn find_by_email(
+    conn: &mut DbConnection,
+    email: &EmailAddress,
+) -> Result<Option<Contact>, StoreError> {
+    let id: Option<String> = contact_emails::table
+        .find(email.as_str())
+        .select(contact_emails::contact_id)
+        .first(conn)
+        .optional()?;
+    match id {
+        Some(id) => find(conn, id.parse().map_err(|_| corrupt(&id, "id"))?),
+        None => Ok(None),
+    }
+}
+
+/// A page of an account's contacts in creation order, optionally searched
+/// by name or address.
+pub fn list_for_account(
+    conn: &mut DbConnection,
+    account: AccountId,
+    search: Option<&str>,
+    after: Option<ContactId>,
+    limit: i64,
+) -> Result<Vec<Contact>, StoreError> {
+    let mut q = contacts::table
+        .filter(contacts::account_id.eq(account.to_string()))
+        .select(ContactRow::as_select())
+        .into_boxed();
+    if let Some(search) = search {
+        let pattern = contains_pattern(search);
+        let by_email = contact_emails::table
+            .filter(contact_emails::email.like(pattern.clone()).escape('\\'))
+            .select(contact_emails::contact_id);
+        q = q.filter(
+            contacts::name_key
+                .like(pattern)
+                .escape('\\')
+                .or(contacts::id.eq_any(by_email)),
+        );
+    }
+    if let Some(after) = after {
+        q = q.filter(contacts::id.gt(after.to_string()));
+    }
+    let rows: Vec<ContactRow> = q.order(contacts::id.asc()).limit(limit).load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut emails = load_emails(conn, &ids)?;
+    rows.into_iter()
+        .map(|row| {
+            let (mine, rest): (Vec<_>, Vec<_>) = emails.drain(..).partition(|(c, _)| *c == row.id);
+            emails = rest;
+            assemble(row, mine.into_iter().map(|(_, e)| e).collect())
+        })
+        .collect()
+}
+
+/// How many contacts an account has.
+pub fn count_for_account(conn: &mut DbConnection, account: AccountId) -> Result<i64, StoreError> {
+    Ok(contacts::table
+        .filter(contacts::account_id.eq(account.to_string()))
+        .count()
+        .get_result(conn)?)
+}

@@ -1,0 +1,204 @@
+//! Teams and their members.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use rapport_domain::{StaffId, TeamId, TeamRole};
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::schema::{team_members, teams};
+use crate::time::now_micros;
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = teams)]
+struct TeamRow {
+    id: String,
+    name: String,
+    name_key: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = team_members)]
+struct MemberRow {
+    team_id: String,
+    staff_id: String,
+    role: String,
+    added_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMember {
+    pub staff_id: StaffId,
+    pub role: TeamRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    pub members: Vec<TeamMember>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const NAME_TAKEN: &str = "a team with this name already exists";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("teams: {what}"))
+}
+
+fn member(row: MemberRow) -> Result<TeamMember, StoreError> {
+    Ok(TeamMember {
+        staff_id: row
+            .staff_id
+            .parse()
+            .map_err(|_| corrupt("member staff id"))?,
+        role: TeamRole::parse(&row.role).ok_or_else(|| corrupt("member role"))?,
+    })
+}
+
+fn assemble(row: TeamRow, members: Vec<MemberRow>) -> Result<Team, StoreError> {
+    Ok(Team {
+        id: row.id.parse().map_err(|_| corrupt("id"))?,
+        name: row.name,
+        members: members.into_iter().map(member).collect::<Result<_, _>>()?,
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+    })
+}
+
+fn name_conflict(e: DieselError) -> StoreError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            StoreError::Conflict(NAME_TAKEN)
+        }
+        other => other.into(),
+    }
+}
+
+pub fn insert(conn: &mut DbConnection, name: &str) -> Result<Team, StoreError> {
+    let now = now_micros();
+    let row = TeamRow {
+        id: TeamId::new().to_string(),
+        name: name.to_owned(),
+        name_key: name.to_lowercase(),
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(teams::table)
+        .values(&row)
+        .execute(conn)
+        .map_err(name_conflict)?;
+    assemble(row, Vec::new())
+}
+
+pub fn rename(conn: &mut DbConnection, id: TeamId, name: &str) -> Result<(), StoreError> {
+    let updated = diesel::update(teams::table.find(id.to_string()))
+        .set((
+            teams::name.eq(name),
+            teams::name_key.eq(name.to_lowercase()),
+            teams::updated_at.eq(now_micros()),
+        ))
+        .execute(conn)
+        .map_err(name_conflict)?;
+    if updated == 0 {
+        return Err(StoreError::NotFound("team"));
+    }
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, id: TeamId) -> Result<Option<Team>, StoreError> {
+    let Some(row) = teams::table
+        .find(id.to_string())
+        .select(TeamRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let members = team_members::table
+        .filter(team_members::team_id.eq(&row.id))
+        .order(team_members::added_at.asc())
+        .select(MemberRow::as_select())
+        .load(conn)?;
+    assemble(row, members).map(Some)
+}
+
+/// Every team with its members, by name. Teams are few (tens).
+pub fn list(conn: &mut DbConnection) -> Result<Vec<Team>, StoreError> {
+    let rows = teams::table
+        .order(teams::name_key.asc())
+        .select(TeamRow::as_select())
+        .load(conn)?;
+    let mut members = team_members::table
+        .order(team_members::added_at.asc())
+        .select(MemberRow::as_select())
+        .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            let (mine, rest): (Vec<_>, Vec<_>) =
+                members.drain(..).partition(|m| m.team_id == row.id);
+            members = rest;
+            assemble(row, mine)
+        })
+        .collect()
+}
+
+/// Adds `staff` to the team, or changes their role there. Returns the
+/// previous role, if any.
+pub fn set_member(
+    conn: &mut DbConnection,
+    team: TeamId,
+    staff: StaffId,
+    role: TeamRole,
+) -> Result<Option<TeamRole>, StoreError> {
+    let key = (team.to_string(), staff.to_string());
+    let previous: Option<String> = team_members::table
+        .find((&key.0, &key.1))
+        .select(team_members::role)
+        .first(conn)
+        .optional()?;
+    match &previous {
+        Some(_) => {
+            diesel::update(team_members::table.find((&key.0, &key.1)))
+                .set(team_members::role.eq(role.as_str()))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(team_members::table)
+                .values(MemberRow {
+                    team_id: key.0.clone(),
+                    staff_id: key.1.clone(),
+                    role: role.as_str().to_owned(),
+                    added_at: now_micros(),
+                })
+                .execute(conn)?;
+        }
+    }
+    Ok(previous.and_then(|r| TeamRole::parse(&r)))
+}
+
+/// Removes `staff` from the team; false when they were not a member.
+pub fn remove_member(
+    conn: &mut DbConnection,
+    team: TeamId,
+    staff: StaffId,
+) -> Result<bool, StoreError> {
+    let removed = diesel::delete(team_members::table.find((team.to_string(), staff.to_string())))
+        .execute(conn)?;
+    Ok(removed > 0)
+}
+
+/// The teams a staff member belongs to.
+pub fn teams_of(conn: &mut DbConnection, staff: StaffId) -> Result<Vec<TeamId>, StoreError> {
+    team_members::table
+        .filter(team_members::staff_id.eq(staff.to_string()))
+        .select(team_members::team_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .map(|id| id.parse().map_err(|_| corrupt("member team id")))
+        .collect()
+}
