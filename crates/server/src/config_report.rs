@@ -111,6 +111,22 @@ pub fn render(config: &Config) -> String {
     audit.insert("signing_key".into(), str_value(&signing));
     root.insert("audit".into(), audit.into());
 
+    let mut accounts = toml::Table::new();
+    accounts.insert(
+        "tiers".into(),
+        toml::Value::Array(s.accounts.tiers.iter().map(|t| str_value(t)).collect()),
+    );
+    accounts.insert("default_tier".into(), str_value(&s.accounts.default_tier));
+    accounts.insert(
+        "agents_see_all".into(),
+        toml::Value::Boolean(s.accounts.agents_see_all),
+    );
+    accounts.insert(
+        "custom_fields_max_bytes".into(),
+        int_value(s.accounts.custom_fields_max_bytes as u64),
+    );
+    root.insert("accounts".into(), accounts.into());
+
     format!("# configuration is valid\n{root}")
 }
 

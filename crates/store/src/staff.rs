@@ -150,3 +150,68 @@ pub fn set_password_hash(
 pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(staff_users::table.count().get_result(conn)?)
 }
+
+/// A page of staff in creation order, optionally searched by name or email.
+pub fn list(
+    conn: &mut DbConnection,
+    search: Option<&str>,
+    after: Option<StaffId>,
+    limit: i64,
+) -> Result<Vec<Staff>, StoreError> {
+    let mut q = staff_users::table
+        .select(StaffRow::as_select())
+        .into_boxed();
+    if let Some(search) = search {
+        let pattern = crate::account::contains_pattern(search);
+        q = q.filter(
+            staff_users::email
+                .like(pattern.clone())
+                .escape('\\')
+                .or(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>("LOWER(name) LIKE ")
+                        .bind::<diesel::sql_types::Text, _>(pattern)
+                        .sql(" ESCAPE '\\'"),
+                ),
+        );
+    }
+    if let Some(after) = after {
+        q = q.filter(staff_users::id.gt(after.to_string()));
+    }
+    q.order(staff_users::id.asc())
+        .limit(limit)
+        .load::<StaffRow>(conn)?
+        .into_iter()
+        .map(Staff::try_from)
+        .collect()
+}
+
+/// The editable profile of a staff member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffProfile {
+    pub name: PersonName,
+    pub display_name: PersonName,
+    pub avatar_url: Option<String>,
+    pub role: StaffRole,
+    pub active: bool,
+}
+
+pub fn update_profile(
+    conn: &mut DbConnection,
+    id: StaffId,
+    p: &StaffProfile,
+) -> Result<Staff, StoreError> {
+    let updated = diesel::update(staff_users::table.find(id.to_string()))
+        .set((
+            staff_users::name.eq(p.name.as_str()),
+            staff_users::display_name.eq(p.display_name.as_str()),
+            staff_users::avatar_url.eq(p.avatar_url.as_deref()),
+            staff_users::role.eq(p.role.as_str()),
+            staff_users::active.eq(p.active),
+            staff_users::updated_at.eq(now_micros()),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::NotFound("staff member"));
+    }
+    find(conn, id)?.ok_or(StoreError::NotFound("staff member"))
+}

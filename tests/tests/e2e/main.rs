@@ -7,6 +7,7 @@ mod audit;
 mod audit_http;
 mod auth;
 mod cli;
+mod directory;
 mod health;
 mod migrations;
 mod problems;

@@ -24,6 +24,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub audit: AuditSettings,
+    pub accounts: AccountSettings,
 }
 
 impl Default for Settings {
@@ -37,6 +38,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             auth: AuthSettings::default(),
             audit: AuditSettings::default(),
+            accounts: AccountSettings::default(),
         }
     }
 }
@@ -184,4 +186,28 @@ pub struct AuditSettings {
     /// same key); in embedded mode a random one is generated once into
     /// `<data_dir>/secrets/audit-signing.key`.
     pub signing_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountSettings {
+    /// Service tiers an account can have (drive SLA policies).
+    pub tiers: Vec<String>,
+    /// Tier of a new account when none is given.
+    pub default_tier: String,
+    /// Let every agent see every account, not only their teams' accounts.
+    pub agents_see_all: bool,
+    /// Largest `custom_fields` object of an account, in bytes of JSON.
+    pub custom_fields_max_bytes: usize,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        AccountSettings {
+            tiers: vec!["strategic".into(), "standard".into(), "basic".into()],
+            default_tier: "standard".into(),
+            agents_see_all: false,
+            custom_fields_max_bytes: 16_384,
+        }
+    }
 }

@@ -80,6 +80,36 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         1,
         86_400,
     )?;
+    let tiers = &settings.accounts.tiers;
+    let tier_ok = |t: &String| {
+        !t.is_empty()
+            && t.len() <= 32
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    if tiers.is_empty() || !tiers.iter().all(tier_ok) {
+        return Err(key_error(
+            "accounts.tiers",
+            "must list at least one tier of lowercase letters, digits and _",
+            "e.g. tiers = [\"strategic\", \"standard\"]",
+        ));
+    }
+    if !tiers.contains(&settings.accounts.default_tier) {
+        return Err(key_error(
+            "accounts.default_tier",
+            &format!(
+                "{:?} is not in accounts.tiers",
+                settings.accounts.default_tier
+            ),
+            &format!("use one of: {}", tiers.join(", ")),
+        ));
+    }
+    in_range(
+        "accounts.custom_fields_max_bytes",
+        settings.accounts.custom_fields_max_bytes as u64,
+        2,
+        1_048_576,
+    )?;
     let url = settings.server.public_url.trim();
     if !(url.starts_with("http://") || url.starts_with("https://"))
         || url.len() > 200

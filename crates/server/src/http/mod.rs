@@ -2,11 +2,13 @@
 
 mod audit;
 mod auth;
+mod directory;
 mod health;
 mod instance;
 mod me;
 mod middleware;
 pub mod openapi;
+mod page;
 mod problem;
 
 pub use problem::{ApiError, Problem};
@@ -43,6 +45,51 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(post("/api/v1/auth/logout").route(web::post().to(auth::logout)))
             .service(get("/api/v1/me").route(web::get().to(me::me)))
             .service(post("/api/v1/me/password").route(web::post().to(auth::change_password)))
+            .service(
+                resource("/api/v1/staff", "GET, POST")
+                    .route(web::get().to(directory::list_staff))
+                    .route(web::post().to(directory::create_staff)),
+            )
+            .service(
+                resource("/api/v1/staff/{id}", "GET, PATCH")
+                    .route(web::get().to(directory::get_staff))
+                    .route(web::patch().to(directory::patch_staff)),
+            )
+            .service(
+                resource("/api/v1/teams", "GET, POST")
+                    .route(web::get().to(directory::list_teams))
+                    .route(web::post().to(directory::create_team)),
+            )
+            .service(
+                resource("/api/v1/teams/{id}", "GET, PATCH")
+                    .route(web::get().to(directory::get_team))
+                    .route(web::patch().to(directory::patch_team)),
+            )
+            .service(
+                resource("/api/v1/teams/{id}/members/{staff_id}", "PUT, DELETE")
+                    .route(web::put().to(directory::put_member))
+                    .route(web::delete().to(directory::delete_member)),
+            )
+            .service(
+                resource("/api/v1/accounts", "GET, POST")
+                    .route(web::get().to(directory::list_accounts))
+                    .route(web::post().to(directory::create_account)),
+            )
+            .service(
+                resource("/api/v1/accounts/{id}", "GET, PATCH")
+                    .route(web::get().to(directory::get_account))
+                    .route(web::patch().to(directory::patch_account)),
+            )
+            .service(
+                resource("/api/v1/accounts/{id}/contacts", "GET, POST")
+                    .route(web::get().to(directory::list_contacts))
+                    .route(web::post().to(directory::create_contact)),
+            )
+            .service(
+                resource("/api/v1/contacts/{id}", "GET, PATCH")
+                    .route(web::get().to(directory::get_contact))
+                    .route(web::patch().to(directory::patch_contact)),
+            )
             .service(get("/api/v1/audit/public-key").route(web::get().to(audit::public_key)))
             .service(get("/api/v1/audit/export").route(web::get().to(audit::export)))
             .default_service(web::to(problem::route_not_found));
@@ -57,7 +104,13 @@ fn get(path: &str) -> actix_web::Resource {
 
 /// A resource whose only method is POST.
 fn post(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(problem::method_not_allowed("POST")))
+    resource(path, "POST")
+}
+
+/// A resource answering the methods listed in `allow`; others get a 405
+/// problem that names them.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(problem::method_not_allowed(allow)))
 }
 
 pub(crate) use audit::selection_exists as audit_selection_exists;

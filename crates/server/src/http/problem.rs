@@ -100,6 +100,7 @@ impl ApiError {
             ApiError::UseCase(U::Validation { .. }) => "validation_failed",
             ApiError::UseCase(U::Conflict(_)) => "conflict",
             ApiError::UseCase(U::NotFound(_)) => "not_found",
+            ApiError::UseCase(U::Forbidden) => "forbidden",
             ApiError::UseCase(U::InvalidCredentials) => "invalid_credentials",
             ApiError::UseCase(U::RateLimited(_)) => "rate_limited",
             ApiError::UseCase(U::InvalidRefreshToken) => "invalid_refresh_token",

@@ -3,10 +3,15 @@
 //! worker). Each checks what it must, writes the change and its audit event
 //! in one transaction, and returns what happened.
 
+mod access;
+pub mod account;
 pub mod audit;
+pub mod contact;
+mod input;
 pub mod session;
 pub mod staff;
 pub mod system;
+pub mod team;
 
 use std::time::Duration;
 
@@ -28,6 +33,8 @@ pub enum UseCaseError {
     Conflict(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("your role does not allow this")]
+    Forbidden,
     #[error("the email address or password is wrong")]
     InvalidCredentials,
     #[error("too many failed sign-ins; retry in {} s", .0.as_secs().max(1))]

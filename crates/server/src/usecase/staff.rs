@@ -90,3 +90,150 @@ fn one_time_password() -> Result<String, UseCaseError> {
         .map_err(|e| UseCaseError::Internal(format!("no randomness: {e}")))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
+
+/// Changes to a staff member; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct StaffChanges {
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<Option<String>>,
+    pub role: Option<StaffRole>,
+    pub active: Option<bool>,
+}
+
+/// Admins change staff. Deactivation and role changes revoke the person's
+/// sign-ins so they take effect at the next refresh.
+pub fn update(
+    store: &Store,
+    who: &rapport_domain::Principal,
+    id: StaffId,
+    changes: StaffChanges,
+) -> Result<Staff, UseCaseError> {
+    use super::input::{field, url};
+    rapport_domain::authorize(who, rapport_domain::Permission::ManageStaff)
+        .map_err(|_| UseCaseError::Forbidden)?;
+    let actor = match who {
+        rapport_domain::Principal::Staff { id, .. } => {
+            Actor::new(rapport_audit::ActorKind::Staff, id)?
+        }
+        rapport_domain::Principal::Contact { .. } => return Err(UseCaseError::Forbidden),
+    };
+    if matches!(who, rapport_domain::Principal::Staff { id: me, .. } if *me == id)
+        && (changes.active == Some(false) || changes.role.is_some_and(|r| r != StaffRole::Admin))
+    {
+        return Err(UseCaseError::Validation {
+            field: "active",
+            message: "an admin cannot deactivate or demote themself; ask another admin".into(),
+        });
+    }
+    store.write(|conn| {
+        let current = staff::find(conn, id)?.ok_or(UseCaseError::NotFound("staff member"))?;
+        let profile = staff::StaffProfile {
+            name: match &changes.name {
+                Some(n) => field("name", PersonName::parse(n))?,
+                None => current.name.clone(),
+            },
+            display_name: match &changes.display_name {
+                Some(n) => field("display_name", PersonName::parse(n))?,
+                None => current.display_name.clone(),
+            },
+            avatar_url: match &changes.avatar_url {
+                Some(u) => url("avatar_url", u.as_deref())?,
+                None => current.avatar_url.clone(),
+            },
+            role: changes.role.unwrap_or(current.role),
+            active: changes.active.unwrap_or(current.active),
+        };
+        let updated = staff::update_profile(conn, id, &profile)?;
+        if updated.role != current.role || (current.active && !updated.active) {
+            rapport_store::session::revoke_subject(
+                conn,
+                rapport_store::session::SubjectKind::Staff,
+                &id.to_string(),
+            )?;
+        }
+        let mut before = serde_json::Map::new();
+        let mut after = serde_json::Map::new();
+        let mut diff = |key: &str, b: serde_json::Value, a: serde_json::Value| {
+            if a != b {
+                before.insert(key.into(), b);
+                after.insert(key.into(), a);
+            }
+        };
+        diff(
+            "name",
+            json!(current.name.as_str()),
+            json!(updated.name.as_str()),
+        );
+        diff(
+            "display_name",
+            json!(current.display_name.as_str()),
+            json!(updated.display_name.as_str()),
+        );
+        diff(
+            "avatar_url",
+            json!(current.avatar_url),
+            json!(updated.avatar_url),
+        );
+        diff(
+            "role",
+            json!(current.role.as_str()),
+            json!(updated.role.as_str()),
+        );
+        diff("active", json!(current.active), json!(updated.active));
+        if !after.is_empty() {
+            record(
+                conn,
+                stream(id),
+                actor,
+                "staff.updated",
+                ("staff", Some(&id.to_string())),
+                json!({"before": before, "after": after}),
+            )?;
+        }
+        Ok(updated)
+    })
+}
+
+/// An admin creates a staff member over the API; like the CLI, the new
+/// person gets a one-time password.
+pub fn create(
+    store: &Store,
+    who: &rapport_domain::Principal,
+    input: CreateStaff,
+) -> Result<(Staff, String), UseCaseError> {
+    rapport_domain::authorize(who, rapport_domain::Permission::ManageStaff)
+        .map_err(|_| UseCaseError::Forbidden)?;
+    let rapport_domain::Principal::Staff { id, .. } = who else {
+        return Err(UseCaseError::Forbidden);
+    };
+    create_with_one_time_password(
+        store,
+        Actor::new(rapport_audit::ActorKind::Staff, id)?,
+        input,
+        "api",
+    )
+}
+
+/// Any staff member sees the staff directory.
+pub fn list(
+    store: &Store,
+    who: &rapport_domain::Principal,
+    search: Option<&str>,
+    after: Option<StaffId>,
+    limit: i64,
+) -> Result<Vec<Staff>, UseCaseError> {
+    rapport_domain::authorize(who, rapport_domain::Permission::ListStaff)
+        .map_err(|_| UseCaseError::Forbidden)?;
+    Ok(staff::list(&mut *store.conn()?, search, after, limit)?)
+}
+
+pub fn get(
+    store: &Store,
+    who: &rapport_domain::Principal,
+    id: StaffId,
+) -> Result<Staff, UseCaseError> {
+    rapport_domain::authorize(who, rapport_domain::Permission::ListStaff)
+        .map_err(|_| UseCaseError::Forbidden)?;
+    staff::find(&mut *store.conn()?, id)?.ok_or(UseCaseError::NotFound("staff member"))
+}

@@ -1,0 +1,305 @@
+//! Accounts: admins create and shape them; their team's agents, admins and
+//! auditors read them; a contact reads their own.
+
+use rapport_audit::{Actor, ActorKind, StreamName};
+use rapport_domain::{
+    AccountId, Domain, LifecycleStage, Permission, Principal, StaffId, StaffRole, TeamId,
+    authorize, can_read_account,
+};
+use rapport_store::account::{self, Account, AccountFields, AccountFilter};
+use rapport_store::staff::Staff;
+use rapport_store::team::Team;
+use rapport_store::{DbConnection, StoreError};
+use serde_json::{Map, Value, json};
+
+use super::access::{account_access, agent_teams};
+use super::input::{field, invalid, optional_text, text};
+use super::{UseCaseError, record};
+use crate::state::AppState;
+
+/// At most this many email domains per account.
+const MAX_DOMAINS: usize = 50;
+
+/// Fields of an account to set; absent ones keep their value (or default
+/// on creation).
+#[derive(Debug, Clone, Default)]
+pub struct AccountInput {
+    pub name: Option<String>,
+    pub domains: Option<Vec<String>>,
+    pub tier: Option<String>,
+    pub lifecycle: Option<LifecycleStage>,
+    pub team_id: Option<Option<TeamId>>,
+    pub owner_id: Option<Option<StaffId>>,
+    pub notes: Option<String>,
+    pub custom_fields: Option<Map<String, Value>>,
+}
+
+/// An account with what its page shows.
+#[derive(Debug, Clone)]
+pub struct AccountDetail {
+    pub account: Account,
+    pub team: Option<Team>,
+    /// The team's members, in team order, for names and avatars.
+    pub team_members: Vec<Staff>,
+    pub owner: Option<Staff>,
+    pub contact_count: i64,
+}
+
+fn admin_actor(who: &Principal) -> Result<Actor, UseCaseError> {
+    authorize(who, Permission::ManageAccounts).map_err(|_| UseCaseError::Forbidden)?;
+    match who {
+        Principal::Staff { id, .. } => Ok(Actor::new(ActorKind::Staff, id)?),
+        Principal::Contact { .. } => Err(UseCaseError::Forbidden),
+    }
+}
+
+fn resolve(
+    conn: &mut DbConnection,
+    state: &AppState,
+    input: &AccountInput,
+    base: AccountFields,
+) -> Result<AccountFields, UseCaseError> {
+    let settings = &state.config.settings.accounts;
+    let mut fields = base;
+    if let Some(name) = &input.name {
+        fields.name = text("name", name, 200)?;
+    }
+    if let Some(domains) = &input.domains {
+        if domains.len() > MAX_DOMAINS {
+            return Err(invalid("domains", format!("at most {MAX_DOMAINS} domains")));
+        }
+        let mut parsed: Vec<Domain> = domains
+            .iter()
+            .map(|d| field("domains", Domain::parse(d)))
+            .collect::<Result<_, _>>()?;
+        parsed.sort();
+        parsed.dedup();
+        fields.domains = parsed;
+    }
+    if let Some(tier) = &input.tier {
+        if !settings.tiers.contains(tier) {
+            return Err(invalid(
+                "tier",
+                format!("must be one of: {}", settings.tiers.join(", ")),
+            ));
+        }
+        fields.tier = tier.clone();
+    }
+    if let Some(stage) = input.lifecycle {
+        fields.lifecycle = stage;
+    }
+    if let Some(team) = input.team_id {
+        if let Some(id) = team
+            && rapport_store::team::find(conn, id)?.is_none()
+        {
+            return Err(invalid("team_id", "no such team"));
+        }
+        fields.team_id = team;
+    }
+    if let Some(owner) = input.owner_id {
+        if let Some(id) = owner {
+            match rapport_store::staff::find(conn, id)? {
+                Some(s) if s.active && s.role != StaffRole::Auditor => {}
+                _ => return Err(invalid("owner_id", "must be an active admin or agent")),
+            }
+        }
+        fields.owner_id = owner;
+    }
+    if let Some(notes) = &input.notes {
+        fields.notes = optional_text("notes", Some(notes), 20_000, true)?.unwrap_or_default();
+    }
+    if let Some(custom) = &input.custom_fields {
+        let size = serde_json::to_string(custom)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX);
+        if size > settings.custom_fields_max_bytes {
+            return Err(invalid(
+                "custom_fields",
+                format!(
+                    "is {size} bytes of JSON; the limit is {}",
+                    settings.custom_fields_max_bytes
+                ),
+            ));
+        }
+        fields.custom_fields = custom.clone();
+    }
+    Ok(fields)
+}
+
+fn snapshot(f: &AccountFields) -> Value {
+    json!({
+        "name": f.name,
+        "domains": f.domains.iter().map(Domain::as_str).collect::<Vec<_>>(),
+        "tier": f.tier,
+        "lifecycle": f.lifecycle.as_str(),
+        "team_id": f.team_id.map(|t| t.to_string()),
+        "owner_id": f.owner_id.map(|o| o.to_string()),
+        "notes": f.notes,
+        "custom_fields": f.custom_fields,
+    })
+}
+
+fn changed(before: &Value, after: &Value) -> (Map<String, Value>, Map<String, Value>) {
+    let (mut b, mut a) = (Map::new(), Map::new());
+    if let (Value::Object(before), Value::Object(after)) = (before, after) {
+        for (key, new) in after {
+            let old = before.get(key).cloned().unwrap_or(Value::Null);
+            if old != *new {
+                b.insert(key.clone(), old);
+                a.insert(key.clone(), new.clone());
+            }
+        }
+    }
+    (b, a)
+}
+
+fn conflict(e: StoreError) -> UseCaseError {
+    match e {
+        StoreError::Conflict(what) => UseCaseError::Conflict(what),
+        other => UseCaseError::Store(other),
+    }
+}
+
+pub fn create(
+    state: &AppState,
+    who: &Principal,
+    input: AccountInput,
+) -> Result<Account, UseCaseError> {
+    let actor = admin_actor(who)?;
+    let Some(name) = &input.name else {
+        return Err(invalid("name", "is required"));
+    };
+    let base = AccountFields {
+        name: text("name", name, 200)?,
+        domains: Vec::new(),
+        tier: state.config.settings.accounts.default_tier.clone(),
+        lifecycle: LifecycleStage::Customer,
+        team_id: None,
+        owner_id: None,
+        notes: String::new(),
+        custom_fields: Map::new(),
+    };
+    state.store.write(|conn| {
+        let fields = resolve(conn, state, &input, base)?;
+        let created = account::insert(conn, &fields).map_err(conflict)?;
+        record(
+            conn,
+            StreamName::account(created.id),
+            actor,
+            "account.created",
+            ("account", Some(&created.id.to_string())),
+            json!({"after": snapshot(&fields)}),
+        )?;
+        Ok(created)
+    })
+}
+
+pub fn update(
+    state: &AppState,
+    who: &Principal,
+    id: AccountId,
+    input: AccountInput,
+) -> Result<Account, UseCaseError> {
+    let actor = admin_actor(who)?;
+    state.store.write(|conn| {
+        let current = account::find(conn, id)?.ok_or(UseCaseError::NotFound("account"))?;
+        let base = AccountFields {
+            name: current.name.clone(),
+            domains: current.domains.clone(),
+            tier: current.tier.clone(),
+            lifecycle: current.lifecycle,
+            team_id: current.team_id,
+            owner_id: current.owner_id,
+            notes: current.notes.clone(),
+            custom_fields: current.custom_fields.clone(),
+        };
+        let before = snapshot(&base);
+        let fields = resolve(conn, state, &input, base)?;
+        let updated = account::update(conn, &current, &fields).map_err(conflict)?;
+        let (b, a) = changed(&before, &snapshot(&fields));
+        if !a.is_empty() {
+            record(
+                conn,
+                StreamName::account(id),
+                actor,
+                "account.updated",
+                ("account", Some(&id.to_string())),
+                json!({"before": b, "after": a}),
+            )?;
+        }
+        Ok(updated)
+    })
+}
+
+/// Accounts the principal may read, filtered; agents see their teams'
+/// accounts only (unless `accounts.agents_see_all`).
+pub fn list(
+    state: &AppState,
+    who: &Principal,
+    mut filter: AccountFilter,
+    after: Option<AccountId>,
+    limit: i64,
+) -> Result<Vec<Account>, UseCaseError> {
+    authorize(who, Permission::ListAccounts).map_err(|_| UseCaseError::Forbidden)?;
+    let mut conn = state.store.conn()?;
+    if who.staff_role() == Some(StaffRole::Agent) && !state.config.settings.accounts.agents_see_all
+    {
+        filter.only_teams = Some(agent_teams(&mut conn, who)?);
+    }
+    Ok(account::list(&mut conn, &filter, after, limit)?)
+}
+
+/// The account if the principal may read it; `NotFound` otherwise, so
+/// that ids of other companies' accounts reveal nothing.
+pub fn readable(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    id: AccountId,
+) -> Result<Account, UseCaseError> {
+    let account = account::find(conn, id)?.ok_or(UseCaseError::NotFound("account"))?;
+    let teams = agent_teams(conn, who)?;
+    let access = account_access(
+        &account,
+        &teams,
+        state.config.settings.accounts.agents_see_all,
+    );
+    if can_read_account(who, &access) {
+        Ok(account)
+    } else {
+        Err(UseCaseError::NotFound("account"))
+    }
+}
+
+pub fn get(
+    state: &AppState,
+    who: &Principal,
+    id: AccountId,
+) -> Result<AccountDetail, UseCaseError> {
+    let mut conn = state.store.conn()?;
+    let account = readable(&mut conn, state, who, id)?;
+    let team = match account.team_id {
+        Some(t) => rapport_store::team::find(&mut conn, t)?,
+        None => None,
+    };
+    let mut team_members = Vec::new();
+    for member in team.iter().flat_map(|t| &t.members) {
+        if let Some(s) = rapport_store::staff::find(&mut conn, member.staff_id)?
+            && s.active
+        {
+            team_members.push(s);
+        }
+    }
+    let owner = match account.owner_id {
+        Some(o) => rapport_store::staff::find(&mut conn, o)?,
+        None => None,
+    };
+    let contact_count = rapport_store::contact::count_for_account(&mut conn, id)?;
+    Ok(AccountDetail {
+        account,
+        team,
+        team_members,
+        owner,
+        contact_count,
+    })
+}

@@ -1,0 +1,278 @@
+//! Contacts: the account's team and admins manage them; staff who read
+//! the account read them; a contact reads their own record.
+
+use rapport_audit::{Actor, ActorKind, StreamName};
+use rapport_domain::{
+    AccountId, ContactFunction, ContactId, ContactVisibility, EmailAddress, PersonName,
+    PreferredChannel, Principal, can_manage_contacts, can_read_contact,
+};
+use rapport_store::contact::{self, Contact, ContactFields};
+use rapport_store::{DbConnection, StoreError};
+use serde_json::{Value, json};
+
+use super::access::{account_access, agent_teams};
+use super::input::{field, invalid, optional_text, phone};
+use super::{UseCaseError, record};
+use crate::state::AppState;
+
+const MAX_EMAILS: usize = 10;
+
+/// Fields of a contact to set; absent ones keep their value (or default on
+/// creation).
+#[derive(Debug, Clone, Default)]
+pub struct ContactInput {
+    pub name: Option<String>,
+    pub emails: Option<Vec<String>>,
+    pub phone: Option<Option<String>>,
+    pub function: Option<ContactFunction>,
+    pub title: Option<Option<String>>,
+    pub is_primary: Option<bool>,
+    pub portal_access: Option<bool>,
+    pub visibility: Option<ContactVisibility>,
+    pub preferred_channel: Option<PreferredChannel>,
+    pub active: Option<bool>,
+}
+
+fn staff_actor(who: &Principal) -> Result<Actor, UseCaseError> {
+    match who {
+        Principal::Staff { id, .. } => Ok(Actor::new(ActorKind::Staff, id)?),
+        Principal::Contact { .. } => Err(UseCaseError::Forbidden),
+    }
+}
+
+fn resolve(input: &ContactInput, mut f: ContactFields) -> Result<ContactFields, UseCaseError> {
+    if let Some(name) = &input.name {
+        f.name = field("name", PersonName::parse(name))?;
+    }
+    if let Some(emails) = &input.emails {
+        if emails.is_empty() || emails.len() > MAX_EMAILS {
+            return Err(invalid(
+                "emails",
+                format!("must hold 1 to {MAX_EMAILS} addresses"),
+            ));
+        }
+        let mut parsed: Vec<EmailAddress> = Vec::new();
+        for e in emails {
+            let address = field("emails", EmailAddress::parse(e))?;
+            if !parsed.contains(&address) {
+                parsed.push(address);
+            }
+        }
+        f.emails = parsed;
+    }
+    if let Some(p) = &input.phone {
+        f.phone = phone(p.as_deref())?;
+    }
+    if let Some(function) = input.function {
+        f.function = function;
+    }
+    if let Some(title) = &input.title {
+        f.title = optional_text("title", title.as_deref(), 100, false)?;
+    }
+    if let Some(v) = input.is_primary {
+        f.is_primary = v;
+    }
+    if let Some(v) = input.portal_access {
+        f.portal_access = v;
+    }
+    if let Some(v) = input.visibility {
+        f.visibility = v;
+    }
+    if let Some(v) = input.preferred_channel {
+        f.preferred_channel = v;
+    }
+    if let Some(v) = input.active {
+        f.active = v;
+    }
+    Ok(f)
+}
+
+fn snapshot(f: &ContactFields) -> Value {
+    json!({
+        "name": f.name.as_str(),
+        "emails": f.emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>(),
+        "phone": f.phone,
+        "function": f.function.as_str(),
+        "title": f.title,
+        "is_primary": f.is_primary,
+        "portal_access": f.portal_access,
+        "visibility": f.visibility.as_str(),
+        "preferred_channel": f.preferred_channel.as_str(),
+        "active": f.active,
+    })
+}
+
+fn fields_of(c: &Contact) -> ContactFields {
+    ContactFields {
+        name: c.name.clone(),
+        emails: c.emails.clone(),
+        phone: c.phone.clone(),
+        function: c.function,
+        title: c.title.clone(),
+        is_primary: c.is_primary,
+        portal_access: c.portal_access,
+        visibility: c.visibility,
+        preferred_channel: c.preferred_channel,
+        active: c.active,
+    }
+}
+
+fn conflict(e: StoreError) -> UseCaseError {
+    match e {
+        StoreError::Conflict(what) => UseCaseError::Conflict(what),
+        other => UseCaseError::Store(other),
+    }
+}
+
+/// Checks that `who` may manage the contacts of `account` (404 when they
+/// may not even read it).
+fn managed_account(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    account: AccountId,
+) -> Result<(), UseCaseError> {
+    let acc = super::account::readable(conn, state, who, account)?;
+    let teams = agent_teams(conn, who)?;
+    if can_manage_contacts(
+        who,
+        &account_access(&acc, &teams, state.config.settings.accounts.agents_see_all),
+    ) {
+        Ok(())
+    } else {
+        Err(UseCaseError::Forbidden)
+    }
+}
+
+pub fn create(
+    state: &AppState,
+    who: &Principal,
+    account: AccountId,
+    input: ContactInput,
+) -> Result<Contact, UseCaseError> {
+    let Some(name) = &input.name else {
+        return Err(invalid("name", "is required"));
+    };
+    if input.emails.as_ref().is_none_or(Vec::is_empty) {
+        return Err(invalid("emails", "at least one address is required"));
+    }
+    let base = ContactFields {
+        name: field("name", PersonName::parse(name))?,
+        emails: Vec::new(),
+        phone: None,
+        function: ContactFunction::Other,
+        title: None,
+        is_primary: false,
+        portal_access: true,
+        visibility: ContactVisibility::OwnCases,
+        preferred_channel: PreferredChannel::Email,
+        active: true,
+    };
+    let fields = resolve(&input, base)?;
+    state.store.write(|conn| {
+        managed_account(conn, state, who, account)?;
+        let actor = staff_actor(who)?;
+        let created = contact::insert(conn, account, &fields).map_err(conflict)?;
+        record(
+            conn,
+            StreamName::account(account),
+            actor,
+            "contact.created",
+            ("contact", Some(&created.id.to_string())),
+            json!({"after": snapshot(&fields)}),
+        )?;
+        Ok(created)
+    })
+}
+
+pub fn update(
+    state: &AppState,
+    who: &Principal,
+    id: ContactId,
+    input: ContactInput,
+) -> Result<Contact, UseCaseError> {
+    state.store.write(|conn| {
+        let current = readable(conn, state, who, id)?;
+        managed_account(conn, state, who, current.account_id)?;
+        let actor = staff_actor(who)?;
+        let before = fields_of(&current);
+        let fields = resolve(&input, before.clone())?;
+        let updated = contact::update(conn, &current, &fields).map_err(conflict)?;
+        if !updated.active || !updated.portal_access {
+            rapport_store::session::revoke_subject(
+                conn,
+                rapport_store::session::SubjectKind::Contact,
+                &id.to_string(),
+            )?;
+        }
+        let (b, a) = (snapshot(&before), snapshot(&fields));
+        let mut changed_before = serde_json::Map::new();
+        let mut changed_after = serde_json::Map::new();
+        if let (Value::Object(b), Value::Object(a)) = (b, a) {
+            for (key, new) in a {
+                let old = b.get(&key).cloned().unwrap_or(Value::Null);
+                if old != new {
+                    changed_before.insert(key.clone(), old);
+                    changed_after.insert(key, new);
+                }
+            }
+        }
+        if !changed_after.is_empty() {
+            record(
+                conn,
+                StreamName::account(current.account_id),
+                actor,
+                "contact.updated",
+                ("contact", Some(&id.to_string())),
+                json!({"before": changed_before, "after": changed_after}),
+            )?;
+        }
+        Ok(updated)
+    })
+}
+
+/// The contact if `who` may read it; `NotFound` otherwise.
+fn readable(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    id: ContactId,
+) -> Result<Contact, UseCaseError> {
+    let found = contact::find(conn, id)?.ok_or(UseCaseError::NotFound("contact"))?;
+    let account = rapport_store::account::find(conn, found.account_id)?
+        .ok_or(UseCaseError::NotFound("contact"))?;
+    let teams = agent_teams(conn, who)?;
+    let access = account_access(
+        &account,
+        &teams,
+        state.config.settings.accounts.agents_see_all,
+    );
+    if can_read_contact(who, &access, id) {
+        Ok(found)
+    } else {
+        Err(UseCaseError::NotFound("contact"))
+    }
+}
+
+pub fn get(state: &AppState, who: &Principal, id: ContactId) -> Result<Contact, UseCaseError> {
+    readable(&mut *state.store.conn()?, state, who, id)
+}
+
+/// The contacts of an account, for staff who may read it.
+pub fn list(
+    state: &AppState,
+    who: &Principal,
+    account: AccountId,
+    search: Option<&str>,
+    after: Option<ContactId>,
+    limit: i64,
+) -> Result<Vec<Contact>, UseCaseError> {
+    let mut conn = state.store.conn()?;
+    super::account::readable(&mut conn, state, who, account)?;
+    if matches!(who, Principal::Contact { .. }) {
+        return Err(UseCaseError::Forbidden);
+    }
+    Ok(contact::list_for_account(
+        &mut conn, account, search, after, limit,
+    )?)
+}

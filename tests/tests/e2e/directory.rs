@@ -1,0 +1,368 @@
+use actix_web::http::Method;
+use rapport_tests::{TestApp, TestDatabase, e2e_test, seed};
+use serde_json::{Value, json};
+
+/// Everyone the matrix calls as, signed in against one server.
+struct World {
+    admin: String,
+    agent_in: String,
+    agent_out: String,
+    auditor: String,
+    contact_in: String,
+    contact_out: String,
+    agent_in_id: String,
+    agent_out_id: String,
+    admin_id: String,
+    spare_id: String,
+    team_in: String,
+    team_out: String,
+    acme: String,
+    anna: String,
+}
+
+async fn me_id(app: &TestApp, token: &str) -> String {
+    app.get_as(token, "/api/v1/me").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn ok(res: rapport_tests::Response, status: u16) -> Value {
+    assert_eq!(res.status, status, "{}", String::from_utf8_lossy(&res.body));
+    if res.body.is_empty() {
+        Value::Null
+    } else {
+        res.json()
+    }
+}
+
+/// Signs a contact in the way contacts do: a magic link from the mailbox.
+async fn contact_token(app: &TestApp, db: &TestDatabase, email: &str) -> String {
+    let mailbox = db.data_dir().join("mailbox");
+    let before: Vec<_> = std::fs::read_dir(&mailbox)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    ok(
+        app.post_json("/api/v1/auth/contact/magic-link", &json!({"email": email}))
+            .await,
+        202,
+    )
+    .await;
+    let message = std::fs::read_dir(&mailbox)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| !before.contains(p))
+        .expect("a message was delivered");
+    let text = std::fs::read_to_string(message).unwrap();
+    assert!(text.contains(&format!("To: {email}")), "{text}");
+    let token = text
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let tokens = ok(
+        app.post_json(
+            "/api/v1/auth/contact/magic-link/redeem",
+            &json!({"token": token}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    tokens["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn world(app: &TestApp, db: &TestDatabase) -> World {
+    let admin = app.token_for(db, "admin").await;
+    let agent_in = app.token_for(db, "agent").await;
+    let agent_out = app.token_for(db, "agent").await;
+    let auditor = app.token_for(db, "auditor").await;
+    let (agent_in_id, agent_out_id, admin_id) = (
+        me_id(app, &agent_in).await,
+        me_id(app, &agent_out).await,
+        me_id(app, &admin).await,
+    );
+    let spare = app.token_for(db, "agent").await;
+    let spare_id = me_id(app, &spare).await;
+
+    let team_in = ok(
+        app.post_as(&admin, "/api/v1/teams", &json!({"name": "Key Accounts"}))
+            .await,
+        201,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let team_out = ok(
+        app.post_as(&admin, "/api/v1/teams", &json!({"name": "Mid Market"}))
+            .await,
+        201,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (team, staff) in [
+        (&team_in, &agent_in_id),
+        (&team_out, &agent_out_id),
+        (&team_out, &spare_id),
+    ] {
+        let res = app
+            .send(
+                Method::PUT,
+                &format!("/api/v1/teams/{team}/members/{staff}"),
+                Some(json!({"role": "member"}).to_string()),
+                Some(&admin),
+            )
+            .await;
+        ok(res, 200).await;
+    }
+    let acme = ok(
+        app.post_as(&admin, "/api/v1/accounts", &json!({"name": "Acme Manufacturing", "domains": ["acme.example"], "tier": "strategic", "team_id": team_in, "owner_id": agent_in_id, "notes": "Renewal in March"})).await,
+        201,
+    ).await["id"].as_str().unwrap().to_owned();
+    let globex = ok(
+        app.post_as(&admin, "/api/v1/accounts", &json!({"name": "Globex Logistics", "domains": ["globex.example"], "team_id": team_out})).await,
+        201,
+    ).await["id"].as_str().unwrap().to_owned();
+    let anna = ok(
+        app.post_as(&agent_in, &format!("/api/v1/accounts/{acme}/contacts"), &json!({"name": "Anna Finance", "emails": ["anna@acme.example"], "function": "finance", "is_primary": true, "phone": "+49 30 1234567"})).await,
+        201,
+    ).await["id"].as_str().unwrap().to_owned();
+    ok(
+        app.post_as(
+            &agent_out,
+            &format!("/api/v1/accounts/{globex}/contacts"),
+            &json!({"name": "Gus Ops", "emails": ["gus@globex.example"], "function": "operations"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let contact_in = contact_token(app, db, "anna@acme.example").await;
+    let contact_out = contact_token(app, db, "gus@globex.example").await;
+    World {
+        admin,
+        agent_in,
+        agent_out,
+        auditor,
+        contact_in,
+        contact_out,
+        agent_in_id,
+        agent_out_id,
+        admin_id,
+        spare_id,
+        team_in,
+        team_out,
+        acme,
+        anna,
+    }
+}
+
+e2e_test! {
+    async fn every_endpoint_answers_each_kind_of_caller_exactly_as_intended(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let callers: [(&str, Option<&str>); 7] = [
+            ("anonymous", None),
+            ("agent in the account's team", Some(&w.agent_in)),
+            ("agent outside it", Some(&w.agent_out)),
+            ("auditor", Some(&w.auditor)),
+            ("contact of the account", Some(&w.contact_in)),
+            ("contact of another account", Some(&w.contact_out)),
+            // Last, so its successful deletes and renames do not change
+            // what the others see.
+            ("admin", Some(&w.admin)),
+        ];
+        let (acme, anna, team_in, team_out) = (&w.acme, &w.anna, &w.team_in, &w.team_out);
+        // method, path, body, expected status per caller in the order above.
+        let matrix: Vec<(Method, String, Option<Value>, [u16; 7])> = vec![
+            (Method::GET, "/api/v1/me".into(), None, [401, 200, 200, 200, 200, 200, 200]),
+            (Method::GET, "/api/v1/audit/public-key".into(), None, [200; 7]),
+            (Method::GET, "/api/v1/audit/export".into(), None, [401, 403, 403, 200, 403, 403, 200]),
+            (Method::GET, "/api/v1/staff".into(), None, [401, 200, 200, 200, 403, 403, 200]),
+            (Method::POST, "/api/v1/staff".into(), Some(json!({"email": "new-{n}@support.example", "name": "New Person", "role": "agent"})), [401, 403, 403, 403, 403, 403, 201]),
+            (Method::GET, format!("/api/v1/staff/{}", w.admin_id), None, [401, 200, 200, 200, 403, 403, 200]),
+            (Method::PATCH, format!("/api/v1/staff/{}", w.agent_out_id), Some(json!({"display_name": "Otto"})), [401, 403, 403, 403, 403, 403, 200]),
+            (Method::GET, "/api/v1/teams".into(), None, [401, 200, 200, 200, 403, 403, 200]),
+            (Method::POST, "/api/v1/teams".into(), Some(json!({"name": "Team {n}"})), [401, 403, 403, 403, 403, 403, 201]),
+            (Method::GET, format!("/api/v1/teams/{team_in}"), None, [401, 200, 200, 200, 403, 403, 200]),
+            (Method::PATCH, format!("/api/v1/teams/{team_in}"), Some(json!({"name": "Key Accounts EMEA"})), [401, 403, 403, 403, 403, 403, 200]),
+            (Method::PUT, format!("/api/v1/teams/{team_in}/members/{}", w.agent_in_id), Some(json!({"role": "lead"})), [401, 403, 403, 403, 403, 403, 200]),
+            (Method::DELETE, format!("/api/v1/teams/{team_out}/members/{}", w.spare_id), None, [401, 403, 403, 403, 403, 403, 204]),
+            (Method::GET, "/api/v1/accounts".into(), None, [401, 200, 200, 200, 403, 403, 200]),
+            (Method::POST, "/api/v1/accounts".into(), Some(json!({"name": "Initech {n}"})), [401, 403, 403, 403, 403, 403, 201]),
+            (Method::GET, format!("/api/v1/accounts/{acme}"), None, [401, 200, 404, 200, 200, 404, 200]),
+            (Method::PATCH, format!("/api/v1/accounts/{acme}"), Some(json!({"notes": "Renewal in April"})), [401, 403, 403, 403, 403, 403, 200]),
+            (Method::GET, format!("/api/v1/accounts/{acme}/contacts"), None, [401, 200, 404, 200, 403, 404, 200]),
+            (Method::POST, format!("/api/v1/accounts/{acme}/contacts"), Some(json!({"name": "Olaf Ops", "emails": ["olaf-{n}@acme.example"]})), [401, 201, 404, 403, 403, 404, 201]),
+            (Method::GET, format!("/api/v1/contacts/{anna}"), None, [401, 200, 404, 200, 200, 404, 200]),
+            (Method::PATCH, format!("/api/v1/contacts/{anna}"), Some(json!({"title": "Head of Finance"})), [401, 200, 404, 403, 403, 404, 200]),
+        ];
+        let mut n = 0;
+        for (method, path, body, expected) in &matrix {
+            for ((who, token), status) in callers.iter().zip(expected) {
+                n += 1;
+                let body = body.as_ref().map(|b| b.to_string().replace("{n}", &n.to_string()));
+                let res = app.send(method.clone(), path, body, *token).await;
+                assert_eq!(
+                    res.status, *status,
+                    "{method} {path} as {who}: {}",
+                    String::from_utf8_lossy(&res.body)
+                );
+                if *who == "contact of another account" || *who == "agent outside it" {
+                    let text = String::from_utf8_lossy(&res.body);
+                    for secret in ["Acme", "anna@acme.example", "Renewal in", "+49 30"] {
+                        assert!(!text.contains(secret), "{method} {path} as {who} leaked {secret:?}: {text}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+e2e_test! {
+    async fn lists_show_each_caller_only_what_they_may_see(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let names = |page: Value| -> Vec<String> {
+            page["items"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(names(app.get_as(&w.agent_in, "/api/v1/accounts").await.json()), ["Acme Manufacturing"]);
+        assert_eq!(names(app.get_as(&w.agent_out, "/api/v1/accounts").await.json()), ["Globex Logistics"]);
+        assert_eq!(names(app.get_as(&w.auditor, "/api/v1/accounts").await.json()).len(), 2);
+        // Search by domain, filters, and pages of one.
+        assert_eq!(names(app.get_as(&w.admin, "/api/v1/accounts?q=GLOBEX.ex").await.json()), ["Globex Logistics"]);
+        assert_eq!(names(app.get_as(&w.admin, "/api/v1/accounts?tier=strategic").await.json()), ["Acme Manufacturing"]);
+        let first = app.get_as(&w.admin, "/api/v1/accounts?limit=1").await.json();
+        let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+        let second = app.get_as(&w.admin, &format!("/api/v1/accounts?limit=1&cursor={cursor}")).await.json();
+        assert_ne!(names(first), names(second.clone()));
+        let last = app.get_as(&w.admin, &format!("/api/v1/accounts?limit=1&cursor={}", second["next_cursor"].as_str().unwrap())).await.json();
+        assert!(last["items"].as_array().unwrap().is_empty() && last["next_cursor"].is_null());
+        app.get_as(&w.admin, "/api/v1/accounts?limit=0").await.assert_problem(400, "invalid_query");
+
+        // A contact sees their company, its team and nothing internal.
+        let own = app.get_as(&w.contact_in, &format!("/api/v1/accounts/{}", w.acme)).await.json();
+        assert_eq!(own["name"], "Acme Manufacturing");
+        assert_eq!(own["team"]["members"][0]["avatar"]["initials"], "TP");
+        assert!(own.get("notes").is_none() && own.get("tier").is_none(), "{own}");
+        let staff_view = app.get_as(&w.agent_in, &format!("/api/v1/accounts/{}", w.acme)).await.json();
+        assert_eq!(staff_view["contact_count"], 1);
+        assert_eq!(staff_view["owner"]["id"], w.agent_in_id.as_str());
+        assert_eq!(staff_view["notes"], "Renewal in March");
+        let contacts = app.get_as(&w.agent_in, &format!("/api/v1/accounts/{}/contacts?q=ANNA", w.acme)).await.json();
+        assert_eq!(contacts["items"][0]["emails"][0], "anna@acme.example");
+        assert_eq!(contacts["items"][0]["has_password"], false);
+    }
+}
+
+e2e_test! {
+    async fn addresses_and_domains_belong_to_one_contact_and_one_account(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let path = format!("/api/v1/accounts/{}/contacts", w.acme);
+        let body = app
+            .post_as(&w.admin, &path, &json!({"name": "Anna Again", "emails": ["ANNA@Acme.Example"]}))
+            .await
+            .assert_problem(409, "conflict");
+        assert!(body["detail"].as_str().unwrap().contains("email address"), "{body}");
+        let body = app
+            .post_as(&w.admin, "/api/v1/accounts", &json!({"name": "Acme Twin", "domains": ["acme.example"]}))
+            .await
+            .assert_problem(409, "conflict");
+        assert!(body["detail"].as_str().unwrap().contains("domain"), "{body}");
+        // Nothing half-made stayed behind.
+        let names: Vec<Value> = app.get_as(&w.admin, "/api/v1/accounts?q=twin").await.json()["items"].as_array().unwrap().clone();
+        assert!(names.is_empty());
+    }
+}
+
+e2e_test! {
+    async fn invalid_fields_are_named(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let path = format!("/api/v1/accounts/{}/contacts", w.acme);
+        for (body, field) in [
+            (json!({"name": "X", "emails": ["not-an-address"]}), "emails"),
+            (json!({"name": "X", "emails": ["x@acme.example"], "function": "cfo"}), "function"),
+            (json!({"name": "X", "emails": ["x@acme.example"], "phone": "call me"}), "phone"),
+            (json!({"name": "", "emails": ["x@acme.example"]}), "name"),
+            (json!({"name": "X", "emails": []}), "emails"),
+        ] {
+            let problem = app.post_as(&w.admin, &path, &body).await.assert_problem(422, "validation_failed");
+            assert_eq!(problem["field"], field, "{body}");
+        }
+        for (body, field) in [
+            (json!({"name": "Y", "tier": "platinum"}), "tier"),
+            (json!({"name": "Y", "lifecycle": "dormant"}), "lifecycle"),
+            (json!({"name": "Y", "domains": ["not a domain"]}), "domains"),
+            (json!({"name": "Y", "custom_fields": {"blob": "x".repeat(20_000)}}), "custom_fields"),
+            (json!({"name": "Y", "owner_id": uuid::Uuid::now_v7().to_string()}), "owner_id"),
+        ] {
+            let problem = app.post_as(&w.admin, "/api/v1/accounts", &body).await.assert_problem(422, "validation_failed");
+            assert_eq!(problem["field"], field, "{body}");
+        }
+        app.post_as(&w.admin, "/api/v1/accounts", &json!({"name": "Z", "colour": "red"})).await.assert_problem(400, "invalid_json");
+        app.get_as(&w.admin, "/api/v1/accounts/not-an-id").await.assert_problem(404, "not_found");
+    }
+}
+
+e2e_test! {
+    async fn a_deactivated_staff_member_is_signed_out_and_cannot_sign_in(db) {
+        let app = TestApp::spawn(&db).await;
+        let admin = app.token_for(&db, "admin").await;
+        let (email, password) = seed::staff(&db, "agent");
+        let session = app.login(&email, &password).await;
+        let id = me_id(&app, session["access_token"].as_str().unwrap()).await;
+        let res = app.send(Method::PATCH, &format!("/api/v1/staff/{id}"), Some(json!({"active": false}).to_string()), Some(&admin)).await;
+        assert_eq!(res.status, 200);
+        assert_eq!(res.json()["active"], false);
+        app.post_json("/api/v1/auth/login", &json!({"email": email, "password": password})).await.assert_problem(401, "invalid_credentials");
+        app.post_json("/api/v1/auth/refresh", &json!({"refresh_token": session["refresh_token"]})).await.assert_problem(401, "invalid_refresh_token");
+        // An admin cannot lock themself out.
+        let me = me_id(&app, &admin).await;
+        let res = app.send(Method::PATCH, &format!("/api/v1/staff/{me}"), Some(json!({"active": false}).to_string()), Some(&admin)).await;
+        res.assert_problem(422, "validation_failed");
+    }
+}
+
+e2e_test! {
+    async fn contacts_sign_in_by_link_once_then_may_set_a_password(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        // The link in the mailbox works once.
+        let mailbox = db.data_dir().join("mailbox");
+        let count = || std::fs::read_dir(&mailbox).unwrap().count();
+        let before = count();
+        assert_eq!(app.post_json("/api/v1/auth/contact/magic-link", &json!({"email": "nobody@acme.example"})).await.status, 202);
+        assert_eq!(count(), before, "no message for unknown addresses");
+        let me = app.get_as(&w.contact_in, "/api/v1/me").await.json();
+        assert_eq!(me["kind"], "contact");
+        assert_eq!(me["account_id"], w.acme.as_str());
+        app.post_json("/api/v1/auth/contact/magic-link/redeem", &json!({"token": "forged-token"}))
+            .await
+            .assert_problem(401, "invalid_magic_link");
+
+        // A first password needs no current one; then password sign-in works.
+        let res = app.post_as(&w.contact_in, "/api/v1/me/password", &json!({"new_password": "anna's long passphrase"})).await;
+        assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+        let signed_in = app.post_json("/api/v1/auth/contact/login", &json!({"email": "anna@acme.example", "password": "anna's long passphrase"})).await;
+        assert_eq!(signed_in.status, 200);
+        // Staff sign-in does not accept contacts.
+        app.post_json("/api/v1/auth/login", &json!({"email": "anna@acme.example", "password": "anna's long passphrase"}))
+            .await
+            .assert_problem(401, "invalid_credentials");
+        // Portal access withdrawn: no more links, no more sign-in.
+        let res = app.send(Method::PATCH, &format!("/api/v1/contacts/{}", w.anna), Some(json!({"portal_access": false}).to_string()), Some(&w.agent_in)).await;
+        assert_eq!(res.status, 200);
+        app.post_json("/api/v1/auth/contact/login", &json!({"email": "anna@acme.example", "password": "anna's long passphrase"}))
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+}
