@@ -44,6 +44,19 @@ text_enum!(
 );
 
 text_enum!(
+    /// What an API token may do. Tokens never change anything but what
+    /// their scope names.
+    ApiScope {
+        /// Read and export the audit log.
+        AuditRead => "audit:read",
+        /// Read staff, teams, accounts and contacts.
+        DirectoryRead => "directory:read",
+        /// Deliver inbound email (the email door for mail providers).
+        MailIngest => "mail:ingest",
+    }
+);
+
+text_enum!(
     /// A staff member's place in a team.
     TeamRole {
         Lead => "lead",

@@ -102,6 +102,12 @@ typed_id!(
 );
 
 typed_id!(
+    /// A token an integration uses instead of a person's sign-in.
+    ApiTokenId,
+    "api token"
+);
+
+typed_id!(
     /// A chain of refresh tokens issued from one sign-in.
     SessionFamilyId,
     "session"

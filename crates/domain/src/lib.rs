@@ -12,13 +12,15 @@ mod staff;
 mod text_enum;
 
 pub use account::{
-    ContactFunction, ContactVisibility, Domain, DomainError, LifecycleStage, PreferredChannel,
-    TeamRole,
+    ApiScope, ContactFunction, ContactVisibility, Domain, DomainError, LifecycleStage,
+    PreferredChannel, TeamRole,
 };
 pub use email::{EmailAddress, EmailError};
-pub use id::{AccountId, ContactId, IdParseError, InstanceId, SessionFamilyId, StaffId, TeamId};
+pub use id::{
+    AccountId, ApiTokenId, ContactId, IdParseError, InstanceId, SessionFamilyId, StaffId, TeamId,
+};
 pub use permission::{
-    AccountAccess, Denied, Permission, Principal, authorize, can_manage_contacts, can_read_account,
-    can_read_contact,
+    AccountAccess, Denied, Permission, Principal, ScopeSet, authorize, can_manage_contacts,
+    can_read_account, can_read_contact,
 };
 pub use staff::{PersonName, PersonNameError, StaffRole};

@@ -1,8 +1,8 @@
 //! Who may do what: pure functions over the signed-in principal, the
 //! action and the resource. Every handler asks here; nothing else decides.
 
-use crate::account::ContactVisibility;
-use crate::id::{AccountId, ContactId, StaffId, TeamId};
+use crate::account::{ApiScope, ContactVisibility};
+use crate::id::{AccountId, ApiTokenId, ContactId, StaffId, TeamId};
 use crate::staff::StaffRole;
 
 /// Who is making a request, as established by authentication.
@@ -17,13 +17,40 @@ pub enum Principal {
         account: AccountId,
         visibility: ContactVisibility,
     },
+    /// An integration, limited to what its scopes name.
+    ApiToken {
+        id: ApiTokenId,
+        scopes: ScopeSet,
+    },
+}
+
+/// The scopes of an API token, as a small copyable set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScopeSet(u8);
+
+impl ScopeSet {
+    pub fn of(scopes: &[ApiScope]) -> ScopeSet {
+        ScopeSet(scopes.iter().fold(0, |bits, s| bits | ScopeSet::bit(*s)))
+    }
+
+    fn bit(scope: ApiScope) -> u8 {
+        match scope {
+            ApiScope::AuditRead => 1,
+            ApiScope::DirectoryRead => 2,
+            ApiScope::MailIngest => 4,
+        }
+    }
+
+    pub fn contains(&self, scope: ApiScope) -> bool {
+        self.0 & ScopeSet::bit(scope) != 0
+    }
 }
 
 impl Principal {
     pub fn staff_role(&self) -> Option<StaffRole> {
         match self {
             Principal::Staff { role, .. } => Some(*role),
-            Principal::Contact { .. } => None,
+            Principal::Contact { .. } | Principal::ApiToken { .. } => None,
         }
     }
 }
@@ -50,8 +77,19 @@ pub struct Denied;
 
 /// Decides whether `principal` may exercise `permission`.
 pub fn authorize(principal: &Principal, permission: Permission) -> Result<(), Denied> {
-    let Principal::Staff { role, .. } = principal else {
-        return Err(Denied);
+    let role = match principal {
+        Principal::Staff { role, .. } => role,
+        Principal::Contact { .. } => return Err(Denied),
+        Principal::ApiToken { scopes, .. } => {
+            let allowed = match permission {
+                Permission::ReadAuditLog => scopes.contains(ApiScope::AuditRead),
+                Permission::ListStaff | Permission::ListAccounts => {
+                    scopes.contains(ApiScope::DirectoryRead)
+                }
+                Permission::ManageStaff | Permission::ManageAccounts => false,
+            };
+            return if allowed { Ok(()) } else { Err(Denied) };
+        }
     };
     let allowed = match permission {
         Permission::ReadAuditLog => matches!(role, StaffRole::Admin | StaffRole::Auditor),
@@ -87,6 +125,7 @@ pub fn can_read_account(principal: &Principal, access: &AccountAccess<'_>) -> bo
             StaffRole::Agent => access.agent_serves(),
         },
         Principal::Contact { account, .. } => *account == access.account,
+        Principal::ApiToken { scopes, .. } => scopes.contains(ApiScope::DirectoryRead),
     }
 }
 
@@ -98,7 +137,7 @@ pub fn can_manage_contacts(principal: &Principal, access: &AccountAccess<'_>) ->
             StaffRole::Agent => access.agent_serves(),
             StaffRole::Auditor => false,
         },
-        Principal::Contact { .. } => false,
+        Principal::Contact { .. } | Principal::ApiToken { .. } => false,
     }
 }
 
@@ -179,6 +218,31 @@ mod tests {
                 ..foreign
             }
         ));
+    }
+
+    #[test]
+    fn api_tokens_do_only_what_their_scopes_name() {
+        let reader = Principal::ApiToken {
+            id: ApiTokenId::new(),
+            scopes: ScopeSet::of(&[ApiScope::DirectoryRead]),
+        };
+        let mail = Principal::ApiToken {
+            id: ApiTokenId::new(),
+            scopes: ScopeSet::of(&[ApiScope::MailIngest]),
+        };
+        let access = AccountAccess {
+            account: AccountId::new(),
+            team: None,
+            agent_teams: &[],
+            agents_see_all: false,
+        };
+        assert!(authorize(&reader, Permission::ListAccounts).is_ok());
+        assert!(can_read_account(&reader, &access));
+        assert!(!can_manage_contacts(&reader, &access));
+        assert!(authorize(&reader, Permission::ReadAuditLog).is_err());
+        assert!(authorize(&reader, Permission::ManageAccounts).is_err());
+        assert!(!can_read_account(&mail, &access));
+        assert!(authorize(&mail, Permission::ListStaff).is_err());
     }
 
     #[test]

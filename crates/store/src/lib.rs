@@ -11,6 +11,7 @@
 //! on `rapport-server`, `rapport-chat` or `rapport-mail`.
 
 pub mod account;
+pub mod api_token;
 pub mod audit;
 mod connection;
 pub mod contact;

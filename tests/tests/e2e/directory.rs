@@ -185,6 +185,8 @@ e2e_test! {
             (Method::GET, "/api/v1/me".into(), None, [401, 200, 200, 200, 200, 200, 200]),
             (Method::GET, "/api/v1/audit/public-key".into(), None, [200; 7]),
             (Method::GET, "/api/v1/audit/export".into(), None, [401, 403, 403, 200, 403, 403, 200]),
+            (Method::GET, "/api/v1/api-tokens".into(), None, [401, 403, 403, 403, 403, 403, 200]),
+            (Method::POST, "/api/v1/api-tokens".into(), Some(json!({"name": "ERP sync {n}", "scopes": ["directory:read"]})), [401, 403, 403, 403, 403, 403, 201]),
             (Method::GET, "/api/v1/staff".into(), None, [401, 200, 200, 200, 403, 403, 200]),
             (Method::POST, "/api/v1/staff".into(), Some(json!({"email": "new-{n}@support.example", "name": "New Person", "role": "agent"})), [401, 403, 403, 403, 403, 403, 201]),
             (Method::GET, format!("/api/v1/staff/{}", w.admin_id), None, [401, 200, 200, 200, 403, 403, 200]),
@@ -364,5 +366,46 @@ e2e_test! {
         app.post_json("/api/v1/auth/contact/login", &json!({"email": "anna@acme.example", "password": "anna's long passphrase"}))
             .await
             .assert_problem(401, "invalid_credentials");
+    }
+}
+
+e2e_test! {
+    async fn api_tokens_do_what_their_scopes_name_and_stop_when_revoked(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let created = ok(app.post_as(&w.admin, "/api/v1/api-tokens", &json!({"name": "CRM sync", "scopes": ["directory:read"]})).await, 201).await;
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("rpt_"));
+        let reader = &secret;
+        assert_eq!(app.get_as(reader, "/api/v1/accounts").await.json()["items"].as_array().unwrap().len(), 2);
+        assert_eq!(app.get_as(reader, &format!("/api/v1/contacts/{}", w.anna)).await.status, 200);
+        app.post_as(reader, "/api/v1/accounts", &json!({"name": "Nope"})).await.assert_problem(403, "forbidden");
+        app.get_as(reader, "/api/v1/audit/export").await.assert_problem(403, "forbidden");
+        let res = app.send(Method::PATCH, &format!("/api/v1/contacts/{}", w.anna), Some(json!({"title": "x"}).to_string()), Some(reader)).await;
+        res.assert_problem(403, "forbidden");
+
+        // The secret is never shown again.
+        let listed = app.get_as(&w.admin, "/api/v1/api-tokens").await;
+        assert!(!String::from_utf8_lossy(&listed.body).contains(&secret[4..]));
+        assert_eq!(listed.json()[0]["scopes"][0], "directory:read");
+
+        // An auditing integration exports, and the export is recorded as the token's.
+        let auditor = ok(app.post_as(&w.admin, "/api/v1/api-tokens", &json!({"name": "SIEM", "scopes": ["audit:read"], "expires_in_days": 30})).await, 201).await;
+        let key = rapport_audit::AuditPublicKey::parse(app.get("/api/v1/audit/public-key").await.json()["verify_argument"].as_str().unwrap()).unwrap();
+        let export = app.get_as(auditor["secret"].as_str().unwrap(), "/api/v1/audit/export").await;
+        assert_eq!(export.status, 200);
+        rapport_audit::verify_export(export.body.as_slice(), &key).unwrap();
+        let again = app.get_as(&w.auditor, "/api/v1/audit/export").await;
+        let text = String::from_utf8(again.body).unwrap();
+        assert!(text.contains(&format!("\"stream\":\"api_token:{}\"", auditor["id"].as_str().unwrap())), "the token's export is audited");
+        assert!(!text.contains(&secret[4..]), "no secret in the audit log");
+
+        let id = created["id"].as_str().unwrap();
+        assert_eq!(app.send(Method::DELETE, &format!("/api/v1/api-tokens/{id}"), None, Some(&w.admin)).await.status, 204);
+        app.get_as(reader, "/api/v1/accounts").await.assert_problem(401, "invalid_token");
+        app.send(Method::DELETE, &format!("/api/v1/api-tokens/{id}"), None, Some(&w.admin)).await.assert_problem(404, "not_found");
+        app.get_as("rpt_made-up", "/api/v1/accounts").await.assert_problem(401, "invalid_token");
+        let bad = app.post_as(&w.admin, "/api/v1/api-tokens", &json!({"name": "x", "scopes": ["root"]})).await.assert_problem(422, "validation_failed");
+        assert_eq!(bad["field"], "scopes");
     }
 }

@@ -5,10 +5,12 @@ use std::future::{Ready, ready};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use rapport_domain::{Permission, Principal, StaffId, StaffRole, authorize};
+use futures_util::future::LocalBoxFuture;
+use rapport_domain::{Permission, Principal, ScopeSet, StaffId, StaffRole, authorize};
 use tracing_actix_web::RequestId;
 
 use super::token::TokenError;
+use crate::blocking;
 use crate::http::ApiError;
 use crate::state::AppState;
 
@@ -30,7 +32,9 @@ impl Authenticated {
     pub fn staff(&self) -> Result<(StaffId, StaffRole), ApiError> {
         match self.principal {
             Principal::Staff { id, role } => Ok((id, role)),
-            Principal::Contact { .. } => Err(ApiError::Forbidden("only staff may do this")),
+            Principal::Contact { .. } | Principal::ApiToken { .. } => {
+                Err(ApiError::Forbidden("only staff may do this"))
+            }
         }
     }
 }
@@ -43,9 +47,14 @@ pub struct AuthenticatedAnyPassword {
     pub password_change_required: bool,
 }
 
-fn authenticate(req: &HttpRequest) -> Result<AuthenticatedAnyPassword, ApiError> {
+/// Prefix of API tokens, which are opaque and looked up in the database
+/// (access tokens are JWTs, checked by signature alone).
+pub const API_TOKEN_PREFIX: &str = "rpt_";
+
+fn bearer(req: &HttpRequest) -> Result<(web::Data<AppState>, String), ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
+        .cloned()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;
     let header = req
         .headers()
@@ -59,20 +68,45 @@ fn authenticate(req: &HttpRequest) -> Result<AuthenticatedAnyPassword, ApiError>
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.is_empty() && t.len() <= 4096)
         .ok_or(ApiError::Unauthenticated(
             "invalid_token",
             "the Authorization header must be `Bearer <access token>`",
         ))?;
+    Ok((state, token.to_owned()))
+}
+
+async fn authenticate(
+    state: web::Data<AppState>,
+    token: String,
+) -> Result<AuthenticatedAnyPassword, ApiError> {
+    let invalid = || ApiError::Unauthenticated("invalid_token", "the access token is invalid");
+    if token.starts_with(API_TOKEN_PREFIX) {
+        let hash = super::token::opaque_token_hash(&token);
+        let found = blocking::with_conn(&state.store, move |conn| {
+            rapport_store::api_token::find_by_hash(conn, &hash)
+        })
+        .await?;
+        let found = found
+            .filter(rapport_store::api_token::ApiToken::is_live)
+            .ok_or_else(invalid)?;
+        return Ok(AuthenticatedAnyPassword {
+            user: Authenticated {
+                principal: Principal::ApiToken {
+                    id: found.id,
+                    scopes: ScopeSet::of(&found.scopes),
+                },
+            },
+            password_change_required: false,
+        });
+    }
     let (principal, password_change_required) =
-        state.tokens.principal(token).map_err(|e| match e {
+        state.tokens.principal(&token).map_err(|e| match e {
             TokenError::Expired => ApiError::Unauthenticated(
                 "token_expired",
                 "the access token has expired; refresh it",
             ),
-            TokenError::Invalid => {
-                ApiError::Unauthenticated("invalid_token", "the access token is invalid")
-            }
+            TokenError::Invalid => invalid(),
         })?;
     Ok(AuthenticatedAnyPassword {
         user: Authenticated { principal },
@@ -82,25 +116,32 @@ fn authenticate(req: &HttpRequest) -> Result<AuthenticatedAnyPassword, ApiError>
 
 impl FromRequest for AuthenticatedAnyPassword {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let parsed = bearer(req);
+        Box::pin(async move {
+            let (state, token) = parsed?;
+            authenticate(state, token).await
+        })
     }
 }
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).and_then(|a| {
-            if a.password_change_required {
+        let parsed = bearer(req);
+        Box::pin(async move {
+            let (state, token) = parsed?;
+            let who = authenticate(state, token).await?;
+            if who.password_change_required {
                 Err(ApiError::PasswordChangeRequired)
             } else {
-                Ok(a.user)
+                Ok(who.user)
             }
-        }))
+        })
     }
 }
 

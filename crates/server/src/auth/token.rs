@@ -122,6 +122,8 @@ impl TokenKeys {
                 claims.acc = Some(account.to_string());
                 claims.vis = Some(visibility.as_str().to_owned());
             }
+            // Integrations present their own opaque token; no JWT is made for them.
+            Principal::ApiToken { .. } => return Err(TokenError::Invalid),
         }
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|_| TokenError::Invalid)

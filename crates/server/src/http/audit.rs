@@ -96,10 +96,10 @@ pub async fn export(
     .map_err(|e| ApiError::InvalidQuery(e.to_string()))?;
 
     let prepared = request.clone();
-    let (staff, _) = who.staff()?;
+    let principal = who.principal;
     let instance = blocking::run({
         let store = state.store.clone();
-        move || crate::usecase::audit::record_export(&store, staff, &prepared, &ctx)
+        move || crate::usecase::audit::record_export(&store, &principal, &prepared, &ctx)
     })
     .await?;
 

@@ -583,12 +583,14 @@ pub async fn get_account(
             name: detail.account.name.clone(),
             team,
         }),
-        Principal::Staff { .. } => HttpResponse::Ok().json(AccountDetailView {
-            account: AccountView::from(&detail.account),
-            team,
-            owner: detail.owner.as_ref().map(PersonCard::from),
-            contact_count: detail.contact_count,
-        }),
+        Principal::Staff { .. } | Principal::ApiToken { .. } => {
+            HttpResponse::Ok().json(AccountDetailView {
+                account: AccountView::from(&detail.account),
+                team,
+                owner: detail.owner.as_ref().map(PersonCard::from),
+                contact_count: detail.contact_count,
+            })
+        }
     })
 }
 

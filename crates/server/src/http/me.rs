@@ -96,6 +96,7 @@ pub async fn me(
                 password_change_required: false,
             })
         }
+        Principal::ApiToken { .. } => Err(StoreError::NotFound("profile of an API token")),
     })
     .await?;
     Ok(HttpResponse::Ok().json(me))

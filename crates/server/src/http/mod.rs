@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, the problem+json error mapping, middleware.
 
+mod api_tokens;
 mod audit;
 mod auth;
 mod directory;
@@ -89,6 +90,15 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 resource("/api/v1/contacts/{id}", "GET, PATCH")
                     .route(web::get().to(directory::get_contact))
                     .route(web::patch().to(directory::patch_contact)),
+            )
+            .service(
+                resource("/api/v1/api-tokens", "GET, POST")
+                    .route(web::get().to(api_tokens::list))
+                    .route(web::post().to(api_tokens::create)),
+            )
+            .service(
+                resource("/api/v1/api-tokens/{id}", "DELETE")
+                    .route(web::delete().to(api_tokens::revoke)),
             )
             .service(get("/api/v1/audit/public-key").route(web::get().to(audit::public_key)))
             .service(get("/api/v1/audit/export").route(web::get().to(audit::export)))

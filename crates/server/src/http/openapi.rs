@@ -40,6 +40,9 @@ use utoipa::OpenApi;
         super::directory::create_contact,
         super::directory::get_contact,
         super::directory::patch_contact,
+        super::api_tokens::create,
+        super::api_tokens::list,
+        super::api_tokens::revoke,
         super::audit::public_key,
         super::audit::export,
     ),
@@ -53,6 +56,7 @@ use utoipa::OpenApi;
         (name = "teams", description = "Teams of agents dedicated to accounts"),
         (name = "accounts", description = "Client companies"),
         (name = "contacts", description = "People at client companies"),
+        (name = "api-tokens", description = "Tokens for integrations, scoped"),
         (name = "audit", description = "The audit log: public key and verifiable exports")
     )
 )]

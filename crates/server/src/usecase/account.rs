@@ -49,7 +49,7 @@ fn admin_actor(who: &Principal) -> Result<Actor, UseCaseError> {
     authorize(who, Permission::ManageAccounts).map_err(|_| UseCaseError::Forbidden)?;
     match who {
         Principal::Staff { id, .. } => Ok(Actor::new(ActorKind::Staff, id)?),
-        Principal::Contact { .. } => Err(UseCaseError::Forbidden),
+        Principal::Contact { .. } | Principal::ApiToken { .. } => Err(UseCaseError::Forbidden),
     }
 }
 

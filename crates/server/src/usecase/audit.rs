@@ -1,7 +1,7 @@
 //! Reading the audit log is itself audited.
 
-use rapport_audit::{Actor, ActorKind};
-use rapport_domain::StaffId;
+use rapport_audit::{Actor, ActorKind, StreamName};
+use rapport_domain::Principal;
 use rapport_store::{Store, StoreError};
 use serde_json::json;
 
@@ -10,12 +10,12 @@ use super::staff::stream as staff_stream;
 use crate::audit_export::ExportRequest;
 use crate::auth::RequestContext;
 
-/// Records that `staff` started an export and returns the installation id
+/// Records that `who` started an export and returns the installation id
 /// for its manifest. Fails with `NotFound` when the selected case or stream
 /// has no events.
 pub fn record_export(
     store: &Store,
-    staff: StaffId,
+    who: &Principal,
     request: &ExportRequest,
     ctx: &RequestContext,
 ) -> Result<String, StoreError> {
@@ -24,10 +24,20 @@ pub fn record_export(
             return Err(StoreError::NotFound("audit events for that selection"));
         }
         let instance = rapport_store::instance::ensure(conn)?;
+        let (stream, actor) = match who {
+            Principal::Staff { id, .. } => (staff_stream(*id), Actor::new(ActorKind::Staff, id)?),
+            Principal::ApiToken { id, .. } => (
+                StreamName::parse(&format!("api_token:{id}"))?,
+                Actor::new(ActorKind::Api, id)?,
+            ),
+            Principal::Contact { .. } => {
+                return Err(StoreError::NotFound("audit export for contacts"));
+            }
+        };
         record(
             conn,
-            staff_stream(staff),
-            Actor::new(ActorKind::Staff, staff)?,
+            stream,
+            actor,
             "audit.exported",
             ("audit_log", None),
             json!({

@@ -36,7 +36,7 @@ pub struct ContactInput {
 fn staff_actor(who: &Principal) -> Result<Actor, UseCaseError> {
     match who {
         Principal::Staff { id, .. } => Ok(Actor::new(ActorKind::Staff, id)?),
-        Principal::Contact { .. } => Err(UseCaseError::Forbidden),
+        Principal::Contact { .. } | Principal::ApiToken { .. } => Err(UseCaseError::Forbidden),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod access;
 pub mod account;
+pub mod api_token;
 pub mod audit;
 pub mod contact;
 mod input;

@@ -392,6 +392,7 @@ fn load_principal(state: &AppState, principal: &Principal) -> Result<Subject, Us
     let (kind, id) = match principal {
         Principal::Staff { id, .. } => (SubjectKind::Staff, id.to_string()),
         Principal::Contact { id, .. } => (SubjectKind::Contact, id.to_string()),
+        Principal::ApiToken { .. } => return Err(UseCaseError::Forbidden),
     };
     Subject::load(&mut *state.store.conn()?, kind, &id)?
         .filter(Subject::may_sign_in)

@@ -116,7 +116,7 @@ pub fn update(
         rapport_domain::Principal::Staff { id, .. } => {
             Actor::new(rapport_audit::ActorKind::Staff, id)?
         }
-        rapport_domain::Principal::Contact { .. } => return Err(UseCaseError::Forbidden),
+        _ => return Err(UseCaseError::Forbidden),
     };
     if matches!(who, rapport_domain::Principal::Staff { id: me, .. } if *me == id)
         && (changes.active == Some(false) || changes.role.is_some_and(|r| r != StaffRole::Admin))

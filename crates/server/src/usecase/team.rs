@@ -17,7 +17,7 @@ fn admin(who: &Principal) -> Result<Actor, UseCaseError> {
     authorize(who, Permission::ManageStaff).map_err(|_| UseCaseError::Forbidden)?;
     match who {
         Principal::Staff { id, .. } => Ok(Actor::new(ActorKind::Staff, id)?),
-        Principal::Contact { .. } => Err(UseCaseError::Forbidden),
+        Principal::Contact { .. } | Principal::ApiToken { .. } => Err(UseCaseError::Forbidden),
     }
 }
 
