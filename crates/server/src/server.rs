@@ -134,12 +134,19 @@ fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
         auth.login_free_attempts,
         Duration::from_secs(auth.login_max_delay_secs),
     ));
+    // An office behind one IP, a client company with many contacts: their
+    // limits start later, so one guesser cannot lock all of them out.
+    let shared_throttle = Arc::new(LoginThrottle::new(
+        auth.login_free_attempts.saturating_mul(4),
+        Duration::from_secs(auth.login_max_delay_secs),
+    ));
     Ok(AppState {
         config,
         store,
         secrets: Arc::new(secrets),
         tokens,
         throttle,
+        shared_throttle,
     })
 }
 

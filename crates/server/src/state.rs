@@ -18,4 +18,7 @@ pub struct AppState {
     pub secrets: Arc<Secrets>,
     pub tokens: Arc<TokenKeys>,
     pub throttle: Arc<LoginThrottle>,
+    /// Failed sign-ins per key many people share (client IP, client
+    /// account), with a higher threshold than `throttle`.
+    pub shared_throttle: Arc<LoginThrottle>,
 }

@@ -159,7 +159,8 @@ pub struct AuthSettings {
     pub access_token_minutes: u32,
     /// Days a refresh token is valid if unused.
     pub refresh_token_days: u32,
-    /// Failed sign-ins per email address or client IP before delays start.
+    /// Failed sign-ins per email address before delays start; a client IP
+    /// and a client account get four times as many.
     pub login_free_attempts: u32,
     /// Longest delay, in seconds, imposed after repeated failed sign-ins.
     pub login_max_delay_secs: u64,

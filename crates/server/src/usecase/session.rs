@@ -199,19 +199,33 @@ fn issue(
     })
 }
 
-fn throttle_keys(kind: SubjectKind, typed_email: &str, ctx: &RequestContext) -> Vec<String> {
+/// The throttle keys of a sign-in attempt: the address (personal, the
+/// usual limit) and the keys many people share, which get a higher limit:
+/// the client IP (an office behind one address) and, for contacts, the
+/// client account placed by the address's domain, so that known and unknown
+/// addresses of one company are throttled alike and nothing is revealed.
+fn throttle_keys(
+    kind: SubjectKind,
+    typed_email: &str,
+    ip: Option<&str>,
+    account: Option<rapport_domain::AccountId>,
+) -> (Vec<String>, Vec<String>) {
     let prefix = match kind {
         SubjectKind::Staff => "staff",
         SubjectKind::Contact => "contact",
     };
-    let mut keys = vec![format!(
+    let personal = vec![format!(
         "{prefix}:{}",
         typed_email.chars().take(254).collect::<String>()
     )];
-    if let Some(ip) = &ctx.ip {
-        keys.push(format!("ip:{ip}"));
+    let mut shared = Vec::new();
+    if let Some(ip) = ip {
+        shared.push(format!("ip:{ip}"));
     }
-    keys
+    if let (SubjectKind::Contact, Some(account)) = (kind, account) {
+        shared.push(format!("account:{account}"));
+    }
+    (personal, shared)
 }
 
 /// Signs a staff member or contact in with email and password. Unknown
@@ -226,15 +240,26 @@ pub fn login(
     ctx: &RequestContext,
 ) -> Result<SessionTokens, UseCaseError> {
     let typed = email.trim().to_lowercase();
-    let keys = throttle_keys(kind, &typed, ctx);
+    let parsed = EmailAddress::parse(email).ok();
+    let account = match (&parsed, kind) {
+        (Some(address), SubjectKind::Contact) => {
+            rapport_store::account::find_by_domain(&mut *state.store.conn()?, address.domain())?
+        }
+        _ => None,
+    };
+    let (keys, shared) = throttle_keys(kind, &typed, ctx.ip.as_deref(), account);
+    let now = Instant::now();
     state
         .throttle
-        .check(&keys, Instant::now())
+        .check(&keys, now)
         .map_err(UseCaseError::RateLimited)?;
-
-    let found = match EmailAddress::parse(email) {
-        Ok(address) => Subject::find_by_email(&mut *state.store.conn()?, kind, &address)?,
-        Err(_) => None,
+    state
+        .shared_throttle
+        .check(&shared, now)
+        .map_err(UseCaseError::RateLimited)?;
+    let found = match &parsed {
+        Some(address) => Subject::find_by_email(&mut *state.store.conn()?, kind, address)?,
+        None => None,
     };
     let failure = match &found {
         None => {
@@ -262,6 +287,9 @@ pub fn login(
     };
     if let Some(reason) = failure {
         state.throttle.record_failure(&keys, Instant::now());
+        state
+            .shared_throttle
+            .record_failure(&shared, Instant::now());
         let mut data = context_data(ctx);
         data["email"] = json!(typed.chars().take(254).collect::<String>());
         data["reason"] = json!(reason);
@@ -544,4 +572,28 @@ pub fn redeem_magic_link(
         let _ = subject.email();
         Ok(tokens)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contacts_share_a_key_per_client_account_and_staff_do_not() {
+        let account = rapport_domain::AccountId::new();
+        let (personal, shared) = throttle_keys(
+            SubjectKind::Contact,
+            "anna@acme.example",
+            Some("10.0.0.1"),
+            Some(account),
+        );
+        assert_eq!(personal, ["contact:anna@acme.example"]);
+        assert_eq!(
+            shared,
+            ["ip:10.0.0.1".to_owned(), format!("account:{account}")]
+        );
+        let (_, shared) =
+            throttle_keys(SubjectKind::Staff, "a@support.example", None, Some(account));
+        assert!(shared.is_empty());
+    }
 }
