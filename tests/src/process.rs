@@ -50,8 +50,9 @@ impl RapportProcess {
             .arg(&db.url)
             .args(extra_args)
             .arg("serve")
-            .envs(env.iter().copied())
+            // One worker unless the caller asks for more.
             .env("RAPPORT_SERVER__WORKERS", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("rapport serve starts");
