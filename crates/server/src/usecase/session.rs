@@ -107,13 +107,6 @@ impl Subject {
         matches!(self, Subject::Staff(s) if s.password_change_required)
     }
 
-    fn email(&self) -> Option<&EmailAddress> {
-        match self {
-            Subject::Staff(s) => Some(&s.email),
-            Subject::Contact(c) => c.emails.first(),
-        }
-    }
-
     fn load(
         conn: &mut DbConnection,
         kind: SubjectKind,
@@ -569,7 +562,6 @@ pub fn redeem_magic_link(
         data["session"] = json!(family);
         data["method"] = json!("magic_link");
         subject.record(conn, subject.actor()?, "auth.login_succeeded", data)?;
-        let _ = subject.email();
         Ok(tokens)
     })
 }
