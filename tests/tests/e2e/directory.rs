@@ -256,6 +256,9 @@ e2e_test! {
         assert!(own.get("notes").is_none() && own.get("tier").is_none(), "{own}");
         let staff_view = app.get_as(&w.agent_in, &format!("/api/v1/accounts/{}", w.acme)).await.json();
         assert_eq!(staff_view["contact_count"], 1);
+        assert_eq!(staff_view["contacts"][0]["name"], "Anna Finance");
+        assert_eq!(staff_view["contacts"][0]["function"], "finance");
+        assert!(own.get("contacts").is_none(), "contacts do not list colleagues");
         assert_eq!(staff_view["owner"]["id"], w.agent_in_id.as_str());
         assert_eq!(staff_view["notes"], "Renewal in March");
         let contacts = app.get_as(&w.agent_in, &format!("/api/v1/accounts/{}/contacts?q=ANNA", w.acme)).await.json();

@@ -419,6 +419,8 @@ pub struct AccountDetailView {
     pub team: Option<TeamCard>,
     pub owner: Option<PersonCard>,
     pub contact_count: i64,
+    /// The first 100 contacts; page through all with `/accounts/{id}/contacts`.
+    pub contacts: Vec<ContactView>,
 }
 
 /// What a client contact sees of their own company's account.
@@ -589,6 +591,7 @@ pub async fn get_account(
                 team,
                 owner: detail.owner.as_ref().map(PersonCard::from),
                 contact_count: detail.contact_count,
+                contacts: detail.contacts.iter().map(ContactView::from).collect(),
             })
         }
     })

@@ -43,7 +43,13 @@ pub struct AccountDetail {
     pub team_members: Vec<Staff>,
     pub owner: Option<Staff>,
     pub contact_count: i64,
+    /// The first contacts (up to [`DETAIL_CONTACTS`]); staff only, the rest
+    /// via the contacts list.
+    pub contacts: Vec<rapport_store::contact::Contact>,
 }
+
+/// Contacts shown with an account; larger accounts page through the rest.
+pub const DETAIL_CONTACTS: i64 = 100;
 
 fn admin_actor(who: &Principal) -> Result<Actor, UseCaseError> {
     authorize(who, Permission::ManageAccounts).map_err(|_| UseCaseError::Forbidden)?;
@@ -295,7 +301,12 @@ pub fn get(
         None => None,
     };
     let contact_count = rapport_store::contact::count_for_account(&mut conn, id)?;
+    let contacts = match who {
+        Principal::Contact { .. } => Vec::new(),
+        _ => rapport_store::contact::list_for_account(&mut conn, id, None, None, DETAIL_CONTACTS)?,
+    };
     Ok(AccountDetail {
+        contacts,
         account,
         team,
         team_members,
