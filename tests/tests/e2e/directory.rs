@@ -412,3 +412,30 @@ e2e_test! {
         assert_eq!(bad["field"], "scopes");
     }
 }
+
+e2e_test! {
+    async fn changes_are_audited_with_what_changed_before_and_after(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let res = app.send(Method::PATCH, &format!("/api/v1/accounts/{}", w.acme), Some(json!({"notes": "Renewal in April", "lifecycle": "onboarding"}).to_string()), Some(&w.admin)).await;
+        assert_eq!(res.status, 200);
+        // The same values again change nothing and record nothing.
+        let res = app.send(Method::PATCH, &format!("/api/v1/accounts/{}", w.acme), Some(json!({"notes": "Renewal in April"}).to_string()), Some(&w.admin)).await;
+        assert_eq!(res.status, 200);
+        let export = app.get_as(&w.auditor, &format!("/api/v1/audit/export?account={}", w.acme)).await;
+        let text = String::from_utf8(export.body).unwrap();
+        let updates: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["action"] == "account.updated")
+            .collect();
+        assert_eq!(updates.len(), 1, "{text}");
+        let data = &updates[0]["data"];
+        assert_eq!(data["before"], json!({"notes": "Renewal in March", "lifecycle": "customer"}));
+        assert_eq!(data["after"], json!({"notes": "Renewal in April", "lifecycle": "onboarding"}));
+        assert_eq!(updates[0]["actor"]["kind"], "staff");
+        // The account export holds the account's own events and its contacts'.
+        assert!(text.contains("\"action\":\"account.created\"") && text.contains("\"action\":\"contact.created\""));
+        assert!(text.contains("\"action\":\"auth.magic_link_sent\""));
+    }
+}

@@ -6,15 +6,15 @@ use rapport_domain::{
     AccountId, Domain, LifecycleStage, Permission, Principal, StaffId, StaffRole, TeamId,
     authorize, can_read_account,
 };
+use rapport_store::DbConnection;
 use rapport_store::account::{self, Account, AccountFields, AccountFilter};
 use rapport_store::staff::Staff;
 use rapport_store::team::Team;
-use rapport_store::{DbConnection, StoreError};
 use serde_json::{Map, Value, json};
 
 use super::access::{account_access, agent_teams};
 use super::input::{field, invalid, optional_text, text};
-use super::{UseCaseError, record};
+use super::{UseCaseError, changes, record};
 use crate::state::AppState;
 
 /// At most this many email domains per account.
@@ -145,27 +145,6 @@ fn snapshot(f: &AccountFields) -> Value {
     })
 }
 
-fn changed(before: &Value, after: &Value) -> (Map<String, Value>, Map<String, Value>) {
-    let (mut b, mut a) = (Map::new(), Map::new());
-    if let (Value::Object(before), Value::Object(after)) = (before, after) {
-        for (key, new) in after {
-            let old = before.get(key).cloned().unwrap_or(Value::Null);
-            if old != *new {
-                b.insert(key.clone(), old);
-                a.insert(key.clone(), new.clone());
-            }
-        }
-    }
-    (b, a)
-}
-
-fn conflict(e: StoreError) -> UseCaseError {
-    match e {
-        StoreError::Conflict(what) => UseCaseError::Conflict(what),
-        other => UseCaseError::Store(other),
-    }
-}
-
 pub fn create(
     state: &AppState,
     who: &Principal,
@@ -187,7 +166,7 @@ pub fn create(
     };
     state.store.write(|conn| {
         let fields = resolve(conn, state, &input, base)?;
-        let created = account::insert(conn, &fields).map_err(conflict)?;
+        let created = account::insert(conn, &fields)?;
         record(
             conn,
             StreamName::account(created.id),
@@ -221,16 +200,15 @@ pub fn update(
         };
         let before = snapshot(&base);
         let fields = resolve(conn, state, &input, base)?;
-        let updated = account::update(conn, &current, &fields).map_err(conflict)?;
-        let (b, a) = changed(&before, &snapshot(&fields));
-        if !a.is_empty() {
+        let updated = account::update(conn, &current, &fields)?;
+        if let Some(data) = changes(&before, &snapshot(&fields)) {
             record(
                 conn,
                 StreamName::account(id),
                 actor,
                 "account.updated",
                 ("account", Some(&id.to_string())),
-                json!({"before": b, "after": a}),
+                data,
             )?;
         }
         Ok(updated)

@@ -6,13 +6,13 @@ use rapport_domain::{
     AccountId, ContactFunction, ContactId, ContactVisibility, EmailAddress, PersonName,
     PreferredChannel, Principal, can_manage_contacts, can_read_contact,
 };
+use rapport_store::DbConnection;
 use rapport_store::contact::{self, Contact, ContactFields};
-use rapport_store::{DbConnection, StoreError};
 use serde_json::{Value, json};
 
 use super::access::{account_access, agent_teams};
 use super::input::{field, invalid, optional_text, phone};
-use super::{UseCaseError, record};
+use super::{UseCaseError, changes, record};
 use crate::state::AppState;
 
 const MAX_EMAILS: usize = 10;
@@ -117,13 +117,6 @@ fn fields_of(c: &Contact) -> ContactFields {
     }
 }
 
-fn conflict(e: StoreError) -> UseCaseError {
-    match e {
-        StoreError::Conflict(what) => UseCaseError::Conflict(what),
-        other => UseCaseError::Store(other),
-    }
-}
-
 /// Checks that `who` may manage the contacts of `account` (404 when they
 /// may not even read it).
 fn managed_account(
@@ -172,7 +165,7 @@ pub fn create(
     state.store.write(|conn| {
         managed_account(conn, state, who, account)?;
         let actor = staff_actor(who)?;
-        let created = contact::insert(conn, account, &fields).map_err(conflict)?;
+        let created = contact::insert(conn, account, &fields)?;
         record(
             conn,
             StreamName::account(account),
@@ -197,7 +190,7 @@ pub fn update(
         let actor = staff_actor(who)?;
         let before = fields_of(&current);
         let fields = resolve(&input, before.clone())?;
-        let updated = contact::update(conn, &current, &fields).map_err(conflict)?;
+        let updated = contact::update(conn, &current, &fields)?;
         if !updated.active || !updated.portal_access {
             rapport_store::session::revoke_subject(
                 conn,
@@ -205,26 +198,14 @@ pub fn update(
                 &id.to_string(),
             )?;
         }
-        let (b, a) = (snapshot(&before), snapshot(&fields));
-        let mut changed_before = serde_json::Map::new();
-        let mut changed_after = serde_json::Map::new();
-        if let (Value::Object(b), Value::Object(a)) = (b, a) {
-            for (key, new) in a {
-                let old = b.get(&key).cloned().unwrap_or(Value::Null);
-                if old != new {
-                    changed_before.insert(key.clone(), old);
-                    changed_after.insert(key, new);
-                }
-            }
-        }
-        if !changed_after.is_empty() {
+        if let Some(data) = changes(&snapshot(&before), &snapshot(&fields)) {
             record(
                 conn,
                 StreamName::account(current.account_id),
                 actor,
                 "contact.updated",
                 ("contact", Some(&id.to_string())),
-                json!({"before": changed_before, "after": changed_after}),
+                data,
             )?;
         }
         Ok(updated)

@@ -49,9 +49,37 @@ pub enum UseCaseError {
     )]
     RefreshTokenReused,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<StoreError> for UseCaseError {
+    /// A uniqueness conflict is the caller's to resolve, not a storage fault.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => UseCaseError::Conflict(what),
+            other => UseCaseError::Store(other),
+        }
+    }
+}
+
+/// The fields that differ between two snapshots, as the `data` of an
+/// update event: `{"before": {...}, "after": {...}}`; `None` when nothing
+/// changed.
+pub(crate) fn changes(before: &Value, after: &Value) -> Option<Value> {
+    let (Value::Object(before), Value::Object(after)) = (before, after) else {
+        return None;
+    };
+    let (mut b, mut a) = (Map::new(), Map::new());
+    for (key, new) in after {
+        let old = before.get(key).cloned().unwrap_or(Value::Null);
+        if old != *new {
+            b.insert(key.clone(), old);
+            a.insert(key.clone(), new.clone());
+        }
+    }
+    (!a.is_empty()).then(|| serde_json::json!({"before": b, "after": a}))
 }
 
 impl From<rapport_store::QueryError> for UseCaseError {

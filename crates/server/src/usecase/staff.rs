@@ -61,11 +61,7 @@ pub fn create_with_one_time_password(
                 password_hash: hash,
                 password_change_required: true,
             },
-        )
-        .map_err(|e| match e {
-            rapport_store::StoreError::Conflict(what) => UseCaseError::Conflict(what),
-            other => UseCaseError::Store(other),
-        })?;
+        )?;
         record(
             conn,
             stream(created.id),
@@ -152,43 +148,23 @@ pub fn update(
                 &id.to_string(),
             )?;
         }
-        let mut before = serde_json::Map::new();
-        let mut after = serde_json::Map::new();
-        let mut diff = |key: &str, b: serde_json::Value, a: serde_json::Value| {
-            if a != b {
-                before.insert(key.into(), b);
-                after.insert(key.into(), a);
-            }
+        let snapshot = |s: &Staff| {
+            json!({
+                "name": s.name.as_str(),
+                "display_name": s.display_name.as_str(),
+                "avatar_url": s.avatar_url,
+                "role": s.role.as_str(),
+                "active": s.active,
+            })
         };
-        diff(
-            "name",
-            json!(current.name.as_str()),
-            json!(updated.name.as_str()),
-        );
-        diff(
-            "display_name",
-            json!(current.display_name.as_str()),
-            json!(updated.display_name.as_str()),
-        );
-        diff(
-            "avatar_url",
-            json!(current.avatar_url),
-            json!(updated.avatar_url),
-        );
-        diff(
-            "role",
-            json!(current.role.as_str()),
-            json!(updated.role.as_str()),
-        );
-        diff("active", json!(current.active), json!(updated.active));
-        if !after.is_empty() {
+        if let Some(data) = super::changes(&snapshot(&current), &snapshot(&updated)) {
             record(
                 conn,
                 stream(id),
                 actor,
                 "staff.updated",
                 ("staff", Some(&id.to_string())),
-                json!({"before": before, "after": after}),
+                data,
             )?;
         }
         Ok(updated)

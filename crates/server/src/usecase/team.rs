@@ -31,18 +31,11 @@ pub fn get(store: &Store, who: &Principal, id: TeamId) -> Result<Team, UseCaseEr
     team::find(&mut *store.conn()?, id)?.ok_or(UseCaseError::NotFound("team"))
 }
 
-fn conflict(e: rapport_store::StoreError) -> UseCaseError {
-    match e {
-        rapport_store::StoreError::Conflict(what) => UseCaseError::Conflict(what),
-        other => UseCaseError::Store(other),
-    }
-}
-
 pub fn create(store: &Store, who: &Principal, name: &str) -> Result<Team, UseCaseError> {
     let actor = admin(who)?;
     let name = text("name", name, 100)?;
     store.write(|conn| {
-        let created = team::insert(conn, &name).map_err(conflict)?;
+        let created = team::insert(conn, &name)?;
         record(
             conn,
             stream(created.id),
@@ -65,7 +58,7 @@ pub fn rename(
     let name = text("name", name, 100)?;
     store.write(|conn| {
         let before = team::find(conn, id)?.ok_or(UseCaseError::NotFound("team"))?;
-        team::rename(conn, id, &name).map_err(conflict)?;
+        team::rename(conn, id, &name)?;
         record(
             conn,
             stream(id),
