@@ -102,6 +102,18 @@ typed_id!(
 );
 
 typed_id!(
+    /// One case: a long-running thread of one account.
+    CaseId,
+    "case"
+);
+
+typed_id!(
+    /// One entry of a case thread.
+    EntryId,
+    "entry"
+);
+
+typed_id!(
     /// A token an integration uses instead of a person's sign-in.
     ApiTokenId,
     "api token"

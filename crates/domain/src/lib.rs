@@ -5,6 +5,7 @@
 //! any other Rapport crate. Everything else depends on it.
 
 mod account;
+mod case;
 mod email;
 mod id;
 mod permission;
@@ -15,12 +16,15 @@ pub use account::{
     ApiScope, ContactFunction, ContactVisibility, Domain, DomainError, LifecycleStage,
     PreferredChannel, TeamRole,
 };
+pub use case::{CasePriority, CaseStatus, Channel, ClientReply, EntryKind, on_client_reply};
 pub use email::{EmailAddress, EmailError};
 pub use id::{
-    AccountId, ApiTokenId, ContactId, IdParseError, InstanceId, SessionFamilyId, StaffId, TeamId,
+    AccountId, ApiTokenId, CaseId, ContactId, EntryId, IdParseError, InstanceId, SessionFamilyId,
+    StaffId, TeamId,
 };
 pub use permission::{
-    AccountAccess, Denied, Permission, Principal, ScopeSet, authorize, can_manage_contacts,
-    can_read_account, can_read_contact,
+    AccountAccess, CaseAccess, Denied, Permission, Principal, ScopeSet, authorize,
+    can_manage_contacts, can_read_account, can_read_case, can_read_contact, can_reply_case,
+    can_see_entry, can_work_case,
 };
 pub use staff::{PersonName, PersonNameError, StaffRole};

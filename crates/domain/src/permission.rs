@@ -154,6 +154,52 @@ pub fn can_read_contact(
     }
 }
 
+/// What decides access to one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseAccess<'a> {
+    pub account: AccountAccess<'a>,
+    pub opened_by: Option<ContactId>,
+    /// Whether the calling contact takes part in the case.
+    pub caller_participates: bool,
+}
+
+/// Reading a case and its thread (notes aside, see [`can_see_entry`]):
+/// staff who may read the account; a contact of the account who opened it,
+/// takes part in it, or sees all of the account's cases.
+pub fn can_read_case(principal: &Principal, case: &CaseAccess<'_>) -> bool {
+    if !can_read_account(principal, &case.account) {
+        return false;
+    }
+    match principal {
+        Principal::Contact { id, visibility, .. } => {
+            *visibility == ContactVisibility::AllAccountCases
+                || case.opened_by == Some(*id)
+                || case.caller_participates
+        }
+        _ => true,
+    }
+}
+
+/// Working a case (assign, change status, internal notes, merge): admins
+/// and the agents who serve the account. Auditors and contacts never.
+pub fn can_work_case(principal: &Principal, case: &CaseAccess<'_>) -> bool {
+    matches!(principal, Principal::Staff { .. }) && can_manage_contacts(principal, &case.account)
+}
+
+/// Adding a message to the thread: those who work the case, and the
+/// contacts who may read it.
+pub fn can_reply_case(principal: &Principal, case: &CaseAccess<'_>) -> bool {
+    match principal {
+        Principal::Contact { .. } => can_read_case(principal, case),
+        _ => can_work_case(principal, case),
+    }
+}
+
+/// Internal notes are for staff (and staff-scoped integrations) only.
+pub fn can_see_entry(principal: &Principal, kind: crate::case::EntryKind) -> bool {
+    kind != crate::case::EntryKind::Note || !matches!(principal, Principal::Contact { .. })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +264,76 @@ mod tests {
                 ..foreign
             }
         ));
+    }
+
+    #[test]
+    fn contacts_read_the_cases_their_visibility_allows_and_never_notes() {
+        use crate::case::EntryKind;
+        let account = AccountId::new();
+        let me = ContactId::new();
+        let own_only = Principal::Contact {
+            id: me,
+            account,
+            visibility: ContactVisibility::OwnCases,
+        };
+        let everything = Principal::Contact {
+            id: me,
+            account,
+            visibility: ContactVisibility::AllAccountCases,
+        };
+        let acc = AccountAccess {
+            account,
+            team: None,
+            agent_teams: &[],
+            agents_see_all: false,
+        };
+        let colleague_case = CaseAccess {
+            account: acc.clone(),
+            opened_by: Some(ContactId::new()),
+            caller_participates: false,
+        };
+        let my_case = CaseAccess {
+            opened_by: Some(me),
+            ..colleague_case.clone()
+        };
+        let joined = CaseAccess {
+            caller_participates: true,
+            ..colleague_case.clone()
+        };
+        assert!(!can_read_case(&own_only, &colleague_case));
+        assert!(can_read_case(&own_only, &my_case) && can_read_case(&own_only, &joined));
+        assert!(can_read_case(&everything, &colleague_case));
+        assert!(can_reply_case(&own_only, &my_case) && !can_work_case(&own_only, &my_case));
+        assert!(
+            !can_see_entry(&own_only, EntryKind::Note)
+                && can_see_entry(&own_only, EntryKind::Portal)
+        );
+        let other = CaseAccess {
+            account: AccountAccess {
+                account: AccountId::new(),
+                ..acc
+            },
+            ..my_case
+        };
+        assert!(!can_read_case(&everything, &other));
+    }
+
+    #[test]
+    fn auditors_read_cases_but_never_work_them() {
+        let auditor = staff(StaffRole::Auditor);
+        let case = CaseAccess {
+            account: AccountAccess {
+                account: AccountId::new(),
+                team: None,
+                agent_teams: &[],
+                agents_see_all: false,
+            },
+            opened_by: None,
+            caller_participates: false,
+        };
+        assert!(can_read_case(&auditor, &case));
+        assert!(!can_work_case(&auditor, &case) && !can_reply_case(&auditor, &case));
+        assert!(can_work_case(&staff(StaffRole::Admin), &case));
     }
 
     #[test]

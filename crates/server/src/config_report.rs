@@ -127,6 +127,18 @@ pub fn render(config: &Config) -> String {
     );
     root.insert("accounts".into(), accounts.into());
 
+    let mut cases = toml::Table::new();
+    cases.insert(
+        "categories".into(),
+        toml::Value::Array(s.cases.categories.iter().map(|c| str_value(c)).collect()),
+    );
+    cases.insert("triage_team".into(), str_value(&s.cases.triage_team));
+    cases.insert(
+        "reopen_closed_within_days".into(),
+        int_value(s.cases.reopen_closed_within_days.into()),
+    );
+    root.insert("cases".into(), cases.into());
+
     format!("# configuration is valid\n{root}")
 }
 

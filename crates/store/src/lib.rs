@@ -13,6 +13,7 @@
 pub mod account;
 pub mod api_token;
 pub mod audit;
+pub mod case;
 mod connection;
 pub mod contact;
 mod database_url;

@@ -174,3 +174,60 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    cases (id) {
+        id -> Text,
+        number -> BigInt,
+        account_id -> Text,
+        opened_by_contact_id -> Nullable<Text>,
+        opened_by_staff_id -> Nullable<Text>,
+        subject -> Text,
+        team_id -> Nullable<Text>,
+        assignee_id -> Nullable<Text>,
+        status -> Text,
+        priority -> Text,
+        category -> Nullable<Text>,
+        tags -> Text,
+        channel -> Text,
+        merged_into_id -> Nullable<Text>,
+        follows_case_id -> Nullable<Text>,
+        reopen_count -> Integer,
+        first_response_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        last_activity_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    case_participants (case_id, contact_id) {
+        case_id -> Text,
+        contact_id -> Text,
+    }
+}
+
+diesel::table! {
+    case_entries (id) {
+        id -> Text,
+        case_id -> Text,
+        account_id -> Text,
+        kind -> Text,
+        author_kind -> Text,
+        author_id -> Nullable<Text>,
+        body -> Text,
+        client_message_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(cases, case_participants, case_entries);

@@ -202,3 +202,16 @@ pub fn teams_of(conn: &mut DbConnection, staff: StaffId) -> Result<Vec<TeamId>, 
         .map(|id| id.parse().map_err(|_| corrupt("member team id")))
         .collect()
 }
+
+/// The team with this name, compared case-insensitively.
+pub fn find_by_name(conn: &mut DbConnection, name: &str) -> Result<Option<Team>, StoreError> {
+    let id: Option<String> = teams::table
+        .filter(teams::name_key.eq(name.to_lowercase()))
+        .select(teams::id)
+        .first(conn)
+        .optional()?;
+    match id {
+        Some(id) => find(conn, id.parse().map_err(|_| corrupt("id"))?),
+        None => Ok(None),
+    }
+}

@@ -3,21 +3,22 @@ use rapport_tests::{TestApp, TestDatabase, e2e_test, seed};
 use serde_json::{Value, json};
 
 /// Everyone the matrix calls as, signed in against one server.
-struct World {
-    admin: String,
-    agent_in: String,
-    agent_out: String,
-    auditor: String,
-    contact_in: String,
-    contact_out: String,
-    agent_in_id: String,
-    agent_out_id: String,
-    admin_id: String,
-    spare_id: String,
-    team_in: String,
-    team_out: String,
-    acme: String,
-    anna: String,
+pub(crate) struct World {
+    pub(crate) admin: String,
+    pub(crate) agent_in: String,
+    pub(crate) agent_out: String,
+    pub(crate) auditor: String,
+    pub(crate) contact_in: String,
+    pub(crate) contact_out: String,
+    pub(crate) agent_in_id: String,
+    pub(crate) agent_out_id: String,
+    pub(crate) admin_id: String,
+    pub(crate) spare_id: String,
+    pub(crate) team_in: String,
+    pub(crate) team_out: String,
+    pub(crate) acme: String,
+    pub(crate) anna: String,
+    pub(crate) acme_case: String,
 }
 
 async fn me_id(app: &TestApp, token: &str) -> String {
@@ -27,7 +28,7 @@ async fn me_id(app: &TestApp, token: &str) -> String {
         .to_owned()
 }
 
-async fn ok(res: rapport_tests::Response, status: u16) -> Value {
+pub(crate) async fn ok(res: rapport_tests::Response, status: u16) -> Value {
     assert_eq!(res.status, status, "{}", String::from_utf8_lossy(&res.body));
     if res.body.is_empty() {
         Value::Null
@@ -37,7 +38,7 @@ async fn ok(res: rapport_tests::Response, status: u16) -> Value {
 }
 
 /// Signs a contact in the way contacts do: a magic link from the mailbox.
-async fn contact_token(app: &TestApp, db: &TestDatabase, email: &str) -> String {
+pub(crate) async fn contact_token(app: &TestApp, db: &TestDatabase, email: &str) -> String {
     let mailbox = db.data_dir().join("mailbox");
     let before: Vec<_> = std::fs::read_dir(&mailbox)
         .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -76,7 +77,7 @@ async fn contact_token(app: &TestApp, db: &TestDatabase, email: &str) -> String 
     tokens["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn world(app: &TestApp, db: &TestDatabase) -> World {
+pub(crate) async fn world(app: &TestApp, db: &TestDatabase) -> World {
     let admin = app.token_for(db, "admin").await;
     let agent_in = app.token_for(db, "agent").await;
     let agent_out = app.token_for(db, "agent").await;
@@ -146,6 +147,10 @@ async fn world(app: &TestApp, db: &TestDatabase) -> World {
     .await;
     let contact_in = contact_token(app, db, "anna@acme.example").await;
     let contact_out = contact_token(app, db, "gus@globex.example").await;
+    let acme_case = ok(
+        app.post_as(&contact_in, "/api/v1/cases", &json!({"subject": "Invoice 2026-114 does not match the PO", "body": "The invoice total differs from PO 7781.", "category": "billing"})).await,
+        201,
+    ).await["case"]["id"].as_str().unwrap().to_owned();
     World {
         admin,
         agent_in,
@@ -161,6 +166,7 @@ async fn world(app: &TestApp, db: &TestDatabase) -> World {
         team_out,
         acme,
         anna,
+        acme_case,
     }
 }
 
@@ -179,7 +185,7 @@ e2e_test! {
             // what the others see.
             ("admin", Some(&w.admin)),
         ];
-        let (acme, anna, team_in, team_out) = (&w.acme, &w.anna, &w.team_in, &w.team_out);
+        let (acme, anna, team_in, team_out, case) = (&w.acme, &w.anna, &w.team_in, &w.team_out, &w.acme_case);
         // method, path, body, expected status per caller in the order above.
         let matrix: Vec<(Method, String, Option<Value>, [u16; 7])> = vec![
             (Method::GET, "/api/v1/me".into(), None, [401, 200, 200, 200, 200, 200, 200]),
@@ -205,6 +211,14 @@ e2e_test! {
             (Method::POST, format!("/api/v1/accounts/{acme}/contacts"), Some(json!({"name": "Olaf Ops", "emails": ["olaf-{n}@acme.example"]})), [401, 201, 404, 403, 403, 404, 201]),
             (Method::GET, format!("/api/v1/contacts/{anna}"), None, [401, 200, 404, 200, 200, 404, 200]),
             (Method::PATCH, format!("/api/v1/contacts/{anna}"), Some(json!({"title": "Head of Finance"})), [401, 200, 404, 403, 403, 404, 200]),
+            (Method::GET, "/api/v1/cases".into(), None, [401, 200, 200, 200, 200, 200, 200]),
+            (Method::POST, "/api/v1/cases".into(), Some(json!({"account_id": acme, "subject": "Planned maintenance {n}", "body": "Heads-up"})), [401, 201, 404, 403, 201, 404, 201]),
+            (Method::GET, format!("/api/v1/cases/{case}"), None, [401, 200, 404, 200, 200, 404, 200]),
+            (Method::PATCH, format!("/api/v1/cases/{case}"), Some(json!({"priority": "high"})), [401, 200, 404, 403, 403, 404, 200]),
+            (Method::GET, format!("/api/v1/cases/{case}/entries"), None, [401, 200, 404, 200, 200, 404, 200]),
+            (Method::POST, format!("/api/v1/cases/{case}/entries"), Some(json!({"kind": "portal", "body": "Update {n}"})), [401, 201, 404, 403, 201, 404, 201]),
+            (Method::POST, format!("/api/v1/cases/{case}/entries"), Some(json!({"kind": "note", "body": "Internal {n}"})), [401, 201, 404, 403, 422, 404, 201]),
+            (Method::GET, format!("/api/v1/accounts/{acme}/timeline"), None, [401, 200, 404, 200, 200, 404, 200]),
         ];
         let mut n = 0;
         for (method, path, body, expected) in &matrix {
@@ -219,7 +233,7 @@ e2e_test! {
                 );
                 if *who == "contact of another account" || *who == "agent outside it" {
                     let text = String::from_utf8_lossy(&res.body);
-                    for secret in ["Acme", "anna@acme.example", "Renewal in", "+49 30"] {
+                    for secret in ["Acme", "anna@acme.example", "Renewal in", "+49 30", "Invoice 2026-114", "PO 7781", "Internal "] {
                         assert!(!text.contains(secret), "{method} {path} as {who} leaked {secret:?}: {text}");
                     }
                 }

@@ -6,6 +6,7 @@
 mod audit;
 mod audit_http;
 mod auth;
+mod cases;
 mod cli;
 mod directory;
 mod health;

@@ -8,8 +8,8 @@ mod validate;
 
 pub use load::{ConfigError, Overrides, load};
 pub use settings::{
-    AccountSettings, AuditSettings, AuthSettings, DatabaseSettings, InstanceSettings, LogFormat,
-    LogSettings, Mode, ServerSettings, Settings,
+    AccountSettings, AuditSettings, AuthSettings, CaseSettings, DatabaseSettings, InstanceSettings,
+    LogFormat, LogSettings, Mode, ServerSettings, Settings,
 };
 pub use validate::validate;
 

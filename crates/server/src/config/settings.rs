@@ -25,6 +25,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub audit: AuditSettings,
     pub accounts: AccountSettings,
+    pub cases: CaseSettings,
 }
 
 impl Default for Settings {
@@ -39,6 +40,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             audit: AuditSettings::default(),
             accounts: AccountSettings::default(),
+            cases: CaseSettings::default(),
         }
     }
 }
@@ -209,6 +211,31 @@ impl Default for AccountSettings {
             default_tier: "standard".into(),
             agents_see_all: false,
             custom_fields_max_bytes: 16_384,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaseSettings {
+    /// Categories a case can be filed under.
+    pub categories: Vec<String>,
+    /// Team (by name) that receives cases of accounts without a dedicated
+    /// team; empty: such cases wait unassigned.
+    pub triage_team: String,
+    /// Days after closing during which a client reply reopens a case; a
+    /// later reply opens a new case linked to it.
+    pub reopen_closed_within_days: u32,
+}
+
+impl Default for CaseSettings {
+    fn default() -> Self {
+        CaseSettings {
+            categories: ["billing", "technical", "orders", "appointments", "other"]
+                .map(String::from)
+                .to_vec(),
+            triage_team: String::new(),
+            reopen_closed_within_days: 14,
         }
     }
 }

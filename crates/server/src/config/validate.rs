@@ -110,6 +110,20 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         2,
         1_048_576,
     )?;
+    let categories = &settings.cases.categories;
+    if categories.is_empty() || !categories.iter().all(tier_ok) {
+        return Err(key_error(
+            "cases.categories",
+            "must list at least one category of lowercase letters, digits and _",
+            "e.g. categories = [\"billing\", \"technical\"]",
+        ));
+    }
+    in_range(
+        "cases.reopen_closed_within_days",
+        settings.cases.reopen_closed_within_days.into(),
+        0,
+        3_650,
+    )?;
     let url = settings.server.public_url.trim();
     if !(url.starts_with("http://") || url.starts_with("https://"))
         || url.len() > 200

@@ -451,7 +451,8 @@ pub struct AccountBody {
     pub custom_fields: Option<Map<String, Value>>,
 }
 
-fn ref_id<T: std::str::FromStr>(
+/// An optional, clearable id field of a PATCH body, checked.
+pub(super) fn ref_id<T: std::str::FromStr>(
     field: &'static str,
     value: Option<Option<String>>,
 ) -> Result<Option<Option<T>>, ApiError> {

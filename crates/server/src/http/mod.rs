@@ -3,6 +3,7 @@
 mod api_tokens;
 mod audit;
 mod auth;
+mod cases;
 mod directory;
 mod health;
 mod instance;
@@ -100,6 +101,23 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 resource("/api/v1/api-tokens/{id}", "DELETE")
                     .route(web::delete().to(api_tokens::revoke)),
             )
+            .service(
+                resource("/api/v1/cases", "GET, POST")
+                    .route(web::get().to(cases::list))
+                    .route(web::post().to(cases::open)),
+            )
+            .service(
+                resource("/api/v1/cases/{id}", "GET, PATCH")
+                    .route(web::get().to(cases::get))
+                    .route(web::patch().to(cases::patch)),
+            )
+            .service(
+                resource("/api/v1/cases/{id}/entries", "GET, POST")
+                    .route(web::get().to(cases::entries))
+                    .route(web::post().to(cases::post)),
+            )
+            .service(post("/api/v1/cases/{id}/merge").route(web::post().to(cases::merge)))
+            .service(get("/api/v1/accounts/{id}/timeline").route(web::get().to(cases::timeline)))
             .service(get("/api/v1/audit/public-key").route(web::get().to(audit::public_key)))
             .service(get("/api/v1/audit/export").route(web::get().to(audit::export)))
             .default_service(web::to(problem::route_not_found));

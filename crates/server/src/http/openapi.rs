@@ -40,6 +40,14 @@ use utoipa::OpenApi;
         super::directory::create_contact,
         super::directory::get_contact,
         super::directory::patch_contact,
+        super::cases::open,
+        super::cases::list,
+        super::cases::get,
+        super::cases::patch,
+        super::cases::entries,
+        super::cases::post,
+        super::cases::merge,
+        super::cases::timeline,
         super::api_tokens::create,
         super::api_tokens::list,
         super::api_tokens::revoke,
@@ -56,6 +64,7 @@ use utoipa::OpenApi;
         (name = "teams", description = "Teams of agents dedicated to accounts"),
         (name = "accounts", description = "Client companies"),
         (name = "contacts", description = "People at client companies"),
+        (name = "cases", description = "Cases as long-running threads, and the account timeline"),
         (name = "api-tokens", description = "Tokens for integrations, scoped"),
         (name = "audit", description = "The audit log: public key and verifiable exports")
     )

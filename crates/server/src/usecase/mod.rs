@@ -7,6 +7,7 @@ mod access;
 pub mod account;
 pub mod api_token;
 pub mod audit;
+pub mod case;
 pub mod contact;
 mod input;
 pub mod session;

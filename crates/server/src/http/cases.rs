@@ -1,0 +1,472 @@
+//! Cases, their threads and the account timeline over HTTP.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use rapport_domain::{
+    AccountId, CaseId, CasePriority, CaseStatus, Channel, ContactId, EntryId, EntryKind, StaffId,
+    TeamId,
+};
+use rapport_store::case::{Author, Case, CaseFilter, Entry};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::ApiError;
+use super::directory::ref_id;
+use super::page::{Page, PageParams, double_option, path_id};
+use crate::auth::Authenticated;
+use crate::blocking;
+use crate::state::AppState;
+use crate::usecase::UseCaseError;
+use crate::usecase::case as cases;
+
+fn parse_field<T>(
+    field: &'static str,
+    value: Option<&str>,
+    parse: fn(&str) -> Option<T>,
+    choices: String,
+) -> Result<Option<T>, ApiError> {
+    value
+        .map(|v| {
+            parse(v).ok_or_else(|| {
+                ApiError::UseCase(UseCaseError::Validation {
+                    field,
+                    message: format!("must be one of: {choices}"),
+                })
+            })
+        })
+        .transpose()
+}
+
+fn id_field<T: std::str::FromStr>(field: &'static str, v: &str) -> Result<T, ApiError> {
+    v.parse().map_err(|_| {
+        ApiError::UseCase(UseCaseError::Validation {
+            field,
+            message: "is not an id".into(),
+        })
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub number: i64,
+    /// `#1042`: the reference clients quote.
+    pub reference: String,
+    #[schema(format = Uuid)]
+    pub account_id: String,
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub channel: String,
+    #[schema(format = Uuid)]
+    pub team_id: Option<String>,
+    #[schema(format = Uuid)]
+    pub assignee_id: Option<String>,
+    #[schema(format = Uuid)]
+    pub opened_by_contact_id: Option<String>,
+    /// Set when this case was merged into another.
+    #[schema(format = Uuid)]
+    pub merged_into_id: Option<String>,
+    /// Set when this case was opened by a reply to a case closed long ago.
+    #[schema(format = Uuid)]
+    pub follows_case_id: Option<String>,
+    pub reopen_count: i32,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub last_activity_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Case> for CaseView {
+    fn from(c: &Case) -> Self {
+        CaseView {
+            id: c.id.to_string(),
+            number: c.number,
+            reference: format!("#{}", c.number),
+            account_id: c.account_id.to_string(),
+            subject: c.subject.clone(),
+            status: c.status.as_str().into(),
+            priority: c.priority.as_str().into(),
+            category: c.category.clone(),
+            tags: c.tags.clone(),
+            channel: c.channel.as_str().into(),
+            team_id: c.team_id.map(|t| t.to_string()),
+            assignee_id: c.assignee_id.map(|a| a.to_string()),
+            opened_by_contact_id: c.opened_by_contact_id.map(|o| o.to_string()),
+            merged_into_id: c.merged_into_id.map(|m| m.to_string()),
+            follows_case_id: c.follows_case_id.map(|f| f.to_string()),
+            reopen_count: c.reopen_count,
+            first_response_at: c.first_response_at,
+            resolved_at: c.resolved_at,
+            closed_at: c.closed_at,
+            last_activity_at: c.last_activity_at,
+            created_at: c.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseDetailView {
+    #[serde(flatten)]
+    pub case: CaseView,
+    #[schema(value_type = Vec<String>)]
+    pub participant_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub case_id: String,
+    /// `chat`, `email_in`, `email_out`, `portal`, `note` (staff only) or `event`.
+    pub kind: String,
+    /// `staff`, `contact` or `system`.
+    pub author_kind: String,
+    #[schema(format = Uuid)]
+    pub author_id: Option<String>,
+    pub body: String,
+    pub client_message_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Entry> for EntryView {
+    fn from(e: &Entry) -> Self {
+        let (author_kind, author_id) = match e.author {
+            Author::Staff(id) => ("staff", Some(id.to_string())),
+            Author::Contact(id) => ("contact", Some(id.to_string())),
+            Author::System => ("system", None),
+        };
+        EntryView {
+            id: e.id.to_string(),
+            case_id: e.case_id.to_string(),
+            kind: e.kind.as_str().into(),
+            author_kind: author_kind.into(),
+            author_id,
+            body: e.body.clone(),
+            client_message_id: e.client_message_id.clone(),
+            created_at: e.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenedView {
+    pub case: CaseView,
+    pub entry: EntryView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostedView {
+    /// The case holding the entry (a new, linked case when the reply came
+    /// long after the old one closed).
+    pub case: CaseView,
+    pub entry: EntryView,
+    /// True when this client message id was already posted: nothing new stored.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenCaseBody {
+    /// Staff only: the account (contacts open cases for their own).
+    #[schema(format = Uuid)]
+    pub account_id: Option<String>,
+    pub subject: String,
+    pub body: String,
+    pub category: Option<String>,
+    /// `low`, `normal` (default), `high`, `urgent`.
+    pub priority: Option<String>,
+    /// `portal` (default), `chat`, `email`, `phone`, `api`.
+    pub channel: Option<String>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub participant_ids: Option<Vec<String>>,
+    /// Your id for this message: a retry with the same id opens nothing new.
+    pub client_message_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostBody {
+    /// `portal` (a message the client sees) or, for staff, `note` (internal).
+    pub kind: String,
+    pub body: String,
+    pub client_message_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CasePatch {
+    pub subject: Option<String>,
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub category: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(format = Uuid)]
+    pub team_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(format = Uuid)]
+    pub assignee_id: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// The case that survives.
+    #[schema(format = Uuid)]
+    pub into: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CaseListParams {
+    pub status: Option<String>,
+    pub account_id: Option<String>,
+    pub assignee_id: Option<String>,
+    pub team_id: Option<String>,
+}
+
+/// Open a case: a contact for their company; staff proactively for an account.
+#[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = OpenCaseBody, security(("bearer" = [])),
+    responses((status = 201, description = "Opened, routed to the account's team", body = OpenedView)))]
+pub async fn open(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    body: web::Json<OpenCaseBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let input = cases::OpenCase {
+        account_id: b
+            .account_id
+            .as_deref()
+            .map(|a| id_field::<AccountId>("account_id", a))
+            .transpose()?,
+        subject: b.subject,
+        body: b.body,
+        category: b.category,
+        priority: parse_field(
+            "priority",
+            b.priority.as_deref(),
+            CasePriority::parse,
+            CasePriority::choices(),
+        )?,
+        channel: parse_field(
+            "channel",
+            b.channel.as_deref(),
+            Channel::parse,
+            Channel::choices(),
+        )?,
+        participants: b
+            .participant_ids
+            .unwrap_or_default()
+            .iter()
+            .map(|p| id_field::<ContactId>("participant_ids", p))
+            .collect::<Result<_, _>>()?,
+        client_message_id: b.client_message_id,
+    };
+    let app = state.into_inner();
+    let (case, entry) = blocking::run(move || cases::open(&app, &who.principal, input)).await?;
+    Ok(HttpResponse::Created().json(OpenedView {
+        case: CaseView::from(&case),
+        entry: EntryView::from(&entry),
+    }))
+}
+
+/// Cases the caller may see, newest first.
+#[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(CaseListParams, PageParams), security(("bearer" = [])),
+    responses((status = 200, description = "A page of cases", body = Page<CaseView>)))]
+pub async fn list(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    params: web::Query<CaseListParams>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, before) = (page.limit()?, page.cursor::<CaseId>()?);
+    let p = params.into_inner();
+    let bad = |name: &str| ApiError::InvalidQuery(format!("{name} is not valid"));
+    let filter = CaseFilter {
+        status: p
+            .status
+            .as_deref()
+            .map(|s| CaseStatus::parse(s).ok_or_else(|| bad("status")))
+            .transpose()?,
+        account: p
+            .account_id
+            .as_deref()
+            .map(|a| a.parse::<AccountId>().map_err(|_| bad("account_id")))
+            .transpose()?,
+        assignee: p
+            .assignee_id
+            .as_deref()
+            .map(|a| a.parse::<StaffId>().map_err(|_| bad("assignee_id")))
+            .transpose()?,
+        team: p
+            .team_id
+            .as_deref()
+            .map(|t| t.parse::<TeamId>().map_err(|_| bad("team_id")))
+            .transpose()?,
+        ..CaseFilter::default()
+    };
+    let app = state.into_inner();
+    let items =
+        blocking::run(move || cases::list(&app, &who.principal, filter, before, limit)).await?;
+    let items: Vec<CaseView> = items.iter().map(CaseView::from).collect();
+    Ok(HttpResponse::Ok().json(Page::new(items, limit, |c| c.id.clone())))
+}
+
+/// One case.
+#[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", security(("bearer" = [])),
+    responses((status = 200, description = "The case", body = CaseDetailView)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: CaseId = path_id(&id, "case")?;
+    let app = state.into_inner();
+    let detail = blocking::run(move || cases::get(&app, &who.principal, id)).await?;
+    Ok(HttpResponse::Ok().json(CaseDetailView {
+        case: CaseView::from(&detail.case),
+        participant_ids: detail
+            .participants
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    }))
+}
+
+/// Work a case: status, priority, category, tags, team, assignee (admins and the account's agents).
+#[utoipa::path(patch, path = "/api/v1/cases/{id}", tag = "cases", request_body = CasePatch, security(("bearer" = [])),
+    responses((status = 200, description = "Updated", body = CaseView)))]
+pub async fn patch(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<CasePatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id: CaseId = path_id(&id, "case")?;
+    let b = body.into_inner();
+    let changes = cases::CaseChanges {
+        subject: b.subject,
+        status: parse_field(
+            "status",
+            b.status.as_deref(),
+            CaseStatus::parse,
+            CaseStatus::choices(),
+        )?,
+        priority: parse_field(
+            "priority",
+            b.priority.as_deref(),
+            CasePriority::parse,
+            CasePriority::choices(),
+        )?,
+        category: b.category,
+        tags: b.tags,
+        team_id: ref_id("team_id", b.team_id)?,
+        assignee_id: ref_id("assignee_id", b.assignee_id)?,
+    };
+    let app = state.into_inner();
+    let case = blocking::run(move || cases::update(&app, &who.principal, id, changes)).await?;
+    Ok(HttpResponse::Ok().json(CaseView::from(&case)))
+}
+
+/// The thread, oldest first (notes only for staff).
+#[utoipa::path(get, path = "/api/v1/cases/{id}/entries", tag = "cases", params(PageParams), security(("bearer" = [])),
+    responses((status = 200, description = "A page of entries", body = Page<EntryView>)))]
+pub async fn entries(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let id: CaseId = path_id(&id, "case")?;
+    let (limit, after) = (page.limit()?, page.cursor::<EntryId>()?);
+    let app = state.into_inner();
+    let items =
+        blocking::run(move || cases::entries(&app, &who.principal, id, after, limit)).await?;
+    let items: Vec<EntryView> = items.iter().map(EntryView::from).collect();
+    Ok(HttpResponse::Ok().json(Page::new(items, limit, |e| e.id.clone())))
+}
+
+/// Post to the thread. 201 for a new entry, 200 for a repeated client message id.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/entries", tag = "cases", request_body = PostBody, security(("bearer" = [])),
+    responses((status = 201, description = "Posted", body = PostedView), (status = 200, description = "Already posted with this client message id", body = PostedView)))]
+pub async fn post(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<PostBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id: CaseId = path_id(&id, "case")?;
+    let b = body.into_inner();
+    let kind = parse_field(
+        "kind",
+        Some(&b.kind),
+        EntryKind::parse,
+        "portal, note".into(),
+    )?
+    .ok_or(ApiError::Internal("kind".into()))?;
+    let app = state.into_inner();
+    let posted = blocking::run(move || {
+        cases::post(
+            &app,
+            &who.principal,
+            id,
+            kind,
+            &b.body,
+            b.client_message_id.as_deref(),
+        )
+    })
+    .await?;
+    let view = PostedView {
+        case: CaseView::from(&posted.case),
+        entry: EntryView::from(&posted.entry),
+        duplicate: posted.duplicate,
+    };
+    Ok(if posted.duplicate {
+        HttpResponse::Ok().json(view)
+    } else {
+        HttpResponse::Created().json(view)
+    })
+}
+
+/// Merge this case into another of the same account.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/merge", tag = "cases", request_body = MergeBody, security(("bearer" = [])),
+    responses((status = 200, description = "The surviving case", body = CaseView)))]
+pub async fn merge(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<MergeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id: CaseId = path_id(&id, "case")?;
+    let into: CaseId = id_field("into", &body.into)?;
+    let app = state.into_inner();
+    let kept = blocking::run(move || cases::merge(&app, &who.principal, id, into)).await?;
+    Ok(HttpResponse::Ok().json(CaseView::from(&kept)))
+}
+
+/// The account's shared history: every entry of its cases, newest first.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/timeline", tag = "cases", params(PageParams), security(("bearer" = [])),
+    responses((status = 200, description = "A page of entries, newest first", body = Page<EntryView>)))]
+pub async fn timeline(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let account: AccountId = path_id(&id, "account")?;
+    let (limit, before) = (page.limit()?, page.cursor::<EntryId>()?);
+    let app = state.into_inner();
+    let items =
+        blocking::run(move || cases::timeline(&app, &who.principal, account, before, limit))
+            .await?;
+    let items: Vec<EntryView> = items.iter().map(EntryView::from).collect();
+    Ok(HttpResponse::Ok().json(Page::new(items, limit, |e| e.id.clone())))
+}

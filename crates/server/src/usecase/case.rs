@@ -1,0 +1,837 @@
+//! Cases: opening (routed to the account's team and its familiar agent),
+//! the thread, client replies that reopen, working a case, merging, and
+//! the account timeline. Every change is audited in the case's stream,
+//! which belongs to the account's export.
+
+use chrono::{Duration, Utc};
+use rapport_audit::{Actor, ActorKind, StreamName};
+use rapport_domain::{
+    AccountId, CaseAccess, CaseId, CasePriority, CaseStatus, Channel, ClientReply, ContactId,
+    EntryId, EntryKind, Principal, StaffId, StaffRole, TeamId, can_read_case, can_reply_case,
+    can_see_entry, can_work_case, on_client_reply,
+};
+use rapport_store::DbConnection;
+use rapport_store::account::Account;
+use rapport_store::case::{self, Author, Case, CaseFilter, Entry};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::access::{account_access, agent_teams};
+use super::input::{invalid, optional_text, text};
+use super::{UseCaseError, changes};
+use crate::state::AppState;
+
+/// Longest thread entry accepted, in characters.
+pub const MAX_BODY_CHARS: usize = 100_000;
+/// Longest client message id.
+const MAX_CLIENT_MESSAGE_ID: usize = 100;
+
+/// A new case, as asked for.
+#[derive(Debug, Clone, Default)]
+pub struct OpenCase {
+    /// Required for staff (proactive cases); a contact's own account otherwise.
+    pub account_id: Option<AccountId>,
+    pub subject: String,
+    pub body: String,
+    pub category: Option<String>,
+    pub priority: Option<CasePriority>,
+    pub channel: Option<Channel>,
+    /// Further contacts of the account who take part.
+    pub participants: Vec<ContactId>,
+    pub client_message_id: Option<String>,
+}
+
+/// Changes to a case; absent fields stay.
+#[derive(Debug, Clone, Default)]
+pub struct CaseChanges {
+    pub subject: Option<String>,
+    pub status: Option<CaseStatus>,
+    pub priority: Option<CasePriority>,
+    pub category: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub team_id: Option<Option<TeamId>>,
+    pub assignee_id: Option<Option<StaffId>>,
+}
+
+/// A case with its participants.
+#[derive(Debug, Clone)]
+pub struct CaseDetail {
+    pub case: Case,
+    pub participants: Vec<ContactId>,
+}
+
+/// What posting to a thread did.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    /// The case the entry is in: a new one when the reply came long after closing.
+    pub case: Case,
+    pub entry: Entry,
+    /// True when this client message id had been posted before: nothing new was stored.
+    pub duplicate: bool,
+}
+
+fn author_of(who: &Principal) -> Result<(Author, Actor), UseCaseError> {
+    Ok(match who {
+        Principal::Staff { id, .. } => (Author::Staff(*id), Actor::new(ActorKind::Staff, id)?),
+        Principal::Contact { id, .. } => {
+            (Author::Contact(*id), Actor::new(ActorKind::Contact, id)?)
+        }
+        Principal::ApiToken { .. } => return Err(UseCaseError::Forbidden),
+    })
+}
+
+fn case_stream(id: CaseId) -> StreamName {
+    StreamName::case(id)
+}
+
+/// Appends an audit event to the case's stream (linked to its account).
+fn audit(
+    conn: &mut DbConnection,
+    case: &Case,
+    actor: Actor,
+    action: &str,
+    data: Value,
+) -> Result<(), UseCaseError> {
+    let data = match data {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    let event = rapport_audit::NewEvent::new(
+        case_stream(case.id),
+        actor,
+        rapport_audit::Action::parse(action)?,
+        rapport_audit::Subject::new("case", Some(&case.id.to_string()))?,
+        data,
+    )?;
+    rapport_store::audit::append(conn, event, Some(&case.account_id.to_string()))?;
+    Ok(())
+}
+
+fn body_hash(body: &str) -> String {
+    hex::encode(Sha256::digest(body.as_bytes()))
+}
+
+/// Appends an entry and its audit event (the event holds the body's
+/// SHA-256, not the body: the thread is the content, the log the proof).
+fn add_entry(
+    conn: &mut DbConnection,
+    case: &mut Case,
+    kind: EntryKind,
+    author: Author,
+    actor: Actor,
+    body: &str,
+    client_message_id: Option<&str>,
+) -> Result<Entry, UseCaseError> {
+    let entry = case::insert_entry(conn, case, kind, author, body, client_message_id)?;
+    case.last_activity_at = entry.created_at;
+    audit(
+        conn,
+        case,
+        actor,
+        "case.entry_added",
+        json!({"entry_id": entry.id.to_string(), "kind": kind.as_str(), "body_sha256": body_hash(body), "client_message_id": client_message_id}),
+    )?;
+    Ok(entry)
+}
+
+/// A system event in the thread, visible to everyone who reads the case.
+fn thread_event(conn: &mut DbConnection, case: &mut Case, text: &str) -> Result<(), UseCaseError> {
+    case::insert_entry(conn, case, EntryKind::Event, Author::System, text, None)?;
+    Ok(())
+}
+
+struct Loaded {
+    case: Case,
+    account: Account,
+    teams: Vec<TeamId>,
+    participants: Vec<ContactId>,
+}
+
+impl Loaded {
+    fn access<'a>(&'a self, who: &Principal, state: &AppState) -> CaseAccess<'a> {
+        CaseAccess {
+            account: account_access(
+                &self.account,
+                &self.teams,
+                state.config.settings.accounts.agents_see_all,
+            ),
+            opened_by: self.case.opened_by_contact_id,
+            caller_participates: matches!(who, Principal::Contact { id, .. } if self.participants.contains(id)),
+        }
+    }
+}
+
+/// The case if `who` may read it; `NotFound` otherwise.
+fn load(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    id: CaseId,
+) -> Result<Loaded, UseCaseError> {
+    let case = case::find(conn, id)?.ok_or(UseCaseError::NotFound("case"))?;
+    let account = rapport_store::account::find(conn, case.account_id)?
+        .ok_or(UseCaseError::NotFound("case"))?;
+    let teams = agent_teams(conn, who)?;
+    let participants = case::participants(conn, id)?;
+    let loaded = Loaded {
+        case,
+        account,
+        teams,
+        participants,
+    };
+    if can_read_case(who, &loaded.access(who, state)) {
+        Ok(loaded)
+    } else {
+        Err(UseCaseError::NotFound("case"))
+    }
+}
+
+fn clean_tags(tags: &[String]) -> Result<Vec<String>, UseCaseError> {
+    if tags.len() > 20 {
+        return Err(invalid("tags", "at most 20 tags"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for t in tags {
+        let t = t.trim().to_lowercase();
+        if t.is_empty() || t.chars().count() > 40 || t.chars().any(char::is_control) {
+            return Err(invalid("tags", "each tag is 1 to 40 characters"));
+        }
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+fn check_category(
+    state: &AppState,
+    category: Option<&str>,
+) -> Result<Option<String>, UseCaseError> {
+    match category {
+        None => Ok(None),
+        Some(c)
+            if state
+                .config
+                .settings
+                .cases
+                .categories
+                .iter()
+                .any(|k| k == c) =>
+        {
+            Ok(Some(c.to_owned()))
+        }
+        Some(_) => Err(invalid(
+            "category",
+            format!(
+                "must be one of: {}",
+                state.config.settings.cases.categories.join(", ")
+            ),
+        )),
+    }
+}
+
+fn check_body(body: &str) -> Result<String, UseCaseError> {
+    optional_text("body", Some(body), MAX_BODY_CHARS, true)?
+        .ok_or_else(|| invalid("body", "must not be empty"))
+}
+
+fn check_client_message_id(id: Option<&str>) -> Result<Option<String>, UseCaseError> {
+    match id {
+        None => Ok(None),
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= MAX_CLIENT_MESSAGE_ID
+                && id.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            Ok(Some(id.to_owned()))
+        }
+        Some(_) => Err(invalid(
+            "client_message_id",
+            format!("must be 1 to {MAX_CLIENT_MESSAGE_ID} visible ASCII characters"),
+        )),
+    }
+}
+
+/// The team a new case of `account` goes to, and who in it takes it: the
+/// agent who last wrote to this account if they are still in the team,
+/// else the team member with the fewest open cases.
+fn route(
+    conn: &mut DbConnection,
+    state: &AppState,
+    account: &Account,
+) -> Result<(Option<TeamId>, Option<StaffId>, &'static str), UseCaseError> {
+    let team = match account.team_id {
+        Some(t) => rapport_store::team::find(conn, t)?,
+        None => {
+            let triage = state.config.settings.cases.triage_team.trim();
+            if triage.is_empty() {
+                None
+            } else {
+                rapport_store::team::find_by_name(conn, triage)?
+            }
+        }
+    };
+    let Some(team) = team else {
+        return Ok((None, None, "no team"));
+    };
+    let mut candidates = Vec::new();
+    for member in &team.members {
+        if let Some(s) = rapport_store::staff::find(conn, member.staff_id)?
+            && s.active
+            && matches!(s.role, StaffRole::Agent | StaffRole::Admin)
+        {
+            candidates.push(s.id);
+        }
+    }
+    if let Some(familiar) = case::last_staff_author(conn, account.id)?
+        && candidates.contains(&familiar)
+    {
+        return Ok((Some(team.id), Some(familiar), "familiar agent"));
+    }
+    let mut best: Option<(i64, StaffId)> = None;
+    for id in candidates {
+        let load = case::open_cases_of(conn, id)?;
+        if best.is_none_or(|(b, _)| load < b) {
+            best = Some((load, id));
+        }
+    }
+    Ok((Some(team.id), best.map(|(_, id)| id), "fewest open cases"))
+}
+
+/// Everything a new case starts from.
+struct Opening<'a> {
+    opener: Author,
+    actor: Actor,
+    subject: &'a str,
+    body: &'a str,
+    category: Option<String>,
+    priority: CasePriority,
+    channel: Channel,
+    participants: &'a [ContactId],
+    client_message_id: Option<&'a str>,
+    follows: Option<CaseId>,
+}
+
+/// Creates a case (number, routing, first entry) inside the caller's transaction.
+fn create(
+    conn: &mut DbConnection,
+    state: &AppState,
+    account: &Account,
+    o: Opening<'_>,
+) -> Result<(Case, Entry), UseCaseError> {
+    let Opening {
+        opener,
+        actor,
+        subject,
+        body,
+        category,
+        priority,
+        channel,
+        participants,
+        client_message_id,
+        follows,
+    } = o;
+    let (team_id, assignee_id, reason) = route(conn, state, account)?;
+    let now = Utc::now();
+    let mut case = Case {
+        id: CaseId::new(),
+        number: case::next_number(conn)?,
+        account_id: account.id,
+        opened_by_contact_id: match opener {
+            Author::Contact(id) => Some(id),
+            _ => None,
+        },
+        opened_by_staff_id: match opener {
+            Author::Staff(id) => Some(id),
+            _ => None,
+        },
+        subject: subject.to_owned(),
+        team_id,
+        assignee_id,
+        status: CaseStatus::New,
+        priority,
+        category,
+        tags: Vec::new(),
+        channel,
+        merged_into_id: None,
+        follows_case_id: follows,
+        reopen_count: 0,
+        first_response_at: None,
+        resolved_at: None,
+        closed_at: None,
+        last_activity_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    case::insert(conn, &case)?;
+    for p in participants {
+        case::add_participant(conn, case.id, *p)?;
+    }
+    audit(
+        conn,
+        &case,
+        actor.clone(),
+        "case.created",
+        json!({
+            "number": case.number,
+            "subject": subject,
+            "channel": channel.as_str(),
+            "priority": priority.as_str(),
+            "category": case.category,
+            "team_id": team_id.map(|t| t.to_string()),
+            "assignee_id": assignee_id.map(|a| a.to_string()),
+            "routing": reason,
+            "follows_case_id": follows.map(|f| f.to_string()),
+            "participants": participants.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }),
+    )?;
+    let kind = if channel == Channel::Chat {
+        EntryKind::Chat
+    } else {
+        EntryKind::Portal
+    };
+    let entry = add_entry(
+        conn,
+        &mut case,
+        kind,
+        opener,
+        actor,
+        body,
+        client_message_id,
+    )?;
+    if matches!(opener, Author::Staff(_)) {
+        case.first_response_at = Some(entry.created_at);
+    }
+    case::save(conn, &case)?;
+    Ok((case, entry))
+}
+
+/// Opens a case: a contact for their company, or staff proactively.
+pub fn open(
+    state: &AppState,
+    who: &Principal,
+    input: OpenCase,
+) -> Result<(Case, Entry), UseCaseError> {
+    let (author, actor) = author_of(who)?;
+    let subject = text("subject", &input.subject, 200)?;
+    let body = check_body(&input.body)?;
+    let category = check_category(state, input.category.as_deref())?;
+    let client_message_id = check_client_message_id(input.client_message_id.as_deref())?;
+    state.store.write(|conn| {
+        if let Some(cmid) = &client_message_id
+            && let Some(entry) = case::find_by_client_message(conn, &author, cmid)?
+        {
+            let existing =
+                case::find(conn, entry.case_id)?.ok_or(UseCaseError::NotFound("case"))?;
+            return Ok((existing, entry));
+        }
+        let account_id = match (who, input.account_id) {
+            (Principal::Contact { account, .. }, None) => *account,
+            (Principal::Contact { account, .. }, Some(given)) if given == *account => given,
+            (Principal::Contact { .. }, Some(_)) => return Err(UseCaseError::NotFound("account")),
+            (_, Some(given)) => given,
+            (_, None) => return Err(invalid("account_id", "is required for staff")),
+        };
+        let account = super::account::readable(conn, state, who, account_id)?;
+        let teams = agent_teams(conn, who)?;
+        let access = CaseAccess {
+            account: account_access(
+                &account,
+                &teams,
+                state.config.settings.accounts.agents_see_all,
+            ),
+            opened_by: None,
+            caller_participates: false,
+        };
+        if matches!(who, Principal::Staff { .. }) && !can_work_case(who, &access) {
+            return Err(UseCaseError::Forbidden);
+        }
+        for p in &input.participants {
+            match rapport_store::contact::find(conn, *p)? {
+                Some(c) if c.account_id == account.id => {}
+                _ => {
+                    return Err(invalid(
+                        "participants",
+                        "must be contacts of the case's account",
+                    ));
+                }
+            }
+        }
+        let channel = input.channel.unwrap_or(Channel::Portal);
+        create(
+            conn,
+            state,
+            &account,
+            Opening {
+                opener: author,
+                actor,
+                subject: &subject,
+                body: &body,
+                category,
+                priority: input.priority.unwrap_or(CasePriority::Normal),
+                channel,
+                participants: &input.participants,
+                client_message_id: client_message_id.as_deref(),
+                follows: None,
+            },
+        )
+    })
+}
+
+pub fn get(state: &AppState, who: &Principal, id: CaseId) -> Result<CaseDetail, UseCaseError> {
+    let loaded = load(&mut *state.store.conn()?, state, who, id)?;
+    Ok(CaseDetail {
+        case: loaded.case,
+        participants: loaded.participants,
+    })
+}
+
+/// Cases the caller may read, newest first.
+pub fn list(
+    state: &AppState,
+    who: &Principal,
+    mut filter: CaseFilter,
+    before: Option<CaseId>,
+    limit: i64,
+) -> Result<Vec<Case>, UseCaseError> {
+    let mut conn = state.store.conn()?;
+    match who {
+        Principal::Contact {
+            id,
+            account,
+            visibility,
+        } => {
+            filter.accounts = Some(vec![*account]);
+            if *visibility == rapport_domain::ContactVisibility::OwnCases {
+                filter.involving_contact = Some(*id);
+            }
+        }
+        Principal::Staff {
+            role: StaffRole::Agent,
+            ..
+        } if !state.config.settings.accounts.agents_see_all => {
+            let teams = agent_teams(&mut conn, who)?;
+            let mut accounts = Vec::new();
+            let mut after = None;
+            loop {
+                let page = rapport_store::account::list(
+                    &mut conn,
+                    &rapport_store::account::AccountFilter {
+                        only_teams: Some(teams.clone()),
+                        ..Default::default()
+                    },
+                    after,
+                    1_000,
+                )?;
+                let done = page.len() < 1_000;
+                after = page.last().map(|a| a.id);
+                accounts.extend(page.into_iter().map(|a| a.id));
+                if done {
+                    break;
+                }
+            }
+            filter.accounts = Some(accounts);
+        }
+        Principal::ApiToken { .. } => {
+            rapport_domain::authorize(who, rapport_domain::Permission::ListAccounts)
+                .map_err(|_| UseCaseError::Forbidden)?;
+        }
+        Principal::Staff { .. } => {}
+    }
+    Ok(case::list(&mut conn, &filter, before, limit)?)
+}
+
+/// The thread, in order; internal notes only for those who may see them.
+pub fn entries(
+    state: &AppState,
+    who: &Principal,
+    id: CaseId,
+    after: Option<EntryId>,
+    limit: i64,
+) -> Result<Vec<Entry>, UseCaseError> {
+    let mut conn = state.store.conn()?;
+    load(&mut conn, state, who, id)?;
+    Ok(case::entries(
+        &mut conn,
+        id,
+        can_see_entry(who, EntryKind::Note),
+        after,
+        limit,
+    )?)
+}
+
+/// Adds a message or note. A contact's reply to a resolved case reopens
+/// it; to a case closed long ago, it opens a new case that follows it. A
+/// repeated client message id returns the first entry, storing nothing.
+pub fn post(
+    state: &AppState,
+    who: &Principal,
+    id: CaseId,
+    kind: EntryKind,
+    body: &str,
+    client_message_id: Option<&str>,
+) -> Result<Posted, UseCaseError> {
+    let (author, actor) = author_of(who)?;
+    let body = check_body(body)?;
+    let client_message_id = check_client_message_id(client_message_id)?;
+    let window = Duration::days(i64::from(
+        state.config.settings.cases.reopen_closed_within_days,
+    ));
+    state.store.write(|conn| {
+        if let Some(cmid) = &client_message_id
+            && let Some(entry) = case::find_by_client_message(conn, &author, cmid)?
+        {
+            let case = case::find(conn, entry.case_id)?.ok_or(UseCaseError::NotFound("case"))?;
+            return Ok(Posted { case, entry, duplicate: true });
+        }
+        let loaded = load(conn, state, who, id)?;
+        if !can_reply_case(who, &loaded.access(who, state)) {
+            return Err(UseCaseError::Forbidden);
+        }
+        let allowed = match who {
+            Principal::Contact { .. } => kind == EntryKind::Portal,
+            _ => matches!(kind, EntryKind::Portal | EntryKind::Note),
+        };
+        if !allowed {
+            return Err(invalid(
+                "kind",
+                "contacts post `portal` messages; staff post `portal` replies or `note`s",
+            ));
+        }
+        let mut case = loaded.case.clone();
+        if let Some(survivor) = case.merged_into_id {
+            let number = case::find(conn, survivor)?.map_or(0, |c| c.number);
+            return Err(UseCaseError::Validation {
+                field: "case",
+                message: format!("this case was merged into #{number}; post there"),
+            });
+        }
+        if let Principal::Contact { .. } = who {
+            match on_client_reply(case.status, case.closed_at, Utc::now(), window) {
+                ClientReply::NewCase => {
+                    let subject = format!("Re: {}", case.subject).chars().take(200).collect::<String>();
+                    let (new_case, entry) = create(
+                        conn,
+                        state,
+                        &loaded.account,
+                        Opening {
+                            opener: author,
+                            actor,
+                            subject: &subject,
+                            body: &body,
+                            category: case.category.clone(),
+                            priority: case.priority,
+                            channel: case.channel,
+                            participants: &loaded.participants,
+                            client_message_id: client_message_id.as_deref(),
+                            follows: Some(case.id),
+                        },
+                    )?;
+                    return Ok(Posted { case: new_case, entry, duplicate: false });
+                }
+                ClientReply::Reopen => {
+                    let before = case.status;
+                    case.status = CaseStatus::Open;
+                    case.reopen_count += 1;
+                    case.resolved_at = None;
+                    case.closed_at = None;
+                    thread_event(conn, &mut case, "Reopened by the client's reply")?;
+                    audit(conn, &case, actor.clone(), "case.reopened", json!({"before": {"status": before.as_str()}, "after": {"status": "open"}, "reopen_count": case.reopen_count}))?;
+                }
+                ClientReply::Continue => {
+                    if case.status == CaseStatus::PendingClient {
+                        case.status = CaseStatus::Open;
+                    }
+                }
+            }
+        }
+        let entry = add_entry(conn, &mut case, kind, author, actor, &body, client_message_id.as_deref())?;
+        if matches!(author, Author::Staff(_)) && kind != EntryKind::Note {
+            if case.first_response_at.is_none() {
+                case.first_response_at = Some(entry.created_at);
+            }
+            if case.status == CaseStatus::New {
+                case.status = CaseStatus::Open;
+            }
+        }
+        case::save(conn, &case)?;
+        Ok(Posted { case, entry, duplicate: false })
+    })
+}
+
+fn snapshot(c: &Case) -> Value {
+    json!({
+        "subject": c.subject,
+        "status": c.status.as_str(),
+        "priority": c.priority.as_str(),
+        "category": c.category,
+        "tags": c.tags,
+        "team_id": c.team_id.map(|t| t.to_string()),
+        "assignee_id": c.assignee_id.map(|a| a.to_string()),
+    })
+}
+
+/// Works a case: status, priority, category, tags, team, assignee.
+pub fn update(
+    state: &AppState,
+    who: &Principal,
+    id: CaseId,
+    ch: CaseChanges,
+) -> Result<Case, UseCaseError> {
+    let (_, actor) = author_of(who)?;
+    state.store.write(|conn| {
+        let loaded = load(conn, state, who, id)?;
+        if !can_work_case(who, &loaded.access(who, state)) {
+            return Err(UseCaseError::Forbidden);
+        }
+        let mut case = loaded.case.clone();
+        if case.merged_into_id.is_some() {
+            return Err(invalid("case", "a merged case cannot change"));
+        }
+        let before = snapshot(&case);
+        if let Some(s) = &ch.subject {
+            case.subject = text("subject", s, 200)?;
+        }
+        if let Some(c) = &ch.category {
+            case.category = check_category(state, c.as_deref())?;
+        }
+        if let Some(t) = &ch.tags {
+            case.tags = clean_tags(t)?;
+        }
+        if let Some(p) = ch.priority {
+            case.priority = p;
+        }
+        if let Some(team) = ch.team_id {
+            if let Some(t) = team
+                && rapport_store::team::find(conn, t)?.is_none()
+            {
+                return Err(invalid("team_id", "no such team"));
+            }
+            case.team_id = team;
+        }
+        if let Some(assignee) = ch.assignee_id {
+            if let Some(a) = assignee {
+                match rapport_store::staff::find(conn, a)? {
+                    Some(s)
+                        if s.active && matches!(s.role, StaffRole::Agent | StaffRole::Admin) => {}
+                    _ => return Err(invalid("assignee_id", "must be an active agent or admin")),
+                }
+            }
+            case.assignee_id = assignee;
+        }
+        if let Some(status) = ch.status {
+            if status == CaseStatus::New && case.status != CaseStatus::New {
+                return Err(invalid("status", "a case cannot go back to new"));
+            }
+            let now = Utc::now();
+            match status {
+                CaseStatus::Resolved => case.resolved_at = Some(now),
+                CaseStatus::Closed => {
+                    case.closed_at = Some(now);
+                    case.resolved_at = case.resolved_at.or(Some(now));
+                }
+                _ => {
+                    if !case.status.is_open() {
+                        case.reopen_count += 1;
+                    }
+                    case.resolved_at = None;
+                    case.closed_at = None;
+                }
+            }
+            case.status = status;
+        }
+        let Some(data) = changes(&before, &snapshot(&case)) else {
+            return Ok(case);
+        };
+        if let (Some(b), Some(a)) = (before.get("status"), data["after"].get("status")) {
+            thread_event(
+                conn,
+                &mut case,
+                &format!(
+                    "Status changed from {} to {}",
+                    b.as_str().unwrap_or(""),
+                    a.as_str().unwrap_or("")
+                ),
+            )?;
+        }
+        if data["after"].get("assignee_id").is_some() {
+            thread_event(conn, &mut case, "Assignment changed")?;
+        }
+        audit(conn, &case, actor, "case.updated", data)?;
+        case::save(conn, &case)?;
+        Ok(case)
+    })
+}
+
+/// Merges `id` into `into` (same account): every entry moves, the merged
+/// case closes and points to the survivor.
+pub fn merge(
+    state: &AppState,
+    who: &Principal,
+    id: CaseId,
+    into: CaseId,
+) -> Result<Case, UseCaseError> {
+    let (_, actor) = author_of(who)?;
+    if id == into {
+        return Err(invalid("into", "a case cannot be merged into itself"));
+    }
+    state.store.write(|conn| {
+        let merged = load(conn, state, who, id)?;
+        let survivor = load(conn, state, who, into)?;
+        if !can_work_case(who, &merged.access(who, state)) || !can_work_case(who, &survivor.access(who, state)) {
+            return Err(UseCaseError::Forbidden);
+        }
+        if merged.case.account_id != survivor.case.account_id {
+            return Err(invalid("into", "cases of different accounts cannot be merged"));
+        }
+        if merged.case.merged_into_id.is_some() || survivor.case.merged_into_id.is_some() {
+            return Err(invalid("into", "one of the cases is already merged"));
+        }
+        let (mut gone, mut kept) = (merged.case.clone(), survivor.case.clone());
+        let moved = case::move_entries(conn, gone.id, kept.id)?;
+        for p in merged.participants.iter().chain(gone.opened_by_contact_id.iter()) {
+            if kept.opened_by_contact_id != Some(*p) {
+                case::add_participant(conn, kept.id, *p)?;
+            }
+        }
+        gone.merged_into_id = Some(kept.id);
+        gone.status = CaseStatus::Closed;
+        gone.closed_at = Some(Utc::now());
+        thread_event(conn, &mut gone, &format!("Merged into #{}", kept.number))?;
+        thread_event(conn, &mut kept, &format!("#{} merged into this case ({moved} entries)", gone.number))?;
+        audit(conn, &gone, actor.clone(), "case.merged", json!({"into": kept.id.to_string(), "into_number": kept.number, "entries_moved": moved}))?;
+        audit(conn, &kept, actor, "case.merge_received", json!({"from": gone.id.to_string(), "from_number": gone.number, "entries_moved": moved}))?;
+        case::save(conn, &gone)?;
+        case::save(conn, &kept)?;
+        Ok(kept)
+    })
+}
+
+/// Every entry of the account's cases, newest first, as the caller may see
+/// them: contacts see their visible cases without notes.
+pub fn timeline(
+    state: &AppState,
+    who: &Principal,
+    account: AccountId,
+    before: Option<EntryId>,
+    limit: i64,
+) -> Result<Vec<Entry>, UseCaseError> {
+    let mut conn = state.store.conn()?;
+    super::account::readable(&mut conn, state, who, account)?;
+    let only: Option<Vec<CaseId>> = match who {
+        Principal::Contact {
+            id,
+            visibility: rapport_domain::ContactVisibility::OwnCases,
+            ..
+        } => Some(case::cases_involving(&mut conn, account, *id)?),
+        _ => None,
+    };
+    Ok(case::timeline(
+        &mut conn,
+        account,
+        can_see_entry(who, EntryKind::Note),
+        only.as_deref(),
+        before,
+        limit,
+    )?)
+}

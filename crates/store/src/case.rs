@@ -1,0 +1,521 @@
+//! Cases, their participants and their thread entries.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use rapport_domain::{
+    AccountId, CaseId, CasePriority, CaseStatus, Channel, ContactId, EntryId, EntryKind, StaffId,
+    TeamId,
+};
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::schema::{case_entries, case_participants, cases, counters};
+use crate::time::now_micros;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = cases, treat_none_as_null = true)]
+struct CaseRow {
+    id: String,
+    number: i64,
+    account_id: String,
+    opened_by_contact_id: Option<String>,
+    opened_by_staff_id: Option<String>,
+    subject: String,
+    team_id: Option<String>,
+    assignee_id: Option<String>,
+    status: String,
+    priority: String,
+    category: Option<String>,
+    tags: String,
+    channel: String,
+    merged_into_id: Option<String>,
+    follows_case_id: Option<String>,
+    reopen_count: i32,
+    first_response_at: Option<NaiveDateTime>,
+    resolved_at: Option<NaiveDateTime>,
+    closed_at: Option<NaiveDateTime>,
+    last_activity_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// A case as stored. The use cases change it and write it back whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    pub id: CaseId,
+    pub number: i64,
+    pub account_id: AccountId,
+    pub opened_by_contact_id: Option<ContactId>,
+    pub opened_by_staff_id: Option<StaffId>,
+    pub subject: String,
+    pub team_id: Option<TeamId>,
+    pub assignee_id: Option<StaffId>,
+    pub status: CaseStatus,
+    pub priority: CasePriority,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub channel: Channel,
+    pub merged_into_id: Option<CaseId>,
+    pub follows_case_id: Option<CaseId>,
+    pub reopen_count: i32,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub last_activity_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn corrupt(id: &str, what: &str) -> StoreError {
+    StoreError::Corrupt(format!("cases {id}: {what}"))
+}
+
+fn parse<T: std::str::FromStr>(id: &str, what: &str, v: &str) -> Result<T, StoreError> {
+    v.parse().map_err(|_| corrupt(id, what))
+}
+
+fn opt<T: std::str::FromStr>(
+    id: &str,
+    what: &str,
+    v: Option<String>,
+) -> Result<Option<T>, StoreError> {
+    v.map(|v| parse(id, what, &v)).transpose()
+}
+
+impl TryFrom<CaseRow> for Case {
+    type Error = StoreError;
+
+    fn try_from(r: CaseRow) -> Result<Case, StoreError> {
+        let id = r.id.clone();
+        Ok(Case {
+            id: parse(&id, "id", &r.id)?,
+            number: r.number,
+            account_id: parse(&id, "account_id", &r.account_id)?,
+            opened_by_contact_id: opt(&id, "opened_by_contact_id", r.opened_by_contact_id)?,
+            opened_by_staff_id: opt(&id, "opened_by_staff_id", r.opened_by_staff_id)?,
+            subject: r.subject,
+            team_id: opt(&id, "team_id", r.team_id)?,
+            assignee_id: opt(&id, "assignee_id", r.assignee_id)?,
+            status: CaseStatus::parse(&r.status).ok_or_else(|| corrupt(&id, "status"))?,
+            priority: CasePriority::parse(&r.priority).ok_or_else(|| corrupt(&id, "priority"))?,
+            category: r.category,
+            tags: serde_json::from_str(&r.tags).map_err(|_| corrupt(&id, "tags"))?,
+            channel: Channel::parse(&r.channel).ok_or_else(|| corrupt(&id, "channel"))?,
+            merged_into_id: opt(&id, "merged_into_id", r.merged_into_id)?,
+            follows_case_id: opt(&id, "follows_case_id", r.follows_case_id)?,
+            reopen_count: r.reopen_count,
+            first_response_at: r.first_response_at.map(|t| t.and_utc()),
+            resolved_at: r.resolved_at.map(|t| t.and_utc()),
+            closed_at: r.closed_at.map(|t| t.and_utc()),
+            last_activity_at: r.last_activity_at.and_utc(),
+            created_at: r.created_at.and_utc(),
+            updated_at: r.updated_at.and_utc(),
+        })
+    }
+}
+
+fn to_row(c: &Case) -> Result<CaseRow, StoreError> {
+    Ok(CaseRow {
+        id: c.id.to_string(),
+        number: c.number,
+        account_id: c.account_id.to_string(),
+        opened_by_contact_id: c.opened_by_contact_id.map(|v| v.to_string()),
+        opened_by_staff_id: c.opened_by_staff_id.map(|v| v.to_string()),
+        subject: c.subject.clone(),
+        team_id: c.team_id.map(|v| v.to_string()),
+        assignee_id: c.assignee_id.map(|v| v.to_string()),
+        status: c.status.as_str().to_owned(),
+        priority: c.priority.as_str().to_owned(),
+        category: c.category.clone(),
+        tags: serde_json::to_string(&c.tags)
+            .map_err(|e| StoreError::Corrupt(format!("tags: {e}")))?,
+        channel: c.channel.as_str().to_owned(),
+        merged_into_id: c.merged_into_id.map(|v| v.to_string()),
+        follows_case_id: c.follows_case_id.map(|v| v.to_string()),
+        reopen_count: c.reopen_count,
+        first_response_at: c.first_response_at.map(|t| t.naive_utc()),
+        resolved_at: c.resolved_at.map(|t| t.naive_utc()),
+        closed_at: c.closed_at.map(|t| t.naive_utc()),
+        last_activity_at: c.last_activity_at.naive_utc(),
+        created_at: c.created_at.naive_utc(),
+        updated_at: c.updated_at.naive_utc(),
+    })
+}
+
+/// The next human case number. The counter row stays locked until the
+/// transaction ends, so numbers are unique and never skipped by a
+/// rollback of another case.
+pub fn next_number(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    diesel::update(counters::table.find("case_number"))
+        .set(counters::value.eq(counters::value + 1))
+        .execute(conn)?;
+    Ok(counters::table
+        .find("case_number")
+        .select(counters::value)
+        .first(conn)?)
+}
+
+pub fn insert(conn: &mut DbConnection, case: &Case) -> Result<(), StoreError> {
+    diesel::insert_into(cases::table)
+        .values(to_row(case)?)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Writes every mutable field of `case` back.
+pub fn save(conn: &mut DbConnection, case: &Case) -> Result<(), StoreError> {
+    let mut row = to_row(case)?;
+    row.updated_at = now_micros();
+    diesel::update(cases::table.find(case.id.to_string()))
+        .set(&row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, id: CaseId) -> Result<Option<Case>, StoreError> {
+    cases::table
+        .find(id.to_string())
+        .select(CaseRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Case::try_from)
+        .transpose()
+}
+
+/// Which cases a list returns.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    /// Restrict to these accounts (what the caller may read).
+    pub accounts: Option<Vec<AccountId>>,
+    /// Restrict to cases this contact opened or takes part in.
+    pub involving_contact: Option<ContactId>,
+    pub account: Option<AccountId>,
+    pub status: Option<CaseStatus>,
+    pub assignee: Option<StaffId>,
+    pub team: Option<TeamId>,
+}
+
+/// A page of cases, newest first, before `before`.
+pub fn list(
+    conn: &mut DbConnection,
+    f: &CaseFilter,
+    before: Option<CaseId>,
+    limit: i64,
+) -> Result<Vec<Case>, StoreError> {
+    let mut q = cases::table
+        .select(CaseRow::as_select())
+        .filter(cases::merged_into_id.is_null())
+        .into_boxed();
+    if let Some(accounts) = &f.accounts {
+        q = q.filter(
+            cases::account_id.eq_any(accounts.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(contact) = f.involving_contact {
+        let joined = case_participants::table
+            .filter(case_participants::contact_id.eq(contact.to_string()))
+            .select(case_participants::case_id);
+        q = q.filter(
+            cases::opened_by_contact_id
+                .eq(contact.to_string())
+                .or(cases::id.eq_any(joined)),
+        );
+    }
+    if let Some(a) = f.account {
+        q = q.filter(cases::account_id.eq(a.to_string()));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(cases::status.eq(s.as_str()));
+    }
+    if let Some(a) = f.assignee {
+        q = q.filter(cases::assignee_id.eq(a.to_string()));
+    }
+    if let Some(t) = f.team {
+        q = q.filter(cases::team_id.eq(t.to_string()));
+    }
+    if let Some(b) = before {
+        q = q.filter(cases::id.lt(b.to_string()));
+    }
+    q.order(cases::id.desc())
+        .limit(limit)
+        .load::<CaseRow>(conn)?
+        .into_iter()
+        .map(Case::try_from)
+        .collect()
+}
+
+pub fn participants(conn: &mut DbConnection, case: CaseId) -> Result<Vec<ContactId>, StoreError> {
+    case_participants::table
+        .filter(case_participants::case_id.eq(case.to_string()))
+        .select(case_participants::contact_id)
+        .load::<String>(conn)?
+        .iter()
+        .map(|c| {
+            c.parse()
+                .map_err(|_| corrupt(&case.to_string(), "participant"))
+        })
+        .collect()
+}
+
+pub fn add_participant(
+    conn: &mut DbConnection,
+    case: CaseId,
+    contact: ContactId,
+) -> Result<(), StoreError> {
+    let exists = case_participants::table
+        .find((case.to_string(), contact.to_string()))
+        .select(case_participants::case_id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some();
+    if !exists {
+        diesel::insert_into(case_participants::table)
+            .values((
+                case_participants::case_id.eq(case.to_string()),
+                case_participants::contact_id.eq(contact.to_string()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Open cases per assignee among `staff`, for spreading new cases.
+pub fn open_cases_of(conn: &mut DbConnection, staff: StaffId) -> Result<i64, StoreError> {
+    Ok(cases::table
+        .filter(cases::assignee_id.eq(staff.to_string()))
+        .filter(cases::status.ne_all(vec!["resolved", "closed"]))
+        .count()
+        .get_result(conn)?)
+}
+
+// ---------- thread entries ----------
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = case_entries)]
+struct EntryRow {
+    id: String,
+    case_id: String,
+    account_id: String,
+    kind: String,
+    author_kind: String,
+    author_id: Option<String>,
+    body: String,
+    client_message_id: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+/// Who wrote an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author {
+    Staff(StaffId),
+    Contact(ContactId),
+    System,
+}
+
+/// A thread entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: EntryId,
+    pub case_id: CaseId,
+    pub account_id: AccountId,
+    pub kind: EntryKind,
+    pub author: Author,
+    pub body: String,
+    pub client_message_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<EntryRow> for Entry {
+    type Error = StoreError;
+
+    fn try_from(r: EntryRow) -> Result<Entry, StoreError> {
+        let bad = |what: &str| StoreError::Corrupt(format!("case_entries {}: {what}", r.id));
+        let author = match (r.author_kind.as_str(), &r.author_id) {
+            ("staff", Some(id)) => Author::Staff(id.parse().map_err(|_| bad("author"))?),
+            ("contact", Some(id)) => Author::Contact(id.parse().map_err(|_| bad("author"))?),
+            ("system", _) => Author::System,
+            _ => return Err(bad("author")),
+        };
+        Ok(Entry {
+            id: r.id.parse().map_err(|_| bad("id"))?,
+            case_id: r.case_id.parse().map_err(|_| bad("case_id"))?,
+            account_id: r.account_id.parse().map_err(|_| bad("account_id"))?,
+            kind: EntryKind::parse(&r.kind).ok_or_else(|| bad("kind"))?,
+            author,
+            body: r.body,
+            client_message_id: r.client_message_id,
+            created_at: r.created_at.and_utc(),
+        })
+    }
+}
+
+/// The entry this author already posted with this client message id.
+pub fn find_by_client_message(
+    conn: &mut DbConnection,
+    author: &Author,
+    client_message_id: &str,
+) -> Result<Option<Entry>, StoreError> {
+    let author_id = match author {
+        Author::Staff(id) => id.to_string(),
+        Author::Contact(id) => id.to_string(),
+        Author::System => return Ok(None),
+    };
+    case_entries::table
+        .filter(case_entries::author_id.eq(author_id))
+        .filter(case_entries::client_message_id.eq(client_message_id))
+        .select(EntryRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Entry::try_from)
+        .transpose()
+}
+
+pub fn insert_entry(
+    conn: &mut DbConnection,
+    case: &Case,
+    kind: EntryKind,
+    author: Author,
+    body: &str,
+    client_message_id: Option<&str>,
+) -> Result<Entry, StoreError> {
+    let (author_kind, author_id) = match author {
+        Author::Staff(id) => ("staff", Some(id.to_string())),
+        Author::Contact(id) => ("contact", Some(id.to_string())),
+        Author::System => ("system", None),
+    };
+    let row = EntryRow {
+        id: EntryId::new().to_string(),
+        case_id: case.id.to_string(),
+        account_id: case.account_id.to_string(),
+        kind: kind.as_str().to_owned(),
+        author_kind: author_kind.to_owned(),
+        author_id,
+        body: body.to_owned(),
+        client_message_id: client_message_id.map(str::to_owned),
+        created_at: now_micros(),
+    };
+    diesel::insert_into(case_entries::table)
+        .values(&row)
+        .execute(conn)?;
+    row.try_into()
+}
+
+/// A case's thread in order, after `after`; notes only when asked for.
+pub fn entries(
+    conn: &mut DbConnection,
+    case: CaseId,
+    include_notes: bool,
+    after: Option<EntryId>,
+    limit: i64,
+) -> Result<Vec<Entry>, StoreError> {
+    let mut q = case_entries::table
+        .filter(case_entries::case_id.eq(case.to_string()))
+        .select(EntryRow::as_select())
+        .into_boxed();
+    if !include_notes {
+        q = q.filter(case_entries::kind.ne(EntryKind::Note.as_str()));
+    }
+    if let Some(a) = after {
+        q = q.filter(case_entries::id.gt(a.to_string()));
+    }
+    q.order(case_entries::id.asc())
+        .limit(limit)
+        .load::<EntryRow>(conn)?
+        .into_iter()
+        .map(Entry::try_from)
+        .collect()
+}
+
+/// An account's history across all its cases, newest first, before
+/// `before`; notes only when asked for; optionally limited to some cases.
+pub fn timeline(
+    conn: &mut DbConnection,
+    account: AccountId,
+    include_notes: bool,
+    only_cases: Option<&[CaseId]>,
+    before: Option<EntryId>,
+    limit: i64,
+) -> Result<Vec<Entry>, StoreError> {
+    let mut q = case_entries::table
+        .filter(case_entries::account_id.eq(account.to_string()))
+        .select(EntryRow::as_select())
+        .into_boxed();
+    if !include_notes {
+        q = q.filter(case_entries::kind.ne(EntryKind::Note.as_str()));
+    }
+    if let Some(cases) = only_cases {
+        q = q.filter(
+            case_entries::case_id.eq_any(cases.iter().map(|c| c.to_string()).collect::<Vec<_>>()),
+        );
+    }
+    if let Some(b) = before {
+        q = q.filter(case_entries::id.lt(b.to_string()));
+    }
+    q.order(case_entries::id.desc())
+        .limit(limit)
+        .load::<EntryRow>(conn)?
+        .into_iter()
+        .map(Entry::try_from)
+        .collect()
+}
+
+/// Moves every entry of `from` into `into` (merge); returns how many.
+pub fn move_entries(
+    conn: &mut DbConnection,
+    from: CaseId,
+    into: CaseId,
+) -> Result<usize, StoreError> {
+    Ok(
+        diesel::update(case_entries::table.filter(case_entries::case_id.eq(from.to_string())))
+            .set(case_entries::case_id.eq(into.to_string()))
+            .execute(conn)?,
+    )
+}
+
+/// The staff member who last wrote in any case of the account: the
+/// familiar face a new case goes to.
+pub fn last_staff_author(
+    conn: &mut DbConnection,
+    account: AccountId,
+) -> Result<Option<StaffId>, StoreError> {
+    case_entries::table
+        .filter(case_entries::account_id.eq(account.to_string()))
+        .filter(case_entries::author_kind.eq("staff"))
+        .filter(case_entries::kind.ne(EntryKind::Event.as_str()))
+        .order(case_entries::id.desc())
+        .select(case_entries::author_id)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten()
+        .map(|id| {
+            id.parse()
+                .map_err(|_| StoreError::Corrupt("case_entries author".into()))
+        })
+        .transpose()
+}
+
+/// The ids of the account's cases a contact opened or takes part in.
+pub fn cases_involving(
+    conn: &mut DbConnection,
+    account: AccountId,
+    contact: ContactId,
+) -> Result<Vec<CaseId>, StoreError> {
+    let joined = case_participants::table
+        .filter(case_participants::contact_id.eq(contact.to_string()))
+        .select(case_participants::case_id);
+    cases::table
+        .filter(cases::account_id.eq(account.to_string()))
+        .filter(
+            cases::opened_by_contact_id
+                .eq(contact.to_string())
+                .or(cases::id.eq_any(joined)),
+        )
+        .select(cases::id)
+        .load::<String>(conn)?
+        .iter()
+        .map(|c| {
+            c.parse()
+                .map_err(|_| StoreError::Corrupt("cases id".into()))
+        })
+        .collect()
+}
