@@ -23,6 +23,7 @@ pub mod magic_link;
 mod migrations;
 mod pool;
 pub mod schema;
+pub mod search;
 pub mod session;
 pub mod staff;
 pub mod team;

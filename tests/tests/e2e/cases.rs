@@ -181,3 +181,39 @@ e2e_test! {
         assert!(!String::from_utf8_lossy(&app.get_as(&w.agent_out, "/api/v1/cases").await.body).contains("Invoice 2026-114"));
     }
 }
+
+e2e_test! {
+    async fn search_finds_words_only_where_the_caller_may_read(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let path = format!("/api/v1/cases/{}/entries", w.acme_case);
+        ok(app.post_as(&w.agent_in, &path, &json!({"kind": "note", "body": "Suspect the Zeppelin discount code"})).await, 201).await;
+        ok(app.post_as(&w.agent_in, &path, &json!({"kind": "portal", "body": "Credit note for the Zeppelin order is on its way."})).await, 201).await;
+        let gx = ok(app.post_as(&w.contact_out, "/api/v1/cases", &json!({"subject": "Zeppelin shipment delayed", "body": "Where is it?"})).await, 201).await;
+
+        let staff = items(app.get_as(&w.agent_in, "/api/v1/search?q=zeppelin").await.json());
+        assert_eq!(staff.len(), 2, "note and reply of Acme, nothing of Globex: {staff:?}");
+        assert!(staff.iter().all(|h| h["case_id"] == w.acme_case.as_str()));
+        assert!(staff.iter().any(|h| h["snippet"].as_str().unwrap().contains("[Zeppelin]")));
+
+        let contact = items(app.get_as(&w.contact_in, "/api/v1/search?q=ZEPPELIN").await.json());
+        assert_eq!(contact.len(), 1);
+        assert_eq!(contact[0]["kind"], "portal");
+        let other = items(app.get_as(&w.contact_out, "/api/v1/search?q=zeppelin").await.json());
+        assert_eq!(other.len(), 1);
+        assert_eq!(other[0]["case_id"], gx["case"]["id"]);
+        assert_eq!(other[0]["kind"], "subject");
+
+        // Every word must match; subjects match too; syntax is just text.
+        assert_eq!(items(app.get_as(&w.auditor, "/api/v1/search?q=zeppelin%20credit").await.json()).len(), 1);
+        assert_eq!(items(app.get_as(&w.auditor, "/api/v1/search?q=PO%20does%20not%20match").await.json())[0]["kind"], "subject");
+        assert!(items(app.get_as(&w.auditor, "/api/v1/search?q=%22zeppelin%22%20OR%20NEAR(").await.json()).len() <= 3);
+        app.get_as(&w.auditor, "/api/v1/search?q=***").await.assert_problem(422, "validation_failed");
+
+        // Pages of one walk through all matches newest first.
+        let first = app.get_as(&w.auditor, "/api/v1/search?q=zeppelin&limit=1").await.json();
+        let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+        let second = app.get_as(&w.auditor, &format!("/api/v1/search?q=zeppelin&limit=1&cursor={cursor}")).await.json();
+        assert_ne!(items(first)[0]["id"], items(second)[0]["id"]);
+    }
+}

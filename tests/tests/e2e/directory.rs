@@ -219,6 +219,7 @@ e2e_test! {
             (Method::POST, format!("/api/v1/cases/{case}/entries"), Some(json!({"kind": "portal", "body": "Update {n}"})), [401, 201, 404, 403, 201, 404, 201]),
             (Method::POST, format!("/api/v1/cases/{case}/entries"), Some(json!({"kind": "note", "body": "Internal {n}"})), [401, 201, 404, 403, 422, 404, 201]),
             (Method::GET, format!("/api/v1/accounts/{acme}/timeline"), None, [401, 200, 404, 200, 200, 404, 200]),
+            (Method::GET, "/api/v1/search?q=invoice%20PO".into(), None, [401, 200, 200, 200, 200, 200, 200]),
         ];
         let mut n = 0;
         for (method, path, body, expected) in &matrix {

@@ -470,3 +470,58 @@ pub async fn timeline(
     let items: Vec<EntryView> = items.iter().map(EntryView::from).collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |e| e.id.clone())))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchHitView {
+    /// The entry id, or the case id when the subject matched.
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub case_id: String,
+    /// `subject`, or the entry kind.
+    pub kind: String,
+    /// The matching passage; matched words between `[` and `]`.
+    pub snippet: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Words to find (all of them), 1 to 200 characters.
+    pub q: String,
+}
+
+/// Full-text search over case subjects and thread entries the caller may
+/// read, newest first.
+#[utoipa::path(get, path = "/api/v1/search", tag = "cases", params(SearchParams, PageParams), security(("bearer" = [])),
+    responses((status = 200, description = "A page of matches", body = Page<SearchHitView>)))]
+pub async fn search(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    params: web::Query<SearchParams>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = page.limit()?;
+    let before = page.cursor.clone();
+    if before.as_deref().is_some_and(|c| c.len() > 64) {
+        return Err(ApiError::InvalidQuery(
+            "cursor is not one this API returned".into(),
+        ));
+    }
+    let q = params.into_inner().q;
+    let app = state.into_inner();
+    let hits =
+        blocking::run(move || cases::search(&app, &who.principal, &q, before.as_deref(), limit))
+            .await?;
+    let items: Vec<SearchHitView> = hits
+        .into_iter()
+        .map(|h| SearchHitView {
+            id: h.doc_id,
+            case_id: h.case_id.to_string(),
+            kind: h.kind,
+            snippet: h.snippet,
+            created_at: h.created_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(Page::new(items, limit, |h| h.id.clone())))
+}

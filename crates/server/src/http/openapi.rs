@@ -48,6 +48,7 @@ use utoipa::OpenApi;
         super::cases::post,
         super::cases::merge,
         super::cases::timeline,
+        super::cases::search,
         super::api_tokens::create,
         super::api_tokens::list,
         super::api_tokens::revoke,

@@ -510,27 +510,7 @@ pub fn list(
             role: StaffRole::Agent,
             ..
         } if !state.config.settings.accounts.agents_see_all => {
-            let teams = agent_teams(&mut conn, who)?;
-            let mut accounts = Vec::new();
-            let mut after = None;
-            loop {
-                let page = rapport_store::account::list(
-                    &mut conn,
-                    &rapport_store::account::AccountFilter {
-                        only_teams: Some(teams.clone()),
-                        ..Default::default()
-                    },
-                    after,
-                    1_000,
-                )?;
-                let done = page.len() < 1_000;
-                after = page.last().map(|a| a.id);
-                accounts.extend(page.into_iter().map(|a| a.id));
-                if done {
-                    break;
-                }
-            }
-            filter.accounts = Some(accounts);
+            filter.accounts = Some(served_accounts(&mut conn, who)?);
         }
         Principal::ApiToken { .. } => {
             rapport_domain::authorize(who, rapport_domain::Permission::ListAccounts)
@@ -834,4 +814,74 @@ pub fn timeline(
         before,
         limit,
     )?)
+}
+
+/// Full-text search over what the caller may read: case subjects and
+/// thread entries, newest first; notes only for staff.
+pub fn search(
+    state: &AppState,
+    who: &Principal,
+    query: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<rapport_store::search::SearchHit>, UseCaseError> {
+    if query.chars().count() > 200 {
+        return Err(invalid("q", "must be at most 200 characters"));
+    }
+    if rapport_store::search::words(query).is_empty() {
+        return Err(invalid("q", "must contain a word"));
+    }
+    let mut conn = state.store.conn()?;
+    let mut scope = rapport_store::search::SearchScope {
+        include_notes: can_see_entry(who, EntryKind::Note),
+        ..Default::default()
+    };
+    match who {
+        Principal::Contact {
+            id,
+            account,
+            visibility,
+        } => {
+            scope.accounts = Some(vec![*account]);
+            if *visibility == rapport_domain::ContactVisibility::OwnCases {
+                scope.cases = Some(case::cases_involving(&mut conn, *account, *id)?);
+            }
+        }
+        Principal::Staff {
+            role: StaffRole::Agent,
+            ..
+        } if !state.config.settings.accounts.agents_see_all => {
+            scope.accounts = Some(served_accounts(&mut conn, who)?);
+        }
+        Principal::ApiToken { .. } => {
+            rapport_domain::authorize(who, rapport_domain::Permission::ListAccounts)
+                .map_err(|_| UseCaseError::Forbidden)?;
+        }
+        Principal::Staff { .. } => {}
+    }
+    Ok(rapport_store::search::search(
+        &mut conn, query, &scope, before, limit,
+    )?)
+}
+
+/// Every account an agent's teams serve.
+fn served_accounts(
+    conn: &mut DbConnection,
+    who: &Principal,
+) -> Result<Vec<AccountId>, UseCaseError> {
+    let filter = rapport_store::account::AccountFilter {
+        only_teams: Some(agent_teams(conn, who)?),
+        ..Default::default()
+    };
+    let mut accounts = Vec::new();
+    let mut after = None;
+    loop {
+        let page = rapport_store::account::list(conn, &filter, after, 1_000)?;
+        let done = page.len() < 1_000;
+        after = page.last().map(|a| a.id);
+        accounts.extend(page.into_iter().map(|a| a.id));
+        if done {
+            return Ok(accounts);
+        }
+    }
 }

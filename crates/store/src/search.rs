@@ -1,0 +1,192 @@
+//! Full-text search over case subjects and thread entries. The one module
+//! where SQL differs by backend: FTS5 `MATCH` with `snippet()` on SQLite,
+//! `tsvector @@ tsquery` with `ts_headline()` on PostgreSQL. Both index
+//! without stemming, so a word finds the same documents on either.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use rapport_domain::{AccountId, CaseId};
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+
+/// Where a search may look.
+#[derive(Debug, Clone, Default)]
+pub struct SearchScope {
+    /// Only these accounts (`None`: all).
+    pub accounts: Option<Vec<AccountId>>,
+    /// Only these cases (`None`: all of the accounts).
+    pub cases: Option<Vec<CaseId>>,
+    /// Whether internal notes may match.
+    pub include_notes: bool,
+}
+
+/// One match: a case subject or a thread entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchHit {
+    /// The entry id, or the case id for a subject.
+    pub doc_id: String,
+    pub case_id: CaseId,
+    /// `subject` or the entry kind.
+    pub kind: String,
+    /// The matching passage, matches between `[` and `]`.
+    pub snippet: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, QueryableByName)]
+struct HitRow {
+    #[diesel(sql_type = Text)]
+    doc_id: String,
+    #[diesel(sql_type = Text)]
+    case_id: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Text)]
+    snippet: String,
+    #[diesel(sql_type = Timestamp)]
+    created_at: NaiveDateTime,
+}
+
+/// The words of a query: letters and digits only, so no user input is
+/// ever read as search syntax.
+pub fn words(query: &str) -> Vec<String> {
+    query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .take(16)
+        .collect()
+}
+
+/// Documents matching every word of `query`, newest first, before `before`.
+pub fn search(
+    conn: &mut DbConnection,
+    query: &str,
+    scope: &SearchScope,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<SearchHit>, StoreError> {
+    let words = words(query);
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut binds: Vec<String> = Vec::new();
+    let (sql, placeholder): (String, fn(usize) -> String) = match conn {
+        DbConnection::Sqlite(_) => {
+            // Each word quoted: FTS5 reads it as a plain term.
+            binds.push(
+                words
+                    .iter()
+                    .map(|w| format!("\"{w}\""))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            (
+                "SELECT doc_id, case_id, kind, snippet(search_fts, 0, '[', ']', '…', 16) AS snippet, created_at \
+                 FROM search_fts WHERE search_fts MATCH ?"
+                    .to_owned(),
+                |_| "?".to_owned(),
+            )
+        }
+        DbConnection::Postgres(_) => {
+            binds.push(words.join(" & "));
+            (
+                "SELECT doc_id, case_id, kind, \
+                 ts_headline('simple', text, to_tsquery('simple', $1), 'StartSel=[, StopSel=], MaxWords=24, MinWords=8') AS snippet, \
+                 created_at FROM search_documents WHERE tsv @@ to_tsquery('simple', $1)"
+                    .to_owned(),
+                |n| format!("${n}"),
+            )
+        }
+    };
+    let mut sql = sql;
+    let list = |sql: &mut String, column: &str, values: Vec<String>, binds: &mut Vec<String>| {
+        let marks: Vec<String> = values
+            .into_iter()
+            .map(|v| {
+                binds.push(v);
+                placeholder(binds.len())
+            })
+            .collect();
+        sql.push_str(&format!(" AND {column} IN ({})", marks.join(", ")));
+    };
+    if let Some(accounts) = &scope.accounts {
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        list(
+            &mut sql,
+            "account_id",
+            accounts.iter().map(ToString::to_string).collect(),
+            &mut binds,
+        );
+    }
+    if let Some(cases) = &scope.cases {
+        if cases.is_empty() {
+            return Ok(Vec::new());
+        }
+        list(
+            &mut sql,
+            "case_id",
+            cases.iter().map(ToString::to_string).collect(),
+            &mut binds,
+        );
+    }
+    if !scope.include_notes {
+        sql.push_str(" AND kind <> 'note'");
+    }
+    if let Some(before) = before {
+        binds.push(before.to_owned());
+        sql.push_str(&format!(" AND doc_id < {}", placeholder(binds.len())));
+    }
+    sql.push_str(&format!(
+        " ORDER BY doc_id DESC LIMIT {}",
+        placeholder(binds.len() + 1)
+    ));
+    let rows: Vec<HitRow> = match conn {
+        DbConnection::Sqlite(c) => {
+            let mut q = diesel::sql_query(&sql).into_boxed();
+            for b in &binds {
+                q = q.bind::<Text, _>(b.clone());
+            }
+            q.bind::<BigInt, _>(limit).load(c)?
+        }
+        DbConnection::Postgres(c) => {
+            let mut q = diesel::sql_query(&sql).into_boxed();
+            for b in &binds {
+                q = q.bind::<Text, _>(b.clone());
+            }
+            q.bind::<BigInt, _>(limit).load(c)?
+        }
+    };
+    rows.into_iter()
+        .map(|r| {
+            Ok(SearchHit {
+                case_id: r
+                    .case_id
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("search index case id".into()))?,
+                doc_id: r.doc_id,
+                kind: r.kind,
+                snippet: r.snippet,
+                created_at: r.created_at.and_utc(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn search_syntax_in_a_query_is_just_text() {
+        assert_eq!(
+            words("invoice \"OR\" NEAR(po* 7781) -x"),
+            ["invoice", "or", "near", "po", "7781", "x"]
+        );
+        assert!(words("***").is_empty());
+    }
+}

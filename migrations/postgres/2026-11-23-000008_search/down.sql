@@ -1,0 +1,5 @@
+DROP TRIGGER cases_search_sync ON cases;
+DROP TRIGGER case_entries_search_sync ON case_entries;
+DROP FUNCTION cases_search_sync();
+DROP FUNCTION case_entries_search_sync();
+DROP TABLE search_documents;
