@@ -160,6 +160,39 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Sends `body` with its own content type (multipart uploads).
+    pub async fn send_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        bearer: Option<&str>,
+    ) -> Response {
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .finish();
+        let mut req = client
+            .post(format!("{}{path}", self.base_url))
+            .insert_header(("content-type", content_type.to_owned()));
+        if let Some(token) = bearer {
+            req = req.insert_header(("authorization", format!("Bearer {token}")));
+        }
+        let mut res = req
+            .send_body(body)
+            .await
+            .expect("request reaches the server");
+        let body = res
+            .body()
+            .limit(64 * 1024 * 1024)
+            .await
+            .expect("body readable");
+        Response {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            body: body.to_vec(),
+        }
+    }
+
     pub async fn send(
         &self,
         method: Method,

@@ -137,6 +137,14 @@ pub fn render(config: &Config) -> String {
         "reopen_closed_within_days".into(),
         int_value(s.cases.reopen_closed_within_days.into()),
     );
+    cases.insert(
+        "max_attachment_bytes".into(),
+        int_value(s.cases.max_attachment_bytes),
+    );
+    cases.insert(
+        "max_attachments_per_entry".into(),
+        int_value(s.cases.max_attachments_per_entry as u64),
+    );
     root.insert("cases".into(), cases.into());
 
     format!("# configuration is valid\n{root}")

@@ -3,6 +3,7 @@
 //! other crate and is the only one that knows actix-web; nothing depends
 //! on it but the binary and the end-to-end tests.
 
+pub mod attachment_files;
 pub mod audit_export;
 pub mod auth;
 pub mod blocking;

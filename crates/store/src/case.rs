@@ -519,3 +519,13 @@ pub fn cases_involving(
         })
         .collect()
 }
+
+pub fn find_entry(conn: &mut DbConnection, id: EntryId) -> Result<Option<Entry>, StoreError> {
+    case_entries::table
+        .find(id.to_string())
+        .select(EntryRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Entry::try_from)
+        .transpose()
+}

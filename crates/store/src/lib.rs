@@ -12,6 +12,7 @@
 
 pub mod account;
 pub mod api_token;
+pub mod attachment;
 pub mod audit;
 pub mod case;
 mod connection;

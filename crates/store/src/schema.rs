@@ -231,3 +231,15 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(cases, case_participants, case_entries);
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        entry_id -> Text,
+        sha256 -> Text,
+        size -> BigInt,
+        filename -> Text,
+        content_type -> Text,
+        created_at -> Timestamp,
+    }
+}

@@ -226,6 +226,10 @@ pub struct CaseSettings {
     /// Days after closing during which a client reply reopens a case; a
     /// later reply opens a new case linked to it.
     pub reopen_closed_within_days: u32,
+    /// Largest attachment accepted, in bytes.
+    pub max_attachment_bytes: u64,
+    /// Most files on one thread entry.
+    pub max_attachments_per_entry: usize,
 }
 
 impl Default for CaseSettings {
@@ -236,6 +240,8 @@ impl Default for CaseSettings {
                 .to_vec(),
             triage_team: String::new(),
             reopen_closed_within_days: 14,
+            max_attachment_bytes: 25 * 1_048_576,
+            max_attachments_per_entry: 10,
         }
     }
 }

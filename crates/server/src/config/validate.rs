@@ -119,6 +119,18 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         ));
     }
     in_range(
+        "cases.max_attachment_bytes",
+        settings.cases.max_attachment_bytes,
+        1_024,
+        1_073_741_824,
+    )?;
+    in_range(
+        "cases.max_attachments_per_entry",
+        settings.cases.max_attachments_per_entry as u64,
+        1,
+        100,
+    )?;
+    in_range(
         "cases.reopen_closed_within_days",
         settings.cases.reopen_closed_within_days.into(),
         0,

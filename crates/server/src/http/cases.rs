@@ -6,6 +6,7 @@ use rapport_domain::{
     AccountId, CaseId, CasePriority, CaseStatus, Channel, ContactId, EntryId, EntryKind, StaffId,
     TeamId,
 };
+use rapport_store::attachment::Attachment;
 use rapport_store::case::{Author, Case, CaseFilter, Entry};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::ApiError;
 use super::directory::ref_id;
 use super::page::{Page, PageParams, double_option, path_id};
+use crate::attachment_files::{self, Receiving, Upload};
 use crate::auth::Authenticated;
 use crate::blocking;
 use crate::state::AppState;
@@ -132,6 +134,41 @@ pub struct EntryView {
     pub body: String,
     pub client_message_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Files of this entry (listed in case threads; absent in the timeline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<Vec<AttachmentView>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub filename: String,
+    pub size: i64,
+    /// Sniffed from the content.
+    pub content_type: String,
+    /// Where to download it (with the same authorization).
+    pub url: String,
+}
+
+impl From<&Attachment> for AttachmentView {
+    fn from(a: &Attachment) -> Self {
+        AttachmentView {
+            id: a.id.clone(),
+            filename: a.filename.clone(),
+            size: a.size,
+            content_type: a.content_type.clone(),
+            url: format!("/api/v1/attachments/{}", a.id),
+        }
+    }
+}
+
+impl EntryView {
+    fn with_files(e: &Entry, files: &[Attachment]) -> Self {
+        let mut view = EntryView::from(e);
+        view.attachments = Some(files.iter().map(AttachmentView::from).collect());
+        view
+    }
 }
 
 impl From<&Entry> for EntryView {
@@ -150,6 +187,7 @@ impl From<&Entry> for EntryView {
             body: e.body.clone(),
             client_message_id: e.client_message_id.clone(),
             created_at: e.created_at,
+            attachments: None,
         }
     }
 }
@@ -390,7 +428,10 @@ pub async fn entries(
     let app = state.into_inner();
     let items =
         blocking::run(move || cases::entries(&app, &who.principal, id, after, limit)).await?;
-    let items: Vec<EntryView> = items.iter().map(EntryView::from).collect();
+    let items: Vec<EntryView> = items
+        .iter()
+        .map(|(e, files)| EntryView::with_files(e, files))
+        .collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |e| e.id.clone())))
 }
 
@@ -421,12 +462,13 @@ pub async fn post(
             kind,
             &b.body,
             b.client_message_id.as_deref(),
+            Vec::new(),
         )
     })
     .await?;
     let view = PostedView {
         case: CaseView::from(&posted.case),
-        entry: EntryView::from(&posted.entry),
+        entry: EntryView::with_files(&posted.entry, &posted.attachments),
         duplicate: posted.duplicate,
     };
     Ok(if posted.duplicate {
@@ -524,4 +566,200 @@ pub async fn search(
         })
         .collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |h| h.id.clone())))
+}
+
+/// Reads a small text field of a multipart body.
+async fn text_field(
+    field: &mut actix_multipart::Field,
+    name: &str,
+    max: usize,
+) -> Result<String, ApiError> {
+    use futures_util::TryStreamExt;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field
+        .try_next()
+        .await
+        .map_err(|e| ApiError::InvalidMultipart(e.to_string()))?
+    {
+        if bytes.len() + chunk.len() > max {
+            return Err(ApiError::InvalidMultipart(format!(
+                "field {name} is longer than {max} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::InvalidMultipart(format!("field {name} is not UTF-8")))
+}
+
+/// Receives one file into a temporary file, hashing and counting as it comes.
+async fn file_field(
+    field: &mut actix_multipart::Field,
+    data_dir: &std::path::Path,
+    max: u64,
+) -> Result<Upload, ApiError> {
+    use futures_util::TryStreamExt;
+    let filename = field
+        .content_disposition()
+        .and_then(|cd| cd.get_filename())
+        .unwrap_or("attachment")
+        .to_owned();
+    let io = |e: std::io::Error| ApiError::Internal(format!("cannot receive an attachment: {e}"));
+    let mut receiving = Receiving::start(data_dir).map_err(io)?;
+    loop {
+        let chunk = match field.try_next().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => {
+                receiving.abort();
+                return Err(ApiError::InvalidMultipart(e.to_string()));
+            }
+        };
+        if receiving.size() + chunk.len() as u64 > max {
+            receiving.abort();
+            return Err(ApiError::PayloadTooLarge {
+                limit: usize::try_from(max).unwrap_or(usize::MAX),
+            });
+        }
+        // Chunks land in the page cache; the one slow step, fsync, runs
+        // on the blocking pool below.
+        if let Err(e) = receiving.write(&chunk) {
+            receiving.abort();
+            return Err(io(e));
+        }
+    }
+    web::block(move || receiving.finish(&filename))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(io)
+}
+
+/// Post to the thread with files (`multipart/form-data`): fields `file`
+/// (one or more), `kind` (`portal` or, for staff, `note`; default
+/// `portal`), `body` (optional) and `client_message_id` (optional).
+#[utoipa::path(post, path = "/api/v1/cases/{id}/attachments", tag = "cases", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", description = "file (repeatable), kind, body, client_message_id"),
+    responses(
+        (status = 201, description = "Posted with its files", body = PostedView),
+        (status = 413, description = "`payload_too_large`: a file exceeds cases.max_attachment_bytes", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn post_files(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+    mut payload: actix_multipart::Multipart,
+) -> Result<HttpResponse, ApiError> {
+    use futures_util::TryStreamExt;
+    let id: CaseId = path_id(&id, "case")?;
+    let settings = &state.config.settings;
+    let (max_bytes, max_files, data_dir) = (
+        settings.cases.max_attachment_bytes,
+        settings.cases.max_attachments_per_entry,
+        settings.data_dir.clone(),
+    );
+    let mut uploads: Vec<Upload> = Vec::new();
+    let mut kind = "portal".to_owned();
+    let mut body = String::new();
+    let mut client_message_id = None;
+    let received: Result<(), ApiError> = async {
+        while let Some(mut field) = payload
+            .try_next()
+            .await
+            .map_err(|e| ApiError::InvalidMultipart(e.to_string()))?
+        {
+            match field.name().unwrap_or_default() {
+                "file" => {
+                    if uploads.len() == max_files {
+                        return Err(ApiError::InvalidMultipart(format!(
+                            "at most {max_files} files per entry"
+                        )));
+                    }
+                    uploads.push(file_field(&mut field, &data_dir, max_bytes).await?);
+                }
+                "kind" => kind = text_field(&mut field, "kind", 16).await?,
+                "body" => body = text_field(&mut field, "body", 4 * cases::MAX_BODY_CHARS).await?,
+                "client_message_id" => {
+                    client_message_id =
+                        Some(text_field(&mut field, "client_message_id", 128).await?)
+                }
+                other => {
+                    return Err(ApiError::InvalidMultipart(format!(
+                        "unknown field {:?}",
+                        other.chars().take(40).collect::<String>()
+                    )));
+                }
+            }
+        }
+        if uploads.is_empty() {
+            return Err(ApiError::InvalidMultipart("no `file` field".into()));
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = received {
+        uploads.iter().for_each(Upload::discard);
+        return Err(e);
+    }
+    let kind = match parse_field("kind", Some(&kind), EntryKind::parse, "portal, note".into()) {
+        Ok(Some(kind)) => kind,
+        Ok(None) | Err(_) => {
+            uploads.iter().for_each(Upload::discard);
+            return Err(ApiError::UseCase(UseCaseError::Validation {
+                field: "kind",
+                message: "must be portal or note".into(),
+            }));
+        }
+    };
+    let app = state.into_inner();
+    let posted = blocking::run(move || {
+        cases::post(
+            &app,
+            &who.principal,
+            id,
+            kind,
+            &body,
+            client_message_id.as_deref(),
+            uploads,
+        )
+    })
+    .await?;
+    let view = PostedView {
+        case: CaseView::from(&posted.case),
+        entry: EntryView::with_files(&posted.entry, &posted.attachments),
+        duplicate: posted.duplicate,
+    };
+    Ok(if posted.duplicate {
+        HttpResponse::Ok().json(view)
+    } else {
+        HttpResponse::Created().json(view)
+    })
+}
+
+/// Download an attachment: always as a download, with the type sniffed
+/// from its content; page-like types are sent as opaque bytes.
+#[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "cases", security(("bearer" = [])),
+    responses((status = 200, description = "The file"), (status = 404, description = "`not_found`, also for files the caller may not read", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn download(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    if id.len() > 64 {
+        return Err(ApiError::UseCase(UseCaseError::NotFound("attachment")));
+    }
+    let app = state.into_inner();
+    let (attachment, path) =
+        blocking::run(move || cases::attachment(&app, &who.principal, &id)).await?;
+    let bytes = web::block(move || std::fs::read(path))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(format!("attachment content missing: {e}")))?;
+    Ok(HttpResponse::Ok()
+        .content_type(attachment_files::served_type(&attachment.content_type).to_owned())
+        .insert_header(actix_web::http::header::ContentDisposition::attachment(
+            attachment.filename.clone(),
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))
+        .body(bytes))
 }

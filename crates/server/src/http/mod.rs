@@ -117,6 +117,10 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::post().to(cases::post)),
             )
             .service(post("/api/v1/cases/{id}/merge").route(web::post().to(cases::merge)))
+            .service(
+                post("/api/v1/cases/{id}/attachments").route(web::post().to(cases::post_files)),
+            )
+            .service(get("/api/v1/attachments/{id}").route(web::get().to(cases::download)))
             .service(get("/api/v1/search").route(web::get().to(cases::search)))
             .service(get("/api/v1/accounts/{id}/timeline").route(web::get().to(cases::timeline)))
             .service(get("/api/v1/audit/public-key").route(web::get().to(audit::public_key)))

@@ -49,6 +49,8 @@ use utoipa::OpenApi;
         super::cases::merge,
         super::cases::timeline,
         super::cases::search,
+        super::cases::post_files,
+        super::cases::download,
         super::api_tokens::create,
         super::api_tokens::list,
         super::api_tokens::revoke,

@@ -70,6 +70,8 @@ pub enum ApiError {
         path: String,
         allow: &'static str,
     },
+    #[error("invalid multipart body: {0}")]
+    InvalidMultipart(String),
     #[error("invalid JSON body: {0}")]
     InvalidJson(String),
     #[error("request body is larger than the limit of {limit} bytes")]
@@ -116,6 +118,7 @@ impl ApiError {
             ApiError::RouteNotFound { .. } => "route_not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::InvalidMultipart(_) => "invalid_multipart",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::InvalidQuery(_) => "invalid_query",
@@ -148,7 +151,9 @@ impl ApiError {
             "forbidden" | "password_change_required" => StatusCode::FORBIDDEN,
             "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_json" | "invalid_query" | "invalid_path" => StatusCode::BAD_REQUEST,
+            "invalid_json" | "invalid_query" | "invalid_path" | "invalid_multipart" => {
+                StatusCode::BAD_REQUEST
+            }
             "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

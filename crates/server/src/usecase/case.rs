@@ -12,7 +12,10 @@ use rapport_domain::{
 };
 use rapport_store::DbConnection;
 use rapport_store::account::Account;
+use rapport_store::attachment::Attachment;
 use rapport_store::case::{self, Author, Case, CaseFilter, Entry};
+
+use crate::attachment_files::{self, Upload};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -63,6 +66,7 @@ pub struct CaseDetail {
 /// What posting to a thread did.
 #[derive(Debug, Clone)]
 pub struct Posted {
+    pub attachments: Vec<Attachment>,
     /// The case the entry is in: a new one when the reply came long after closing.
     pub case: Case,
     pub entry: Entry,
@@ -528,16 +532,71 @@ pub fn entries(
     id: CaseId,
     after: Option<EntryId>,
     limit: i64,
-) -> Result<Vec<Entry>, UseCaseError> {
+) -> Result<Vec<(Entry, Vec<Attachment>)>, UseCaseError> {
     let mut conn = state.store.conn()?;
     load(&mut conn, state, who, id)?;
-    Ok(case::entries(
+    let entries = case::entries(
         &mut conn,
         id,
         can_see_entry(who, EntryKind::Note),
         after,
         limit,
-    )?)
+    )?;
+    let ids: Vec<EntryId> = entries.iter().map(|e| e.id).collect();
+    let mut files = rapport_store::attachment::for_entries(&mut conn, &ids)?;
+    Ok(entries
+        .into_iter()
+        .map(|e| {
+            let (mine, rest): (Vec<_>, Vec<_>) = files.drain(..).partition(|a| a.entry_id == e.id);
+            files = rest;
+            (e, mine)
+        })
+        .collect())
+}
+
+/// Stores the uploads of a new entry: content first (fsynced), then rows.
+fn attach(
+    conn: &mut DbConnection,
+    state: &AppState,
+    entry: &Entry,
+    uploads: &[Upload],
+) -> Result<Vec<Attachment>, UseCaseError> {
+    let data_dir = &state.config.settings.data_dir;
+    let mut stored = Vec::new();
+    for upload in uploads {
+        attachment_files::keep(data_dir, upload)
+            .map_err(|e| UseCaseError::Internal(format!("cannot store an attachment: {e}")))?;
+        let size = i64::try_from(upload.size).unwrap_or(i64::MAX);
+        stored.push(rapport_store::attachment::insert(
+            conn,
+            entry.id,
+            &upload.sha256,
+            size,
+            &upload.filename,
+            &upload.content_type,
+        )?);
+    }
+    Ok(stored)
+}
+
+/// An attachment and where its content is, if the caller may read the
+/// entry it belongs to (never a note's for a contact).
+pub fn attachment(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+) -> Result<(Attachment, std::path::PathBuf), UseCaseError> {
+    let mut conn = state.store.conn()?;
+    let found = rapport_store::attachment::find(&mut conn, id)?
+        .ok_or(UseCaseError::NotFound("attachment"))?;
+    let entry =
+        case::find_entry(&mut conn, found.entry_id)?.ok_or(UseCaseError::NotFound("attachment"))?;
+    load(&mut conn, state, who, entry.case_id).map_err(|_| UseCaseError::NotFound("attachment"))?;
+    if !can_see_entry(who, entry.kind) {
+        return Err(UseCaseError::NotFound("attachment"));
+    }
+    let path = attachment_files::content_path(&state.config.settings.data_dir, &found.sha256);
+    Ok((found, path))
 }
 
 /// Adds a message or note. A contact's reply to a resolved case reopens
@@ -550,9 +609,31 @@ pub fn post(
     kind: EntryKind,
     body: &str,
     client_message_id: Option<&str>,
+    uploads: Vec<Upload>,
+) -> Result<Posted, UseCaseError> {
+    let result = post_inner(state, who, id, kind, body, client_message_id, &uploads);
+    // Files not taken into the store (an error, a repeated post) go away.
+    if !matches!(&result, Ok(p) if !p.duplicate) {
+        uploads.iter().for_each(Upload::discard);
+    }
+    result
+}
+
+fn post_inner(
+    state: &AppState,
+    who: &Principal,
+    id: CaseId,
+    kind: EntryKind,
+    body: &str,
+    client_message_id: Option<&str>,
+    uploads: &[Upload],
 ) -> Result<Posted, UseCaseError> {
     let (author, actor) = author_of(who)?;
-    let body = check_body(body)?;
+    let body = if uploads.is_empty() || !body.trim().is_empty() {
+        check_body(body)?
+    } else {
+        String::new()
+    };
     let client_message_id = check_client_message_id(client_message_id)?;
     let window = Duration::days(i64::from(
         state.config.settings.cases.reopen_closed_within_days,
@@ -562,7 +643,8 @@ pub fn post(
             && let Some(entry) = case::find_by_client_message(conn, &author, cmid)?
         {
             let case = case::find(conn, entry.case_id)?.ok_or(UseCaseError::NotFound("case"))?;
-            return Ok(Posted { case, entry, duplicate: true });
+            let attachments = rapport_store::attachment::for_entries(conn, &[entry.id])?;
+            return Ok(Posted { case, entry, duplicate: true, attachments });
         }
         let loaded = load(conn, state, who, id)?;
         if !can_reply_case(who, &loaded.access(who, state)) {
@@ -607,7 +689,8 @@ pub fn post(
                             follows: Some(case.id),
                         },
                     )?;
-                    return Ok(Posted { case: new_case, entry, duplicate: false });
+                    let attachments = attach(conn, state, &entry, uploads)?;
+                    return Ok(Posted { case: new_case, entry, duplicate: false, attachments });
                 }
                 ClientReply::Reopen => {
                     let before = case.status;
@@ -635,7 +718,8 @@ pub fn post(
             }
         }
         case::save(conn, &case)?;
-        Ok(Posted { case, entry, duplicate: false })
+        let attachments = attach(conn, state, &entry, uploads)?;
+        Ok(Posted { case, entry, duplicate: false, attachments })
     })
 }
 
