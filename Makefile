@@ -30,7 +30,7 @@ fmt: ## Format the code
 	$(CARGO) fmt --all
 
 bench: ## Benchmarks (release build), each against a baseline from the same run; see docs/benchmarks.md
-	$(CARGO) bench -p rapport-tests --bench audit --bench auth
+	$(CARGO) bench -p rapport-tests --bench audit --bench auth --bench cases
 
 openapi: ## Regenerate docs/openapi.json from the code
 	$(CARGO) run -q -p rapport-server --bin rapport -- openapi > docs/openapi.json

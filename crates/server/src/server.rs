@@ -93,7 +93,8 @@ fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
         path: data_dir.display().to_string(),
         source,
     })?;
-    let secrets = Secrets::resolve(&config)?;
+    // Secrets first: a bad key file is reported before any database work.
+    Secrets::resolve(&config)?;
     let store = open_store(&config)?;
     tracing::info!(database = %store.url(), "database connected");
     let schema_current = if config.settings.database.migrate_on_start {
@@ -128,6 +129,14 @@ fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
              {program} admin create --email you@example.com --name \"Your Name\""
         );
     }
+    state_for(config, store)
+}
+
+/// The application state over an open store: secrets, token keys and
+/// sign-in throttles. Used at startup and by benchmarks that call the use
+/// cases without HTTP.
+pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupError> {
+    let secrets = Secrets::resolve(&config)?;
     let auth = &config.settings.auth;
     let tokens = Arc::new(TokenKeys::new(&secrets.jwt, auth));
     let throttle = Arc::new(LoginThrottle::new(

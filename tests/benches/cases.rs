@@ -1,0 +1,223 @@
+//! `make bench`: cases through the use cases the API calls, on SQLite and
+//! PostgreSQL, each against a baseline from the same run:
+//!
+//! 1. case creation (number, routing, first entry, audit events) and
+//!    thread append (entry, audit event, search indexing) vs a bare insert
+//!    of an entry row, one transaction each;
+//! 2. search latency p50/p99 over 100,000 entries (RAPPORT_BENCH_ENTRIES)
+//!    vs fetching one case's newest entries by index.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::RunQueryDsl;
+use rapport_domain::{EntryKind, Principal};
+use rapport_server::config::{self, Settings};
+use rapport_server::usecase::case::{self as cases, OpenCase};
+use rapport_tests::{Backend, TestDatabase, seed};
+
+fn entries_wanted() -> usize {
+    std::env::var("RAPPORT_BENCH_ENTRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+const WORDS: &[&str] = &[
+    "invoice",
+    "order",
+    "delivery",
+    "warehouse",
+    "credit",
+    "contract",
+    "renewal",
+    "password",
+    "portal",
+    "shipment",
+    "discount",
+    "refund",
+    "payment",
+    "appointment",
+    "upgrade",
+    "license",
+    "printer",
+    "report",
+    "export",
+    "account",
+];
+
+fn sentence(i: usize) -> String {
+    (0..12)
+        .map(|k| WORDS[(i * 7 + k * 13 + k * k) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
+        + &format!(" ref{i}")
+}
+
+fn run(backend: Backend) {
+    let Some(db) = TestDatabase::create(backend) else {
+        println!("cases ({backend:?}): skipped, no PostgreSQL configured (RAPPORT_TEST_POSTGRES)");
+        return;
+    };
+    let store = seed::store(&db);
+    let (admin_email, _) = seed::staff(&db, "admin");
+    let admin = rapport_store::staff::find_by_email(
+        &mut store.conn().unwrap(),
+        &rapport_domain::EmailAddress::parse(&admin_email).unwrap(),
+    )
+    .unwrap()
+    .unwrap();
+    let who = Principal::Staff {
+        id: admin.id,
+        role: admin.role,
+    };
+    let mut settings = Settings {
+        data_dir: db.data_dir().to_path_buf(),
+        ..Settings::default()
+    };
+    settings.database.url = Some(db.url.clone());
+    let config = config::validate(settings).unwrap();
+    let state = rapport_server::server::state_for(Arc::new(config), store.clone()).unwrap();
+    let account = rapport_server::usecase::account::create(
+        &state,
+        &who,
+        rapport_server::usecase::account::AccountInput {
+            name: Some("Bench Account".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+
+    let n = 500;
+    let started = Instant::now();
+    let mut case_ids = Vec::new();
+    for i in 0..n {
+        let (case, _) = cases::open(
+            &state,
+            &who,
+            OpenCase {
+                account_id: Some(account.id),
+                subject: format!("Case {i}"),
+                body: sentence(i),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        case_ids.push(case.id);
+    }
+    let create = n as f64 / started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    for i in 0..n {
+        cases::post(
+            &state,
+            &who,
+            case_ids[i % case_ids.len()],
+            EntryKind::Note,
+            &sentence(n + i),
+            None,
+            Vec::new(),
+        )
+        .unwrap();
+    }
+    let append = n as f64 / started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    for i in 0..n {
+        let mut conn = store.conn().unwrap();
+        diesel::sql_query(format!(
+            "INSERT INTO bench_bare_entries (id, case_id, body) VALUES ('{}', '{}', '{}')",
+            uuid::Uuid::now_v7(),
+            case_ids[i % case_ids.len()],
+            sentence(i)
+        ))
+        .execute(&mut *conn)
+        .or_else(|_| {
+            diesel::sql_query("CREATE TABLE bench_bare_entries (id TEXT PRIMARY KEY, case_id TEXT NOT NULL, body TEXT NOT NULL)")
+                .execute(&mut *conn)
+        })
+        .unwrap();
+    }
+    let bare = n as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "cases ({backend:?}): open {create:.0} cases/s, append {append:.0} entries/s, bare entry insert {bare:.0}/s: \
+         open ratio {:.2}, append ratio {:.2}",
+        create / bare,
+        append / bare
+    );
+
+    // Fill to the wanted size in large transactions, through the same use case path.
+    let target = entries_wanted();
+    let started = Instant::now();
+    let have = 2 * n;
+    for i in have..target {
+        cases::post(
+            &state,
+            &who,
+            case_ids[i % case_ids.len()],
+            EntryKind::Portal,
+            &sentence(i),
+            None,
+            Vec::new(),
+        )
+        .unwrap();
+    }
+    println!(
+        "  setup: {} entries in {:.0} s",
+        target,
+        started.elapsed().as_secs_f64()
+    );
+
+    // Two words of a real entry: every query has matches, some many.
+    let queries: Vec<String> = (0..200)
+        .map(|i| {
+            sentence(i * 37)
+                .split(' ')
+                .skip(i % 5)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let mut search_times = Vec::new();
+    for q in &queries {
+        let t = Instant::now();
+        let hits = cases::search(&state, &who, q, None, 20).unwrap();
+        search_times.push(t.elapsed());
+        assert!(!hits.is_empty());
+    }
+    let mut thread_times = Vec::new();
+    for i in 0..200 {
+        let t = Instant::now();
+        let page = cases::entries(&state, &who, case_ids[i % case_ids.len()], None, 20).unwrap();
+        thread_times.push(t.elapsed());
+        assert!(!page.is_empty());
+    }
+    search_times.sort();
+    thread_times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "  search over {target} entries (20 hits): p50 {:.2} ms, p99 {:.2} ms; one thread page by index: p50 {:.2} ms, p99 {:.2} ms; \
+         p50 ratio {:.1}",
+        ms(percentile(&search_times, 0.5)),
+        ms(percentile(&search_times, 0.99)),
+        ms(percentile(&thread_times, 0.5)),
+        ms(percentile(&thread_times, 0.99)),
+        ms(percentile(&search_times, 0.5)) / ms(percentile(&thread_times, 0.5)),
+    );
+}
+
+fn main() {
+    println!(
+        "Rapport cases benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    run(Backend::Sqlite);
+    run(Backend::Postgres);
+}
