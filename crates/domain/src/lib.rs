@@ -5,6 +5,7 @@
 //! any other Rapport crate. Everything else depends on it.
 
 mod account;
+mod calendar;
 mod case;
 mod email;
 mod id;
@@ -16,6 +17,7 @@ pub use account::{
     ApiScope, ContactFunction, ContactVisibility, Domain, DomainError, LifecycleStage,
     PreferredChannel, TeamRole,
 };
+pub use calendar::{BusinessCalendar, CalendarError, WEEKDAYS};
 pub use case::{CasePriority, CaseStatus, Channel, ClientReply, EntryKind, on_client_reply};
 pub use email::{EmailAddress, EmailError};
 pub use id::{
