@@ -13,6 +13,9 @@ use crate::database::TestDatabase;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub base_url: String,
+    /// The server's own state, for calling use cases directly (e.g. the
+    /// SLA check at a chosen instant).
+    pub state: rapport_server::state::AppState,
     handle: ServerHandle,
 }
 
@@ -102,10 +105,12 @@ impl TestApp {
             .expect("server starts");
         let addr = running.addr;
         let handle = running.handle.clone();
+        let state = running.state.clone();
         actix_web::rt::spawn(running.into_server());
         TestApp {
             addr,
             base_url: format!("http://{addr}"),
+            state,
             handle,
         }
     }

@@ -201,10 +201,37 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
             source,
         })?
         .run();
+    spawn_sla_worker(state.clone());
     Ok(RunningServer {
         addr,
         handle: server.handle(),
         state,
         server,
     })
+}
+
+/// Checks SLA clocks every `sla.check_interval_secs` for the life of the
+/// server. Marks are made once even when several nodes check.
+fn spawn_sla_worker(state: AppState) {
+    let every = Duration::from_secs(state.config.settings.sla.check_interval_secs);
+    actix_web::rt::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let state = state.clone();
+            match tokio::task::spawn_blocking(move || {
+                crate::usecase::sla::tick(&state, chrono::Utc::now())
+            })
+            .await
+            {
+                Ok(Ok(0)) => {}
+                Ok(Ok(marks)) => tracing::info!(marks, "SLA warnings and breaches recorded"),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "SLA check failed; retrying at the next interval")
+                }
+                Err(e) => tracing::error!(error = %e, "SLA check task failed"),
+            }
+        }
+    });
 }

@@ -26,6 +26,7 @@ mod pool;
 pub mod schema;
 pub mod search;
 pub mod session;
+pub mod sla;
 pub mod staff;
 pub mod team;
 mod time;

@@ -243,3 +243,19 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    sla_clocks (case_id, clock) {
+        case_id -> Text,
+        clock -> Text,
+        account_id -> Text,
+        target_minutes -> Integer,
+        started_at -> Timestamp,
+        warn_at -> Timestamp,
+        due_at -> Timestamp,
+        paused_at -> Nullable<Timestamp>,
+        stopped_at -> Nullable<Timestamp>,
+        warned_at -> Nullable<Timestamp>,
+        breached_at -> Nullable<Timestamp>,
+    }
+}

@@ -29,8 +29,13 @@ END
 $$;
 
 CREATE TRIGGER case_entries_search_sync
-AFTER INSERT OR UPDATE OF case_id ON case_entries
+AFTER INSERT ON case_entries
 FOR EACH ROW EXECUTE FUNCTION case_entries_search_sync();
+
+CREATE TRIGGER case_entries_search_move
+AFTER UPDATE OF case_id ON case_entries
+FOR EACH ROW WHEN (OLD.case_id IS DISTINCT FROM NEW.case_id)
+EXECUTE FUNCTION case_entries_search_sync();
 
 CREATE FUNCTION cases_search_sync() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -46,5 +51,11 @@ END
 $$;
 
 CREATE TRIGGER cases_search_sync
-AFTER INSERT OR UPDATE OF subject ON cases
+AFTER INSERT ON cases
 FOR EACH ROW EXECUTE FUNCTION cases_search_sync();
+
+-- Saving a case sets every column; only a real subject change re-indexes.
+CREATE TRIGGER cases_search_subject
+AFTER UPDATE OF subject ON cases
+FOR EACH ROW WHEN (OLD.subject IS DISTINCT FROM NEW.subject)
+EXECUTE FUNCTION cases_search_sync();

@@ -217,3 +217,19 @@ e2e_test! {
         assert_ne!(items(first)[0]["id"], items(second)[0]["id"]);
     }
 }
+
+e2e_test! {
+    async fn search_follows_subject_changes_and_merges(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let res = app.send(Method::PATCH, &format!("/api/v1/cases/{}", w.acme_case), Some(json!({"subject": "Quarterly reconciliation"}).to_string()), Some(&w.agent_in)).await;
+        assert_eq!(res.status, 200);
+        assert_eq!(items(app.get_as(&w.agent_in, "/api/v1/search?q=reconciliation").await.json()).len(), 1);
+        let other = ok(app.post_as(&w.contact_in, "/api/v1/cases", &json!({"subject": "Zebra", "body": "Quokka sighting"})).await, 201).await;
+        let other_id = other["case"]["id"].as_str().unwrap().to_owned();
+        ok(app.post_as(&w.agent_in, &format!("/api/v1/cases/{other_id}/merge"), &json!({"into": w.acme_case})).await, 200).await;
+        let hits = items(app.get_as(&w.agent_in, "/api/v1/search?q=quokka").await.json());
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0]["case_id"], w.acme_case.as_str(), "the entry is found in the case it moved to");
+    }
+}

@@ -13,3 +13,4 @@ mod directory;
 mod health;
 mod migrations;
 mod problems;
+mod sla;

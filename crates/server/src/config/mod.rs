@@ -9,7 +9,7 @@ mod validate;
 pub use load::{ConfigError, Overrides, load};
 pub use settings::{
     AccountSettings, AuditSettings, AuthSettings, CaseSettings, DatabaseSettings, InstanceSettings,
-    LogFormat, LogSettings, Mode, ServerSettings, Settings,
+    LogFormat, LogSettings, Mode, ServerSettings, Settings, SlaSettings, SlaTargets, WeekHours,
 };
 pub use validate::validate;
 
@@ -21,4 +21,6 @@ pub struct Config {
     pub settings: Settings,
     /// `database.url`, or the SQLite file under the data directory.
     pub database_url: DatabaseUrl,
+    /// The working hours SLA targets count in.
+    pub sla_calendar: rapport_domain::BusinessCalendar,
 }

@@ -26,6 +26,7 @@ pub struct Settings {
     pub audit: AuditSettings,
     pub accounts: AccountSettings,
     pub cases: CaseSettings,
+    pub sla: SlaSettings,
 }
 
 impl Default for Settings {
@@ -41,6 +42,7 @@ impl Default for Settings {
             audit: AuditSettings::default(),
             accounts: AccountSettings::default(),
             cases: CaseSettings::default(),
+            sla: SlaSettings::default(),
         }
     }
 }
@@ -243,5 +245,114 @@ impl Default for CaseSettings {
             max_attachment_bytes: 25 * 1_048_576,
             max_attachments_per_entry: 10,
         }
+    }
+}
+
+/// Response and resolution targets, in business minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaTargets {
+    pub first_response_minutes: u32,
+    pub next_response_minutes: u32,
+    pub resolution_minutes: u32,
+}
+
+/// Working hours per weekday, each a list of `"HH:MM-HH:MM"`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WeekHours {
+    pub mon: Vec<String>,
+    pub tue: Vec<String>,
+    pub wed: Vec<String>,
+    pub thu: Vec<String>,
+    pub fri: Vec<String>,
+    pub sat: Vec<String>,
+    pub sun: Vec<String>,
+}
+
+impl Default for WeekHours {
+    fn default() -> Self {
+        let day = || vec!["09:00-17:00".to_owned()];
+        WeekHours {
+            mon: day(),
+            tue: day(),
+            wed: day(),
+            thu: day(),
+            fri: day(),
+            sat: Vec::new(),
+            sun: Vec::new(),
+        }
+    }
+}
+
+impl WeekHours {
+    pub fn as_array(&self) -> [Vec<String>; 7] {
+        [
+            self.mon.clone(),
+            self.tue.clone(),
+            self.wed.clone(),
+            self.thu.clone(),
+            self.fri.clone(),
+            self.sat.clone(),
+            self.sun.clone(),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlaSettings {
+    /// IANA time zone of the working hours, e.g. Europe/Berlin.
+    pub time_zone: String,
+    pub hours: WeekHours,
+    /// Days off, `YYYY-MM-DD`.
+    pub holidays: Vec<String>,
+    /// Business minutes to the first answer to a client.
+    pub first_response_minutes: u32,
+    /// Business minutes to answer each later client message.
+    pub next_response_minutes: u32,
+    /// Business minutes from opening to resolution.
+    pub resolution_minutes: u32,
+    /// Targets of particular account tiers, replacing the ones above.
+    pub tiers: std::collections::BTreeMap<String, SlaTargets>,
+    /// Share of a target after which a warning is recorded.
+    pub warn_at_percent: u32,
+    /// Seconds between checks for warnings and breaches.
+    pub check_interval_secs: u64,
+}
+
+impl Default for SlaSettings {
+    fn default() -> Self {
+        SlaSettings {
+            time_zone: "UTC".into(),
+            hours: WeekHours::default(),
+            holidays: Vec::new(),
+            first_response_minutes: 360,
+            next_response_minutes: 480,
+            resolution_minutes: 2_400,
+            tiers: [(
+                "strategic".to_owned(),
+                SlaTargets {
+                    first_response_minutes: 120,
+                    next_response_minutes: 240,
+                    resolution_minutes: 1_440,
+                },
+            )]
+            .into_iter()
+            .collect(),
+            warn_at_percent: 80,
+            check_interval_secs: 30,
+        }
+    }
+}
+
+impl SlaSettings {
+    /// The targets for accounts of `tier`.
+    pub fn targets(&self, tier: &str) -> SlaTargets {
+        self.tiers.get(tier).cloned().unwrap_or(SlaTargets {
+            first_response_minutes: self.first_response_minutes,
+            next_response_minutes: self.next_response_minutes,
+            resolution_minutes: self.resolution_minutes,
+        })
     }
 }

@@ -207,9 +207,57 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         }
         _ => {}
     }
+    let sla = &settings.sla;
+    let holidays = sla
+        .holidays
+        .iter()
+        .map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d"))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            key_error(
+                "sla.holidays",
+                "holds a date that is not YYYY-MM-DD",
+                "write dates like \"2026-12-25\"",
+            )
+        })?;
+    let sla_calendar =
+        rapport_domain::BusinessCalendar::new(&sla.time_zone, &sla.hours.as_array(), &holidays)
+            .map_err(|e| {
+                key_error(
+                    "sla.hours",
+                    &e.to_string(),
+                    "see [sla] in config/default.toml",
+                )
+            })?;
+    for (tier, t) in &sla.tiers {
+        if !settings.accounts.tiers.contains(tier) {
+            return Err(key_error(
+                "sla.tiers",
+                &format!("names {tier:?}, which is not in accounts.tiers"),
+                "use a tier listed in accounts.tiers",
+            ));
+        }
+        for minutes in [
+            t.first_response_minutes,
+            t.next_response_minutes,
+            t.resolution_minutes,
+        ] {
+            in_range("sla.tiers", minutes.into(), 1, 525_600)?;
+        }
+    }
+    for (key, minutes) in [
+        ("sla.first_response_minutes", sla.first_response_minutes),
+        ("sla.next_response_minutes", sla.next_response_minutes),
+        ("sla.resolution_minutes", sla.resolution_minutes),
+    ] {
+        in_range(key, minutes.into(), 1, 525_600)?;
+    }
+    in_range("sla.warn_at_percent", sla.warn_at_percent.into(), 1, 99)?;
+    in_range("sla.check_interval_secs", sla.check_interval_secs, 1, 3_600)?;
     Ok(Config {
         settings,
         database_url,
+        sla_calendar,
     })
 }
 

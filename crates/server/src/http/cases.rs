@@ -763,3 +763,77 @@ pub async fn download(
         .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))
         .body(bytes))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClockStatsView {
+    /// Stopped in time.
+    pub met: u64,
+    /// Stopped late.
+    pub missed: u64,
+    /// Still running, not yet due.
+    pub running: u64,
+    /// Still running, already past due.
+    pub running_breached: u64,
+    /// met / (met + missed), in percent; null before anything finished.
+    pub attainment_percent: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlaTargetsView {
+    pub first_response_minutes: u32,
+    pub next_response_minutes: u32,
+    pub resolution_minutes: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlaReportView {
+    pub tier: String,
+    /// Business minutes of the tier's targets.
+    pub targets: SlaTargetsView,
+    pub first_response: ClockStatsView,
+    pub next_response: ClockStatsView,
+    pub resolution: ClockStatsView,
+}
+
+/// SLA attainment of an account (staff who may read it).
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/sla", tag = "cases", security(("bearer" = [])),
+    responses((status = 200, description = "Attainment per clock", body = SlaReportView)))]
+pub async fn sla_report(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let account: AccountId = path_id(&id, "account")?;
+    let app = state.into_inner();
+    let report =
+        blocking::run(move || crate::usecase::sla::attainment(&app, &who.principal, account))
+            .await?;
+    let view = |kind: &str| {
+        let s = report
+            .clocks
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
+        let finished = s.met + s.missed;
+        ClockStatsView {
+            met: s.met,
+            missed: s.missed,
+            running: s.running,
+            running_breached: s.running_breached,
+            attainment_percent: (finished > 0)
+                .then(|| (s.met as f64 * 1000.0 / finished as f64).round() / 10.0),
+        }
+    };
+    Ok(HttpResponse::Ok().json(SlaReportView {
+        tier: report.tier.clone(),
+        targets: SlaTargetsView {
+            first_response_minutes: report.targets.first_response_minutes,
+            next_response_minutes: report.targets.next_response_minutes,
+            resolution_minutes: report.targets.resolution_minutes,
+        },
+        first_response: view("first_response"),
+        next_response: view("next_response"),
+        resolution: view("resolution"),
+    }))
+}

@@ -122,6 +122,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .service(get("/api/v1/attachments/{id}").route(web::get().to(cases::download)))
             .service(get("/api/v1/search").route(web::get().to(cases::search)))
+            .service(get("/api/v1/accounts/{id}/sla").route(web::get().to(cases::sla_report)))
             .service(get("/api/v1/accounts/{id}/timeline").route(web::get().to(cases::timeline)))
             .service(get("/api/v1/audit/public-key").route(web::get().to(audit::public_key)))
             .service(get("/api/v1/audit/export").route(web::get().to(audit::export)))

@@ -49,6 +49,7 @@ use utoipa::OpenApi;
         super::cases::merge,
         super::cases::timeline,
         super::cases::search,
+        super::cases::sla_report,
         super::cases::post_files,
         super::cases::download,
         super::api_tokens::create,

@@ -89,7 +89,7 @@ fn case_stream(id: CaseId) -> StreamName {
 }
 
 /// Appends an audit event to the case's stream (linked to its account).
-fn audit(
+pub(super) fn audit(
     conn: &mut DbConnection,
     case: &Case,
     actor: Actor,
@@ -139,7 +139,11 @@ fn add_entry(
 }
 
 /// A system event in the thread, visible to everyone who reads the case.
-fn thread_event(conn: &mut DbConnection, case: &mut Case, text: &str) -> Result<(), UseCaseError> {
+pub(super) fn thread_event(
+    conn: &mut DbConnection,
+    case: &mut Case,
+    text: &str,
+) -> Result<(), UseCaseError> {
     case::insert_entry(conn, case, EntryKind::Event, Author::System, text, None)?;
     Ok(())
 }
@@ -407,6 +411,14 @@ fn create(
         case.first_response_at = Some(entry.created_at);
     }
     case::save(conn, &case)?;
+    super::sla::on_opened(
+        conn,
+        state,
+        &case,
+        account,
+        matches!(opener, Author::Contact(_)),
+        now,
+    )?;
     Ok((case, entry))
 }
 
@@ -700,16 +712,20 @@ fn post_inner(
                     case.closed_at = None;
                     thread_event(conn, &mut case, "Reopened by the client's reply")?;
                     audit(conn, &case, actor.clone(), "case.reopened", json!({"before": {"status": before.as_str()}, "after": {"status": "open"}, "reopen_count": case.reopen_count}))?;
+                    super::sla::on_reopened(conn, state, &case, &loaded.account, Utc::now())?;
                 }
                 ClientReply::Continue => {
                     if case.status == CaseStatus::PendingClient {
                         case.status = CaseStatus::Open;
+                        super::sla::on_status(conn, state, &case, CaseStatus::PendingClient, CaseStatus::Open, Utc::now())?;
                     }
                 }
             }
+            super::sla::on_client_message(conn, state, &case, &loaded.account, Utc::now())?;
         }
         let entry = add_entry(conn, &mut case, kind, author, actor, &body, client_message_id.as_deref())?;
         if matches!(author, Author::Staff(_)) && kind != EntryKind::Note {
+            super::sla::on_staff_reply(conn, &case, entry.created_at)?;
             if case.first_response_at.is_none() {
                 case.first_response_at = Some(entry.created_at);
             }
@@ -802,7 +818,14 @@ pub fn update(
                     case.closed_at = None;
                 }
             }
+            let from = case.status;
             case.status = status;
+            if from != status {
+                super::sla::on_status(conn, state, &case, from, status, now)?;
+                if !from.is_open() && status.is_open() {
+                    super::sla::on_reopened(conn, state, &case, &loaded.account, now)?;
+                }
+            }
         }
         let Some(data) = changes(&before, &snapshot(&case)) else {
             return Ok(case);
@@ -867,6 +890,7 @@ pub fn merge(
         audit(conn, &kept, actor, "case.merge_received", json!({"from": gone.id.to_string(), "from_number": gone.number, "entries_moved": moved}))?;
         case::save(conn, &gone)?;
         case::save(conn, &kept)?;
+        super::sla::on_merged(conn, &gone, Utc::now())?;
         Ok(kept)
     })
 }

@@ -11,6 +11,7 @@ pub mod case;
 pub mod contact;
 mod input;
 pub mod session;
+pub mod sla;
 pub mod staff;
 pub mod system;
 pub mod team;
