@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiError;
-use super::directory::ref_id;
+use super::directory::{parse_enum, ref_id};
 use super::page::{Page, PageParams, double_option, path_id};
 use crate::attachment_files::{self, Receiving, Upload};
 use crate::auth::Authenticated;
@@ -20,24 +20,6 @@ use crate::blocking;
 use crate::state::AppState;
 use crate::usecase::UseCaseError;
 use crate::usecase::case as cases;
-
-fn parse_field<T>(
-    field: &'static str,
-    value: Option<&str>,
-    parse: fn(&str) -> Option<T>,
-    choices: String,
-) -> Result<Option<T>, ApiError> {
-    value
-        .map(|v| {
-            parse(v).ok_or_else(|| {
-                ApiError::UseCase(UseCaseError::Validation {
-                    field,
-                    message: format!("must be one of: {choices}"),
-                })
-            })
-        })
-        .transpose()
-}
 
 fn id_field<T: std::str::FromStr>(field: &'static str, v: &str) -> Result<T, ApiError> {
     v.parse().map_err(|_| {
@@ -288,13 +270,13 @@ pub async fn open(
         subject: b.subject,
         body: b.body,
         category: b.category,
-        priority: parse_field(
+        priority: parse_enum(
             "priority",
             b.priority.as_deref(),
             CasePriority::parse,
             CasePriority::choices(),
         )?,
-        channel: parse_field(
+        channel: parse_enum(
             "channel",
             b.channel.as_deref(),
             Channel::parse,
@@ -392,13 +374,13 @@ pub async fn patch(
     let b = body.into_inner();
     let changes = cases::CaseChanges {
         subject: b.subject,
-        status: parse_field(
+        status: parse_enum(
             "status",
             b.status.as_deref(),
             CaseStatus::parse,
             CaseStatus::choices(),
         )?,
-        priority: parse_field(
+        priority: parse_enum(
             "priority",
             b.priority.as_deref(),
             CasePriority::parse,
@@ -446,7 +428,7 @@ pub async fn post(
 ) -> Result<HttpResponse, ApiError> {
     let id: CaseId = path_id(&id, "case")?;
     let b = body.into_inner();
-    let kind = parse_field(
+    let kind = parse_enum(
         "kind",
         Some(&b.kind),
         EntryKind::parse,
@@ -700,7 +682,7 @@ pub async fn post_files(
         uploads.iter().for_each(Upload::discard);
         return Err(e);
     }
-    let kind = match parse_field("kind", Some(&kind), EntryKind::parse, "portal, note".into()) {
+    let kind = match parse_enum("kind", Some(&kind), EntryKind::parse, "portal, note".into()) {
         Ok(Some(kind)) => kind,
         Ok(None) | Err(_) => {
             uploads.iter().for_each(Upload::discard);

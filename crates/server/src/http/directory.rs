@@ -23,7 +23,8 @@ use crate::blocking;
 use crate::state::AppState;
 use crate::usecase::{account as accounts, contact as contacts, staff as staff_uc, team as teams};
 
-fn parse_enum<T>(
+/// An optional enum field of a request body, checked against its choices.
+pub(super) fn parse_enum<T>(
     field: &'static str,
     value: Option<&str>,
     parse: fn(&str) -> Option<T>,
