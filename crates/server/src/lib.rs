@@ -12,6 +12,7 @@ pub mod config;
 mod config_report;
 mod dev_mailbox;
 pub mod http;
+pub mod notify;
 mod output;
 pub mod secrets;
 pub mod server;

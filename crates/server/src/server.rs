@@ -156,6 +156,7 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
         tokens,
         throttle,
         shared_throttle,
+        notifier: crate::notify::Notifier::default(),
     })
 }
 

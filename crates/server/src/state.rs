@@ -21,4 +21,6 @@ pub struct AppState {
     /// Failed sign-ins per key many people share (client IP, client
     /// account), with a higher threshold than `throttle`.
     pub shared_throttle: Arc<LoginThrottle>,
+    /// Live notifications to connected staff.
+    pub notifier: crate::notify::Notifier,
 }

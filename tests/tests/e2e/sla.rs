@@ -85,3 +85,59 @@ e2e_test! {
         assert!(clocks(&db, &w.acme_case).iter().all(|c| c.stopped_at.is_some()));
     }
 }
+
+/// The next event of an open event stream, or None within `wait`.
+async fn next_event(
+    res: &mut awc::ClientResponse<
+        impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>>
+        + Unpin,
+    >,
+    wait: std::time::Duration,
+) -> Option<String> {
+    use futures_util::StreamExt;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, res.next()).await {
+            Ok(Some(Ok(chunk))) => {
+                let text = String::from_utf8_lossy(&chunk).into_owned();
+                if text.starts_with(':') {
+                    continue; // keep-alive
+                }
+                return Some(text);
+            }
+            _ => return None,
+        }
+    }
+}
+
+e2e_test! {
+    async fn the_team_hears_of_a_breach_live(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let client = awc::Client::builder().timeout(std::time::Duration::from_secs(30)).finish();
+        let open = |token: String| {
+            let client = client.clone();
+            let url = format!("{}/api/v1/notifications/stream", app.base_url);
+            async move {
+                client.get(url).insert_header(("authorization", format!("Bearer {token}"))).send().await.expect("stream opens")
+            }
+        };
+        let mut mine = open(w.agent_in.clone()).await;
+        assert_eq!(mine.status().as_u16(), 200);
+        assert_eq!(mine.headers().get("content-type").unwrap(), "text/event-stream");
+        let mut theirs = open(w.agent_out.clone()).await;
+        for refused in [w.auditor.clone(), w.contact_in.clone()] {
+            assert_eq!(open(refused).await.status().as_u16(), 403);
+        }
+
+        let first = clock(&clocks(&db, &w.acme_case), "first_response").clone();
+        rapport_server::usecase::sla::tick(&app.state, first.due_at + Duration::minutes(1)).unwrap();
+        let event = next_event(&mut mine, std::time::Duration::from_secs(5)).await.expect("an event arrives");
+        assert!(event.starts_with("event: sla_breached\n"), "{event}");
+        let data: Value = serde_json::from_str(event.lines().nth(1).unwrap().trim_start_matches("data: ")).unwrap();
+        assert_eq!(data["case_id"], w.acme_case.as_str());
+        assert_eq!(data["team_id"], w.team_in.as_str());
+        assert!(next_event(&mut theirs, std::time::Duration::from_millis(500)).await.is_none(), "another team hears nothing");
+    }
+}

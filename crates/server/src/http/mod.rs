@@ -9,6 +9,7 @@ mod health;
 mod instance;
 mod me;
 mod middleware;
+mod notifications;
 pub mod openapi;
 mod page;
 mod problem;
@@ -121,6 +122,9 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 post("/api/v1/cases/{id}/attachments").route(web::post().to(cases::post_files)),
             )
             .service(get("/api/v1/attachments/{id}").route(web::get().to(cases::download)))
+            .service(
+                get("/api/v1/notifications/stream").route(web::get().to(notifications::stream)),
+            )
             .service(get("/api/v1/search").route(web::get().to(cases::search)))
             .service(get("/api/v1/accounts/{id}/sla").route(web::get().to(cases::sla_report)))
             .service(get("/api/v1/accounts/{id}/timeline").route(web::get().to(cases::timeline)))

@@ -50,6 +50,7 @@ use utoipa::OpenApi;
         super::cases::timeline,
         super::cases::search,
         super::cases::sla_report,
+        super::notifications::stream,
         super::cases::post_files,
         super::cases::download,
         super::api_tokens::create,

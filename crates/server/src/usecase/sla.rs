@@ -196,13 +196,16 @@ pub fn tick(state: &AppState, now: DateTime<Utc>) -> Result<usize, UseCaseError>
     let mut marks = 0;
     let due = sla::due_for_marking(&mut *state.store.conn()?, now, 500)?;
     for clock in due {
-        marks += state.store.write(|conn| {
+        let (made, notices) = state.store.write(|conn| {
             let mut made = 0;
+            let mut notices = Vec::new();
             let Some(mut case) = rapport_store::case::find(conn, clock.case_id)? else {
-                return Ok::<_, UseCaseError>(0);
+                return Ok::<_, UseCaseError>((0, notices));
             };
             if clock.warned_at.is_none() && clock.warn_at <= now && clock.due_at > now && sla::mark_warned(conn, &clock, now)? {
-                thread_event(conn, &mut case, &format!("SLA warning: {} due at {}", label(&clock.clock), rapport_audit::format_at(&clock.due_at)))?;
+                let text = format!("SLA warning: {} due at {}", label(&clock.clock), rapport_audit::format_at(&clock.due_at));
+                thread_event(conn, &mut case, &text)?;
+                notices.push(notice("sla_warning", &case, text, now));
                 audit(conn, &case, Actor::system(), "case.sla_warning", json!({"clock": clock.clock, "due_at": rapport_audit::format_at(&clock.due_at)}))?;
                 made += 1;
             }
@@ -210,15 +213,37 @@ pub fn tick(state: &AppState, now: DateTime<Utc>) -> Result<usize, UseCaseError>
                 // A breach implies the warning, even if no check ran in between.
                 sla::mark_warned(conn, &clock, now)?;
                 if sla::mark_breached(conn, &clock, now)? {
-                    thread_event(conn, &mut case, &format!("SLA breached: {} was due at {}", label(&clock.clock), rapport_audit::format_at(&clock.due_at)))?;
+                    let text = format!("SLA breached: {} was due at {}", label(&clock.clock), rapport_audit::format_at(&clock.due_at));
+                    thread_event(conn, &mut case, &text)?;
+                    notices.push(notice("sla_breached", &case, text, now));
                     audit(conn, &case, Actor::system(), "case.sla_breached", json!({"clock": clock.clock, "due_at": rapport_audit::format_at(&clock.due_at)}))?;
                     made += 1;
                 }
             }
-            Ok(made)
+            Ok((made, notices))
         })?;
+        // Only what committed is announced.
+        notices.into_iter().for_each(|n| state.notifier.publish(n));
+        marks += made;
     }
     Ok(marks)
+}
+
+fn notice(
+    kind: &'static str,
+    case: &Case,
+    text: String,
+    at: DateTime<Utc>,
+) -> crate::notify::Notification {
+    crate::notify::Notification {
+        kind,
+        case_id: case.id,
+        case_number: case.number,
+        account_id: case.account_id,
+        team_id: case.team_id,
+        text,
+        at,
+    }
 }
 
 /// How one kind of clock fared for an account.

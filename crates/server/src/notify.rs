@@ -1,0 +1,50 @@
+//! Live notifications to staff (SLA warnings and breaches today), fanned
+//! out in this process to the open `GET /api/v1/notifications/stream`
+//! connections. Delivery across server nodes joins the chat fan-out bus.
+
+use chrono::{DateTime, Utc};
+use rapport_domain::{AccountId, CaseId, TeamId};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// Notifications kept for slow listeners before they miss some.
+const BUFFER: usize = 1_024;
+
+/// Something a team should know now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notification {
+    /// `sla_warning` or `sla_breached`.
+    pub kind: &'static str,
+    pub case_id: CaseId,
+    pub case_number: i64,
+    pub account_id: AccountId,
+    /// The team that owns the case (None: unassigned, for admins).
+    pub team_id: Option<TeamId>,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The in-process fan-out. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    tx: broadcast::Sender<Notification>,
+}
+
+impl Default for Notifier {
+    fn default() -> Self {
+        Notifier {
+            tx: broadcast::channel(BUFFER).0,
+        }
+    }
+}
+
+impl Notifier {
+    /// Sends to every listener; nobody listening is not an error.
+    pub fn publish(&self, n: Notification) {
+        let _ = self.tx.send(n);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Notification> {
+        self.tx.subscribe()
+    }
+}
