@@ -110,3 +110,20 @@ e2e_test! {
         assert_eq!(thread["items"].as_array().unwrap().len(), 1, "no entry was made");
     }
 }
+
+e2e_test! {
+    async fn a_large_file_downloads_byte_for_byte_in_chunks(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let res = app
+            .send_raw(&format!("/api/v1/cases/{}/attachments", w.acme_case), &content_type(), multipart(&[], &[("data.bin", &data)]), Some(&w.agent_in))
+            .await;
+        assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
+        let url = res.json()["entry"]["attachments"][0]["url"].as_str().unwrap().to_owned();
+        let got = app.get_as(&w.contact_in, &url).await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.header("content-length"), Some("300000"));
+        assert!(got.body == data, "content differs");
+    }
+}

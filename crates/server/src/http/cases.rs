@@ -733,7 +733,8 @@ pub async fn download(
     let app = state.into_inner();
     let (attachment, path) =
         blocking::run(move || cases::attachment(&app, &who.principal, &id)).await?;
-    let bytes = web::block(move || std::fs::read(path))
+    // Opened before answering, so a missing file is a clean 500, not a cut stream.
+    let file = web::block(move || std::fs::File::open(path))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(format!("attachment content missing: {e}")))?;
@@ -743,7 +744,8 @@ pub async fn download(
             attachment.filename.clone(),
         ))
         .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))
-        .body(bytes))
+        .no_chunking(u64::try_from(attachment.size).unwrap_or(0))
+        .streaming(file_chunks(file)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -818,4 +820,33 @@ pub async fn sla_report(
         next_response: view("next_response"),
         resolution: view("resolution"),
     }))
+}
+
+/// A file as a stream of 64 KiB chunks read on the blocking pool: memory
+/// stays flat however many downloads run at once.
+fn file_chunks(
+    file: std::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<web::Bytes>> {
+    use std::io::Read;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<web::Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut file = file;
+        loop {
+            let mut buf = vec![0u8; 64 * 1024];
+            let sent = match file.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    tx.blocking_send(Ok(web::Bytes::from(buf)))
+                }
+                Err(e) => tx.blocking_send(Err(e)),
+            };
+            if sent.is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
 }
