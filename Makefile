@@ -1,11 +1,10 @@
 # Rapport: the two commands are `make run` and `make test`.
 
 CARGO ?= cargo
-# PostgreSQL leg of the tests: a server reachable with this admin URL.
-# When it is unreachable the PostgreSQL tests are skipped with a notice,
-# unless RAPPORT_TEST_REQUIRE_POSTGRES=1 (CI), which makes them fail.
+# PostgreSQL leg of the tests and benchmarks: a server reachable with this
+# admin URL. When it is unreachable the PostgreSQL tests are skipped with a
+# notice, unless RAPPORT_TEST_REQUIRE_POSTGRES=1 (CI), which makes them fail.
 RAPPORT_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/postgres
-export RAPPORT_TEST_POSTGRES
 
 .PHONY: run build test lint fmt openapi bench help
 
@@ -20,7 +19,7 @@ build: ## Build the release binary at target/release/rapport
 	$(CARGO) build --release -p rapport-server --bin rapport
 
 test: ## Run every test: unit, and end-to-end on SQLite and PostgreSQL
-	$(CARGO) test --workspace
+	RAPPORT_TEST_POSTGRES=$(RAPPORT_TEST_POSTGRES) $(CARGO) test --workspace
 
 lint: ## Formatting check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
@@ -30,7 +29,7 @@ fmt: ## Format the code
 	$(CARGO) fmt --all
 
 bench: ## Benchmarks (release build), each against a baseline from the same run; see docs/benchmarks.md
-	$(CARGO) bench -p rapport-tests --bench audit --bench auth --bench cases
+	RAPPORT_TEST_POSTGRES=$(RAPPORT_TEST_POSTGRES) $(CARGO) bench -p rapport-tests --bench audit --bench auth --bench cases
 
 openapi: ## Regenerate docs/openapi.json from the code
 	$(CARGO) run -q -p rapport-server --bin rapport -- openapi > docs/openapi.json

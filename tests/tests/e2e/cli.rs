@@ -248,3 +248,41 @@ e2e_test! {
         assert!(saw_request, "no request log line:\n{logs}");
     }
 }
+
+/// Operators set the short forms and section keys in the environment;
+/// unrelated RAPPORT_ variables of the test harness are not settings.
+#[test]
+fn settings_from_the_environment_are_taken_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rapport.toml");
+    std::fs::write(&file, "[instance]\nname = \"From File\"\n").unwrap();
+    let data = dir.path().join("data");
+    let out = run_rapport(
+        rapport_bin!(),
+        &["check-config"],
+        &[
+            ("RAPPORT_CONFIG", file.to_str().unwrap()),
+            (
+                "RAPPORT_DATABASE_URL",
+                "postgres://rapport:pw@db.internal/rapport",
+            ),
+            ("RAPPORT_BIND", "0.0.0.0:9090"),
+            ("RAPPORT_DATA_DIR", data.to_str().unwrap()),
+            ("RAPPORT_LOG__LEVEL", "debug"),
+            (
+                "RAPPORT_TEST_POSTGRES",
+                "postgres://postgres@127.0.0.1/postgres",
+            ),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let parsed: toml::Table = String::from_utf8_lossy(&out.stdout).parse().unwrap();
+    assert_eq!(parsed["instance"]["name"].as_str(), Some("From File"));
+    assert_eq!(
+        parsed["database"]["url"].as_str(),
+        Some("postgres://rapport:***@db.internal/rapport")
+    );
+    assert_eq!(parsed["server"]["bind"].as_str(), Some("0.0.0.0:9090"));
+    assert_eq!(parsed["data_dir"].as_str(), data.to_str());
+    assert_eq!(parsed["log"]["level"].as_str(), Some("debug"));
+}

@@ -97,10 +97,12 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, Config
 fn environment() -> Env {
     Env::prefixed("RAPPORT_")
         .filter(|key| {
-            let key = key.as_str();
-            !NOT_SETTINGS.contains(&key)
+            // Keys arrive as written in the environment (RAPPORT_BIND gives
+            // "BIND"): compare without case.
+            let key = key.as_str().to_ascii_lowercase();
+            !NOT_SETTINGS.contains(&key.as_str())
                 && !key.starts_with(TEST_HARNESS_PREFIX)
-                && !["database_url", "bind", "data_dir"].contains(&key)
+                && !["database_url", "bind", "data_dir"].contains(&key.as_str())
         })
         .split("__")
 }
