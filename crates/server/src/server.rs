@@ -93,8 +93,6 @@ fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
         path: data_dir.display().to_string(),
         source,
     })?;
-    // Secrets first: a bad key file is reported before any database work.
-    Secrets::resolve(&config)?;
     let store = open_store(&config)?;
     tracing::info!(database = %store.url(), "database connected");
     let schema_current = if config.settings.database.migrate_on_start {
