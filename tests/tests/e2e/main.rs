@@ -10,6 +10,7 @@ mod auth;
 mod cases;
 mod cli;
 mod directory;
+mod durability;
 mod health;
 mod migrations;
 mod problems;
