@@ -187,6 +187,9 @@ pub fn find(conn: &mut DbConnection, id: CaseId) -> Result<Option<Case>, StoreEr
 pub struct CaseFilter {
     /// Restrict to these accounts (what the caller may read).
     pub accounts: Option<Vec<AccountId>>,
+    /// Restrict to the accounts these teams serve (an agent's view),
+    /// resolved by the database rather than loaded first.
+    pub served_by: Option<Vec<TeamId>>,
     /// Restrict to cases this contact opened or takes part in.
     pub involving_contact: Option<ContactId>,
     pub account: Option<AccountId>,
@@ -210,6 +213,15 @@ pub fn list(
         q = q.filter(
             cases::account_id.eq_any(accounts.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
         );
+    }
+    if let Some(teams) = &f.served_by {
+        let served = crate::schema::accounts::table
+            .filter(
+                crate::schema::accounts::team_id
+                    .eq_any(teams.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
+            )
+            .select(crate::schema::accounts::id);
+        q = q.filter(cases::account_id.eq_any(served));
     }
     if let Some(contact) = f.involving_contact {
         let joined = case_participants::table

@@ -149,7 +149,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_domains,
     contacts,
     contact_emails,
-    staff_users
+    staff_users,
+    cases,
+    case_participants,
+    case_entries
 );
 
 diesel::table! {
@@ -229,8 +232,6 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
-
-diesel::allow_tables_to_appear_in_same_query!(cases, case_participants, case_entries);
 
 diesel::table! {
     attachments (id) {

@@ -16,6 +16,8 @@ use crate::error::StoreError;
 pub struct SearchScope {
     /// Only these accounts (`None`: all).
     pub accounts: Option<Vec<AccountId>>,
+    /// Only the accounts these teams serve (an agent's view).
+    pub served_by: Option<Vec<rapport_domain::TeamId>>,
     /// Only these cases (`None`: all of the accounts).
     pub cases: Option<Vec<CaseId>>,
     /// Whether internal notes may match.
@@ -122,6 +124,22 @@ pub fn search(
             accounts.iter().map(ToString::to_string).collect(),
             &mut binds,
         );
+    }
+    if let Some(teams) = &scope.served_by {
+        if teams.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = teams
+            .iter()
+            .map(|t| {
+                binds.push(t.to_string());
+                placeholder(binds.len())
+            })
+            .collect();
+        sql.push_str(&format!(
+            " AND account_id IN (SELECT id FROM accounts WHERE team_id IN ({}))",
+            marks.join(", ")
+        ));
     }
     if let Some(cases) = &scope.cases {
         if cases.is_empty() {

@@ -526,7 +526,7 @@ pub fn list(
             role: StaffRole::Agent,
             ..
         } if !state.config.settings.accounts.agents_see_all => {
-            filter.accounts = Some(served_accounts(&mut conn, who)?);
+            filter.served_by = Some(agent_teams(&mut conn, who)?);
         }
         Principal::ApiToken { .. } => {
             rapport_domain::authorize(who, rapport_domain::Permission::ListAccounts)
@@ -959,7 +959,7 @@ pub fn search(
             role: StaffRole::Agent,
             ..
         } if !state.config.settings.accounts.agents_see_all => {
-            scope.accounts = Some(served_accounts(&mut conn, who)?);
+            scope.served_by = Some(agent_teams(&mut conn, who)?);
         }
         Principal::ApiToken { .. } => {
             rapport_domain::authorize(who, rapport_domain::Permission::ListAccounts)
@@ -970,26 +970,4 @@ pub fn search(
     Ok(rapport_store::search::search(
         &mut conn, query, &scope, before, limit,
     )?)
-}
-
-/// Every account an agent's teams serve.
-fn served_accounts(
-    conn: &mut DbConnection,
-    who: &Principal,
-) -> Result<Vec<AccountId>, UseCaseError> {
-    let filter = rapport_store::account::AccountFilter {
-        only_teams: Some(agent_teams(conn, who)?),
-        ..Default::default()
-    };
-    let mut accounts = Vec::new();
-    let mut after = None;
-    loop {
-        let page = rapport_store::account::list(conn, &filter, after, 1_000)?;
-        let done = page.len() < 1_000;
-        after = page.last().map(|a| a.id);
-        accounts.extend(page.into_iter().map(|a| a.id));
-        if done {
-            return Ok(accounts);
-        }
-    }
 }
