@@ -1,7 +1,21 @@
 //! Rapport live chat: the websocket protocol, per-case rooms, presence and
 //! typing, and the fan-out bus between server nodes.
 //!
-//! Depends on `rapport-domain` only; it reaches storage through small
-//! traits that the server implements, and never imports diesel, actix-web
-//! routing, `rapport-store` or `rapport-server`. The protocol lands with
-//! the live chat work.
+//! Depends on `rapport-domain` only; it never imports diesel, actix-web,
+//! `rapport-store` or `rapport-server`. Storage and authorization stay in
+//! the server's use cases, which publish committed events here; the
+//! PostgreSQL LISTEN/NOTIFY transport implements [`bus::Fanout`] in the
+//! server, where the database lives.
+
+pub mod bus;
+pub mod hub;
+pub mod limits;
+pub mod protocol;
+
+pub use bus::{BusEvent, Envelope, Fanout, NodeId, SingleNode};
+pub use hub::{Closer, Connection, ConnectionId, Hub, HubStats, JoinError, Outbound};
+pub use limits::{Limits, TokenBucket};
+pub use protocol::{
+    Avatar, CaseSummary, ClientFrame, EntryView, ErrorCode, PROTOCOL_VERSION, Person, PersonKind,
+    ServerFrame, close, parse_client_frame,
+};

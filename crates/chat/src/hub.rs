@@ -1,0 +1,807 @@
+//! The rooms of one node: which connection follows which case, who is
+//! online here and on the other nodes, and delivery into each
+//! connection's bounded send queue.
+//!
+//! Everything here is synchronous and quick (a mutex around maps, then
+//! `try_send`), so use cases running on blocking threads publish directly.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rapport_domain::{CaseId, EntryId};
+use tokio::sync::{Notify, mpsc};
+
+use crate::bus::{BusEvent, Envelope, Fanout, NodeId};
+use crate::protocol::{Person, PersonKind, ServerFrame, close};
+
+/// A connection on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(u64);
+
+/// What a connection's writer sends next.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A serialised frame, shared by every receiver.
+    Frame(Arc<str>),
+    /// A thread entry: the writer skips ids it already delivered (a
+    /// backlog and a live message may overlap).
+    Entry {
+        case_id: CaseId,
+        entry_id: EntryId,
+        frame: Arc<str>,
+    },
+    /// Events may have been lost between nodes: fetch what was missed.
+    Resync,
+}
+
+/// Asks a connection's task to close, with a close code.
+#[derive(Debug, Default)]
+pub struct Closer {
+    code: AtomicU16,
+    notify: Notify,
+}
+
+impl Closer {
+    pub fn close(&self, code: u16) {
+        // The first reason wins: it is the one the client should see.
+        let _ = self
+            .code
+            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    /// Waits until asked to close; returns the close code.
+    pub async fn closed(&self) -> u16 {
+        loop {
+            let code = self.code.load(Ordering::SeqCst);
+            if code != 0 {
+                return code;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// A connection's end of the hub.
+#[derive(Debug)]
+pub struct Connection {
+    pub id: ConnectionId,
+    pub outbound: mpsc::Receiver<Outbound>,
+    pub closer: Arc<Closer>,
+}
+
+/// Why a join was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    #[error("a connection follows at most {0} cases at once")]
+    TooMany(usize),
+    #[error("the connection is closed")]
+    Gone,
+}
+
+#[derive(Debug)]
+struct Conn {
+    person: Person,
+    tx: mpsc::Sender<Outbound>,
+    closer: Arc<Closer>,
+    cases: HashSet<CaseId>,
+}
+
+impl Conn {
+    fn is_staff(&self) -> bool {
+        self.person.kind == PersonKind::Staff
+    }
+}
+
+#[derive(Debug, Default)]
+struct Room {
+    local: HashSet<ConnectionId>,
+    /// Staff ids of the case's team, for "who of the team is online".
+    team: HashSet<String>,
+}
+
+#[derive(Debug)]
+struct RemotePerson {
+    person: Person,
+    online: bool,
+    cases: HashSet<CaseId>,
+}
+
+#[derive(Debug)]
+struct RemoteNode {
+    last_seen: Instant,
+    people: HashMap<String, RemotePerson>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    conns: HashMap<ConnectionId, Conn>,
+    rooms: HashMap<CaseId, Room>,
+    remote: HashMap<NodeId, RemoteNode>,
+}
+
+/// Counters for `/readyz` and the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubStats {
+    pub connections: usize,
+    pub rooms: usize,
+    pub remote_nodes: usize,
+}
+
+/// The hub of one node. Share it behind an `Arc`.
+#[derive(Debug)]
+pub struct Hub {
+    node: NodeId,
+    fanout: Arc<dyn Fanout>,
+    state: Mutex<State>,
+    next: AtomicU64,
+    /// A node silent for this long is presumed gone.
+    node_timeout: Duration,
+}
+
+fn frame(f: &ServerFrame) -> Arc<str> {
+    // Serialising our own frame types cannot fail (no maps with non-string
+    // keys, no custom serialisers that error).
+    Arc::from(serde_json::to_string(f).unwrap_or_else(|_| String::from("{}")))
+}
+
+impl Hub {
+    pub fn new(node: NodeId, fanout: Arc<dyn Fanout>, node_timeout: Duration) -> Hub {
+        Hub {
+            node,
+            fanout,
+            state: Mutex::new(State::default()),
+            next: AtomicU64::new(1),
+            node_timeout,
+        }
+    }
+
+    pub fn node(&self) -> &NodeId {
+        &self.node
+    }
+
+    pub fn fanout_name(&self) -> &'static str {
+        self.fanout.name()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves maps that are still
+        // consistent enough to deliver; never take the node down for it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The id other nodes see for a connection (typing echo suppression).
+    pub fn wire_id(&self, id: ConnectionId) -> String {
+        format!("{}/{}", self.node, id.0)
+    }
+
+    pub fn connect(&self, person: Person, queue: usize) -> Connection {
+        let id = ConnectionId(self.next.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let closer = Arc::new(Closer::default());
+        let mut st = self.lock();
+        st.conns.insert(
+            id,
+            Conn {
+                person: person.clone(),
+                tx,
+                closer: closer.clone(),
+                cases: HashSet::new(),
+            },
+        );
+        self.person_changed(&mut st, &person, &[]);
+        drop(st);
+        Connection {
+            id,
+            outbound: rx,
+            closer,
+        }
+    }
+
+    pub fn disconnect(&self, id: ConnectionId) {
+        let mut st = self.lock();
+        let Some(conn) = st.conns.remove(&id) else {
+            return;
+        };
+        let cases: Vec<CaseId> = conn.cases.iter().copied().collect();
+        for case in &cases {
+            if let Some(room) = st.rooms.get_mut(case) {
+                room.local.remove(&id);
+                if room.local.is_empty() {
+                    st.rooms.remove(case);
+                }
+            }
+        }
+        self.person_changed(&mut st, &conn.person, &cases);
+    }
+
+    /// Follows a case; `team` is the staff ids of the case's team.
+    pub fn join(
+        &self,
+        id: ConnectionId,
+        case: CaseId,
+        team: Vec<String>,
+        max_cases: usize,
+    ) -> Result<(), JoinError> {
+        let mut st = self.lock();
+        let conn = st.conns.get_mut(&id).ok_or(JoinError::Gone)?;
+        if !conn.cases.contains(&case) && conn.cases.len() >= max_cases {
+            return Err(JoinError::TooMany(max_cases));
+        }
+        conn.cases.insert(case);
+        let person = conn.person.clone();
+        let room = st.rooms.entry(case).or_default();
+        room.local.insert(id);
+        room.team = team.into_iter().collect();
+        self.person_changed(&mut st, &person, &[case]);
+        Ok(())
+    }
+
+    pub fn leave(&self, id: ConnectionId, case: CaseId) {
+        let mut st = self.lock();
+        let Some(conn) = st.conns.get_mut(&id) else {
+            return;
+        };
+        if !conn.cases.remove(&case) {
+            return;
+        }
+        let person = conn.person.clone();
+        if let Some(room) = st.rooms.get_mut(&case) {
+            room.local.remove(&id);
+            if room.local.is_empty() {
+                st.rooms.remove(&case);
+            }
+        }
+        self.person_changed(&mut st, &person, &[case]);
+    }
+
+    pub fn is_joined(&self, id: ConnectionId, case: CaseId) -> bool {
+        self.lock()
+            .conns
+            .get(&id)
+            .is_some_and(|c| c.cases.contains(&case))
+    }
+
+    /// Delivers here and on every other node.
+    pub fn publish(&self, event: BusEvent) {
+        self.deliver(&event);
+        self.fanout.publish(&Envelope {
+            node: self.node.clone(),
+            event,
+        });
+    }
+
+    /// An event from another node.
+    pub fn receive(&self, envelope: Envelope) {
+        if envelope.node == self.node {
+            return;
+        }
+        let mut st = self.lock();
+        let node = st
+            .remote
+            .entry(envelope.node.clone())
+            .or_insert_with(|| RemoteNode {
+                last_seen: Instant::now(),
+                people: HashMap::new(),
+            });
+        node.last_seen = Instant::now();
+        match envelope.event {
+            BusEvent::PersonState {
+                who,
+                online,
+                cases,
+            } => {
+                let key = who.key();
+                let before: Vec<CaseId> = node
+                    .people
+                    .get(&key)
+                    .map(|p| p.cases.iter().copied().collect())
+                    .unwrap_or_default();
+                if !online && cases.is_empty() {
+                    node.people.remove(&key);
+                } else {
+                    node.people.insert(
+                        key,
+                        RemotePerson {
+                            person: who.clone(),
+                            online,
+                            cases: cases.iter().copied().collect(),
+                        },
+                    );
+                }
+                let mut touched: HashSet<CaseId> = before.into_iter().collect();
+                touched.extend(cases);
+                self.refresh_presence(&st, &who, touched);
+            }
+            BusEvent::Hello => {
+                self.republish(&st);
+            }
+            BusEvent::Alive => {}
+            other => {
+                drop(st);
+                self.deliver(&other);
+            }
+        }
+    }
+
+    /// Periodic upkeep: says this node is alive and forgets nodes that
+    /// stopped saying so (their people go offline everywhere).
+    pub fn tick(&self) {
+        self.fanout.publish(&Envelope {
+            node: self.node.clone(),
+            event: BusEvent::Alive,
+        });
+        let mut st = self.lock();
+        let timeout = self.node_timeout;
+        let gone: Vec<NodeId> = st
+            .remote
+            .iter()
+            .filter(|(_, n)| n.last_seen.elapsed() > timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            if let Some(node) = st.remote.remove(&id) {
+                tracing::warn!(node = %id, "chat node went silent; forgetting its connections");
+                for p in node.people.into_values() {
+                    self.refresh_presence(&st, &p.person, p.cases);
+                }
+            }
+        }
+    }
+
+    /// After the bus may have lost events: every connection fetches what
+    /// it missed, and every node republishes who is where.
+    pub fn resync(&self) {
+        let st = self.lock();
+        for conn in st.conns.values() {
+            let _ = conn.tx.try_send(Outbound::Resync);
+        }
+        self.fanout.publish(&Envelope {
+            node: self.node.clone(),
+            event: BusEvent::Hello,
+        });
+        self.republish(&st);
+    }
+
+    /// Closes every connection (shutdown).
+    pub fn close_all(&self, code: u16) {
+        for conn in self.lock().conns.values() {
+            conn.closer.close(code);
+        }
+    }
+
+    pub fn stats(&self) -> HubStats {
+        let st = self.lock();
+        HubStats {
+            connections: st.conns.len(),
+            rooms: st.rooms.len(),
+            remote_nodes: st.remote.len(),
+        }
+    }
+
+    /// Of these staff ids, who is online on any node.
+    pub fn online_staff(&self, staff_ids: &[String]) -> Vec<Person> {
+        let st = self.lock();
+        let wanted: HashSet<&String> = staff_ids.iter().collect();
+        Self::online_among(&st, &wanted)
+    }
+
+    /// Whether any contact follows the case on any node.
+    pub fn contact_following(&self, case: CaseId) -> bool {
+        Self::in_case(&self.lock(), case)
+            .iter()
+            .any(|p| p.kind == PersonKind::Contact)
+    }
+
+    /// Sends one frame to one connection.
+    pub fn send_to(&self, id: ConnectionId, out: Outbound) {
+        let st = self.lock();
+        if let Some(conn) = st.conns.get(&id) {
+            Self::push(conn, out);
+        }
+    }
+
+    fn push(conn: &Conn, out: Outbound) {
+        match conn.tx.try_send(out) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => conn.closer.close(close::SLOW_CONSUMER),
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    fn deliver(&self, event: &BusEvent) {
+        let st = self.lock();
+        match event {
+            BusEvent::Entry { entry } => {
+                let f = frame(&ServerFrame::Message {
+                    entry: entry.clone(),
+                });
+                for conn in Self::room_conns(&st, entry.case_id) {
+                    if entry.is_note() && !conn.is_staff() {
+                        continue;
+                    }
+                    Self::push(
+                        conn,
+                        Outbound::Entry {
+                            case_id: entry.case_id,
+                            entry_id: entry.id,
+                            frame: f.clone(),
+                        },
+                    );
+                }
+            }
+            BusEvent::Typing {
+                case_id,
+                who,
+                active,
+                note,
+                connection,
+            } => {
+                let f = frame(&ServerFrame::Typing {
+                    case_id: *case_id,
+                    who: who.clone(),
+                    active: *active,
+                });
+                let Some(room) = st.rooms.get(case_id) else {
+                    return;
+                };
+                for id in &room.local {
+                    if connection.as_deref() == Some(self.wire_id(*id).as_str()) {
+                        continue;
+                    }
+                    if let Some(conn) = st.conns.get(id)
+                        && (!note || conn.is_staff())
+                    {
+                        Self::push(conn, Outbound::Frame(f.clone()));
+                    }
+                }
+            }
+            BusEvent::Read {
+                case_id,
+                who,
+                entry_id,
+            } => {
+                let f = frame(&ServerFrame::Read {
+                    case_id: *case_id,
+                    who: who.clone(),
+                    entry_id: *entry_id,
+                });
+                for conn in Self::room_conns(&st, *case_id) {
+                    Self::push(conn, Outbound::Frame(f.clone()));
+                }
+            }
+            BusEvent::CaseUpdated { case } => {
+                let f = frame(&ServerFrame::CaseUpdated { case: case.clone() });
+                for conn in Self::room_conns(&st, case.id) {
+                    Self::push(conn, Outbound::Frame(f.clone()));
+                }
+            }
+            BusEvent::EntryRef { .. } => {
+                tracing::warn!("an entry reference reached the hub unresolved; dropped");
+            }
+            BusEvent::PersonState { .. } | BusEvent::Alive | BusEvent::Hello => {}
+        }
+    }
+
+    fn room_conns(st: &State, case: CaseId) -> impl Iterator<Item = &Conn> {
+        st.rooms
+            .get(&case)
+            .into_iter()
+            .flat_map(|r| r.local.iter())
+            .filter_map(|id| st.conns.get(id))
+    }
+
+    /// A person's state on this node, sent to the others, and presence
+    /// refreshed in the rooms it touches here.
+    fn person_changed(&self, st: &mut State, person: &Person, touched: &[CaseId]) {
+        let key = person.key();
+        let mine: Vec<&Conn> = st.conns.values().filter(|c| c.person.key() == key).collect();
+        let online = !mine.is_empty();
+        let cases: HashSet<CaseId> = mine.iter().flat_map(|c| c.cases.iter().copied()).collect();
+        self.fanout.publish(&Envelope {
+            node: self.node.clone(),
+            event: BusEvent::PersonState {
+                who: person.clone(),
+                online,
+                cases: cases.iter().copied().collect(),
+            },
+        });
+        let mut all: HashSet<CaseId> = cases;
+        all.extend(touched.iter().copied());
+        self.refresh_presence(st, person, all);
+    }
+
+    fn republish(&self, st: &State) {
+        let mut people: HashMap<String, (Person, HashSet<CaseId>)> = HashMap::new();
+        for conn in st.conns.values() {
+            let e = people
+                .entry(conn.person.key())
+                .or_insert_with(|| (conn.person.clone(), HashSet::new()));
+            e.1.extend(conn.cases.iter().copied());
+        }
+        for (who, cases) in people.into_values() {
+            self.fanout.publish(&Envelope {
+                node: self.node.clone(),
+                event: BusEvent::PersonState {
+                    who,
+                    online: true,
+                    cases: cases.into_iter().collect(),
+                },
+            });
+        }
+    }
+
+    /// Sends fresh presence to the local rooms a person's change affects:
+    /// the cases they entered or left, and for staff every room of a team
+    /// they belong to.
+    fn refresh_presence(&self, st: &State, who: &Person, cases: HashSet<CaseId>) {
+        let mut rooms: HashSet<CaseId> = cases;
+        if who.kind == PersonKind::Staff
+            && let Some(id) = &who.id
+        {
+            rooms.extend(
+                st.rooms
+                    .iter()
+                    .filter(|(_, r)| r.team.contains(id))
+                    .map(|(c, _)| *c),
+            );
+        }
+        for case in rooms {
+            let Some(room) = st.rooms.get(&case) else {
+                continue;
+            };
+            let team: HashSet<&String> = room.team.iter().collect();
+            let f = frame(&ServerFrame::Presence {
+                case_id: case,
+                in_case: Self::in_case(st, case),
+                team_online: Self::online_among(st, &team),
+            });
+            for conn in Self::room_conns(st, case) {
+                Self::push(conn, Outbound::Frame(f.clone()));
+            }
+        }
+    }
+
+    /// Everyone following a case on any node, each person once, sorted by name.
+    fn in_case(st: &State, case: CaseId) -> Vec<Person> {
+        let mut seen: HashMap<String, Person> = HashMap::new();
+        for conn in Self::room_conns(st, case) {
+            seen.entry(conn.person.key())
+                .or_insert_with(|| conn.person.clone());
+        }
+        for node in st.remote.values() {
+            for (key, p) in &node.people {
+                if p.cases.contains(&case) {
+                    seen.entry(key.clone()).or_insert_with(|| p.person.clone());
+                }
+            }
+        }
+        let mut out: Vec<Person> = seen.into_values().collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        out
+    }
+
+    fn online_among(st: &State, staff_ids: &HashSet<&String>) -> Vec<Person> {
+        let mut seen: HashMap<String, Person> = HashMap::new();
+        let wanted = |p: &Person| {
+            p.kind == PersonKind::Staff && p.id.as_ref().is_some_and(|id| staff_ids.contains(id))
+        };
+        for conn in st.conns.values() {
+            if wanted(&conn.person) {
+                seen.entry(conn.person.key())
+                    .or_insert_with(|| conn.person.clone());
+            }
+        }
+        for node in st.remote.values() {
+            for (key, p) in &node.people {
+                if p.online && wanted(&p.person) {
+                    seen.entry(key.clone()).or_insert_with(|| p.person.clone());
+                }
+            }
+        }
+        let mut out: Vec<Person> = seen.into_values().collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::SingleNode;
+    use crate::protocol::EntryView;
+    use chrono::Utc;
+
+    /// Records what a node would send to the others.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<Envelope>>);
+
+    impl Fanout for Recorder {
+        fn publish(&self, envelope: &Envelope) {
+            self.0.lock().expect("lock").push(envelope.clone());
+        }
+        fn name(&self) -> &'static str {
+            "recorder"
+        }
+    }
+
+    fn hub() -> Hub {
+        Hub::new(
+            NodeId("a".into()),
+            Arc::new(SingleNode),
+            Duration::from_secs(30),
+        )
+    }
+
+    fn staff(id: &str) -> Person {
+        Person::new(PersonKind::Staff, id, &format!("Agent {id}"))
+    }
+
+    fn contact(id: &str) -> Person {
+        Person::new(PersonKind::Contact, id, &format!("Client {id}"))
+    }
+
+    fn entry(case: CaseId, kind: &str) -> EntryView {
+        EntryView {
+            id: EntryId::new(),
+            case_id: case,
+            kind: kind.into(),
+            author: contact("c1"),
+            body: "hello".into(),
+            client_message_id: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn drain(c: &mut Connection) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(o) = c.outbound.try_recv() {
+            out.push(match o {
+                Outbound::Frame(f) | Outbound::Entry { frame: f, .. } => f.to_string(),
+                Outbound::Resync => "resync".into(),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn notes_reach_staff_only() {
+        let hub = hub();
+        let case = CaseId::new();
+        let mut a = hub.connect(staff("s1"), 16);
+        let mut c = hub.connect(contact("c1"), 16);
+        hub.join(a.id, case, vec!["s1".into()], 10).expect("join");
+        hub.join(c.id, case, vec!["s1".into()], 10).expect("join");
+        drain(&mut a);
+        drain(&mut c);
+        hub.publish(BusEvent::Entry {
+            entry: entry(case, "note"),
+        });
+        hub.publish(BusEvent::Entry {
+            entry: entry(case, "chat"),
+        });
+        assert_eq!(drain(&mut a).len(), 2);
+        let seen = drain(&mut c);
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].contains(r#""kind":"chat""#));
+    }
+
+    #[test]
+    fn presence_shows_the_team_online_and_who_follows() {
+        let hub = hub();
+        let case = CaseId::new();
+        let mut c = hub.connect(contact("c1"), 16);
+        hub.join(c.id, case, vec!["s1".into()], 10).expect("join");
+        let first = drain(&mut c);
+        assert!(first.last().is_some_and(|f| f.contains(r#""team_online":[]"#)));
+        let a = hub.connect(staff("s1"), 16);
+        let after = drain(&mut c);
+        assert!(
+            after.last().is_some_and(|f| f.contains("Agent s1")),
+            "{after:?}"
+        );
+        hub.disconnect(a.id);
+        let gone = drain(&mut c);
+        assert!(gone.last().is_some_and(|f| f.contains(r#""team_online":[]"#)));
+    }
+
+    #[test]
+    fn a_full_queue_closes_the_slow_connection() {
+        let hub = hub();
+        let case = CaseId::new();
+        let a = hub.connect(staff("s1"), 2);
+        hub.join(a.id, case, vec![], 10).expect("join");
+        for _ in 0..5 {
+            hub.publish(BusEvent::Entry {
+                entry: entry(case, "chat"),
+            });
+        }
+        assert_eq!(a.closer.code.load(Ordering::SeqCst), close::SLOW_CONSUMER);
+    }
+
+    #[test]
+    fn joins_are_capped_per_connection() {
+        let hub = hub();
+        let a = hub.connect(staff("s1"), 8);
+        hub.join(a.id, CaseId::new(), vec![], 1).expect("first");
+        assert_eq!(
+            hub.join(a.id, CaseId::new(), vec![], 1),
+            Err(JoinError::TooMany(1))
+        );
+    }
+
+    #[test]
+    fn typing_skips_the_typist_and_hides_notes_from_contacts() {
+        let hub = hub();
+        let case = CaseId::new();
+        let mut a = hub.connect(staff("s1"), 16);
+        let mut b = hub.connect(staff("s2"), 16);
+        let mut c = hub.connect(contact("c1"), 16);
+        for conn in [&a, &b, &c] {
+            hub.join(conn.id, case, vec![], 10).expect("join");
+        }
+        drain(&mut a);
+        drain(&mut b);
+        drain(&mut c);
+        hub.publish(BusEvent::Typing {
+            case_id: case,
+            who: staff("s1"),
+            active: true,
+            note: true,
+            connection: Some(hub.wire_id(a.id)),
+        });
+        assert!(drain(&mut a).is_empty());
+        assert_eq!(drain(&mut b).len(), 1);
+        assert!(drain(&mut c).is_empty());
+    }
+
+    #[test]
+    fn remote_people_count_until_their_node_goes_silent() {
+        let rec = Arc::new(Recorder::default());
+        let hub = Hub::new(NodeId("a".into()), rec.clone(), Duration::from_millis(0));
+        let case = CaseId::new();
+        let mut c = hub.connect(contact("c1"), 64);
+        hub.join(c.id, case, vec!["s9".into()], 10).expect("join");
+        assert!(
+            rec.0
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|e| matches!(&e.event, BusEvent::PersonState { online: true, .. }))
+        );
+        drain(&mut c);
+        hub.receive(Envelope {
+            node: NodeId("b".into()),
+            event: BusEvent::PersonState {
+                who: staff("s9"),
+                online: true,
+                cases: vec![case],
+            },
+        });
+        let seen = drain(&mut c);
+        assert!(seen.last().is_some_and(|f| f.contains("Agent s9")), "{seen:?}");
+        assert_eq!(hub.online_staff(&["s9".into()]).len(), 1);
+        std::thread::sleep(Duration::from_millis(5));
+        hub.tick();
+        assert!(hub.online_staff(&["s9".into()]).is_empty());
+        assert!(drain(&mut c).last().is_some_and(|f| f.contains(r#""in_case":[{"kind":"contact""#)));
+    }
+
+    #[test]
+    fn own_events_coming_back_are_ignored() {
+        let hub = hub();
+        let case = CaseId::new();
+        let mut a = hub.connect(staff("s1"), 16);
+        hub.join(a.id, case, vec![], 10).expect("join");
+        drain(&mut a);
+        hub.receive(Envelope {
+            node: NodeId("a".into()),
+            event: BusEvent::Entry {
+                entry: entry(case, "chat"),
+            },
+        });
+        assert!(drain(&mut a).is_empty());
+    }
+}
