@@ -10,11 +10,13 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+pub mod chat_client;
 mod database;
 mod process;
 pub mod seed;
 mod server;
 
+pub use chat_client::ChatClient;
 pub use database::{Backend, TestDatabase};
 pub use process::{RapportProcess, run_rapport};
 pub use server::{Response, TestApp};

@@ -32,9 +32,14 @@ impl fmt::Display for NodeId {
 #[serde(tag = "e", rename_all = "snake_case")]
 pub enum BusEvent {
     /// A committed thread entry.
-    Entry { entry: EntryView },
+    Entry {
+        entry: EntryView,
+    },
     /// A committed entry too large to travel inline: receivers load it.
-    EntryRef { case_id: CaseId, entry_id: EntryId },
+    EntryRef {
+        case_id: CaseId,
+        entry_id: EntryId,
+    },
     Typing {
         case_id: CaseId,
         who: Person,
@@ -49,7 +54,9 @@ pub enum BusEvent {
         who: Person,
         entry_id: EntryId,
     },
-    CaseUpdated { case: CaseSummary },
+    CaseUpdated {
+        case: CaseSummary,
+    },
     /// Where a person is on the sending node now (absolute, so a lost
     /// event is repaired by the next one). No cases and `online: false`
     /// means gone from that node.
@@ -110,7 +117,10 @@ mod tests {
             },
         };
         let text = serde_json::to_string(&env).expect("serialise");
-        assert!(text.starts_with(r#"{"node":"n1","e":"person_state""#), "{text}");
+        assert!(
+            text.starts_with(r#"{"node":"n1","e":"person_state""#),
+            "{text}"
+        );
         let back: Envelope = serde_json::from_str(&text).expect("parse");
         assert_eq!(back, env);
     }

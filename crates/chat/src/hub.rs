@@ -288,11 +288,7 @@ impl Hub {
             });
         node.last_seen = Instant::now();
         match envelope.event {
-            BusEvent::PersonState {
-                who,
-                online,
-                cases,
-            } => {
+            BusEvent::PersonState { who, online, cases } => {
                 let key = who.key();
                 let before: Vec<CaseId> = node
                     .people
@@ -497,7 +493,11 @@ impl Hub {
     /// refreshed in the rooms it touches here.
     fn person_changed(&self, st: &mut State, person: &Person, touched: &[CaseId]) {
         let key = person.key();
-        let mine: Vec<&Conn> = st.conns.values().filter(|c| c.person.key() == key).collect();
+        let mine: Vec<&Conn> = st
+            .conns
+            .values()
+            .filter(|c| c.person.key() == key)
+            .collect();
         let online = !mine.is_empty();
         let cases: HashSet<CaseId> = mine.iter().flat_map(|c| c.cases.iter().copied()).collect();
         self.fanout.publish(&Envelope {
@@ -695,7 +695,11 @@ mod tests {
         let mut c = hub.connect(contact("c1"), 16);
         hub.join(c.id, case, vec!["s1".into()], 10).expect("join");
         let first = drain(&mut c);
-        assert!(first.last().is_some_and(|f| f.contains(r#""team_online":[]"#)));
+        assert!(
+            first
+                .last()
+                .is_some_and(|f| f.contains(r#""team_online":[]"#))
+        );
         let a = hub.connect(staff("s1"), 16);
         let after = drain(&mut c);
         assert!(
@@ -704,7 +708,10 @@ mod tests {
         );
         hub.disconnect(a.id);
         let gone = drain(&mut c);
-        assert!(gone.last().is_some_and(|f| f.contains(r#""team_online":[]"#)));
+        assert!(
+            gone.last()
+                .is_some_and(|f| f.contains(r#""team_online":[]"#))
+        );
     }
 
     #[test]
@@ -781,12 +788,19 @@ mod tests {
             },
         });
         let seen = drain(&mut c);
-        assert!(seen.last().is_some_and(|f| f.contains("Agent s9")), "{seen:?}");
+        assert!(
+            seen.last().is_some_and(|f| f.contains("Agent s9")),
+            "{seen:?}"
+        );
         assert_eq!(hub.online_staff(&["s9".into()]).len(), 1);
         std::thread::sleep(Duration::from_millis(5));
         hub.tick();
         assert!(hub.online_staff(&["s9".into()]).is_empty());
-        assert!(drain(&mut c).last().is_some_and(|f| f.contains(r#""in_case":[{"kind":"contact""#)));
+        assert!(
+            drain(&mut c)
+                .last()
+                .is_some_and(|f| f.contains(r#""in_case":[{"kind":"contact""#))
+        );
     }
 
     #[test]

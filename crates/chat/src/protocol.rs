@@ -83,6 +83,9 @@ pub struct Avatar {
     pub initials: String,
     /// A CSS colour, stable for the person.
     pub color: String,
+    /// A picture, when the person has one; initials otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl Avatar {
@@ -106,6 +109,7 @@ impl Avatar {
                 initials
             },
             color: format!("hsl({hue}, 45%, 40%)"),
+            url: None,
         }
     }
 }
@@ -138,6 +142,11 @@ impl Person {
             name: name.to_owned(),
             avatar: Avatar::for_person(id, name),
         }
+    }
+
+    pub fn with_avatar_url(mut self, url: Option<String>) -> Person {
+        self.avatar.url = url;
+        self
     }
 
     /// The author of automatic thread entries (greetings, events).

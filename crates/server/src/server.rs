@@ -148,13 +148,14 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
         Duration::from_secs(auth.login_max_delay_secs),
     ));
     Ok(AppState {
-        config,
         store,
         secrets: Arc::new(secrets),
         tokens,
         throttle,
         shared_throttle,
         notifier: crate::notify::Notifier::default(),
+        chat: crate::chat::Chat::new(&config),
+        config,
     })
 }
 
@@ -201,6 +202,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         })?
         .run();
     spawn_sla_worker(state.clone());
+    state.chat.start_transport(&state.config, &state.store);
+    tracing::info!(bus = state.chat.transport(), node = %state.chat.hub.node(), "live chat ready");
     Ok(RunningServer {
         addr,
         handle: server.handle(),

@@ -23,4 +23,6 @@ pub struct AppState {
     pub shared_throttle: Arc<LoginThrottle>,
     /// Live notifications to connected staff.
     pub notifier: crate::notify::Notifier,
+    /// Live chat: this node's rooms and the bus to the others.
+    pub chat: crate::chat::Chat,
 }

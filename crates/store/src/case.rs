@@ -382,6 +382,41 @@ pub fn find_by_client_message(
         .transpose()
 }
 
+/// Holds the case's row lock until the transaction ends, so appends to one
+/// thread commit one after another (SQLite's write transactions already do).
+pub fn lock_for_append(conn: &mut DbConnection, id: CaseId) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query("SELECT id FROM cases WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(id.to_string())
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// An id greater than every entry already in the thread. UUIDv7 ids follow
+/// the clock, and clocks of two nodes may disagree by a little: under the
+/// append lock this keeps the thread's id order equal to its commit order,
+/// which is what lets a reconnecting client ask for everything after the
+/// last id it saw.
+fn next_entry_id(conn: &mut DbConnection, case: CaseId) -> Result<EntryId, StoreError> {
+    let fresh = EntryId::new();
+    let last: Option<String> = case_entries::table
+        .filter(case_entries::case_id.eq(case.to_string()))
+        .select(diesel::dsl::max(case_entries::id))
+        .first(conn)?;
+    let Some(last) = last else {
+        return Ok(fresh);
+    };
+    let last: uuid::Uuid = last
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("case_entries of {case}: id {last}")))?;
+    if fresh.as_uuid() > last {
+        Ok(fresh)
+    } else {
+        Ok(EntryId::from(uuid::Uuid::from_u128(last.as_u128() + 1)))
+    }
+}
+
 pub fn insert_entry(
     conn: &mut DbConnection,
     case: &Case,
@@ -396,7 +431,7 @@ pub fn insert_entry(
         Author::System => ("system", None),
     };
     let row = EntryRow {
-        id: EntryId::new().to_string(),
+        id: next_entry_id(conn, case.id)?.to_string(),
         case_id: case.id.to_string(),
         account_id: case.account_id.to_string(),
         kind: kind.as_str().to_owned(),
@@ -412,12 +447,21 @@ pub fn insert_entry(
     row.try_into()
 }
 
-/// A case's thread in order, after `after`; notes only when asked for.
-pub fn entries(
+/// Which end of a thread to read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadEnd {
+    /// Oldest first, after an entry (or from the start).
+    After(Option<EntryId>),
+    /// Newest first.
+    Latest,
+}
+
+/// A case's entries from one end; notes only when asked for.
+pub fn thread(
     conn: &mut DbConnection,
     case: CaseId,
     include_notes: bool,
-    after: Option<EntryId>,
+    from: ThreadEnd,
     limit: i64,
 ) -> Result<Vec<Entry>, StoreError> {
     let mut q = case_entries::table
@@ -427,15 +471,31 @@ pub fn entries(
     if !include_notes {
         q = q.filter(case_entries::kind.ne(EntryKind::Note.as_str()));
     }
-    if let Some(a) = after {
-        q = q.filter(case_entries::id.gt(a.to_string()));
-    }
-    q.order(case_entries::id.asc())
-        .limit(limit)
+    q = match from {
+        ThreadEnd::After(after) => {
+            if let Some(a) = after {
+                q = q.filter(case_entries::id.gt(a.to_string()));
+            }
+            q.order(case_entries::id.asc())
+        }
+        ThreadEnd::Latest => q.order(case_entries::id.desc()),
+    };
+    q.limit(limit)
         .load::<EntryRow>(conn)?
         .into_iter()
         .map(Entry::try_from)
         .collect()
+}
+
+/// A case's thread in order, after `after`; notes only when asked for.
+pub fn entries(
+    conn: &mut DbConnection,
+    case: CaseId,
+    include_notes: bool,
+    after: Option<EntryId>,
+    limit: i64,
+) -> Result<Vec<Entry>, StoreError> {
+    thread(conn, case, include_notes, ThreadEnd::After(after), limit)
 }
 
 /// An account's history across all its cases, newest first, before

@@ -260,3 +260,24 @@ diesel::table! {
         breached_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    chat_tickets (ticket_hash) {
+        ticket_hash -> Text,
+        holder_kind -> Text,
+        holder_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    chat_read_markers (case_id, reader_kind, reader_id) {
+        case_id -> Text,
+        reader_kind -> Text,
+        reader_id -> Text,
+        entry_id -> Text,
+        updated_at -> Timestamp,
+    }
+}

@@ -8,6 +8,7 @@ mod audit;
 mod audit_http;
 mod auth;
 mod cases;
+mod chat;
 mod cli;
 mod directory;
 mod durability;

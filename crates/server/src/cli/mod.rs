@@ -175,6 +175,7 @@ async fn serve_until_signal(config: Config) -> Result<(), StartupError> {
 
     let running = server::start(config).await?;
     let handle = running.handle.clone();
+    let chat = running.state.chat.clone();
     let addr = running.addr;
     let mut server = actix_web::rt::spawn(running.run());
     tracing::info!(url = %format!("http://{addr}"), "Rapport is ready at http://{addr}");
@@ -187,6 +188,8 @@ async fn serve_until_signal(config: Config) -> Result<(), StartupError> {
     let result = match finished_early {
         Some(result) => result,
         None => {
+            // Websockets would hold a graceful stop until its timeout.
+            chat.hub.close_all(rapport_chat::close::GOING_AWAY);
             handle.stop(true).await;
             server.await
         }

@@ -8,8 +8,9 @@ mod validate;
 
 pub use load::{ConfigError, Overrides, load};
 pub use settings::{
-    AccountSettings, AuditSettings, AuthSettings, CaseSettings, DatabaseSettings, InstanceSettings,
-    LogFormat, LogSettings, Mode, ServerSettings, Settings, SlaSettings, SlaTargets, WeekHours,
+    AccountSettings, AuditSettings, AuthSettings, CaseSettings, ChatBus, ChatSettings,
+    DatabaseSettings, InstanceSettings, LogFormat, LogSettings, Mode, ServerSettings, Settings,
+    SlaSettings, SlaTargets, WeekHours,
 };
 pub use validate::validate;
 

@@ -27,6 +27,7 @@ pub struct Settings {
     pub accounts: AccountSettings,
     pub cases: CaseSettings,
     pub sla: SlaSettings,
+    pub chat: ChatSettings,
 }
 
 impl Default for Settings {
@@ -43,6 +44,7 @@ impl Default for Settings {
             accounts: AccountSettings::default(),
             cases: CaseSettings::default(),
             sla: SlaSettings::default(),
+            chat: ChatSettings::default(),
         }
     }
 }
@@ -354,5 +356,80 @@ impl SlaSettings {
             next_response_minutes: self.next_response_minutes,
             resolution_minutes: self.resolution_minutes,
         })
+    }
+}
+
+/// How chat events reach the other server nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatBus {
+    /// PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, else in-process.
+    Auto,
+    /// This process only (one node).
+    InProcess,
+    /// PostgreSQL LISTEN/NOTIFY (several nodes on one database).
+    Postgres,
+}
+
+/// Live chat over websockets (`GET /ws`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatSettings {
+    /// How events reach other nodes: `auto`, `in_process` or `postgres`.
+    pub bus: ChatBus,
+    /// Seconds a ticket from `POST /api/v1/chat/ticket` stays valid.
+    pub ticket_ttl_secs: u64,
+    /// Largest frame answered with an error; larger ones up to
+    /// `hard_frame_bytes` are refused but the connection stays.
+    pub max_frame_bytes: usize,
+    /// Frames above this close the connection (1009) unread.
+    pub hard_frame_bytes: usize,
+    /// Longest chat message, in characters.
+    pub max_message_chars: usize,
+    /// Sustained frames per second per connection.
+    pub frames_per_second: u32,
+    /// Frames a connection may send at once above the sustained rate.
+    pub burst: u32,
+    /// Rate-limited frames tolerated before the connection is closed (1008).
+    pub max_violations: u32,
+    /// Frames queued for a connection before it counts as too slow and is
+    /// closed (4008): memory per connection stays bounded.
+    pub send_queue: usize,
+    /// Cases one connection may follow at once.
+    pub max_joined_cases: usize,
+    /// Seconds between server pings.
+    pub heartbeat_secs: u64,
+    /// Seconds without any frame from the client before closing (4000).
+    pub idle_timeout_secs: u64,
+    /// Seconds after which a connection must reconnect with a new ticket
+    /// (4001), so access changes reach long-lived connections.
+    pub max_connection_secs: u64,
+    /// Seconds without a word from another node before its people are
+    /// shown offline.
+    pub node_timeout_secs: u64,
+    /// Greet a contact who starts a chat, naming the team and asking for a
+    /// category.
+    pub greeting: bool,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        ChatSettings {
+            bus: ChatBus::Auto,
+            ticket_ttl_secs: 30,
+            max_frame_bytes: 65_536,
+            hard_frame_bytes: 1_048_576,
+            max_message_chars: 10_000,
+            frames_per_second: 20,
+            burst: 40,
+            max_violations: 50,
+            send_queue: 256,
+            max_joined_cases: 50,
+            heartbeat_secs: 20,
+            idle_timeout_secs: 60,
+            max_connection_secs: 3_600,
+            node_timeout_secs: 30,
+            greeting: true,
+        }
     }
 }

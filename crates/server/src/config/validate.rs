@@ -1,6 +1,7 @@
-use rapport_store::DatabaseUrl;
+use rapport_store::{Backend, DatabaseUrl};
 use secrecy::ExposeSecret;
 
+use super::settings::ChatBus;
 use super::{Config, ConfigError, Mode, Settings};
 
 /// Shortest accepted signing secret: HS256 wants a key at least as long as
@@ -254,6 +255,67 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
     }
     in_range("sla.warn_at_percent", sla.warn_at_percent.into(), 1, 99)?;
     in_range("sla.check_interval_secs", sla.check_interval_secs, 1, 3_600)?;
+    let chat = &settings.chat;
+    in_range("chat.ticket_ttl_secs", chat.ticket_ttl_secs, 5, 600)?;
+    in_range(
+        "chat.max_frame_bytes",
+        chat.max_frame_bytes as u64,
+        1_024,
+        16_777_216,
+    )?;
+    in_range(
+        "chat.hard_frame_bytes",
+        chat.hard_frame_bytes as u64,
+        chat.max_frame_bytes as u64,
+        67_108_864,
+    )?;
+    in_range(
+        "chat.max_message_chars",
+        chat.max_message_chars as u64,
+        1,
+        100_000,
+    )?;
+    in_range(
+        "chat.frames_per_second",
+        chat.frames_per_second.into(),
+        1,
+        10_000,
+    )?;
+    in_range("chat.burst", chat.burst.into(), 1, 100_000)?;
+    in_range(
+        "chat.max_violations",
+        chat.max_violations.into(),
+        1,
+        1_000_000,
+    )?;
+    in_range("chat.send_queue", chat.send_queue as u64, 8, 100_000)?;
+    in_range(
+        "chat.max_joined_cases",
+        chat.max_joined_cases as u64,
+        1,
+        1_000,
+    )?;
+    in_range("chat.heartbeat_secs", chat.heartbeat_secs, 1, 3_600)?;
+    in_range(
+        "chat.idle_timeout_secs",
+        chat.idle_timeout_secs,
+        chat.heartbeat_secs + 1,
+        86_400,
+    )?;
+    in_range(
+        "chat.max_connection_secs",
+        chat.max_connection_secs,
+        60,
+        604_800,
+    )?;
+    in_range("chat.node_timeout_secs", chat.node_timeout_secs, 5, 3_600)?;
+    if chat.bus == ChatBus::Postgres && database_url.backend() != Backend::Postgres {
+        return Err(key_error(
+            "chat.bus",
+            "is \"postgres\" but the database is SQLite",
+            "set chat.bus = \"auto\" (or \"in_process\"), or point database.url at PostgreSQL",
+        ));
+    }
     Ok(Config {
         settings,
         database_url,

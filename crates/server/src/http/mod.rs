@@ -4,6 +4,7 @@ mod api_tokens;
 mod audit;
 mod auth;
 mod cases;
+mod chat;
 mod directory;
 mod health;
 mod instance;
@@ -125,6 +126,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(
                 get("/api/v1/notifications/stream").route(web::get().to(notifications::stream)),
             )
+            .service(post("/api/v1/chat/ticket").route(web::post().to(chat::ticket)))
+            .service(get("/ws").route(web::get().to(chat::websocket)))
             .service(get("/api/v1/search").route(web::get().to(cases::search)))
             .service(get("/api/v1/accounts/{id}/sla").route(web::get().to(cases::sla_report)))
             .service(get("/api/v1/accounts/{id}/timeline").route(web::get().to(cases::timeline)))

@@ -51,6 +51,8 @@ use utoipa::OpenApi;
         super::cases::search,
         super::cases::sla_report,
         super::notifications::stream,
+        super::chat::ticket,
+        super::chat::websocket,
         super::cases::post_files,
         super::cases::download,
         super::api_tokens::create,
@@ -70,6 +72,7 @@ use utoipa::OpenApi;
         (name = "accounts", description = "Client companies"),
         (name = "contacts", description = "People at client companies"),
         (name = "cases", description = "Cases as long-running threads, and the account timeline"),
+        (name = "chat", description = "Live chat: tickets and the websocket (protocol in docs/chat-protocol.md)"),
         (name = "api-tokens", description = "Tokens for integrations, scoped"),
         (name = "audit", description = "The audit log: public key and verifiable exports")
     )

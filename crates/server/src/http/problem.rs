@@ -82,6 +82,8 @@ pub enum ApiError {
     InvalidQuery(String),
     #[error("invalid path parameter: {0}")]
     InvalidPath(String),
+    #[error("not a websocket upgrade request: {0}")]
+    NotWebsocket(String),
     #[error("{1}")]
     Unauthenticated(&'static str, &'static str),
     #[error("forbidden: {0}")]
@@ -123,6 +125,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::InvalidQuery(_) => "invalid_query",
             ApiError::InvalidPath(_) => "invalid_path",
+            ApiError::NotWebsocket(_) => "not_websocket",
         }
     }
 
@@ -147,13 +150,13 @@ impl ApiError {
             | "refresh_token_reused"
             | "unauthenticated"
             | "invalid_token"
-            | "token_expired" => StatusCode::UNAUTHORIZED,
+            | "token_expired"
+            | "invalid_ticket" => StatusCode::UNAUTHORIZED,
             "forbidden" | "password_change_required" => StatusCode::FORBIDDEN,
             "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_json" | "invalid_query" | "invalid_path" | "invalid_multipart" => {
-                StatusCode::BAD_REQUEST
-            }
+            "invalid_json" | "invalid_query" | "invalid_path" | "invalid_multipart"
+            | "not_websocket" => StatusCode::BAD_REQUEST,
             "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -72,9 +72,13 @@ pub struct Posted {
     pub entry: Entry,
     /// True when this client message id had been posted before: nothing new was stored.
     pub duplicate: bool,
+    /// System events the post caused (a reopening), after the entry.
+    pub events: Vec<Entry>,
+    /// The case's status changed (a client reply reopened it, a first answer opened it).
+    pub status_changed: bool,
 }
 
-fn author_of(who: &Principal) -> Result<(Author, Actor), UseCaseError> {
+pub(super) fn author_of(who: &Principal) -> Result<(Author, Actor), UseCaseError> {
     Ok(match who {
         Principal::Staff { id, .. } => (Author::Staff(*id), Actor::new(ActorKind::Staff, id)?),
         Principal::Contact { id, .. } => {
@@ -143,9 +147,25 @@ pub(super) fn thread_event(
     conn: &mut DbConnection,
     case: &mut Case,
     text: &str,
-) -> Result<(), UseCaseError> {
-    case::insert_entry(conn, case, EntryKind::Event, Author::System, text, None)?;
-    Ok(())
+) -> Result<Entry, UseCaseError> {
+    Ok(case::insert_entry(
+        conn,
+        case,
+        EntryKind::Event,
+        Author::System,
+        text,
+        None,
+    )?)
+}
+
+/// Tells live followers of the cases about committed entries and changes.
+fn publish(state: &AppState, entries: &[Entry], cases: &[&Case]) {
+    for e in entries {
+        state.chat.entry_committed(&state.store, e);
+    }
+    for c in cases {
+        state.chat.case_changed(&state.store, c);
+    }
 }
 
 struct Loaded {
@@ -474,7 +494,7 @@ pub fn open(
             }
         }
         let channel = input.channel.unwrap_or(Channel::Portal);
-        create(
+        let (case, entry) = create(
             conn,
             state,
             &account,
@@ -490,7 +510,11 @@ pub fn open(
                 client_message_id: client_message_id.as_deref(),
                 follows: None,
             },
-        )
+        )?;
+        if let (Channel::Chat, Author::Contact(contact)) = (channel, author) {
+            super::chat::greet(conn, state, &case, contact)?;
+        }
+        Ok((case, entry))
     })
 }
 
@@ -624,9 +648,19 @@ pub fn post(
     uploads: Vec<Upload>,
 ) -> Result<Posted, UseCaseError> {
     let result = post_inner(state, who, id, kind, body, client_message_id, &uploads);
-    // Files not taken into the store (an error, a repeated post) go away.
-    if !matches!(&result, Ok(p) if !p.duplicate) {
-        uploads.iter().for_each(Upload::discard);
+    match &result {
+        Ok(p) if !p.duplicate => {
+            let mut entries = p.events.clone();
+            entries.insert(0, p.entry.clone());
+            let changed: Vec<&Case> = if p.status_changed {
+                vec![&p.case]
+            } else {
+                vec![]
+            };
+            publish(state, &entries, &changed);
+        }
+        // Files not taken into the store (an error, a repeated post) go away.
+        _ => uploads.iter().for_each(Upload::discard),
     }
     result
 }
@@ -656,22 +690,25 @@ fn post_inner(
         {
             let case = case::find(conn, entry.case_id)?.ok_or(UseCaseError::NotFound("case"))?;
             let attachments = rapport_store::attachment::for_entries(conn, &[entry.id])?;
-            return Ok(Posted { case, entry, duplicate: true, attachments });
+            return Ok(Posted { case, entry, duplicate: true, attachments, events: Vec::new(), status_changed: false });
         }
+        case::lock_for_append(conn, id)?;
         let loaded = load(conn, state, who, id)?;
         if !can_reply_case(who, &loaded.access(who, state)) {
             return Err(UseCaseError::Forbidden);
         }
         let allowed = match who {
-            Principal::Contact { .. } => kind == EntryKind::Portal,
-            _ => matches!(kind, EntryKind::Portal | EntryKind::Note),
+            Principal::Contact { .. } => matches!(kind, EntryKind::Portal | EntryKind::Chat),
+            _ => matches!(kind, EntryKind::Portal | EntryKind::Chat | EntryKind::Note),
         };
         if !allowed {
             return Err(invalid(
                 "kind",
-                "contacts post `portal` messages; staff post `portal` replies or `note`s",
+                "contacts post `portal` or `chat` messages; staff also post `note`s",
             ));
         }
+        let mut events = Vec::new();
+        let status_before = loaded.case.status;
         let mut case = loaded.case.clone();
         if let Some(survivor) = case.merged_into_id {
             let number = case::find(conn, survivor)?.map_or(0, |c| c.number);
@@ -702,7 +739,7 @@ fn post_inner(
                         },
                     )?;
                     let attachments = attach(conn, state, &entry, uploads)?;
-                    return Ok(Posted { case: new_case, entry, duplicate: false, attachments });
+                    return Ok(Posted { case: new_case, entry, duplicate: false, attachments, events, status_changed: false });
                 }
                 ClientReply::Reopen => {
                     let before = case.status;
@@ -710,7 +747,7 @@ fn post_inner(
                     case.reopen_count += 1;
                     case.resolved_at = None;
                     case.closed_at = None;
-                    thread_event(conn, &mut case, "Reopened by the client's reply")?;
+                    events.push(thread_event(conn, &mut case, "Reopened by the client's reply")?);
                     audit(conn, &case, actor.clone(), "case.reopened", json!({"before": {"status": before.as_str()}, "after": {"status": "open"}, "reopen_count": case.reopen_count}))?;
                     super::sla::on_reopened(conn, state, &case, &loaded.account, Utc::now())?;
                 }
@@ -735,7 +772,8 @@ fn post_inner(
         }
         case::save(conn, &case)?;
         let attachments = attach(conn, state, &entry, uploads)?;
-        Ok(Posted { case, entry, duplicate: false, attachments })
+        let status_changed = case.status != status_before;
+        Ok(Posted { case, entry, duplicate: false, attachments, events, status_changed })
     })
 }
 
@@ -759,7 +797,9 @@ pub fn update(
     ch: CaseChanges,
 ) -> Result<Case, UseCaseError> {
     let (_, actor) = author_of(who)?;
-    state.store.write(|conn| {
+    let mut events = Vec::new();
+    let updated = state.store.write(|conn| {
+        case::lock_for_append(conn, id)?;
         let loaded = load(conn, state, who, id)?;
         if !can_work_case(who, &loaded.access(who, state)) {
             return Err(UseCaseError::Forbidden);
@@ -828,10 +868,10 @@ pub fn update(
             }
         }
         let Some(data) = changes(&before, &snapshot(&case)) else {
-            return Ok(case);
+            return Ok(None);
         };
         if let (Some(b), Some(a)) = (before.get("status"), data["after"].get("status")) {
-            thread_event(
+            events.push(thread_event(
                 conn,
                 &mut case,
                 &format!(
@@ -839,15 +879,23 @@ pub fn update(
                     b.as_str().unwrap_or(""),
                     a.as_str().unwrap_or("")
                 ),
-            )?;
+            )?);
         }
         if data["after"].get("assignee_id").is_some() {
-            thread_event(conn, &mut case, "Assignment changed")?;
+            events.push(thread_event(conn, &mut case, "Assignment changed")?);
         }
         audit(conn, &case, actor, "case.updated", data)?;
         case::save(conn, &case)?;
-        Ok(case)
-    })
+        Ok(Some(case))
+    })?;
+    match updated {
+        Some(case) => {
+            publish(state, &events, &[&case]);
+            Ok(case)
+        }
+        // Nothing changed: the case as it is.
+        None => Ok(get(state, who, id)?.case),
+    }
 }
 
 /// Merges `id` into `into` (same account): every entry moves, the merged
@@ -862,7 +910,11 @@ pub fn merge(
     if id == into {
         return Err(invalid("into", "a case cannot be merged into itself"));
     }
-    state.store.write(|conn| {
+    let mut events = Vec::new();
+    let (gone, kept) = state.store.write(|conn| {
+        // One lock order for every merge, so two opposite merges cannot deadlock.
+        case::lock_for_append(conn, id.min(into))?;
+        case::lock_for_append(conn, id.max(into))?;
         let merged = load(conn, state, who, id)?;
         let survivor = load(conn, state, who, into)?;
         if !can_work_case(who, &merged.access(who, state)) || !can_work_case(who, &survivor.access(who, state)) {
@@ -884,15 +936,17 @@ pub fn merge(
         gone.merged_into_id = Some(kept.id);
         gone.status = CaseStatus::Closed;
         gone.closed_at = Some(Utc::now());
-        thread_event(conn, &mut gone, &format!("Merged into #{}", kept.number))?;
-        thread_event(conn, &mut kept, &format!("#{} merged into this case ({moved} entries)", gone.number))?;
+        events.push(thread_event(conn, &mut gone, &format!("Merged into #{}", kept.number))?);
+        events.push(thread_event(conn, &mut kept, &format!("#{} merged into this case ({moved} entries)", gone.number))?);
         audit(conn, &gone, actor.clone(), "case.merged", json!({"into": kept.id.to_string(), "into_number": kept.number, "entries_moved": moved}))?;
         audit(conn, &kept, actor, "case.merge_received", json!({"from": gone.id.to_string(), "from_number": gone.number, "entries_moved": moved}))?;
         case::save(conn, &gone)?;
         case::save(conn, &kept)?;
         super::sla::on_merged(conn, &gone, Utc::now())?;
-        Ok(kept)
-    })
+        Ok((gone, kept))
+    })?;
+    publish(state, &events, &[&gone, &kept]);
+    Ok(kept)
 }
 
 /// Every entry of the account's cases, newest first, as the caller may see

@@ -8,6 +8,7 @@ pub mod account;
 pub mod api_token;
 pub mod audit;
 pub mod case;
+pub mod chat;
 pub mod contact;
 mod input;
 pub mod session;

@@ -1,0 +1,633 @@
+//! One websocket connection: reads client frames, runs them through the
+//! chat use cases, and writes what the hub queues for it. A single task per
+//! connection, so frames of one client are handled in order and an ack
+//! always precedes the echo of the same message.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError};
+use rapport_chat::{
+    BusEvent, CaseSummary, ClientFrame, Connection, EntryView, ErrorCode, Outbound,
+    PROTOCOL_VERSION, ServerFrame, TokenBucket, close,
+};
+use rapport_domain::{CaseId, EntryId};
+
+use crate::blocking;
+use crate::http::ApiError;
+use crate::state::AppState;
+use crate::usecase::UseCaseError;
+use crate::usecase::chat::{self, ChatUser};
+
+/// Entries per backlog frame.
+const BACKLOG_PAGE: i64 = 200;
+/// Entries a client without history gets on joining.
+const RECENT_ON_JOIN: i64 = 50;
+/// Live entry ids remembered per case to drop repeats.
+const RECENT_IDS: usize = 128;
+
+/// The client went away: stop.
+struct Gone;
+
+/// What this connection has delivered of one case.
+#[derive(Debug, Default)]
+struct Followed {
+    /// Everything up to here was in a backlog: live copies are repeats.
+    floor: Option<EntryId>,
+    /// The newest entry delivered, where a resync starts.
+    newest: Option<EntryId>,
+    recent: VecDeque<EntryId>,
+}
+
+impl Followed {
+    fn after_backlog(&mut self, last: Option<EntryId>) {
+        if let Some(last) = last {
+            self.floor = self.floor.max(Some(last));
+            self.newest = self.newest.max(Some(last));
+        }
+    }
+
+    /// Whether a live entry is new to this client. Live entries may arrive
+    /// out of id order (two nodes committing close together), so only the
+    /// backlog floor and exact repeats are dropped.
+    fn accept(&mut self, id: EntryId) -> bool {
+        if self.floor.is_some_and(|f| id <= f) || self.recent.contains(&id) {
+            return false;
+        }
+        if self.recent.len() == RECENT_IDS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(id);
+        self.newest = self.newest.max(Some(id));
+        true
+    }
+}
+
+struct Session {
+    state: AppState,
+    user: ChatUser,
+    ws: actix_ws::Session,
+    conn: rapport_chat::ConnectionId,
+    followed: HashMap<CaseId, Followed>,
+    bucket: TokenBucket,
+    violations: u32,
+}
+
+/// Serves one admitted connection until it closes.
+pub async fn run(
+    state: AppState,
+    user: ChatUser,
+    ws: actix_ws::Session,
+    mut stream: AggregatedMessageStream,
+) {
+    let limits = state.chat.limits;
+    let hub = state.chat.hub.clone();
+    let Connection {
+        id,
+        mut outbound,
+        closer,
+    } = hub.connect(user.person.clone(), limits.send_queue);
+    let mut s = Session {
+        bucket: TokenBucket::new(limits.frames_per_second, limits.burst),
+        state,
+        user,
+        ws,
+        conn: id,
+        followed: HashMap::new(),
+        violations: 0,
+    };
+    tracing::debug!(connection = %hub.wire_id(id), who = %s.user.person.key(), "chat connection opened");
+    let hello = ServerFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        connection_id: hub.wire_id(id),
+        you: s.user.person.clone(),
+        limits: limits.announced(),
+    };
+    let mut heartbeat = tokio::time::interval(limits.heartbeat);
+    heartbeat.tick().await;
+    let started = Instant::now();
+    let mut last_heard = Instant::now();
+    let code = if s.send(&hello).await.is_err() {
+        None
+    } else {
+        loop {
+            tokio::select! {
+                code = closer.closed() => break Some(code),
+                msg = stream.recv() => {
+                    last_heard = Instant::now();
+                    match msg {
+                        None | Some(Ok(AggregatedMessage::Close(_))) => break Some(close::NORMAL),
+                        Some(Ok(AggregatedMessage::Text(text))) => match s.on_text(&text).await {
+                            Ok(None) => {}
+                            Ok(Some(code)) => break Some(code),
+                            Err(Gone) => break None,
+                        },
+                        Some(Ok(AggregatedMessage::Binary(_))) => {
+                            if s.error(ErrorCode::UnsupportedFrame, "frames are JSON text; binary frames are not read", None).await.is_err() {
+                                break None;
+                            }
+                        }
+                        Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                            if s.ws.pong(&bytes).await.is_err() {
+                                break None;
+                            }
+                        }
+                        Some(Ok(AggregatedMessage::Pong(_))) => {}
+                        Some(Err(ProtocolError::Overflow)) => break Some(close::TOO_BIG),
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "chat protocol error");
+                            break Some(close::POLICY);
+                        }
+                    }
+                }
+                Some(out) = outbound.recv() => {
+                    if s.write(out).await.is_err() {
+                        break None;
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() > limits.idle_timeout {
+                        break Some(close::IDLE_TIMEOUT);
+                    }
+                    if started.elapsed() > limits.max_connection_age {
+                        break Some(close::REAUTHENTICATE);
+                    }
+                    if s.ws.ping(b"").await.is_err() {
+                        break None;
+                    }
+                }
+            }
+        }
+    };
+    hub.disconnect(id);
+    if let Some(code) = code {
+        let reason = CloseReason {
+            code: CloseCode::from(code),
+            description: Some(close_description(code).to_owned()),
+        };
+        let _ = s.ws.close(Some(reason)).await;
+    }
+    tracing::debug!(connection = %hub.wire_id(id), code, "chat connection closed");
+}
+
+fn close_description(code: u16) -> &'static str {
+    match code {
+        close::GOING_AWAY => "server shutting down",
+        close::TOO_BIG => "frame over the hard size limit",
+        close::POLICY => "too many rate-limited or invalid frames",
+        close::IDLE_TIMEOUT => "idle timeout",
+        close::REAUTHENTICATE => "connection too old: reconnect with a new ticket",
+        close::SLOW_CONSUMER => "send queue full: the client reads too slowly",
+        _ => "closed",
+    }
+}
+
+/// The wire error for a use-case failure, in one place.
+fn wire_error(e: &ApiError) -> (ErrorCode, String) {
+    match e {
+        ApiError::UseCase(UseCaseError::NotFound("case")) => (
+            ErrorCode::CaseNotFound,
+            "no such case, or not one you may read".into(),
+        ),
+        ApiError::UseCase(UseCaseError::Forbidden) | ApiError::Forbidden(_) => {
+            (ErrorCode::Forbidden, "your role does not allow this".into())
+        }
+        ApiError::UseCase(
+            u @ (UseCaseError::Validation { .. }
+            | UseCaseError::Conflict(_)
+            | UseCaseError::NotFound(_)),
+        ) => (ErrorCode::InvalidInput, u.to_string()),
+        other => {
+            tracing::warn!(error = %other, "chat request failed");
+            (
+                ErrorCode::Unavailable,
+                "the server could not complete this; retrying is safe".into(),
+            )
+        }
+    }
+}
+
+fn valid_client_message_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 100 && id.chars().all(|c| c.is_ascii_graphic())
+}
+
+impl Session {
+    /// Runs a chat use case as this connection's person, off the executor.
+    async fn call<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&AppState, &ChatUser) -> Result<T, UseCaseError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (state, user) = (self.state.clone(), self.user.clone());
+        blocking::run(move || f(&state, &user)).await
+    }
+
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), Gone> {
+        let text = serde_json::to_string(frame).map_err(|_| Gone)?;
+        self.ws.text(text).await.map_err(|_| Gone)
+    }
+
+    async fn error(
+        &mut self,
+        code: ErrorCode,
+        message: &str,
+        about: Option<String>,
+    ) -> Result<(), Gone> {
+        self.send(&ServerFrame::Error {
+            code,
+            message: message.to_owned(),
+            about,
+        })
+        .await
+    }
+
+    async fn api_error(&mut self, e: &ApiError, about: String) -> Result<(), Gone> {
+        let (code, message) = wire_error(e);
+        self.error(code, &message, Some(about)).await
+    }
+
+    async fn write(&mut self, out: Outbound) -> Result<(), Gone> {
+        match out {
+            Outbound::Frame(text) => self.ws.text(text.to_string()).await.map_err(|_| Gone),
+            Outbound::Entry {
+                case_id,
+                entry_id,
+                frame,
+            } => {
+                let fresh = self
+                    .followed
+                    .get_mut(&case_id)
+                    .is_some_and(|f| f.accept(entry_id));
+                if fresh {
+                    self.ws.text(frame.to_string()).await.map_err(|_| Gone)?;
+                }
+                Ok(())
+            }
+            Outbound::Resync => {
+                let cases: Vec<(CaseId, Option<EntryId>)> =
+                    self.followed.iter().map(|(c, f)| (*c, f.newest)).collect();
+                for (case, newest) in cases {
+                    self.catch_up(case, newest).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Handles one text frame; `Some(code)` closes the connection.
+    async fn on_text(&mut self, text: &str) -> Result<Option<u16>, Gone> {
+        let limits = self.state.chat.limits;
+        if text.len() > limits.max_frame_bytes {
+            self.error(
+                ErrorCode::FrameTooLarge,
+                &format!(
+                    "frames are at most {} bytes; this one is {}",
+                    limits.max_frame_bytes,
+                    text.len()
+                ),
+                None,
+            )
+            .await?;
+            return Ok(None);
+        }
+        if !self.bucket.try_take() {
+            self.violations += 1;
+            if self.violations > limits.max_violations {
+                return Ok(Some(close::POLICY));
+            }
+            self.error(
+                ErrorCode::RateLimited,
+                &format!(
+                    "at most {} frames per second (bursts of {}); this frame was ignored",
+                    limits.frames_per_second, limits.burst
+                ),
+                None,
+            )
+            .await?;
+            return Ok(None);
+        }
+        let frame = match rapport_chat::parse_client_frame(text) {
+            Ok(f) => f,
+            Err(why) => {
+                self.error(ErrorCode::MalformedFrame, &why, None).await?;
+                return Ok(None);
+            }
+        };
+        self.on_frame(frame).await?;
+        Ok(None)
+    }
+
+    async fn on_frame(&mut self, frame: ClientFrame) -> Result<(), Gone> {
+        let name = frame.name();
+        match frame {
+            ClientFrame::Ping { nonce } => self.send(&ServerFrame::Pong { nonce }).await,
+            ClientFrame::Join { case_id, since } => self.join(case_id, since).await,
+            ClientFrame::Leave { case_id } => {
+                self.state.chat.hub.leave(self.conn, case_id);
+                self.followed.remove(&case_id);
+                Ok(())
+            }
+            ClientFrame::Start {
+                client_message_id,
+                body,
+                subject,
+                category,
+            } => self.start(client_message_id, body, subject, category).await,
+            ClientFrame::Send {
+                case_id,
+                client_message_id,
+                body,
+                note,
+            } => {
+                if !self.require_joined(case_id, name).await? {
+                    return Ok(());
+                }
+                self.send_message(case_id, client_message_id, body, note)
+                    .await
+            }
+            ClientFrame::Category { case_id, category } => {
+                if !self.require_joined(case_id, name).await? {
+                    return Ok(());
+                }
+                let (state, user) = (self.state.clone(), self.user.clone());
+                let done =
+                    blocking::run(move || chat::choose_category(&state, &user, case_id, &category))
+                        .await;
+                match done {
+                    Ok(_) => Ok(()),
+                    Err(e) => self.api_error(&e, name.into()).await,
+                }
+            }
+            ClientFrame::Typing {
+                case_id,
+                active,
+                note,
+            } => {
+                if !self.require_joined(case_id, name).await? {
+                    return Ok(());
+                }
+                if note && !self.user.is_staff() {
+                    return self
+                        .error(
+                            ErrorCode::InvalidInput,
+                            "only staff write internal notes",
+                            Some(name.into()),
+                        )
+                        .await;
+                }
+                let hub = &self.state.chat.hub;
+                hub.publish(BusEvent::Typing {
+                    case_id,
+                    who: self.user.person.clone(),
+                    active,
+                    note,
+                    connection: Some(hub.wire_id(self.conn)),
+                });
+                Ok(())
+            }
+            ClientFrame::Read { case_id, entry_id } => {
+                if !self.require_joined(case_id, name).await? {
+                    return Ok(());
+                }
+                let moved = self
+                    .call(move |state, user| chat::mark_read(state, user, case_id, entry_id))
+                    .await;
+                match moved {
+                    Ok(true) => {
+                        self.state.chat.hub.publish(BusEvent::Read {
+                            case_id,
+                            who: self.user.person.clone(),
+                            entry_id,
+                        });
+                        Ok(())
+                    }
+                    Ok(false) => Ok(()),
+                    Err(e) => self.api_error(&e, name.into()).await,
+                }
+            }
+        }
+    }
+
+    async fn require_joined(&mut self, case_id: CaseId, frame: &str) -> Result<bool, Gone> {
+        if self.followed.contains_key(&case_id) {
+            return Ok(true);
+        }
+        self.error(
+            ErrorCode::NotJoined,
+            "join the case first",
+            Some(frame.to_owned()),
+        )
+        .await?;
+        Ok(false)
+    }
+
+    async fn check_message(&mut self, client_message_id: &str, body: &str) -> Result<bool, Gone> {
+        let max = self.state.chat.limits.max_message_chars;
+        if !valid_client_message_id(client_message_id) {
+            self.error(
+                ErrorCode::InvalidInput,
+                "client_message_id must be 1 to 100 visible ASCII characters",
+                None,
+            )
+            .await?;
+            return Ok(false);
+        }
+        let chars = body.chars().count();
+        if chars > max {
+            self.error(
+                ErrorCode::MessageTooLong,
+                &format!("messages are at most {max} characters; this one is {chars}"),
+                Some(client_message_id.to_owned()),
+            )
+            .await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    async fn ack(
+        &mut self,
+        client_message_id: String,
+        entry: &rapport_store::case::Entry,
+        duplicate: bool,
+    ) -> Result<(), Gone> {
+        self.send(&ServerFrame::Ack {
+            client_message_id,
+            case_id: entry.case_id,
+            entry_id: entry.id,
+            created_at: entry.created_at,
+            duplicate,
+        })
+        .await
+    }
+
+    async fn send_message(
+        &mut self,
+        case_id: CaseId,
+        client_message_id: String,
+        body: String,
+        note: bool,
+    ) -> Result<(), Gone> {
+        if !self.check_message(&client_message_id, &body).await? {
+            return Ok(());
+        }
+        let cmid = client_message_id.clone();
+        let posted = self
+            .call(move |state, user| chat::send(state, user, case_id, &cmid, &body, note))
+            .await;
+        match posted {
+            Ok(p) => {
+                self.ack(client_message_id, &p.entry, p.duplicate).await?;
+                // A reply to a case closed long ago opened a new one: follow it.
+                if p.case.id != case_id && !self.followed.contains_key(&p.case.id) {
+                    self.join(p.case.id, None).await?;
+                }
+                Ok(())
+            }
+            Err(e) => self.api_error(&e, client_message_id).await,
+        }
+    }
+
+    async fn start(
+        &mut self,
+        client_message_id: String,
+        body: String,
+        subject: Option<String>,
+        category: Option<String>,
+    ) -> Result<(), Gone> {
+        if !self.check_message(&client_message_id, &body).await? {
+            return Ok(());
+        }
+        let cmid = client_message_id.clone();
+        let started = self
+            .call(move |state, user| {
+                chat::start(
+                    state,
+                    user,
+                    &cmid,
+                    &body,
+                    subject.as_deref(),
+                    category.as_deref(),
+                )
+            })
+            .await;
+        match started {
+            Ok((case, entry, duplicate)) => {
+                self.ack(client_message_id, &entry, duplicate).await?;
+                self.join(case.id, None).await
+            }
+            Err(e) => self.api_error(&e, client_message_id).await,
+        }
+    }
+
+    /// Follows a case: authorise, enter the room, then send what the client
+    /// missed (so nothing committed in between is lost; repeats are dropped).
+    async fn join(&mut self, case_id: CaseId, since: Option<EntryId>) -> Result<(), Gone> {
+        let following = self
+            .call(move |state, user| chat::follow(state, user, case_id))
+            .await;
+        let following = match following {
+            Ok(f) => f,
+            Err(e) => return self.api_error(&e, "join".into()).await,
+        };
+        let hub = self.state.chat.hub.clone();
+        let max = self.state.chat.limits.max_joined_cases;
+        if let Err(e) = hub.join(self.conn, case_id, following.team_staff.clone(), max) {
+            return self
+                .error(ErrorCode::TooManyCases, &e.to_string(), Some("join".into()))
+                .await;
+        }
+        let mut followed = Followed::default();
+        followed.after_backlog(since);
+        self.followed.insert(case_id, followed);
+        match since {
+            Some(_) => {
+                self.backlog_pages(case_id, since, following.summary)
+                    .await?
+            }
+            None => {
+                let recent = self
+                    .call(move |state, user| chat::recent(state, user, case_id, RECENT_ON_JOIN))
+                    .await;
+                match recent {
+                    Ok(entries) => {
+                        self.send_backlog(case_id, following.summary, entries, true)
+                            .await?
+                    }
+                    Err(e) => return self.api_error(&e, "join".into()).await,
+                }
+            }
+        }
+        if self.user.is_contact() && hub.online_staff(&following.team_staff).is_empty() {
+            self.send(&ServerFrame::Notice {
+                case_id,
+                code: "team_offline".into(),
+                text: "No one from the team is online right now. Leave your message: \
+                       the answer will appear here and also come by email."
+                    .into(),
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// After events may have been lost: what came after the newest entry delivered.
+    async fn catch_up(&mut self, case_id: CaseId, newest: Option<EntryId>) -> Result<(), Gone> {
+        match self
+            .call(move |state, user| chat::follow(state, user, case_id))
+            .await
+        {
+            Ok(f) => self.backlog_pages(case_id, newest, f.summary).await,
+            Err(e) => {
+                // Access may be gone: stop following.
+                self.state.chat.hub.leave(self.conn, case_id);
+                self.followed.remove(&case_id);
+                self.api_error(&e, "join".into()).await
+            }
+        }
+    }
+
+    async fn backlog_pages(
+        &mut self,
+        case_id: CaseId,
+        mut cursor: Option<EntryId>,
+        summary: CaseSummary,
+    ) -> Result<(), Gone> {
+        loop {
+            let (state, user) = (self.state.clone(), self.user.clone());
+            let page =
+                blocking::run(move || chat::backlog(&state, &user, case_id, cursor, BACKLOG_PAGE))
+                    .await;
+            let entries = match page {
+                Ok(p) => p,
+                Err(e) => return self.api_error(&e, "join".into()).await,
+            };
+            let complete = entries.len() < BACKLOG_PAGE as usize;
+            cursor = entries.last().map(|e| e.id).or(cursor);
+            self.send_backlog(case_id, summary.clone(), entries, complete)
+                .await?;
+            if complete {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn send_backlog(
+        &mut self,
+        case_id: CaseId,
+        case: CaseSummary,
+        entries: Vec<EntryView>,
+        complete: bool,
+    ) -> Result<(), Gone> {
+        if let Some(f) = self.followed.get_mut(&case_id) {
+            f.after_backlog(entries.last().map(|e| e.id));
+        }
+        self.send(&ServerFrame::Backlog {
+            case_id,
+            case,
+            entries,
+            complete,
+        })
+        .await
+    }
+}

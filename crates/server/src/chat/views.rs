@@ -1,0 +1,55 @@
+//! Store rows as chat clients see them.
+
+use rapport_chat::{CaseSummary, EntryView, Person, PersonKind};
+use rapport_store::case::{Author, Case, Entry};
+use rapport_store::{DbConnection, StoreError};
+
+/// A person by id; someone deleted from the directory keeps a neutral name.
+pub(super) fn person(conn: &mut DbConnection, author: &Author) -> Result<Person, StoreError> {
+    Ok(match author {
+        Author::Staff(id) => match rapport_store::staff::find(conn, *id)? {
+            Some(s) => Person::new(PersonKind::Staff, &id.to_string(), s.display_name.as_str())
+                .with_avatar_url(s.avatar_url),
+            None => Person::new(PersonKind::Staff, &id.to_string(), "Former staff member"),
+        },
+        Author::Contact(id) => match rapport_store::contact::find(conn, *id)? {
+            Some(c) => Person::new(PersonKind::Contact, &id.to_string(), c.name.as_str()),
+            None => Person::new(PersonKind::Contact, &id.to_string(), "Former contact"),
+        },
+        Author::System => Person::system("Rapport"),
+    })
+}
+
+pub(super) fn entry(e: &Entry, author: Person) -> EntryView {
+    EntryView {
+        id: e.id,
+        case_id: e.case_id,
+        kind: e.kind.as_str().to_owned(),
+        author,
+        body: e.body.clone(),
+        client_message_id: e.client_message_id.clone(),
+        created_at: e.created_at,
+    }
+}
+
+pub(super) fn summary(
+    conn: &mut DbConnection,
+    c: &Case,
+    assignee: Option<Person>,
+) -> Result<CaseSummary, StoreError> {
+    let team = match c.team_id {
+        Some(t) => rapport_store::team::find(conn, t)?.map(|t| t.name),
+        None => None,
+    };
+    Ok(CaseSummary {
+        id: c.id,
+        number: c.number,
+        subject: c.subject.clone(),
+        status: c.status.as_str().to_owned(),
+        priority: c.priority.as_str().to_owned(),
+        category: c.category.clone(),
+        team,
+        assignee,
+        merged_into_id: c.merged_into_id,
+    })
+}

@@ -1,0 +1,436 @@
+//! Live chat: tickets that admit a websocket, starting a chat (a case on
+//! the chat channel with a greeting), following a case, sending, the
+//! contact's triage answer and read markers. Messages go through the same
+//! case use cases as every other channel.
+
+use chrono::{DateTime, Duration, Utc};
+use rapport_chat::{CaseSummary, EntryView, Person, PersonKind};
+use rapport_domain::{CaseId, Channel, ContactId, EntryId, EntryKind, Principal, StaffId};
+use rapport_store::DbConnection;
+use rapport_store::case::{self as store_case, Author, Case, Entry};
+use rapport_store::chat::Holder;
+use serde_json::json;
+
+use super::UseCaseError;
+use super::case::{self, OpenCase, Posted};
+use super::input::invalid;
+use crate::auth::token::{new_opaque_token, opaque_token_hash};
+use crate::state::AppState;
+
+/// Someone admitted to chat.
+#[derive(Debug, Clone)]
+pub struct ChatUser {
+    pub principal: Principal,
+    pub person: Person,
+}
+
+impl ChatUser {
+    pub fn is_contact(&self) -> bool {
+        matches!(self.principal, Principal::Contact { .. })
+    }
+
+    pub fn is_staff(&self) -> bool {
+        matches!(self.principal, Principal::Staff { .. })
+    }
+}
+
+fn holder(who: &Principal) -> Result<Holder, UseCaseError> {
+    match who {
+        Principal::Staff { id, .. } => Ok(("staff".into(), id.to_string())),
+        Principal::Contact { id, .. } => Ok(("contact".into(), id.to_string())),
+        Principal::ApiToken { .. } => Err(UseCaseError::Forbidden),
+    }
+}
+
+/// A one-time ticket for `GET /ws?ticket=...`, valid `chat.ticket_ttl_secs`.
+pub fn issue_ticket(
+    state: &AppState,
+    who: &Principal,
+) -> Result<(String, DateTime<Utc>), UseCaseError> {
+    let holder = holder(who)?;
+    let ticket = new_opaque_token()
+        .map_err(|e| UseCaseError::Internal(format!("no randomness for a ticket: {e}")))?;
+    let ttl = i64::try_from(state.config.settings.chat.ticket_ttl_secs).unwrap_or(30);
+    let expires_at = Utc::now() + Duration::seconds(ttl);
+    state.store.write(|conn| {
+        rapport_store::chat::insert_ticket(conn, &opaque_token_hash(&ticket), &holder, expires_at)
+    })?;
+    Ok((ticket, expires_at))
+}
+
+/// Spends a ticket and reads its holder afresh: someone deactivated since
+/// the ticket was issued is not admitted.
+pub fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Option<ChatUser>, UseCaseError> {
+    let hash = opaque_token_hash(ticket);
+    let holder = state
+        .store
+        .write(|conn| rapport_store::chat::redeem_ticket(conn, &hash))?;
+    let Some((kind, id)) = holder else {
+        return Ok(None);
+    };
+    let mut conn = state.store.conn()?;
+    let corrupt = || UseCaseError::Internal("chat ticket holder id is unreadable".into());
+    Ok(match kind.as_str() {
+        "staff" => {
+            let id: StaffId = id.parse().map_err(|_| corrupt())?;
+            rapport_store::staff::find(&mut conn, id)?
+                .filter(|s| s.active)
+                .map(|s| ChatUser {
+                    principal: Principal::Staff { id, role: s.role },
+                    person: Person::new(
+                        PersonKind::Staff,
+                        &id.to_string(),
+                        s.display_name.as_str(),
+                    )
+                    .with_avatar_url(s.avatar_url),
+                })
+        }
+        _ => {
+            let id: ContactId = id.parse().map_err(|_| corrupt())?;
+            rapport_store::contact::find(&mut conn, id)?
+                .filter(|c| c.active && c.portal_access)
+                .map(|c| ChatUser {
+                    principal: Principal::Contact {
+                        id,
+                        account: c.account_id,
+                        visibility: c.visibility,
+                    },
+                    person: Person::new(PersonKind::Contact, &id.to_string(), c.name.as_str()),
+                })
+        }
+    })
+}
+
+/// The greeting a contact gets on starting a chat: the team by name, and
+/// the triage question when no category was given.
+pub(super) fn greet(
+    conn: &mut DbConnection,
+    state: &AppState,
+    case: &Case,
+    contact: ContactId,
+) -> Result<Option<Entry>, UseCaseError> {
+    if !state.config.settings.chat.greeting {
+        return Ok(None);
+    }
+    let first_name = rapport_store::contact::find(conn, contact)?
+        .map(|c| {
+            c.name
+                .as_str()
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .unwrap_or_default();
+    let team = match case.team_id {
+        Some(t) => rapport_store::team::find(conn, t)?.map(|t| t.name),
+        None => None,
+    };
+    let desk = &state.config.settings.instance.name;
+    let mut text = match team {
+        Some(team) => {
+            format!("Hello {first_name}, you are chatting with the {team} team at {desk}.")
+        }
+        None => format!("Hello {first_name}, you are chatting with {desk}."),
+    };
+    text = text.replace("Hello ,", "Hello,");
+    if case.category.is_none() {
+        text.push_str(&format!(
+            " What is this about: {}?",
+            state.config.settings.cases.categories.join(", ")
+        ));
+    }
+    text.push_str(&format!(" Your case number is #{}.", case.number));
+    Ok(Some(store_case::insert_entry(
+        conn,
+        case,
+        EntryKind::Chat,
+        Author::System,
+        &text,
+        None,
+    )?))
+}
+
+/// A contact starts a chat: a case on the chat channel, routed like any
+/// case. Returns the case, the opening message and whether this client
+/// message id had started a chat before.
+pub fn start(
+    state: &AppState,
+    user: &ChatUser,
+    client_message_id: &str,
+    body: &str,
+    subject: Option<&str>,
+    category: Option<&str>,
+) -> Result<(Case, Entry, bool), UseCaseError> {
+    let Principal::Contact { id, .. } = user.principal else {
+        return Err(UseCaseError::Validation {
+            field: "type",
+            message: "only contacts start chats; staff open cases for an account".into(),
+        });
+    };
+    let author = Author::Contact(id);
+    if let Some(entry) =
+        store_case::find_by_client_message(&mut *state.store.conn()?, &author, client_message_id)?
+    {
+        let case = store_case::find(&mut *state.store.conn()?, entry.case_id)?
+            .ok_or(UseCaseError::NotFound("case"))?;
+        return Ok((case, entry, true));
+    }
+    let subject = match subject.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => s.to_owned(),
+        None => subject_from(body),
+    };
+    let (case, entry) = case::open(
+        state,
+        &user.principal,
+        OpenCase {
+            subject,
+            body: body.to_owned(),
+            category: category.map(str::to_owned),
+            channel: Some(Channel::Chat),
+            client_message_id: Some(client_message_id.to_owned()),
+            ..OpenCase::default()
+        },
+    )?;
+    state.notifier.publish(crate::notify::Notification {
+        kind: "chat_started",
+        case_id: case.id,
+        case_number: case.number,
+        account_id: case.account_id,
+        team_id: case.team_id,
+        text: format!("{} started a chat: {}", user.person.name, case.subject),
+        at: Utc::now(),
+    });
+    Ok((case, entry, false))
+}
+
+/// The first line of a message, shortened, as a chat's subject.
+fn subject_from(body: &str) -> String {
+    let line = body
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("Chat");
+    let mut s: String = line.chars().take(80).collect();
+    if line.chars().count() > 80 {
+        s.push('…');
+    }
+    s
+}
+
+/// What a connection needs to follow a case: its state, the staff of its
+/// team (for "who is online") and whether the caller is staff.
+#[derive(Debug, Clone)]
+pub struct Following {
+    pub summary: CaseSummary,
+    pub team_staff: Vec<String>,
+}
+
+pub fn follow(state: &AppState, user: &ChatUser, id: CaseId) -> Result<Following, UseCaseError> {
+    let detail = case::get(state, &user.principal, id)?;
+    let mut conn = state.store.conn()?;
+    let summary = state.chat.summary(&mut conn, &detail.case)?;
+    let team_staff = match detail.case.team_id {
+        Some(t) => rapport_store::team::find(&mut conn, t)?
+            .map(|t| t.members.iter().map(|m| m.staff_id.to_string()).collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    Ok(Following {
+        summary,
+        team_staff,
+    })
+}
+
+/// Entries after `since` as the caller may see them, oldest first, at most `limit`.
+pub fn backlog(
+    state: &AppState,
+    user: &ChatUser,
+    id: CaseId,
+    since: Option<EntryId>,
+    limit: i64,
+) -> Result<Vec<EntryView>, UseCaseError> {
+    let entries = case::entries(state, &user.principal, id, since, limit)?;
+    let mut conn = state.store.conn()?;
+    entries
+        .iter()
+        .map(|(e, _)| Ok(state.chat.entry_view(&mut conn, e)?))
+        .collect()
+}
+
+/// The latest `limit` entries, oldest first: what a client without
+/// history sees on joining (older ones come from the HTTP thread API).
+pub fn recent(
+    state: &AppState,
+    user: &ChatUser,
+    id: CaseId,
+    limit: i64,
+) -> Result<Vec<EntryView>, UseCaseError> {
+    case::get(state, &user.principal, id)?;
+    let include_notes = user.is_staff();
+    let mut conn = state.store.conn()?;
+    let mut entries = store_case::thread(
+        &mut conn,
+        id,
+        include_notes,
+        store_case::ThreadEnd::Latest,
+        limit,
+    )?;
+    entries.reverse();
+    entries
+        .iter()
+        .map(|e| Ok(state.chat.entry_view(&mut conn, e)?))
+        .collect()
+}
+
+/// Sends a chat message (or, for staff, an internal note).
+pub fn send(
+    state: &AppState,
+    user: &ChatUser,
+    id: CaseId,
+    client_message_id: &str,
+    body: &str,
+    note: bool,
+) -> Result<Posted, UseCaseError> {
+    let kind = if note {
+        if !user.is_staff() {
+            return Err(invalid("note", "only staff write internal notes"));
+        }
+        EntryKind::Note
+    } else {
+        EntryKind::Chat
+    };
+    let posted = case::post(
+        state,
+        &user.principal,
+        id,
+        kind,
+        body,
+        Some(client_message_id),
+        Vec::new(),
+    )?;
+    if !posted.duplicate && user.is_staff() && !note && !state.chat.hub.contact_following(id) {
+        email_absent_contacts(state, &posted, &user.person);
+    }
+    Ok(posted)
+}
+
+/// The contact answers the triage question. Only while the case has no
+/// category; staff change it like any other field.
+pub fn choose_category(
+    state: &AppState,
+    user: &ChatUser,
+    id: CaseId,
+    category: &str,
+) -> Result<Case, UseCaseError> {
+    if user.is_staff() {
+        return case::update(
+            state,
+            &user.principal,
+            id,
+            case::CaseChanges {
+                category: Some(Some(category.to_owned())),
+                ..case::CaseChanges::default()
+            },
+        );
+    }
+    let categories = &state.config.settings.cases.categories;
+    if !categories.iter().any(|c| c == category) {
+        return Err(invalid(
+            "category",
+            format!("must be one of: {}", categories.join(", ")),
+        ));
+    }
+    case::get(state, &user.principal, id)?;
+    let actor = case::author_of(&user.principal)?.1;
+    let changed = state.store.write(|conn| {
+        store_case::lock_for_append(conn, id)?;
+        let mut c = store_case::find(conn, id)?.ok_or(UseCaseError::NotFound("case"))?;
+        if c.category.is_some() {
+            return Err(UseCaseError::Conflict("the case already has a category"));
+        }
+        c.category = Some(category.to_owned());
+        case::audit(
+            conn,
+            &c,
+            actor,
+            "case.updated",
+            json!({"before": {"category": null}, "after": {"category": category}, "via": "chat triage"}),
+        )?;
+        store_case::save(conn, &c)?;
+        Ok(c)
+    })?;
+    state.chat.case_changed(&state.store, &changed);
+    Ok(changed)
+}
+
+/// Moves the caller's read marker; true when it moved (others are told).
+pub fn mark_read(
+    state: &AppState,
+    user: &ChatUser,
+    id: CaseId,
+    entry: EntryId,
+) -> Result<bool, UseCaseError> {
+    case::get(state, &user.principal, id)?;
+    let holder = holder(&user.principal)?;
+    let mut conn = state.store.conn()?;
+    match store_case::find_entry(&mut conn, entry)? {
+        Some(e) if e.case_id == id => {}
+        _ => return Err(invalid("entry_id", "is not an entry of this case")),
+    }
+    Ok(rapport_store::chat::mark_read(
+        &mut conn, id, &holder, entry,
+    )?)
+}
+
+/// Minimum time between two "you have a reply" emails about one case.
+const OFFLINE_EMAIL_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// An agent answered while no contact of the case was connected: the
+/// opener and participants get the reply by email, at most once per
+/// case every ten minutes so a burst of messages is one email. Written
+/// to the development mailbox until the outbound mail queue exists.
+fn email_absent_contacts(state: &AppState, posted: &Posted, agent: &Person) {
+    if !state
+        .chat
+        .offline_email_due(posted.case.id, OFFLINE_EMAIL_EVERY)
+    {
+        return;
+    }
+    let result = (|| -> Result<usize, UseCaseError> {
+        let mut conn = state.store.conn()?;
+        let mut people: Vec<ContactId> = posted.case.opened_by_contact_id.into_iter().collect();
+        people.extend(store_case::participants(&mut conn, posted.case.id)?);
+        let mut sent = 0;
+        for id in people {
+            let Some(contact) = rapport_store::contact::find(&mut conn, id)? else {
+                continue;
+            };
+            let Some(to) = contact.emails.first().filter(|_| contact.active) else {
+                continue;
+            };
+            let desk = &state.config.settings.instance.name;
+            crate::dev_mailbox::deliver(
+                &state.config.settings.data_dir,
+                desk,
+                to,
+                &format!("[#{}] {}", posted.case.number, posted.case.subject),
+                &format!(
+                    "{} replied in your chat with {desk}:\n\n{}\n\nOpen case #{} in the portal to answer.",
+                    agent.name, posted.entry.body, posted.case.number
+                ),
+            )
+            .map_err(|e| UseCaseError::Internal(format!("cannot write the reply email: {e}")))?;
+            sent += 1;
+        }
+        Ok(sent)
+    })();
+    match result {
+        Ok(sent) => {
+            tracing::info!(case_id = %posted.case.id, sent, "chat reply emailed to absent contacts")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, case_id = %posted.case.id, "could not email a chat reply")
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Chat tickets (one-time websocket admission) and read markers.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use rapport_domain::{CaseId, EntryId};
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::schema::{chat_read_markers, chat_tickets};
+use crate::time::now_micros;
+
+/// Who a ticket admits: `("staff" | "contact", id)`.
+pub type Holder = (String, String);
+
+pub fn insert_ticket(
+    conn: &mut DbConnection,
+    ticket_hash: &str,
+    holder: &Holder,
+    expires_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let now = now_micros();
+    // Spent and expired tickets are worth nothing; keep the table small.
+    diesel::delete(
+        chat_tickets::table.filter(chat_tickets::expires_at.lt(now - chrono::Duration::hours(1))),
+    )
+    .execute(conn)?;
+    diesel::insert_into(chat_tickets::table)
+        .values((
+            chat_tickets::ticket_hash.eq(ticket_hash),
+            chat_tickets::holder_kind.eq(&holder.0),
+            chat_tickets::holder_id.eq(&holder.1),
+            chat_tickets::created_at.eq(now),
+            chat_tickets::expires_at.eq(expires_at.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Spends a ticket if it is unused and unexpired. The conditional update
+/// lets exactly one of two concurrent connections through, on any node.
+pub fn redeem_ticket(
+    conn: &mut DbConnection,
+    ticket_hash: &str,
+) -> Result<Option<Holder>, StoreError> {
+    let now = now_micros();
+    let spent = diesel::update(
+        chat_tickets::table
+            .find(ticket_hash)
+            .filter(chat_tickets::used_at.is_null())
+            .filter(chat_tickets::expires_at.gt(now)),
+    )
+    .set(chat_tickets::used_at.eq(Some(now)))
+    .execute(conn)?;
+    if spent == 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        chat_tickets::table
+            .find(ticket_hash)
+            .select((chat_tickets::holder_kind, chat_tickets::holder_id))
+            .first(conn)?,
+    ))
+}
+
+/// Moves a reader's marker forward (never back). Returns whether it moved.
+pub fn mark_read(
+    conn: &mut DbConnection,
+    case: CaseId,
+    reader: &Holder,
+    entry: EntryId,
+) -> Result<bool, StoreError> {
+    let now = now_micros();
+    let key = chat_read_markers::table
+        .filter(chat_read_markers::case_id.eq(case.to_string()))
+        .filter(chat_read_markers::reader_kind.eq(&reader.0))
+        .filter(chat_read_markers::reader_id.eq(&reader.1));
+    let moved = diesel::update(
+        key.clone()
+            .filter(chat_read_markers::entry_id.lt(entry.to_string())),
+    )
+    .set((
+        chat_read_markers::entry_id.eq(entry.to_string()),
+        chat_read_markers::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if moved > 0 {
+        return Ok(true);
+    }
+    let exists: i64 = key.count().get_result(conn)?;
+    if exists > 0 {
+        return Ok(false);
+    }
+    // A savepoint: a lost race must not abort the caller's transaction.
+    let inserted = conn.transaction(|c| {
+        diesel::insert_into(chat_read_markers::table)
+            .values((
+                chat_read_markers::case_id.eq(case.to_string()),
+                chat_read_markers::reader_kind.eq(&reader.0),
+                chat_read_markers::reader_id.eq(&reader.1),
+                chat_read_markers::entry_id.eq(entry.to_string()),
+                chat_read_markers::updated_at.eq(now),
+            ))
+            .execute(c)
+    });
+    match inserted {
+        Ok(_) => Ok(true),
+        // Another connection of the same reader inserted first.
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where a reader has read to in a case.
+pub fn read_marker(
+    conn: &mut DbConnection,
+    case: CaseId,
+    reader: &Holder,
+) -> Result<Option<EntryId>, StoreError> {
+    let id: Option<String> = chat_read_markers::table
+        .filter(chat_read_markers::case_id.eq(case.to_string()))
+        .filter(chat_read_markers::reader_kind.eq(&reader.0))
+        .filter(chat_read_markers::reader_id.eq(&reader.1))
+        .select(chat_read_markers::entry_id)
+        .first(conn)
+        .optional()?;
+    id.map(|s| {
+        s.parse()
+            .map_err(|_| StoreError::Corrupt("chat_read_markers: entry id".into()))
+    })
+    .transpose()
+}

@@ -1,0 +1,2 @@
+DROP TABLE chat_read_markers;
+DROP TABLE chat_tickets;
