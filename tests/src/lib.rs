@@ -12,6 +12,7 @@
 
 pub mod chat_client;
 mod database;
+pub mod http;
 mod process;
 pub mod seed;
 mod server;

@@ -1,33 +1,8 @@
 use std::time::Duration;
 
+use rapport_tests::http::call;
 use rapport_tests::{RapportProcess, e2e_test, rapport_bin, seed};
-use serde_json::{Value, json};
-
-async fn call(
-    client: &awc::Client,
-    method: &str,
-    url: String,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = match method {
-        "POST" => client.post(url),
-        _ => client.get(url),
-    };
-    if let Some(t) = token {
-        req = req.insert_header(("authorization", format!("Bearer {t}")));
-    }
-    let mut res = match body {
-        Some(b) => req.send_json(&b).await,
-        None => req.send().await,
-    }
-    .expect("server answers");
-    let bytes = res.body().limit(1 << 24).await.expect("body");
-    (
-        res.status().as_u16(),
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
+use serde_json::json;
 
 e2e_test! {
     async fn an_acknowledged_entry_survives_a_killed_server(db) {

@@ -9,6 +9,7 @@ mod audit_http;
 mod auth;
 mod cases;
 mod chat;
+mod chat_nodes;
 mod cli;
 mod directory;
 mod durability;

@@ -1,0 +1,82 @@
+//! Plain HTTP calls to a server process by URL (for `rapport serve`
+//! children, where there is no [`crate::TestApp`]).
+
+use serde_json::Value;
+
+/// Sends a JSON request; returns the status and the JSON body (Null if none).
+pub async fn call(
+    client: &awc::Client,
+    method: &str,
+    url: String,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = match method {
+        "POST" => client.post(url),
+        "PUT" => client.put(url),
+        "PATCH" => client.patch(url),
+        _ => client.get(url),
+    };
+    if let Some(t) = token {
+        req = req.insert_header(("authorization", format!("Bearer {t}")));
+    }
+    let mut res = match body {
+        Some(b) => req.send_json(&b).await,
+        None => req.send().await,
+    }
+    .expect("server answers");
+    let bytes = res.body().limit(1 << 24).await.expect("body");
+    (
+        res.status().as_u16(),
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Signs a contact in by magic link, reading the link from the mailbox
+/// under `data_dir` (the server writes it there until mail is sent).
+pub async fn contact_token_by_link(
+    client: &awc::Client,
+    base: &str,
+    data_dir: &std::path::Path,
+    email: &str,
+) -> String {
+    let mailbox = data_dir.join("mailbox");
+    let before: Vec<_> = std::fs::read_dir(&mailbox)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let (status, _) = call(
+        client,
+        "POST",
+        format!("{base}/api/v1/auth/contact/magic-link"),
+        None,
+        Some(serde_json::json!({"email": email})),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let message = std::fs::read_dir(&mailbox)
+        .expect("mailbox")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| !before.contains(p))
+        .expect("a message was delivered");
+    let text = std::fs::read_to_string(message).expect("message");
+    let token = text
+        .split("token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("a link with a token")
+        .to_owned();
+    let (status, tokens) = call(
+        client,
+        "POST",
+        format!("{base}/api/v1/auth/contact/magic-link/redeem"),
+        None,
+        Some(serde_json::json!({"token": token})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    tokens["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned()
+}

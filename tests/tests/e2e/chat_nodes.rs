@@ -1,0 +1,262 @@
+//! Chat across real `rapport serve` processes: fan-out between two nodes on
+//! one PostgreSQL, and acknowledged messages surviving SIGKILL.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rapport_tests::http::{call, contact_token_by_link};
+use rapport_tests::{
+    Backend, ChatClient, RapportProcess, TestDatabase, e2e_test, rapport_bin, seed,
+};
+use serde_json::{Value, json};
+
+const READY: Duration = Duration::from_secs(60);
+
+fn client() -> awc::Client {
+    awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish()
+}
+
+async fn login(base: &str, who: &(String, String)) -> String {
+    let (status, tokens) = call(
+        &client(),
+        "POST",
+        format!("{base}/api/v1/auth/login"),
+        None,
+        Some(json!({"email": who.0, "password": who.1})),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn created(base: &str, token: &str, path: &str, body: Value) -> Value {
+    let (status, v) = call(
+        &client(),
+        "POST",
+        format!("{base}{path}"),
+        Some(token),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{path}: {v}");
+    v
+}
+
+/// An account served by a team with one agent, and a contact signed in.
+/// Returns (agent credentials, agent id, contact token).
+async fn account_with_team(db: &TestDatabase, base: &str) -> ((String, String), String, String) {
+    let admin = login(base, &seed::staff(db, "admin")).await;
+    let agent = seed::staff(db, "agent");
+    let agent_token = login(base, &agent).await;
+    let (_, me) = call(
+        &client(),
+        "GET",
+        format!("{base}/api/v1/me"),
+        Some(&agent_token),
+        None,
+    )
+    .await;
+    let agent_id = me["id"].as_str().unwrap().to_owned();
+    let team = created(
+        base,
+        &admin,
+        "/api/v1/teams",
+        json!({"name": "Key Accounts"}),
+    )
+    .await;
+    let team_id = team["id"].as_str().unwrap();
+    let (status, _) = call(
+        &client(),
+        "PUT",
+        format!("{base}/api/v1/teams/{team_id}/members/{agent_id}"),
+        Some(&admin),
+        Some(json!({"role": "member"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let acme = created(
+        base,
+        &admin,
+        "/api/v1/accounts",
+        json!({"name": "Acme Manufacturing", "domains": ["acme.example"], "team_id": team_id}),
+    )
+    .await;
+    let acme = acme["id"].as_str().unwrap();
+    created(
+        base,
+        &admin,
+        &format!("/api/v1/accounts/{acme}/contacts"),
+        json!({"name": "Anna Finance", "emails": ["anna@acme.example"], "function": "finance"}),
+    )
+    .await;
+    let contact = contact_token_by_link(&client(), base, db.data_dir(), "anna@acme.example").await;
+    (agent, agent_id, contact)
+}
+
+#[actix_web::test]
+async fn two_server_processes_fan_out_to_each_other() {
+    let Some(db) = TestDatabase::create(Backend::Postgres) else {
+        return;
+    };
+    // Both nodes share the database and the data directory (its secrets).
+    let env = [("RAPPORT_CHAT__NODE_TIMEOUT_SECS", "5")];
+    let mut node_a = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
+    let a = format!("http://{}", node_a.wait_ready(READY));
+    let mut node_b = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
+    let b = format!("http://{}", node_b.wait_ready(READY));
+    assert!(
+        node_a.stderr_text().contains("postgres"),
+        "node A uses the PostgreSQL bus"
+    );
+
+    let (agent, agent_id, contact_token) = account_with_team(&db, &a).await;
+    let agent_token = login(&b, &agent).await;
+    let (mut contact, _) = ChatClient::connect_to(&a, &contact_token).await;
+    let (mut agent, _) = ChatClient::connect_to(&b, &agent_token).await;
+
+    // The contact starts on node A; the agent follows from node B.
+    contact.send(json!({"type": "start", "client_message_id": "s-1", "body": "Two invoices for one order"})).await;
+    let case = contact.next_of("ack").await["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seen = agent.join(&case, None).await;
+    assert_eq!(seen[0]["body"], "Two invoices for one order");
+
+    // Presence crosses nodes: the contact sees the agent online and following.
+    let presence = contact
+        .next_where("presence", |p| {
+            p["team_online"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x["id"] == agent_id.as_str()))
+                && p["in_case"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x["id"] == agent_id.as_str()))
+        })
+        .await;
+    assert_eq!(presence["case_id"], case.as_str());
+
+    // Typing and messages both ways.
+    agent
+        .send(json!({"type": "typing", "case_id": case, "active": true}))
+        .await;
+    assert_eq!(
+        contact.next_of("typing").await["who"]["id"],
+        agent_id.as_str()
+    );
+    let ack = agent
+        .say(&case, "b-1", "I see both; cancelling the second one.")
+        .await;
+    let got = contact.next_of("message").await;
+    assert_eq!(got["entry"]["id"], ack["entry_id"]);
+    assert_eq!(got["entry"]["author"]["id"], agent_id.as_str());
+    contact.say(&case, "a-1", "Thank you!").await;
+    assert_eq!(
+        agent
+            .next_where("message", |m| m["entry"]["body"] == "Thank you!")
+            .await["entry"]["author"]["kind"],
+        "contact"
+    );
+
+    // A message larger than a NOTIFY payload still arrives whole.
+    let long = "Line of the order history. ".repeat(350);
+    contact.say(&case, "a-2", &long).await;
+    let big = agent
+        .next_where("message", |m| m["entry"]["client_message_id"] == "a-2")
+        .await;
+    assert_eq!(big["entry"]["body"].as_str().unwrap(), long.trim_end());
+
+    // Node B dies: after the node timeout, node A shows the agent offline.
+    node_b.signal("KILL");
+    node_b.wait_exit(Duration::from_secs(10));
+    let offline = contact
+        .next_where("presence", |p| {
+            p["team_online"].as_array().is_some_and(Vec::is_empty)
+        })
+        .await;
+    assert!(
+        offline["in_case"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["kind"] != "staff")
+    );
+    contact.close().await;
+    node_a.signal("TERM");
+    node_a.wait_exit(Duration::from_secs(20));
+}
+
+e2e_test! {
+    async fn acknowledged_chat_messages_survive_a_killed_server(db) {
+        const N: usize = 300;
+        let env = [("RAPPORT_CHAT__FRAMES_PER_SECOND", "10000"), ("RAPPORT_CHAT__BURST", "10000")];
+        let mut server = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
+        let base = format!("http://{}", server.wait_ready(READY));
+        let (_, _, contact_token) = account_with_team(&db, &base).await;
+        let (mut contact, _) = ChatClient::connect_to(&base, &contact_token).await;
+        contact.send(json!({"type": "start", "client_message_id": "start", "body": "Bulk order questions"})).await;
+        let case = contact.next_of("ack").await["case_id"].as_str().unwrap().to_owned();
+
+        // Send everything at once, and kill the server once a third is acknowledged.
+        for i in 0..N {
+            contact.send(json!({"type": "send", "case_id": case, "client_message_id": format!("m-{i}"), "body": format!("line {i}")})).await;
+        }
+        let mut acked: HashMap<String, String> = HashMap::new();
+        while acked.len() < N / 3 {
+            let frame = contact.recv().await.expect("acks arrive");
+            if frame["type"] == "ack" {
+                acked.insert(frame["client_message_id"].as_str().unwrap().to_owned(), frame["entry_id"].as_str().unwrap().to_owned());
+            }
+        }
+        server.signal("KILL");
+        // Acks already on the wire count too.
+        while let Some(frame) = contact.recv_within(Duration::from_secs(2)).await {
+            if frame["type"] == "ack" {
+                acked.insert(frame["client_message_id"].as_str().unwrap().to_owned(), frame["entry_id"].as_str().unwrap().to_owned());
+            }
+        }
+        server.wait_exit(Duration::from_secs(10));
+        assert!(acked.len() < N, "the kill came mid-stream ({} acked)", acked.len());
+
+        // Restarted, the client resends everything it sent, as a client
+        // without its acks would.
+        let mut again = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
+        let base = format!("http://{}", again.wait_ready(READY));
+        let (mut contact, _) = ChatClient::connect_to(&base, &contact_token).await;
+        contact.join(&case, None).await;
+        for i in 0..N {
+            let id = format!("m-{i}");
+            let ack = contact.say(&case, &id, &format!("line {i}")).await;
+            if let Some(before) = acked.get(&id) {
+                assert_eq!(ack["duplicate"], true, "{id} was stored before the kill");
+                assert_eq!(ack["entry_id"].as_str().unwrap(), before);
+            }
+        }
+        // Every message is in the thread exactly once.
+        let agent = login(&base, &seed::staff(&db, "admin")).await;
+        let mut bodies: Vec<String> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("{base}/api/v1/cases/{case}/entries?limit=200&cursor={c}"),
+                None => format!("{base}/api/v1/cases/{case}/entries?limit=200"),
+            };
+            let (status, page) = call(&client(), "GET", path, Some(&agent), None).await;
+            assert_eq!(status, 200, "{page}");
+            let items = page["items"].as_array().unwrap();
+            bodies.extend(items.iter().filter(|e| e["kind"] == "chat").map(|e| e["body"].as_str().unwrap().to_owned()));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        for i in 0..N {
+            let want = format!("line {i}");
+            assert_eq!(bodies.iter().filter(|b| **b == want).count(), 1, "{want}");
+        }
+        again.signal("TERM");
+        again.wait_exit(Duration::from_secs(20));
+    }
+}
