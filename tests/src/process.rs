@@ -96,6 +96,11 @@ impl RapportProcess {
         }
     }
 
+    /// The child's process id (to read its memory use from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stderr_text(&self) -> String {
         self.stderr.lock().expect("log lock").join("\n")
     }

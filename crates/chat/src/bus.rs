@@ -57,6 +57,11 @@ pub enum BusEvent {
     CaseUpdated {
         case: CaseSummary,
     },
+    /// A notification for staff dashboards (SLA warnings, new chats),
+    /// opaque to chat: the server delivers it to its own listeners.
+    StaffNotice {
+        notice: serde_json::Value,
+    },
     /// Where a person is on the sending node now (absolute, so a lost
     /// event is repaired by the next one). No cases and `online: false`
     /// means gone from that node.

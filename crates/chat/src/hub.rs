@@ -477,7 +477,10 @@ impl Hub {
             BusEvent::EntryRef { .. } => {
                 tracing::warn!("an entry reference reached the hub unresolved; dropped");
             }
-            BusEvent::PersonState { .. } | BusEvent::Alive | BusEvent::Hello => {}
+            BusEvent::PersonState { .. }
+            | BusEvent::Alive
+            | BusEvent::Hello
+            | BusEvent::StaffNotice { .. } => {}
         }
     }
 

@@ -1,20 +1,21 @@
-//! Live notifications to staff (SLA warnings and breaches today), fanned
-//! out in this process to the open `GET /api/v1/notifications/stream`
-//! connections. Delivery across server nodes joins the chat fan-out bus.
+//! Live notifications to staff (SLA warnings and breaches, new chats),
+//! fanned out in this process to the open `GET /api/v1/notifications/stream`
+//! connections; `chat::Chat::notify_staff` also carries them to the other
+//! server nodes on the chat bus.
 
 use chrono::{DateTime, Utc};
 use rapport_domain::{AccountId, CaseId, TeamId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 /// Notifications kept for slow listeners before they miss some.
 const BUFFER: usize = 1_024;
 
 /// Something a team should know now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Notification {
-    /// `sla_warning` or `sla_breached`.
-    pub kind: &'static str,
+    /// `sla_warning`, `sla_breached` or `chat_started`.
+    pub kind: String,
     pub case_id: CaseId,
     pub case_number: i64,
     pub account_id: AccountId,

@@ -147,14 +147,15 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
         auth.login_free_attempts.saturating_mul(4),
         Duration::from_secs(auth.login_max_delay_secs),
     ));
+    let notifier = crate::notify::Notifier::default();
     Ok(AppState {
         store,
         secrets: Arc::new(secrets),
         tokens,
         throttle,
         shared_throttle,
-        notifier: crate::notify::Notifier::default(),
-        chat: crate::chat::Chat::new(&config),
+        chat: crate::chat::Chat::new(&config, notifier.clone()),
+        notifier,
         config,
     })
 }

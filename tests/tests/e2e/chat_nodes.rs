@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use rapport_tests::http::{call, contact_token_by_link};
 use rapport_tests::{
     Backend, ChatClient, RapportProcess, TestDatabase, e2e_test, rapport_bin, seed,
@@ -116,12 +117,30 @@ async fn two_server_processes_fan_out_to_each_other() {
     let (mut contact, _) = ChatClient::connect_to(&a, &contact_token).await;
     let (mut agent, _) = ChatClient::connect_to(&b, &agent_token).await;
 
+    // Staff notifications cross nodes too: the agent's dashboard stream on B.
+    let mut dashboard = awc::Client::new()
+        .get(format!("{b}/api/v1/notifications/stream"))
+        .bearer_auth(&agent_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dashboard.status().as_u16(), 200);
+
     // The contact starts on node A; the agent follows from node B.
     contact.send(json!({"type": "start", "client_message_id": "s-1", "body": "Two invoices for one order"})).await;
     let case = contact.next_of("ack").await["case_id"]
         .as_str()
         .unwrap()
         .to_owned();
+    let mut stream_text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !stream_text.contains("chat_started") {
+        let chunk = tokio::time::timeout_at(deadline, dashboard.next())
+            .await
+            .expect("a chat_started notification on node B");
+        stream_text.push_str(&String::from_utf8_lossy(&chunk.unwrap().unwrap()));
+    }
+    assert!(stream_text.contains(&case), "{stream_text}");
     let seen = agent.join(&case, None).await;
     assert_eq!(seen[0]["body"], "Two invoices for one order");
 

@@ -39,42 +39,13 @@ pub(crate) async fn ok(res: rapport_tests::Response, status: u16) -> Value {
 
 /// Signs a contact in the way contacts do: a magic link from the mailbox.
 pub(crate) async fn contact_token(app: &TestApp, db: &TestDatabase, email: &str) -> String {
-    let mailbox = db.data_dir().join("mailbox");
-    let before: Vec<_> = std::fs::read_dir(&mailbox)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    ok(
-        app.post_json("/api/v1/auth/contact/magic-link", &json!({"email": email}))
-            .await,
-        202,
+    rapport_tests::http::contact_token_by_link(
+        &awc::Client::new(),
+        &app.base_url,
+        db.data_dir(),
+        email,
     )
-    .await;
-    let message = std::fs::read_dir(&mailbox)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| !before.contains(p))
-        .expect("a message was delivered");
-    let text = std::fs::read_to_string(message).unwrap();
-    assert!(text.contains(&format!("To: {email}")), "{text}");
-    let token = text
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    let tokens = ok(
-        app.post_json(
-            "/api/v1/auth/contact/magic-link/redeem",
-            &json!({"token": token}),
-        )
-        .await,
-        200,
-    )
-    .await;
-    tokens["access_token"].as_str().unwrap().to_owned()
+    .await
 }
 
 pub(crate) async fn world(app: &TestApp, db: &TestDatabase) -> World {

@@ -28,6 +28,8 @@ pub struct Chat {
     product_name: Arc<str>,
     /// Started by [`Chat::start_transport`], once per serving process.
     pg: Option<Arc<pg_fanout::PgFanout>>,
+    /// Staff notifications of this node, also fed from the bus.
+    pub notifier: crate::notify::Notifier,
     /// When each case last emailed a reply to absent contacts.
     offline_emails: Arc<Mutex<HashMap<rapport_domain::CaseId, Instant>>>,
 }
@@ -53,7 +55,7 @@ impl Chat {
     /// The chat of one process. With several nodes on PostgreSQL the
     /// transport starts later ([`Chat::start_transport`]); until then, and
     /// for CLI commands, events stay in this process.
-    pub fn new(config: &Config) -> Chat {
+    pub fn new(config: &Config, notifier: crate::notify::Notifier) -> Chat {
         let use_pg = match config.settings.chat.bus {
             ChatBus::Auto => config.database_url.backend() == Backend::Postgres,
             ChatBus::InProcess => false,
@@ -73,6 +75,7 @@ impl Chat {
             people: Arc::new(Mutex::new(HashMap::new())),
             product_name: Arc::from(config.settings.instance.name.as_str()),
             pg,
+            notifier,
             offline_emails: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -107,6 +110,14 @@ impl Chat {
         }
         sent.insert(case, Instant::now());
         true
+    }
+
+    /// Notifies staff connected to this node and to every other node.
+    pub fn notify_staff(&self, n: crate::notify::Notification) {
+        if let Ok(notice) = serde_json::to_value(&n) {
+            self.hub.publish(BusEvent::StaffNotice { notice });
+        }
+        self.notifier.publish(n);
     }
 
     /// A name for `/readyz` and the logs.

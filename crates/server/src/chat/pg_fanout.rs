@@ -216,6 +216,13 @@ fn receive(chat: &Chat, store: &Store, payload: &str) {
         return;
     }
     let envelope = match envelope.event {
+        BusEvent::StaffNotice { notice } => {
+            match serde_json::from_value::<crate::notify::Notification>(notice) {
+                Ok(n) => chat.notifier.publish(n),
+                Err(e) => tracing::warn!(error = %e, "unreadable staff notification from the bus"),
+            }
+            return;
+        }
         BusEvent::EntryRef { entry_id, .. } => match load_entry(chat, store, entry_id) {
             Ok(Some(entry)) => Envelope {
                 node: envelope.node,

@@ -192,8 +192,8 @@ pub fn start(
             ..OpenCase::default()
         },
     )?;
-    state.notifier.publish(crate::notify::Notification {
-        kind: "chat_started",
+    state.chat.notify_staff(crate::notify::Notification {
+        kind: "chat_started".into(),
         case_id: case.id,
         case_number: case.number,
         account_id: case.account_id,

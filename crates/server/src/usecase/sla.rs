@@ -223,7 +223,7 @@ pub fn tick(state: &AppState, now: DateTime<Utc>) -> Result<usize, UseCaseError>
             Ok((made, notices))
         })?;
         // Only what committed is announced.
-        notices.into_iter().for_each(|n| state.notifier.publish(n));
+        notices.into_iter().for_each(|n| state.chat.notify_staff(n));
         marks += made;
     }
     Ok(marks)
@@ -236,7 +236,7 @@ fn notice(
     at: DateTime<Utc>,
 ) -> crate::notify::Notification {
     crate::notify::Notification {
-        kind,
+        kind: kind.to_owned(),
         case_id: case.id,
         case_number: case.number,
         account_id: case.account_id,

@@ -1,0 +1,479 @@
+//! `make bench`: live chat under load. C websocket connections (5,000 by
+//! default, RAPPORT_BENCH_CHAT_CONNECTIONS) over R case rooms (500,
+//! RAPPORT_BENCH_CHAT_ROOMS) on loopback; in every room one connection
+//! sends M messages (20, RAPPORT_BENCH_CHAT_MESSAGES), each after its
+//! previous one came back, and every member receives them.
+//!
+//! Measured against `rapport serve` (each message committed with its audit
+//! event before fan-out) on SQLite and PostgreSQL, and, as the baseline in
+//! the same run, a bare actix-ws broadcast server without persistence under
+//! the same load: delivered messages/s, end-to-end latency p50/p99 (send to
+//! receipt by another member) and server RSS per connection.
+//!
+//! The bare server is this same binary started with `--bare-chat-server`.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::expect_used)]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use actix_codec::Framed;
+use awc::BoxedSocket;
+use awc::ws::{Codec, Frame, Message};
+use futures_util::{SinkExt, StreamExt};
+use rapport_tests::http::call;
+use rapport_tests::{Backend, RapportProcess, TestDatabase, seed};
+use serde_json::{Value, json};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// What one run measured.
+#[derive(Debug)]
+struct Outcome {
+    delivered: usize,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+    rss_per_conn_kib: f64,
+    connect_time: Duration,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.delivered as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    sent_at: HashMap<String, Instant>,
+    latencies: Vec<Duration>,
+    delivered: usize,
+}
+
+type Ws = Framed<BoxedSocket, Codec>;
+
+async fn open(client: &awc::Client, url: &str) -> Ws {
+    let mut tries = 0;
+    loop {
+        match client.ws(url).max_frame_size(1 << 20).connect().await {
+            Ok((_, ws)) => return ws,
+            Err(e) if tries < 5 => {
+                tries += 1;
+                eprintln!("connect retry ({e})");
+                actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("websocket connect failed: {e}"),
+        }
+    }
+}
+
+/// Reads frames until one of `kind` (answering pings); None when closed.
+async fn next_of(ws: &mut Ws, kind: &str) -> Option<Value> {
+    while let Some(frame) = ws.next().await {
+        match frame.ok()? {
+            Frame::Text(b) => {
+                let v: Value = serde_json::from_slice(&b).ok()?;
+                if v["type"] == kind {
+                    return Some(v);
+                }
+            }
+            Frame::Ping(p) => {
+                let _ = ws.send(Message::Pong(p)).await;
+            }
+            Frame::Close(_) => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Connects C clients (URLs from `url_for`), joins them to R rooms, runs
+/// the load and reports. `needs_hello`: Rapport greets first.
+async fn load(
+    server_pid: u32,
+    rooms: &[String],
+    connections: usize,
+    messages: usize,
+    url_for: &mut dyn FnMut(usize) -> String,
+    needs_hello: bool,
+) -> Outcome {
+    let client = awc::Client::builder()
+        .connector(awc::Connector::new().limit(0))
+        .timeout(Duration::from_secs(60))
+        .finish();
+    let rss_before = rss_kib(server_pid);
+    let started = Instant::now();
+    let mut sockets = Vec::with_capacity(connections);
+    for i in 0..connections {
+        let mut ws = open(&client, &url_for(i)).await;
+        if needs_hello {
+            next_of(&mut ws, "hello").await.expect("hello");
+        }
+        let room = &rooms[i % rooms.len()];
+        ws.send(Message::Text(
+            json!({"type": "join", "case_id": room}).to_string().into(),
+        ))
+        .await
+        .unwrap();
+        if needs_hello {
+            loop {
+                let b = next_of(&mut ws, "backlog").await.expect("backlog");
+                if b["complete"] == true {
+                    break;
+                }
+            }
+        }
+        sockets.push(ws);
+        if (i + 1) % 1000 == 0 {
+            println!("  {} connections open", i + 1);
+        }
+    }
+    let connect_time = started.elapsed();
+    // Let presence updates of the joins settle before measuring.
+    actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = rss_kib(server_pid);
+
+    let stats = Rc::new(RefCell::new(Stats::default()));
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let start = Instant::now();
+    for (i, mut ws) in sockets.into_iter().enumerate() {
+        let room = rooms[i % rooms.len()].clone();
+        let sender = i < rooms.len();
+        let stats = stats.clone();
+        let done = done_tx.clone();
+        actix_web::rt::spawn(async move {
+            let mut next = 0usize;
+            let mut waiting: Option<String> = None;
+            let send = |n: usize, stats: &Rc<RefCell<Stats>>| {
+                let id = format!("{i}-{n}");
+                stats
+                    .borrow_mut()
+                    .sent_at
+                    .insert(id.clone(), Instant::now());
+                let text = json!({"type": "send", "case_id": room, "client_message_id": id, "body": format!("load message {n} from {i}")}).to_string();
+                (id, Message::Text(text.into()))
+            };
+            if sender {
+                let (id, msg) = send(next, &stats);
+                ws.send(msg).await.unwrap();
+                waiting = Some(id);
+                next += 1;
+            }
+            while let Some(frame) = ws.next().await {
+                let Ok(frame) = frame else { break };
+                match frame {
+                    Frame::Text(b) => {
+                        let v: Value = match serde_json::from_slice(&b) {
+                            Ok(v) => v,
+                            Err(_) => continue,
+                        };
+                        if v["type"] != "message" {
+                            continue;
+                        }
+                        let id = v["entry"]["client_message_id"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_owned();
+                        {
+                            let mut s = stats.borrow_mut();
+                            s.delivered += 1;
+                            if waiting.as_deref() != Some(id.as_str())
+                                && let Some(at) = s.sent_at.get(&id).copied()
+                            {
+                                s.latencies.push(at.elapsed());
+                            }
+                        }
+                        if sender && waiting.as_deref() == Some(id.as_str()) {
+                            if next == messages {
+                                waiting = None;
+                                let _ = done.send(());
+                                continue;
+                            }
+                            let (id, msg) = send(next, &stats);
+                            ws.send(msg).await.unwrap();
+                            waiting = Some(id);
+                            next += 1;
+                        }
+                    }
+                    Frame::Ping(p) => {
+                        let _ = ws.send(Message::Pong(p)).await;
+                    }
+                    Frame::Close(_) => break,
+                    _ => {}
+                }
+            }
+        });
+    }
+    drop(done_tx);
+    for _ in 0..rooms.len() {
+        done_rx.recv().await.expect("every sender finishes");
+    }
+    // The last messages still travelling to other members.
+    let members = connections.div_ceil(rooms.len());
+    let expected = rooms.len() * messages * members;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stats.borrow().delivered < expected && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = start.elapsed();
+    let mut s = stats.borrow_mut();
+    s.latencies.sort();
+    Outcome {
+        delivered: s.delivered,
+        elapsed,
+        p50: percentile(&s.latencies, 0.50),
+        p99: percentile(&s.latencies, 0.99),
+        rss_per_conn_kib: rss_after.saturating_sub(rss_before) as f64 / connections as f64,
+        connect_time,
+    }
+}
+
+fn report(label: &str, o: &Outcome) {
+    println!(
+        "  {label}: {} messages delivered in {:.1} s = {:.0}/s; latency p50 {:.1} ms, p99 {:.1} ms; server RSS {:.1} KiB per connection; connecting took {:.1} s",
+        o.delivered,
+        o.elapsed.as_secs_f64(),
+        o.rate(),
+        o.p50.as_secs_f64() * 1e3,
+        o.p99.as_secs_f64() * 1e3,
+        o.rss_per_conn_kib,
+        o.connect_time.as_secs_f64()
+    );
+}
+
+/// A bare broadcast server: rooms in a map, no persistence, no auth.
+fn bare_server() {
+    use actix_web::{App, HttpRequest, HttpServer, web};
+    use std::sync::{Arc, Mutex};
+    type Rooms = Arc<Mutex<HashMap<String, Vec<actix_ws::Session>>>>;
+
+    async fn ws(
+        req: HttpRequest,
+        body: web::Payload,
+        rooms: web::Data<Rooms>,
+    ) -> actix_web::Result<actix_web::HttpResponse> {
+        let (res, session, mut stream) = actix_ws::handle(&req, body)?;
+        let rooms = rooms.get_ref().clone();
+        actix_web::rt::spawn(async move {
+            while let Some(Ok(msg)) = stream.recv().await {
+                let actix_ws::Message::Text(text) = msg else {
+                    continue;
+                };
+                let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                let room = v["case_id"].as_str().unwrap_or("").to_owned();
+                match v["type"].as_str() {
+                    Some("join") => rooms
+                        .lock()
+                        .unwrap()
+                        .entry(room)
+                        .or_default()
+                        .push(session.clone()),
+                    Some("send") => {
+                        let out = json!({"type": "message", "entry": {"case_id": room, "client_message_id": v["client_message_id"], "body": v["body"]}}).to_string();
+                        let members = rooms
+                            .lock()
+                            .unwrap()
+                            .get(&room)
+                            .cloned()
+                            .unwrap_or_default();
+                        for mut m in members {
+                            let _ = m.text(out.clone()).await;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let _ = session.close(None).await;
+        });
+        Ok(res)
+    }
+
+    let rooms: Rooms = Arc::new(Mutex::new(HashMap::new()));
+    actix_web::rt::System::new().block_on(async move {
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(rooms.clone()))
+                .route("/ws", web::get().to(ws))
+        })
+        .workers(2)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        println!("{}", server.addrs()[0].port());
+        server.run().await.unwrap();
+    });
+}
+
+fn start_bare() -> (Child, u16) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg("--bare-chat-server")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().parse().unwrap())
+}
+
+async fn rapport_run(
+    backend: Backend,
+    connections: usize,
+    room_count: usize,
+    messages: usize,
+) -> Option<Outcome> {
+    let Some(db) = TestDatabase::create(backend) else {
+        println!("chat ({backend:?}): skipped, no PostgreSQL configured (RAPPORT_TEST_POSTGRES)");
+        return None;
+    };
+    let mut server = RapportProcess::serve(
+        env!("CARGO_BIN_EXE_rapport-e2e"),
+        &db,
+        &[],
+        &[
+            ("RAPPORT_SERVER__WORKERS", "2"),
+            ("RAPPORT_LOG__LEVEL", "warn"),
+            ("RAPPORT_DATABASE__POOL_MAX_SIZE", "16"),
+        ],
+    );
+    let addr = server.wait_ready(Duration::from_secs(120));
+    let base = format!("http://{addr}");
+    let http = awc::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .finish();
+    let (email, password) = seed::staff(&db, "admin");
+    let (_, tokens) = call(
+        &http,
+        "POST",
+        format!("{base}/api/v1/auth/login"),
+        None,
+        Some(json!({"email": email, "password": password})),
+    )
+    .await;
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let (_, account) = call(
+        &http,
+        "POST",
+        format!("{base}/api/v1/accounts"),
+        Some(&token),
+        Some(json!({"name": "Load Test Ltd"})),
+    )
+    .await;
+    let mut rooms = Vec::new();
+    for r in 0..room_count {
+        let (status, opened) = call(&http, "POST", format!("{base}/api/v1/cases"), Some(&token), Some(json!({"account_id": account["id"], "subject": format!("Room {r}"), "body": "opening"}))).await;
+        assert_eq!(status, 201);
+        rooms.push(opened["case"]["id"].as_str().unwrap().to_owned());
+    }
+    // One ticket per connection, taken ahead so the run measures chat.
+    let mut tickets = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let (status, t) = call(
+            &http,
+            "POST",
+            format!("{base}/api/v1/chat/ticket"),
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 201, "{t}");
+        tickets.push(t["ticket"].as_str().unwrap().to_owned());
+    }
+    println!(
+        "chat ({backend:?}): {connections} connections over {room_count} rooms, {messages} messages per room"
+    );
+    let pid = server_pid(&server);
+    let ws_base = format!("ws://{addr}/ws?ticket=");
+    let outcome = load(
+        pid,
+        &rooms,
+        connections,
+        messages,
+        &mut |i| format!("{ws_base}{}", tickets[i]),
+        true,
+    )
+    .await;
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(10));
+    Some(outcome)
+}
+
+fn server_pid(server: &RapportProcess) -> u32 {
+    server.pid()
+}
+
+async fn bare_run(connections: usize, room_count: usize, messages: usize) -> Outcome {
+    let (mut child, port) = start_bare();
+    let rooms: Vec<String> = (0..room_count).map(|r| format!("room-{r}")).collect();
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let outcome = load(
+        child.id(),
+        &rooms,
+        connections,
+        messages,
+        &mut |_| url.clone(),
+        false,
+    )
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    outcome
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--bare-chat-server") {
+        bare_server();
+        return;
+    }
+    let connections = env_or("RAPPORT_BENCH_CHAT_CONNECTIONS", 5_000);
+    let rooms = env_or("RAPPORT_BENCH_CHAT_ROOMS", 500);
+    let messages = env_or("RAPPORT_BENCH_CHAT_MESSAGES", 20);
+    actix_web::rt::System::new().block_on(async move {
+        println!("chat baseline: bare actix-ws broadcast, no persistence");
+        let bare = bare_run(connections, rooms, messages).await;
+        report("bare", &bare);
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            if let Some(o) = rapport_run(backend, connections, rooms, messages).await {
+                report("rapport", &o);
+                println!(
+                    "  ratio to bare: throughput {:.2}, p50 latency {:.1}x, p99 latency {:.1}x, RSS per connection {:.1}x",
+                    o.rate() / bare.rate(),
+                    o.p50.as_secs_f64() / bare.p50.as_secs_f64().max(1e-6),
+                    o.p99.as_secs_f64() / bare.p99.as_secs_f64().max(1e-6),
+                    o.rss_per_conn_kib / bare.rss_per_conn_kib.max(0.001)
+                );
+            }
+        }
+    });
+}
