@@ -327,6 +327,7 @@ fn bare_server() {
                 .route("/ws", web::get().to(ws))
         })
         .workers(2)
+        .tcp_nodelay(true)
         .bind(("127.0.0.1", 0))
         .unwrap();
         println!("{}", server.addrs()[0].port());
@@ -363,7 +364,6 @@ async fn rapport_run(
         &[],
         &[
             ("RAPPORT_SERVER__WORKERS", "2"),
-            ("RAPPORT_LOG__LEVEL", "warn"),
             ("RAPPORT_DATABASE__POOL_MAX_SIZE", "16"),
         ],
     );
@@ -396,14 +396,33 @@ async fn rapport_run(
         assert_eq!(status, 201);
         rooms.push(opened["case"]["id"].as_str().unwrap().to_owned());
     }
+    // Agents (admins, who may read every case), each following many rooms
+    // with several connections, the way a team works.
+    let people = env_or("RAPPORT_BENCH_CHAT_PEOPLE", 50).max(1);
+    let mut tokens = Vec::with_capacity(people);
+    for _ in 0..people {
+        let (email, password) = seed::staff(&db, "admin");
+        let (_, t) = call(
+            &http,
+            "POST",
+            format!("{base}/api/v1/auth/login"),
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await;
+        tokens.push(t["access_token"].as_str().unwrap().to_owned());
+    }
     // One ticket per connection, taken ahead so the run measures chat.
+    // Connection i joins room i % R as person (i + i / R) % P: every room
+    // has several different people.
     let mut tickets = Vec::with_capacity(connections);
-    for _ in 0..connections {
+    for i in 0..connections {
+        let who = &tokens[(i + i / room_count) % people];
         let (status, t) = call(
             &http,
             "POST",
             format!("{base}/api/v1/chat/ticket"),
-            Some(&token),
+            Some(who),
             None,
         )
         .await;
@@ -411,7 +430,7 @@ async fn rapport_run(
         tickets.push(t["ticket"].as_str().unwrap().to_owned());
     }
     println!(
-        "chat ({backend:?}): {connections} connections over {room_count} rooms, {messages} messages per room"
+        "chat ({backend:?}): {connections} connections of {people} people over {room_count} rooms, {messages} messages per room"
     );
     let pid = server_pid(&server);
     let ws_base = format!("ws://{addr}/ws?ticket=");

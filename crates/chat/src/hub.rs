@@ -118,6 +118,8 @@ struct RemoteNode {
 #[derive(Debug, Default)]
 struct State {
     conns: HashMap<ConnectionId, Conn>,
+    /// The connections of each person here, by `Person::key`.
+    people: HashMap<String, (Person, HashSet<ConnectionId>)>,
     rooms: HashMap<CaseId, Room>,
     remote: HashMap<NodeId, RemoteNode>,
 }
@@ -182,6 +184,11 @@ impl Hub {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let closer = Arc::new(Closer::default());
         let mut st = self.lock();
+        st.people
+            .entry(person.key())
+            .or_insert_with(|| (person.clone(), HashSet::new()))
+            .1
+            .insert(id);
         st.conns.insert(
             id,
             Conn {
@@ -205,6 +212,13 @@ impl Hub {
         let Some(conn) = st.conns.remove(&id) else {
             return;
         };
+        let key = conn.person.key();
+        if let Some((_, ids)) = st.people.get_mut(&key) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                st.people.remove(&key);
+            }
+        }
         let cases: Vec<CaseId> = conn.cases.iter().copied().collect();
         for case in &cases {
             if let Some(room) = st.rooms.get_mut(case) {
@@ -495,11 +509,12 @@ impl Hub {
     /// A person's state on this node, sent to the others, and presence
     /// refreshed in the rooms it touches here.
     fn person_changed(&self, st: &mut State, person: &Person, touched: &[CaseId]) {
-        let key = person.key();
         let mine: Vec<&Conn> = st
-            .conns
-            .values()
-            .filter(|c| c.person.key() == key)
+            .people
+            .get(&person.key())
+            .into_iter()
+            .flat_map(|(_, ids)| ids.iter())
+            .filter_map(|id| st.conns.get(id))
             .collect();
         let online = !mine.is_empty();
         let cases: HashSet<CaseId> = mine.iter().flat_map(|c| c.cases.iter().copied()).collect();
@@ -517,14 +532,13 @@ impl Hub {
     }
 
     fn republish(&self, st: &State) {
-        let mut people: HashMap<String, (Person, HashSet<CaseId>)> = HashMap::new();
-        for conn in st.conns.values() {
-            let e = people
-                .entry(conn.person.key())
-                .or_insert_with(|| (conn.person.clone(), HashSet::new()));
-            e.1.extend(conn.cases.iter().copied());
-        }
-        for (who, cases) in people.into_values() {
+        for (who, ids) in st.people.values() {
+            let cases: HashSet<CaseId> = ids
+                .iter()
+                .filter_map(|id| st.conns.get(id))
+                .flat_map(|c| c.cases.iter().copied())
+                .collect();
+            let who = who.clone();
             self.fanout.publish(&Envelope {
                 node: self.node.clone(),
                 event: BusEvent::PersonState {
@@ -591,10 +605,9 @@ impl Hub {
         let wanted = |p: &Person| {
             p.kind == PersonKind::Staff && p.id.as_ref().is_some_and(|id| staff_ids.contains(id))
         };
-        for conn in st.conns.values() {
-            if wanted(&conn.person) {
-                seen.entry(conn.person.key())
-                    .or_insert_with(|| conn.person.clone());
+        for (key, (person, _)) in &st.people {
+            if wanted(person) {
+                seen.entry(key.clone()).or_insert_with(|| person.clone());
             }
         }
         for node in st.remote.values() {

@@ -189,6 +189,9 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
             .configure(http::configure(app_state.clone()))
     })
     .shutdown_timeout(server_settings.shutdown_timeout_secs)
+    // Chat frames are small and must go out at once, not wait for the
+    // client's delayed ACK (Nagle's algorithm costs up to 40 ms a frame).
+    .tcp_nodelay(true)
     // The CLI installs its own handlers before it announces readiness
     // (see `cli::serve`); an embedding test must not stop on a signal.
     .disable_signals();
