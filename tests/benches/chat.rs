@@ -364,6 +364,8 @@ async fn rapport_run(
         &[],
         &[
             ("RAPPORT_SERVER__WORKERS", "2"),
+            // Every ticket is taken before the first connection opens.
+            ("RAPPORT_CHAT__TICKET_TTL_SECS", "600"),
             ("RAPPORT_DATABASE__POOL_MAX_SIZE", "16"),
         ],
     );

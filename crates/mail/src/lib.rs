@@ -1,6 +1,20 @@
-//! Rapport email: inbound MIME parsing, threading keys, loop detection,
-//! quote stripping, the LMTP listener; outbound message building and SMTP.
+//! Rapport email: inbound MIME parsing, loop and bounce detection, quote
+//! collapsing, threading keys (signed reply addresses, subject tags), the
+//! LMTP listener, and building outbound messages.
 //!
-//! Depends on `rapport-domain` only; storage comes through small traits
-//! that the server implements. It must never import diesel,
-//! `rapport-store` or `rapport-server`. The pipeline lands with the email work.
+//! Depends on `rapport-domain` only; the server stores what this crate
+//! parses and hands it raw bytes through [`lmtp::Sink`]. It must never
+//! import diesel, actix, `rapport-store` or `rapport-server`.
+
+pub mod lmtp;
+pub mod noise;
+pub mod outbound;
+pub mod parse;
+pub mod quote;
+pub mod thread_keys;
+
+pub use noise::{Noise, noise};
+pub use outbound::{BuildError, Outgoing, build, html_from_text, new_message_id};
+pub use parse::{Bounce, InboundAttachment, InboundMail, Mailbox, ParseError, parse};
+pub use quote::{Reply, split_reply};
+pub use thread_keys::{ReplyTokens, parse_subject_tag, subject_tag};
