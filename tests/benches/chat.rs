@@ -77,6 +77,8 @@ struct Stats {
     sent_at: HashMap<String, Instant>,
     latencies: Vec<Duration>,
     delivered: usize,
+    closed: usize,
+    retries: usize,
 }
 
 type Ws = Framed<BoxedSocket, Codec>;
@@ -116,6 +118,109 @@ async fn next_of(ws: &mut Ws, kind: &str) -> Option<Value> {
     None
 }
 
+/// Reads one connection's frames for the whole run, from the moment it
+/// joined (a client that stops reading is closed as a slow consumer); a
+/// sender starts its closed loop of `messages` when `go` turns true.
+#[allow(clippy::too_many_arguments)]
+fn spawn_reader(
+    i: usize,
+    mut ws: Ws,
+    room: String,
+    sender: bool,
+    messages: usize,
+    stats: Rc<RefCell<Stats>>,
+    mut go: tokio::sync::watch::Receiver<bool>,
+    done: tokio::sync::mpsc::UnboundedSender<()>,
+) {
+    actix_web::rt::spawn(async move {
+        let mut next = 0usize;
+        let mut waiting: Option<String> = None;
+        let mut started = !sender;
+        let make = |n: usize, stats: &Rc<RefCell<Stats>>| {
+            let id = format!("{i}-{n}");
+            stats
+                .borrow_mut()
+                .sent_at
+                .insert(id.clone(), Instant::now());
+            let text = json!({"type": "send", "case_id": room, "client_message_id": id, "body": format!("load message {n} from {i}")}).to_string();
+            (id, Message::Text(text.into()))
+        };
+        loop {
+            tokio::select! {
+                changed = go.changed(), if !started => {
+                    if changed.is_err() || !*go.borrow() {
+                        continue;
+                    }
+                    started = true;
+                    let (id, msg) = make(next, &stats);
+                    if ws.send(msg).await.is_err() {
+                        break;
+                    }
+                    waiting = Some(id);
+                    next += 1;
+                }
+                frame = ws.next() => {
+                    let Some(Ok(frame)) = frame else { break };
+                    match frame {
+                        Frame::Text(b) => {
+                            let Ok(v) = serde_json::from_slice::<Value>(&b) else { continue };
+                            // A refused send (the database busy past the pool's
+                            // timeout) is retried with the same id, as a client does.
+                            if v["type"] == "error"
+                                && let Some(id) = waiting.clone()
+                                && v["about"] == id.as_str()
+                            {
+                                stats.borrow_mut().retries += 1;
+                                let n = next - 1;
+                                let text = json!({"type": "send", "case_id": room, "client_message_id": id, "body": format!("load message {n} from {i}")}).to_string();
+                                if ws.send(Message::Text(text.into())).await.is_err() {
+                                    break;
+                                }
+                                continue;
+                            }
+                            if v["type"] != "message" {
+                                continue;
+                            }
+                            let id = v["entry"]["client_message_id"].as_str().unwrap_or("").to_owned();
+                            {
+                                let mut s = stats.borrow_mut();
+                                s.delivered += 1;
+                                if waiting.as_deref() != Some(id.as_str())
+                                    && let Some(at) = s.sent_at.get(&id).copied()
+                                {
+                                    s.latencies.push(at.elapsed());
+                                }
+                            }
+                            if sender && waiting.as_deref() == Some(id.as_str()) {
+                                if next == messages {
+                                    waiting = None;
+                                    let _ = done.send(());
+                                    continue;
+                                }
+                                let (id, msg) = make(next, &stats);
+                                if ws.send(msg).await.is_err() {
+                                    break;
+                                }
+                                waiting = Some(id);
+                                next += 1;
+                            }
+                        }
+                        Frame::Ping(p) => {
+                            let _ = ws.send(Message::Pong(p)).await;
+                        }
+                        Frame::Close(reason) => {
+                            eprintln!("connection {i} closed by the server: {reason:?}");
+                            stats.borrow_mut().closed += 1;
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// Connects C clients (URLs from `url_for`), joins them to R rooms, runs
 /// the load and reports. `needs_hello`: Rapport greets first.
 async fn load(
@@ -130,15 +235,17 @@ async fn load(
         .connector(awc::Connector::new().limit(0))
         .timeout(Duration::from_secs(60))
         .finish();
+    let stats = Rc::new(RefCell::new(Stats::default()));
+    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let rss_before = rss_kib(server_pid);
     let started = Instant::now();
-    let mut sockets = Vec::with_capacity(connections);
     for i in 0..connections {
         let mut ws = open(&client, &url_for(i)).await;
         if needs_hello {
             next_of(&mut ws, "hello").await.expect("hello");
         }
-        let room = &rooms[i % rooms.len()];
+        let room = rooms[i % rooms.len()].clone();
         ws.send(Message::Text(
             json!({"type": "join", "case_id": room}).to_string().into(),
         ))
@@ -152,7 +259,17 @@ async fn load(
                 }
             }
         }
-        sockets.push(ws);
+        let sender = i < rooms.len();
+        spawn_reader(
+            i,
+            ws,
+            room,
+            sender,
+            messages,
+            stats.clone(),
+            go_rx.clone(),
+            done_tx.clone(),
+        );
         if (i + 1) % 1000 == 0 {
             println!("  {} connections open", i + 1);
         }
@@ -161,81 +278,17 @@ async fn load(
     // Let presence updates of the joins settle before measuring.
     actix_web::rt::time::sleep(Duration::from_secs(2)).await;
     let rss_after = rss_kib(server_pid);
-
-    let stats = Rc::new(RefCell::new(Stats::default()));
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    let start = Instant::now();
-    for (i, mut ws) in sockets.into_iter().enumerate() {
-        let room = rooms[i % rooms.len()].clone();
-        let sender = i < rooms.len();
-        let stats = stats.clone();
-        let done = done_tx.clone();
-        actix_web::rt::spawn(async move {
-            let mut next = 0usize;
-            let mut waiting: Option<String> = None;
-            let send = |n: usize, stats: &Rc<RefCell<Stats>>| {
-                let id = format!("{i}-{n}");
-                stats
-                    .borrow_mut()
-                    .sent_at
-                    .insert(id.clone(), Instant::now());
-                let text = json!({"type": "send", "case_id": room, "client_message_id": id, "body": format!("load message {n} from {i}")}).to_string();
-                (id, Message::Text(text.into()))
-            };
-            if sender {
-                let (id, msg) = send(next, &stats);
-                ws.send(msg).await.unwrap();
-                waiting = Some(id);
-                next += 1;
-            }
-            while let Some(frame) = ws.next().await {
-                let Ok(frame) = frame else { break };
-                match frame {
-                    Frame::Text(b) => {
-                        let v: Value = match serde_json::from_slice(&b) {
-                            Ok(v) => v,
-                            Err(_) => continue,
-                        };
-                        if v["type"] != "message" {
-                            continue;
-                        }
-                        let id = v["entry"]["client_message_id"]
-                            .as_str()
-                            .unwrap_or("")
-                            .to_owned();
-                        {
-                            let mut s = stats.borrow_mut();
-                            s.delivered += 1;
-                            if waiting.as_deref() != Some(id.as_str())
-                                && let Some(at) = s.sent_at.get(&id).copied()
-                            {
-                                s.latencies.push(at.elapsed());
-                            }
-                        }
-                        if sender && waiting.as_deref() == Some(id.as_str()) {
-                            if next == messages {
-                                waiting = None;
-                                let _ = done.send(());
-                                continue;
-                            }
-                            let (id, msg) = send(next, &stats);
-                            ws.send(msg).await.unwrap();
-                            waiting = Some(id);
-                            next += 1;
-                        }
-                    }
-                    Frame::Ping(p) => {
-                        let _ = ws.send(Message::Pong(p)).await;
-                    }
-                    Frame::Close(_) => break,
-                    _ => {}
-                }
-            }
-        });
-    }
     drop(done_tx);
-    for _ in 0..rooms.len() {
-        done_rx.recv().await.expect("every sender finishes");
+    let start = Instant::now();
+    go_tx.send(true).expect("readers listen");
+    let mut finished = 0;
+    let give_up = Instant::now() + Duration::from_secs(600);
+    while finished < rooms.len() && Instant::now() < give_up {
+        match tokio::time::timeout(Duration::from_secs(30), done_rx.recv()).await {
+            Ok(Some(())) => finished += 1,
+            Ok(None) => break,
+            Err(_) => eprintln!("  {finished} of {} rooms done, waiting", rooms.len()),
+        }
     }
     // The last messages still travelling to other members.
     let members = connections.div_ceil(rooms.len());
@@ -246,6 +299,16 @@ async fn load(
     }
     let elapsed = start.elapsed();
     let mut s = stats.borrow_mut();
+    if s.retries > 0 {
+        println!("  {} sends were refused under load and retried", s.retries);
+    }
+    if finished < rooms.len() || s.closed > 0 {
+        println!(
+            "  incomplete: {finished} of {} rooms finished, {} connections closed by the server",
+            rooms.len(),
+            s.closed
+        );
+    }
     s.latencies.sort();
     Outcome {
         delivered: s.delivered,
@@ -374,30 +437,6 @@ async fn rapport_run(
     let http = awc::Client::builder()
         .timeout(Duration::from_secs(60))
         .finish();
-    let (email, password) = seed::staff(&db, "admin");
-    let (_, tokens) = call(
-        &http,
-        "POST",
-        format!("{base}/api/v1/auth/login"),
-        None,
-        Some(json!({"email": email, "password": password})),
-    )
-    .await;
-    let token = tokens["access_token"].as_str().unwrap().to_owned();
-    let (_, account) = call(
-        &http,
-        "POST",
-        format!("{base}/api/v1/accounts"),
-        Some(&token),
-        Some(json!({"name": "Load Test Ltd"})),
-    )
-    .await;
-    let mut rooms = Vec::new();
-    for r in 0..room_count {
-        let (status, opened) = call(&http, "POST", format!("{base}/api/v1/cases"), Some(&token), Some(json!({"account_id": account["id"], "subject": format!("Room {r}"), "body": "opening"}))).await;
-        assert_eq!(status, 201);
-        rooms.push(opened["case"]["id"].as_str().unwrap().to_owned());
-    }
     // Agents (admins, who may read every case), each following many rooms
     // with several connections, the way a team works.
     let people = env_or("RAPPORT_BENCH_CHAT_PEOPLE", 50).max(1);
@@ -413,6 +452,21 @@ async fn rapport_run(
         )
         .await;
         tokens.push(t["access_token"].as_str().unwrap().to_owned());
+    }
+    let token = tokens[0].clone();
+    let (_, account) = call(
+        &http,
+        "POST",
+        format!("{base}/api/v1/accounts"),
+        Some(&token),
+        Some(json!({"name": "Load Test Ltd"})),
+    )
+    .await;
+    let mut rooms = Vec::new();
+    for r in 0..room_count {
+        let (status, opened) = call(&http, "POST", format!("{base}/api/v1/cases"), Some(&token), Some(json!({"account_id": account["id"], "subject": format!("Room {r}"), "body": "opening"}))).await;
+        assert_eq!(status, 201);
+        rooms.push(opened["case"]["id"].as_str().unwrap().to_owned());
     }
     // One ticket per connection, taken ahead so the run measures chat.
     // Connection i joins room i % R as person (i + i / R) % P: every room

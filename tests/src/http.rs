@@ -53,14 +53,15 @@ pub async fn contact_token_by_link(
     )
     .await;
     assert_eq!(status, 202);
-    let message = std::fs::read_dir(&mailbox)
-        .expect("mailbox")
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| !before.contains(p))
-        .expect("a message was delivered");
-    let text = std::fs::read_to_string(message).expect("message");
-    let token = text
+    let message = wait_for_new_mail(&mailbox, &before).await;
+    let text = std::fs::read(message).expect("message");
+    let mail = rapport_mail::parse(&text).expect("the message parses");
+    assert!(
+        mail.to.iter().any(|t| t.address == email),
+        "addressed to {email}"
+    );
+    let token = mail
+        .text
         .split("token=")
         .nth(1)
         .and_then(|t| t.split_whitespace().next())
@@ -79,4 +80,28 @@ pub async fn contact_token_by_link(
         .as_str()
         .expect("access token")
         .to_owned()
+}
+
+/// The first file in `mailbox` (the file transport's directory) that is
+/// not in `before`; the outbox worker sends within moments.
+pub async fn wait_for_new_mail(
+    mailbox: &std::path::Path,
+    before: &[std::path::PathBuf],
+) -> std::path::PathBuf {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Some(p) = std::fs::read_dir(mailbox)
+            .map(|d| d.flatten().map(|e| e.path()).find(|p| !before.contains(p)))
+            .ok()
+            .flatten()
+        {
+            return p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new mail arrived in {}",
+            mailbox.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

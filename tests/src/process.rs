@@ -96,6 +96,22 @@ impl RapportProcess {
         }
     }
 
+    /// The LMTP listener's address, from the server's log (when
+    /// `mail.lmtp_bind` is set; call after [`RapportProcess::wait_ready`]).
+    pub fn lmtp_addr(&self) -> Option<SocketAddr> {
+        self.stderr
+            .lock()
+            .expect("log lock")
+            .iter()
+            .find_map(|l| l.split("lmtp://").nth(1))
+            .map(|rest| {
+                rest.chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '"')
+                    .collect::<String>()
+            })
+            .and_then(|a| a.parse().ok())
+    }
+
     /// The child's process id (to read its memory use from /proc).
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -13,6 +13,8 @@ use crate::database::TestDatabase;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub base_url: String,
+    /// The LMTP listener, when the test's settings set `mail.lmtp_bind`.
+    pub lmtp_addr: Option<SocketAddr>,
     /// The server's own state, for calling use cases directly (e.g. the
     /// SLA check at a chosen instant).
     pub state: rapport_server::state::AppState,
@@ -87,6 +89,7 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
     settings.server.bind = SocketAddr::from(([127, 0, 0, 1], 0));
     settings.server.workers = 1;
     settings.server.shutdown_timeout_secs = 1;
+    settings.mail.poll_interval_ms = 100;
     settings
 }
 
@@ -104,12 +107,14 @@ impl TestApp {
             .await
             .expect("server starts");
         let addr = running.addr;
+        let lmtp_addr = running.lmtp_addr;
         let handle = running.handle.clone();
         let state = running.state.clone();
         actix_web::rt::spawn(running.into_server());
         TestApp {
             addr,
             base_url: format!("http://{addr}"),
+            lmtp_addr,
             state,
             handle,
         }

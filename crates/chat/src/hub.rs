@@ -184,6 +184,7 @@ impl Hub {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let closer = Arc::new(Closer::default());
         let mut st = self.lock();
+        let first = !st.people.contains_key(&person.key());
         st.people
             .entry(person.key())
             .or_insert_with(|| (person.clone(), HashSet::new()))
@@ -198,7 +199,7 @@ impl Hub {
                 cases: HashSet::new(),
             },
         );
-        self.person_changed(&mut st, &person, &[]);
+        self.person_changed(&mut st, &person, &[], first);
         drop(st);
         Connection {
             id,
@@ -213,10 +214,12 @@ impl Hub {
             return;
         };
         let key = conn.person.key();
+        let mut last = false;
         if let Some((_, ids)) = st.people.get_mut(&key) {
             ids.remove(&id);
             if ids.is_empty() {
                 st.people.remove(&key);
+                last = true;
             }
         }
         let cases: Vec<CaseId> = conn.cases.iter().copied().collect();
@@ -228,7 +231,7 @@ impl Hub {
                 }
             }
         }
-        self.person_changed(&mut st, &conn.person, &cases);
+        self.person_changed(&mut st, &conn.person, &cases, last);
     }
 
     /// Follows a case; `team` is the staff ids of the case's team.
@@ -249,7 +252,7 @@ impl Hub {
         let room = st.rooms.entry(case).or_default();
         room.local.insert(id);
         room.team = team.into_iter().collect();
-        self.person_changed(&mut st, &person, &[case]);
+        self.person_changed(&mut st, &person, &[case], false);
         Ok(())
     }
 
@@ -268,7 +271,7 @@ impl Hub {
                 st.rooms.remove(&case);
             }
         }
-        self.person_changed(&mut st, &person, &[case]);
+        self.person_changed(&mut st, &person, &[case], false);
     }
 
     pub fn is_joined(&self, id: ConnectionId, case: CaseId) -> bool {
@@ -304,11 +307,12 @@ impl Hub {
         match envelope.event {
             BusEvent::PersonState { who, online, cases } => {
                 let key = who.key();
-                let before: Vec<CaseId> = node
+                let (was_online, before): (bool, HashSet<CaseId>) = node
                     .people
                     .get(&key)
-                    .map(|p| p.cases.iter().copied().collect())
+                    .map(|p| (p.online, p.cases.clone()))
                     .unwrap_or_default();
+                let after: HashSet<CaseId> = cases.iter().copied().collect();
                 if !online && cases.is_empty() {
                     node.people.remove(&key);
                 } else {
@@ -321,9 +325,11 @@ impl Hub {
                         },
                     );
                 }
-                let mut touched: HashSet<CaseId> = before.into_iter().collect();
-                touched.extend(cases);
-                self.refresh_presence(&st, &who, touched);
+                // Only rooms whose followers changed, and the team's rooms
+                // when the person came online or went offline.
+                let touched: HashSet<CaseId> =
+                    before.symmetric_difference(&after).copied().collect();
+                self.refresh_presence(&st, &who, touched, was_online != online);
             }
             BusEvent::Hello => {
                 self.republish(&st);
@@ -355,7 +361,7 @@ impl Hub {
             if let Some(node) = st.remote.remove(&id) {
                 tracing::warn!(node = %id, "chat node went silent; forgetting its connections");
                 for p in node.people.into_values() {
-                    self.refresh_presence(&st, &p.person, p.cases);
+                    self.refresh_presence(&st, &p.person, p.cases, p.online);
                 }
             }
         }
@@ -507,8 +513,9 @@ impl Hub {
     }
 
     /// A person's state on this node, sent to the others, and presence
-    /// refreshed in the rooms it touches here.
-    fn person_changed(&self, st: &mut State, person: &Person, touched: &[CaseId]) {
+    /// refreshed in the rooms it touches here (and, when they came online
+    /// or went offline, in the rooms of their teams).
+    fn person_changed(&self, st: &mut State, person: &Person, touched: &[CaseId], flipped: bool) {
         let mine: Vec<&Conn> = st
             .people
             .get(&person.key())
@@ -526,9 +533,7 @@ impl Hub {
                 cases: cases.iter().copied().collect(),
             },
         });
-        let mut all: HashSet<CaseId> = cases;
-        all.extend(touched.iter().copied());
-        self.refresh_presence(st, person, all);
+        self.refresh_presence(st, person, touched.iter().copied().collect(), flipped);
     }
 
     fn republish(&self, st: &State) {
@@ -553,9 +558,10 @@ impl Hub {
     /// Sends fresh presence to the local rooms a person's change affects:
     /// the cases they entered or left, and for staff every room of a team
     /// they belong to.
-    fn refresh_presence(&self, st: &State, who: &Person, cases: HashSet<CaseId>) {
+    fn refresh_presence(&self, st: &State, who: &Person, cases: HashSet<CaseId>, flipped: bool) {
         let mut rooms: HashSet<CaseId> = cases;
-        if who.kind == PersonKind::Staff
+        if flipped
+            && who.kind == PersonKind::Staff
             && let Some(id) = &who.id
         {
             rooms.extend(

@@ -68,6 +68,10 @@ pub enum Permission {
     ManageAccounts,
     /// List accounts (each result still filtered by [`can_read_account`]).
     ListAccounts,
+    /// Deliver raw inbound email (mail providers' webhooks).
+    IngestMail,
+    /// See and retry the inbound quarantine and the whole outbox.
+    ManageMail,
 }
 
 /// The principal may not do this.
@@ -86,7 +90,10 @@ pub fn authorize(principal: &Principal, permission: Permission) -> Result<(), De
                 Permission::ListStaff | Permission::ListAccounts => {
                     scopes.contains(ApiScope::DirectoryRead)
                 }
-                Permission::ManageStaff | Permission::ManageAccounts => false,
+                Permission::IngestMail => scopes.contains(ApiScope::MailIngest),
+                Permission::ManageStaff | Permission::ManageAccounts | Permission::ManageMail => {
+                    false
+                }
             };
             return if allowed { Ok(()) } else { Err(Denied) };
         }
@@ -94,7 +101,10 @@ pub fn authorize(principal: &Principal, permission: Permission) -> Result<(), De
     let allowed = match permission {
         Permission::ReadAuditLog => matches!(role, StaffRole::Admin | StaffRole::Auditor),
         Permission::ListStaff | Permission::ListAccounts => true,
-        Permission::ManageStaff | Permission::ManageAccounts => *role == StaffRole::Admin,
+        Permission::ManageStaff
+        | Permission::ManageAccounts
+        | Permission::IngestMail
+        | Permission::ManageMail => *role == StaffRole::Admin,
     };
     if allowed { Ok(()) } else { Err(Denied) }
 }

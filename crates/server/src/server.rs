@@ -40,12 +40,16 @@ pub enum StartupError {
     },
     #[error("startup task failed: {0}")]
     Task(String),
+    #[error("{0}")]
+    Mail(String),
 }
 
 /// A server that is accepting connections.
 pub struct RunningServer {
     /// The address actually bound (port 0 in the config picks a free one).
     pub addr: SocketAddr,
+    /// The LMTP listener's address, when `mail.lmtp_bind` is set.
+    pub lmtp_addr: Option<SocketAddr>,
     pub handle: ServerHandle,
     pub state: AppState,
     server: Server,
@@ -148,7 +152,9 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
         Duration::from_secs(auth.login_max_delay_secs),
     ));
     let notifier = crate::notify::Notifier::default();
+    let mail = crate::mail::Mail::new(&config, &secrets);
     Ok(AppState {
+        mail,
         store,
         secrets: Arc::new(secrets),
         tokens,
@@ -207,9 +213,27 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         .run();
     spawn_sla_worker(state.clone());
     state.chat.start_transport(&state.config, &state.store);
+    let transport =
+        crate::mail::transport::Transport::from_config(&config).map_err(StartupError::Mail)?;
+    crate::mail::worker::spawn(state.clone(), Arc::new(transport));
+    let lmtp_addr = match config.settings.mail.lmtp_bind.trim() {
+        "" => None,
+        bind => {
+            let bind: SocketAddr = bind.parse().map_err(|_| {
+                StartupError::Mail(format!(
+                    "mail.lmtp_bind `{bind}` is not an address such as 127.0.0.1:2424"
+                ))
+            })?;
+            let addr = crate::mail::lmtp_door::start(&state, bind)
+                .map_err(|source| StartupError::Bind { addr: bind, source })?;
+            tracing::info!(lmtp = %addr, "LMTP listener ready at lmtp://{addr}");
+            Some(addr)
+        }
+    };
     tracing::info!(bus = state.chat.transport(), node = %state.chat.hub.node(), "live chat ready");
     Ok(RunningServer {
         addr,
+        lmtp_addr,
         handle: server.handle(),
         state,
         server,

@@ -25,4 +25,6 @@ pub struct AppState {
     pub notifier: crate::notify::Notifier,
     /// Live chat: this node's rooms and the bus to the others.
     pub chat: crate::chat::Chat,
+    /// Email identity (address, signed reply addresses) and the workers' wake-up.
+    pub mail: crate::mail::Mail,
 }

@@ -181,6 +181,19 @@ pub fn find(conn: &mut DbConnection, id: AccountId) -> Result<Option<Account>, S
     assemble(row, domains).map(Some)
 }
 
+/// The account with exactly this name.
+pub fn find_by_name(conn: &mut DbConnection, name: &str) -> Result<Option<Account>, StoreError> {
+    let id: Option<String> = accounts::table
+        .filter(accounts::name.eq(name))
+        .select(accounts::id)
+        .first(conn)
+        .optional()?;
+    match id {
+        Some(id) => find(conn, id.parse().map_err(|_| corrupt(&id, "id"))?),
+        None => Ok(None),
+    }
+}
+
 /// The account that owns `domain`, for placing unknown senders.
 pub fn find_by_domain(
     conn: &mut DbConnection,

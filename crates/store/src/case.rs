@@ -172,6 +172,16 @@ pub fn save(conn: &mut DbConnection, case: &Case) -> Result<(), StoreError> {
     Ok(())
 }
 
+pub fn find_by_number(conn: &mut DbConnection, number: i64) -> Result<Option<Case>, StoreError> {
+    cases::table
+        .filter(cases::number.eq(number))
+        .select(CaseRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Case::try_from)
+        .transpose()
+}
+
 pub fn find(conn: &mut DbConnection, id: CaseId) -> Result<Option<Case>, StoreError> {
     cases::table
         .find(id.to_string())

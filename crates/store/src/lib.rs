@@ -22,6 +22,7 @@ mod database_url;
 mod error;
 pub mod instance;
 pub mod magic_link;
+pub mod mail;
 mod migrations;
 pub mod notify;
 mod pool;

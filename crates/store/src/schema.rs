@@ -281,3 +281,65 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    inbound_mail (id) {
+        id -> Text,
+        sha256 -> Text,
+        message_id -> Nullable<Text>,
+        door -> Text,
+        envelope_from -> Nullable<Text>,
+        envelope_to -> Text,
+        size -> BigInt,
+        status -> Text,
+        outcome -> Nullable<Text>,
+        case_id -> Nullable<Text>,
+        entry_id -> Nullable<Text>,
+        attempts -> Integer,
+        received_at -> Timestamp,
+        processed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mail_message_ids (message_id) {
+        message_id -> Text,
+        case_id -> Text,
+        entry_id -> Nullable<Text>,
+        direction -> Text,
+    }
+}
+
+diesel::table! {
+    entry_emails (entry_id) {
+        entry_id -> Text,
+        inbound_id -> Nullable<Text>,
+        message_id -> Text,
+        from_address -> Text,
+        to_addresses -> Text,
+        cc_addresses -> Text,
+        subject -> Text,
+        html -> Nullable<Text>,
+        collapsed -> Bool,
+        full_text -> Text,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        case_id -> Nullable<Text>,
+        entry_id -> Nullable<Text>,
+        message_id -> Text,
+        recipients -> Text,
+        subject -> Text,
+        raw -> Binary,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}

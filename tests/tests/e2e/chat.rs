@@ -297,20 +297,20 @@ e2e_test! {
         contact.close().await;
         // The agent answers later; the contact is not connected.
         let mailbox = db.data_dir().join("mailbox");
-        let before = std::fs::read_dir(&mailbox).map(|d| d.count()).unwrap_or(0);
+        let before: Vec<_> = std::fs::read_dir(&mailbox).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
         let (mut agent, _) = ChatClient::connect(&app, &w.agent_in).await;
         agent.join(&case, None).await;
         agent.say(&case, "late-1", "Sorry for the wait: your VAT rate is fixed.").await;
-        let mails: Vec<String> = std::fs::read_dir(&mailbox)
-            .unwrap()
-            .flatten()
-            .map(|e| std::fs::read_to_string(e.path()).unwrap())
-            .collect();
-        assert_eq!(mails.len(), before + 1, "one email for the reply");
-        let mail = mails.iter().find(|m| m.contains("your VAT rate is fixed")).expect("the reply was emailed");
-        assert!(mail.contains("To: anna@acme.example"));
+        let path = rapport_tests::http::wait_for_new_mail(&mailbox, &before).await;
+        let mail = rapport_mail::parse(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(mail.text.contains("your VAT rate is fixed"), "{}", mail.text);
+        assert_eq!(mail.to[0].address, "anna@acme.example");
+        assert!(mail.subject.contains("[#"), "the case tag: {}", mail.subject);
+        let reply_to = mail.reply_to.unwrap().address;
+        assert!(reply_to.starts_with("support+"), "a signed reply address: {reply_to}");
         // A burst of replies is one email, not one per message.
         agent.say(&case, "late-2", "And the credit note is on its way.").await;
-        assert_eq!(std::fs::read_dir(&mailbox).unwrap().count(), before + 1);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(std::fs::read_dir(&mailbox).unwrap().count(), before.len() + 1);
     }
 }

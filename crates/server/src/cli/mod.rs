@@ -2,6 +2,7 @@
 
 mod admin;
 mod audit;
+mod mail;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -78,6 +79,11 @@ pub enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Email: import messages from files, maildir or mbox.
+    Mail {
+        #[command(subcommand)]
+        command: mail::MailCommand,
+    },
 }
 
 /// Exit status: 0 success, 1 runtime failure, 2 bad configuration or usage.
@@ -118,6 +124,7 @@ pub fn main() -> ExitCode {
         Command::Serve => serve(config),
         Command::Audit { command } => audit::run(command, &config),
         Command::Admin { command } => admin::run(command, &config),
+        Command::Mail { command } => mail::run(command, config),
         Command::Version | Command::Openapi => ExitCode::SUCCESS,
     }
 }

@@ -9,8 +9,8 @@ mod validate;
 pub use load::{ConfigError, Overrides, load};
 pub use settings::{
     AccountSettings, AuditSettings, AuthSettings, CaseSettings, ChatBus, ChatSettings,
-    DatabaseSettings, InstanceSettings, LogFormat, LogSettings, Mode, ServerSettings, Settings,
-    SlaSettings, SlaTargets, WeekHours,
+    DatabaseSettings, InstanceSettings, LogFormat, LogSettings, MailSettings, MailTransport, Mode,
+    ServerSettings, Settings, SlaSettings, SlaTargets, SmtpSecurity, UnknownSenders, WeekHours,
 };
 pub use validate::validate;
 

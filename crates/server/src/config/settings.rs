@@ -28,6 +28,7 @@ pub struct Settings {
     pub cases: CaseSettings,
     pub sla: SlaSettings,
     pub chat: ChatSettings,
+    pub mail: MailSettings,
 }
 
 impl Default for Settings {
@@ -45,6 +46,7 @@ impl Default for Settings {
             cases: CaseSettings::default(),
             sla: SlaSettings::default(),
             chat: ChatSettings::default(),
+            mail: MailSettings::default(),
         }
     }
 }
@@ -430,6 +432,104 @@ impl Default for ChatSettings {
             max_connection_secs: 3_600,
             node_timeout_secs: 30,
             greeting: true,
+        }
+    }
+}
+
+/// How outgoing mail leaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTransport {
+    /// `.eml` files under `<data_dir>/mail/sent/` (no mail server needed).
+    File,
+    /// An SMTP relay (`smtp_*` keys).
+    Smtp,
+}
+
+/// Encryption to the SMTP relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or network.
+    None,
+}
+
+/// What happens to mail from an address no account knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownSenders {
+    /// A case on the account `prospect_account` (created when first
+    /// needed), handled by the triage team.
+    Prospect,
+    /// Held in the quarantine for an admin to look at.
+    Quarantine,
+}
+
+/// Email in and out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// The support address: sender of outgoing mail, base of the signed
+    /// reply addresses (`local+token@domain`) and domain of Message-IDs.
+    pub address: String,
+    /// The name outgoing mail comes from; empty: `instance.name`.
+    pub from_name: String,
+    /// `file` or `smtp`.
+    pub transport: MailTransport,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// `starttls`, `tls` or `none`.
+    pub smtp_security: SmtpSecurity,
+    /// Empty: no authentication.
+    pub smtp_username: String,
+    pub smtp_password: Option<SecretString>,
+    pub smtp_timeout_secs: u64,
+    /// Address of the LMTP listener (e.g. "127.0.0.1:2424"); empty: off.
+    pub lmtp_bind: String,
+    /// Largest inbound message, in bytes.
+    pub max_message_bytes: usize,
+    /// `prospect` or `quarantine`.
+    pub unknown_senders: UnknownSenders,
+    /// The account unknown senders' cases go to with `prospect`.
+    pub prospect_account: String,
+    /// Answer a new case opened by email with its number and promised
+    /// response time.
+    pub acknowledge_new_cases: bool,
+    /// Acknowledgments one address receives per hour at most.
+    pub acknowledgments_per_hour: u32,
+    /// Attempts before an outgoing message is marked failed.
+    pub max_attempts: u32,
+    /// Seconds before the first retry; each retry waits twice as long.
+    pub retry_base_secs: u64,
+    /// Milliseconds between looks at the outbox and the inbound queue.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            address: "support@rapport.localhost".into(),
+            from_name: String::new(),
+            transport: MailTransport::File,
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: String::new(),
+            smtp_password: None,
+            smtp_timeout_secs: 30,
+            lmtp_bind: String::new(),
+            max_message_bytes: 25 * 1_048_576,
+            unknown_senders: UnknownSenders::Prospect,
+            prospect_account: "Unknown senders".into(),
+            acknowledge_new_cases: true,
+            acknowledgments_per_hour: 3,
+            max_attempts: 8,
+            retry_base_secs: 60,
+            poll_interval_ms: 500,
         }
     }
 }

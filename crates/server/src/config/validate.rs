@@ -316,11 +316,63 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
             "set chat.bus = \"auto\" (or \"in_process\"), or point database.url at PostgreSQL",
         ));
     }
+    validate_mail(&settings.mail)?;
     Ok(Config {
         settings,
         database_url,
         sla_calendar,
     })
+}
+
+fn validate_mail(mail: &super::MailSettings) -> Result<(), ConfigError> {
+    if rapport_domain::EmailAddress::parse(mail.address.trim()).is_err() {
+        return Err(key_error(
+            "mail.address",
+            &format!("`{}` is not an email address", mail.address),
+            "set the support address, such as support@example.com",
+        ));
+    }
+    let bind = mail.lmtp_bind.trim();
+    if !bind.is_empty() && bind.parse::<std::net::SocketAddr>().is_err() {
+        return Err(key_error(
+            "mail.lmtp_bind",
+            &format!("`{bind}` is not an address"),
+            "use IP:PORT such as 127.0.0.1:2424, or \"\" for no listener",
+        ));
+    }
+    if mail.transport == super::MailTransport::Smtp && mail.smtp_host.trim().is_empty() {
+        return Err(key_error(
+            "mail.smtp_host",
+            "is empty while mail.transport = \"smtp\"",
+            "name the SMTP relay, or set mail.transport = \"file\"",
+        ));
+    }
+    if mail.unknown_senders == super::UnknownSenders::Prospect
+        && mail.prospect_account.trim().is_empty()
+    {
+        return Err(key_error(
+            "mail.prospect_account",
+            "is empty",
+            "name the account for unknown senders, or set mail.unknown_senders = \"quarantine\"",
+        ));
+    }
+    in_range("mail.smtp_timeout_secs", mail.smtp_timeout_secs, 1, 600)?;
+    in_range(
+        "mail.max_message_bytes",
+        mail.max_message_bytes as u64,
+        1_024,
+        1_073_741_824,
+    )?;
+    in_range(
+        "mail.acknowledgments_per_hour",
+        mail.acknowledgments_per_hour.into(),
+        0,
+        1_000,
+    )?;
+    in_range("mail.max_attempts", mail.max_attempts.into(), 1, 100)?;
+    in_range("mail.retry_base_secs", mail.retry_base_secs, 1, 86_400)?;
+    in_range("mail.poll_interval_ms", mail.poll_interval_ms, 10, 60_000)?;
+    Ok(())
 }
 
 fn in_range(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {

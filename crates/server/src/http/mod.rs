@@ -8,6 +8,7 @@ mod chat;
 mod directory;
 mod health;
 mod instance;
+mod mail;
 mod me;
 mod middleware;
 mod notifications;
@@ -127,6 +128,11 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 get("/api/v1/notifications/stream").route(web::get().to(notifications::stream)),
             )
             .service(post("/api/v1/chat/ticket").route(web::post().to(chat::ticket)))
+            .service(post("/api/v1/inbound/email").route(web::post().to(mail::inbound)))
+            .service(get("/api/v1/mail/inbound").route(web::get().to(mail::list_inbound)))
+            .service(get("/api/v1/mail/inbound/{id}/raw").route(web::get().to(mail::inbound_raw)))
+            .service(post("/api/v1/mail/inbound/{id}/retry").route(web::post().to(mail::retry)))
+            .service(get("/api/v1/mail/outbox").route(web::get().to(mail::outbox)))
             .service(get("/ws").route(web::get().to(chat::websocket)))
             .service(get("/api/v1/search").route(web::get().to(cases::search)))
             .service(get("/api/v1/accounts/{id}/sla").route(web::get().to(cases::sla_report)))

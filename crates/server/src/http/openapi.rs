@@ -53,6 +53,11 @@ use utoipa::OpenApi;
         super::notifications::stream,
         super::chat::ticket,
         super::chat::websocket,
+        super::mail::inbound,
+        super::mail::list_inbound,
+        super::mail::inbound_raw,
+        super::mail::retry,
+        super::mail::outbox,
         super::cases::post_files,
         super::cases::download,
         super::api_tokens::create,
@@ -73,6 +78,7 @@ use utoipa::OpenApi;
         (name = "contacts", description = "People at client companies"),
         (name = "cases", description = "Cases as long-running threads, and the account timeline"),
         (name = "chat", description = "Live chat: tickets and the websocket (protocol in docs/chat-protocol.md)"),
+        (name = "mail", description = "Email: the inbound door for mail providers, the quarantine, the outbox"),
         (name = "api-tokens", description = "Tokens for integrations, scoped"),
         (name = "audit", description = "The audit log: public key and verifiable exports")
     )

@@ -413,10 +413,10 @@ fn create(
             "participants": participants.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),
     )?;
-    let kind = if channel == Channel::Chat {
-        EntryKind::Chat
-    } else {
-        EntryKind::Portal
+    let kind = match (channel, opener) {
+        (Channel::Chat, _) => EntryKind::Chat,
+        (Channel::Email, Author::Contact(_)) => EntryKind::EmailIn,
+        _ => EntryKind::Portal,
     };
     let entry = add_entry(
         conn,
@@ -448,12 +448,22 @@ pub fn open(
     who: &Principal,
     input: OpenCase,
 ) -> Result<(Case, Entry), UseCaseError> {
+    state.store.write(|conn| open_in(conn, state, who, &input))
+}
+
+/// Opens a case inside the caller's transaction (see [`open`]).
+pub(super) fn open_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    input: &OpenCase,
+) -> Result<(Case, Entry), UseCaseError> {
     let (author, actor) = author_of(who)?;
     let subject = text("subject", &input.subject, 200)?;
     let body = check_body(&input.body)?;
     let category = check_category(state, input.category.as_deref())?;
     let client_message_id = check_client_message_id(input.client_message_id.as_deref())?;
-    state.store.write(|conn| {
+    {
         if let Some(cmid) = &client_message_id
             && let Some(entry) = case::find_by_client_message(conn, &author, cmid)?
         {
@@ -515,7 +525,7 @@ pub fn open(
             super::chat::greet(conn, state, &case, contact)?;
         }
         Ok((case, entry))
-    })
+    }
 }
 
 pub fn get(state: &AppState, who: &Principal, id: CaseId) -> Result<CaseDetail, UseCaseError> {
@@ -591,7 +601,7 @@ pub fn entries(
 }
 
 /// Stores the uploads of a new entry: content first (fsynced), then rows.
-fn attach(
+pub(super) fn attach(
     conn: &mut DbConnection,
     state: &AppState,
     entry: &Entry,
@@ -674,6 +684,43 @@ fn post_inner(
     client_message_id: Option<&str>,
     uploads: &[Upload],
 ) -> Result<Posted, UseCaseError> {
+    state.store.write(|conn| {
+        post_in(
+            conn,
+            state,
+            who,
+            id,
+            kind,
+            body,
+            client_message_id,
+            uploads,
+            Door::Api,
+        )
+    })
+}
+
+/// Which way an entry comes in: what kinds it may post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Door {
+    /// The HTTP API and chat: portal and chat messages, staff notes and emails.
+    Api,
+    /// The inbound mail pipeline: received email.
+    Mail,
+}
+
+/// Posts inside the caller's transaction (see [`post`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn post_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    id: CaseId,
+    kind: EntryKind,
+    body: &str,
+    client_message_id: Option<&str>,
+    uploads: &[Upload],
+    door: Door,
+) -> Result<Posted, UseCaseError> {
     let (author, actor) = author_of(who)?;
     let body = if uploads.is_empty() || !body.trim().is_empty() {
         check_body(body)?
@@ -684,27 +731,40 @@ fn post_inner(
     let window = Duration::days(i64::from(
         state.config.settings.cases.reopen_closed_within_days,
     ));
-    state.store.write(|conn| {
+    {
         if let Some(cmid) = &client_message_id
             && let Some(entry) = case::find_by_client_message(conn, &author, cmid)?
         {
             let case = case::find(conn, entry.case_id)?.ok_or(UseCaseError::NotFound("case"))?;
             let attachments = rapport_store::attachment::for_entries(conn, &[entry.id])?;
-            return Ok(Posted { case, entry, duplicate: true, attachments, events: Vec::new(), status_changed: false });
+            return Ok(Posted {
+                case,
+                entry,
+                duplicate: true,
+                attachments,
+                events: Vec::new(),
+                status_changed: false,
+            });
         }
         case::lock_for_append(conn, id)?;
         let loaded = load(conn, state, who, id)?;
         if !can_reply_case(who, &loaded.access(who, state)) {
             return Err(UseCaseError::Forbidden);
         }
-        let allowed = match who {
-            Principal::Contact { .. } => matches!(kind, EntryKind::Portal | EntryKind::Chat),
-            _ => matches!(kind, EntryKind::Portal | EntryKind::Chat | EntryKind::Note),
+        let allowed = match (door, who) {
+            (Door::Mail, _) => kind == EntryKind::EmailIn,
+            (Door::Api, Principal::Contact { .. }) => {
+                matches!(kind, EntryKind::Portal | EntryKind::Chat)
+            }
+            (Door::Api, _) => matches!(
+                kind,
+                EntryKind::Portal | EntryKind::Chat | EntryKind::Note | EntryKind::EmailOut
+            ),
         };
         if !allowed {
             return Err(invalid(
                 "kind",
-                "contacts post `portal` or `chat` messages; staff also post `note`s",
+                "contacts post `portal` or `chat` messages; staff also post `note`s and `email_out` replies",
             ));
         }
         let mut events = Vec::new();
@@ -720,7 +780,10 @@ fn post_inner(
         if let Principal::Contact { .. } = who {
             match on_client_reply(case.status, case.closed_at, Utc::now(), window) {
                 ClientReply::NewCase => {
-                    let subject = format!("Re: {}", case.subject).chars().take(200).collect::<String>();
+                    let subject = format!("Re: {}", case.subject)
+                        .chars()
+                        .take(200)
+                        .collect::<String>();
                     let (new_case, entry) = create(
                         conn,
                         state,
@@ -739,7 +802,14 @@ fn post_inner(
                         },
                     )?;
                     let attachments = attach(conn, state, &entry, uploads)?;
-                    return Ok(Posted { case: new_case, entry, duplicate: false, attachments, events, status_changed: false });
+                    return Ok(Posted {
+                        case: new_case,
+                        entry,
+                        duplicate: false,
+                        attachments,
+                        events,
+                        status_changed: false,
+                    });
                 }
                 ClientReply::Reopen => {
                     let before = case.status;
@@ -747,20 +817,45 @@ fn post_inner(
                     case.reopen_count += 1;
                     case.resolved_at = None;
                     case.closed_at = None;
-                    events.push(thread_event(conn, &mut case, "Reopened by the client's reply")?);
-                    audit(conn, &case, actor.clone(), "case.reopened", json!({"before": {"status": before.as_str()}, "after": {"status": "open"}, "reopen_count": case.reopen_count}))?;
+                    events.push(thread_event(
+                        conn,
+                        &mut case,
+                        "Reopened by the client's reply",
+                    )?);
+                    audit(
+                        conn,
+                        &case,
+                        actor.clone(),
+                        "case.reopened",
+                        json!({"before": {"status": before.as_str()}, "after": {"status": "open"}, "reopen_count": case.reopen_count}),
+                    )?;
                     super::sla::on_reopened(conn, state, &case, &loaded.account, Utc::now())?;
                 }
                 ClientReply::Continue => {
                     if case.status == CaseStatus::PendingClient {
                         case.status = CaseStatus::Open;
-                        super::sla::on_status(conn, state, &case, CaseStatus::PendingClient, CaseStatus::Open, Utc::now())?;
+                        super::sla::on_status(
+                            conn,
+                            state,
+                            &case,
+                            CaseStatus::PendingClient,
+                            CaseStatus::Open,
+                            Utc::now(),
+                        )?;
                     }
                 }
             }
             super::sla::on_client_message(conn, state, &case, &loaded.account, Utc::now())?;
         }
-        let entry = add_entry(conn, &mut case, kind, author, actor, &body, client_message_id.as_deref())?;
+        let entry = add_entry(
+            conn,
+            &mut case,
+            kind,
+            author,
+            actor,
+            &body,
+            client_message_id.as_deref(),
+        )?;
         if matches!(author, Author::Staff(_)) && kind != EntryKind::Note {
             super::sla::on_staff_reply(conn, &case, entry.created_at)?;
             if case.first_response_at.is_none() {
@@ -772,9 +867,32 @@ fn post_inner(
         }
         case::save(conn, &case)?;
         let attachments = attach(conn, state, &entry, uploads)?;
+        if kind == EntryKind::EmailOut {
+            let name = match author {
+                Author::Staff(id) => rapport_store::staff::find(conn, id)?
+                    .map(|s| s.display_name.as_str().to_owned())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            if super::mail::enqueue_reply(conn, state, &case, &entry, "reply", &name, &attachments)?
+                .is_none()
+            {
+                return Err(invalid(
+                    "kind",
+                    "the case has no contact with an email address to write to",
+                ));
+            }
+        }
         let status_changed = case.status != status_before;
-        Ok(Posted { case, entry, duplicate: false, attachments, events, status_changed })
-    })
+        Ok(Posted {
+            case,
+            entry,
+            duplicate: false,
+            attachments,
+            events,
+            status_changed,
+        })
+    }
 }
 
 fn snapshot(c: &Case) -> Value {

@@ -387,9 +387,8 @@ pub fn mark_read(
 const OFFLINE_EMAIL_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// An agent answered while no contact of the case was connected: the
-/// opener and participants get the reply by email, at most once per
-/// case every ten minutes so a burst of messages is one email. Written
-/// to the development mailbox until the outbound mail queue exists.
+/// opener and participants get the reply by email, at most once per case
+/// every ten minutes (on this node) so a burst of messages is one email.
 fn email_absent_contacts(state: &AppState, posted: &Posted, agent: &Person) {
     if !state
         .chat
@@ -397,40 +396,25 @@ fn email_absent_contacts(state: &AppState, posted: &Posted, agent: &Person) {
     {
         return;
     }
-    let result = (|| -> Result<usize, UseCaseError> {
-        let mut conn = state.store.conn()?;
-        let mut people: Vec<ContactId> = posted.case.opened_by_contact_id.into_iter().collect();
-        people.extend(store_case::participants(&mut conn, posted.case.id)?);
-        let mut sent = 0;
-        for id in people {
-            let Some(contact) = rapport_store::contact::find(&mut conn, id)? else {
-                continue;
-            };
-            let Some(to) = contact.emails.first().filter(|_| contact.active) else {
-                continue;
-            };
-            let desk = &state.config.settings.instance.name;
-            crate::dev_mailbox::deliver(
-                &state.config.settings.data_dir,
-                desk,
-                to,
-                &format!("[#{}] {}", posted.case.number, posted.case.subject),
-                &format!(
-                    "{} replied in your chat with {desk}:\n\n{}\n\nOpen case #{} in the portal to answer.",
-                    agent.name, posted.entry.body, posted.case.number
-                ),
-            )
-            .map_err(|e| UseCaseError::Internal(format!("cannot write the reply email: {e}")))?;
-            sent += 1;
+    let queued = state.store.write(|conn| {
+        super::mail::enqueue_reply(
+            conn,
+            state,
+            &posted.case,
+            &posted.entry,
+            "chat_reply",
+            &agent.name,
+            &[],
+        )
+    });
+    match queued {
+        Ok(Some(_)) => {
+            state.mail.wake();
+            tracing::info!(case_id = %posted.case.id, "chat reply queued by email for absent contacts");
         }
-        Ok(sent)
-    })();
-    match result {
-        Ok(sent) => {
-            tracing::info!(case_id = %posted.case.id, sent, "chat reply emailed to absent contacts")
-        }
+        Ok(None) => {}
         Err(e) => {
-            tracing::warn!(error = %e, case_id = %posted.case.id, "could not email a chat reply")
+            tracing::warn!(error = %e, case_id = %posted.case.id, "could not queue a chat reply email")
         }
     }
 }

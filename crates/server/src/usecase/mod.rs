@@ -11,6 +11,7 @@ pub mod case;
 pub mod chat;
 pub mod contact;
 mod input;
+pub mod mail;
 pub mod session;
 pub mod sla;
 pub mod staff;

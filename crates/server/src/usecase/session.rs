@@ -507,17 +507,6 @@ pub fn request_magic_link(
     let Subject::Contact(c) = &subject else {
         return Ok(());
     };
-    state.store.write(|conn| {
-        rapport_store::magic_link::insert(
-            conn,
-            &opaque_token_hash(&token),
-            c.id,
-            Utc::now() + chrono::Duration::minutes(MAGIC_LINK_MINUTES),
-        )?;
-        let mut data = context_data(ctx);
-        data["email"] = json!(address.as_str());
-        subject.record(conn, Actor::system(), "auth.magic_link_sent", data)
-    })?;
     let settings = &state.config.settings;
     let link = format!(
         "{}/portal/sign-in?token={token}",
@@ -529,15 +518,33 @@ pub fn request_magic_link(
         c.name.as_str(),
         settings.instance.name
     );
-    let path = crate::dev_mailbox::deliver(
-        &settings.data_dir,
-        &settings.instance.name,
-        &address,
-        &format!("Your sign-in link for {}", settings.instance.name),
-        &body,
-    )
-    .map_err(|e| UseCaseError::Internal(format!("cannot deliver the sign-in link: {e}")))?;
-    tracing::info!(path = %path.display(), "sign-in link written to the development mailbox");
+    state.store.write(|conn| {
+        rapport_store::magic_link::insert(
+            conn,
+            &opaque_token_hash(&token),
+            c.id,
+            Utc::now() + chrono::Duration::minutes(MAGIC_LINK_MINUTES),
+        )?;
+        super::mail::enqueue_magic_link(
+            conn,
+            state,
+            rapport_mail::Mailbox {
+                name: Some(c.name.as_str().to_owned()),
+                address: address.as_str().to_owned(),
+            },
+            &format!("Your sign-in link for {}", settings.instance.name),
+            &body,
+        )?;
+        let mut data = context_data(ctx);
+        data["email"] = json!(address.as_str());
+        Ok::<_, UseCaseError>(subject.record(
+            conn,
+            Actor::system(),
+            "auth.magic_link_sent",
+            data,
+        )?)
+    })?;
+    state.mail.wake();
     Ok(())
 }
 

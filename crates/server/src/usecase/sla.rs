@@ -220,8 +220,14 @@ pub fn tick(state: &AppState, now: DateTime<Utc>) -> Result<usize, UseCaseError>
                     made += 1;
                 }
             }
+            for n in &notices {
+                super::mail::alert_team(conn, state, &case, &n.text)?;
+            }
             Ok((made, notices))
         })?;
+        if !notices.is_empty() {
+            state.mail.wake();
+        }
         // Only what committed is announced.
         notices.into_iter().for_each(|n| state.chat.notify_staff(n));
         marks += made;

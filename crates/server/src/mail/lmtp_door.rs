@@ -1,0 +1,62 @@
+//! The LMTP listener's side of the pipeline: a message is spooled and
+//! recorded before the listener answers 250, then processed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rapport_mail::lmtp::{Envelope, LmtpLimits, Refusal, Sink, SinkFuture};
+
+use crate::state::AppState;
+use crate::usecase::UseCaseError;
+
+struct Door {
+    state: AppState,
+}
+
+impl Sink for Door {
+    fn accept(&self, envelope: Envelope, raw: Vec<u8>) -> SinkFuture {
+        let state = self.state.clone();
+        Box::pin(async move {
+            let received = tokio::task::spawn_blocking(move || {
+                crate::usecase::mail::ingest(
+                    &state,
+                    "lmtp",
+                    Some(&envelope.mail_from),
+                    &envelope.rcpt_to,
+                    &raw,
+                )
+            })
+            .await
+            .map_err(|e| Refusal::Temporary(format!("internal error: {e}")))?;
+            match received {
+                Ok(_) => Ok(()),
+                Err(UseCaseError::Validation { message, .. }) => Err(Refusal::Permanent(message)),
+                Err(e) => Err(Refusal::Temporary(format!("try again later: {e}"))),
+            }
+        })
+    }
+}
+
+/// Binds the listener (before the server reports ready) and serves it.
+pub fn start(state: &AppState, bind: SocketAddr) -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(bind)?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let limits = LmtpLimits {
+        max_message_bytes: state.config.settings.mail.max_message_bytes,
+        max_recipients: 100,
+        idle_timeout: Duration::from_secs(300),
+    };
+    let hostname = state.mail.domain.clone();
+    let sink: Arc<dyn Sink> = Arc::new(Door {
+        state: state.clone(),
+    });
+    actix_web::rt::spawn(async move {
+        match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => rapport_mail::lmtp::serve(l, hostname, sink, limits).await,
+            Err(e) => tracing::error!(error = %e, "cannot run the LMTP listener"),
+        }
+    });
+    Ok(addr)
+}

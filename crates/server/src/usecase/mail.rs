@@ -1,0 +1,1008 @@
+//! Email: the one inbound pipeline behind the three doors (LMTP, HTTP,
+//! import) and the outbox every outgoing message goes through.
+//!
+//! Inbound: the raw bytes are spooled and a `pending` row committed before
+//! a door says yes; processing then threads the message into a case and
+//! marks the row in one transaction, so a crash at any point and any
+//! redelivery leave exactly one thread entry. Outbound: a message is built
+//! and queued in the transaction of the change that causes it.
+
+use chrono::{Duration, Utc};
+use rapport_audit::Actor;
+use rapport_domain::{
+    AccountId, CaseId, Channel, ContactFunction, ContactVisibility, EmailAddress, EntryKind,
+    PersonName, PreferredChannel, Principal,
+};
+use rapport_mail::{InboundMail, Mailbox, Noise, Outgoing};
+use rapport_store::DbConnection;
+use rapport_store::case::{self as store_case, Author, Case, Entry};
+use rapport_store::contact::{Contact, ContactFields};
+use rapport_store::mail::{self as store_mail, EntryEmail, Inbound, NewInbound, NewOutbound};
+use serde_json::json;
+
+use super::UseCaseError;
+use super::case::{self, Door, OpenCase};
+use super::input::invalid;
+use crate::attachment_files::{Receiving, Upload};
+use crate::config::UnknownSenders;
+use crate::mail::spool;
+use crate::mail::transport::Transport;
+use crate::state::AppState;
+
+/// The doors mail comes in by.
+pub const DOORS: [&str; 3] = ["lmtp", "http", "import"];
+
+/// Spools and records a message; `(row, new)`. Answering the sender after
+/// this returns is safe: the message is on disk and in the database.
+pub fn receive(
+    state: &AppState,
+    door: &str,
+    envelope_from: Option<&str>,
+    envelope_to: &[String],
+    raw: &[u8],
+) -> Result<(Inbound, bool), UseCaseError> {
+    let max = state.config.settings.mail.max_message_bytes;
+    if raw.len() > max {
+        return Err(invalid(
+            "message",
+            format!(
+                "is {} bytes; the limit is {max} (mail.max_message_bytes)",
+                raw.len()
+            ),
+        ));
+    }
+    if raw.is_empty() {
+        return Err(invalid("message", "is empty"));
+    }
+    let sha = spool::sha256(raw);
+    spool::keep(&state.config.settings.data_dir, &sha, raw)
+        .map_err(|e| UseCaseError::Internal(format!("cannot spool the message: {e}")))?;
+    let message_id = rapport_mail::parse(raw).ok().and_then(|m| m.message_id);
+    state.store.write(|conn| {
+        Ok(store_mail::receive(
+            conn,
+            &NewInbound {
+                sha256: &sha,
+                message_id: message_id.as_deref(),
+                door,
+                envelope_from: envelope_from.filter(|f| !f.is_empty()),
+                envelope_to,
+                size: i64::try_from(raw.len()).unwrap_or(i64::MAX),
+            },
+        )?)
+    })
+}
+
+/// Receives, then processes at once. A processing failure leaves the
+/// message pending for the worker; the door still succeeded.
+pub fn ingest(
+    state: &AppState,
+    door: &str,
+    envelope_from: Option<&str>,
+    envelope_to: &[String],
+    raw: &[u8],
+) -> Result<(Inbound, bool), UseCaseError> {
+    let (row, new) = receive(state, door, envelope_from, envelope_to, raw)?;
+    if row.status != "pending" {
+        return Ok((row, new));
+    }
+    match process(state, &row.id) {
+        Ok(done) => Ok((done, new)),
+        Err(e) => {
+            tracing::warn!(error = %e, inbound = %row.id, "received mail not processed yet; the worker retries");
+            Ok((row, new))
+        }
+    }
+}
+
+/// Processes every pending message (after a crash, or a failure).
+pub fn process_pending(state: &AppState) -> Result<usize, UseCaseError> {
+    let ids = store_mail::pending_ids(&mut *state.store.conn()?, 100)?;
+    let mut done = 0;
+    for id in ids {
+        match process(state, &id) {
+            Ok(_) => done += 1,
+            Err(e) => tracing::warn!(error = %e, inbound = %id, "processing received mail failed"),
+        }
+    }
+    Ok(done)
+}
+
+/// What processing decided, before it is written.
+enum Decision {
+    Quarantine(String),
+    Ignore(String),
+    Bounce(rapport_mail::Bounce),
+    Thread {
+        mail: Box<InboundMail>,
+        noise: Option<Noise>,
+    },
+}
+
+/// Threads one received message (idempotent: a processed row is returned as it is).
+pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
+    let row = store_mail::find_inbound(&mut *state.store.conn()?, id)?
+        .ok_or(UseCaseError::NotFound("inbound message"))?;
+    if row.status != "pending" {
+        return Ok(row);
+    }
+    let raw = spool::read(&state.config.settings.data_dir, &row.sha256)
+        .map_err(|e| UseCaseError::Internal(format!("spooled message unreadable: {e}")))?;
+    let decision = match rapport_mail::parse(&raw) {
+        Err(e) => Decision::Quarantine(format!("unreadable: {e}")),
+        Ok(mail) => {
+            let noise = rapport_mail::noise(&mail, &state.mail.domain);
+            if let Some(b) = mail.bounce.clone() {
+                Decision::Bounce(b)
+            } else if noise == Some(Noise::OwnMessage) {
+                Decision::Ignore(Noise::OwnMessage.describe())
+            } else {
+                Decision::Thread {
+                    mail: Box::new(mail),
+                    noise,
+                }
+            }
+        }
+    };
+    let uploads = match &decision {
+        Decision::Thread { mail, .. } => stage_attachments(state, mail)?,
+        _ => Vec::new(),
+    };
+    let result = state.store.write(|conn| {
+        // Another node or a concurrent retry may have finished it.
+        let Some(current) = store_mail::find_inbound(conn, id)? else {
+            return Err(UseCaseError::NotFound("inbound message"));
+        };
+        if current.status != "pending" {
+            return Ok(None);
+        }
+        match &decision {
+            Decision::Quarantine(why) => {
+                store_mail::finish(conn, id, "quarantined", why, None, None)?;
+                Ok(None)
+            }
+            Decision::Ignore(why) => {
+                store_mail::finish(conn, id, "ignored", why, None, None)?;
+                Ok(None)
+            }
+            Decision::Bounce(b) => {
+                let outcome = bounced(conn, b)?;
+                store_mail::finish(conn, id, "bounce", &outcome, None, None)?;
+                Ok(None)
+            }
+            Decision::Thread { mail, noise } => {
+                if let Some(mid) = &mail.message_id
+                    && let Some(first) = store_mail::processed_with_message_id(conn, mid, id)?
+                {
+                    store_mail::finish(
+                        conn,
+                        id,
+                        "ignored",
+                        &format!("duplicate of {} (same Message-ID)", first.id),
+                        first.case_id,
+                        first.entry_id,
+                    )?;
+                    return Ok(None);
+                }
+                thread(conn, state, id, &row, mail, noise.as_ref(), &uploads)
+            }
+        }
+    });
+    match &result {
+        Ok(Some(posted)) => {
+            state.chat.entry_committed(&state.store, &posted.entry);
+            if posted.status_changed {
+                state.chat.case_changed(&state.store, &posted.case);
+            }
+            state.mail.wake();
+        }
+        _ => uploads.iter().for_each(Upload::discard),
+    }
+    result?;
+    store_mail::find_inbound(&mut *state.store.conn()?, id)?
+        .ok_or(UseCaseError::NotFound("inbound message"))
+}
+
+/// Writes attachments to temporary files before the transaction.
+fn stage_attachments(state: &AppState, mail: &InboundMail) -> Result<Vec<Upload>, UseCaseError> {
+    let io = |e: std::io::Error| UseCaseError::Internal(format!("cannot store an attachment: {e}"));
+    let mut out = Vec::new();
+    for a in &mail.attachments {
+        let mut r = Receiving::start(&state.config.settings.data_dir).map_err(io)?;
+        r.write(&a.data).map_err(io)?;
+        out.push(r.finish(&a.filename).map_err(io)?);
+    }
+    Ok(out)
+}
+
+/// A delivery failure report: the outgoing message it is about is failed,
+/// and the team sees it on the case.
+fn bounced(conn: &mut DbConnection, b: &rapport_mail::Bounce) -> Result<String, UseCaseError> {
+    let Some(original) = b.original_message_id.as_deref() else {
+        return Ok("delivery report without the original Message-ID".into());
+    };
+    let Some(out) = store_mail::find_outbound_by_message_id(conn, original)? else {
+        return Ok(format!(
+            "delivery report about {original}, which we did not send"
+        ));
+    };
+    let why = format!(
+        "bounced{}{}",
+        b.status
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default(),
+        b.diagnostic
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default()
+    );
+    store_mail::mark_attempt_failed(conn, &out.id, &why, None)?;
+    if let Some(case_id) = out.case_id
+        && let Some(c) = store_case::find(conn, case_id)?
+    {
+        let to = b
+            .recipient
+            .clone()
+            .unwrap_or_else(|| out.recipients.join(", "));
+        store_case::insert_entry(
+            conn,
+            &c,
+            EntryKind::Note,
+            Author::System,
+            &format!("Email to {to} could not be delivered: {why}"),
+            None,
+        )?;
+        case::audit(
+            conn,
+            &c,
+            Actor::system(),
+            "mail.bounced",
+            json!({"outbox_id": out.id, "message_id": original, "recipient": to, "status": b.status, "diagnostic": b.diagnostic}),
+        )?;
+    }
+    Ok(format!("marked {original} failed: {why}"))
+}
+
+/// The contact a sender is, or becomes.
+fn sender_contact(
+    conn: &mut DbConnection,
+    state: &AppState,
+    from: &Mailbox,
+) -> Result<Result<Contact, String>, UseCaseError> {
+    let Ok(address) = EmailAddress::parse(&from.address) else {
+        return Ok(Err(format!(
+            "sender address `{}` is not valid",
+            from.address
+        )));
+    };
+    if let Some(c) = rapport_store::contact::find_by_email(conn, &address)? {
+        return Ok(if c.active {
+            Ok(c)
+        } else {
+            Err(format!("sender {} is a deactivated contact", from.address))
+        });
+    }
+    let domain = address.as_str().rsplit('@').next().unwrap_or("");
+    let account = match rapport_store::account::find_by_domain(conn, domain)? {
+        Some(id) => rapport_store::account::find(conn, id)?,
+        None => None,
+    };
+    let account = match (account, state.config.settings.mail.unknown_senders) {
+        (Some(a), _) => a,
+        (None, UnknownSenders::Quarantine) => {
+            return Ok(Err(format!(
+                "unknown sender {} (mail.unknown_senders = quarantine)",
+                from.address
+            )));
+        }
+        (None, UnknownSenders::Prospect) => prospect_account(conn, state)?,
+    };
+    let name = from
+        .name
+        .as_deref()
+        .and_then(|n| PersonName::parse(n).ok())
+        .or_else(|| PersonName::parse(address.as_str().split('@').next().unwrap_or("")).ok())
+        .ok_or_else(|| UseCaseError::Internal("no usable sender name".into()))?;
+    // Not signed up for the portal: someone at the company has to vouch
+    // for a contact who only wrote an email.
+    let contact = rapport_store::contact::insert(
+        conn,
+        account.id,
+        &ContactFields {
+            name,
+            emails: vec![address.clone()],
+            phone: None,
+            function: ContactFunction::Other,
+            title: None,
+            is_primary: false,
+            portal_access: false,
+            visibility: ContactVisibility::OwnCases,
+            preferred_channel: PreferredChannel::Email,
+            active: true,
+        },
+    )?;
+    super::record(
+        conn,
+        rapport_audit::StreamName::account(account.id),
+        Actor::system(),
+        "contact.created",
+        ("contact", Some(&contact.id.to_string())),
+        json!({"email": address.as_str(), "via": "inbound email", "verified": false}),
+    )?;
+    Ok(Ok(contact))
+}
+
+fn prospect_account(
+    conn: &mut DbConnection,
+    state: &AppState,
+) -> Result<rapport_store::account::Account, UseCaseError> {
+    let name = state
+        .config
+        .settings
+        .mail
+        .prospect_account
+        .trim()
+        .to_owned();
+    if let Some(a) = rapport_store::account::find_by_name(conn, &name)? {
+        return Ok(a);
+    }
+    let account = rapport_store::account::insert(
+        conn,
+        &rapport_store::account::AccountFields {
+            name,
+            domains: Vec::new(),
+            tier: "standard".into(),
+            lifecycle: rapport_domain::LifecycleStage::Prospect,
+            team_id: None,
+            owner_id: None,
+            notes:
+                "Created for mail from senders no account knows (mail.unknown_senders = prospect)."
+                    .into(),
+            custom_fields: serde_json::Map::new(),
+        },
+    )?;
+    super::record(
+        conn,
+        rapport_audit::StreamName::account(account.id),
+        Actor::system(),
+        "account.created",
+        ("account", Some(&account.id.to_string())),
+        json!({"name": account.name, "via": "inbound email"}),
+    )?;
+    Ok(account)
+}
+
+/// The case a message belongs to, by the threading rules in order, if it
+/// belongs to the sender's account.
+fn find_case(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &Inbound,
+    mail: &InboundMail,
+    account: AccountId,
+) -> Result<Option<(Case, &'static str)>, UseCaseError> {
+    let mut addresses: Vec<&str> = row.envelope_to.iter().map(String::as_str).collect();
+    addresses.extend(mail.recipients().map(|m| m.address.as_str()));
+    if let Some(n) = state.mail.tokens.find(&state.mail.address, addresses)
+        && let Some(c) = store_case::find_by_number(conn, n)?
+        && c.account_id == account
+    {
+        return Ok(Some((c, "reply address")));
+    }
+    let mut ids = mail.in_reply_to.clone();
+    ids.extend(mail.references.iter().rev().cloned());
+    if let Some(id) = store_mail::case_of_message_ids(conn, &ids)?
+        && let Some(c) = store_case::find(conn, id)?
+        && c.account_id == account
+    {
+        return Ok(Some((c, "In-Reply-To/References")));
+    }
+    if let Some(n) = rapport_mail::parse_subject_tag(&mail.subject)
+        && let Some(c) = store_case::find_by_number(conn, n)?
+        && c.account_id == account
+    {
+        return Ok(Some((c, "subject tag")));
+    }
+    Ok(None)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn thread(
+    conn: &mut DbConnection,
+    state: &AppState,
+    id: &str,
+    row: &Inbound,
+    mail: &InboundMail,
+    noise: Option<&Noise>,
+    uploads: &[Upload],
+) -> Result<Option<case::Posted>, UseCaseError> {
+    let contact = match sender_contact(conn, state, &mail.from)? {
+        Ok(c) => c,
+        Err(why) => {
+            store_mail::finish(conn, id, "quarantined", &why, None, None)?;
+            return Ok(None);
+        }
+    };
+    let who = Principal::Contact {
+        id: contact.id,
+        account: contact.account_id,
+        visibility: contact.visibility,
+    };
+    let reply = rapport_mail::split_reply(&mail.text);
+    let body = if reply.visible.trim().is_empty() {
+        if uploads.is_empty() {
+            "(no text)".to_owned()
+        } else {
+            String::new()
+        }
+    } else {
+        reply.visible.chars().take(case::MAX_BODY_CHARS).collect()
+    };
+    let found = find_case(conn, state, row, mail, contact.account_id)?;
+    let (posted, how) = match found {
+        Some((c, how)) => {
+            // Whoever answers an email of the case takes part in it.
+            if c.opened_by_contact_id != Some(contact.id)
+                && !store_case::participants(conn, c.id)?.contains(&contact.id)
+            {
+                store_case::add_participant(conn, c.id, contact.id)?;
+            }
+            (
+                case::post_in(
+                    conn,
+                    state,
+                    &who,
+                    c.id,
+                    EntryKind::EmailIn,
+                    &body,
+                    None,
+                    uploads,
+                    Door::Mail,
+                )?,
+                how,
+            )
+        }
+        None => {
+            let subject: String = if mail.subject.is_empty() {
+                "(no subject)".to_owned()
+            } else {
+                mail.subject.chars().take(200).collect()
+            };
+            let (c, entry) = case::open_in(
+                conn,
+                state,
+                &who,
+                &OpenCase {
+                    subject,
+                    body: body.clone(),
+                    channel: Some(Channel::Email),
+                    ..OpenCase::default()
+                },
+            )?;
+            let attachments = case::attach(conn, state, &entry, uploads)?;
+            (
+                case::Posted {
+                    case: c,
+                    entry,
+                    duplicate: false,
+                    attachments,
+                    events: Vec::new(),
+                    status_changed: false,
+                },
+                "new case",
+            )
+        }
+    };
+    // Contacts of the same account in Cc take part too.
+    for cc in mail.recipients() {
+        if let Ok(addr) = EmailAddress::parse(&cc.address)
+            && let Some(other) = rapport_store::contact::find_by_email(conn, &addr)?
+            && other.account_id == posted.case.account_id
+            && other.id != contact.id
+            && posted.case.opened_by_contact_id != Some(other.id)
+            && !store_case::participants(conn, posted.case.id)?.contains(&other.id)
+        {
+            store_case::add_participant(conn, posted.case.id, other.id)?;
+        }
+    }
+    let message_id = mail
+        .message_id
+        .clone()
+        .unwrap_or_else(|| format!("{}@inbound.{}", row.sha256, state.mail.domain));
+    store_mail::record_message_id(
+        conn,
+        &message_id,
+        posted.case.id,
+        Some(posted.entry.id),
+        "in",
+    )?;
+    let addresses = |list: &[Mailbox]| {
+        serde_json::to_string(&list.iter().map(|m| m.address.clone()).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".into())
+    };
+    store_mail::insert_entry_email(
+        conn,
+        &EntryEmail {
+            entry_id: posted.entry.id.to_string(),
+            inbound_id: Some(id.to_owned()),
+            message_id,
+            from_address: mail.from.address.clone(),
+            to_addresses: addresses(&mail.to),
+            cc_addresses: addresses(&mail.cc),
+            subject: mail.subject.clone(),
+            html: mail.html.clone(),
+            collapsed: reply.collapsed,
+            full_text: mail.text.clone(),
+        },
+    )?;
+    let mut outcome = format!("threaded into #{} by {how}", posted.case.number);
+    if let Some(n) = noise {
+        outcome.push_str(&format!("; not answered: {}", n.describe()));
+    } else if how == "new case" && state.config.settings.mail.acknowledge_new_cases {
+        match acknowledge(conn, state, &posted.case, &contact, mail)? {
+            Some(_) => outcome.push_str("; acknowledged"),
+            None => outcome.push_str("; acknowledgment skipped (rate limit)"),
+        }
+    }
+    store_mail::finish(
+        conn,
+        id,
+        "threaded",
+        &outcome,
+        Some(posted.case.id),
+        Some(posted.entry.id),
+    )?;
+    Ok(Some(posted))
+}
+
+/// The acknowledgment of a new case: its number and the promised first
+/// response, rate-limited per address so two auto-responders never loop.
+fn acknowledge(
+    conn: &mut DbConnection,
+    state: &AppState,
+    c: &Case,
+    contact: &Contact,
+    mail: &InboundMail,
+) -> Result<Option<String>, UseCaseError> {
+    let to = mail.reply_to.clone().unwrap_or_else(|| mail.from.clone());
+    let per_hour = i64::from(state.config.settings.mail.acknowledgments_per_hour);
+    if store_mail::acknowledgments_to_since(conn, &to.address, Utc::now() - Duration::hours(1))?
+        >= per_hour
+    {
+        return Ok(None);
+    }
+    let due = rapport_store::sla::for_case(conn, c.id)?
+        .into_iter()
+        .find(|k| k.clock == "first_response")
+        .map(|k| k.due_at);
+    let promise = match due {
+        Some(d) => format!(
+            "You will have our first answer by {} (UTC).",
+            d.format("%A %-d %B %Y, %H:%M")
+        ),
+        None => "We will answer as soon as we can.".to_owned(),
+    };
+    let first = contact
+        .name
+        .as_str()
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    let text = format!(
+        "Hello {first},\n\nwe received your message and opened case #{number}: {subject}.\n{promise}\n\nReply to this email to add to the case; please keep [#{number}] in the subject.\n\n{desk}\n",
+        number = c.number,
+        subject = c.subject,
+        desk = state.mail.from.name.clone().unwrap_or_default(),
+    );
+    let id = enqueue(
+        conn,
+        state,
+        &Queued {
+            kind: "acknowledgment",
+            case: Some(c),
+            entry: None,
+            to: vec![to],
+            subject: format!("{} {}", rapport_mail::subject_tag(c.number), c.subject),
+            text,
+            automatic: true,
+            in_reply_to: mail.message_id.clone(),
+            attachments: Vec::new(),
+        },
+    )?;
+    Ok(Some(id))
+}
+
+/// A message to queue.
+pub(crate) struct Queued<'a> {
+    pub kind: &'a str,
+    pub case: Option<&'a Case>,
+    pub entry: Option<&'a Entry>,
+    pub to: Vec<Mailbox>,
+    pub subject: String,
+    pub text: String,
+    pub automatic: bool,
+    pub in_reply_to: Option<String>,
+    pub attachments: Vec<(String, String, Vec<u8>)>,
+}
+
+/// Builds and queues a message inside the caller's transaction; returns
+/// its Message-ID. Mail about a case carries the case's reply address,
+/// subject tag and References.
+pub(crate) fn enqueue(
+    conn: &mut DbConnection,
+    state: &AppState,
+    q: &Queued<'_>,
+) -> Result<String, UseCaseError> {
+    let message_id = rapport_mail::new_message_id(&state.mail.domain);
+    let (reply_to, references) = match q.case {
+        Some(c) => (
+            Some(
+                state
+                    .mail
+                    .tokens
+                    .reply_address(&state.mail.address, c.number),
+            ),
+            store_mail::message_ids_of_case(conn, c.id, 20)?,
+        ),
+        None => (None, Vec::new()),
+    };
+    let in_reply_to = q.in_reply_to.clone().or_else(|| references.last().cloned());
+    let raw = rapport_mail::build(&Outgoing {
+        from: state.mail.from.clone(),
+        reply_to,
+        to: q.to.clone(),
+        subject: q.subject.clone(),
+        text: q.text.clone(),
+        html: rapport_mail::html_from_text(&q.text),
+        message_id: message_id.clone(),
+        in_reply_to,
+        references,
+        automatic: q.automatic,
+        attachments: q.attachments.clone(),
+    })
+    .map_err(|e| invalid("recipients", e.to_string()))?;
+    let recipients: Vec<String> = q.to.iter().map(|m| m.address.clone()).collect();
+    store_mail::enqueue(
+        conn,
+        &NewOutbound {
+            kind: q.kind,
+            case_id: q.case.map(|c| c.id),
+            entry_id: q.entry.map(|e| e.id),
+            message_id: &message_id,
+            recipients: &recipients,
+            subject: &q.subject,
+            raw: &raw,
+        },
+    )?;
+    if let Some(c) = q.case {
+        store_mail::record_message_id(conn, &message_id, c.id, q.entry.map(|e| e.id), "out")?;
+    }
+    Ok(message_id)
+}
+
+/// The contacts an email about the case goes to: its opener and
+/// participants who are active and have an address.
+pub(crate) fn case_recipients(
+    conn: &mut DbConnection,
+    c: &Case,
+) -> Result<Vec<Mailbox>, UseCaseError> {
+    let mut ids: Vec<rapport_domain::ContactId> = c.opened_by_contact_id.into_iter().collect();
+    ids.extend(store_case::participants(conn, c.id)?);
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(contact) = rapport_store::contact::find(conn, id)?
+            && contact.active
+            && let Some(addr) = contact.emails.first()
+        {
+            out.push(Mailbox {
+                name: Some(contact.name.as_str().to_owned()),
+                address: addr.as_str().to_owned(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// An email reply from staff (an `email_out` entry, or a chat answer to
+/// contacts who are not connected), queued with the entry.
+pub(crate) fn enqueue_reply(
+    conn: &mut DbConnection,
+    state: &AppState,
+    c: &Case,
+    entry: &Entry,
+    kind: &str,
+    author_name: &str,
+    attachments: &[rapport_store::attachment::Attachment],
+) -> Result<Option<String>, UseCaseError> {
+    let to = case_recipients(conn, c)?;
+    if to.is_empty() {
+        return Ok(None);
+    }
+    let mut files = Vec::new();
+    for a in attachments {
+        let path =
+            crate::attachment_files::content_path(&state.config.settings.data_dir, &a.sha256);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| UseCaseError::Internal(format!("attachment unreadable: {e}")))?;
+        files.push((a.filename.clone(), a.content_type.clone(), bytes));
+    }
+    let text = match kind {
+        "chat_reply" => format!(
+            "{author_name} replied in your chat:\n\n{}\n\nAnswer by replying to this email or in the portal.\n",
+            entry.body
+        ),
+        _ => format!(
+            "{}\n\n-- \n{author_name}\n{}\n",
+            entry.body,
+            state.mail.from.name.clone().unwrap_or_default()
+        ),
+    };
+    let id = enqueue(
+        conn,
+        state,
+        &Queued {
+            kind,
+            case: Some(c),
+            entry: Some(entry),
+            to,
+            subject: format!("{} {}", rapport_mail::subject_tag(c.number), c.subject),
+            text,
+            automatic: false,
+            in_reply_to: None,
+            attachments: files,
+        },
+    )?;
+    Ok(Some(id))
+}
+
+/// An SLA warning or breach by email to the case's team (staff who are
+/// active), queued with the mark.
+pub(crate) fn alert_team(
+    conn: &mut DbConnection,
+    state: &AppState,
+    c: &Case,
+    text: &str,
+) -> Result<(), UseCaseError> {
+    let Some(team) = c
+        .team_id
+        .map(|t| rapport_store::team::find(conn, t))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(());
+    };
+    let mut to = Vec::new();
+    for m in &team.members {
+        if let Some(s) = rapport_store::staff::find(conn, m.staff_id)?
+            && s.active
+        {
+            to.push(Mailbox {
+                name: Some(s.display_name.as_str().to_owned()),
+                address: s.email.as_str().to_owned(),
+            });
+        }
+    }
+    if to.is_empty() {
+        return Ok(());
+    }
+    let link = format!(
+        "{}/cases/{}",
+        state
+            .config
+            .settings
+            .server
+            .public_url
+            .trim_end_matches('/'),
+        c.id
+    );
+    enqueue(
+        conn,
+        state,
+        &Queued {
+            kind: "sla_alert",
+            case: None,
+            entry: None,
+            to,
+            subject: format!(
+                "{} {}: {}",
+                rapport_mail::subject_tag(c.number),
+                text,
+                c.subject
+            ),
+            text: format!(
+                "{text}
+
+Case #{}: {}
+{link}
+",
+                c.number, c.subject
+            ),
+            automatic: true,
+            in_reply_to: None,
+            attachments: Vec::new(),
+        },
+    )?;
+    Ok(())
+}
+
+/// A contact's sign-in link, queued in the caller's transaction. The
+/// message's content is dropped from the outbox once sent.
+pub(crate) fn enqueue_magic_link(
+    conn: &mut DbConnection,
+    state: &AppState,
+    to: Mailbox,
+    subject: &str,
+    text: &str,
+) -> Result<(), UseCaseError> {
+    enqueue(
+        conn,
+        state,
+        &Queued {
+            kind: "magic_link",
+            case: None,
+            entry: None,
+            to: vec![to],
+            subject: subject.to_owned(),
+            text: text.to_owned(),
+            automatic: true,
+            in_reply_to: None,
+            attachments: Vec::new(),
+        },
+    )?;
+    Ok(())
+}
+
+/// Sends what is due; several nodes never take the same message.
+pub fn send_due(state: &AppState, transport: &Transport) -> Result<usize, UseCaseError> {
+    let lease = Duration::seconds(
+        i64::try_from(state.config.settings.mail.smtp_timeout_secs).unwrap_or(30) * 4,
+    );
+    let batch = state
+        .store
+        .write(|conn| Ok::<_, UseCaseError>(store_mail::claim_due(conn, 50, lease)?))?;
+    let mut sent = 0;
+    for m in batch {
+        match transport.send(&state.mail.address, &m.recipients, &m.raw) {
+            Ok(()) => {
+                state.store.write(|conn| {
+                    store_mail::mark_sent(conn, &m.id)?;
+                    // A sign-in link is a secret: no copy stays once it left.
+                    if m.kind == "magic_link" {
+                        store_mail::forget_content(conn, &m.id)?;
+                    }
+                    Ok::<_, UseCaseError>(())
+                })?;
+                sent += 1;
+            }
+            Err(why) => failed_attempt(state, &m, &why)?,
+        }
+    }
+    Ok(sent)
+}
+
+/// Schedules a retry with exponential backoff, or gives up and tells the team.
+fn failed_attempt(
+    state: &AppState,
+    m: &store_mail::Outbound,
+    why: &str,
+) -> Result<(), UseCaseError> {
+    let settings = &state.config.settings.mail;
+    let attempt = u32::try_from(m.attempts).unwrap_or(0) + 1;
+    let retry_at = (attempt < settings.max_attempts).then(|| {
+        let wait = settings
+            .retry_base_secs
+            .saturating_mul(1u64 << (attempt - 1).min(20))
+            .min(6 * 3600);
+        Utc::now() + Duration::seconds(i64::try_from(wait).unwrap_or(6 * 3600))
+    });
+    tracing::warn!(outbox = %m.id, attempt, error = why, gave_up = retry_at.is_none(), "sending mail failed");
+    state.store.write(|conn| {
+        store_mail::mark_attempt_failed(conn, &m.id, why, retry_at)?;
+        if retry_at.is_none()
+            && let Some(case_id) = m.case_id
+            && let Some(c) = store_case::find(conn, case_id)?
+        {
+            store_case::insert_entry(conn, &c, EntryKind::Note, Author::System, &format!("Email to {} could not be sent after {attempt} attempts: {why}", m.recipients.join(", ")), None)?;
+            case::audit(conn, &c, Actor::system(), "mail.failed", json!({"outbox_id": m.id, "message_id": m.message_id, "attempts": attempt, "error": why}))?;
+        }
+        Ok::<_, UseCaseError>(())
+    })
+}
+
+/// Admins: received mail by status (the quarantine is `quarantined`).
+pub fn list_inbound(
+    state: &AppState,
+    who: &Principal,
+    status: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Inbound>, UseCaseError> {
+    require_admin(who)?;
+    Ok(store_mail::list_inbound(
+        &mut *state.store.conn()?,
+        status,
+        after,
+        limit,
+    )?)
+}
+
+/// Admins: the original bytes of a received message.
+pub fn inbound_raw(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+) -> Result<(Inbound, Vec<u8>), UseCaseError> {
+    require_admin(who)?;
+    let row = store_mail::find_inbound(&mut *state.store.conn()?, id)?
+        .ok_or(UseCaseError::NotFound("inbound message"))?;
+    let raw = spool::read(&state.config.settings.data_dir, &row.sha256)
+        .map_err(|e| UseCaseError::Internal(format!("spooled message unreadable: {e}")))?;
+    Ok((row, raw))
+}
+
+/// Admins: processes a quarantined message again (after fixing what held
+/// it: a missing account domain, a contact to create).
+pub fn retry(state: &AppState, who: &Principal, id: &str) -> Result<Inbound, UseCaseError> {
+    require_admin(who)?;
+    let (admin, _) = match who {
+        Principal::Staff { id, role } => (*id, *role),
+        _ => return Err(UseCaseError::Forbidden),
+    };
+    let requeued = state.store.write(|conn| {
+        let ok = store_mail::requeue(conn, id)?;
+        if ok {
+            super::record(
+                conn,
+                super::staff::stream(admin),
+                Actor::new(rapport_audit::ActorKind::Staff, admin)?,
+                "mail.retried",
+                ("inbound_mail", Some(id)),
+                json!({}),
+            )?;
+        }
+        Ok::<_, UseCaseError>(ok)
+    })?;
+    if !requeued {
+        return Err(UseCaseError::Conflict(
+            "only quarantined messages can be retried",
+        ));
+    }
+    process(state, id)
+}
+
+fn require_admin(who: &Principal) -> Result<(), UseCaseError> {
+    match who {
+        Principal::Staff {
+            role: rapport_domain::StaffRole::Admin,
+            ..
+        } => Ok(()),
+        _ => Err(UseCaseError::Forbidden),
+    }
+}
+
+/// The outbox of a case for staff who may read it, or all of it for admins.
+pub fn outbox(
+    state: &AppState,
+    who: &Principal,
+    c: Option<CaseId>,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<store_mail::Outbound>, UseCaseError> {
+    match (who, c) {
+        (_, Some(id)) => {
+            case::get(state, who, id)?;
+            if !matches!(who, Principal::Staff { .. }) {
+                return Err(UseCaseError::Forbidden);
+            }
+        }
+        (p, None) => require_admin(p)?,
+    }
+    Ok(store_mail::list_outbound(
+        &mut *state.store.conn()?,
+        c,
+        status,
+        limit,
+    )?)
+}

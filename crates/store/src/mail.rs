@@ -1,0 +1,590 @@
+//! Email rows: inbound mail and its processing state, the Message-IDs of
+//! every email in a case, email details of thread entries, and the outbox.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use rapport_domain::{CaseId, EntryId};
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::schema::{entry_emails, inbound_mail, mail_message_ids, outbox};
+use crate::time::now_micros;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("mail: {what}"))
+}
+
+fn parse_id<T: std::str::FromStr>(s: Option<String>, what: &str) -> Result<Option<T>, StoreError> {
+    s.map(|v| v.parse().map_err(|_| corrupt(what))).transpose()
+}
+
+// ---------------------------------------------------------------- inbound
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inbound_mail)]
+struct InboundRow {
+    id: String,
+    sha256: String,
+    message_id: Option<String>,
+    door: String,
+    envelope_from: Option<String>,
+    envelope_to: String,
+    size: i64,
+    status: String,
+    outcome: Option<String>,
+    case_id: Option<String>,
+    entry_id: Option<String>,
+    attempts: i32,
+    received_at: NaiveDateTime,
+    processed_at: Option<NaiveDateTime>,
+}
+
+/// An inbound message and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub id: String,
+    pub sha256: String,
+    pub message_id: Option<String>,
+    /// `lmtp`, `http` or `import`.
+    pub door: String,
+    pub envelope_from: Option<String>,
+    pub envelope_to: Vec<String>,
+    pub size: i64,
+    /// `pending`, `threaded`, `ignored`, `bounce` or `quarantined`.
+    pub status: String,
+    pub outcome: Option<String>,
+    pub case_id: Option<CaseId>,
+    pub entry_id: Option<EntryId>,
+    pub attempts: i32,
+    pub received_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<InboundRow> for Inbound {
+    type Error = StoreError;
+
+    fn try_from(r: InboundRow) -> Result<Inbound, StoreError> {
+        Ok(Inbound {
+            envelope_to: serde_json::from_str(&r.envelope_to)
+                .map_err(|_| corrupt("envelope_to"))?,
+            case_id: parse_id(r.case_id, "case_id")?,
+            entry_id: parse_id(r.entry_id, "entry_id")?,
+            id: r.id,
+            sha256: r.sha256,
+            message_id: r.message_id,
+            door: r.door,
+            envelope_from: r.envelope_from,
+            size: r.size,
+            status: r.status,
+            outcome: r.outcome,
+            attempts: r.attempts,
+            received_at: r.received_at.and_utc(),
+            processed_at: r.processed_at.map(|t| t.and_utc()),
+        })
+    }
+}
+
+/// What arrived at a door.
+#[derive(Debug, Clone)]
+pub struct NewInbound<'a> {
+    pub sha256: &'a str,
+    pub message_id: Option<&'a str>,
+    pub door: &'a str,
+    pub envelope_from: Option<&'a str>,
+    pub envelope_to: &'a [String],
+    pub size: i64,
+}
+
+/// Records a spooled message as pending, or returns the row of the same
+/// bytes received before (a redelivery): `(row, new)`.
+pub fn receive(conn: &mut DbConnection, m: &NewInbound<'_>) -> Result<(Inbound, bool), StoreError> {
+    if let Some(existing) = find_by_sha256(conn, m.sha256)? {
+        return Ok((existing, false));
+    }
+    let row = InboundRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        sha256: m.sha256.to_owned(),
+        message_id: m.message_id.map(str::to_owned),
+        door: m.door.to_owned(),
+        envelope_from: m.envelope_from.map(str::to_owned),
+        envelope_to: serde_json::to_string(m.envelope_to).map_err(|_| corrupt("envelope_to"))?,
+        size: m.size,
+        status: "pending".into(),
+        outcome: None,
+        case_id: None,
+        entry_id: None,
+        attempts: 0,
+        received_at: now_micros(),
+        processed_at: None,
+    };
+    diesel::insert_into(inbound_mail::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok((row.try_into()?, true))
+}
+
+pub fn find_by_sha256(
+    conn: &mut DbConnection,
+    sha256: &str,
+) -> Result<Option<Inbound>, StoreError> {
+    inbound_mail::table
+        .filter(inbound_mail::sha256.eq(sha256))
+        .select(InboundRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Inbound::try_from)
+        .transpose()
+}
+
+pub fn find_inbound(conn: &mut DbConnection, id: &str) -> Result<Option<Inbound>, StoreError> {
+    inbound_mail::table
+        .find(id)
+        .select(InboundRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Inbound::try_from)
+        .transpose()
+}
+
+/// Another processed message with this Message-ID (the same mail by
+/// another path, its bytes changed on the way).
+pub fn processed_with_message_id(
+    conn: &mut DbConnection,
+    message_id: &str,
+    except: &str,
+) -> Result<Option<Inbound>, StoreError> {
+    inbound_mail::table
+        .filter(inbound_mail::message_id.eq(message_id))
+        .filter(inbound_mail::id.ne(except))
+        .filter(inbound_mail::status.eq_any(["threaded", "bounce", "ignored"]))
+        .select(InboundRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Inbound::try_from)
+        .transpose()
+}
+
+/// Ends processing: the status, what happened, and the entry it made.
+pub fn finish(
+    conn: &mut DbConnection,
+    id: &str,
+    status: &str,
+    outcome: &str,
+    case: Option<CaseId>,
+    entry: Option<EntryId>,
+) -> Result<(), StoreError> {
+    diesel::update(inbound_mail::table.find(id))
+        .set((
+            inbound_mail::status.eq(status),
+            inbound_mail::outcome.eq(Some(outcome)),
+            inbound_mail::case_id.eq(case.map(|c| c.to_string())),
+            inbound_mail::entry_id.eq(entry.map(|e| e.to_string())),
+            inbound_mail::processed_at.eq(Some(now_micros())),
+            inbound_mail::attempts.eq(inbound_mail::attempts + 1),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Puts a quarantined message back in line.
+pub fn requeue(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        inbound_mail::table
+            .find(id)
+            .filter(inbound_mail::status.eq("quarantined")),
+    )
+    .set((
+        inbound_mail::status.eq("pending"),
+        inbound_mail::outcome.eq(Some("retry requested")),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Messages in a status, oldest first, after a cursor id.
+pub fn list_inbound(
+    conn: &mut DbConnection,
+    status: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Inbound>, StoreError> {
+    let mut q = inbound_mail::table
+        .select(InboundRow::as_select())
+        .into_boxed();
+    if let Some(s) = status {
+        q = q.filter(inbound_mail::status.eq(s.to_owned()));
+    }
+    if let Some(a) = after {
+        q = q.filter(inbound_mail::id.gt(a.to_owned()));
+    }
+    q.order(inbound_mail::id.asc())
+        .limit(limit)
+        .load(conn)?
+        .into_iter()
+        .map(Inbound::try_from)
+        .collect()
+}
+
+/// Ids of messages still waiting to be processed, oldest first.
+pub fn pending_ids(conn: &mut DbConnection, limit: i64) -> Result<Vec<String>, StoreError> {
+    Ok(inbound_mail::table
+        .filter(inbound_mail::status.eq("pending"))
+        .order(inbound_mail::id.asc())
+        .select(inbound_mail::id)
+        .limit(limit)
+        .load(conn)?)
+}
+
+// ---------------------------------------------------------- message ids
+
+pub fn record_message_id(
+    conn: &mut DbConnection,
+    message_id: &str,
+    case: CaseId,
+    entry: Option<EntryId>,
+    direction: &str,
+) -> Result<(), StoreError> {
+    let exists: i64 = mail_message_ids::table
+        .filter(mail_message_ids::message_id.eq(message_id))
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        diesel::insert_into(mail_message_ids::table)
+            .values((
+                mail_message_ids::message_id.eq(message_id),
+                mail_message_ids::case_id.eq(case.to_string()),
+                mail_message_ids::entry_id.eq(entry.map(|e| e.to_string())),
+                mail_message_ids::direction.eq(direction),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The case of the first of these Message-IDs that we know.
+pub fn case_of_message_ids(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Option<CaseId>, StoreError> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let found: Vec<(String, String)> = mail_message_ids::table
+        .filter(mail_message_ids::message_id.eq_any(ids))
+        .select((mail_message_ids::message_id, mail_message_ids::case_id))
+        .load(conn)?;
+    // In-Reply-To first, then References from the newest.
+    for id in ids {
+        if let Some((_, case)) = found.iter().find(|(m, _)| m == id) {
+            return case.parse().map(Some).map_err(|_| corrupt("case id"));
+        }
+    }
+    Ok(None)
+}
+
+/// The newest Message-IDs of a case's emails, for References.
+pub fn message_ids_of_case(
+    conn: &mut DbConnection,
+    case: CaseId,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut ids: Vec<String> = mail_message_ids::table
+        .filter(mail_message_ids::case_id.eq(case.to_string()))
+        .order(mail_message_ids::entry_id.desc())
+        .select(mail_message_ids::message_id)
+        .limit(limit)
+        .load(conn)?;
+    ids.reverse();
+    Ok(ids)
+}
+
+// ---------------------------------------------------------- entry emails
+
+/// Email details of a thread entry.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = entry_emails)]
+pub struct EntryEmail {
+    pub entry_id: String,
+    pub inbound_id: Option<String>,
+    pub message_id: String,
+    pub from_address: String,
+    /// JSON array.
+    pub to_addresses: String,
+    /// JSON array.
+    pub cc_addresses: String,
+    pub subject: String,
+    pub html: Option<String>,
+    pub collapsed: bool,
+    pub full_text: String,
+}
+
+pub fn insert_entry_email(conn: &mut DbConnection, e: &EntryEmail) -> Result<(), StoreError> {
+    diesel::insert_into(entry_emails::table)
+        .values(e)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn entry_emails_for(
+    conn: &mut DbConnection,
+    entries: &[EntryId],
+) -> Result<Vec<EntryEmail>, StoreError> {
+    let ids: Vec<String> = entries.iter().map(ToString::to_string).collect();
+    Ok(entry_emails::table
+        .filter(entry_emails::entry_id.eq_any(ids))
+        .select(EntryEmail::as_select())
+        .load(conn)?)
+}
+
+// ---------------------------------------------------------------- outbox
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox)]
+struct OutboxRow {
+    id: String,
+    kind: String,
+    case_id: Option<String>,
+    entry_id: Option<String>,
+    message_id: String,
+    recipients: String,
+    subject: String,
+    raw: Vec<u8>,
+    status: String,
+    attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    last_error: Option<String>,
+    created_at: NaiveDateTime,
+    sent_at: Option<NaiveDateTime>,
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    pub id: String,
+    /// `reply`, `acknowledgment`, `magic_link`, `sla_alert` or `chat_reply`.
+    pub kind: String,
+    pub case_id: Option<CaseId>,
+    pub entry_id: Option<EntryId>,
+    pub message_id: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub raw: Vec<u8>,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<OutboxRow> for Outbound {
+    type Error = StoreError;
+
+    fn try_from(r: OutboxRow) -> Result<Outbound, StoreError> {
+        Ok(Outbound {
+            recipients: serde_json::from_str(&r.recipients).map_err(|_| corrupt("recipients"))?,
+            case_id: parse_id(r.case_id, "case_id")?,
+            entry_id: parse_id(r.entry_id, "entry_id")?,
+            id: r.id,
+            kind: r.kind,
+            message_id: r.message_id,
+            subject: r.subject,
+            raw: r.raw,
+            status: r.status,
+            attempts: r.attempts,
+            next_attempt_at: r.next_attempt_at.and_utc(),
+            last_error: r.last_error,
+            created_at: r.created_at.and_utc(),
+            sent_at: r.sent_at.map(|t| t.and_utc()),
+        })
+    }
+}
+
+/// A message to queue.
+#[derive(Debug, Clone)]
+pub struct NewOutbound<'a> {
+    pub kind: &'a str,
+    pub case_id: Option<CaseId>,
+    pub entry_id: Option<EntryId>,
+    pub message_id: &'a str,
+    pub recipients: &'a [String],
+    pub subject: &'a str,
+    pub raw: &'a [u8],
+}
+
+pub fn enqueue(conn: &mut DbConnection, m: &NewOutbound<'_>) -> Result<String, StoreError> {
+    let now = now_micros();
+    let id = uuid::Uuid::now_v7().to_string();
+    diesel::insert_into(outbox::table)
+        .values(&OutboxRow {
+            id: id.clone(),
+            kind: m.kind.to_owned(),
+            case_id: m.case_id.map(|c| c.to_string()),
+            entry_id: m.entry_id.map(|e| e.to_string()),
+            message_id: m.message_id.to_owned(),
+            recipients: serde_json::to_string(m.recipients).map_err(|_| corrupt("recipients"))?,
+            subject: m.subject.to_owned(),
+            raw: m.raw.to_vec(),
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        })
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Takes up to `limit` due messages for sending and leases them for
+/// `lease`: another worker (or node) does not see them until the lease
+/// ends. On PostgreSQL rows locked by another node are skipped, not
+/// waited for.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    limit: i64,
+    lease: chrono::Duration,
+) -> Result<Vec<Outbound>, StoreError> {
+    let now = now_micros();
+    let ids: Vec<String> = match conn {
+        DbConnection::Postgres(pg) => diesel::sql_query(
+            "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind::<diesel::sql_types::Timestamp, _>(now)
+        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .load::<IdRow>(pg)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect(),
+        DbConnection::Sqlite(_) => outbox::table
+            .filter(outbox::status.eq("pending"))
+            .filter(outbox::next_attempt_at.le(now))
+            .order(outbox::next_attempt_at.asc())
+            .select(outbox::id)
+            .limit(limit)
+            .load(conn)?,
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+        .set(outbox::next_attempt_at.eq(now + lease))
+        .execute(conn)?;
+    outbox::table
+        .filter(outbox::id.eq_any(&ids))
+        .select(OutboxRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Outbound::try_from)
+        .collect()
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+}
+
+pub fn mark_sent(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq("sent"),
+            outbox::sent_at.eq(Some(now_micros())),
+            outbox::attempts.eq(outbox::attempts + 1),
+            outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Drops a sent message's bytes (sign-in links must not linger).
+pub fn forget_content(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    diesel::update(outbox::table.find(id))
+        .set(outbox::raw.eq(Vec::<u8>::new()))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `retry_at`, or failed for good.
+pub fn mark_attempt_failed(
+    conn: &mut DbConnection,
+    id: &str,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq(if retry_at.is_some() {
+                "pending"
+            } else {
+                "failed"
+            }),
+            outbox::attempts.eq(outbox::attempts + 1),
+            outbox::last_error.eq(Some(error)),
+            outbox::next_attempt_at.eq(retry_at.map_or_else(now_micros, |t| t.naive_utc())),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_outbound(conn: &mut DbConnection, id: &str) -> Result<Option<Outbound>, StoreError> {
+    outbox::table
+        .find(id)
+        .select(OutboxRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Outbound::try_from)
+        .transpose()
+}
+
+pub fn find_outbound_by_message_id(
+    conn: &mut DbConnection,
+    message_id: &str,
+) -> Result<Option<Outbound>, StoreError> {
+    outbox::table
+        .filter(outbox::message_id.eq(message_id))
+        .select(OutboxRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Outbound::try_from)
+        .transpose()
+}
+
+/// Messages of the outbox, newest first; of one case when given.
+pub fn list_outbound(
+    conn: &mut DbConnection,
+    case: Option<CaseId>,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Outbound>, StoreError> {
+    let mut q = outbox::table.select(OutboxRow::as_select()).into_boxed();
+    if let Some(c) = case {
+        q = q.filter(outbox::case_id.eq(c.to_string()));
+    }
+    if let Some(s) = status {
+        q = q.filter(outbox::status.eq(s.to_owned()));
+    }
+    q.order(outbox::id.desc())
+        .limit(limit)
+        .load(conn)?
+        .into_iter()
+        .map(Outbound::try_from)
+        .collect()
+}
+
+/// Acknowledgments sent to an address since a time (rate limit).
+pub fn acknowledgments_to_since(
+    conn: &mut DbConnection,
+    address: &str,
+    since: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    let needle = serde_json::to_string(address).map_err(|_| corrupt("address"))?;
+    Ok(outbox::table
+        .filter(outbox::kind.eq("acknowledgment"))
+        .filter(outbox::created_at.ge(since.naive_utc()))
+        .filter(outbox::recipients.like(format!("%{needle}%")))
+        .count()
+        .get_result(conn)?)
+}
