@@ -16,6 +16,7 @@ pub mod http;
 mod process;
 pub mod seed;
 mod server;
+pub mod smtp_sink;
 
 pub use chat_client::ChatClient;
 pub use database::{Backend, TestDatabase};

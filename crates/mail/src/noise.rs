@@ -55,14 +55,14 @@ pub fn noise(mail: &InboundMail, own_domain: &str) -> Option<Noise> {
             return Some(Noise::AutoSubmitted(format!("{vendor}: {v}")));
         }
     }
+    if let Some(v) = mail.header("list-id") {
+        return Some(Noise::MailingList(v.to_owned()));
+    }
     if let Some(v) = mail.header("precedence") {
         let p = v.trim().to_ascii_lowercase();
         if matches!(p.as_str(), "bulk" | "junk" | "list") {
             return Some(Noise::Precedence(p));
         }
-    }
-    if let Some(v) = mail.header("list-id") {
-        return Some(Noise::MailingList(v.to_owned()));
     }
     if let Some(v) = mail.header("x-auto-response-suppress") {
         let v = v.to_ascii_lowercase();

@@ -255,6 +255,7 @@ pub fn record_message_id(
                 mail_message_ids::case_id.eq(case.to_string()),
                 mail_message_ids::entry_id.eq(entry.map(|e| e.to_string())),
                 mail_message_ids::direction.eq(direction),
+                mail_message_ids::created_at.eq(now_micros()),
             ))
             .execute(conn)?;
     }
@@ -290,7 +291,7 @@ pub fn message_ids_of_case(
 ) -> Result<Vec<String>, StoreError> {
     let mut ids: Vec<String> = mail_message_ids::table
         .filter(mail_message_ids::case_id.eq(case.to_string()))
-        .order(mail_message_ids::entry_id.desc())
+        .order(mail_message_ids::created_at.desc())
         .select(mail_message_ids::message_id)
         .limit(limit)
         .load(conn)?;

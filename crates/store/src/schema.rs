@@ -307,6 +307,7 @@ diesel::table! {
         case_id -> Text,
         entry_id -> Nullable<Text>,
         direction -> Text,
+        created_at -> Timestamp,
     }
 }
 

@@ -30,9 +30,10 @@ CREATE TABLE mail_message_ids (
     message_id TEXT PRIMARY KEY NOT NULL,
     case_id TEXT NOT NULL REFERENCES cases (id),
     entry_id TEXT REFERENCES case_entries (id),
-    direction TEXT NOT NULL CHECK (direction IN ('in', 'out'))
+    direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    created_at TIMESTAMP NOT NULL
 );
-CREATE INDEX mail_message_ids_case ON mail_message_ids (case_id);
+CREATE INDEX mail_message_ids_case ON mail_message_ids (case_id, created_at);
 
 -- What an email thread entry was: addresses, subject, sanitised HTML and
 -- the whole text before quoted history was collapsed.

@@ -14,6 +14,7 @@ mod cli;
 mod directory;
 mod durability;
 mod health;
+mod mail;
 mod migrations;
 mod problems;
 mod sla;

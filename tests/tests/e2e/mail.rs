@@ -1,0 +1,448 @@
+//! Email end to end: the LMTP door with a real LMTP client (Python's
+//! smtplib), the HTTP door with a corpus of real-world messages, outbound
+//! mail into a real SMTP sink on loopback, the quarantine, and a server
+//! killed in the middle of a delivery batch.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix_web::http::Method;
+use rapport_server::config::{MailTransport, SmtpSecurity, UnknownSenders};
+use rapport_tests::smtp_sink::SmtpSink;
+use rapport_tests::{TestApp, TestDatabase, e2e_test};
+use serde_json::{Value, json};
+
+use super::directory::ok;
+
+/// Sends one message over LMTP with Python's smtplib (a real client).
+/// Ok(()) when the server answered 250 for every recipient.
+pub(crate) async fn lmtp_send(
+    addr: std::net::SocketAddr,
+    from: &str,
+    to: &[&str],
+    raw: Vec<u8>,
+) -> Result<(), String> {
+    let script = r#"
+import smtplib, sys
+host, port, sender = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rcpts = sys.argv[4:]
+data = sys.stdin.buffer.read()
+try:
+    s = smtplib.LMTP(host, port, timeout=30)
+    refused = s.sendmail(sender, rcpts, data)
+    s.quit()
+except smtplib.SMTPResponseException as e:
+    print(f"{e.smtp_code} {e.smtp_error.decode(errors='replace')}")
+    sys.exit(1)
+except smtplib.SMTPRecipientsRefused as e:
+    print(str(e.recipients))
+    sys.exit(1)
+except Exception as e:
+    print(f"error: {e}")
+    sys.exit(1)
+if refused:
+    print(str(refused))
+    sys.exit(1)
+print("OK")
+"#;
+    let (host, port) = (addr.ip().to_string(), addr.port().to_string());
+    let mut args = vec![
+        "-c".to_owned(),
+        script.to_owned(),
+        host,
+        port,
+        from.to_owned(),
+    ];
+    args.extend(to.iter().map(|t| (*t).to_owned()));
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("python3")
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&raw)
+            .expect("write");
+        let out = child.wait_with_output().expect("python3 finishes");
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(text)
+        }
+    })
+    .await
+    .expect("the LMTP client ran")
+}
+
+/// A corpus message with its placeholders filled in.
+pub(crate) fn corpus(name: &str, fill: &HashMap<&str, String>) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/mail")
+        .join(name);
+    let mut text = std::fs::read(path).expect("corpus file");
+    for (k, v) in fill {
+        let needle = format!("{{{{{k}}}}}");
+        let mut out = Vec::new();
+        let mut rest = &text[..];
+        while let Some(i) = rest
+            .windows(needle.len())
+            .position(|w| w == needle.as_bytes())
+        {
+            out.extend_from_slice(&rest[..i]);
+            out.extend_from_slice(v.as_bytes());
+            rest = &rest[i + needle.len()..];
+        }
+        out.extend_from_slice(rest);
+        text = out;
+    }
+    text
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    raw.lines().take_while(|l| !l.is_empty()).find_map(|l| {
+        l.split_once(':')
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+    })
+}
+
+/// Admin, a team with one agent, Acme (domain acme.example) and Anna.
+struct Desk {
+    admin: String,
+    agent: String,
+    acme: String,
+}
+
+async fn desk(app: &TestApp, db: &TestDatabase) -> Desk {
+    let admin = app.token_for(db, "admin").await;
+    let agent = app.token_for(db, "agent").await;
+    let agent_id = app.get_as(&agent, "/api/v1/me").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let team = ok(
+        app.post_as(&admin, "/api/v1/teams", &json!({"name": "Key Accounts"}))
+            .await,
+        201,
+    )
+    .await;
+    let team = team["id"].as_str().unwrap();
+    ok(
+        app.send(
+            Method::PUT,
+            &format!("/api/v1/teams/{team}/members/{agent_id}"),
+            Some(json!({"role": "member"}).to_string()),
+            Some(&admin),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let acme = ok(
+        app.post_as(
+            &admin,
+            "/api/v1/accounts",
+            &json!({"name": "Acme Manufacturing", "domains": ["acme.example"], "team_id": team}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let acme = acme["id"].as_str().unwrap().to_owned();
+    ok(app.post_as(&admin, &format!("/api/v1/accounts/{acme}/contacts"), &json!({"name": "Anna Finance", "emails": ["anna@acme.example"], "function": "finance"})).await, 201).await;
+    Desk { admin, agent, acme }
+}
+
+fn first_mail(subject: &str, id: &str) -> Vec<u8> {
+    format!("From: Anna Finance <anna@acme.example>\r\nTo: Acme Support <support@rapport.localhost>\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\nDate: Mon, 23 Nov 2026 09:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nOur March invoice shows 19% VAT instead of 7%.\r\n").into_bytes()
+}
+
+async fn thread_of(app: &TestApp, token: &str, case: &str) -> Vec<Value> {
+    app.get_as(token, &format!("/api/v1/cases/{case}/entries?limit=200"))
+        .await
+        .json()["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+e2e_test! {
+    async fn mail_through_lmtp_threads_into_one_case_and_replies_reach_an_smtp_sink(db) {
+        let sink = SmtpSink::start();
+        let app = TestApp::spawn_with(&db, |s| {
+            s.mail.lmtp_bind = "127.0.0.1:0".into();
+            s.mail.transport = MailTransport::Smtp;
+            s.mail.smtp_host = "127.0.0.1".into();
+            s.mail.smtp_port = sink.addr.port();
+            s.mail.smtp_security = SmtpSecurity::None;
+        })
+        .await;
+        let lmtp = app.lmtp_addr.expect("the LMTP listener runs");
+        let d = desk(&app, &db).await;
+
+        // A new message opens a case and is acknowledged over SMTP.
+        lmtp_send(lmtp, "anna@acme.example", &["support@rapport.localhost"], first_mail("Invoice 2026-0318 shows the wrong VAT rate", "first-1@acme.example")).await.unwrap();
+        let sent = sink.wait_for(1).await;
+        let ack = String::from_utf8_lossy(&sent[0].raw).into_owned();
+        assert_eq!(sent[0].rcpt_to, vec!["anna@acme.example"]);
+        assert_eq!(sent[0].mail_from, "support@rapport.localhost");
+        assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-generated"));
+        assert_eq!(header(&ack, "In-Reply-To"), Some("<first-1@acme.example>"));
+        let subject = header(&ack, "Subject").unwrap().to_owned();
+        assert!(subject.starts_with("[#"), "{subject}");
+        let number: i64 = subject[2..subject.find(']').unwrap()].parse().unwrap();
+        let reply_to = header(&ack, "Reply-To").unwrap().to_owned();
+        assert!(reply_to.contains(&format!("support+{number}-")) && reply_to.contains("@rapport.localhost"), "{reply_to}");
+        let ack_id = header(&ack, "Message-ID").unwrap().trim_matches(|c| c == '<' || c == '>').to_owned();
+        assert!(ack_id.ends_with("@rapport.localhost"));
+        let parsed = rapport_mail::parse(&sent[0].raw).unwrap();
+        assert!(parsed.text.contains(&format!("case #{number}")), "{}", parsed.text);
+        assert!(parsed.html.is_some(), "text and HTML parts");
+        let cases = app.get_as(&d.agent, "/api/v1/cases").await.json();
+        let case = cases["items"].as_array().unwrap().iter().find(|c| c["number"] == number).unwrap().clone();
+        let case_id = case["id"].as_str().unwrap().to_owned();
+        assert_eq!(case["channel"], "email");
+        assert_eq!(case["account_id"], d.acme.as_str());
+
+        // Replies thread back: by In-Reply-To (Gmail), by the signed reply
+        // address (Apple Mail), by the subject tag from a colleague (Outlook).
+        let mut fill = HashMap::from([("RUN", "lmtp".to_owned()), ("CASE_NUMBER", number.to_string()), ("OUR_MESSAGE_ID", ack_id.clone())]);
+        lmtp_send(lmtp, "anna@acme.example", &["support@rapport.localhost"], corpus("gmail_reply.eml", &fill)).await.unwrap();
+        let address = reply_to.trim_start_matches(|c| c != '<').trim_matches(|c| c == '<' || c == '>').to_owned();
+        let address = if address.is_empty() { reply_to.clone() } else { address };
+        fill.insert("REPLY_ADDRESS", address.clone());
+        lmtp_send(lmtp, "anna@acme.example", &[&address], corpus("apple_mail_reply.eml", &fill)).await.unwrap();
+        lmtp_send(lmtp, "bob@acme.example", &["support@rapport.localhost"], corpus("outlook_reply.eml", &fill)).await.unwrap();
+        let thread = thread_of(&app, &d.agent, &case_id).await;
+        let bodies: Vec<&str> = thread.iter().filter(|e| e["kind"] == "email_in").map(|e| e["body"].as_str().unwrap()).collect();
+        assert_eq!(bodies.len(), 4, "{bodies:?}");
+        assert_eq!(bodies[1], "Thanks, the corrected invoice arrived and the totals match now.", "quoted history collapsed");
+        assert!(bodies[2].starts_with("Could you send the credit note as PDF too?"));
+        assert!(!bodies[2].contains("> Hello Anna"));
+        assert!(bodies[3].contains("Hall 3") && !bodies[3].contains("Original Message"));
+        let inbound = app.get_as(&d.admin, "/api/v1/mail/inbound?limit=200").await.json();
+        let outcomes: Vec<String> = inbound["items"].as_array().unwrap().iter().map(|m| m["outcome"].as_str().unwrap_or("").to_owned()).collect();
+        assert!(outcomes[1].contains("In-Reply-To"), "{outcomes:?}");
+        assert!(outcomes[2].contains("reply address"), "{outcomes:?}");
+        assert!(outcomes[3].contains("subject tag"), "{outcomes:?}");
+        // Bob wrote from Acme's domain: he is now an (unverified) contact taking part.
+        let detail = app.get_as(&d.agent, &format!("/api/v1/cases/{case_id}")).await.json();
+        assert_eq!(detail["participant_ids"].as_array().unwrap().len(), 1, "{detail}");
+
+        // An agent's email reply goes to Anna and Bob, threaded.
+        ok(app.post_as(&d.agent, &format!("/api/v1/cases/{case_id}/entries"), &json!({"kind": "email_out", "body": "The credit note is attached to this email.\n\nKind regards"})).await, 201).await;
+        let sent = sink.wait_for(2).await;
+        let reply = String::from_utf8_lossy(&sent[1].raw).into_owned();
+        let mut to = sent[1].rcpt_to.clone();
+        to.sort();
+        assert_eq!(to, vec!["anna@acme.example", "bob@acme.example"]);
+        assert_eq!(header(&reply, "Auto-Submitted"), None, "a person's reply is not automatic");
+        assert!(header(&reply, "Subject").unwrap().starts_with(&format!("[#{number}]")));
+        let parsed = rapport_mail::parse(&sent[1].raw).unwrap();
+        assert!(parsed.references.contains(&ack_id) && parsed.references.contains(&"CAGmail-lmtp-0001@mail.gmail.com".to_owned()), "{:?}", parsed.references);
+        assert_eq!(parsed.references.first().map(String::as_str), Some("first-1@acme.example"), "oldest first");
+        assert_eq!(parsed.in_reply_to.first(), parsed.references.last());
+        let reply_id = header(&reply, "Message-ID").unwrap().trim_matches(|c| c == '<' || c == '>').to_owned();
+
+        // An out-of-office answer is stored but never answered.
+        lmtp_send(lmtp, "anna@acme.example", &["support@rapport.localhost"], corpus("out_of_office.eml", &fill)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(sink.messages().len(), 2, "no answer to an automatic reply");
+        assert_eq!(thread_of(&app, &d.agent, &case_id).await.iter().filter(|e| e["kind"] == "email_in").count(), 5);
+
+        // A bounce of our reply marks it failed and tells the team, without a new case.
+        fill.insert("OUR_MESSAGE_ID", reply_id.clone());
+        lmtp_send(lmtp, "", &["support@rapport.localhost"], corpus("dsn_bounce.eml", &fill)).await.unwrap();
+        let outbox = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json();
+        let failed = outbox.as_array().unwrap().iter().find(|m| m["message_id"] == reply_id.as_str()).unwrap();
+        assert_eq!(failed["status"], "failed");
+        assert!(failed["last_error"].as_str().unwrap().contains("5.1.1"));
+        let thread = thread_of(&app, &d.agent, &case_id).await;
+        assert!(thread.iter().any(|e| e["kind"] == "note" && e["body"].as_str().unwrap().contains("could not be delivered")));
+        assert_eq!(app.get_as(&d.agent, "/api/v1/cases").await.json()["items"].as_array().unwrap().len(), 1, "no case for the bounce");
+        assert_eq!(sink.messages().len(), 2);
+    }
+}
+
+e2e_test! {
+    async fn a_corpus_of_real_world_mail_lands_where_it_should(db) {
+        let app = TestApp::spawn(&db).await;
+        let d = desk(&app, &db).await;
+        let token = ok(app.post_as(&d.admin, "/api/v1/api-tokens", &json!({"name": "mail provider", "scopes": ["mail:ingest"]})).await, 201).await;
+        let ingest = token["secret"].as_str().unwrap().to_owned();
+        let post = |raw: Vec<u8>, to: &'static str| {
+            let (app, ingest) = (&app, ingest.clone());
+            async move {
+                let res = app.send_raw(&format!("/api/v1/inbound/email?to={to}"), "message/rfc822", raw, Some(&ingest)).await;
+                assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
+                res.json()
+            }
+        };
+        let first = post(first_mail("Invoice 2026-0318 shows the wrong VAT rate", "c-first@acme.example"), "support@rapport.localhost").await;
+        assert_eq!(first["status"], "threaded");
+        assert!(first["outcome"].as_str().unwrap().contains("acknowledged"));
+        let case_id = first["case_id"].as_str().unwrap().to_owned();
+        let case = app.get_as(&d.agent, &format!("/api/v1/cases/{case_id}")).await.json();
+        let number = case["number"].as_i64().unwrap();
+        let outbox = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json();
+        let ack_id = outbox[0]["message_id"].as_str().unwrap().to_owned();
+        let reply_address = app.state.mail.tokens.reply_address("support@rapport.localhost", number);
+        let fill = HashMap::from([("RUN", "http".to_owned()), ("CASE_NUMBER", number.to_string()), ("OUR_MESSAGE_ID", ack_id.clone()), ("REPLY_ADDRESS", reply_address)]);
+
+        let gmail = post(corpus("gmail_reply.eml", &fill), "").await;
+        assert_eq!((gmail["status"].as_str(), gmail["case_id"].as_str()), (Some("threaded"), Some(case_id.as_str())));
+        let outlook = post(corpus("outlook_reply.eml", &fill), "").await;
+        assert_eq!(outlook["case_id"], case_id.as_str());
+        let apple = post(corpus("apple_mail_reply.eml", &fill), "").await;
+        assert_eq!(apple["case_id"], case_id.as_str());
+        let ooo = post(corpus("out_of_office.eml", &fill), "").await;
+        assert_eq!(ooo["case_id"], case_id.as_str());
+        assert!(ooo["outcome"].as_str().unwrap().contains("not answered"), "{ooo}");
+        let list = post(corpus("mailing_list.eml", &fill), "").await;
+        assert_eq!(list["status"], "threaded");
+        assert!(list["outcome"].as_str().unwrap().contains("mailing-list"), "{list}");
+        assert_ne!(list["case_id"], case_id.as_str());
+        let bounce = post(corpus("dsn_bounce.eml", &fill), "").await;
+        assert_eq!(bounce["status"], "bounce");
+        assert!(bounce["case_id"].is_null());
+        let outbox = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json();
+        assert_eq!(outbox.as_array().unwrap().iter().find(|m| m["message_id"] == ack_id.as_str()).unwrap()["status"], "failed");
+
+        // Charsets are decoded.
+        let latin = post(corpus("iso_8859_1.eml", &fill), "").await;
+        let latin_case = app.get_as(&d.agent, &format!("/api/v1/cases/{}", latin["case_id"].as_str().unwrap())).await.json();
+        assert_eq!(latin_case["subject"], "Unvollständige Lieferung 4711");
+        let body = &thread_of(&app, &d.agent, latin["case_id"].as_str().unwrap()).await[0]["body"];
+        assert!(body.as_str().unwrap().contains("Grüße aus München"), "{body}");
+        let sjis = post(corpus("shift_jis.eml", &fill), "").await;
+        let sjis_case = app.get_as(&d.agent, &format!("/api/v1/cases/{}", sjis["case_id"].as_str().unwrap())).await.json();
+        assert_eq!(sjis_case["subject"], "請求書について");
+        let body = &thread_of(&app, &d.agent, sjis["case_id"].as_str().unwrap()).await[0]["body"];
+        assert!(body.as_str().unwrap().contains("請求書の金額について"), "{body}");
+
+        // No Message-ID: the bytes identify it; a redelivery stores nothing new.
+        let raw = corpus("no_message_id.eml", &fill);
+        let once = post(raw.clone(), "").await;
+        assert_eq!(once["status"], "threaded");
+        let twice = post(raw, "").await;
+        assert_eq!(twice["duplicate"], true);
+        assert_eq!(twice["id"], once["id"]);
+        // The same Message-ID with other bytes (another relay's headers): ignored.
+        let mut relayed = b"Received: from mx2.acme.example by mx.rapport.localhost; Mon, 23 Nov 2026 10:20:00 +0000\r\n".to_vec();
+        relayed.extend(corpus("gmail_reply.eml", &fill));
+        let again = post(relayed, "").await;
+        assert_eq!(again["status"], "ignored");
+        assert!(again["outcome"].as_str().unwrap().contains("duplicate"));
+        let gmail_bodies = thread_of(&app, &d.agent, &case_id).await.iter().filter(|e| e["body"] == "Thanks, the corrected invoice arrived and the totals match now.").count();
+        assert_eq!(gmail_bodies, 1);
+
+        // A damaged MIME tree still yields its text.
+        let broken = post(corpus("malformed_mime.eml", &fill), "").await;
+        assert_eq!(broken["status"], "threaded");
+        let body = &thread_of(&app, &d.agent, broken["case_id"].as_str().unwrap()).await[0]["body"];
+        assert!(body.as_str().unwrap().contains("The scanner sent this"), "{body}");
+
+        // A large attachment is stored whole, like any attachment.
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let mut b64 = String::new();
+        for chunk in base64_lines(&data) { b64.push_str(&chunk); b64.push_str("\r\n"); }
+        let big = format!("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Scans of the delivery\r\nMessage-ID: <big-http@acme.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nScans attached.\r\n--B\r\nContent-Type: application/octet-stream; name=\"scans.bin\"\r\nContent-Disposition: attachment; filename=\"scans.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}--B--\r\n");
+        let big = post(big.into_bytes(), "").await;
+        let entries = app.get_as(&d.agent, &format!("/api/v1/cases/{}/entries", big["case_id"].as_str().unwrap())).await.json();
+        let files = entries["items"][0]["attachments"].as_array().unwrap().clone();
+        assert_eq!(files.len(), 1, "{entries}");
+        assert_eq!(files[0]["size"], 3_000_000);
+        let download = app.get_as(&d.agent, files[0]["url"].as_str().unwrap()).await;
+        assert_eq!(download.status, 200);
+        assert!(download.body == data, "the attachment comes back byte for byte");
+
+        // Not a message at all: quarantined, not dropped.
+        let junk = post(b"\x00\x01\x02 this is not an email".to_vec(), "").await;
+        assert_eq!(junk["status"], "quarantined");
+        // Nothing may come in without the ingest scope.
+        let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", first_mail("x", "x@acme.example"), Some(&d.agent)).await;
+        res.assert_problem(403, "forbidden");
+    }
+}
+
+fn base64_lines(data: &[u8]) -> Vec<String> {
+    use base64::Engine;
+    let all = base64::engine::general_purpose::STANDARD.encode(data);
+    all.as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
+}
+
+e2e_test! {
+    async fn the_quarantine_holds_unknown_senders_for_admins_to_retry(db) {
+        let app = TestApp::spawn_with(&db, |s| s.mail.unknown_senders = UnknownSenders::Quarantine).await;
+        let d = desk(&app, &db).await;
+        let raw = b"From: Stranger <someone@newclient.example>\r\nTo: support@rapport.localhost\r\nSubject: Offer request\r\nMessage-ID: <q-1@newclient.example>\r\n\r\nPlease send us an offer.\r\n".to_vec();
+        let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", raw.clone(), Some(&d.admin)).await;
+        assert_eq!(res.status, 202);
+        let held = res.json();
+        assert_eq!(held["status"], "quarantined");
+        assert!(held["outcome"].as_str().unwrap().contains("unknown sender"));
+        let id = held["id"].as_str().unwrap().to_owned();
+        // Admins only, for every quarantine route.
+        let contact_free = app.token_for(&db, "auditor").await;
+        for token in [&d.agent, &contact_free] {
+            app.get_as(token, "/api/v1/mail/inbound?status=quarantined").await.assert_problem(403, "forbidden");
+            app.get_as(token, &format!("/api/v1/mail/inbound/{id}/raw")).await.assert_problem(403, "forbidden");
+            app.post_as(token, &format!("/api/v1/mail/inbound/{id}/retry"), &json!({})).await.assert_problem(403, "forbidden");
+            app.get_as(token, "/api/v1/mail/outbox").await.assert_problem(403, "forbidden");
+        }
+        let list = app.get_as(&d.admin, "/api/v1/mail/inbound?status=quarantined").await.json();
+        assert_eq!(list["items"][0]["id"], id.as_str());
+        let original = app.get_as(&d.admin, &format!("/api/v1/mail/inbound/{id}/raw")).await;
+        assert_eq!(original.body, raw);
+        assert_eq!(original.header("content-type"), Some("message/rfc822"));
+        // The sender's company becomes a client; the message is retried.
+        ok(app.post_as(&d.admin, "/api/v1/accounts", &json!({"name": "New Client", "domains": ["newclient.example"]})).await, 201).await;
+        let retried = ok(app.post_as(&d.admin, &format!("/api/v1/mail/inbound/{id}/retry"), &json!({})).await, 200).await;
+        assert_eq!(retried["status"], "threaded", "{retried}");
+        app.post_as(&d.admin, &format!("/api/v1/mail/inbound/{id}/retry"), &json!({})).await.assert_problem(409, "conflict");
+        app.get_as(&d.admin, "/api/v1/mail/inbound?status=nonsense").await.assert_problem(400, "invalid_query");
+    }
+}
+
+e2e_test! {
+    async fn a_failing_relay_is_retried_then_the_team_is_told(db) {
+        let sink = SmtpSink::start();
+        sink.refuse_with(Some("451 4.3.0 try later"));
+        let app = TestApp::spawn_with(&db, |s| {
+            s.mail.transport = MailTransport::Smtp;
+            s.mail.smtp_host = "127.0.0.1".into();
+            s.mail.smtp_port = sink.addr.port();
+            s.mail.smtp_security = SmtpSecurity::None;
+            s.mail.max_attempts = 2;
+            s.mail.retry_base_secs = 1;
+        })
+        .await;
+        let d = desk(&app, &db).await;
+        let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", first_mail("Delivery address", "retry-1@acme.example"), Some(&d.admin)).await;
+        let case_id = res.json()["case_id"].as_str().unwrap().to_owned();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let failed = loop {
+            let outbox = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json();
+            let m = outbox[0].clone();
+            if m["status"] == "failed" {
+                break m;
+            }
+            assert!(std::time::Instant::now() < deadline, "still {m}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(failed["attempts"], 2);
+        assert!(failed["last_error"].as_str().unwrap().contains("451"), "{failed}");
+        let thread = thread_of(&app, &d.agent, &case_id).await;
+        assert!(thread.iter().any(|e| e["kind"] == "note" && e["body"].as_str().unwrap().contains("could not be sent after 2 attempts")));
+        assert!(sink.messages().is_empty());
+    }
+}
