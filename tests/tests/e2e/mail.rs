@@ -446,3 +446,125 @@ e2e_test! {
         assert!(sink.messages().is_empty());
     }
 }
+
+/// Sends messages `indices` over one LMTP connection, printing `ACK i`
+/// after each 250 and stopping at the first failure.
+const LMTP_BATCH: &str = r#"
+import smtplib, sys
+host, port = sys.argv[1], int(sys.argv[2])
+indices = [int(i) for i in sys.argv[3:]]
+try:
+    s = smtplib.LMTP(host, port, timeout=30)
+    for i in indices:
+        msg = (f"From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\n"
+               f"Subject: Order question {i}\r\nMessage-ID: <crash-{i}@acme.example>\r\n\r\n"
+               f"Question number {i} about order 88{i}.\r\n").encode()
+        s.sendmail("anna@acme.example", ["support@rapport.localhost"], msg)
+        print(f"ACK {i}", flush=True)
+    s.quit()
+except Exception as e:
+    print(f"FAIL {e}", flush=True)
+    sys.exit(1)
+"#;
+
+/// Runs the batch client; calls `on_ack` with each acknowledged index.
+fn lmtp_batch(
+    addr: std::net::SocketAddr,
+    indices: &[usize],
+    mut on_ack: impl FnMut(usize),
+) -> bool {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(LMTP_BATCH)
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .args(indices.iter().map(ToString::to_string))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    for line in out.lines().map_while(Result::ok) {
+        if let Some(i) = line.strip_prefix("ACK ") {
+            on_ack(i.parse().expect("index"));
+        }
+    }
+    child.wait().expect("python3 finishes").success()
+}
+
+e2e_test! {
+    async fn mail_acknowledged_over_lmtp_survives_a_killed_server_exactly_once(db) {
+        use rapport_tests::http::call;
+        use rapport_tests::{RapportProcess, rapport_bin, seed};
+        const N: usize = 60;
+        let env = [("RAPPORT_MAIL__LMTP_BIND", "127.0.0.1:0")];
+        let mut server = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
+        let base = format!("http://{}", server.wait_ready(Duration::from_secs(60)));
+        let lmtp = server.lmtp_addr().expect("LMTP listening");
+        let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+        let (email, password) = seed::staff(&db, "admin");
+        let (_, t) = call(&client, "POST", format!("{base}/api/v1/auth/login"), None, Some(json!({"email": email, "password": password}))).await;
+        let admin = t["access_token"].as_str().unwrap().to_owned();
+        let (status, acme) = call(&client, "POST", format!("{base}/api/v1/accounts"), Some(&admin), Some(json!({"name": "Acme Manufacturing", "domains": ["acme.example"]}))).await;
+        assert_eq!(status, 201);
+        let (status, _) = call(&client, "POST", format!("{base}/api/v1/accounts/{}/contacts", acme["id"].as_str().unwrap()), Some(&admin), Some(json!({"name": "Anna Finance", "emails": ["anna@acme.example"]}))).await;
+        assert_eq!(status, 201);
+
+        // The MTA delivers a batch; the server dies a third of the way in.
+        let all: Vec<usize> = (0..N).collect();
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let server = std::sync::Arc::new(std::sync::Mutex::new(server));
+        let (a, s) = (acked.clone(), server.clone());
+        let finished = tokio::task::spawn_blocking(move || {
+            lmtp_batch(lmtp, &all, |i| {
+                let mut a = a.lock().unwrap();
+                a.push(i);
+                if a.len() == N / 3 {
+                    s.lock().unwrap().signal("KILL");
+                }
+            })
+        })
+        .await
+        .unwrap();
+        assert!(!finished, "the batch was cut by the kill");
+        let acked: Vec<usize> = acked.lock().unwrap().clone();
+        assert!(acked.len() >= N / 3 && acked.len() < N, "{} acknowledged", acked.len());
+        server.lock().unwrap().wait_exit(Duration::from_secs(10));
+
+        // Restarted, the MTA retries what it has no 250 for (and, as a
+        // lost answer would make it, the last acknowledged one too).
+        let mut again = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
+        let base = format!("http://{}", again.wait_ready(Duration::from_secs(60)));
+        let lmtp = again.lmtp_addr().expect("LMTP listening");
+        let mut retry: Vec<usize> = (0..N).filter(|i| !acked.contains(i)).collect();
+        retry.push(*acked.last().unwrap());
+        let all_ok = tokio::task::spawn_blocking(move || lmtp_batch(lmtp, &retry, |_| {})).await.unwrap();
+        assert!(all_ok);
+
+        // Every message is there exactly once: one received row, one case.
+        let (_, inbound) = call(&client, "GET", format!("{base}/api/v1/mail/inbound?limit=200"), Some(&admin), None).await;
+        let rows = inbound["items"].as_array().unwrap();
+        assert_eq!(rows.len(), N, "one row per message");
+        assert!(rows.iter().all(|r| r["status"] == "threaded"), "{inbound}");
+        let mut cursor: Option<String> = None;
+        let mut subjects: Vec<String> = Vec::new();
+        loop {
+            let url = match &cursor {
+                Some(c) => format!("{base}/api/v1/cases?limit=200&cursor={c}"),
+                None => format!("{base}/api/v1/cases?limit=200"),
+            };
+            let (_, page) = call(&client, "GET", url, Some(&admin), None).await;
+            subjects.extend(page["items"].as_array().unwrap().iter().map(|c| c["subject"].as_str().unwrap().to_owned()));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        for i in 0..N {
+            let want = format!("Order question {i}");
+            assert_eq!(subjects.iter().filter(|s| **s == want).count(), 1, "{want}");
+        }
+        again.signal("TERM");
+        again.wait_exit(Duration::from_secs(20));
+    }
+}
