@@ -297,6 +297,14 @@ e2e_test! {
 
         let gmail = post(corpus("gmail_reply.eml", &fill), "").await;
         assert_eq!((gmail["status"].as_str(), gmail["case_id"].as_str()), (Some("threaded"), Some(case_id.as_str())));
+        // The thread shows the reply; its email keeps the whole text and safe HTML.
+        let thread = thread_of(&app, &d.agent, &case_id).await;
+        let email = thread.iter().find(|e| e["id"] == gmail["entry_id"]).unwrap()["email"].clone();
+        assert_eq!(email["from"], "anna@acme.example");
+        assert_eq!(email["collapsed"], true);
+        assert!(email["full_text"].as_str().unwrap().contains("the corrected invoice is attached"));
+        let html = email["html"].as_str().unwrap();
+        assert!(html.contains("corrected invoice arrived") && !html.contains("script") && !html.contains("tracker.example"), "{html}");
         let outlook = post(corpus("outlook_reply.eml", &fill), "").await;
         assert_eq!(outlook["case_id"], case_id.as_str());
         let apple = post(corpus("apple_mail_reply.eml", &fill), "").await;

@@ -119,6 +119,41 @@ pub struct EntryView {
     /// Files of this entry (listed in case threads; absent in the timeline).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachments: Option<Vec<AttachmentView>>,
+    /// For received email (in case threads): addresses, subject, the
+    /// sanitised HTML and the whole text when quoted history was collapsed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailView {
+    pub message_id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    /// Sanitised: no scripts, event handlers or remote images.
+    pub html: Option<String>,
+    /// True when quoted history or a signature was collapsed from `body`.
+    pub collapsed: bool,
+    /// The whole text as received (present when `collapsed`).
+    pub full_text: Option<String>,
+}
+
+impl From<&rapport_store::mail::EntryEmail> for EmailView {
+    fn from(e: &rapport_store::mail::EntryEmail) -> Self {
+        let list = |j: &str| serde_json::from_str::<Vec<String>>(j).unwrap_or_default();
+        EmailView {
+            message_id: e.message_id.clone(),
+            from: e.from_address.clone(),
+            to: list(&e.to_addresses),
+            cc: list(&e.cc_addresses),
+            subject: e.subject.clone(),
+            html: e.html.clone(),
+            collapsed: e.collapsed,
+            full_text: e.collapsed.then(|| e.full_text.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -170,6 +205,7 @@ impl From<&Entry> for EntryView {
             client_message_id: e.client_message_id.clone(),
             created_at: e.created_at,
             attachments: None,
+            email: None,
         }
     }
 }
@@ -408,11 +444,32 @@ pub async fn entries(
     let id: CaseId = path_id(&id, "case")?;
     let (limit, after) = (page.limit()?, page.cursor::<EntryId>()?);
     let app = state.into_inner();
+    let app_store = app.store.clone();
     let items =
         blocking::run(move || cases::entries(&app, &who.principal, id, after, limit)).await?;
+    let ids: Vec<EntryId> = items
+        .iter()
+        .filter(|(e, _)| e.kind == EntryKind::EmailIn)
+        .map(|(e, _)| e.id)
+        .collect();
+    let emails = if ids.is_empty() {
+        Vec::new()
+    } else {
+        blocking::with_conn(&app_store, move |conn| {
+            rapport_store::mail::entry_emails_for(conn, &ids)
+        })
+        .await?
+    };
     let items: Vec<EntryView> = items
         .iter()
-        .map(|(e, files)| EntryView::with_files(e, files))
+        .map(|(e, files)| {
+            let mut view = EntryView::with_files(e, files);
+            view.email = emails
+                .iter()
+                .find(|m| m.entry_id == view.id)
+                .map(EmailView::from);
+            view
+        })
         .collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |e| e.id.clone())))
 }
@@ -432,7 +489,7 @@ pub async fn post(
         "kind",
         Some(&b.kind),
         EntryKind::parse,
-        "portal, note".into(),
+        "portal, chat, note, email_out".into(),
     )?
     .ok_or(ApiError::Internal("kind".into()))?;
     let app = state.into_inner();

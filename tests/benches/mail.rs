@@ -1,0 +1,153 @@
+//! `make bench`: inbound email end to end through the pipeline every door
+//! uses (spool with fsync, record, parse, thread into a case with its
+//! entry, audit event and email details, acknowledgment), on SQLite and
+//! PostgreSQL, beside two baselines from the same run: parsing the same
+//! messages alone (MIME, charsets, HTML sanitising, quote collapsing,
+//! loop checks) and inserting the same raw messages as bare rows, one
+//! transaction each. RAPPORT_BENCH_MAIL sets the number of messages (1,000).
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use diesel::RunQueryDsl;
+use diesel::connection::SimpleConnection;
+use rapport_domain::Principal;
+use rapport_server::config::{self, Settings};
+use rapport_tests::{Backend, TestDatabase, seed};
+
+fn wanted() -> usize {
+    std::env::var("RAPPORT_BENCH_MAIL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000)
+}
+
+/// A realistic message: text and HTML parts, quoted history on replies.
+fn message(i: usize) -> Vec<u8> {
+    let reply = i % 2 == 1;
+    let (subject, threading) = if reply {
+        (
+            format!("Re: Order {} delivery question", i - 1),
+            format!(
+                "In-Reply-To: <bench-{}@acme.example>\r\nReferences: <bench-{}@acme.example>\r\n",
+                i - 1,
+                i - 1
+            ),
+        )
+    } else {
+        (format!("Order {i} delivery question"), String::new())
+    };
+    let text = format!(
+        "Hello team,\r\n\r\nthe delivery for order {i} arrived with two cartons missing; the delivery note says 12, we counted 10.\r\nCould you check with the warehouse and send the missing parts to Hall 3?\r\n\r\nKind regards\r\nAnna\r\n\r\nOn Mon, 23 Nov 2026 at 09:58, Acme Support <support@rapport.localhost> wrote:\r\n> Hello Anna,\r\n> your order {i} has shipped.\r\n"
+    );
+    let html = format!(
+        "<div>Hello team,<br><br>the delivery for order {i} arrived with two cartons missing; the delivery note says 12, we counted 10.<br>Could you check with the warehouse and send the missing parts to Hall 3?</div><div>Kind regards<br>Anna</div><blockquote>Hello Anna, your order {i} has shipped.</blockquote>"
+    );
+    format!(
+        "From: Anna Finance <anna@acme.example>\r\nTo: Acme Support <support@rapport.localhost>\r\nSubject: {subject}\r\nMessage-ID: <bench-{i}@acme.example>\r\n{threading}Date: Mon, 23 Nov 2026 10:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"ALT\"\r\n\r\n--ALT\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n--ALT\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--ALT--\r\n"
+    )
+    .into_bytes()
+}
+
+fn run(backend: Backend, n: usize) {
+    let Some(db) = TestDatabase::create(backend) else {
+        println!("mail ({backend:?}): skipped, no PostgreSQL configured (RAPPORT_TEST_POSTGRES)");
+        return;
+    };
+    let store = seed::store(&db);
+    let (admin_email, _) = seed::staff(&db, "admin");
+    let admin = rapport_store::staff::find_by_email(
+        &mut store.conn().unwrap(),
+        &rapport_domain::EmailAddress::parse(&admin_email).unwrap(),
+    )
+    .unwrap()
+    .unwrap();
+    let who = Principal::Staff {
+        id: admin.id,
+        role: admin.role,
+    };
+    let mut settings = Settings {
+        data_dir: db.data_dir().to_path_buf(),
+        ..Settings::default()
+    };
+    settings.database.url = Some(db.url.clone());
+    let config = config::validate(settings).unwrap();
+    let state = rapport_server::server::state_for(Arc::new(config), store.clone()).unwrap();
+    rapport_server::usecase::account::create(
+        &state,
+        &who,
+        rapport_server::usecase::account::AccountInput {
+            name: Some("Acme Manufacturing".into()),
+            domains: Some(vec!["acme.example".into()]),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let messages: Vec<Vec<u8>> = (0..n).map(message).collect();
+    let bytes: usize = messages.iter().map(Vec::len).sum();
+
+    let started = Instant::now();
+    for raw in &messages {
+        let mail = rapport_mail::parse(raw).unwrap();
+        let _ = rapport_mail::noise(&mail, "rapport.localhost");
+        let _ = rapport_mail::split_reply(&mail.text);
+    }
+    let parse = n as f64 / started.elapsed().as_secs_f64();
+
+    let mut conn = store.conn().unwrap();
+    let blob = if backend == Backend::Postgres {
+        "BYTEA"
+    } else {
+        "BLOB"
+    };
+    conn.batch_execute(&format!(
+        "CREATE TABLE bench_bare_mail (id TEXT PRIMARY KEY, raw {blob} NOT NULL)"
+    ))
+    .unwrap();
+    let insert_sql = if backend == Backend::Postgres {
+        "INSERT INTO bench_bare_mail (id, raw) VALUES ($1, $2)"
+    } else {
+        "INSERT INTO bench_bare_mail (id, raw) VALUES (?, ?)"
+    };
+    let started = Instant::now();
+    for raw in &messages {
+        diesel::sql_query(insert_sql)
+            .bind::<diesel::sql_types::Text, _>(uuid::Uuid::now_v7().to_string())
+            .bind::<diesel::sql_types::Binary, _>(raw.as_slice())
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    let insert = n as f64 / started.elapsed().as_secs_f64();
+    drop(conn);
+
+    let started = Instant::now();
+    let mut threaded = 0;
+    for raw in &messages {
+        let (row, _) =
+            rapport_server::usecase::mail::ingest(&state, "import", None, &[], raw).unwrap();
+        if row.status == "threaded" {
+            threaded += 1;
+        }
+    }
+    let ingest = n as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(threaded, n, "every message threaded");
+    println!(
+        "mail ({backend:?}): {n} messages ({:.1} KiB each): ingest end to end {ingest:.0}/s; \
+         parse alone {parse:.0}/s (ingest {:.3}x); bare row insert {insert:.0}/s (ingest {:.2}x)",
+        bytes as f64 / n as f64 / 1024.0,
+        ingest / parse,
+        ingest / insert
+    );
+}
+
+fn main() {
+    let n = wanted();
+    println!(
+        "Rapport inbound mail benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(1, |c| c.get())
+    );
+    run(Backend::Sqlite, n);
+    run(Backend::Postgres, n);
+}
