@@ -136,6 +136,18 @@ pub fn find_by_sha256(
         .transpose()
 }
 
+/// Holds the row's lock until the transaction ends, so two workers (or
+/// nodes) never process one message at once (SQLite's writer lock already
+/// serialises).
+pub fn lock_inbound(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query("SELECT id FROM inbound_mail WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(id)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 pub fn find_inbound(conn: &mut DbConnection, id: &str) -> Result<Option<Inbound>, StoreError> {
     inbound_mail::table
         .find(id)

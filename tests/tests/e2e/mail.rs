@@ -576,3 +576,92 @@ e2e_test! {
         again.wait_exit(Duration::from_secs(20));
     }
 }
+
+e2e_test! {
+    async fn mail_import_reads_files_maildir_and_mbox_once(db) {
+        use rapport_tests::{rapport_bin, run_rapport, seed};
+        // An account whose domain places the senders.
+        let store = seed::store(&db);
+        rapport_store::account::insert(
+            &mut store.conn().unwrap(),
+            &rapport_store::account::AccountFields {
+                name: "Acme Manufacturing".into(),
+                domains: vec![rapport_domain::Domain::parse("acme.example").unwrap()],
+                tier: "standard".into(),
+                lifecycle: rapport_domain::LifecycleStage::Customer,
+                team_id: None,
+                owner_id: None,
+                notes: String::new(),
+                custom_fields: serde_json::Map::new(),
+            },
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let msg = |i: usize| format!("From: Anna Finance <anna@acme.example>\nTo: support@rapport.localhost\nSubject: Imported question {i}\nMessage-ID: <import-{i}@acme.example>\n\nBody of question {i}.\n");
+        let eml = dir.path().join("eml");
+        std::fs::create_dir(&eml).unwrap();
+        std::fs::write(eml.join("1.eml"), msg(1)).unwrap();
+        std::fs::write(eml.join("2.eml"), msg(2)).unwrap();
+        let maildir = dir.path().join("maildir");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        }
+        std::fs::write(maildir.join("new/1700000000.M1P1.host"), msg(3)).unwrap();
+        std::fs::write(maildir.join("cur/1700000001.M2P2.host:2,S"), msg(4)).unwrap();
+        let mbox = dir.path().join("archive.mbox");
+        std::fs::write(&mbox, format!("From anna@acme.example Mon Nov 23 09:00:00 2026\n{}\nFrom anna@acme.example Mon Nov 23 09:05:00 2026\n{}\n", msg(5), msg(6))).unwrap();
+
+        let import = |path: &std::path::Path| {
+            run_rapport(
+                rapport_bin!(),
+                &["--data-dir", db.data_dir().to_str().unwrap(), "--database-url", &db.url, "mail", "import", path.to_str().unwrap()],
+                &[],
+            )
+        };
+        for (path, want) in [(&eml, "2 threaded"), (&maildir, "2 threaded"), (&mbox, "2 threaded")] {
+            let out = import(path);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+            assert!(text.contains(want), "{}: {text}", path.display());
+        }
+        // Importing again stores nothing new.
+        let out = import(&mbox);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("0 threaded, 2 already imported"));
+        let count: i64 = {
+            use diesel::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            diesel::sql_query("SELECT COUNT(*) AS n FROM cases").get_result::<N>(&mut *store.conn().unwrap()).unwrap().n
+        };
+        assert_eq!(count, 6);
+        // A path that is not there is a clear error.
+        let out = import(&dir.path().join("missing"));
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    }
+}
+
+e2e_test! {
+    async fn oversized_mail_is_refused_at_every_door(db) {
+        let app = TestApp::spawn_with(&db, |s| {
+            s.mail.max_message_bytes = 4_096;
+            s.mail.lmtp_bind = "127.0.0.1:0".into();
+        })
+        .await;
+        let d = desk(&app, &db).await;
+        let mut big = first_mail("Huge scan", "huge@acme.example");
+        big.extend(std::iter::repeat_n(b'x', 8_000));
+        big.extend_from_slice(b"\r\n");
+        let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", big.clone(), Some(&d.admin)).await;
+        res.assert_problem(413, "payload_too_large");
+        let refused = lmtp_send(app.lmtp_addr.unwrap(), "anna@acme.example", &["support@rapport.localhost"], big).await.unwrap_err();
+        assert!(refused.starts_with("552"), "{refused}");
+        let inbound = app.get_as(&d.admin, "/api/v1/mail/inbound").await.json();
+        assert!(inbound["items"].as_array().unwrap().is_empty(), "nothing stored");
+        // The listener is still there for the next message.
+        lmtp_send(app.lmtp_addr.unwrap(), "anna@acme.example", &["support@rapport.localhost"], first_mail("Small", "small@acme.example")).await.unwrap();
+    }
+}

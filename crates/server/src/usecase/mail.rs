@@ -150,6 +150,7 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
     };
     let result = state.store.write(|conn| {
         // Another node or a concurrent retry may have finished it.
+        store_mail::lock_inbound(conn, id)?;
         let Some(current) = store_mail::find_inbound(conn, id)? else {
             return Err(UseCaseError::NotFound("inbound message"));
         };
