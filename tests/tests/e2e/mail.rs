@@ -156,6 +156,8 @@ async fn desk(app: &TestApp, db: &TestDatabase) -> Desk {
     .await;
     let acme = acme["id"].as_str().unwrap().to_owned();
     ok(app.post_as(&admin, &format!("/api/v1/accounts/{acme}/contacts"), &json!({"name": "Anna Finance", "emails": ["anna@acme.example"], "function": "finance"})).await, 201).await;
+    // The ops lead sees all of the company's cases.
+    ok(app.post_as(&admin, &format!("/api/v1/accounts/{acme}/contacts"), &json!({"name": "Bob Ops", "emails": ["bob@acme.example"], "function": "operations", "visibility": "all_account_cases"})).await, 201).await;
     Desk { admin, agent, acme }
 }
 
@@ -231,7 +233,7 @@ e2e_test! {
         assert!(outcomes[1].contains("In-Reply-To"), "{outcomes:?}");
         assert!(outcomes[2].contains("reply address"), "{outcomes:?}");
         assert!(outcomes[3].contains("subject tag"), "{outcomes:?}");
-        // Bob wrote from Acme's domain: he is now an (unverified) contact taking part.
+        // Bob, who sees all of Acme's cases, takes part now.
         let detail = app.get_as(&d.agent, &format!("/api/v1/cases/{case_id}")).await.json();
         assert_eq!(detail["participant_ids"].as_array().unwrap().len(), 1, "{detail}");
 
@@ -307,6 +309,12 @@ e2e_test! {
         assert!(html.contains("corrected invoice arrived") && !html.contains("script") && !html.contains("tracker.example"), "{html}");
         let outlook = post(corpus("outlook_reply.eml", &fill), "").await;
         assert_eq!(outlook["case_id"], case_id.as_str());
+        // A colleague only known by the domain cannot join a case by its
+        // (guessable) number: the tag opens a new case instead.
+        let guess = format!("From: Mallory <mallory@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Re: [#{number}] anything\r\nMessage-ID: <guess@acme.example>\r\n\r\nWhat is in this case?\r\n");
+        let guessed = post(guess.into_bytes(), "").await;
+        assert_eq!(guessed["status"], "threaded");
+        assert_ne!(guessed["case_id"], case_id.as_str());
         let apple = post(corpus("apple_mail_reply.eml", &fill), "").await;
         assert_eq!(apple["case_id"], case_id.as_str());
         let ooo = post(corpus("out_of_office.eml", &fill), "").await;

@@ -425,6 +425,10 @@ fn thread(
             return Ok(None);
         }
     };
+    // No automatic answer to someone only the prospect account knows: a
+    // forged sender must not turn us into a source of backscatter.
+    let known_sender = rapport_store::account::find(conn, contact.account_id)?
+        .is_some_and(|a| a.name != state.config.settings.mail.prospect_account.trim());
     let who = Principal::Contact {
         id: contact.id,
         account: contact.account_id,
@@ -440,10 +444,20 @@ fn thread(
     } else {
         reply.visible.chars().take(case::MAX_BODY_CHARS).collect()
     };
-    let found = find_case(conn, state, row, mail, contact.account_id)?;
+    let mut found = find_case(conn, state, row, mail, contact.account_id)?;
+    if let Some((c, "subject tag")) = &found {
+        // Case numbers are easy to guess: a tag alone never opens a case to
+        // a contact who may not read it (a reply address or Message-ID is
+        // proof of having received our mail; a tag is not).
+        let involved = c.opened_by_contact_id == Some(contact.id)
+            || store_case::participants(conn, c.id)?.contains(&contact.id);
+        if !involved && contact.visibility != ContactVisibility::AllAccountCases {
+            found = None;
+        }
+    }
     let (posted, how) = match found {
         Some((c, how)) => {
-            // Whoever answers an email of the case takes part in it.
+            // Whoever answers our email of the case takes part in it.
             if c.opened_by_contact_id != Some(contact.id)
                 && !store_case::participants(conn, c.id)?.contains(&contact.id)
             {
@@ -540,6 +554,8 @@ fn thread(
     let mut outcome = format!("threaded into #{} by {how}", posted.case.number);
     if let Some(n) = noise {
         outcome.push_str(&format!("; not answered: {}", n.describe()));
+    } else if how == "new case" && !known_sender {
+        outcome.push_str("; not acknowledged: the sender is not a contact of a client account");
     } else if how == "new case" && state.config.settings.mail.acknowledge_new_cases {
         match acknowledge(conn, state, &posted.case, &contact, mail)? {
             Some(_) => outcome.push_str("; acknowledged"),
