@@ -19,6 +19,7 @@ struct AttachmentRow {
     filename: String,
     content_type: String,
     created_at: NaiveDateTime,
+    redacted_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub struct Attachment {
     pub filename: String,
     pub content_type: String,
     pub created_at: DateTime<Utc>,
+    /// Set when an admin removed the file; its content is gone from disk.
+    pub redacted_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<AttachmentRow> for Attachment {
@@ -47,6 +50,7 @@ impl TryFrom<AttachmentRow> for Attachment {
             filename: r.filename,
             content_type: r.content_type,
             created_at: r.created_at.and_utc(),
+            redacted_at: r.redacted_at.map(|t| t.and_utc()),
         })
     }
 }
@@ -67,6 +71,7 @@ pub fn insert(
         filename: filename.to_owned(),
         content_type: content_type.to_owned(),
         created_at: now_micros(),
+        redacted_at: None,
     };
     diesel::insert_into(attachments::table)
         .values(&row)

@@ -324,6 +324,9 @@ struct EntryRow {
     body: String,
     client_message_id: Option<String>,
     created_at: NaiveDateTime,
+    version: i32,
+    edited_at: Option<NaiveDateTime>,
+    redacted_at: Option<NaiveDateTime>,
 }
 
 /// Who wrote an entry.
@@ -345,6 +348,11 @@ pub struct Entry {
     pub body: String,
     pub client_message_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// 1 until edited; every version is kept (`entry_versions`).
+    pub version: i32,
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Set when an admin removed the content; the body is then empty.
+    pub redacted_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<EntryRow> for Entry {
@@ -367,6 +375,9 @@ impl TryFrom<EntryRow> for Entry {
             body: r.body,
             client_message_id: r.client_message_id,
             created_at: r.created_at.and_utc(),
+            version: r.version,
+            edited_at: r.edited_at.map(|t| t.and_utc()),
+            redacted_at: r.redacted_at.map(|t| t.and_utc()),
         })
     }
 }
@@ -450,6 +461,9 @@ pub fn insert_entry(
         body: body.to_owned(),
         client_message_id: client_message_id.map(str::to_owned),
         created_at: now_micros(),
+        version: 1,
+        edited_at: None,
+        redacted_at: None,
     };
     diesel::insert_into(case_entries::table)
         .values(&row)

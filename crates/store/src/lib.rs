@@ -20,6 +20,7 @@ mod connection;
 pub mod contact;
 mod database_url;
 mod error;
+pub mod evidence;
 pub mod instance;
 pub mod magic_link;
 pub mod mail;

@@ -230,6 +230,9 @@ diesel::table! {
         body -> Text,
         client_message_id -> Nullable<Text>,
         created_at -> Timestamp,
+        version -> Integer,
+        edited_at -> Nullable<Timestamp>,
+        redacted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -242,6 +245,7 @@ diesel::table! {
         filename -> Text,
         content_type -> Text,
         created_at -> Timestamp,
+        redacted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -342,5 +346,31 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    entry_versions (entry_id, version) {
+        entry_id -> Text,
+        version -> Integer,
+        body -> Text,
+        body_sha256 -> Text,
+        written_by_kind -> Text,
+        written_by_id -> Nullable<Text>,
+        written_at -> Timestamp,
+        redacted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    redactions (id) {
+        id -> Text,
+        target_kind -> Text,
+        target_id -> Text,
+        case_id -> Text,
+        removed_sha256 -> Text,
+        reason -> Text,
+        redacted_by -> Text,
+        redacted_at -> Timestamp,
     }
 }

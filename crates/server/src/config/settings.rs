@@ -236,6 +236,9 @@ pub struct CaseSettings {
     pub max_attachment_bytes: u64,
     /// Most files on one thread entry.
     pub max_attachments_per_entry: usize,
+    /// Minutes during which staff may edit their own notes and replies
+    /// (every version is kept); admins may edit later. 0: only admins.
+    pub edit_window_minutes: u32,
 }
 
 impl Default for CaseSettings {
@@ -248,6 +251,7 @@ impl Default for CaseSettings {
             reopen_closed_within_days: 14,
             max_attachment_bytes: 25 * 1_048_576,
             max_attachments_per_entry: 10,
+            edit_window_minutes: 15,
         }
     }
 }

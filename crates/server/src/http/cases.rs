@@ -123,6 +123,35 @@ pub struct EntryView {
     /// sanitised HTML and the whole text when quoted history was collapsed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<EmailView>,
+    /// 1 until edited; staff see every version at `.../versions`.
+    pub version: i32,
+    /// When it was last edited ("edited" in the thread).
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Present when an admin removed the content: who, when and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<TombstoneView>,
+}
+
+/// What stays of redacted content.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TombstoneView {
+    #[schema(format = Uuid)]
+    pub redacted_by: String,
+    pub redacted_at: DateTime<Utc>,
+    pub reason: String,
+    /// SHA-256 of every removed content (also in the audit log).
+    pub removed_sha256: Vec<String>,
+}
+
+impl From<&rapport_store::evidence::Redaction> for TombstoneView {
+    fn from(r: &rapport_store::evidence::Redaction) -> Self {
+        TombstoneView {
+            redacted_by: r.redacted_by.clone(),
+            redacted_at: r.redacted_at.and_utc(),
+            reason: r.reason.clone(),
+            removed_sha256: serde_json::from_str(&r.removed_sha256).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -166,6 +195,9 @@ pub struct AttachmentView {
     pub content_type: String,
     /// Where to download it (with the same authorization).
     pub url: String,
+    /// Present when an admin removed the file (downloads answer 410).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redaction: Option<TombstoneView>,
 }
 
 impl From<&Attachment> for AttachmentView {
@@ -176,12 +208,13 @@ impl From<&Attachment> for AttachmentView {
             size: a.size,
             content_type: a.content_type.clone(),
             url: format!("/api/v1/attachments/{}", a.id),
+            redaction: None,
         }
     }
 }
 
 impl EntryView {
-    fn with_files(e: &Entry, files: &[Attachment]) -> Self {
+    pub(super) fn with_files(e: &Entry, files: &[Attachment]) -> Self {
         let mut view = EntryView::from(e);
         view.attachments = Some(files.iter().map(AttachmentView::from).collect());
         view
@@ -206,6 +239,9 @@ impl From<&Entry> for EntryView {
             created_at: e.created_at,
             attachments: None,
             email: None,
+            version: e.version,
+            edited_at: e.edited_at,
+            redaction: None,
         }
     }
 }
@@ -248,7 +284,8 @@ pub struct OpenCaseBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostBody {
-    /// `portal` (a message the client sees) or, for staff, `note` (internal).
+    /// `portal` or `chat` (a message the client sees) or, for staff,
+    /// `note` (internal) or `email_out` (an email to the case's contacts).
     pub kind: String,
     pub body: String,
     pub client_message_id: Option<String>,
@@ -452,11 +489,26 @@ pub async fn entries(
         .filter(|(e, _)| e.kind == EntryKind::EmailIn)
         .map(|(e, _)| e.id)
         .collect();
-    let emails = if ids.is_empty() {
-        Vec::new()
+    let mut redacted: Vec<String> = items
+        .iter()
+        .filter(|(e, _)| e.redacted_at.is_some())
+        .map(|(e, _)| e.id.to_string())
+        .collect();
+    redacted.extend(
+        items
+            .iter()
+            .flat_map(|(_, files)| files.iter())
+            .filter(|a| a.redacted_at.is_some())
+            .map(|a| a.id.clone()),
+    );
+    let (emails, tombstones) = if ids.is_empty() && redacted.is_empty() {
+        (Vec::new(), Vec::new())
     } else {
         blocking::with_conn(&app_store, move |conn| {
-            rapport_store::mail::entry_emails_for(conn, &ids)
+            Ok((
+                rapport_store::mail::entry_emails_for(conn, &ids)?,
+                rapport_store::evidence::redactions_for(conn, &redacted)?,
+            ))
         })
         .await?
     };
@@ -468,6 +520,18 @@ pub async fn entries(
                 .iter()
                 .find(|m| m.entry_id == view.id)
                 .map(EmailView::from);
+            view.redaction = tombstones
+                .iter()
+                .find(|t| t.target_id == view.id)
+                .map(TombstoneView::from);
+            if let Some(files) = view.attachments.as_mut() {
+                for f in files {
+                    f.redaction = tombstones
+                        .iter()
+                        .find(|t| t.target_id == f.id)
+                        .map(TombstoneView::from);
+                }
+            }
             view
         })
         .collect();

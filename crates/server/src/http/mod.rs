@@ -6,6 +6,7 @@ mod auth;
 mod cases;
 mod chat;
 mod directory;
+mod evidence;
 mod health;
 mod instance;
 mod mail;
@@ -124,6 +125,22 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 post("/api/v1/cases/{id}/attachments").route(web::post().to(cases::post_files)),
             )
             .service(get("/api/v1/attachments/{id}").route(web::get().to(cases::download)))
+            .service(
+                post("/api/v1/attachments/{id}/redact")
+                    .route(web::post().to(evidence::redact_attachment)),
+            )
+            .service(
+                resource("/api/v1/cases/{id}/entries/{entry_id}", "PATCH")
+                    .route(web::patch().to(evidence::edit)),
+            )
+            .service(
+                get("/api/v1/cases/{id}/entries/{entry_id}/versions")
+                    .route(web::get().to(evidence::versions)),
+            )
+            .service(
+                post("/api/v1/cases/{id}/entries/{entry_id}/redact")
+                    .route(web::post().to(evidence::redact_entry)),
+            )
             .service(
                 get("/api/v1/notifications/stream").route(web::get().to(notifications::stream)),
             )

@@ -110,6 +110,7 @@ impl ApiError {
             ApiError::UseCase(U::InvalidRefreshToken) => "invalid_refresh_token",
             ApiError::UseCase(U::RefreshTokenReused) => "refresh_token_reused",
             ApiError::UseCase(U::InvalidMagicLink) => "invalid_magic_link",
+            ApiError::UseCase(U::Redacted(_)) => "redacted",
             ApiError::UseCase(_) => "internal",
             ApiError::Unauthenticated(code, _) => code,
             ApiError::Forbidden(_) => "forbidden",
@@ -158,6 +159,7 @@ impl ApiError {
             "invalid_json" | "invalid_query" | "invalid_path" | "invalid_multipart"
             | "not_websocket" => StatusCode::BAD_REQUEST,
             "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "redacted" => StatusCode::GONE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }

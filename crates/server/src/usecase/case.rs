@@ -530,6 +530,7 @@ pub(super) fn open_in(
 
 pub fn get(state: &AppState, who: &Principal, id: CaseId) -> Result<CaseDetail, UseCaseError> {
     let loaded = load(&mut *state.store.conn()?, state, who, id)?;
+    super::evidence::record_auditor_read(state, who, "case", &id.to_string())?;
     Ok(CaseDetail {
         case: loaded.case,
         participants: loaded.participants,
@@ -581,6 +582,7 @@ pub fn entries(
 ) -> Result<Vec<(Entry, Vec<Attachment>)>, UseCaseError> {
     let mut conn = state.store.conn()?;
     load(&mut conn, state, who, id)?;
+    super::evidence::record_auditor_read(state, who, "case_thread", &id.to_string())?;
     let entries = case::entries(
         &mut conn,
         id,
@@ -641,6 +643,10 @@ pub fn attachment(
     if !can_see_entry(who, entry.kind) {
         return Err(UseCaseError::NotFound("attachment"));
     }
+    if let Some(at) = found.redacted_at {
+        return Err(UseCaseError::Redacted(rapport_audit::format_at(&at)));
+    }
+    super::evidence::record_auditor_read(state, who, "attachment", &found.id)?;
     let path = attachment_files::content_path(&state.config.settings.data_dir, &found.sha256);
     Ok((found, path))
 }

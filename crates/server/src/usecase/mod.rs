@@ -10,6 +10,7 @@ pub mod audit;
 pub mod case;
 pub mod chat;
 pub mod contact;
+pub mod evidence;
 mod input;
 pub mod mail;
 pub mod session;
@@ -54,6 +55,8 @@ pub enum UseCaseError {
     RefreshTokenReused,
     #[error(transparent)]
     Store(StoreError),
+    #[error("this content was redacted on {0}")]
+    Redacted(String),
     #[error("{0}")]
     Internal(String),
 }

@@ -1,0 +1,143 @@
+//! Evidence over HTTP: editing with versions, redaction behind tombstones.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use rapport_domain::{CaseId, EntryId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ApiError;
+use super::cases::{EntryView, TombstoneView};
+use super::page::path_id;
+use crate::auth::Authenticated;
+use crate::blocking;
+use crate::state::AppState;
+use crate::usecase::evidence;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditBody {
+    pub body: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedactBody {
+    /// Why (3 to 500 characters); it stays on the tombstone and in the audit log.
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionView {
+    pub version: i32,
+    /// Empty once redacted.
+    pub body: String,
+    pub body_sha256: String,
+    /// `staff`, `contact` or `system`.
+    pub written_by_kind: String,
+    #[schema(format = Uuid)]
+    pub written_by_id: Option<String>,
+    pub written_at: DateTime<Utc>,
+    pub redacted_at: Option<DateTime<Utc>>,
+}
+
+fn ids(path: &(String, String)) -> Result<(CaseId, EntryId), ApiError> {
+    Ok((path_id(&path.0, "case")?, path_id(&path.1, "entry")?))
+}
+
+/// Edits a note or a portal/chat message: a new version, the previous one
+/// kept and audited with its SHA-256. Staff edit their own within
+/// `cases.edit_window_minutes`; admins any time. Emails and events cannot
+/// be edited.
+#[utoipa::path(patch, path = "/api/v1/cases/{id}/entries/{entry_id}", tag = "cases", request_body = EditBody,
+    params(("id" = String, Path, format = Uuid), ("entry_id" = String, Path, format = Uuid)), security(("bearer" = [])),
+    responses((status = 200, description = "The entry as it is now", body = EntryView),
+              (status = 403, description = "`forbidden`: not yours, or not staff", body = super::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "`not_found`", body = super::Problem, content_type = "application/problem+json"),
+              (status = 409, description = "`conflict`: the entry is redacted", body = super::Problem, content_type = "application/problem+json"),
+              (status = 422, description = "`validation_failed`: an email or event, or the edit window passed", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn edit(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    path: web::Path<(String, String)>,
+    body: web::Json<EditBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (case, entry) = ids(&path)?;
+    let text = body.into_inner().body;
+    let principal = who.principal;
+    let updated =
+        blocking::run(move || evidence::edit_entry(&state, &principal, case, entry, &text)).await?;
+    Ok(HttpResponse::Ok().json(EntryView::from(&updated)))
+}
+
+/// Every version of an entry, oldest first (staff).
+#[utoipa::path(get, path = "/api/v1/cases/{id}/entries/{entry_id}/versions", tag = "cases",
+    params(("id" = String, Path, format = Uuid), ("entry_id" = String, Path, format = Uuid)), security(("bearer" = [])),
+    responses((status = 200, description = "Versions", body = Vec<VersionView>),
+              (status = 403, description = "`forbidden` for contacts and API tokens", body = super::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "`not_found`", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn versions(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (case, entry) = ids(&path)?;
+    let principal = who.principal;
+    let list = blocking::run(move || evidence::versions(&state, &principal, case, entry)).await?;
+    let views: Vec<VersionView> = list
+        .into_iter()
+        .map(|v| VersionView {
+            version: v.version,
+            body: v.body,
+            body_sha256: v.body_sha256,
+            written_by_kind: v.written_by_kind,
+            written_by_id: v.written_by_id,
+            written_at: v.written_at,
+            redacted_at: v.redacted_at,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Removes an entry's content (all versions, email text and original
+/// message) from storage and search; a tombstone stays. Admins.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/entries/{entry_id}/redact", tag = "cases", request_body = RedactBody,
+    params(("id" = String, Path, format = Uuid), ("entry_id" = String, Path, format = Uuid)), security(("bearer" = [])),
+    responses((status = 200, description = "The tombstone", body = TombstoneView),
+              (status = 403, description = "`forbidden` for everyone but admins", body = super::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "`not_found`", body = super::Problem, content_type = "application/problem+json"),
+              (status = 409, description = "`conflict`: already redacted", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn redact_entry(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    path: web::Path<(String, String)>,
+    body: web::Json<RedactBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (case, entry) = ids(&path)?;
+    let reason = body.into_inner().reason;
+    let principal = who.principal;
+    let t = blocking::run(move || evidence::redact_entry(&state, &principal, case, entry, &reason))
+        .await?;
+    Ok(HttpResponse::Ok().json(TombstoneView::from(&t)))
+}
+
+/// Removes a file's content from disk; a tombstone stays. Admins.
+#[utoipa::path(post, path = "/api/v1/attachments/{id}/redact", tag = "cases", request_body = RedactBody,
+    params(("id" = String, Path, format = Uuid)), security(("bearer" = [])),
+    responses((status = 200, description = "The tombstone", body = TombstoneView),
+              (status = 403, description = "`forbidden` for everyone but admins", body = super::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "`not_found`", body = super::Problem, content_type = "application/problem+json"),
+              (status = 410, description = "`redacted`: already redacted", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn redact_attachment(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<RedactBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let reason = body.into_inner().reason;
+    let principal = who.principal;
+    let t = blocking::run(move || evidence::redact_attachment(&state, &principal, &id, &reason))
+        .await?;
+    Ok(HttpResponse::Ok().json(TombstoneView::from(&t)))
+}
