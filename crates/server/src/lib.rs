@@ -7,6 +7,7 @@ pub mod attachment_files;
 pub mod audit_export;
 pub mod auth;
 pub mod blocking;
+pub mod bundle;
 pub mod chat;
 pub mod cli;
 pub mod config;

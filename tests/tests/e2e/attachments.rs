@@ -5,7 +5,7 @@ use super::directory::world;
 const BOUNDARY: &str = "rapport-test-boundary-7f3a";
 
 /// A multipart/form-data body: text fields, then files (name, bytes).
-fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, value) in fields {
         out.extend_from_slice(
@@ -26,7 +26,7 @@ fn multipart(fields: &[(&str, &str)], files: &[(&str, &[u8])]) -> Vec<u8> {
     out
 }
 
-fn content_type() -> String {
+pub(crate) fn content_type() -> String {
     format!("multipart/form-data; boundary={BOUNDARY}")
 }
 

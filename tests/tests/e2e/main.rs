@@ -13,6 +13,7 @@ mod chat_nodes;
 mod cli;
 mod directory;
 mod durability;
+mod evidence;
 mod health;
 mod mail;
 mod migrations;

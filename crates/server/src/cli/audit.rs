@@ -23,9 +23,27 @@ pub enum AuditCommand {
     PublicKey,
     /// Export audit events with a signed manifest.
     Export(ExportArgs),
-    /// Verify an export offline: every hash, link and seq, the manifest
-    /// and its signature. Exit 0 when intact, 1 at the first problem.
+    /// Verify an export or an evidence bundle offline: every hash, link
+    /// and seq, every file of a bundle, the manifests and their signatures.
+    /// Exit 0 when intact, 1 at the first problem.
     Verify(VerifyArgs),
+    /// Write an evidence bundle (ZIP): a case's or an account's threads as
+    /// HTML and text, original emails, attachments, the audit log and a
+    /// signed manifest over SHA256SUMS.
+    Bundle(BundleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// A case, by number (e.g. 1042) or id.
+    #[arg(long, conflicts_with = "account", required_unless_present = "account")]
+    case: Option<String>,
+    /// An account by id: every one of its cases.
+    #[arg(long)]
+    account: Option<String>,
+    /// The ZIP file to write; it appears only once complete.
+    #[arg(long, short = 'o', value_name = "FILE.zip")]
+    out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +86,7 @@ pub fn run(command: AuditCommand, config: &Config) -> ExitCode {
         AuditCommand::PublicKey => public_key(config),
         AuditCommand::Export(args) => export(config, &args),
         AuditCommand::Verify(args) => return verify(config, &args),
+        AuditCommand::Bundle(args) => bundle(config, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -144,6 +163,80 @@ fn export(config: &Config, args: &ExportArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn bundle(config: &Config, args: &BundleArgs) -> Result<(), String> {
+    crate::telemetry::init(&config.settings.log);
+    let secrets = Secrets::resolve(config).map_err(|e| e.to_string())?;
+    let store = server::open_store(config).map_err(|e| e.to_string())?;
+    let mut conn = store.conn().map_err(|e| e.to_string())?;
+    let instance = rapport_store::instance::ensure(&mut conn)
+        .map_err(|e| e.to_string())?
+        .id
+        .to_string();
+    let selection = match (&args.case, &args.account) {
+        (Some(c), _) => {
+            let found = match c.parse::<i64>() {
+                Ok(n) => rapport_store::case::find_by_number(&mut conn, n),
+                Err(_) => match c.parse() {
+                    Ok(id) => rapport_store::case::find(&mut conn, id),
+                    Err(_) => return Err(format!("--case {c}: give a case number or id")),
+                },
+            }
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no case {c}"))?;
+            crate::bundle::Selection::Case(found.id)
+        }
+        (None, Some(a)) => crate::bundle::Selection::Account(
+            a.parse()
+                .map_err(|_| format!("--account {a} is not an account id"))?,
+        ),
+        (None, None) => return Err("give --case or --account".into()),
+    };
+    let partial = partial_path(&args.out);
+    let file =
+        File::create(&partial).map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {human_pos} entries written ({per_sec}) {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let result = crate::bundle::write(
+        &mut conn,
+        &config.settings.data_dir,
+        selection,
+        &secrets.audit,
+        &instance,
+        BufWriter::with_capacity(1 << 20, file),
+        |n| bar.set_position(n),
+    );
+    bar.finish_and_clear();
+    let (writer, summary) = match result {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(format!("bundle failed: {e}"));
+        }
+    };
+    let file = writer
+        .into_inner()
+        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+    file.sync_all()
+        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+    std::fs::rename(&partial, &args.out)
+        .map_err(|e| format!("cannot move the bundle to {}: {e}", args.out.display()))?;
+    crate::usecase::audit::record_bundle(&store, None, selection, &summary)
+        .map_err(|e| e.to_string())?;
+    output::line(&format!(
+        "wrote {}: {} case(s), {} entries, {} files ({} bytes), {} audit events",
+        args.out.display(),
+        summary.cases,
+        summary.entries,
+        summary.files,
+        summary.bytes,
+        summary.audit_events
+    ));
+    Ok(())
+}
+
 fn partial_path(out: &Path) -> PathBuf {
     let mut name = out.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
@@ -165,6 +258,29 @@ fn verify(config: &Config, args: &VerifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut magic = [0u8; 4];
+    let is_zip = {
+        use std::io::{Seek, SeekFrom};
+        let mut f = &file;
+        let n = f.read(&mut magic).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(0));
+        n == 4 && &magic == b"PK\x03\x04"
+    };
+    if is_zip {
+        return match crate::bundle::verify(&file, &key) {
+            Ok(report) => {
+                output::line(&format!(
+                    "OK: evidence bundle of case(s) {:?}: {} files match SHA256SUMS, the signed manifest and its audit log of {} events verified (signed by {})",
+                    report.cases, report.files, report.audit_events, report.key_id
+                ));
+                ExitCode::SUCCESS
+            }
+            Err(failure) => {
+                output::line(&format!("FAILED: {failure}"));
+                ExitCode::FAILURE
+            }
+        };
+    }
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = ProgressBar::new(size).with_style(
         ProgressStyle::with_template(

@@ -141,3 +141,132 @@ pub async fn redact_attachment(
         .await?;
     Ok(HttpResponse::Ok().json(TombstoneView::from(&t)))
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BundleParams {
+    /// A case by number or id.
+    pub case: Option<String>,
+    /// An account by id: all of its cases.
+    #[param(format = Uuid)]
+    pub account: Option<String>,
+}
+
+/// An evidence bundle (ZIP): threads as HTML and text with versions and
+/// tombstones, original emails, attachments, the audit log, `SHA256SUMS`
+/// and a manifest signed with the audit key. Admins, auditors and
+/// `audit:read` tokens; the download is itself recorded in the audit log.
+#[utoipa::path(get, path = "/api/v1/audit/bundle", tag = "audit", params(BundleParams), security(("bearer" = [])),
+    responses((status = 200, description = "The bundle", content_type = "application/zip"),
+              (status = 400, description = "`invalid_query`: give exactly one of case and account", body = super::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "`forbidden`", body = super::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "`not_found`", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn bundle(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    query: web::Query<BundleParams>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(rapport_domain::Permission::ReadAuditLog)?;
+    let q = query.into_inner();
+    let principal = who.principal;
+    let app = state.into_inner();
+    let (path, name) = blocking::run(move || -> Result<_, ApiError> {
+        let mut conn = app.store.conn()?;
+        let selection = match (q.case.as_deref(), q.account.as_deref()) {
+            (Some(c), None) => {
+                let found = match c.parse::<i64>() {
+                    Ok(n) => rapport_store::case::find_by_number(&mut conn, n)?,
+                    Err(_) => match c.parse::<CaseId>() {
+                        Ok(id) => rapport_store::case::find(&mut conn, id)?,
+                        Err(_) => {
+                            return Err(ApiError::InvalidQuery(
+                                "case is not a case number or id".into(),
+                            ));
+                        }
+                    },
+                };
+                crate::bundle::Selection::Case(
+                    found
+                        .ok_or(ApiError::UseCase(crate::usecase::UseCaseError::NotFound(
+                            "case",
+                        )))?
+                        .id,
+                )
+            }
+            (None, Some(a)) => {
+                let id = a
+                    .parse()
+                    .map_err(|_| ApiError::InvalidQuery("account is not an account id".into()))?;
+                rapport_store::account::find(&mut conn, id)?.ok_or(ApiError::UseCase(
+                    crate::usecase::UseCaseError::NotFound("account"),
+                ))?;
+                crate::bundle::Selection::Account(id)
+            }
+            _ => {
+                return Err(ApiError::InvalidQuery(
+                    "give exactly one of case and account".into(),
+                ));
+            }
+        };
+        let instance = rapport_store::instance::ensure(&mut conn)?.id.to_string();
+        let dir = app.config.settings.data_dir.join("tmp");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ApiError::Internal(format!("temporary directory: {e}")))?;
+        let path = dir.join(format!("bundle-{}.zip", uuid::Uuid::now_v7().simple()));
+        let file = std::fs::File::create(&path)
+            .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))?;
+        let written = crate::bundle::write(
+            &mut conn,
+            &app.config.settings.data_dir,
+            selection,
+            &app.secrets.audit,
+            &instance,
+            std::io::BufWriter::with_capacity(1 << 20, file),
+            |_| {},
+        );
+        let (_, summary) = match written {
+            Ok(done) => done,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(ApiError::Internal(e.to_string()));
+            }
+        };
+        crate::usecase::audit::record_bundle(&app.store, Some(&principal), selection, &summary)?;
+        let name = match selection {
+            crate::bundle::Selection::Case(id) => format!("evidence-case-{id}.zip"),
+            crate::bundle::Selection::Account(id) => format!("evidence-account-{id}.zip"),
+        };
+        Ok((path, name))
+    })
+    .await?;
+    let file = std::fs::File::open(&path)
+        .map_err(|e| ApiError::Internal(format!("bundle unreadable: {e}")))?;
+    // Unlinked now: the open handle streams it and nothing is left behind.
+    let _ = std::fs::remove_file(&path);
+    let stream = futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let read = web::block(move || {
+            use std::io::Read;
+            let mut buf = vec![0u8; 256 * 1024];
+            let n = file.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((buf, file))
+        })
+        .await;
+        match read {
+            Ok(Ok((buf, _))) if buf.is_empty() => None,
+            Ok(Ok((buf, file))) => {
+                Some((Ok::<_, std::io::Error>(web::Bytes::from(buf)), Some(file)))
+            }
+            Ok(Err(e)) => Some((Err(e), None)),
+            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        ))
+        .streaming(stream))
+}

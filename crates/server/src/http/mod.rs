@@ -156,6 +156,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/api/v1/accounts/{id}/timeline").route(web::get().to(cases::timeline)))
             .service(get("/api/v1/audit/public-key").route(web::get().to(audit::public_key)))
             .service(get("/api/v1/audit/export").route(web::get().to(audit::export)))
+            .service(get("/api/v1/audit/bundle").route(web::get().to(evidence::bundle)))
             .default_service(web::to(problem::route_not_found));
     }
 }

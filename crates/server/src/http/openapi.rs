@@ -69,6 +69,7 @@ use utoipa::OpenApi;
         super::api_tokens::revoke,
         super::audit::public_key,
         super::audit::export,
+        super::evidence::bundle,
     ),
     components(schemas(super::Problem)),
     modifiers(&BearerAuth),

@@ -51,3 +51,31 @@ pub fn record_export(
         Ok(instance.id.to_string())
     })
 }
+
+/// Records that an evidence bundle was written, and by whom (the CLI
+/// operator is the system).
+pub fn record_bundle(
+    store: &Store,
+    who: Option<&Principal>,
+    selection: crate::bundle::Selection,
+    summary: &crate::bundle::BundleSummary,
+) -> Result<(), StoreError> {
+    let (stream, actor) = match who {
+        Some(Principal::Staff { id, .. }) => (staff_stream(*id), Actor::new(ActorKind::Staff, id)?),
+        _ => (StreamName::system(), Actor::system()),
+    };
+    let target = match selection {
+        crate::bundle::Selection::Case(c) => json!({"case": c.to_string()}),
+        crate::bundle::Selection::Account(a) => json!({"account": a.to_string()}),
+    };
+    store.write(|conn| {
+        record(
+            conn,
+            stream,
+            actor,
+            "audit.bundle_exported",
+            ("audit_log", None),
+            json!({"selection": target, "cases": summary.cases, "entries": summary.entries, "files": summary.files, "bytes": summary.bytes}),
+        )
+    })
+}
