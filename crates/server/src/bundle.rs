@@ -336,7 +336,7 @@ fn write_case<W: Write + Seek>(
             let who = author_label(conn, &e.author)?;
             let at = rapport_audit::format_at(&e.created_at);
             let kind = e.kind.as_str();
-            let _ = write!(text, "--- {at}  [{kind}]  {who}\n");
+            let _ = writeln!(text, "--- {at}  [{kind}]  {who}");
             let _ = write!(
                 html,
                 "<div class=\"entry{}\" id=\"{}\"><p class=\"meta\">{at} · <b>{kind}</b> · {} · entry {}</p>",
