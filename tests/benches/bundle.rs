@@ -18,12 +18,21 @@ use rapport_server::usecase::case::{self as cases, OpenCase};
 use rapport_tests::{Backend, TestDatabase, seed};
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Runs the real binary, sampling its peak RSS until it exits.
@@ -35,7 +44,12 @@ fn run_measured(args: &[&str]) -> (Duration, u64, String) {
         }
     }
     let started = Instant::now();
-    let mut child = cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = cmd
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut peak = 0;
     loop {
         if let Some(kib) = peak_rss_kib(child.id()) {
@@ -68,20 +82,38 @@ fn main() {
     )
     .unwrap()
     .unwrap();
-    let who = Principal::Staff { id: admin.id, role: admin.role };
-    let mut settings = Settings { data_dir: db.data_dir().to_path_buf(), ..Settings::default() };
+    let who = Principal::Staff {
+        id: admin.id,
+        role: admin.role,
+    };
+    let mut settings = Settings {
+        data_dir: db.data_dir().to_path_buf(),
+        ..Settings::default()
+    };
     settings.database.url = Some(db.url.clone());
-    let state = rapport_server::server::state_for(Arc::new(config::validate(settings).unwrap()), store.clone()).unwrap();
+    let state = rapport_server::server::state_for(
+        Arc::new(config::validate(settings).unwrap()),
+        store.clone(),
+    )
+    .unwrap();
     let account = rapport_server::usecase::account::create(
         &state,
         &who,
-        rapport_server::usecase::account::AccountInput { name: Some("Bench Account".into()), ..Default::default() },
+        rapport_server::usecase::account::AccountInput {
+            name: Some("Bench Account".into()),
+            ..Default::default()
+        },
     )
     .unwrap();
     let (case, _) = cases::open(
         &state,
         &who,
-        OpenCase { account_id: Some(account.id), subject: "Disputed invoice 2026-0318".into(), body: "Opening".into(), ..Default::default() },
+        OpenCase {
+            account_id: Some(account.id),
+            subject: "Disputed invoice 2026-0318".into(),
+            body: "Opening".into(),
+            ..Default::default()
+        },
     )
     .unwrap();
 
@@ -120,7 +152,16 @@ fn main() {
         let path = rapport_server::attachment_files::keep(db.data_dir(), &upload).unwrap();
         let entry = ids[f * ids.len() / files];
         store
-            .write(|conn| rapport_store::attachment::insert(conn, entry, &upload.sha256, upload.size as i64, &upload.filename, &upload.content_type))
+            .write(|conn| {
+                rapport_store::attachment::insert(
+                    conn,
+                    entry,
+                    &upload.sha256,
+                    upload.size as i64,
+                    &upload.filename,
+                    &upload.content_type,
+                )
+            })
             .unwrap();
         paths.push(path);
     }
@@ -134,9 +175,28 @@ fn main() {
     let dir = db.data_dir().to_str().unwrap().to_owned();
     let out = db.data_dir().join("case.zip");
     let number = case.number.to_string();
-    let (write_time, write_peak, _) = run_measured(&["--data-dir", &dir, "--database-url", &db.url, "audit", "bundle", "--case", &number, "--out", out.to_str().unwrap()]);
+    let (write_time, write_peak, _) = run_measured(&[
+        "--data-dir",
+        &dir,
+        "--database-url",
+        &db.url,
+        "audit",
+        "bundle",
+        "--case",
+        &number,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let size = std::fs::metadata(&out).unwrap().len();
-    let (verify_time, verify_peak, report) = run_measured(&["--data-dir", &dir, "--database-url", &db.url, "audit", "verify", out.to_str().unwrap()]);
+    let (verify_time, verify_peak, report) = run_measured(&[
+        "--data-dir",
+        &dir,
+        "--database-url",
+        &db.url,
+        "audit",
+        "verify",
+        out.to_str().unwrap(),
+    ]);
     assert!(report.starts_with("OK"), "{report}");
 
     // Baseline: the attachment bytes copied into one file and synced.

@@ -100,7 +100,27 @@ impl<W: Write + Seek> Writer<W> {
         path: &str,
         fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> Result<(), BundleError> {
-        self.zip.start_file(path, Self::options())?;
+        self.file_with(path, Self::options(), fill)
+    }
+
+    /// Attachments are mostly compressed already (PDF, images, archives):
+    /// stored as they are, they cost no CPU.
+    fn stored(
+        &mut self,
+        path: &str,
+        fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<(), BundleError> {
+        let options = Self::options().compression_method(zip::CompressionMethod::Stored);
+        self.file_with(path, options, fill)
+    }
+
+    fn file_with(
+        &mut self,
+        path: &str,
+        options: SimpleFileOptions,
+        fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> Result<(), BundleError> {
+        self.zip.start_file(path, options)?;
         let mut h = Hashing {
             inner: &mut self.zip,
             hasher: Sha256::new(),
@@ -452,7 +472,7 @@ fn write_case<W: Write + Seek>(
                 continue;
             }
         };
-        w.file(
+        w.stored(
             &format!("{dir}/attachments/{}-{}", a.id, safe(&a.filename)),
             |out| io::copy(&mut file, out).map(|_| ()),
         )?;
