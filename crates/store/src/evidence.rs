@@ -8,7 +8,7 @@ use rapport_domain::{CaseId, EntryId};
 use crate::case::{Author, Entry};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::schema::{attachments, case_entries, entry_emails, entry_versions, redactions};
+use crate::schema::{attachments, case_entries, entry_emails, entry_versions, outbox, redactions};
 use crate::time::now_micros;
 
 fn sha256(text: &str) -> String {
@@ -187,6 +187,19 @@ pub fn redact_entry(
                 entry_emails::subject.eq(""),
             ))
             .execute(conn)?;
+    }
+    // What was emailed out of this entry (a reply, a chat answer) goes too.
+    let sent: Vec<(String, Vec<u8>)> = outbox::table
+        .filter(outbox::entry_id.eq(entry.id.to_string()))
+        .select((outbox::id, outbox::raw))
+        .load(conn)?;
+    for (id, raw) in sent {
+        if !raw.is_empty() {
+            removed.push(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&raw)));
+            diesel::update(outbox::table.find(id))
+                .set(outbox::raw.eq(Vec::<u8>::new()))
+                .execute(conn)?;
+        }
     }
     removed.dedup();
     diesel::update(entry_versions::table.filter(entry_versions::entry_id.eq(entry.id.to_string())))

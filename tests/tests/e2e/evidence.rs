@@ -161,6 +161,26 @@ e2e_test! {
         let text = String::from_utf8_lossy(&app.get_as(&w.admin, &format!("/api/v1/cases/{}/entries", w.acme_case)).await.body).into_owned();
         assert!(!text.contains("Hunter2"), "no trace in the API");
 
+        // What was emailed out goes too: an agent's email reply, redacted.
+        let entries = format!("/api/v1/cases/{}/entries", w.acme_case);
+        let mail = ok(app.post_as(&w.agent_in, &entries, &json!({"kind": "email_out", "body": "Your new VPN password is Hunter2-Zebra-Quartz"})).await, 201).await;
+        let mail_id = mail["entry"]["id"].as_str().unwrap().to_owned();
+        ok(app.post_as(&w.admin, &format!("{entries}/{mail_id}/redact"), &json!({"reason": "password sent by email"})).await, 200).await;
+        let stored: i64 = {
+            use diesel::RunQueryDsl;
+            #[derive(diesel::QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let store = rapport_tests::seed::store(&db);
+            diesel::sql_query(format!("SELECT CAST(COALESCE(SUM(LENGTH(raw)), 0) AS BIGINT) AS n FROM outbox WHERE entry_id = '{mail_id}'"))
+                .get_result::<N>(&mut *store.conn().unwrap())
+                .unwrap()
+                .n
+        };
+        assert_eq!(stored, 0, "the sent message is gone from the outbox");
+
         // The bundle verifies and shows the tombstones, with nothing of the secret.
         let zip = bundle(&app, &w.auditor, &format!("case={}", w.acme_case)).await;
         let report = rapport_server::bundle::verify(Cursor::new(&zip), &key(&app).await).unwrap();
