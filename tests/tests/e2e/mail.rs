@@ -673,3 +673,93 @@ e2e_test! {
         lmtp_send(app.lmtp_addr.unwrap(), "anna@acme.example", &["support@rapport.localhost"], first_mail("Small", "small@acme.example")).await.unwrap();
     }
 }
+
+/// Two server processes on one PostgreSQL send from one outbox: every
+/// message leaves exactly once.
+#[actix_web::test]
+async fn two_nodes_never_send_the_same_message_twice() {
+    use rapport_tests::http::call;
+    use rapport_tests::{Backend, RapportProcess, rapport_bin, seed};
+    let Some(db) = TestDatabase::create(Backend::Postgres) else {
+        return;
+    };
+    let sink = SmtpSink::start();
+    let port = sink.addr.port().to_string();
+    let env = [
+        ("RAPPORT_MAIL__TRANSPORT", "smtp"),
+        ("RAPPORT_MAIL__SMTP_HOST", "127.0.0.1"),
+        ("RAPPORT_MAIL__SMTP_PORT", port.as_str()),
+        ("RAPPORT_MAIL__SMTP_SECURITY", "none"),
+        ("RAPPORT_MAIL__POLL_INTERVAL_MS", "50"),
+    ];
+    let mut a = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
+    let base_a = format!(
+        "http://{}",
+        a.wait_ready(std::time::Duration::from_secs(60))
+    );
+    let mut b = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
+    let base_b = format!(
+        "http://{}",
+        b.wait_ready(std::time::Duration::from_secs(60))
+    );
+    let client = awc::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .finish();
+    let (email, password) = seed::staff(&db, "admin");
+    let (_, t) = call(
+        &client,
+        "POST",
+        format!("{base_a}/api/v1/auth/login"),
+        None,
+        Some(json!({"email": email, "password": password})),
+    )
+    .await;
+    let admin = t["access_token"].as_str().unwrap().to_owned();
+    let (_, acme) = call(
+        &client,
+        "POST",
+        format!("{base_a}/api/v1/accounts"),
+        Some(&admin),
+        Some(json!({"name": "Acme Manufacturing", "domains": ["acme.example"]})),
+    )
+    .await;
+    let acme = acme["id"].as_str().unwrap().to_owned();
+    let (_, anna) = call(
+        &client,
+        "POST",
+        format!("{base_a}/api/v1/accounts/{acme}/contacts"),
+        Some(&admin),
+        Some(json!({"name": "Anna Finance", "emails": ["anna@acme.example"]})),
+    )
+    .await;
+    let (status, opened) = call(&client, "POST", format!("{base_a}/api/v1/cases"), Some(&admin), Some(json!({"account_id": acme, "subject": "Monthly statements", "body": "Statements follow by email.", "participant_ids": [anna["id"]]}))).await;
+    assert_eq!(status, 201, "{opened}");
+    let case = opened["case"]["id"].as_str().unwrap().to_owned();
+    const N: usize = 40;
+    for i in 0..N {
+        let base = if i % 2 == 0 { &base_a } else { &base_b };
+        let (status, body) = call(
+            &client,
+            "POST",
+            format!("{base}/api/v1/cases/{case}/entries"),
+            Some(&admin),
+            Some(json!({"kind": "email_out", "body": format!("Statement {i}")})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let sent = sink.wait_for(N).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let sent = sink.messages().len().max(sent.len());
+    assert_eq!(sent, N, "each message exactly once");
+    let ids: std::collections::HashSet<String> = sink
+        .messages()
+        .iter()
+        .map(|m| rapport_mail::parse(&m.raw).unwrap().message_id.unwrap())
+        .collect();
+    assert_eq!(ids.len(), N);
+    a.signal("TERM");
+    b.signal("TERM");
+    a.wait_exit(std::time::Duration::from_secs(20));
+    b.wait_exit(std::time::Duration::from_secs(20));
+}
