@@ -35,6 +35,10 @@ pub enum BusEvent {
     Entry {
         entry: EntryView,
     },
+    /// A committed edit or redaction of an entry.
+    EntryUpdated {
+        entry: EntryView,
+    },
     /// A committed entry too large to travel inline: receivers load it.
     EntryRef {
         case_id: CaseId,

@@ -448,6 +448,17 @@ impl Hub {
                     );
                 }
             }
+            BusEvent::EntryUpdated { entry } => {
+                let f = frame(&ServerFrame::EntryUpdated {
+                    entry: entry.clone(),
+                });
+                for conn in Self::room_conns(&st, entry.case_id) {
+                    if entry.is_note() && !conn.is_staff() {
+                        continue;
+                    }
+                    Self::push(conn, Outbound::Frame(f.clone()));
+                }
+            }
             BusEvent::Typing {
                 case_id,
                 who,
@@ -674,6 +685,8 @@ mod tests {
             body: "hello".into(),
             client_message_id: None,
             created_at: Utc::now(),
+            version: 1,
+            redacted: false,
         }
     }
 

@@ -185,6 +185,16 @@ pub struct EntryView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_message_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// 1 until edited.
+    #[serde(default = "first_version")]
+    pub version: i32,
+    /// The content was removed by an admin (the body is empty).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
+}
+
+fn first_version() -> i32 {
+    1
 }
 
 impl EntryView {
@@ -241,6 +251,10 @@ pub enum ServerFrame {
         complete: bool,
     },
     Message {
+        entry: EntryView,
+    },
+    /// An entry the client has was edited or redacted: replace it by id.
+    EntryUpdated {
         entry: EntryView,
     },
     /// The client's message is stored; `duplicate` when it had been before.

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use rapport_domain::{CaseId, EntryId};
+use rapport_domain::CaseId;
 
 use crate::case::{Author, Entry};
 use crate::connection::DbConnection;
@@ -310,24 +310,4 @@ pub fn redactions_of_case(
         .order(redactions::id.asc())
         .select(Redaction::as_select())
         .load(conn)?)
-}
-
-/// Ids of entries of a case that were ever edited.
-pub fn edited_entries(
-    conn: &mut DbConnection,
-    entries: &[EntryId],
-) -> Result<Vec<EntryId>, StoreError> {
-    let ids: Vec<String> = entries.iter().map(ToString::to_string).collect();
-    let found: Vec<String> = case_entries::table
-        .filter(case_entries::id.eq_any(ids))
-        .filter(case_entries::version.gt(1))
-        .select(case_entries::id)
-        .load(conn)?;
-    found
-        .iter()
-        .map(|s| {
-            s.parse()
-                .map_err(|_| StoreError::Corrupt("entry id".into()))
-        })
-        .collect()
 }

@@ -99,6 +99,18 @@ e2e_test! {
         assert_eq!(case_json["category"], "billing");
         assert!(case_json["first_response_at"].is_string(), "the chat answer counts as a response");
 
+        // An edit and a redaction reach the chat as updates of the same entry.
+        let entry_path = format!("/api/v1/cases/{case}/entries/{}", ack["entry_id"].as_str().unwrap());
+        ok(app.send(actix_web::http::Method::PATCH, &entry_path, Some(json!({"body": "Hello Anna, I am checking the VAT setup right now."}).to_string()), Some(&w.agent_in)).await, 200).await;
+        let updated = contact.next_of("entry_updated").await;
+        assert_eq!(updated["entry"]["id"], ack["entry_id"]);
+        assert_eq!(updated["entry"]["version"], 2);
+        assert_eq!(updated["entry"]["body"], "Hello Anna, I am checking the VAT setup right now.");
+        ok(app.post_as(&w.admin, &format!("{entry_path}/redact"), &json!({"reason": "contained an internal price"})).await, 200).await;
+        let redacted = contact.next_of("entry_updated").await;
+        assert_eq!(redacted["entry"]["redacted"], true);
+        assert_eq!(redacted["entry"]["body"], "");
+
         // A portal reply over HTTP reaches the chat too.
         ok(app.post_as(&w.agent_in, &format!("/api/v1/cases/{case}/entries"), &json!({"kind": "portal", "body": "Corrected invoice attached in the portal."})).await, 201).await;
         let live = contact.next_where("message", |m| m["entry"]["kind"] == "portal").await;

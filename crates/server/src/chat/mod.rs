@@ -184,6 +184,19 @@ impl Chat {
         }
     }
 
+    /// Tells everyone following the case that an entry was edited or redacted.
+    pub fn entry_changed(&self, store: &Store, entry: &Entry) {
+        let view = store
+            .conn()
+            .and_then(|mut c| self.entry_view(&mut c, entry));
+        match view {
+            Ok(entry) => self.hub.publish(BusEvent::EntryUpdated { entry }),
+            Err(e) => {
+                tracing::warn!(error = %e, entry_id = %entry.id, "could not fan out an entry change")
+            }
+        }
+    }
+
     /// Tells everyone following the case that its state changed.
     pub fn case_changed(&self, store: &Store, case: &Case) {
         let summary = store.conn().and_then(|mut c| self.summary(&mut c, case));

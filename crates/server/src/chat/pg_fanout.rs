@@ -268,6 +268,8 @@ mod tests {
             body: "x".repeat(20_000),
             client_message_id: None,
             created_at: Utc::now(),
+            version: 1,
+            redacted: false,
         };
         let env = Envelope {
             node: NodeId("n".into()),

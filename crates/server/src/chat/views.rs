@@ -29,6 +29,8 @@ pub(super) fn entry(e: &Entry, author: Person) -> EntryView {
         body: e.body.clone(),
         client_message_id: e.client_message_id.clone(),
         created_at: e.created_at,
+        version: e.version,
+        redacted: e.redacted_at.is_some(),
     }
 }
 

@@ -106,6 +106,7 @@ pub fn edit_entry(
         )?;
         Ok::<_, UseCaseError>(updated)
     })?;
+    state.chat.entry_changed(&state.store, &updated);
     Ok(updated)
 }
 
@@ -185,6 +186,9 @@ pub fn redact_entry(
         )?;
         Ok::<_, UseCaseError>((t, spool))
     })?;
+    if let Some(e) = store_case::find_entry(&mut *state.store.conn()?, entry_id)? {
+        state.chat.entry_changed(&state.store, &e);
+    }
     if let Some(sha) = spool {
         let path = crate::mail::spool::path(&state.config.settings.data_dir, &sha);
         if let Err(e) = std::fs::remove_file(&path)
