@@ -91,7 +91,12 @@ pub async fn wait_for_new_mail(
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         if let Some(p) = std::fs::read_dir(mailbox)
-            .map(|d| d.flatten().map(|e| e.path()).find(|p| !before.contains(p)))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .find(|p| !before.contains(p))
+            })
             .ok()
             .flatten()
         {

@@ -281,8 +281,10 @@ e2e_test! {
         for _ in 0..40 {
             c.send(json!({"type": "ping"})).await;
         }
+        c.send(json!({"type": "send", "case_id": w.acme_case, "client_message_id": "dropped-1", "body": "too fast"})).await;
         let frames = c.drain(Duration::from_millis(500)).await;
         assert!(frames.iter().any(|f| f["code"] == "rate_limited"));
+        assert!(frames.iter().any(|f| f["code"] == "rate_limited" && f["about"] == "dropped-1"), "a dropped send is named, to be resent");
         tokio::time::sleep(Duration::from_secs(1)).await;
         c.send(json!({"type": "ping", "nonce": "after"})).await;
         assert_eq!(c.next_of("pong").await["nonce"], "after");

@@ -19,3 +19,4 @@ mod mail;
 mod migrations;
 mod problems;
 mod sla;
+mod ui;

@@ -295,13 +295,25 @@ impl Session {
             if self.violations > limits.max_violations {
                 return Ok(Some(close::POLICY));
             }
+            // Name the message that was dropped, so the client resends it.
+            let about = match rapport_chat::parse_client_frame(text) {
+                Ok(
+                    ClientFrame::Send {
+                        client_message_id, ..
+                    }
+                    | ClientFrame::Start {
+                        client_message_id, ..
+                    },
+                ) => Some(client_message_id),
+                _ => None,
+            };
             self.error(
                 ErrorCode::RateLimited,
                 &format!(
                     "at most {} frames per second (bursts of {}); this frame was ignored",
                     limits.frames_per_second, limits.burst
                 ),
-                None,
+                about,
             )
             .await?;
             return Ok(None);

@@ -65,7 +65,7 @@ impl From<&Staff> for StaffView {
             email: s.email.to_string(),
             name: s.name.as_str().to_owned(),
             display_name: s.display_name.as_str().to_owned(),
-            avatar: Avatar::of(&s.display_name, s.avatar_url.clone()),
+            avatar: Avatar::of(&s.id.to_string(), &s.display_name, s.avatar_url.clone()),
             role: s.role.as_str().to_owned(),
             active: s.active,
             created_at: s.created_at,
@@ -399,7 +399,7 @@ impl From<&Staff> for PersonCard {
         PersonCard {
             id: s.id.to_string(),
             display_name: s.display_name.as_str().to_owned(),
-            avatar: Avatar::of(&s.display_name, s.avatar_url.clone()),
+            avatar: Avatar::of(&s.id.to_string(), &s.display_name, s.avatar_url.clone()),
         }
     }
 }

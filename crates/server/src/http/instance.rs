@@ -20,6 +20,8 @@ pub struct InstanceInfo {
     pub version: &'static str,
     /// When this installation was first started.
     pub created_at: DateTime<Utc>,
+    /// Categories a case can be filed under (`cases.categories`).
+    pub categories: Vec<String>,
 }
 
 /// Identity of this installation.
@@ -42,5 +44,6 @@ pub async fn get_instance(state: web::Data<AppState>) -> Result<HttpResponse, Ap
         name: state.config.settings.instance.name.clone(),
         version: env!("CARGO_PKG_VERSION"),
         created_at: found.created_at,
+        categories: state.config.settings.cases.categories.clone(),
     }))
 }

@@ -15,13 +15,16 @@ use crate::state::AppState;
 pub struct Avatar {
     /// Shown when there is no picture: "Anna Berg" gives "AB".
     pub initials: String,
+    /// A CSS colour for the initials, the same on every screen (chat too).
+    pub color: String,
     pub url: Option<String>,
 }
 
 impl Avatar {
-    pub fn of(name: &PersonName, url: Option<String>) -> Avatar {
+    pub fn of(id: &str, name: &PersonName, url: Option<String>) -> Avatar {
         Avatar {
             initials: name.initials(),
+            color: rapport_chat::Avatar::for_person(id, name.as_str()).color,
             url,
         }
     }
@@ -69,7 +72,7 @@ pub async fn me(
                 email: s.email.to_string(),
                 name: s.name.as_str().to_owned(),
                 display_name: s.display_name.as_str().to_owned(),
-                avatar: Avatar::of(&s.display_name, s.avatar_url.clone()),
+                avatar: Avatar::of(&s.id.to_string(), &s.display_name, s.avatar_url.clone()),
                 role: Some(s.role.as_str().to_owned()),
                 account_id: None,
                 visibility: None,
@@ -89,7 +92,7 @@ pub async fn me(
                     .unwrap_or_default(),
                 name: c.name.as_str().to_owned(),
                 display_name: c.name.as_str().to_owned(),
-                avatar: Avatar::of(&c.name, None),
+                avatar: Avatar::of(&c.id.to_string(), &c.name, None),
                 role: None,
                 account_id: Some(c.account_id.to_string()),
                 visibility: Some(c.visibility.as_str().to_owned()),

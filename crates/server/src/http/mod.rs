@@ -16,6 +16,7 @@ mod notifications;
 pub mod openapi;
 mod page;
 mod problem;
+mod ui;
 
 pub use problem::{ApiError, Problem};
 
@@ -33,6 +34,10 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(problem::query_config())
             .app_data(problem::path_config())
             .app_data(web::PayloadConfig::new(json_limit))
+            .service(get("/").route(web::get().to(ui::index)))
+            .service(get("/portal").route(web::get().to(ui::portal)))
+            .service(get("/console").route(web::get().to(ui::console)))
+            .service(get("/ui/{path:.*}").route(web::get().to(ui::asset)))
             .service(get("/healthz").route(web::get().to(health::healthz)))
             .service(get("/readyz").route(web::get().to(health::readyz)))
             .service(get("/api/openapi.json").route(web::get().to(openapi::openapi_json)))

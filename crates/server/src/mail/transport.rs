@@ -96,17 +96,20 @@ fn write_file(dir: &Path, raw: &[u8]) -> std::io::Result<()> {
         .mode(0o700)
         .create(dir)?;
     let now = chrono::Utc::now();
-    let path = dir.join(format!(
+    let name = format!(
         "{}-{}.eml",
         now.format("%Y%m%dT%H%M%S"),
         uuid::Uuid::now_v7().simple()
-    ));
+    );
+    // Written aside and renamed: a reader of the directory never sees half a message.
+    let partial = dir.join(format!(".{name}.partial"));
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)?;
+        .open(&partial)?;
     file.write_all(raw)?;
     file.sync_all()?;
+    fs::rename(&partial, dir.join(name))?;
     File::open(dir)?.sync_all()
 }

@@ -1,0 +1,88 @@
+//! The web interface, embedded in the binary: HTML shells, one stylesheet
+//! and small JavaScript modules that use the JSON API and the chat
+//! websocket. No front-end server, nothing fetched from elsewhere.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+/// Scripts and styles only from this server, no inline code, no framing.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+                   connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; \
+                   form-action 'self'; object-src 'none'";
+
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "app.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../ui/app.css"),
+    },
+    Asset {
+        path: "js/api.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../ui/js/api.js"),
+    },
+    Asset {
+        path: "js/live.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../ui/js/live.js"),
+    },
+    Asset {
+        path: "js/thread.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../ui/js/thread.js"),
+    },
+    Asset {
+        path: "js/portal.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../ui/js/portal.js"),
+    },
+    Asset {
+        path: "js/console.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../ui/js/console.js"),
+    },
+];
+
+fn page(body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(body)
+}
+
+pub async fn index() -> HttpResponse {
+    page(include_str!("../../ui/index.html"))
+}
+
+pub async fn portal() -> HttpResponse {
+    page(include_str!("../../ui/portal.html"))
+}
+
+pub async fn console() -> HttpResponse {
+    page(include_str!("../../ui/console.html"))
+}
+
+/// `/ui/{path}`: the stylesheet and scripts.
+pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, super::ApiError> {
+    let wanted = path.into_inner();
+    let asset =
+        ASSETS
+            .iter()
+            .find(|a| a.path == wanted)
+            .ok_or_else(|| super::ApiError::RouteNotFound {
+                method: "GET".into(),
+                path: format!("/ui/{wanted}"),
+            })?;
+    Ok(HttpResponse::Ok()
+        .content_type(asset.content_type)
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(asset.body))
+}

@@ -1,0 +1,108 @@
+// The JSON API with the signed-in person's tokens. Tokens live in
+// sessionStorage (one tab, gone when it closes) and travel only in the
+// Authorization header: no cookies, so no cross-site request can act as
+// the user.
+
+export class Api {
+  constructor(app) {
+    this.key = `rapport.${app}`;
+  }
+
+  get tokens() {
+    const raw = sessionStorage.getItem(this.key);
+    return raw ? JSON.parse(raw) : null;
+  }
+
+  set tokens(value) {
+    if (value) sessionStorage.setItem(this.key, JSON.stringify(value));
+    else sessionStorage.removeItem(this.key);
+  }
+
+  get signedIn() {
+    return Boolean(this.tokens);
+  }
+
+  async request(method, path, body, retried = false) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const t = this.tokens;
+    if (t) headers.Authorization = `Bearer ${t.access_token}`;
+    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (res.status === 401 && t && !retried) {
+      const problem = await res.json().catch(() => ({}));
+      if (problem.code === "token_expired" && (await this.refresh())) {
+        return this.request(method, path, body, true);
+      }
+      this.tokens = null;
+      throw new ApiError(problem.detail || "Please sign in again.", problem.code || "unauthenticated", 401);
+    }
+    const text = await res.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!res.ok) throw new ApiError(data?.detail || res.statusText, data?.code || "error", res.status, data?.field);
+    return data;
+  }
+
+  async refresh() {
+    const t = this.tokens;
+    if (!t?.refresh_token) return false;
+    const res = await fetch("/api/v1/auth/refresh", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: t.refresh_token }),
+    });
+    if (!res.ok) return false;
+    this.tokens = await res.json();
+    return true;
+  }
+
+  get(path) { return this.request("GET", path); }
+  post(path, body = {}) { return this.request("POST", path, body); }
+  patch(path, body) { return this.request("PATCH", path, body); }
+
+  async signOut() {
+    const t = this.tokens;
+    if (t) await this.post("/api/v1/auth/logout", { refresh_token: t.refresh_token }).catch(() => {});
+    this.tokens = null;
+  }
+}
+
+export class ApiError extends Error {
+  constructor(message, code, status, field) {
+    super(message);
+    this.code = code;
+    this.status = status;
+    this.field = field;
+  }
+}
+
+/// Builds elements without ever parsing data as HTML.
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export function avatar(person) {
+  const a = person?.avatar || { initials: "?", color: "#777" };
+  const el = h("span", { class: "avatar", "aria-hidden": "true" }, a.initials);
+  el.style.background = a.color;
+  return el;
+}
+
+export function when(iso) {
+  const d = new Date(iso);
+  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+export function uuid() {
+  return crypto.randomUUID();
+}

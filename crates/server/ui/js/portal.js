@@ -1,0 +1,197 @@
+// The client portal: a contact's company cases, opening a case, and each
+// case's thread with live chat and who of the team is helping.
+
+import { Api, ApiError, h, avatar, when } from "./api.js";
+import { Live } from "./live.js";
+import { Thread } from "./thread.js";
+
+const api = new Api("portal");
+const app = document.getElementById("app");
+let me = null;
+let instance = null;
+let live = null;
+let current = null; // { id, thread, ... }
+
+function show(...nodes) {
+  app.replaceChildren(...nodes);
+}
+
+function errorBox() {
+  return h("p", { class: "error", role: "alert" });
+}
+
+async function start() {
+  instance = await api.get("/api/v1/instance");
+  document.getElementById("desk").textContent = `${instance.name} support`;
+  document.title = `${instance.name} support`;
+  const params = new URLSearchParams(location.search);
+  const token = params.get("token");
+  if (token) {
+    history.replaceState(null, "", location.pathname);
+    try {
+      api.tokens = await api.post("/api/v1/auth/contact/magic-link/redeem", { token });
+    } catch (e) {
+      return signIn("This sign-in link is used or expired. Ask for a new one.");
+    }
+  }
+  if (!api.signedIn) return signIn();
+  try {
+    me = await api.get("/api/v1/me");
+  } catch {
+    return signIn();
+  }
+  document.getElementById("who").replaceChildren(
+    h("span", {}, avatar(me), me.display_name, " "),
+    h("button", { type: "button", onclick: async () => { live?.close(); await api.signOut(); location.reload(); } }, "Sign out"));
+  live = new Live(api, {
+    backlog: (f) => { if (current?.id === f.case_id) { f.entries.forEach((e) => current.thread.put(e)); setCase(f.case); } },
+    message: (e) => { if (current?.id === e.case_id) current.thread.put(e); else loadCases(); },
+    entry_updated: (f) => { if (current?.id === f.entry.case_id) current.thread.put(f.entry); },
+    presence: (f) => { if (current?.id === f.case_id) showHelpers(f.team_online); },
+    typing: (f) => { if (current?.id === f.case_id) showTyping(f); },
+    notice: (f) => { if (current?.id === f.case_id) current.notice.textContent = f.text; },
+    case_updated: (f) => { if (current?.id === f.case.id) setCase(f.case); loadCases(); },
+    error: (f) => { if (current) current.error.textContent = f.message; },
+  });
+  await live.connect();
+  home();
+}
+
+function signIn(message = "") {
+  const err = errorBox();
+  err.textContent = message;
+  const email = h("input", { id: "email", type: "email", autocomplete: "email", required: true });
+  const password = h("input", { id: "password", type: "password", autocomplete: "current-password" });
+  const form = h("form", { class: "card", onsubmit: async (ev) => {
+    ev.preventDefault();
+    try {
+      api.tokens = await api.post("/api/v1/auth/contact/login", { email: email.value, password: password.value });
+      location.reload();
+    } catch (e) { err.textContent = e.message; }
+  } },
+  h("h2", {}, "Sign in"),
+  h("label", { for: "email" }, "Email address"), email,
+  h("label", { for: "password" }, "Password"), password,
+  h("div", { class: "row" },
+    h("button", { type: "submit" }, "Sign in"),
+    h("button", { type: "button", class: "secondary", onclick: async () => {
+      if (!email.value) { err.textContent = "Enter your email address first."; return; }
+      await api.post("/api/v1/auth/contact/magic-link", { email: email.value }).catch(() => {});
+      err.textContent = "";
+      form.append(h("p", { role: "status" }, "If this address belongs to a contact, a sign-in link is on its way."));
+    } }, "Email me a sign-in link")),
+  err);
+  show(form);
+}
+
+let casesList = null;
+
+function home() {
+  casesList = h("ul", { class: "cases", "aria-label": "Cases" });
+  const side = h("section", { class: "card", "aria-labelledby": "cases-h" },
+    h("h2", { id: "cases-h" }, "Your cases"),
+    h("button", { type: "button", id: "new-case", onclick: openForm }, "Open a case"),
+    h("p"), casesList);
+  const pane = h("section", { id: "pane", class: "card" }, h("p", {}, "Choose a case, or open a new one."));
+  show(h("div", { class: "grid" }, side, pane));
+  loadCases();
+}
+
+async function loadCases() {
+  if (!casesList) return;
+  const page = await api.get("/api/v1/cases?limit=100");
+  casesList.replaceChildren(...page.items.map((c) => h("li", {},
+    h("button", { type: "button", "aria-current": current?.id === c.id ? "true" : "false", onclick: () => openCase(c.id) },
+      h("strong", {}, `${c.reference} ${c.subject}`), h("br"),
+      h("span", { class: "meta" }, `${c.status.replace("_", " ")} · last activity ${when(c.last_activity_at)}`)))));
+}
+
+function openForm() {
+  if (current) live.leave(current.id);
+  current = null;
+  const err = errorBox();
+  const category = h("select", { id: "category" }, h("option", { value: "" }, "Choose…"),
+    ...(instance.categories || []).map((c) => h("option", { value: c }, c)));
+  const subject = h("input", { id: "subject", required: true, maxlength: "200" });
+  const body = h("textarea", { id: "body", required: true });
+  document.getElementById("pane").replaceChildren(h("form", { onsubmit: async (ev) => {
+    ev.preventDefault();
+    try {
+      const opened = await api.post("/api/v1/cases", { subject: subject.value, body: body.value, category: category.value || undefined, client_message_id: crypto.randomUUID() });
+      await loadCases();
+      openCase(opened.case.id);
+    } catch (e) { err.textContent = e.message; }
+  } },
+  h("h2", {}, "Open a case"),
+  h("label", { for: "category" }, "What is it about?"), category,
+  h("label", { for: "subject" }, "Subject"), subject,
+  h("label", { for: "body" }, "Your message"), body,
+  h("p"), h("button", { type: "submit" }, "Open the case"), err));
+}
+
+function setCase(c) {
+  if (!current) return;
+  current.title.textContent = `#${c.number} ${c.subject}`;
+  current.status.textContent = `Status: ${c.status.replace("_", " ")}${c.team ? ` · ${c.team} team` : ""}`;
+}
+
+function showHelpers(people) {
+  if (people.length) current.notice.textContent = "";
+  current.helpers.replaceChildren(...(people.length
+    ? people.map((p) => h("span", { class: "online" }, avatar(p), p.name))
+    : [h("span", { class: "meta" }, "No one from the team is online right now; answers also come by email.")]));
+}
+
+let typingTimer = null;
+function showTyping(f) {
+  current.typing.textContent = f.active ? `${f.who.name} is typing…` : "";
+  clearTimeout(typingTimer);
+  if (f.active) typingTimer = setTimeout(() => { if (current) current.typing.textContent = ""; }, 6000);
+}
+
+async function openCase(id) {
+  if (current) live.leave(current.id);
+  const list = h("ol", { class: "thread", "aria-label": "Conversation" });
+  current = {
+    id,
+    thread: new Thread(list),
+    title: h("h2", {}),
+    status: h("p", { class: "meta" }),
+    helpers: h("div", { class: "people", "aria-label": "Who is helping" }),
+    typing: h("p", { class: "typing", "aria-live": "polite" }),
+    notice: h("p", { class: "notice", role: "status" }),
+    error: errorBox(),
+  };
+  const c = current;
+  const input = h("textarea", { id: "reply", "aria-label": "Your message", oninput: () => live.typing(id, input.value.length > 0), onblur: () => live.typing(id, false) });
+  const form = h("form", { onsubmit: (ev) => {
+    ev.preventDefault();
+    if (!input.value.trim()) return;
+    live.send(id, input.value);
+    input.value = "";
+    live.typing(id, false);
+  } }, input, h("p"), h("button", { type: "submit" }, "Send"));
+  document.getElementById("pane").replaceChildren(c.title, c.status,
+    h("h3", {}, "Helping you"), c.helpers, list, c.typing, c.notice, form, c.error);
+  c.notice.textContent = "";
+  const detail = await api.get(`/api/v1/cases/${id}`);
+  setCase(detail);
+  const entries = await api.get(`/api/v1/cases/${id}/entries?limit=200`);
+  entries.items.forEach((e) => c.thread.put(e));
+  live.join(id);
+  loadCases();
+}
+
+document.addEventListener("click", async (ev) => {
+  const a = ev.target.closest("a[data-attachment]");
+  if (!a) return;
+  ev.preventDefault();
+  const res = await fetch(a.dataset.attachment, { headers: { Authorization: `Bearer ${api.tokens.access_token}` } });
+  if (!res.ok) return;
+  const url = URL.createObjectURL(await res.blob());
+  const link = h("a", { href: url, download: a.textContent.replace("📎 ", "") });
+  link.click();
+  URL.revokeObjectURL(url);
+});
+
+start().catch((e) => show(h("p", { class: "error", role: "alert" }, e instanceof ApiError ? e.message : String(e))));

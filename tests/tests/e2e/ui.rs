@@ -1,0 +1,102 @@
+//! The web interface in a real browser (headless Chromium): an agent in
+//! the console and a contact in the portal, in two browsers at once.
+
+use actix_web::http::Method;
+use rapport_tests::browser::Driver;
+use rapport_tests::{TestApp, e2e_test, seed};
+use serde_json::json;
+
+use super::directory::{ok, world};
+
+/// The token of a new sign-in link for `email`, as the contact would click it.
+async fn sign_in_link(app: &TestApp, db: &rapport_tests::TestDatabase, email: &str) -> String {
+    let mailbox = db.data_dir().join("mailbox");
+    let before: Vec<_> = std::fs::read_dir(&mailbox)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    ok(
+        app.post_json("/api/v1/auth/contact/magic-link", &json!({"email": email}))
+            .await,
+        202,
+    )
+    .await;
+    let path = rapport_tests::http::wait_for_new_mail(&mailbox, &before).await;
+    let mail = rapport_mail::parse(&std::fs::read(path).unwrap()).unwrap();
+    let link = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("token="))
+        .unwrap()
+        .to_owned();
+    link.split("token=").nth(1).unwrap().to_owned()
+}
+
+e2e_test! {
+    async fn an_agent_and_a_contact_work_a_case_live_in_two_browsers(db) {
+        let Some(driver) = Driver::start().await else { return };
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        // An agent of Acme's team who signs in with a password.
+        let (email, password) = seed::staff(&db, "agent");
+        let agent = app.login(&email, &password).await["access_token"].as_str().unwrap().to_owned();
+        let agent_id = app.get_as(&agent, "/api/v1/me").await.json()["id"].as_str().unwrap().to_owned();
+        ok(app.send(Method::PUT, &format!("/api/v1/teams/{}/members/{agent_id}", w.team_in), Some(json!({"role": "member"}).to_string()), Some(&w.admin)).await, 200).await;
+
+        // The contact follows a sign-in link and opens a case in the portal.
+        let contact = driver.browser().await;
+        let token = sign_in_link(&app, &db, "anna@acme.example").await;
+        contact.goto(&format!("{}/portal?token={token}", app.base_url)).await;
+        contact.wait_text("#cases-h", "Your cases").await;
+        contact.screenshot("portal-cases").await;
+        contact.click("#new-case").await;
+        contact.choose("#category", "billing").await;
+        contact.type_into("#subject", "VAT rate on invoice 2026-0318").await;
+        contact.type_into("#body", "The invoice shows 19% VAT; our contract says 7%.").await;
+        contact.click("#pane form button[type=submit]").await;
+        contact.wait_text("#pane h2", "VAT rate on invoice 2026-0318").await;
+        contact.wait_text(".thread", "our contract says 7%").await;
+
+        // The agent signs in to the console and finds it at the top of the inbox.
+        let console = driver.browser().await;
+        console.goto(&format!("{}/console", app.base_url)).await;
+        console.type_into("#email", &email).await;
+        console.type_into("#password", &password).await;
+        console.click("form button[type=submit]").await;
+        console.wait_text("ul.cases", "VAT rate on invoice 2026-0318").await;
+        console.screenshot("console-inbox").await;
+        console.click("ul.cases li:first-child button").await;
+        console.wait_text("#pane h2", "VAT rate on invoice 2026-0318").await;
+        console.wait_text(".thread", "our contract says 7%").await;
+
+        // Typing shows on the other side; the answer arrives without a reload.
+        contact.wait_text(".people", "").await;
+        console.type_into("#c-reply", "Hello Anna, you are right: ").await;
+        contact.wait_text(".typing", "is typing").await;
+        console.type_into("#c-reply", "a corrected invoice follows today.").await;
+        console.click("#pane form button[type=submit]").await;
+        console.wait_text(".thread", "a corrected invoice follows today").await;
+        contact.wait_text(".thread", "a corrected invoice follows today").await;
+        contact.screenshot("portal-case").await;
+
+        // An internal note stays among staff.
+        console.choose("#c-mode", "note").await;
+        console.type_into("#c-reply", "Internal: the VAT table of this account was never updated").await;
+        console.click("#pane form button[type=submit]").await;
+        console.wait_text(".thread", "VAT table of this account was never updated").await;
+        console.screenshot("console-case").await;
+
+        // The contact answers in the chat; the agent sees it live.
+        contact.type_into("#reply", "Thank you for the quick answer!").await;
+        contact.click("#pane form button[type=submit]").await;
+        console.wait_text(".thread", "Thank you for the quick answer!").await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let seen = contact.text().await;
+        assert!(!seen.contains("never updated"), "the note reached the portal: {seen}");
+        // The thread is the case's, whatever the channel.
+        let case = app.get_as(&agent, "/api/v1/cases").await.json()["items"][0].clone();
+        assert_eq!(case["subject"], "VAT rate on invoice 2026-0318");
+        assert_eq!(case["first_response_at"].is_string(), true);
+        contact.quit().await;
+        console.quit().await;
+    }
+}
