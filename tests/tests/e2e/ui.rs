@@ -95,7 +95,7 @@ e2e_test! {
         // The thread is the case's, whatever the channel.
         let case = app.get_as(&agent, "/api/v1/cases").await.json()["items"][0].clone();
         assert_eq!(case["subject"], "VAT rate on invoice 2026-0318");
-        assert_eq!(case["first_response_at"].is_string(), true);
+        assert!(case["first_response_at"].is_string());
         contact.quit().await;
         console.quit().await;
     }

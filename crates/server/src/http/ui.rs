@@ -16,37 +16,28 @@ struct Asset {
     body: &'static str,
 }
 
+/// A script module under `ui/js/`.
+macro_rules! script {
+    ($name:literal) => {
+        Asset {
+            path: concat!("js/", $name),
+            content_type: "text/javascript; charset=utf-8",
+            body: include_str!(concat!("../../ui/js/", $name)),
+        }
+    };
+}
+
 const ASSETS: &[Asset] = &[
     Asset {
         path: "app.css",
         content_type: "text/css; charset=utf-8",
         body: include_str!("../../ui/app.css"),
     },
-    Asset {
-        path: "js/api.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../ui/js/api.js"),
-    },
-    Asset {
-        path: "js/live.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../ui/js/live.js"),
-    },
-    Asset {
-        path: "js/thread.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../ui/js/thread.js"),
-    },
-    Asset {
-        path: "js/portal.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../ui/js/portal.js"),
-    },
-    Asset {
-        path: "js/console.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../ui/js/console.js"),
-    },
+    script!("api.js"),
+    script!("live.js"),
+    script!("thread.js"),
+    script!("portal.js"),
+    script!("console.js"),
 ];
 
 fn page(body: &'static str) -> HttpResponse {
