@@ -230,11 +230,19 @@ impl Browser {
     pub async fn wait_text(&self, css: &str, want: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Some(e) = self.try_find(css).await {
-                let t = self.cmd("GET", &format!("/element/{e}/text"), None).await;
-                if t.as_str().is_some_and(|t| t.contains(want)) {
-                    return;
-                }
+            // The page may replace the element between finding and reading
+            // it (a live update): read again on the next round.
+            if let Some(e) = self.try_find(css).await
+                && let Ok(mut res) = self
+                    .http
+                    .get(format!("{}/element/{e}/text", self.session))
+                    .send()
+                    .await
+                && res.status().is_success()
+                && let Ok(v) = res.json::<Value>().await
+                && v["value"].as_str().is_some_and(|t| t.contains(want))
+            {
+                return;
             }
             assert!(
                 Instant::now() < deadline,

@@ -100,3 +100,51 @@ e2e_test! {
         console.quit().await;
     }
 }
+
+e2e_test! {
+    async fn an_auditor_exports_and_verifies_a_case_log_in_the_browser(db) {
+        let Some(driver) = Driver::start().await else { return };
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let (email, password) = seed::staff(&db, "auditor");
+        let auditor = driver.browser().await;
+        auditor.goto(&format!("{}/auditor", app.base_url)).await;
+        auditor.type_into("#email", &email).await;
+        auditor.type_into("#password", &password).await;
+        auditor.click("form button[type=submit]").await;
+        auditor.find("#target").await;
+        auditor.choose("#target", &format!("case={}", w.acme_case)).await;
+        auditor.choose("#format", "jsonl").await;
+        auditor.click("#export").await;
+        auditor.wait_text("#export-result", "Download").await;
+        auditor.click("#verify-export").await;
+        auditor.wait_text("#export-result", "Verified:").await;
+        auditor.screenshot("auditor-export").await;
+        // The evidence bundle verifies too.
+        auditor.choose("#format", "bundle").await;
+        auditor.click("#export").await;
+        auditor.wait_text("#export-result", "Download").await;
+        auditor.click("#verify-export").await;
+        auditor.wait_text("#export-result", "match SHA256SUMS").await;
+        // An altered export, uploaded, is refused with the reason.
+        let export = app.get_as(&w.admin, &format!("/api/v1/audit/export?case={}", w.acme_case)).await;
+        let altered = String::from_utf8_lossy(&export.body).replacen("portal", "p0rtal", 1);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("altered.jsonl");
+        std::fs::write(&path, altered).unwrap();
+        auditor.type_into("#file", path.to_str().unwrap()).await;
+        auditor.click("#verify-file").await;
+        auditor.wait_text("main", "NOT VERIFIED").await;
+        auditor.screenshot("auditor-verify").await;
+        // Agents are turned away.
+        let (agent_email, agent_password) = seed::staff(&db, "agent");
+        let other = driver.browser().await;
+        other.goto(&format!("{}/auditor", app.base_url)).await;
+        other.type_into("#email", &agent_email).await;
+        other.type_into("#password", &agent_password).await;
+        other.click("form button[type=submit]").await;
+        other.wait_text("main", "for auditors and admins").await;
+        auditor.quit().await;
+        other.quit().await;
+    }
+}

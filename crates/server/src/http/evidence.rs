@@ -270,3 +270,95 @@ pub async fn bundle(
         ))
         .streaming(stream))
 }
+
+/// Largest file `POST /api/v1/audit/verify` reads.
+const MAX_VERIFY_BYTES: usize = 4 << 30;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyResult {
+    /// True when everything checked out.
+    pub ok: bool,
+    /// `export` (JSON Lines or CSV) or `bundle` (ZIP).
+    pub kind: &'static str,
+    /// What was verified, or the first problem found.
+    pub summary: String,
+    pub events: Option<u64>,
+    /// Bundles: the case numbers in it.
+    pub cases: Option<Vec<i64>>,
+}
+
+/// Verifies an audit export or an evidence bundle against this
+/// installation's audit key, as `rapport audit verify` does offline.
+/// Admins, auditors and `audit:read` tokens. A file that does not verify
+/// is a 200 with `ok: false` and the first problem.
+#[utoipa::path(post, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = [])),
+    request_body(content = String, content_type = "application/octet-stream", description = "The export or bundle"),
+    responses((status = 200, description = "The verification result", body = VerifyResult),
+              (status = 403, description = "`forbidden`", body = super::Problem, content_type = "application/problem+json"),
+              (status = 413, description = "`payload_too_large`: over 4 GiB", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn verify(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    mut body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    who.require(rapport_domain::Permission::ReadAuditLog)?;
+    let dir = state.config.settings.data_dir.join("tmp");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ApiError::Internal(format!("temporary directory: {e}")))?;
+    let path = dir.join(format!("verify-{}", uuid::Uuid::now_v7().simple()));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))?;
+    // Unlinked at once: the handle keeps it until the check is done.
+    let _ = std::fs::remove_file(&path);
+    let mut size = 0usize;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| ApiError::InvalidJson(format!("body unreadable: {e}")))?;
+        size += chunk.len();
+        if size > MAX_VERIFY_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_VERIFY_BYTES,
+            });
+        }
+        file.write_all(&chunk)
+            .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))?;
+    }
+    let key = state.secrets.audit.public_key();
+    let result = blocking::run(move || -> Result<VerifyResult, ApiError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let io = |e: std::io::Error| ApiError::Internal(format!("temporary file: {e}"));
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        let mut magic = [0u8; 4];
+        let n = file.read(&mut magic).map_err(io)?;
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        if n == 4 && &magic == b"PK\x03\x04" {
+            return Ok(match crate::bundle::verify(file, &key) {
+                Ok(r) => VerifyResult {
+                    ok: true,
+                    kind: "bundle",
+                    summary: format!("{} files match SHA256SUMS and the signed manifest; the audit log of {} events verifies (key {})", r.files, r.audit_events, r.key_id),
+                    events: Some(r.audit_events),
+                    cases: Some(r.cases),
+                },
+                Err(problem) => VerifyResult { ok: false, kind: "bundle", summary: problem, events: None, cases: None },
+            });
+        }
+        Ok(match rapport_audit::verify_export(file, &key) {
+            Ok(r) => VerifyResult {
+                ok: true,
+                kind: "export",
+                summary: format!("{} events in {} streams verified ({}, key {})", r.events, r.streams, r.format.as_str(), r.key_id),
+                events: Some(r.events),
+                cases: None,
+            },
+            Err(problem) => VerifyResult { ok: false, kind: "export", summary: problem.to_string(), events: None, cases: None },
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(result))
+}

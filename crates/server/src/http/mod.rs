@@ -162,6 +162,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/api/v1/audit/public-key").route(web::get().to(audit::public_key)))
             .service(get("/api/v1/audit/export").route(web::get().to(audit::export)))
             .service(get("/api/v1/audit/bundle").route(web::get().to(evidence::bundle)))
+            .service(post("/api/v1/audit/verify").route(web::post().to(evidence::verify)))
+            .service(get("/auditor").route(web::get().to(ui::auditor)))
             .default_service(web::to(problem::route_not_found));
     }
 }

@@ -70,6 +70,7 @@ use utoipa::OpenApi;
         super::audit::public_key,
         super::audit::export,
         super::evidence::bundle,
+        super::evidence::verify,
     ),
     components(schemas(super::Problem)),
     modifiers(&BearerAuth),

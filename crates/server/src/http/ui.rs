@@ -38,6 +38,7 @@ const ASSETS: &[Asset] = &[
     script!("thread.js"),
     script!("portal.js"),
     script!("console.js"),
+    script!("auditor.js"),
 ];
 
 fn page(body: &'static str) -> HttpResponse {
@@ -58,6 +59,10 @@ pub async fn portal() -> HttpResponse {
 
 pub async fn console() -> HttpResponse {
     page(include_str!("../../ui/console.html"))
+}
+
+pub async fn auditor() -> HttpResponse {
+    page(include_str!("../../ui/auditor.html"))
 }
 
 /// `/ui/{path}`: the stylesheet and scripts.
