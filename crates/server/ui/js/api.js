@@ -106,3 +106,23 @@ export function when(iso) {
 export function uuid() {
   return crypto.randomUUID();
 }
+
+/// The staff sign-in form (console and audit pages); reloads when signed in.
+export function staffSignIn(api, title, message = "") {
+  const err = h("p", { class: "error", role: "alert" }, message);
+  const email = h("input", { id: "email", type: "email", autocomplete: "username", required: true });
+  const password = h("input", { id: "password", type: "password", autocomplete: "current-password", required: true });
+  return h("form", { class: "card", onsubmit: async (ev) => {
+    ev.preventDefault();
+    try {
+      const t = await api.post("/api/v1/auth/login", { email: email.value, password: password.value });
+      if (t.password_change_required) { err.textContent = "Choose a new password first (POST /api/v1/me/password), then sign in."; return; }
+      api.tokens = t;
+      location.reload();
+    } catch (e) { err.textContent = e.message; }
+  } },
+  h("h2", {}, title),
+  h("label", { for: "email" }, "Email address"), email,
+  h("label", { for: "password" }, "Password"), password,
+  h("p"), h("button", { type: "submit" }, "Sign in"), err);
+}

@@ -2,7 +2,7 @@
 // Lines, CSV) or evidence bundle, and verify an export or bundle file
 // against this installation's audit key.
 
-import { Api, ApiError, h } from "./api.js";
+import { Api, ApiError, staffSignIn, h } from "./api.js";
 
 const api = new Api("auditor");
 const app = document.getElementById("app");
@@ -26,18 +26,7 @@ async function start() {
 }
 
 function signIn(message = "") {
-  const err = h("p", { class: "error", role: "alert" }, message);
-  const email = h("input", { id: "email", type: "email", autocomplete: "username", required: true });
-  const password = h("input", { id: "password", type: "password", autocomplete: "current-password", required: true });
-  show(h("form", { class: "card", onsubmit: async (ev) => {
-    ev.preventDefault();
-    try { api.tokens = await api.post("/api/v1/auth/login", { email: email.value, password: password.value }); location.reload(); }
-    catch (e) { err.textContent = e.message; }
-  } },
-  h("h2", {}, "Auditor sign-in"),
-  h("label", { for: "email" }, "Email address"), email,
-  h("label", { for: "password" }, "Password"), password,
-  h("p"), h("button", { type: "submit" }, "Sign in"), err));
+  show(staffSignIn(api, "Auditor sign-in", message));
 }
 
 /// Fetches with the bearer token and returns the response body as a Blob.

@@ -3,7 +3,7 @@
 // that answers by chat or email or writes an internal note, and the
 // case's status and priority.
 
-import { Api, ApiError, h, avatar, when } from "./api.js";
+import { Api, ApiError, staffSignIn, h, avatar, when } from "./api.js";
 import { Live } from "./live.js";
 import { Thread } from "./thread.js";
 
@@ -39,22 +39,7 @@ async function start() {
 }
 
 function signIn(message = "") {
-  const err = h("p", { class: "error", role: "alert" }, message);
-  const email = h("input", { id: "email", type: "email", autocomplete: "username", required: true });
-  const password = h("input", { id: "password", type: "password", autocomplete: "current-password", required: true });
-  show(h("form", { class: "card", onsubmit: async (ev) => {
-    ev.preventDefault();
-    try {
-      const t = await api.post("/api/v1/auth/login", { email: email.value, password: password.value });
-      if (t.password_change_required) { err.textContent = "Choose a new password first (POST /api/v1/me/password), then sign in."; return; }
-      api.tokens = t;
-      location.reload();
-    } catch (e) { err.textContent = e.message; }
-  } },
-  h("h2", {}, "Staff sign-in"),
-  h("label", { for: "email" }, "Email address"), email,
-  h("label", { for: "password" }, "Password"), password,
-  h("p"), h("button", { type: "submit" }, "Sign in"), err));
+  show(staffSignIn(api, "Staff sign-in", message));
 }
 
 const filters = { status: "", mine: false };
