@@ -92,10 +92,32 @@ e2e_test! {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         let seen = contact.text().await;
         assert!(!seen.contains("never updated"), "the note reached the portal: {seen}");
+        // The account page: contacts, team, service levels and the timeline.
+        console.click("#c-account").await;
+        console.wait_text("#account-h", "Acme Manufacturing").await;
+        console.wait_text("#contacts", "Anna Finance").await;
+        console.wait_text("#timeline", "a corrected invoice follows today").await;
+        console.wait_text("#sla", "First response").await;
+        console.screenshot("console-account").await;
+        // Search finds the case by a word of the client's message.
+        console.type_into("#q", "contract").await;
+        console.click("#search-go").await;
+        console.wait_text("#results", "contract").await;
+        console.click("#results li:first-child button").await;
+        console.wait_text("#pane h2", "VAT rate on invoice 2026-0318").await;
+        // Assigning from the case view.
+        console.choose("#c-assignee", &w.agent_in_id).await;
+        console.wait_text("ul.cases", "VAT rate").await;
+
         // The thread is the case's, whatever the channel.
         let case = app.get_as(&agent, "/api/v1/cases").await.json()["items"][0].clone();
         assert_eq!(case["subject"], "VAT rate on invoice 2026-0318");
         assert!(case["first_response_at"].is_string());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while app.get_as(&agent, &format!("/api/v1/cases/{}", case["id"].as_str().unwrap())).await.json()["assignee_id"] != w.agent_in_id.as_str() {
+            assert!(std::time::Instant::now() < deadline, "the case was not assigned from the console");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         contact.quit().await;
         console.quit().await;
     }

@@ -35,14 +35,58 @@ async function start() {
     error: (f) => { if (current) current.error.textContent = f.message; },
   });
   await live.connect();
+  accounts = (await api.get("/api/v1/accounts?limit=200").catch(() => ({ items: [] }))).items;
   home();
+}
+
+function pane(...nodes) {
+  if (current) { live.leave(current.id); current = null; }
+  document.getElementById("pane").replaceChildren(...nodes);
+}
+
+async function runSearch(words) {
+  const res = await api.get(`/api/v1/search?q=${encodeURIComponent(words)}&limit=50`);
+  pane(h("h2", {}, `Search: ${words}`),
+    res.items.length ? h("ul", { class: "cases", id: "results" }, ...res.items.map((hit) => h("li", {},
+      h("button", { type: "button", onclick: () => openCase(hit.case_id) },
+        h("span", { class: `badge ${hit.kind}` }, hit.kind), " ", hit.snippet, h("br"),
+        h("span", { class: "meta" }, when(hit.created_at))))))
+      : h("p", {}, "Nothing found."));
+}
+
+async function openAccount(id) {
+  const [a, sla, timeline] = await Promise.all([
+    api.get(`/api/v1/accounts/${id}`),
+    api.get(`/api/v1/accounts/${id}/sla`).catch(() => null),
+    api.get(`/api/v1/accounts/${id}/timeline?limit=50`),
+  ]);
+  const clocks = sla ? [["First response", sla.first_response], ["Next response", sla.next_response], ["Resolution", sla.resolution]] : [];
+  pane(
+    h("h2", { id: "account-h" }, a.name),
+    h("p", { class: "meta" }, `${a.tier} · ${a.lifecycle} · ${a.domains.join(", ") || "no domains"}`),
+    h("p", {}, h("strong", {}, "Team: "), a.team ? a.team.name : "none", a.team ? h("span", { class: "people" }, ...a.team.members.map((m) => h("span", {}, avatar(m), m.display_name))) : null),
+    h("p", {}, h("strong", {}, "Owner: "), a.owner ? a.owner.display_name : "none"),
+    a.notes ? h("p", { class: "meta" }, a.notes) : null,
+    h("h3", {}, `Contacts (${a.contact_count})`),
+    h("table", { id: "contacts" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Function"), h("th", {}, "Email"))),
+      h("tbody", {}, ...a.contacts.map((c) => h("tr", {}, h("td", {}, c.name, c.is_primary ? " (primary)" : ""), h("td", {}, c.function), h("td", {}, c.emails[0] || ""))))),
+    sla ? h("h3", {}, `Service levels (${sla.tier})`) : null,
+    sla ? h("table", { id: "sla" }, h("thead", {}, h("tr", {}, h("th", {}, "Clock"), h("th", {}, "Met"), h("th", {}, "Missed"), h("th", {}, "Running"), h("th", {}, "Attainment"))),
+      h("tbody", {}, ...clocks.map(([name, c]) => h("tr", {}, h("td", {}, name), h("td", {}, c.met), h("td", {}, c.missed), h("td", {}, c.running),
+        h("td", {}, c.attainment_percent === null ? "–" : `${c.attainment_percent.toFixed(1)} %`))))) : null,
+    h("h3", {}, "Timeline"),
+    h("ol", { class: "thread", id: "timeline" }, ...timeline.items.map((e) => h("li", { class: e.kind === "note" ? "note" : "" },
+      h("div", { class: "meta" }, h("span", { class: `badge ${e.kind}` }, e.kind), " ", when(e.created_at), " ",
+        h("button", { type: "button", class: "secondary", onclick: () => openCase(e.case_id) }, "Open case")),
+      h("p", { class: "body" }, e.body)))));
 }
 
 function signIn(message = "") {
   show(staffSignIn(api, "Staff sign-in", message));
 }
 
-const filters = { status: "", mine: false };
+const filters = { status: "", mine: false, account: "", priority: "" };
+let accounts = [];
 
 function home() {
   inbox = h("ul", { class: "cases", "aria-label": "Cases" });
@@ -50,9 +94,19 @@ function home() {
     ...[["", "All statuses"], ["new", "New"], ["open", "Open"], ["pending_client", "Waiting for client"], ["pending_internal", "Waiting internally"], ["resolved", "Resolved"], ["closed", "Closed"]]
       .map(([v, l]) => h("option", { value: v }, l)));
   const mine = h("input", { id: "f-mine", type: "checkbox", onchange: () => { filters.mine = mine.checked; loadInbox(); } });
+  const account = h("select", { id: "f-account", onchange: () => { filters.account = account.value; loadInbox(); } },
+    h("option", { value: "" }, "All accounts"), ...accounts.map((a) => h("option", { value: a.id }, a.name)));
+  const priority = h("select", { id: "f-priority", onchange: () => { filters.priority = priority.value; loadInbox(); } },
+    h("option", { value: "" }, "Any priority"), ...["urgent", "high", "normal", "low"].map((p) => h("option", { value: p }, p)));
+  const q = h("input", { id: "q", type: "search", placeholder: "Words in subjects and messages" });
+  const search = h("form", { role: "search", onsubmit: (ev) => { ev.preventDefault(); if (q.value.trim()) runSearch(q.value); } },
+    h("label", { for: "q" }, "Search"), h("div", { class: "row" }, q, h("button", { type: "submit", id: "search-go" }, "Search")));
   const side = h("section", { class: "card", "aria-labelledby": "inbox-h" },
+    search,
     h("h2", { id: "inbox-h" }, "Inbox"),
     h("label", { for: "f-status" }, "Status"), status,
+    h("label", { for: "f-account" }, "Account"), account,
+    h("label", { for: "f-priority" }, "Priority"), priority,
     h("label", { for: "f-mine" }, mine, " Assigned to me"),
     h("p"), inbox);
   show(h("div", { class: "grid" }, side, h("section", { id: "pane", class: "card" }, h("p", {}, "Choose a case."))));
@@ -64,8 +118,10 @@ async function loadInbox() {
   const q = new URLSearchParams({ limit: "100" });
   if (filters.status) q.set("status", filters.status);
   if (filters.mine) q.set("assignee_id", me.id);
+  if (filters.account) q.set("account_id", filters.account);
   const page = await api.get(`/api/v1/cases?${q}`);
-  inbox.replaceChildren(...page.items.map((c) => h("li", {},
+  const items = page.items.filter((c) => !filters.priority || c.priority === filters.priority);
+  inbox.replaceChildren(...items.map((c) => h("li", {},
     h("button", { type: "button", "aria-current": current?.id === c.id ? "true" : "false", onclick: () => openCase(c.id) },
       h("strong", {}, `${c.reference} ${c.subject}`), h("br"),
       h("span", { class: "meta" }, `${c.status.replace("_", " ")} · ${c.priority} · ${c.channel} · ${when(c.last_activity_at)}`)))));
@@ -122,12 +178,29 @@ async function openCase(id) {
   } },
   h("div", { class: "row" }, h("div", {}, h("label", { for: "c-mode" }, "Send as"), mode)),
   h("label", { for: "c-reply" }, "Reply"), input, h("p"), h("button", { type: "submit" }, "Send"));
+  const detail = await api.get(`/api/v1/cases/${id}`);
+  const account = await api.get(`/api/v1/accounts/${detail.account_id}`).catch(() => null);
+  const assigneeSel = h("select", { id: "c-assignee" }, h("option", { value: "" }, "Unassigned"),
+    ...(account?.team?.members || []).map((m) => h("option", { value: m.id }, m.display_name)));
+  assigneeSel.value = detail.assignee_id || "";
+  assigneeSel.addEventListener("change", async () => {
+    try { fill(await api.patch(`/api/v1/cases/${id}`, { assignee_id: assigneeSel.value || null })); loadInbox(); } catch (e) { c.error.textContent = e.message; }
+  });
+  const siblings = (await api.get(`/api/v1/cases?account_id=${detail.account_id}&limit=100`)).items.filter((o) => o.id !== id && !o.merged_into_id);
+  const mergeSel = h("select", { id: "c-merge" }, h("option", { value: "" }, "Merge into…"), ...siblings.map((o) => h("option", { value: o.id }, `${o.reference} ${o.subject}`)));
+  const mergeBtn = h("button", { type: "button", class: "secondary", onclick: async () => {
+    if (!mergeSel.value) return;
+    try { const kept = await api.post(`/api/v1/cases/${id}/merge`, { into: mergeSel.value }); await loadInbox(); openCase(kept.id); } catch (e) { c.error.textContent = e.message; }
+  } }, "Merge");
   document.getElementById("pane").replaceChildren(c.title,
+    h("p", {}, h("button", { type: "button", class: "secondary", id: "c-account", onclick: () => openAccount(detail.account_id) }, `Account: ${account?.name || "…"}`)),
     h("div", { class: "row" },
       h("div", {}, h("label", { for: "c-status" }, "Status"), statusSel),
-      h("div", {}, h("label", { for: "c-priority" }, "Priority"), prioritySel)),
+      h("div", {}, h("label", { for: "c-priority" }, "Priority"), prioritySel),
+      h("div", {}, h("label", { for: "c-assignee" }, "Assignee"), assigneeSel)),
+    h("div", { class: "row" }, h("div", {}, h("label", { for: "c-merge" }, "Merge"), mergeSel), mergeBtn),
     h("p", { class: "meta" }, "Also here: "), c.people, list, c.typing, form, c.error);
-  fill(await api.get(`/api/v1/cases/${id}`));
+  fill(detail);
   (await api.get(`/api/v1/cases/${id}/entries?limit=200`)).items.forEach((e) => c.thread.put(e));
   live.join(id);
   loadInbox();
