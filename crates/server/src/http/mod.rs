@@ -36,6 +36,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(web::PayloadConfig::new(json_limit))
             .service(get("/").route(web::get().to(ui::index)))
             .service(get("/portal").route(web::get().to(ui::portal)))
+            // Where the sign-in links that contacts receive point.
+            .service(get("/portal/sign-in").route(web::get().to(ui::portal)))
             .service(get("/console").route(web::get().to(ui::console)))
             .service(get("/ui/{path:.*}").route(web::get().to(ui::asset)))
             .service(get("/healthz").route(web::get().to(health::healthz)))

@@ -27,7 +27,7 @@ async function start() {
   const params = new URLSearchParams(location.search);
   const token = params.get("token");
   if (token) {
-    history.replaceState(null, "", location.pathname);
+    history.replaceState(null, "", "/portal");
     try {
       api.tokens = await api.post("/api/v1/auth/contact/magic-link/redeem", { token });
     } catch (e) {
