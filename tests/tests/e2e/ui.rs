@@ -171,3 +171,66 @@ e2e_test! {
         other.quit().await;
     }
 }
+
+e2e_test! {
+    async fn an_admin_sets_up_a_client_in_the_browser(db) {
+        let Some(driver) = Driver::start().await else { return };
+        let app = TestApp::spawn(&db).await;
+        let (email, password) = seed::staff(&db, "admin");
+        let admin = app.login(&email, &password).await["access_token"].as_str().unwrap().to_owned();
+        let b = driver.browser().await;
+        b.goto(&format!("{}/admin", app.base_url)).await;
+        b.type_into("#email", &email).await;
+        b.type_into("#password", &password).await;
+        b.click("form button[type=submit]").await;
+        // A new agent, a team with them, an account served by it, a contact, a token.
+        b.type_into("#s-email", "jonas@support.example").await;
+        b.type_into("#s-name", "Jonas Weber").await;
+        b.click("#s-add").await;
+        b.wait_text("#s-created", "One-time password").await;
+        b.click("#nav-teams").await;
+        b.type_into("#t-name", "Manufacturing").await;
+        b.click("#t-add").await;
+        b.wait_text("#section", "Manufacturing").await;
+        let jonas = app.get_as(&admin, "/api/v1/staff?limit=200").await.json()["items"].as_array().unwrap().iter()
+            .find(|s| s["email"] == "jonas@support.example").unwrap()["id"].as_str().unwrap().to_owned();
+        b.choose("#t-member", &jonas).await;
+        b.click("#t-member-add").await;
+        b.wait_text("#section", "Jonas Weber").await;
+        let team = app.get_as(&admin, "/api/v1/teams").await.json().as_array().unwrap().iter()
+            .find(|t| t["name"] == "Manufacturing").unwrap()["id"].as_str().unwrap().to_owned();
+        b.click("#nav-accounts").await;
+        b.type_into("#a-name", "Initech").await;
+        b.type_into("#a-domains", "initech.example").await;
+        b.choose("#a-team", &team).await;
+        b.click("#a-add").await;
+        b.wait_text("#section", "initech.example").await;
+        b.screenshot("admin-accounts").await;
+        b.click("#nav-contacts").await;
+        let initech = app.get_as(&admin, "/api/v1/accounts?limit=200").await.json()["items"].as_array().unwrap().iter()
+            .find(|a| a["name"] == "Initech").unwrap().clone();
+        assert_eq!(initech["team_id"], team.as_str());
+        b.choose("#c-account", initech["id"].as_str().unwrap()).await;
+        b.type_into("#c-name", "Peter Gibbons").await;
+        b.type_into("#c-email", "peter@initech.example").await;
+        b.click("#c-add").await;
+        b.wait_text("#c-list", "peter@initech.example").await;
+        b.click("#nav-tokens").await;
+        b.type_into("#k-name", "Mail provider").await;
+        b.click("#k-mail-ingest").await;
+        b.click("#k-add").await;
+        b.wait_text("#k-secret", "rpt_").await;
+        let tokens = app.get_as(&admin, "/api/v1/api-tokens").await.json();
+        assert!(tokens.as_array().unwrap().iter().any(|t| t["name"] == "Mail provider" && t["scopes"][0] == "mail:ingest"));
+        // Agents are turned away.
+        let (agent_email, agent_password) = seed::staff(&db, "agent");
+        let other = driver.browser().await;
+        other.goto(&format!("{}/admin", app.base_url)).await;
+        other.type_into("#email", &agent_email).await;
+        other.type_into("#password", &agent_password).await;
+        other.click("form button[type=submit]").await;
+        other.wait_text("main", "for admins").await;
+        b.quit().await;
+        other.quit().await;
+    }
+}

@@ -166,6 +166,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/api/v1/audit/bundle").route(web::get().to(evidence::bundle)))
             .service(post("/api/v1/audit/verify").route(web::post().to(evidence::verify)))
             .service(get("/auditor").route(web::get().to(ui::auditor)))
+            .service(get("/admin").route(web::get().to(ui::admin)))
             .default_service(web::to(problem::route_not_found));
     }
 }

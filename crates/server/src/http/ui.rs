@@ -39,6 +39,7 @@ const ASSETS: &[Asset] = &[
     script!("portal.js"),
     script!("console.js"),
     script!("auditor.js"),
+    script!("admin.js"),
 ];
 
 fn page(body: &'static str) -> HttpResponse {
@@ -59,6 +60,10 @@ pub async fn portal() -> HttpResponse {
 
 pub async fn console() -> HttpResponse {
     page(include_str!("../../ui/console.html"))
+}
+
+pub async fn admin() -> HttpResponse {
+    page(include_str!("../../ui/admin.html"))
 }
 
 pub async fn auditor() -> HttpResponse {

@@ -58,6 +58,8 @@ export class Api {
   get(path) { return this.request("GET", path); }
   post(path, body = {}) { return this.request("POST", path, body); }
   patch(path, body) { return this.request("PATCH", path, body); }
+  put(path, body) { return this.request("PUT", path, body); }
+  del(path) { return this.request("DELETE", path); }
 
   async signOut() {
     const t = this.tokens;
