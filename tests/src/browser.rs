@@ -217,6 +217,21 @@ impl Browser {
         .await
     }
 
+    /// Switches into the frame element the script returns (e.g.
+    /// `return document.querySelector('iframe')`).
+    pub async fn enter_frame(&self, js: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let el = self.script(js).await;
+            if el.get(ELEMENT).is_some() {
+                self.cmd("POST", "/frame", Some(json!({"id": el}))).await;
+                return;
+            }
+            assert!(Instant::now() < deadline, "no frame from {js}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The visible text of the page.
     pub async fn text(&self) -> String {
         self.script("return document.body.innerText")

@@ -234,3 +234,87 @@ e2e_test! {
         other.quit().await;
     }
 }
+
+e2e_test! {
+    async fn the_chat_widget_on_a_client_site_greets_triages_and_chats(db) {
+        use rapport_tests::ChatClient;
+        use std::sync::{Arc, Mutex};
+        let Some(driver) = Driver::start().await else { return };
+        // The client's own website, on another origin, with the one script tag.
+        let rapport_url: Arc<Mutex<String>> = Arc::default();
+        let shared = rapport_url.clone();
+        let site = actix_web::HttpServer::new(move || {
+            let url = shared.clone();
+            actix_web::App::new().route("/", actix_web::web::get().to(move || {
+                let url = url.lock().unwrap().clone();
+                async move {
+                    actix_web::HttpResponse::Ok().content_type("text/html").body(format!(
+                        "<!DOCTYPE html><html><body><h1>Acme Manufacturing</h1><p>Our products.</p><script src=\"{url}/widget.js\" async></script></body></html>"
+                    ))
+                }
+            }))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let site_addr = site.addrs()[0];
+        let site = site.run();
+        let site_handle = site.handle();
+        actix_web::rt::spawn(site);
+        let site_origin = format!("http://{site_addr}");
+        let origin = site_origin.clone();
+        let app = TestApp::spawn_with(&db, move |s| s.server.widget_origins = vec![origin]).await;
+        *rapport_url.lock().unwrap() = app.base_url.clone();
+        let w = world(&app, &db).await;
+
+        let b = driver.browser().await;
+        b.goto(&format!("{site_origin}/")).await;
+        b.wait_text("h1", "Acme Manufacturing").await;
+        b.enter_frame("const host = document.getElementById('rapport-chat-widget'); if (!host) return null; host.shadowRoot.querySelector('button').click(); return host.shadowRoot.querySelector('iframe');").await;
+        b.type_into("#w-email", "anna@acme.example").await;
+        let mailbox = db.data_dir().join("mailbox");
+        let before: Vec<_> = std::fs::read_dir(&mailbox).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        b.click("#w-send").await;
+        let mail = rapport_tests::http::wait_for_new_mail(&mailbox, &before).await;
+        let mail = rapport_mail::parse(&std::fs::read(mail).unwrap()).unwrap();
+        let link = mail.text.split_whitespace().find(|w| w.contains("token=")).unwrap().to_owned();
+        let code = link.split("token=").nth(1).unwrap().to_owned();
+        b.type_into("#w-code", &code).await;
+        b.click("#w-code-go").await;
+        b.type_into("#w-first", "Could you resend invoice 2026-0402?").await;
+        b.click("#w-start").await;
+        b.wait_text(".thread", "Key Accounts").await;
+        b.wait_text(".thread", "Could you resend invoice 2026-0402?").await;
+        b.wait_text(".notice", "No one from the team is online").await;
+        b.click("button[data-category=\"billing\"]").await;
+
+        // The agent answers; the client sees who, and the answer, live.
+        let cases = app.get_as(&w.agent_in, "/api/v1/cases").await.json();
+        let case = cases["items"][0].clone();
+        assert_eq!(case["channel"], "chat");
+        assert_eq!(case["subject"], "Could you resend invoice 2026-0402?");
+        let case_id = case["id"].as_str().unwrap().to_owned();
+        let (mut agent, _) = ChatClient::connect(&app, &w.agent_in).await;
+        agent.join(&case_id, None).await;
+        // The triage answer set the case's category.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while app.get_as(&w.agent_in, &format!("/api/v1/cases/{case_id}")).await.json()["category"] != "billing" {
+            assert!(std::time::Instant::now() < deadline, "the category was not set from the widget");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        b.wait_text(".people", "").await;
+        agent.send(serde_json::json!({"type": "typing", "case_id": case_id, "active": true})).await;
+        b.wait_text(".typing", "is typing").await;
+        agent.say(&case_id, "w-1", "Resent just now to your billing address.").await;
+        b.wait_text(".thread", "Resent just now").await;
+        let widget_text = b.text().await;
+        assert!(!widget_text.contains("No one from the team is online"), "{widget_text}");
+        b.screenshot("widget").await;
+        // And the client answers from the widget.
+        b.type_into("#w-reply", "Got it, thanks!").await;
+        b.click("#w-send-msg").await;
+        agent.next_where("message", |m| m["entry"]["body"] == "Got it, thanks!").await;
+        b.quit().await;
+        site_handle.stop(true).await;
+    }
+}

@@ -86,6 +86,9 @@ pub struct ServerSettings {
     pub max_json_body_bytes: usize,
     /// The address people use to reach this server, for links in messages.
     pub public_url: String,
+    /// Sites (origins such as "https://www.client.example") allowed to
+    /// embed the chat widget; the server's own origin always may.
+    pub widget_origins: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -96,6 +99,7 @@ impl Default for ServerSettings {
             shutdown_timeout_secs: 30,
             max_json_body_bytes: 1_048_576,
             public_url: "http://127.0.0.1:8080".to_owned(),
+            widget_origins: Vec::new(),
         }
     }
 }

@@ -317,6 +317,24 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         ));
     }
     validate_mail(&settings.mail)?;
+    for origin in &settings.server.widget_origins {
+        let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
+            && !origin
+                .trim_end_matches('/')
+                .splitn(4, '/')
+                .nth(3)
+                .is_some_and(|p| !p.is_empty())
+            && origin
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ":/.-".contains(c));
+        if !ok {
+            return Err(key_error(
+                "server.widget_origins",
+                &format!("`{origin}` is not an origin"),
+                "list origins like \"https://www.client.example\" (scheme, host, optional port; no path)",
+            ));
+        }
+    }
     Ok(Config {
         settings,
         database_url,

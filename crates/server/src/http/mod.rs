@@ -167,6 +167,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(post("/api/v1/audit/verify").route(web::post().to(evidence::verify)))
             .service(get("/auditor").route(web::get().to(ui::auditor)))
             .service(get("/admin").route(web::get().to(ui::admin)))
+            .service(get("/widget").route(web::get().to(ui::widget)))
+            .service(get("/widget.js").route(web::get().to(ui::widget_script)))
             .default_service(web::to(problem::route_not_found));
     }
 }

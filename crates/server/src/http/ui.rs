@@ -40,12 +40,17 @@ const ASSETS: &[Asset] = &[
     script!("console.js"),
     script!("auditor.js"),
     script!("admin.js"),
+    script!("widget.js"),
 ];
 
 fn page(body: &'static str) -> HttpResponse {
+    page_with(body, CSP.to_owned())
+}
+
+fn page_with(body: &'static str, csp: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CONTENT_SECURITY_POLICY, csp))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(body)
 }
@@ -60,6 +65,29 @@ pub async fn portal() -> HttpResponse {
 
 pub async fn console() -> HttpResponse {
     page(include_str!("../../ui/console.html"))
+}
+
+/// The chat inside the widget's frame: framed by this server and by the
+/// sites in `server.widget_origins`, nobody else.
+pub async fn widget(state: web::Data<crate::state::AppState>) -> HttpResponse {
+    let mut ancestors = String::from("'self'");
+    for origin in &state.config.settings.server.widget_origins {
+        ancestors.push(' ');
+        ancestors.push_str(origin.trim_end_matches('/'));
+    }
+    let csp = CSP.replace(
+        "frame-ancestors 'none'",
+        &format!("frame-ancestors {ancestors}"),
+    );
+    page_with(include_str!("../../ui/widget.html"), csp)
+}
+
+/// The script a client's site includes to show the chat button.
+pub async fn widget_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(include_str!("../../ui/widget.js"))
 }
 
 pub async fn admin() -> HttpResponse {

@@ -513,8 +513,8 @@ pub fn request_magic_link(
         settings.server.public_url.trim_end_matches('/')
     );
     let body = format!(
-        "Hello {},\n\nSign in to {} with this link:\n\n{link}\n\nIt works once and for {MAGIC_LINK_MINUTES} minutes. \
-         If you did not ask for it, ignore this message.\n",
+        "Hello {},\n\nSign in to {} with this link:\n\n{link}\n\nIn a chat window, paste this sign-in code instead:\n\n{token}\n\n\
+         It works once and for {MAGIC_LINK_MINUTES} minutes. If you did not ask for it, ignore this message.\n",
         c.name.as_str(),
         settings.instance.name
     );

@@ -27,7 +27,7 @@ async function start() {
     h("button", { type: "button", onclick: async () => { live?.close(); await api.signOut(); location.reload(); } }, "Sign out"));
   live = new Live(api, {
     backlog: (f) => { if (current?.id === f.case_id) { f.entries.forEach((e) => current.thread.put(e)); } },
-    message: (e) => { if (current?.id === e.case_id) current.thread.put(e); loadInbox(); },
+    message: (e) => { if (current?.id === e.case_id) { current.thread.put(e); current.typing.textContent = ""; } loadInbox(); },
     entry_updated: (f) => { if (current?.id === f.entry.case_id) current.thread.put(f.entry); },
     presence: (f) => { if (current?.id === f.case_id) current.people.replaceChildren(...f.in_case.filter((p) => p.id !== me.id).map((p) => h("span", { class: "online" }, avatar(p), `${p.name} (${p.kind})`))); },
     typing: (f) => { if (current?.id === f.case_id) showTyping(f); },

@@ -45,7 +45,7 @@ async function start() {
     h("button", { type: "button", onclick: async () => { live?.close(); await api.signOut(); location.reload(); } }, "Sign out"));
   live = new Live(api, {
     backlog: (f) => { if (current?.id === f.case_id) { f.entries.forEach((e) => current.thread.put(e)); setCase(f.case); } },
-    message: (e) => { if (current?.id === e.case_id) current.thread.put(e); else loadCases(); },
+    message: (e) => { if (current?.id === e.case_id) { current.thread.put(e); current.typing.textContent = ""; } else loadCases(); },
     entry_updated: (f) => { if (current?.id === f.entry.case_id) current.thread.put(f.entry); },
     presence: (f) => { if (current?.id === f.case_id) showHelpers(f.team_online); },
     typing: (f) => { if (current?.id === f.case_id) showTyping(f); },

@@ -1,0 +1,112 @@
+// The chat inside the widget frame: sign in with the code from the
+// sign-in email (or a password), start a chat, answer the triage question,
+// see who of the team is there and typing, and be told when nobody is.
+
+import { Api, ApiError, h, avatar } from "./api.js";
+import { Live } from "./live.js";
+import { Thread } from "./thread.js";
+
+const api = new Api("widget");
+const app = document.getElementById("app");
+let instance = null;
+let live = null;
+let chat = null; // { id, thread, ... }
+
+function show(...nodes) { app.replaceChildren(...nodes); }
+
+async function start() {
+  instance = await api.get("/api/v1/instance");
+  document.getElementById("desk").textContent = `Chat with ${instance.name}`;
+  if (!api.signedIn) return signIn();
+  try { await api.get("/api/v1/me"); } catch { return signIn(); }
+  live = new Live(api, {
+    ack: (f) => {
+      if (!chat) openChat(f.case_id);
+    },
+    backlog: (f) => { if (chat?.id === f.case_id) { f.entries.forEach((e) => chat.thread.put(e)); triage(f.case); } },
+    message: (e) => { if (chat?.id === e.case_id) { chat.thread.put(e); chat.typing.textContent = ""; } },
+    entry_updated: (f) => { if (chat?.id === f.entry.case_id) chat.thread.put(f.entry); },
+    case_updated: (f) => { if (chat?.id === f.case.id) triage(f.case); },
+    presence: (f) => {
+      if (chat?.id !== f.case_id) return;
+      if (f.team_online.length) chat.notice.textContent = "";
+      chat.team.replaceChildren(...f.team_online.map((p) => h("span", { class: "online" }, avatar(p), p.name)));
+    },
+    typing: (f) => {
+      if (chat?.id !== f.case_id) return;
+      chat.typing.textContent = f.active ? `${f.who.name} is typing…` : "";
+      clearTimeout(chat.typingTimer);
+      if (f.active) chat.typingTimer = setTimeout(() => { chat.typing.textContent = ""; }, 6000);
+    },
+    notice: (f) => { if (chat?.id === f.case_id) chat.notice.textContent = f.text; },
+    error: (f) => { if (chat) chat.error.textContent = f.message; else document.getElementById("w-error")?.replaceChildren(f.message); },
+  });
+  await live.connect();
+  const known = sessionStorage.getItem("rapport.widget.case");
+  if (known) openChat(known); else askFirst();
+}
+
+function signIn(message = "") {
+  const err = h("p", { class: "error", role: "alert" }, message);
+  const email = h("input", { id: "w-email", type: "email", autocomplete: "email", required: true });
+  const code = h("input", { id: "w-code", autocomplete: "one-time-code" });
+  const codeForm = h("form", { hidden: true, onsubmit: async (ev) => {
+    ev.preventDefault();
+    try { api.tokens = await api.post("/api/v1/auth/contact/magic-link/redeem", { token: code.value.trim() }); location.reload(); }
+    catch (e) { err.textContent = e.message; }
+  } }, h("label", { for: "w-code" }, "Code from the email"), code, h("p"), h("button", { type: "submit", id: "w-code-go" }, "Sign in"));
+  show(h("div", { class: "card" },
+    h("p", {}, "Sign in with your work email address to chat with your support team."),
+    h("form", { onsubmit: async (ev) => {
+      ev.preventDefault();
+      await api.post("/api/v1/auth/contact/magic-link", { email: email.value }).catch(() => {});
+      codeForm.hidden = false;
+      err.textContent = "";
+      code.focus();
+    } }, h("label", { for: "w-email" }, "Email address"), email, h("p"), h("button", { type: "submit", id: "w-send" }, "Email me a sign-in code")),
+    codeForm, err));
+}
+
+function askFirst() {
+  const text = h("textarea", { id: "w-first", "aria-label": "Your question", required: true });
+  show(h("form", { class: "card", onsubmit: (ev) => {
+    ev.preventDefault();
+    if (!text.value.trim()) return;
+    live.raw({ type: "start", client_message_id: crypto.randomUUID(), body: text.value });
+    text.disabled = true;
+  } }, h("label", { for: "w-first" }, "How can we help?"), text, h("p"), h("button", { type: "submit", id: "w-start" }, "Start chat"),
+  h("p", { class: "error", role: "alert", id: "w-error" })));
+}
+
+function triage(c) {
+  if (!chat) return;
+  chat.choices.replaceChildren(...(c.category ? [] : (instance.categories || []).map((cat) =>
+    h("button", { type: "button", class: "secondary", "data-category": cat, onclick: () => live.raw({ type: "category", case_id: chat.id, category: cat }) }, cat))));
+}
+
+function openChat(id) {
+  sessionStorage.setItem("rapport.widget.case", id);
+  const list = h("ol", { class: "thread", "aria-label": "Conversation" });
+  chat = {
+    id,
+    thread: new Thread(list),
+    team: h("div", { class: "people", "aria-label": "Your team online" }),
+    choices: h("div", { class: "choices", "aria-label": "Topic" }),
+    typing: h("p", { class: "typing", "aria-live": "polite" }),
+    notice: h("p", { class: "notice", role: "status" }),
+    error: h("p", { class: "error", role: "alert" }),
+  };
+  const input = h("textarea", { id: "w-reply", "aria-label": "Your message", oninput: () => live.typing(id, input.value.length > 0), onblur: () => live.typing(id, false) });
+  show(chat.team, list, chat.choices, chat.typing, chat.notice,
+    h("form", { onsubmit: (ev) => {
+      ev.preventDefault();
+      if (!input.value.trim()) return;
+      live.send(id, input.value);
+      input.value = "";
+      live.typing(id, false);
+    } }, input, h("p"), h("button", { type: "submit", id: "w-send-msg" }, "Send")),
+    chat.error);
+  live.join(id);
+}
+
+start().catch((e) => show(h("p", { class: "error", role: "alert" }, e instanceof ApiError ? e.message : String(e))));
