@@ -319,11 +319,12 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
     validate_mail(&settings.mail)?;
     for origin in &settings.server.widget_origins {
         let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
-            && !origin
+            // No path after the host: "https://host[:port]" only.
+            && origin
                 .trim_end_matches('/')
                 .splitn(4, '/')
                 .nth(3)
-                .is_some_and(|p| !p.is_empty())
+                .is_none_or(str::is_empty)
             && origin
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || ":/.-".contains(c));
@@ -461,6 +462,26 @@ mod tests {
             msg,
             "invalid config: key `database.pool_max_size` is 0; expected a number from 1 to 1000"
         );
+    }
+
+    #[test]
+    fn widget_origins_must_be_origins() {
+        for bad in [
+            "www.acme.example",
+            "https://acme.example/path",
+            "javascript:alert(1)",
+        ] {
+            let mut settings = Settings::default();
+            settings.server.widget_origins = vec![bad.to_owned()];
+            let msg = validate(settings).expect_err(bad).to_string();
+            assert!(msg.contains("`server.widget_origins`"), "{msg}");
+        }
+        let mut settings = Settings::default();
+        settings.server.widget_origins = vec![
+            "https://www.acme.example".into(),
+            "http://127.0.0.1:8081/".into(),
+        ];
+        assert!(validate(settings).is_ok());
     }
 
     #[test]
