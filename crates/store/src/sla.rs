@@ -120,6 +120,22 @@ pub fn for_case(conn: &mut DbConnection, case: CaseId) -> Result<Vec<Clock>, Sto
         .collect()
 }
 
+/// The clocks of several cases (a page of a case list).
+pub fn for_cases(conn: &mut DbConnection, cases: &[CaseId]) -> Result<Vec<Clock>, StoreError> {
+    if cases.is_empty() {
+        return Ok(Vec::new());
+    }
+    sla_clocks::table
+        .filter(
+            sla_clocks::case_id.eq_any(cases.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        )
+        .select(ClockRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Clock::try_from)
+        .collect()
+}
+
 pub fn for_account(conn: &mut DbConnection, account: AccountId) -> Result<Vec<Clock>, StoreError> {
     sla_clocks::table
         .filter(sla_clocks::account_id.eq(account.to_string()))

@@ -53,9 +53,14 @@ e2e_test! {
         contact.choose("#category", "billing").await;
         contact.type_into("#subject", "VAT rate on invoice 2026-0318").await;
         contact.type_into("#body", "The invoice shows 19% VAT; our contract says 7%.").await;
+        let scan = tempfile::tempdir().unwrap();
+        let scan_path = scan.path().join("invoice-2026-0318.txt");
+        std::fs::write(&scan_path, "Invoice 2026-0318: VAT 19%\n").unwrap();
+        contact.type_into("#files", scan_path.to_str().unwrap()).await;
         contact.click("#pane form button[type=submit]").await;
         contact.wait_text("#pane h2", "VAT rate on invoice 2026-0318").await;
         contact.wait_text(".thread", "our contract says 7%").await;
+        contact.wait_text(".thread", "invoice-2026-0318.txt").await;
 
         // The agent signs in to the console and finds it at the top of the inbox.
         let console = driver.browser().await;
@@ -64,6 +69,7 @@ e2e_test! {
         console.type_into("#password", &password).await;
         console.click("form button[type=submit]").await;
         console.wait_text("ul.cases", "VAT rate on invoice 2026-0318").await;
+        console.wait_text("ul.cases", "SLA due in").await;
         console.screenshot("console-inbox").await;
         console.click("ul.cases li:first-child button").await;
         console.wait_text("#pane h2", "VAT rate on invoice 2026-0318").await;

@@ -63,6 +63,39 @@ pub struct CaseView {
     pub closed_at: Option<DateTime<Utc>>,
     pub last_activity_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
+    /// Staff only: when the next service-level target of a running clock
+    /// falls due (first response, next response or resolution).
+    pub sla_due_at: Option<DateTime<Utc>>,
+    /// Staff only: a running clock is past its target.
+    pub sla_breached: bool,
+}
+
+impl CaseView {
+    /// Fills the service-level fields from the cases' clocks.
+    fn with_sla(mut self, clocks: &[rapport_store::sla::Clock]) -> Self {
+        let running = clocks.iter().filter(|k| {
+            k.case_id.to_string() == self.id && k.stopped_at.is_none() && k.paused_at.is_none()
+        });
+        for k in running {
+            self.sla_due_at = Some(self.sla_due_at.map_or(k.due_at, |d| d.min(k.due_at)));
+            if k.breached_at.is_some() || k.due_at <= Utc::now() {
+                self.sla_breached = true;
+            }
+        }
+        self
+    }
+}
+
+/// The clocks of these cases, for staff (clients do not see targets).
+async fn clocks_for(
+    store: &rapport_store::Store,
+    who: &rapport_domain::Principal,
+    ids: Vec<CaseId>,
+) -> Result<Vec<rapport_store::sla::Clock>, ApiError> {
+    if !matches!(who, rapport_domain::Principal::Staff { .. }) {
+        return Ok(Vec::new());
+    }
+    blocking::with_conn(store, move |conn| rapport_store::sla::for_cases(conn, &ids)).await
 }
 
 impl From<&Case> for CaseView {
@@ -89,6 +122,8 @@ impl From<&Case> for CaseView {
             closed_at: c.closed_at,
             last_activity_at: c.last_activity_at,
             created_at: c.created_at,
+            sla_due_at: None,
+            sla_breached: false,
         }
     }
 }
@@ -407,9 +442,14 @@ pub async fn list(
         ..CaseFilter::default()
     };
     let app = state.into_inner();
-    let items =
-        blocking::run(move || cases::list(&app, &who.principal, filter, before, limit)).await?;
-    let items: Vec<CaseView> = items.iter().map(CaseView::from).collect();
+    let store = app.store.clone();
+    let principal = who.principal;
+    let items = blocking::run(move || cases::list(&app, &principal, filter, before, limit)).await?;
+    let clocks = clocks_for(&store, &principal, items.iter().map(|c| c.id).collect()).await?;
+    let items: Vec<CaseView> = items
+        .iter()
+        .map(|c| CaseView::from(c).with_sla(&clocks))
+        .collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |c| c.id.clone())))
 }
 
@@ -423,9 +463,12 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id: CaseId = path_id(&id, "case")?;
     let app = state.into_inner();
-    let detail = blocking::run(move || cases::get(&app, &who.principal, id)).await?;
+    let store = app.store.clone();
+    let principal = who.principal;
+    let detail = blocking::run(move || cases::get(&app, &principal, id)).await?;
+    let clocks = clocks_for(&store, &principal, vec![detail.case.id]).await?;
     Ok(HttpResponse::Ok().json(CaseDetailView {
-        case: CaseView::from(&detail.case),
+        case: CaseView::from(&detail.case).with_sla(&clocks),
         participant_ids: detail
             .participants
             .iter()

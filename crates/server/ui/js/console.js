@@ -37,6 +37,8 @@ async function start() {
   await live.connect();
   accounts = (await api.get("/api/v1/accounts?limit=200").catch(() => ({ items: [] }))).items;
   home();
+  // Countdowns move on their own.
+  setInterval(() => loadInbox(), 60000);
 }
 
 function pane(...nodes) {
@@ -85,7 +87,15 @@ function signIn(message = "") {
   show(staffSignIn(api, "Staff sign-in", message));
 }
 
-const filters = { status: "", mine: false, account: "", priority: "" };
+const filters = { status: "", mine: false, account: "", priority: "", sla: "" };
+
+/// "due in 2 h 05 min", "overdue by 12 min", or "" without a running target.
+function countdown(c) {
+  if (!c.sla_due_at) return "";
+  const minutes = Math.round((new Date(c.sla_due_at) - Date.now()) / 60000);
+  const span = (m) => (Math.abs(m) >= 60 ? `${Math.floor(Math.abs(m) / 60)} h ${String(Math.abs(m) % 60).padStart(2, "0")} min` : `${Math.abs(m)} min`);
+  return c.sla_breached || minutes < 0 ? `SLA overdue by ${span(minutes)}` : `SLA due in ${span(minutes)}`;
+}
 let accounts = [];
 
 function home() {
@@ -96,6 +106,8 @@ function home() {
   const mine = h("input", { id: "f-mine", type: "checkbox", onchange: () => { filters.mine = mine.checked; loadInbox(); } });
   const account = h("select", { id: "f-account", onchange: () => { filters.account = account.value; loadInbox(); } },
     h("option", { value: "" }, "All accounts"), ...accounts.map((a) => h("option", { value: a.id }, a.name)));
+  const sla = h("select", { id: "f-sla", onchange: () => { filters.sla = sla.value; loadInbox(); } },
+    h("option", { value: "" }, "Any"), h("option", { value: "4" }, "Due within 4 hours"), h("option", { value: "overdue" }, "Overdue"));
   const priority = h("select", { id: "f-priority", onchange: () => { filters.priority = priority.value; loadInbox(); } },
     h("option", { value: "" }, "Any priority"), ...["urgent", "high", "normal", "low"].map((p) => h("option", { value: p }, p)));
   const q = h("input", { id: "q", type: "search", placeholder: "Words in subjects and messages" });
@@ -107,6 +119,7 @@ function home() {
     h("label", { for: "f-status" }, "Status"), status,
     h("label", { for: "f-account" }, "Account"), account,
     h("label", { for: "f-priority" }, "Priority"), priority,
+    h("label", { for: "f-sla" }, "Service level"), sla,
     h("label", { for: "f-mine" }, mine, " Assigned to me"),
     h("p"), inbox);
   show(h("div", { class: "grid" }, side, h("section", { id: "pane", class: "card" }, h("p", {}, "Choose a case."))));
@@ -120,15 +133,22 @@ async function loadInbox() {
   if (filters.mine) q.set("assignee_id", me.id);
   if (filters.account) q.set("account_id", filters.account);
   const page = await api.get(`/api/v1/cases?${q}`);
-  const items = page.items.filter((c) => !filters.priority || c.priority === filters.priority);
+  const soon = Date.now() + 4 * 3600 * 1000;
+  const items = page.items
+    .filter((c) => !filters.priority || c.priority === filters.priority)
+    .filter((c) => !filters.sla
+      || (filters.sla === "overdue" ? c.sla_breached : c.sla_due_at && new Date(c.sla_due_at) <= soon))
+    .sort((a, b) => (filters.sla ? new Date(a.sla_due_at) - new Date(b.sla_due_at) : 0));
   inbox.replaceChildren(...items.map((c) => h("li", {},
     h("button", { type: "button", "aria-current": current?.id === c.id ? "true" : "false", onclick: () => openCase(c.id) },
       h("strong", {}, `${c.reference} ${c.subject}`), h("br"),
-      h("span", { class: "meta" }, `${c.status.replace("_", " ")} · ${c.priority} · ${c.channel} · ${when(c.last_activity_at)}`)))));
+      h("span", { class: "meta" }, `${c.status.replace("_", " ")} · ${c.priority} · ${c.channel} · ${when(c.last_activity_at)}`),
+      countdown(c) ? h("span", { class: c.sla_breached ? "sla overdue" : "sla" }, h("br"), countdown(c)) : null))));
 }
 
 function fill(c) {
   current.title.textContent = `#${c.number} ${c.subject}`;
+  if (current.sla && "sla_due_at" in c) current.sla.textContent = countdown(c);
   current.statusSel.value = c.status;
   current.prioritySel.value = c.priority;
 }
@@ -149,6 +169,7 @@ async function openCase(id) {
     id, statusSel, prioritySel,
     thread: new Thread(list),
     title: h("h2", {}),
+    sla: h("p", { class: "sla", id: "c-sla" }),
     people: h("div", { class: "people", "aria-label": "Also here" }),
     typing: h("p", { class: "typing", "aria-live": "polite" }),
     error: h("p", { class: "error", role: "alert" }),
@@ -192,7 +213,7 @@ async function openCase(id) {
     if (!mergeSel.value) return;
     try { const kept = await api.post(`/api/v1/cases/${id}/merge`, { into: mergeSel.value }); await loadInbox(); openCase(kept.id); } catch (e) { c.error.textContent = e.message; }
   } }, "Merge");
-  document.getElementById("pane").replaceChildren(c.title,
+  document.getElementById("pane").replaceChildren(c.title, c.sla,
     h("p", {}, h("button", { type: "button", class: "secondary", id: "c-account", onclick: () => openAccount(detail.account_id) }, `Account: ${account?.name || "…"}`)),
     h("div", { class: "row" },
       h("div", {}, h("label", { for: "c-status" }, "Status"), statusSel),

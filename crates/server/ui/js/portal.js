@@ -114,10 +114,21 @@ function openForm() {
     ...(instance.categories || []).map((c) => h("option", { value: c }, c)));
   const subject = h("input", { id: "subject", required: true, maxlength: "200" });
   const body = h("textarea", { id: "body", required: true });
+  const files = h("input", { id: "files", type: "file", multiple: true });
   document.getElementById("pane").replaceChildren(h("form", { onsubmit: async (ev) => {
     ev.preventDefault();
     try {
       const opened = await api.post("/api/v1/cases", { subject: subject.value, body: body.value, category: category.value || undefined, client_message_id: crypto.randomUUID() });
+      if (files.files.length) {
+        const form = new FormData();
+        form.append("kind", "portal");
+        form.append("client_message_id", crypto.randomUUID());
+        for (const f of files.files) form.append("file", f, f.name);
+        const res = await fetch(`/api/v1/cases/${opened.case.id}/attachments`, {
+          method: "POST", headers: { Authorization: `Bearer ${api.tokens.access_token}` }, body: form,
+        });
+        if (!res.ok) throw new ApiError((await res.json().catch(() => ({}))).detail || "The files could not be attached", "upload", res.status);
+      }
       await loadCases();
       openCase(opened.case.id);
     } catch (e) { err.textContent = e.message; }
@@ -126,6 +137,7 @@ function openForm() {
   h("label", { for: "category" }, "What is it about?"), category,
   h("label", { for: "subject" }, "Subject"), subject,
   h("label", { for: "body" }, "Your message"), body,
+  h("label", { for: "files" }, "Files (optional)"), files,
   h("p"), h("button", { type: "submit" }, "Open the case"), err));
 }
 
