@@ -315,3 +315,37 @@ e2e_test! {
         assert!(!String::from_utf8_lossy(&log.body).contains("audit.viewed"));
     }
 }
+
+e2e_test! {
+    async fn verification_and_policy_endpoints_check_who_asks(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let token = ok(app.post_as(&w.admin, "/api/v1/api-tokens", &json!({"name": "crm", "scopes": ["directory:read"]})).await, 201).await;
+        let api = token["secret"].as_str().unwrap().to_owned();
+        let export = app.get_as(&w.admin, &format!("/api/v1/audit/export?case={}", w.acme_case)).await.body.to_vec();
+        for (who, status) in [(&w.contact_in, 403), (&w.agent_in, 403), (&api, 403), (&w.auditor, 200), (&w.admin, 200)] {
+            let res = app.send_raw("/api/v1/audit/verify", "application/octet-stream", export.clone(), Some(who)).await;
+            assert_eq!(res.status, status, "verify");
+            if status == 200 {
+                let r = res.json();
+                assert_eq!(r["ok"], true, "{r}");
+                assert_eq!(r["kind"], "export");
+            }
+        }
+        let mut altered = export.clone();
+        altered[20] ^= 1;
+        let r = app.send_raw("/api/v1/audit/verify", "application/octet-stream", altered, Some(&w.auditor)).await.json();
+        assert_eq!(r["ok"], false, "{r}");
+        app.send_raw("/api/v1/audit/verify", "application/octet-stream", export, None).await.assert_problem(401, "unauthenticated");
+        for (who, status) in [(&w.contact_in, 403), (&api, 403), (&w.agent_in, 200), (&w.auditor, 200)] {
+            assert_eq!(app.get_as(who, "/api/v1/sla/policies").await.status, status, "policies");
+        }
+        let policy = app.get_as(&w.admin, "/api/v1/sla/policies").await.json();
+        assert!(policy["tiers"]["strategic"]["first_response_minutes"].as_u64().is_some());
+        // Clients never see service-level targets on their cases.
+        let mine = app.get_as(&w.contact_in, &format!("/api/v1/cases/{}", w.acme_case)).await.json();
+        assert!(mine["sla_due_at"].is_null());
+        let staff_view = app.get_as(&w.agent_in, &format!("/api/v1/cases/{}", w.acme_case)).await.json();
+        assert!(staff_view["sla_due_at"].is_string(), "{staff_view}");
+    }
+}

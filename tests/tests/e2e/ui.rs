@@ -221,6 +221,9 @@ e2e_test! {
         b.type_into("#c-email", "peter@initech.example").await;
         b.click("#c-add").await;
         b.wait_text("#c-list", "peter@initech.example").await;
+        b.click("#nav-sla").await;
+        b.wait_text("#sla-policy", "First response").await;
+        b.wait_text("#sla-policy", "strategic").await;
         b.click("#nav-tokens").await;
         b.type_into("#k-name", "Mail provider").await;
         b.click("#k-mail-ingest").await;

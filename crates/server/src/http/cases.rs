@@ -1014,3 +1014,36 @@ fn file_chunks(
         rx.recv().await.map(|item| (item, rx))
     })
 }
+
+/// The service-level policy in force (staff): working hours, holidays and
+/// the targets of each tier, in business minutes. Set in the configuration
+/// (`[sla]`).
+#[utoipa::path(get, path = "/api/v1/sla/policies", tag = "cases", security(("bearer" = [])),
+    responses((status = 200, description = "The policy", body = Object),
+              (status = 403, description = "`forbidden` for contacts and API tokens", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn sla_policies(
+    state: web::Data<AppState>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    who.staff()?;
+    let sla = &state.config.settings.sla;
+    let h = &sla.hours;
+    let mut tiers = serde_json::Map::new();
+    tiers.insert(
+        "default".into(),
+        serde_json::json!({"first_response_minutes": sla.first_response_minutes, "next_response_minutes": sla.next_response_minutes, "resolution_minutes": sla.resolution_minutes}),
+    );
+    for (tier, t) in &sla.tiers {
+        tiers.insert(
+            tier.clone(),
+            serde_json::json!({"first_response_minutes": t.first_response_minutes, "next_response_minutes": t.next_response_minutes, "resolution_minutes": t.resolution_minutes}),
+        );
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "time_zone": sla.time_zone,
+        "hours": {"mon": h.mon, "tue": h.tue, "wed": h.wed, "thu": h.thu, "fri": h.fri, "sat": h.sat, "sun": h.sun},
+        "holidays": sla.holidays,
+        "warn_at_percent": sla.warn_at_percent,
+        "tiers": tiers,
+    })))
+}

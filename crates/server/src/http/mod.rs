@@ -160,6 +160,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/ws").route(web::get().to(chat::websocket)))
             .service(get("/api/v1/search").route(web::get().to(cases::search)))
             .service(get("/api/v1/accounts/{id}/sla").route(web::get().to(cases::sla_report)))
+            .service(get("/api/v1/sla/policies").route(web::get().to(cases::sla_policies)))
             .service(get("/api/v1/accounts/{id}/timeline").route(web::get().to(cases::timeline)))
             .service(get("/api/v1/audit/public-key").route(web::get().to(audit::public_key)))
             .service(get("/api/v1/audit/export").route(web::get().to(audit::export)))

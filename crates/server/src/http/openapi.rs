@@ -50,6 +50,7 @@ use utoipa::OpenApi;
         super::cases::timeline,
         super::cases::search,
         super::cases::sla_report,
+        super::cases::sla_policies,
         super::notifications::stream,
         super::chat::ticket,
         super::chat::websocket,

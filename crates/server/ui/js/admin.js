@@ -20,9 +20,9 @@ async function start() {
   document.getElementById("who").replaceChildren(
     h("span", {}, `${me.display_name} (admin) `),
     h("button", { type: "button", onclick: async () => { await api.signOut(); location.reload(); } }, "Sign out"));
-  const sections = { staff: staffSection, teams: teamsSection, accounts: accountsSection, contacts: contactsSection, tokens: tokensSection };
+  const sections = { staff: staffSection, teams: teamsSection, accounts: accountsSection, contacts: contactsSection, sla: slaSection, tokens: tokensSection };
   const nav = h("nav", { "aria-label": "Sections", class: "row" },
-    ...Object.entries({ staff: "Staff", teams: "Teams", accounts: "Accounts", contacts: "Contacts", tokens: "API tokens" })
+    ...Object.entries({ staff: "Staff", teams: "Teams", accounts: "Accounts", contacts: "Contacts", sla: "Service levels", tokens: "API tokens" })
       .map(([key, label]) => h("button", { type: "button", class: "secondary", id: `nav-${key}`, onclick: () => open(key) }, label)));
   const body = h("div", { id: "section" });
   show(nav, h("p"), body);
@@ -129,6 +129,19 @@ async function contactsSection() {
     } }, h("h3", {}, "Add a contact to this account"),
     h("label", { for: "c-name" }, "Name"), name, h("label", { for: "c-email" }, "Email"), email, h("label", { for: "c-function" }, "Function"), fn,
     h("p"), h("button", { type: "submit", id: "c-add" }, "Add"), err)];
+}
+
+async function slaSection() {
+  const p = await api.get("/api/v1/sla/policies");
+  const hours = (m) => (m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`);
+  const days = [["mon", "Monday"], ["tue", "Tuesday"], ["wed", "Wednesday"], ["thu", "Thursday"], ["fri", "Friday"], ["sat", "Saturday"], ["sun", "Sunday"]];
+  return [h("section", { class: "card", id: "sla-policy" }, h("h2", {}, "Service levels"),
+    h("p", { class: "meta" }, "Targets count business time. They are set in the configuration ([sla] in config/default.toml) and apply after a restart."),
+    table(["Tier", "First response", "Next response", "Resolution"], Object.entries(p.tiers).map(([tier, t]) =>
+      [tier, hours(t.first_response_minutes), hours(t.next_response_minutes), hours(t.resolution_minutes)])),
+    h("h3", {}, `Working hours (${p.time_zone})`),
+    table(["Day", "Hours"], days.map(([k, label]) => [label, p.hours[k].join(", ") || "closed"])),
+    h("p", {}, `Holidays: ${p.holidays.join(", ") || "none"} · warning at ${p.warn_at_percent} % of a target`))];
 }
 
 async function tokensSection() {
