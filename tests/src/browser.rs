@@ -232,6 +232,16 @@ impl Browser {
         }
     }
 
+    /// Resizes the window (e.g. 390×844 for a phone).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
     /// The visible text of the page.
     pub async fn text(&self) -> String {
         self.script("return document.body.innerText")

@@ -84,6 +84,12 @@ e2e_test! {
         console.wait_text(".thread", "a corrected invoice follows today").await;
         contact.wait_text(".thread", "a corrected invoice follows today").await;
         contact.screenshot("portal-case").await;
+        // On a phone-sized screen the page is one column and nothing overflows sideways.
+        contact.resize(390, 844).await;
+        let overflow = contact.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth").await;
+        assert!(overflow.as_i64().unwrap_or(1) <= 0, "horizontal overflow on a phone: {overflow}");
+        contact.screenshot("portal-case-phone").await;
+        contact.resize(1280, 900).await;
 
         // An internal note stays among staff.
         console.choose("#c-mode", "note").await;
