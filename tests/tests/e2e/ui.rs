@@ -333,3 +333,35 @@ e2e_test! {
         site_handle.stop(true).await;
     }
 }
+
+e2e_test! {
+    async fn an_admin_reads_every_version_and_redacts_in_the_console(db) {
+        let Some(driver) = Driver::start().await else { return };
+        let app = TestApp::spawn(&db).await;
+        let w = world(&app, &db).await;
+        let entries = format!("/api/v1/cases/{}/entries", w.acme_case);
+        let note = ok(app.post_as(&w.agent_in, &entries, &json!({"kind": "note", "body": "IBAN DE89 3704 0044 0532 0130 00"})).await, 201).await;
+        let id = note["entry"]["id"].as_str().unwrap().to_owned();
+        ok(app.send(Method::PATCH, &format!("{entries}/{id}"), Some(json!({"body": "IBAN on file (see the ERP)"}).to_string()), Some(&w.agent_in)).await, 200).await;
+        let (email, password) = seed::staff(&db, "admin");
+        let b = driver.browser().await;
+        b.goto(&format!("{}/console", app.base_url)).await;
+        b.type_into("#email", &email).await;
+        b.type_into("#password", &password).await;
+        b.click("form button[type=submit]").await;
+        b.click("ul.cases li:first-child button").await;
+        b.wait_text(".thread", "edited").await;
+        b.click(&format!("button[data-versions=\"{id}\"]")).await;
+        b.wait_text(".versions", "DE89 3704").await;
+        b.screenshot("console-versions").await;
+        b.click(&format!("button[data-redact=\"{id}\"]")).await;
+        b.type_into(&format!("input[data-reason=\"{id}\"]"), "bank details do not belong in a note").await;
+        b.click(&format!("button[data-redact-confirm=\"{id}\"]")).await;
+        b.wait_text(".thread", "Removed by an administrator: bank details do not belong in a note").await;
+        let text = b.text().await;
+        assert!(!text.contains("DE89"), "{text}");
+        let versions = app.get_as(&w.admin, &format!("{entries}/{id}/versions")).await.json();
+        assert!(versions.as_array().unwrap().iter().all(|v| v["body"] == ""), "{versions}");
+        b.quit().await;
+    }
+}

@@ -153,6 +153,32 @@ function fill(c) {
   current.prioritySel.value = c.priority;
 }
 
+/// Versions of edited entries for staff; redaction for admins.
+function entryTools(caseId, e) {
+  const tools = [];
+  const path = `/api/v1/cases/${caseId}/entries/${e.id}`;
+  if (e.version > 1 && !e.redacted && !e.redaction) {
+    const box = h("div", { class: "versions" });
+    tools.push(h("button", { type: "button", class: "secondary small", "data-versions": e.id, onclick: async () => {
+      const versions = await api.get(`${path}/versions`);
+      box.replaceChildren(h("ol", {}, ...versions.map((v) => h("li", {},
+        h("span", { class: "meta" }, `version ${v.version} · ${when(v.written_at)} · SHA-256 ${v.body_sha256.slice(0, 12)}…`),
+        h("p", { class: "body" }, v.body)))));
+    } }, "Versions"), box);
+  }
+  if (me.role === "admin" && e.kind !== "event" && !e.redacted && !e.redaction) {
+    const reason = h("input", { "aria-label": "Why this content must go", placeholder: "Why (kept on the tombstone)", "data-reason": e.id });
+    const confirm = h("div", { class: "row", hidden: true }, reason,
+      h("button", { type: "button", "data-redact-confirm": e.id, onclick: async () => {
+        try { await api.post(`${path}/redact`, { reason: reason.value }); } catch (err) { current.error.textContent = err.message; return; }
+        const fresh = (await api.get(`/api/v1/cases/${caseId}/entries?limit=200`)).items.find((x) => x.id === e.id);
+        if (fresh && current) current.thread.put(fresh);
+      } }, "Remove for good"));
+    tools.push(h("button", { type: "button", class: "secondary small", "data-redact": e.id, onclick: () => { confirm.hidden = false; reason.focus(); } }, "Redact…"), confirm);
+  }
+  return tools;
+}
+
 let typingTimer = null;
 function showTyping(f) {
   current.typing.textContent = f.active ? `${f.who.name} is ${f.who.kind === "staff" ? "replying" : "typing"}…` : "";
@@ -167,7 +193,7 @@ async function openCase(id) {
   const prioritySel = h("select", { id: "c-priority" }, ...["low", "normal", "high", "urgent"].map((p) => h("option", { value: p }, p)));
   current = {
     id, statusSel, prioritySel,
-    thread: new Thread(list),
+    thread: new Thread(list, (e) => entryTools(id, e)),
     title: h("h2", {}),
     sla: h("p", { class: "sla", id: "c-sla" }),
     people: h("div", { class: "people", "aria-label": "Also here" }),

@@ -7,9 +7,11 @@ import { h, avatar, when } from "./api.js";
 const LABELS = { chat: "chat", email_in: "email", email_out: "email", portal: "portal", note: "internal note", event: "event" };
 
 export class Thread {
-  constructor(list, names = new Map()) {
+  /// `actions(entry)` may return extra controls for an entry (staff tools).
+  constructor(list, actions = () => []) {
     this.list = list;
-    this.names = names; // author id -> person, filled from live frames
+    this.actions = actions;
+    this.names = new Map(); // author id -> person, filled from live frames
     this.items = new Map();
     this.data = new Map();
   }
@@ -37,6 +39,7 @@ export class Thread {
       e.redaction || e.redacted
         ? h("p", { class: "body tomb" }, `Removed by an administrator${e.redaction ? `: ${e.redaction.reason}` : ""}.`)
         : h("p", { class: "body" }, e.body),
+      ...this.actions(e),
       e.email?.collapsed ? h("details", {}, h("summary", {}, "Show the whole email"), h("p", { class: "body" }, e.email.full_text)) : null,
       ...(e.attachments || []).map((a) => a.redaction
         ? h("p", { class: "meta tomb" }, `${a.filename} was removed: ${a.redaction.reason}`)
