@@ -186,20 +186,34 @@ impl Browser {
         }
     }
 
+    /// Runs an element command, finding the element again when the page
+    /// replaced it in between (live updates re-render parts of pages).
+    async fn on_element(&self, css: &str, action: &str, body: Value) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let e = self.find(css).await;
+            let mut res = self
+                .http
+                .post(format!("{}/element/{e}/{action}", self.session))
+                .send_json(&body)
+                .await
+                .expect("webdriver answers");
+            if res.status().is_success() {
+                return;
+            }
+            let v: Value = res.json().await.unwrap_or_default();
+            let stale = v["value"]["error"] == "stale element reference";
+            assert!(stale && Instant::now() < deadline, "{action} on {css}: {v}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn click(&self, css: &str) {
-        let e = self.find(css).await;
-        self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})))
-            .await;
+        self.on_element(css, "click", json!({})).await;
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {
-        let e = self.find(css).await;
-        self.cmd(
-            "POST",
-            &format!("/element/{e}/value"),
-            Some(json!({"text": text})),
-        )
-        .await;
+        self.on_element(css, "value", json!({"text": text})).await;
     }
 
     /// Sets a `<select>` by the value of one of its options.
