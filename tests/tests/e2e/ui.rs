@@ -362,6 +362,17 @@ e2e_test! {
         assert!(!text.contains("DE89"), "{text}");
         let versions = app.get_as(&w.admin, &format!("{entries}/{id}/versions")).await.json();
         assert!(versions.as_array().unwrap().iter().all(|v| v["body"] == ""), "{versions}");
+        // A file, too: the thread keeps its name and the reason.
+        let body = crate::attachments::multipart(&[("kind", "portal"), ("body", "Our bank letter")], &[("bank-letter.txt", b"IBAN DE89 3704 0044 0532 0130 00\n")]);
+        let posted = app.send_raw(&format!("/api/v1/cases/{}/attachments", w.acme_case), &crate::attachments::content_type(), body, Some(&w.contact_in)).await.json();
+        let file = posted["entry"]["attachments"][0]["id"].as_str().unwrap().to_owned();
+        b.click("ul.cases li:first-child button").await;
+        b.wait_text(".thread", "bank-letter.txt").await;
+        b.click(&format!("button[data-redact=\"{file}\"]")).await;
+        b.type_into(&format!("input[data-reason=\"{file}\"]"), "bank letter with account numbers").await;
+        b.click(&format!("button[data-redact-confirm=\"{file}\"]")).await;
+        b.wait_text(".thread", "bank-letter.txt was removed: bank letter with account numbers").await;
+        app.get_as(&w.admin, &format!("/api/v1/attachments/{file}")).await.assert_problem(410, "redacted");
         b.quit().await;
     }
 }

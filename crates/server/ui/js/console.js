@@ -166,15 +166,24 @@ function entryTools(caseId, e) {
         h("p", { class: "body" }, v.body)))));
     } }, "Versions"), box);
   }
-  if (me.role === "admin" && e.kind !== "event" && !e.redacted && !e.redaction) {
-    const reason = h("input", { "aria-label": "Why this content must go", placeholder: "Why (kept on the tombstone)", "data-reason": e.id });
+  if (me.role !== "admin") return tools;
+  const refresh = async () => {
+    const fresh = (await api.get(`/api/v1/cases/${caseId}/entries?limit=200`)).items.find((x) => x.id === e.id);
+    if (fresh && current) current.thread.put(fresh);
+  };
+  // One control per thing that can be removed: the entry's text, each file.
+  const control = (label, key, url) => {
+    const reason = h("input", { "aria-label": "Why this content must go", placeholder: "Why (kept on the tombstone)", "data-reason": key });
     const confirm = h("div", { class: "row", hidden: true }, reason,
-      h("button", { type: "button", "data-redact-confirm": e.id, onclick: async () => {
-        try { await api.post(`${path}/redact`, { reason: reason.value }); } catch (err) { current.error.textContent = err.message; return; }
-        const fresh = (await api.get(`/api/v1/cases/${caseId}/entries?limit=200`)).items.find((x) => x.id === e.id);
-        if (fresh && current) current.thread.put(fresh);
+      h("button", { type: "button", "data-redact-confirm": key, onclick: async () => {
+        try { await api.post(url, { reason: reason.value }); } catch (err) { current.error.textContent = err.message; return; }
+        await refresh();
       } }, "Remove for good"));
-    tools.push(h("button", { type: "button", class: "secondary small", "data-redact": e.id, onclick: () => { confirm.hidden = false; reason.focus(); } }, "Redact…"), confirm);
+    return [h("button", { type: "button", class: "secondary small", "data-redact": key, onclick: () => { confirm.hidden = false; reason.focus(); } }, label), confirm];
+  };
+  if (e.kind !== "event" && !e.redacted && !e.redaction) tools.push(...control("Redact…", e.id, `${path}/redact`));
+  for (const a of e.attachments || []) {
+    if (!a.redaction) tools.push(...control(`Redact ${a.filename}…`, a.id, `/api/v1/attachments/${a.id}/redact`));
   }
   return tools;
 }
