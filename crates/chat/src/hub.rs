@@ -124,14 +124,6 @@ struct State {
     remote: HashMap<NodeId, RemoteNode>,
 }
 
-/// Counters for `/readyz` and the benchmark.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HubStats {
-    pub connections: usize,
-    pub rooms: usize,
-    pub remote_nodes: usize,
-}
-
 /// The hub of one node. Share it behind an `Arc`.
 #[derive(Debug)]
 pub struct Hub {
@@ -274,13 +266,6 @@ impl Hub {
         self.person_changed(&mut st, &person, &[case], false);
     }
 
-    pub fn is_joined(&self, id: ConnectionId, case: CaseId) -> bool {
-        self.lock()
-            .conns
-            .get(&id)
-            .is_some_and(|c| c.cases.contains(&case))
-    }
-
     /// Delivers here and on every other node.
     pub fn publish(&self, event: BusEvent) {
         self.deliver(&event);
@@ -388,15 +373,6 @@ impl Hub {
         }
     }
 
-    pub fn stats(&self) -> HubStats {
-        let st = self.lock();
-        HubStats {
-            connections: st.conns.len(),
-            rooms: st.rooms.len(),
-            remote_nodes: st.remote.len(),
-        }
-    }
-
     /// Of these staff ids, who is online on any node.
     pub fn online_staff(&self, staff_ids: &[String]) -> Vec<Person> {
         let st = self.lock();
@@ -409,14 +385,6 @@ impl Hub {
         Self::in_case(&self.lock(), case)
             .iter()
             .any(|p| p.kind == PersonKind::Contact)
-    }
-
-    /// Sends one frame to one connection.
-    pub fn send_to(&self, id: ConnectionId, out: Outbound) {
-        let st = self.lock();
-        if let Some(conn) = st.conns.get(&id) {
-            Self::push(conn, out);
-        }
     }
 
     fn push(conn: &Conn, out: Outbound) {

@@ -13,7 +13,7 @@ pub mod limits;
 pub mod protocol;
 
 pub use bus::{BusEvent, Envelope, Fanout, NodeId, SingleNode};
-pub use hub::{Closer, Connection, ConnectionId, Hub, HubStats, JoinError, Outbound};
+pub use hub::{Closer, Connection, ConnectionId, Hub, JoinError, Outbound};
 pub use limits::{Limits, TokenBucket};
 pub use protocol::{
     Avatar, CaseSummary, ClientFrame, EntryView, ErrorCode, PROTOCOL_VERSION, Person, PersonKind,

@@ -5,7 +5,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -37,13 +37,6 @@ pub struct Receiving {
     head: Vec<u8>,
 }
 
-fn private_dir(path: &Path) -> std::io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
-}
-
 pub fn root(data_dir: &Path) -> PathBuf {
     data_dir.join("attachments")
 }
@@ -51,7 +44,7 @@ pub fn root(data_dir: &Path) -> PathBuf {
 impl Receiving {
     pub fn start(data_dir: &Path) -> std::io::Result<Receiving> {
         let tmp = root(data_dir).join("tmp");
-        private_dir(&tmp)?;
+        crate::durable::private_dir(&tmp)?;
         let path = tmp.join(uuid::Uuid::now_v7().simple().to_string());
         let file = OpenOptions::new()
             .write(true)
@@ -125,7 +118,7 @@ pub fn keep(data_dir: &Path, upload: &Upload) -> std::io::Result<PathBuf> {
         return Ok(target);
     }
     if let Some(parent) = target.parent() {
-        private_dir(parent)?;
+        crate::durable::private_dir(parent)?;
     }
     fs::rename(&upload.temp_path, &target)?;
     if let Some(parent) = target.parent() {

@@ -5,7 +5,7 @@
 //! memory (pages of entries, files copied through), and verifiable offline
 //! with `rapport audit verify` or standard tools (docs/audit-format.md).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, Read, Seek, Write};
 
@@ -345,6 +345,8 @@ fn write_case<W: Write + Seek>(
     let mut count = 0u64;
     let mut attachments_meta: Vec<rapport_store::attachment::Attachment> = Vec::new();
     let mut email_entries: Vec<(Entry, Option<String>)> = Vec::new();
+    // A case has few authors and many entries: look each one up once.
+    let mut authors: HashMap<Author, String> = HashMap::new();
     loop {
         let page = store_case::entries(conn, c.id, true, after, PAGE)?;
         let done = page.len() < PAGE as usize;
@@ -353,7 +355,14 @@ fn write_case<W: Write + Seek>(
         let files = rapport_store::attachment::for_entries(conn, &ids)?;
         let emails = rapport_store::mail::entry_emails_for(conn, &ids)?;
         for e in &page {
-            let who = author_label(conn, &e.author)?;
+            let who = match authors.get(&e.author) {
+                Some(who) => who.clone(),
+                None => {
+                    let who = author_label(conn, &e.author)?;
+                    authors.insert(e.author, who.clone());
+                    who
+                }
+            };
             let at = rapport_audit::format_at(&e.created_at);
             let kind = e.kind.as_str();
             let _ = writeln!(text, "--- {at}  [{kind}]  {who}");
@@ -447,15 +456,27 @@ fn write_case<W: Write + Seek>(
     w.file(&format!("{dir}/thread.html"), |out| {
         out.write_all(html.as_bytes())
     })?;
+    // Sent mail of the case, loaded once for all its email entries.
+    let mut sent: Option<Vec<rapport_store::mail::Outbound>> = None;
     for (e, inbound) in &email_entries {
         let raw = match inbound {
             Some(id) => rapport_store::mail::find_inbound(conn, id)?.and_then(|row| {
                 std::fs::read(crate::mail::spool::path(data_dir, &row.sha256)).ok()
             }),
-            None => rapport_store::mail::list_outbound(conn, Some(c.id), None, 500)?
-                .into_iter()
-                .find(|m| m.entry_id == Some(e.id) && !m.raw.is_empty())
-                .map(|m| m.raw),
+            None => {
+                if sent.is_none() {
+                    sent = Some(rapport_store::mail::list_outbound(
+                        conn,
+                        Some(c.id),
+                        None,
+                        500,
+                    )?);
+                }
+                sent.iter()
+                    .flatten()
+                    .find(|m| m.entry_id == Some(e.id) && !m.raw.is_empty())
+                    .map(|m| m.raw.clone())
+            }
         };
         if let Some(raw) = raw {
             w.file(&format!("{dir}/emails/{}.eml", e.id), |out| {

@@ -12,6 +12,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 mod config_report;
+pub mod durable;
 pub mod http;
 pub mod mail;
 pub mod notify;

@@ -330,7 +330,7 @@ struct EntryRow {
 }
 
 /// Who wrote an entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Author {
     Staff(StaffId),
     Contact(ContactId),

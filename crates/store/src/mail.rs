@@ -542,16 +542,6 @@ pub fn mark_attempt_failed(
     Ok(())
 }
 
-pub fn find_outbound(conn: &mut DbConnection, id: &str) -> Result<Option<Outbound>, StoreError> {
-    outbox::table
-        .find(id)
-        .select(OutboxRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Outbound::try_from)
-        .transpose()
-}
-
 pub fn find_outbound_by_message_id(
     conn: &mut DbConnection,
     message_id: &str,

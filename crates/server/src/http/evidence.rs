@@ -170,7 +170,7 @@ pub async fn bundle(
     let q = query.into_inner();
     let principal = who.principal;
     let app = state.into_inner();
-    let (path, name) = blocking::run(move || -> Result<_, ApiError> {
+    let (file, name) = blocking::run(move || -> Result<_, ApiError> {
         let mut conn = app.store.conn()?;
         let selection = match (q.case.as_deref(), q.account.as_deref()) {
             (Some(c), None) => {
@@ -236,13 +236,13 @@ pub async fn bundle(
             crate::bundle::Selection::Case(id) => format!("evidence-case-{id}.zip"),
             crate::bundle::Selection::Account(id) => format!("evidence-account-{id}.zip"),
         };
-        Ok((path, name))
+        let file = std::fs::File::open(&path)
+            .map_err(|e| ApiError::Internal(format!("bundle unreadable: {e}")))?;
+        // Unlinked now: the open handle streams it and nothing is left behind.
+        let _ = std::fs::remove_file(&path);
+        Ok((file, name))
     })
     .await?;
-    let file = std::fs::File::open(&path)
-        .map_err(|e| ApiError::Internal(format!("bundle unreadable: {e}")))?;
-    // Unlinked now: the open handle streams it and nothing is left behind.
-    let _ = std::fs::remove_file(&path);
     let stream = futures_util::stream::unfold(Some(file), |file| async move {
         let mut file = file?;
         let read = web::block(move || {
@@ -273,6 +273,9 @@ pub async fn bundle(
 
 /// Largest file `POST /api/v1/audit/verify` reads.
 const MAX_VERIFY_BYTES: usize = 4 << 30;
+
+/// How much of an uploaded file `verify` gathers before each disk write.
+const VERIFY_WRITE_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerifyResult {
@@ -305,17 +308,31 @@ pub async fn verify(
     use std::io::Write;
     who.require(rapport_domain::Permission::ReadAuditLog)?;
     let dir = state.config.settings.data_dir.join("tmp");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| ApiError::Internal(format!("temporary directory: {e}")))?;
-    let path = dir.join(format!("verify-{}", uuid::Uuid::now_v7().simple()));
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))?;
-    // Unlinked at once: the handle keeps it until the check is done.
-    let _ = std::fs::remove_file(&path);
+    let mut file = blocking::run(move || -> Result<_, ApiError> {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ApiError::Internal(format!("temporary directory: {e}")))?;
+        let path = dir.join(format!("verify-{}", uuid::Uuid::now_v7().simple()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))?;
+        // Unlinked at once: the handle keeps it until the check is done.
+        let _ = std::fs::remove_file(&path);
+        Ok(file)
+    })
+    .await?;
+    // Chunks gather in memory and reach the disk a mebibyte at a time, off
+    // the async executor.
+    let flush = |mut file: std::fs::File, buf: Vec<u8>| {
+        blocking::run(move || {
+            file.write_all(&buf)
+                .map(|()| file)
+                .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))
+        })
+    };
+    let mut buf = Vec::with_capacity(VERIFY_WRITE_BYTES);
     let mut size = 0usize;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| ApiError::InvalidJson(format!("body unreadable: {e}")))?;
@@ -325,9 +342,13 @@ pub async fn verify(
                 limit: MAX_VERIFY_BYTES,
             });
         }
-        file.write_all(&chunk)
-            .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))?;
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= VERIFY_WRITE_BYTES {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(VERIFY_WRITE_BYTES));
+            file = flush(file, full).await?;
+        }
     }
+    let mut file = flush(file, buf).await?;
     let key = state.secrets.audit.public_key();
     let result = blocking::run(move || -> Result<VerifyResult, ApiError> {
         use std::io::{Read, Seek, SeekFrom};

@@ -1,9 +1,6 @@
 //! Sending a built message: into `.eml` files (the embedded default, so
 //! `make run` needs no mail server) or through an SMTP relay.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -91,25 +88,10 @@ impl Transport {
 }
 
 fn write_file(dir: &Path, raw: &[u8]) -> std::io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let now = chrono::Utc::now();
     let name = format!(
         "{}-{}.eml",
-        now.format("%Y%m%dT%H%M%S"),
+        chrono::Utc::now().format("%Y%m%dT%H%M%S"),
         uuid::Uuid::now_v7().simple()
     );
-    // Written aside and renamed: a reader of the directory never sees half a message.
-    let partial = dir.join(format!(".{name}.partial"));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&partial)?;
-    file.write_all(raw)?;
-    file.sync_all()?;
-    fs::rename(&partial, dir.join(name))?;
-    File::open(dir)?.sync_all()
+    crate::durable::write_new(dir, &name, raw).map(|_| ())
 }

@@ -159,7 +159,7 @@ pub(super) fn thread_event(
 }
 
 /// Tells live followers of the cases about committed entries and changes.
-fn publish(state: &AppState, entries: &[Entry], cases: &[&Case]) {
+pub(super) fn publish(state: &AppState, entries: &[Entry], cases: &[&Case]) {
     for e in entries {
         state.chat.entry_committed(&state.store, e);
     }

@@ -29,9 +29,6 @@ use crate::mail::spool;
 use crate::mail::transport::Transport;
 use crate::state::AppState;
 
-/// The doors mail comes in by.
-pub const DOORS: [&str; 3] = ["lmtp", "http", "import"];
-
 /// Spools and records a message; `(row, new)`. Answering the sender after
 /// this returns is safe: the message is on disk and in the database.
 pub fn receive(
@@ -191,10 +188,12 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
     });
     match &result {
         Ok(Some(posted)) => {
-            state.chat.entry_committed(&state.store, &posted.entry);
-            if posted.status_changed {
-                state.chat.case_changed(&state.store, &posted.case);
-            }
+            let changed: &[&Case] = if posted.status_changed {
+                &[&posted.case]
+            } else {
+                &[]
+            };
+            case::publish(state, std::slice::from_ref(&posted.entry), changed);
             state.mail.wake();
         }
         _ => uploads.iter().for_each(Upload::discard),
