@@ -33,6 +33,25 @@ fn sqlite_init_sql(busy_timeout_ms: u32) -> String {
     )
 }
 
+/// Runs the per-connection statements. Two connections switching a fresh
+/// file to WAL at once can get "database is locked" at once: SQLite skips
+/// the busy handler where waiting could deadlock. That case is retried
+/// until the busy timeout has passed.
+fn init_sqlite(conn: &mut SqliteConnection, busy_timeout_ms: u32) -> Result<(), String> {
+    let sql = sqlite_init_sql(busy_timeout_ms);
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(u64::from(busy_timeout_ms));
+    loop {
+        match conn.batch_execute(&sql) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.to_string().contains("locked") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
 /// Opens a connection of the backend the URL names and reports the
 /// backend's own error message when that fails.
 pub(crate) fn establish(
@@ -46,8 +65,7 @@ pub(crate) fn establish(
         DatabaseUrl::Sqlite { path } => {
             let path = path.to_str().ok_or("the SQLite path is not valid UTF-8")?;
             let mut conn = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
-            conn.batch_execute(&sqlite_init_sql(sqlite_busy_timeout_ms))
-                .map_err(|e| e.to_string())?;
+            init_sqlite(&mut conn, sqlite_busy_timeout_ms)?;
             Ok(DbConnection::Sqlite(conn))
         }
     }
