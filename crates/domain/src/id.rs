@@ -125,6 +125,30 @@ typed_id!(
     "session"
 );
 
+typed_id!(
+    /// A knowledge base article.
+    ArticleId,
+    "article"
+);
+
+typed_id!(
+    /// An answer agents insert in the composer.
+    CannedResponseId,
+    "canned response"
+);
+
+typed_id!(
+    /// A meeting proposed or booked on a case.
+    AppointmentId,
+    "appointment"
+);
+
+typed_id!(
+    /// The articles suggested to a contact before opening a case.
+    SuggestionId,
+    "suggestion"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ mod calendar;
 mod case;
 mod email;
 mod id;
+mod knowledge;
 mod permission;
 mod staff;
 mod text_enum;
@@ -21,9 +22,10 @@ pub use calendar::{BusinessCalendar, CalendarError, WEEKDAYS};
 pub use case::{CasePriority, CaseStatus, Channel, ClientReply, EntryKind, on_client_reply};
 pub use email::{EmailAddress, EmailError};
 pub use id::{
-    AccountId, ApiTokenId, CaseId, ContactId, EntryId, IdParseError, InstanceId, SessionFamilyId,
-    StaffId, TeamId,
+    AccountId, ApiTokenId, AppointmentId, ArticleId, CannedResponseId, CaseId, ContactId, EntryId,
+    IdParseError, InstanceId, SessionFamilyId, StaffId, SuggestionId, TeamId,
 };
+pub use knowledge::{ArticleAudience, ArticleStatus, ArticleVisibility, can_read_article};
 pub use permission::{
     AccountAccess, CaseAccess, Denied, Permission, Principal, ScopeSet, authorize,
     can_manage_contacts, can_read_account, can_read_case, can_read_contact, can_reply_case,

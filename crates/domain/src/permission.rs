@@ -72,6 +72,10 @@ pub enum Permission {
     IngestMail,
     /// See and retry the inbound quarantine and the whole outbox.
     ManageMail,
+    /// Write knowledge base articles and canned responses.
+    WriteKnowledge,
+    /// Read reports (each still limited to the accounts one may read).
+    ReadReports,
 }
 
 /// The principal may not do this.
@@ -91,16 +95,19 @@ pub fn authorize(principal: &Principal, permission: Permission) -> Result<(), De
                     scopes.contains(ApiScope::DirectoryRead)
                 }
                 Permission::IngestMail => scopes.contains(ApiScope::MailIngest),
-                Permission::ManageStaff | Permission::ManageAccounts | Permission::ManageMail => {
-                    false
-                }
+                Permission::ManageStaff
+                | Permission::ManageAccounts
+                | Permission::ManageMail
+                | Permission::WriteKnowledge
+                | Permission::ReadReports => false,
             };
             return if allowed { Ok(()) } else { Err(Denied) };
         }
     };
     let allowed = match permission {
         Permission::ReadAuditLog => matches!(role, StaffRole::Admin | StaffRole::Auditor),
-        Permission::ListStaff | Permission::ListAccounts => true,
+        Permission::ListStaff | Permission::ListAccounts | Permission::ReadReports => true,
+        Permission::WriteKnowledge => matches!(role, StaffRole::Admin | StaffRole::Agent),
         Permission::ManageStaff
         | Permission::ManageAccounts
         | Permission::IngestMail

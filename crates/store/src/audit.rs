@@ -277,6 +277,23 @@ fn filtered(query: &ExportQuery) -> BoxedEvents<'static> {
 
 /// Whether any event matches the selection (an export of nothing is
 /// usually a wrong id, which the caller reports as not found).
+/// The events of one stream, oldest first, at most `limit`.
+pub fn stream_events(
+    conn: &mut DbConnection,
+    stream: &StreamName,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    audit_events::table
+        .filter(audit_events::stream.eq(stream.as_str()))
+        .order(audit_events::seq.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(from_row)
+        .collect()
+}
+
 pub fn stream_exists(conn: &mut DbConnection, stream: &StreamName) -> Result<bool, StoreError> {
     Ok(audit_streams::table
         .find(stream.as_str())

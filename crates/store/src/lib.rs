@@ -12,21 +12,27 @@
 
 pub mod account;
 pub mod api_token;
+pub mod appointment;
 pub mod attachment;
 pub mod audit;
+pub mod canned;
 pub mod case;
 pub mod chat;
 mod connection;
 pub mod contact;
+pub mod csat;
 mod database_url;
 mod error;
 pub mod evidence;
 pub mod instance;
+pub mod kb;
 pub mod magic_link;
 pub mod mail;
 mod migrations;
 pub mod notify;
 mod pool;
+mod raw;
+pub mod report;
 pub mod schema;
 pub mod search;
 pub mod session;

@@ -374,3 +374,117 @@ diesel::table! {
         redacted_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    articles (id) {
+        id -> Text,
+        title -> Text,
+        body -> Text,
+        category -> Nullable<Text>,
+        tags -> Text,
+        visibility -> Text,
+        status -> Text,
+        revision -> Integer,
+        created_by -> Text,
+        updated_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        published_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    article_audiences (article_id, kind, value) {
+        article_id -> Text,
+        kind -> Text,
+        value -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(articles, article_audiences);
+
+diesel::table! {
+    kb_suggestions (id) {
+        id -> Text,
+        contact_id -> Text,
+        account_id -> Text,
+        query -> Text,
+        article_ids -> Text,
+        outcome -> Text,
+        helpful_article_id -> Nullable<Text>,
+        case_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    canned_responses (id) {
+        id -> Text,
+        team_id -> Nullable<Text>,
+        title -> Text,
+        body -> Text,
+        created_by -> Text,
+        updated_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    csat_surveys (id) {
+        id -> Text,
+        case_id -> Text,
+        account_id -> Text,
+        team_id -> Nullable<Text>,
+        agent_id -> Nullable<Text>,
+        requested_at -> Timestamp,
+        expires_at -> Timestamp,
+        rating -> Nullable<Integer>,
+        comment -> Nullable<Text>,
+        answered_at -> Nullable<Timestamp>,
+        answered_by -> Nullable<Text>,
+        answered_via -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    appointments (id) {
+        id -> Text,
+        case_id -> Text,
+        account_id -> Text,
+        title -> Text,
+        note -> Text,
+        slots -> Text,
+        proposed_by_kind -> Text,
+        proposed_by_id -> Text,
+        status -> Text,
+        starts_at -> Nullable<Timestamp>,
+        ends_at -> Nullable<Timestamp>,
+        booked_by_kind -> Nullable<Text>,
+        booked_by_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        booked_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    case_waits (case_id) {
+        case_id -> Text,
+        since -> Timestamp,
+    }
+}
+
+diesel::table! {
+    case_responses (id) {
+        id -> Text,
+        case_id -> Text,
+        account_id -> Text,
+        team_id -> Nullable<Text>,
+        agent_id -> Nullable<Text>,
+        kind -> Text,
+        waited_seconds -> BigInt,
+        responded_at -> Timestamp,
+    }
+}

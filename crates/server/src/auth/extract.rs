@@ -145,6 +145,25 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// The signed-in caller if the request carries a token, else nobody: for
+/// what anyone may read (public knowledge base articles). A token that is
+/// present but bad is still refused, so nobody is silently downgraded.
+#[derive(Debug, Clone, Copy)]
+pub struct MaybeAuthenticated(pub Option<Authenticated>);
+
+impl FromRequest for MaybeAuthenticated {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.headers().get(header::AUTHORIZATION).is_none() {
+            return Box::pin(async { Ok(MaybeAuthenticated(None)) });
+        }
+        let who = Authenticated::from_request(req, payload);
+        Box::pin(async move { Ok(MaybeAuthenticated(Some(who.await?))) })
+    }
+}
+
 /// Where a request came from, recorded with security events.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {

@@ -6,4 +6,4 @@ pub mod password;
 pub mod throttle;
 pub mod token;
 
-pub use extract::{Authenticated, AuthenticatedAnyPassword, RequestContext};
+pub use extract::{Authenticated, AuthenticatedAnyPassword, MaybeAuthenticated, RequestContext};

@@ -13,22 +13,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::ApiError;
 use super::directory::{parse_enum, ref_id};
-use super::page::{Page, PageParams, double_option, path_id};
+use super::page::{Page, PageParams, double_option, id_field, path_id};
 use crate::attachment_files::{self, Receiving, Upload};
 use crate::auth::Authenticated;
 use crate::blocking;
 use crate::state::AppState;
 use crate::usecase::UseCaseError;
 use crate::usecase::case as cases;
-
-fn id_field<T: std::str::FromStr>(field: &'static str, v: &str) -> Result<T, ApiError> {
-    v.parse().map_err(|_| {
-        ApiError::UseCase(UseCaseError::Validation {
-            field,
-            message: "is not an id".into(),
-        })
-    })
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseView {
@@ -134,6 +125,17 @@ pub struct CaseDetailView {
     pub case: CaseView,
     #[schema(value_type = Vec<String>)]
     pub participant_ids: Vec<String>,
+    /// Staff only: the knowledge base articles the contact was shown
+    /// before opening the case (empty otherwise).
+    pub articles_shown: Vec<ArticleRef>,
+}
+
+/// An article named by id and title.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArticleRef {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub title: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -314,6 +316,13 @@ pub struct OpenCaseBody {
     pub participant_ids: Option<Vec<String>>,
     /// Your id for this message: a retry with the same id opens nothing new.
     pub client_message_id: Option<String>,
+    /// Contacts: the `suggestion_id` of the knowledge base suggestion shown
+    /// while typing the subject; the case records the articles seen.
+    #[schema(format = Uuid)]
+    pub kb_suggestion_id: Option<String>,
+    /// Staff opening a case to contacts (outreach): also email them the
+    /// first message (default true).
+    pub email_contacts: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -397,6 +406,12 @@ pub async fn open(
             .map(|p| id_field::<ContactId>("participant_ids", p))
             .collect::<Result<_, _>>()?,
         client_message_id: b.client_message_id,
+        kb_suggestion: b
+            .kb_suggestion_id
+            .as_deref()
+            .map(|s| id_field("kb_suggestion_id", s))
+            .transpose()?,
+        email_contacts: b.email_contacts,
     };
     let app = state.into_inner();
     let (case, entry) = blocking::run(move || cases::open(&app, &who.principal, input)).await?;
@@ -473,6 +488,14 @@ pub async fn get(
             .participants
             .iter()
             .map(ToString::to_string)
+            .collect(),
+        articles_shown: detail
+            .articles_shown
+            .iter()
+            .map(|(id, title)| ArticleRef {
+                id: id.to_string(),
+                title: title.clone(),
+            })
             .collect(),
     }))
 }

@@ -3,12 +3,14 @@
 mod api_tokens;
 mod audit;
 mod auth;
+mod canned;
 mod cases;
 mod chat;
 mod directory;
 mod evidence;
 mod health;
 mod instance;
+mod knowledge;
 mod mail;
 mod me;
 mod middleware;
@@ -166,6 +168,39 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/api/v1/audit/export").route(web::get().to(audit::export)))
             .service(get("/api/v1/audit/bundle").route(web::get().to(evidence::bundle)))
             .service(post("/api/v1/audit/verify").route(web::post().to(evidence::verify)))
+            .service(
+                resource("/api/v1/kb/articles", "GET, POST")
+                    .route(web::get().to(knowledge::list))
+                    .route(web::post().to(knowledge::create)),
+            )
+            .service(
+                resource("/api/v1/kb/articles/{id}", "GET, PUT")
+                    .route(web::get().to(knowledge::get))
+                    .route(web::put().to(knowledge::update)),
+            )
+            .service(
+                get("/api/v1/kb/articles/{id}/revisions")
+                    .route(web::get().to(knowledge::revisions)),
+            )
+            .service(get("/api/v1/kb/search").route(web::get().to(knowledge::search)))
+            .service(get("/api/v1/kb/suggest").route(web::get().to(knowledge::suggest)))
+            .service(
+                post("/api/v1/kb/suggestions/{id}/deflect")
+                    .route(web::post().to(knowledge::deflect)),
+            )
+            .service(
+                resource("/api/v1/canned-responses", "GET, POST")
+                    .route(web::get().to(canned::list))
+                    .route(web::post().to(canned::create)),
+            )
+            .service(
+                resource("/api/v1/canned-responses/{id}", "PUT, DELETE")
+                    .route(web::put().to(canned::update))
+                    .route(web::delete().to(canned::delete)),
+            )
+            .service(
+                post("/api/v1/canned-responses/{id}/render").route(web::post().to(canned::render)),
+            )
             .service(get("/auditor").route(web::get().to(ui::auditor)))
             .service(get("/admin").route(web::get().to(ui::admin)))
             .service(get("/widget").route(web::get().to(ui::widget)))

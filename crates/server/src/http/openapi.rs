@@ -72,6 +72,19 @@ use utoipa::OpenApi;
         super::audit::export,
         super::evidence::bundle,
         super::evidence::verify,
+        super::knowledge::list,
+        super::knowledge::create,
+        super::knowledge::get,
+        super::knowledge::update,
+        super::knowledge::revisions,
+        super::knowledge::search,
+        super::knowledge::suggest,
+        super::knowledge::deflect,
+        super::canned::list,
+        super::canned::create,
+        super::canned::update,
+        super::canned::delete,
+        super::canned::render,
     ),
     components(schemas(super::Problem)),
     modifiers(&BearerAuth),
@@ -87,7 +100,9 @@ use utoipa::OpenApi;
         (name = "chat", description = "Live chat: tickets and the websocket (protocol in docs/chat-protocol.md)"),
         (name = "mail", description = "Email: the inbound door for mail providers, the quarantine, the outbox"),
         (name = "api-tokens", description = "Tokens for integrations, scoped"),
-        (name = "audit", description = "The audit log: public key and verifiable exports")
+        (name = "audit", description = "The audit log: public key and verifiable exports"),
+        (name = "canned-responses", description = "Consistent answers agents insert in the composer, with placeholders"),
+        (name = "knowledge", description = "Knowledge base articles, search, and suggestions before a case is opened")
     )
 )]
 pub struct ApiDoc;

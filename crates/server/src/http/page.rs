@@ -77,3 +77,14 @@ pub fn path_id<T: FromStr>(raw: &str, what: &'static str) -> Result<T, ApiError>
     raw.parse()
         .map_err(|_| ApiError::UseCase(crate::usecase::UseCaseError::NotFound(what)))
 }
+
+/// An id given in a request body: a validation error naming the field
+/// when it is not one.
+pub fn id_field<T: FromStr>(field: &'static str, v: &str) -> Result<T, ApiError> {
+    v.parse().map_err(|_| {
+        ApiError::UseCase(crate::usecase::UseCaseError::Validation {
+            field,
+            message: "is not an id".into(),
+        })
+    })
+}

@@ -42,6 +42,11 @@ pub struct OpenCase {
     /// Further contacts of the account who take part.
     pub participants: Vec<ContactId>,
     pub client_message_id: Option<String>,
+    /// The knowledge base suggestion the contact saw before opening.
+    pub kb_suggestion: Option<rapport_domain::SuggestionId>,
+    /// Staff opening a case to contacts (outreach): also email them the
+    /// first message. Default: yes.
+    pub email_contacts: Option<bool>,
 }
 
 /// Changes to a case; absent fields stay.
@@ -61,6 +66,9 @@ pub struct CaseChanges {
 pub struct CaseDetail {
     pub case: Case,
     pub participants: Vec<ContactId>,
+    /// Staff only: the knowledge base articles the contact saw before
+    /// opening the case (id, title).
+    pub articles_shown: Vec<(rapport_domain::ArticleId, String)>,
 }
 
 /// What posting to a thread did.
@@ -168,15 +176,16 @@ pub(super) fn publish(state: &AppState, entries: &[Entry], cases: &[&Case]) {
     }
 }
 
-struct Loaded {
-    case: Case,
-    account: Account,
+/// A case with what deciding access to it needs.
+pub(super) struct Loaded {
+    pub(super) case: Case,
+    pub(super) account: Account,
     teams: Vec<TeamId>,
-    participants: Vec<ContactId>,
+    pub(super) participants: Vec<ContactId>,
 }
 
 impl Loaded {
-    fn access<'a>(&'a self, who: &Principal, state: &AppState) -> CaseAccess<'a> {
+    pub(super) fn access<'a>(&'a self, who: &Principal, state: &AppState) -> CaseAccess<'a> {
         CaseAccess {
             account: account_access(
                 &self.account,
@@ -190,7 +199,7 @@ impl Loaded {
 }
 
 /// The case if `who` may read it; `NotFound` otherwise.
-fn load(
+pub(super) fn load(
     conn: &mut DbConnection,
     state: &AppState,
     who: &Principal,
@@ -524,16 +533,56 @@ pub(super) fn open_in(
         if let (Channel::Chat, Author::Contact(contact)) = (channel, author) {
             super::chat::greet(conn, state, &case, contact)?;
         }
+        if let Some(suggestion) = input.kb_suggestion {
+            let shown = super::knowledge::continued(conn, who, suggestion, case.id)?;
+            audit(
+                conn,
+                &case,
+                author_of(who)?.1,
+                "case.articles_shown",
+                json!({"suggestion_id": suggestion.to_string(), "articles": shown.iter().map(ToString::to_string).collect::<Vec<_>>()}),
+            )?;
+        }
+        if let Author::Staff(staff) = author
+            && !input.participants.is_empty()
+            && channel != Channel::Chat
+            && input.email_contacts.unwrap_or(true)
+        {
+            let name = rapport_store::staff::find(conn, staff)?
+                .map(|s| s.display_name.as_str().to_owned())
+                .unwrap_or_default();
+            if super::mail::enqueue_reply(conn, state, &case, &entry, "outreach", &name, &[])?
+                .is_none()
+            {
+                return Err(invalid(
+                    "participants",
+                    "none of these contacts is active with an email address; add one or set `email_contacts` to false",
+                ));
+            }
+        }
         Ok((case, entry))
     }
 }
 
 pub fn get(state: &AppState, who: &Principal, id: CaseId) -> Result<CaseDetail, UseCaseError> {
-    let loaded = load(&mut *state.store.conn()?, state, who, id)?;
+    let (loaded, articles_shown) = {
+        let conn = &mut *state.store.conn()?;
+        let loaded = load(conn, state, who, id)?;
+        let shown = if matches!(who, Principal::Staff { .. }) {
+            super::knowledge::shown_before(conn, id)?
+                .into_iter()
+                .map(|a| (a.id, a.title))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (loaded, shown)
+    };
     super::evidence::record_auditor_read(state, who, "case", &id.to_string())?;
     Ok(CaseDetail {
         case: loaded.case,
         participants: loaded.participants,
+        articles_shown,
     })
 }
 

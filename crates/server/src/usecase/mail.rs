@@ -749,6 +749,17 @@ pub(crate) fn enqueue_reply(
             "{author_name} replied in your chat:\n\n{}\n\nAnswer by replying to this email or in the portal.\n",
             entry.body
         ),
+        "outreach" => format!(
+            "{}\n\n-- \n{author_name}\n{}\n\nAnswer by replying to this email, or in the portal: {}/portal\n",
+            entry.body,
+            state.mail.from.name.clone().unwrap_or_default(),
+            state
+                .config
+                .settings
+                .server
+                .public_url
+                .trim_end_matches('/')
+        ),
         _ => format!(
             "{}\n\n-- \n{author_name}\n{}\n",
             entry.body,

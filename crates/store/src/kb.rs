@@ -1,0 +1,499 @@
+//! Knowledge base articles, who may read them, their full-text search,
+//! and the suggestions shown to contacts before they open a case.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use rapport_domain::{
+    AccountId, ArticleAudience, ArticleId, ArticleStatus, ArticleVisibility, CaseId, ContactId,
+    StaffId, SuggestionId,
+};
+
+use crate::connection::DbConnection;
+use crate::error::StoreError;
+use crate::raw::RawQuery;
+use crate::schema::{article_audiences, articles, kb_suggestions};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = articles)]
+#[diesel(treat_none_as_null = true)]
+struct ArticleRow {
+    id: String,
+    title: String,
+    body: String,
+    category: Option<String>,
+    tags: String,
+    visibility: String,
+    status: String,
+    revision: i32,
+    created_by: String,
+    updated_by: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    published_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Article {
+    pub id: ArticleId,
+    pub title: String,
+    /// Markdown, as written.
+    pub body: String,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub visibility: ArticleVisibility,
+    pub audience: ArticleAudience,
+    pub status: ArticleStatus,
+    /// 1 for the first version, +1 per change.
+    pub revision: i32,
+    pub created_by: StaffId,
+    pub updated_by: StaffId,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// Whose eyes a listing or a search is for: decides which articles exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readership {
+    /// Staff: every article, drafts and archived ones included.
+    Staff,
+    /// Someone not signed in: published public articles.
+    Public,
+    /// A contact: published articles for all contacts, and restricted ones
+    /// naming their account or its tier.
+    Contact { account: AccountId, tier: String },
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("articles: {what}"))
+}
+
+fn to_row(a: &Article) -> Result<ArticleRow, StoreError> {
+    Ok(ArticleRow {
+        id: a.id.to_string(),
+        title: a.title.clone(),
+        body: a.body.clone(),
+        category: a.category.clone(),
+        tags: serde_json::to_string(&a.tags).map_err(|_| corrupt("tags"))?,
+        visibility: a.visibility.as_str().to_owned(),
+        status: a.status.as_str().to_owned(),
+        revision: a.revision,
+        created_by: a.created_by.to_string(),
+        updated_by: a.updated_by.to_string(),
+        created_at: a.created_at.naive_utc(),
+        updated_at: a.updated_at.naive_utc(),
+        published_at: a.published_at.map(|t| t.naive_utc()),
+    })
+}
+
+fn assemble(row: ArticleRow, audience: ArticleAudience) -> Result<Article, StoreError> {
+    Ok(Article {
+        id: row.id.parse().map_err(|_| corrupt("id"))?,
+        title: row.title,
+        body: row.body,
+        category: row.category,
+        tags: serde_json::from_str(&row.tags).map_err(|_| corrupt("tags"))?,
+        visibility: ArticleVisibility::parse(&row.visibility)
+            .ok_or_else(|| corrupt("visibility"))?,
+        audience,
+        status: ArticleStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+        revision: row.revision,
+        created_by: row.created_by.parse().map_err(|_| corrupt("author"))?,
+        updated_by: row.updated_by.parse().map_err(|_| corrupt("editor"))?,
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+        published_at: row.published_at.map(|t| t.and_utc()),
+    })
+}
+
+fn write_audience(conn: &mut DbConnection, a: &Article) -> Result<(), StoreError> {
+    let id = a.id.to_string();
+    diesel::delete(article_audiences::table.filter(article_audiences::article_id.eq(&id)))
+        .execute(conn)?;
+    let rows = a.audience.tiers.iter().map(|t| ("tier", t.clone())).chain(
+        a.audience
+            .accounts
+            .iter()
+            .map(|x| ("account", x.to_string())),
+    );
+    // One statement per row: batch inserts do not cross both backends.
+    for (kind, value) in rows {
+        diesel::insert_into(article_audiences::table)
+            .values((
+                article_audiences::article_id.eq(id.clone()),
+                article_audiences::kind.eq(kind),
+                article_audiences::value.eq(value),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn insert(conn: &mut DbConnection, a: &Article) -> Result<(), StoreError> {
+    diesel::insert_into(articles::table)
+        .values(to_row(a)?)
+        .execute(conn)?;
+    write_audience(conn, a)
+}
+
+pub fn save(conn: &mut DbConnection, a: &Article) -> Result<(), StoreError> {
+    let row = to_row(a)?;
+    diesel::update(articles::table.find(&row.id))
+        .set(&row)
+        .execute(conn)?;
+    write_audience(conn, a)
+}
+
+/// Loads articles by id, in the order given (missing ones left out).
+pub fn find_many(conn: &mut DbConnection, ids: &[ArticleId]) -> Result<Vec<Article>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let rows: Vec<ArticleRow> = articles::table
+        .filter(articles::id.eq_any(&keys))
+        .select(ArticleRow::as_select())
+        .load(conn)?;
+    let audiences: Vec<(String, String, String)> = article_audiences::table
+        .filter(article_audiences::article_id.eq_any(&keys))
+        .select((
+            article_audiences::article_id,
+            article_audiences::kind,
+            article_audiences::value,
+        ))
+        .load(conn)?;
+    let mut by_id = std::collections::HashMap::new();
+    for row in rows {
+        let mut audience = ArticleAudience::default();
+        for (_, kind, value) in audiences.iter().filter(|(a, _, _)| *a == row.id) {
+            match kind.as_str() {
+                "tier" => audience.tiers.push(value.clone()),
+                _ => audience
+                    .accounts
+                    .push(value.parse().map_err(|_| corrupt("audience account"))?),
+            }
+        }
+        by_id.insert(row.id.clone(), assemble(row, audience)?);
+    }
+    Ok(keys.iter().filter_map(|k| by_id.remove(k)).collect())
+}
+
+pub fn find(conn: &mut DbConnection, id: ArticleId) -> Result<Option<Article>, StoreError> {
+    Ok(find_many(conn, &[id])?.pop())
+}
+
+/// The condition that keeps the articles `readers` may see, for a query
+/// whose articles table is named `a`.
+fn readable(q: &mut RawQuery, readers: &Readership) -> String {
+    match readers {
+        Readership::Staff => "1 = 1".to_owned(),
+        Readership::Public => "a.status = 'published' AND a.visibility = 'public'".to_owned(),
+        Readership::Contact { account, tier } => {
+            let tier = q.bind(tier.clone());
+            let account = q.bind(account.to_string());
+            format!(
+                "a.status = 'published' AND (a.visibility IN ('public', 'contacts') \
+                 OR (a.visibility = 'restricted' AND EXISTS (SELECT 1 FROM article_audiences x \
+                 WHERE x.article_id = a.id AND ((x.kind = 'tier' AND x.value = {tier}) \
+                 OR (x.kind = 'account' AND x.value = {account})))))"
+            )
+        }
+    }
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleFilter {
+    pub category: Option<String>,
+    pub status: Option<ArticleStatus>,
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+#[derive(Debug, QueryableByName)]
+struct HitRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    snippet: String,
+}
+
+fn ids(rows: impl IntoIterator<Item = String>) -> Result<Vec<ArticleId>, StoreError> {
+    rows.into_iter()
+        .map(|id| id.parse().map_err(|_| corrupt("id")))
+        .collect()
+}
+
+/// Articles `readers` may see, most recently changed first.
+pub fn list(
+    conn: &mut DbConnection,
+    readers: &Readership,
+    filter: &ArticleFilter,
+    limit: i64,
+) -> Result<Vec<Article>, StoreError> {
+    let mut q = RawQuery::new(conn);
+    let scope = readable(&mut q, readers);
+    let mut sql = format!("SELECT a.id AS id FROM articles a WHERE {scope}");
+    if let Some(c) = &filter.category {
+        sql.push_str(&format!(" AND a.category = {}", q.bind(c.clone())));
+    }
+    if let Some(s) = filter.status {
+        sql.push_str(&format!(" AND a.status = {}", q.bind(s.as_str())));
+    }
+    if let Some(t) = &filter.tag {
+        // Tags are stored as a JSON array of validated words.
+        sql.push_str(&format!(
+            " AND a.tags LIKE {}",
+            q.bind(format!("%\"{t}\"%"))
+        ));
+    }
+    sql.push_str(" ORDER BY a.updated_at DESC, a.id DESC");
+    q.sql = sql;
+    let rows: Vec<IdRow> = q.load(conn, limit)?;
+    find_many(conn, &ids(rows.into_iter().map(|r| r.id))?)
+}
+
+/// How the words of a search combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// Every word must occur (a search box).
+    All,
+    /// Any word may occur, the last one as a prefix, best match first (a
+    /// subject being typed).
+    Any,
+}
+
+/// One search result: the article and its matching passage, matches
+/// between `[` and `]`.
+#[derive(Debug, Clone)]
+pub struct ArticleHit {
+    pub article: Article,
+    pub snippet: String,
+}
+
+/// Articles `readers` may see whose title or body match `words` (letters
+/// and digits only: the caller made them so), best first.
+pub fn search(
+    conn: &mut DbConnection,
+    readers: &Readership,
+    words: &[String],
+    mode: Match,
+    limit: i64,
+) -> Result<Vec<ArticleHit>, StoreError> {
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = RawQuery::new(conn);
+    let last = words.len() - 1;
+    if q.is_postgres() {
+        let terms: Vec<String> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if mode == Match::Any && i == last {
+                    format!("{w}:*")
+                } else {
+                    w.clone()
+                }
+            })
+            .collect();
+        let joined = terms.join(if mode == Match::All { " & " } else { " | " });
+        let query = q.bind(joined);
+        let scope = readable(&mut q, readers);
+        q.sql = format!(
+            "SELECT a.id AS id, ts_headline('simple', a.body, to_tsquery('simple', {query}), \
+             'StartSel=[, StopSel=], MaxWords=24, MinWords=8') AS snippet \
+             FROM articles a WHERE a.tsv @@ to_tsquery('simple', {query}) AND {scope} \
+             ORDER BY ts_rank(a.tsv, to_tsquery('simple', {query})) DESC, a.id"
+        );
+    } else {
+        let terms: Vec<String> = words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if mode == Match::Any && i == last {
+                    format!("\"{w}\"*")
+                } else {
+                    format!("\"{w}\"")
+                }
+            })
+            .collect();
+        let joined = terms.join(if mode == Match::All { " " } else { " OR " });
+        let query = q.bind(joined);
+        let scope = readable(&mut q, readers);
+        // Title matches weigh five times body matches.
+        q.sql = format!(
+            "SELECT a.id AS id, snippet(articles_fts, 1, '[', ']', '…', 16) AS snippet \
+             FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid \
+             WHERE articles_fts MATCH {query} AND {scope} \
+             ORDER BY bm25(articles_fts, 5.0, 1.0), a.id"
+        );
+    }
+    let rows: Vec<HitRow> = q.load(conn, limit)?;
+    let found = find_many(conn, &ids(rows.iter().map(|r| r.id.clone()))?)?;
+    Ok(found
+        .into_iter()
+        .zip(rows)
+        .map(|(article, row)| ArticleHit {
+            article,
+            snippet: row.snippet,
+        })
+        .collect())
+}
+
+/// The articles one contact was shown while writing a subject, and what
+/// they did next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    pub id: SuggestionId,
+    pub contact_id: ContactId,
+    pub account_id: AccountId,
+    pub query: String,
+    pub article_ids: Vec<ArticleId>,
+    /// `shown`, `deflected` or `continued`.
+    pub outcome: String,
+    pub helpful_article_id: Option<ArticleId>,
+    pub case_id: Option<CaseId>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = kb_suggestions)]
+struct SuggestionRow {
+    id: String,
+    contact_id: String,
+    account_id: String,
+    query: String,
+    article_ids: String,
+    outcome: String,
+    helpful_article_id: Option<String>,
+    case_id: Option<String>,
+    created_at: NaiveDateTime,
+    decided_at: Option<NaiveDateTime>,
+}
+
+fn suggestion(row: SuggestionRow) -> Result<Suggestion, StoreError> {
+    let bad = || StoreError::Corrupt("kb_suggestions: row".into());
+    let listed: Vec<String> = serde_json::from_str(&row.article_ids).map_err(|_| bad())?;
+    Ok(Suggestion {
+        id: row.id.parse().map_err(|_| bad())?,
+        contact_id: row.contact_id.parse().map_err(|_| bad())?,
+        account_id: row.account_id.parse().map_err(|_| bad())?,
+        query: row.query,
+        article_ids: ids(listed)?,
+        outcome: row.outcome,
+        helpful_article_id: row
+            .helpful_article_id
+            .map(|a| a.parse().map_err(|_| bad()))
+            .transpose()?,
+        case_id: row
+            .case_id
+            .map(|c| c.parse().map_err(|_| bad()))
+            .transpose()?,
+        created_at: row.created_at.and_utc(),
+        decided_at: row.decided_at.map(|t| t.and_utc()),
+    })
+}
+
+pub fn insert_suggestion(conn: &mut DbConnection, s: &Suggestion) -> Result<(), StoreError> {
+    diesel::insert_into(kb_suggestions::table)
+        .values(SuggestionRow {
+            id: s.id.to_string(),
+            contact_id: s.contact_id.to_string(),
+            account_id: s.account_id.to_string(),
+            query: s.query.clone(),
+            article_ids: serde_json::to_string(
+                &s.article_ids
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            )
+            .map_err(|_| corrupt("suggestion"))?,
+            outcome: s.outcome.clone(),
+            helpful_article_id: s.helpful_article_id.map(|a| a.to_string()),
+            case_id: s.case_id.map(|c| c.to_string()),
+            created_at: s.created_at.naive_utc(),
+            decided_at: s.decided_at.map(|t| t.naive_utc()),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_suggestion(
+    conn: &mut DbConnection,
+    id: SuggestionId,
+) -> Result<Option<Suggestion>, StoreError> {
+    kb_suggestions::table
+        .find(id.to_string())
+        .select(SuggestionRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(suggestion)
+        .transpose()
+}
+
+/// Records what the contact did after seeing the suggestion; only a
+/// suggestion still `shown` changes. Returns whether it did.
+pub fn decide_suggestion(
+    conn: &mut DbConnection,
+    id: SuggestionId,
+    outcome: &str,
+    helpful: Option<ArticleId>,
+    case: Option<CaseId>,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        kb_suggestions::table
+            .find(id.to_string())
+            .filter(kb_suggestions::outcome.eq("shown")),
+    )
+    .set((
+        kb_suggestions::outcome.eq(outcome),
+        kb_suggestions::helpful_article_id.eq(helpful.map(|a| a.to_string())),
+        kb_suggestions::case_id.eq(case.map(|c| c.to_string())),
+        kb_suggestions::decided_at.eq(crate::time::now_micros()),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// The suggestion a case was opened after, if any.
+pub fn suggestion_of_case(
+    conn: &mut DbConnection,
+    case: CaseId,
+) -> Result<Option<Suggestion>, StoreError> {
+    kb_suggestions::table
+        .filter(kb_suggestions::case_id.eq(case.to_string()))
+        .select(SuggestionRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(suggestion)
+        .transpose()
+}
+
+/// Deflection counts over suggestions made in `[from, to)`, optionally for
+/// some accounts only: (shown and left, deflected, continued).
+pub fn deflection_counts(
+    conn: &mut DbConnection,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    accounts: Option<&[AccountId]>,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut query = kb_suggestions::table
+        .filter(kb_suggestions::created_at.ge(from))
+        .filter(kb_suggestions::created_at.lt(to))
+        .group_by(kb_suggestions::outcome)
+        .select((kb_suggestions::outcome, diesel::dsl::count_star()))
+        .into_boxed();
+    if let Some(list) = accounts {
+        let keys: Vec<String> = list.iter().map(ToString::to_string).collect();
+        query = query.filter(kb_suggestions::account_id.eq_any(keys));
+    }
+    Ok(query.load(conn)?)
+}

@@ -1,0 +1,3 @@
+DROP TABLE kb_suggestions;
+DROP TABLE article_audiences;
+DROP TABLE articles;

@@ -1,0 +1,3 @@
+DROP INDEX cases_created;
+DROP TABLE case_responses;
+DROP TABLE case_waits;
