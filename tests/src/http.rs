@@ -110,3 +110,34 @@ pub async fn wait_for_new_mail(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Waits for a message in `mailbox` (the file transport's directory) that
+/// `wanted` accepts, and returns it with its raw bytes.
+pub async fn wait_for_mail_matching(
+    mailbox: &std::path::Path,
+    wanted: impl Fn(&rapport_mail::InboundMail) -> bool,
+) -> (rapport_mail::InboundMail, Vec<u8>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let files: Vec<_> = std::fs::read_dir(mailbox)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        for path in files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        {
+            if let Ok(raw) = std::fs::read(path)
+                && let Ok(mail) = rapport_mail::parse(&raw)
+                && wanted(&mail)
+            {
+                return (mail, raw);
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the awaited mail did not arrive in {}",
+            mailbox.display()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -20,5 +20,6 @@ mod knowledge;
 mod mail;
 mod migrations;
 mod problems;
+mod satisfaction;
 mod sla;
 mod ui;

@@ -18,6 +18,7 @@ mod notifications;
 pub mod openapi;
 mod page;
 mod problem;
+mod satisfaction;
 mod ui;
 
 pub use problem::{ApiError, Problem};
@@ -201,6 +202,12 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(
                 post("/api/v1/canned-responses/{id}/render").route(web::post().to(canned::render)),
             )
+            .service(
+                resource("/api/v1/cases/{id}/satisfaction", "GET, POST")
+                    .route(web::get().to(satisfaction::get))
+                    .route(web::post().to(satisfaction::rate)),
+            )
+            .service(get("/rate").route(web::get().to(ui::rate)))
             .service(get("/auditor").route(web::get().to(ui::auditor)))
             .service(get("/admin").route(web::get().to(ui::admin)))
             .service(get("/widget").route(web::get().to(ui::widget)))

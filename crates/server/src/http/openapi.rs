@@ -85,6 +85,8 @@ use utoipa::OpenApi;
         super::canned::update,
         super::canned::delete,
         super::canned::render,
+        super::satisfaction::get,
+        super::satisfaction::rate,
     ),
     components(schemas(super::Problem)),
     modifiers(&BearerAuth),
@@ -102,6 +104,7 @@ use utoipa::OpenApi;
         (name = "api-tokens", description = "Tokens for integrations, scoped"),
         (name = "audit", description = "The audit log: public key and verifiable exports"),
         (name = "canned-responses", description = "Consistent answers agents insert in the composer, with placeholders"),
+        (name = "satisfaction", description = "Rating resolved cases, once, signed in or by the emailed link"),
         (name = "knowledge", description = "Knowledge base articles, search, and suggestions before a case is opened")
     )
 )]

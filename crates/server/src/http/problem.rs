@@ -111,6 +111,7 @@ impl ApiError {
             ApiError::UseCase(U::RefreshTokenReused) => "refresh_token_reused",
             ApiError::UseCase(U::InvalidMagicLink) => "invalid_magic_link",
             ApiError::UseCase(U::Redacted(_)) => "redacted",
+            ApiError::UseCase(U::InvalidRatingLink) => "invalid_rating_link",
             ApiError::UseCase(_) => "internal",
             ApiError::Unauthenticated(code, _) => code,
             ApiError::Forbidden(_) => "forbidden",
@@ -153,7 +154,9 @@ impl ApiError {
             | "invalid_token"
             | "token_expired"
             | "invalid_ticket" => StatusCode::UNAUTHORIZED,
-            "forbidden" | "password_change_required" => StatusCode::FORBIDDEN,
+            "forbidden" | "password_change_required" | "invalid_rating_link" => {
+                StatusCode::FORBIDDEN
+            }
             "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
             "invalid_json" | "invalid_query" | "invalid_path" | "invalid_multipart"

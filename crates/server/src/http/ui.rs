@@ -41,6 +41,8 @@ const ASSETS: &[Asset] = &[
     script!("auditor.js"),
     script!("admin.js"),
     script!("widget.js"),
+    script!("rating.js"),
+    script!("rate.js"),
 ];
 
 fn page(body: &'static str) -> HttpResponse {
@@ -88,6 +90,11 @@ pub async fn widget_script() -> HttpResponse {
         .content_type("text/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(include_str!("../../ui/widget.js"))
+}
+
+/// Where the rating links emailed at resolution point.
+pub async fn rate() -> HttpResponse {
+    page(include_str!("../../ui/rate.html"))
 }
 
 pub async fn admin() -> HttpResponse {

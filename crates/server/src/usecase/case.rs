@@ -436,8 +436,12 @@ fn create(
         body,
         client_message_id,
     )?;
-    if matches!(opener, Author::Staff(_)) {
-        case.first_response_at = Some(entry.created_at);
+    match opener {
+        Author::Staff(_) => case.first_response_at = Some(entry.created_at),
+        Author::Contact(_) => {
+            rapport_store::report::start_wait(conn, case.id, entry.created_at.naive_utc())?
+        }
+        _ => {}
     }
     case::save(conn, &case)?;
     super::sla::on_opened(
@@ -911,7 +915,21 @@ pub(super) fn post_in(
             &body,
             client_message_id.as_deref(),
         )?;
-        if matches!(author, Author::Staff(_)) && kind != EntryKind::Note {
+        if let Author::Contact(_) = author {
+            rapport_store::report::start_wait(conn, case.id, entry.created_at.naive_utc())?;
+        }
+        if let (Author::Staff(staff), true) = (author, kind != EntryKind::Note) {
+            rapport_store::report::end_wait(
+                conn,
+                &rapport_store::report::Answer {
+                    case: case.id,
+                    account: case.account_id,
+                    team: case.team_id,
+                    agent: Some(staff),
+                    first: case.first_response_at.is_none(),
+                    at: entry.created_at.naive_utc(),
+                },
+            )?;
             super::sla::on_staff_reply(conn, &case, entry.created_at)?;
             if case.first_response_at.is_none() {
                 case.first_response_at = Some(entry.created_at);
@@ -1034,6 +1052,9 @@ pub fn update(
             let from = case.status;
             case.status = status;
             if from != status {
+                if from.is_open() && !status.is_open() {
+                    super::satisfaction::ask(conn, state, &case)?;
+                }
                 super::sla::on_status(conn, state, &case, from, status, now)?;
                 if !from.is_open() && status.is_open() {
                     super::sla::on_reopened(conn, state, &case, &loaded.account, now)?;
@@ -1101,6 +1122,7 @@ pub fn merge(
         }
         let (mut gone, mut kept) = (merged.case.clone(), survivor.case.clone());
         let moved = case::move_entries(conn, gone.id, kept.id)?;
+        rapport_store::report::move_wait(conn, gone.id, kept.id)?;
         for p in merged.participants.iter().chain(gone.opened_by_contact_id.iter()) {
             if kept.opened_by_contact_id != Some(*p) {
                 case::add_participant(conn, kept.id, *p)?;

@@ -15,6 +15,7 @@ pub mod evidence;
 mod input;
 pub mod knowledge;
 pub mod mail;
+pub mod satisfaction;
 pub mod session;
 pub mod sla;
 pub mod staff;
@@ -57,6 +58,8 @@ pub enum UseCaseError {
     RefreshTokenReused,
     #[error(transparent)]
     Store(StoreError),
+    #[error("this rating link is invalid, expired, or for another case")]
+    InvalidRatingLink,
     #[error("this content was redacted on {0}")]
     Redacted(String),
     #[error("{0}")]
