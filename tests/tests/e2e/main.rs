@@ -19,6 +19,7 @@ mod health;
 mod knowledge;
 mod mail;
 mod migrations;
+mod outreach;
 mod problems;
 mod satisfaction;
 mod sla;
