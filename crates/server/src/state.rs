@@ -28,3 +28,11 @@ pub struct AppState {
     /// Email identity (address, signed reply addresses) and the workers' wake-up.
     pub mail: crate::mail::Mail,
 }
+
+impl AppState {
+    /// Where people reach this server, without a trailing slash, for
+    /// links in mail.
+    pub fn public_url(&self) -> &str {
+        self.config.settings.server.public_url.trim_end_matches('/')
+    }
+}

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod appointments;
 mod attachments;
 mod audit;
 mod audit_http;

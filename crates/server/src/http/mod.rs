@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, the problem+json error mapping, middleware.
 
 mod api_tokens;
+mod appointments;
 mod audit;
 mod auth;
 mod canned;
@@ -206,6 +207,27 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 resource("/api/v1/cases/{id}/satisfaction", "GET, POST")
                     .route(web::get().to(satisfaction::get))
                     .route(web::post().to(satisfaction::rate)),
+            )
+            .service(
+                resource("/api/v1/cases/{id}/appointments", "GET, POST")
+                    .route(web::get().to(appointments::list))
+                    .route(web::post().to(appointments::propose)),
+            )
+            .service(
+                post("/api/v1/cases/{id}/appointments/{appointment_id}/book")
+                    .route(web::post().to(appointments::book)),
+            )
+            .service(
+                post("/api/v1/cases/{id}/appointments/{appointment_id}/cancel")
+                    .route(web::post().to(appointments::cancel)),
+            )
+            .service(
+                get("/api/v1/cases/{id}/appointments/{appointment_id}/ics")
+                    .route(web::get().to(appointments::ics)),
+            )
+            .service(
+                get("/api/v1/accounts/{id}/appointments")
+                    .route(web::get().to(appointments::for_account)),
             )
             .service(get("/rate").route(web::get().to(ui::rate)))
             .service(get("/auditor").route(web::get().to(ui::auditor)))

@@ -87,6 +87,12 @@ use utoipa::OpenApi;
         super::canned::render,
         super::satisfaction::get,
         super::satisfaction::rate,
+        super::appointments::list,
+        super::appointments::propose,
+        super::appointments::book,
+        super::appointments::cancel,
+        super::appointments::ics,
+        super::appointments::for_account,
     ),
     components(schemas(super::Problem)),
     modifiers(&BearerAuth),
@@ -105,6 +111,7 @@ use utoipa::OpenApi;
         (name = "audit", description = "The audit log: public key and verifiable exports"),
         (name = "canned-responses", description = "Consistent answers agents insert in the composer, with placeholders"),
         (name = "satisfaction", description = "Rating resolved cases, once, signed in or by the emailed link"),
+        (name = "appointments", description = "Meetings on a case: proposed slots, one booked, iCalendar invitations"),
         (name = "knowledge", description = "Knowledge base articles, search, and suggestions before a case is opened")
     )
 )]

@@ -753,12 +753,7 @@ pub(crate) fn enqueue_reply(
             "{}\n\n-- \n{author_name}\n{}\n\nAnswer by replying to this email, or in the portal: {}/portal\n",
             entry.body,
             state.mail.from.name.clone().unwrap_or_default(),
-            state
-                .config
-                .settings
-                .server
-                .public_url
-                .trim_end_matches('/')
+            state.public_url()
         ),
         _ => format!(
             "{}\n\n-- \n{author_name}\n{}\n",
@@ -814,16 +809,7 @@ pub(crate) fn alert_team(
     if to.is_empty() {
         return Ok(());
     }
-    let link = format!(
-        "{}/cases/{}",
-        state
-            .config
-            .settings
-            .server
-            .public_url
-            .trim_end_matches('/'),
-        c.id
-    );
+    let link = format!("{}/cases/{}", state.public_url(), c.id);
     enqueue(
         conn,
         state,

@@ -6,6 +6,7 @@
 mod access;
 pub mod account;
 pub mod api_token;
+pub mod appointment;
 pub mod audit;
 pub mod canned;
 pub mod case;

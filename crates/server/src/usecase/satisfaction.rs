@@ -97,12 +97,7 @@ pub(super) fn ask(
     if !to.is_empty() {
         let link = format!(
             "{}/rate?case={}&token={}",
-            state
-                .config
-                .settings
-                .server
-                .public_url
-                .trim_end_matches('/'),
+            state.public_url(),
             case.id,
             token(state, &survey.id)
         );
