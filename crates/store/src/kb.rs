@@ -476,24 +476,3 @@ pub fn suggestion_of_case(
         .map(suggestion)
         .transpose()
 }
-
-/// Deflection counts over suggestions made in `[from, to)`, optionally for
-/// some accounts only: (shown and left, deflected, continued).
-pub fn deflection_counts(
-    conn: &mut DbConnection,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-    accounts: Option<&[AccountId]>,
-) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut query = kb_suggestions::table
-        .filter(kb_suggestions::created_at.ge(from))
-        .filter(kb_suggestions::created_at.lt(to))
-        .group_by(kb_suggestions::outcome)
-        .select((kb_suggestions::outcome, diesel::dsl::count_star()))
-        .into_boxed();
-    if let Some(list) = accounts {
-        let keys: Vec<String> = list.iter().map(ToString::to_string).collect();
-        query = query.filter(kb_suggestions::account_id.eq_any(keys));
-    }
-    Ok(query.load(conn)?)
-}

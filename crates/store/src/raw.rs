@@ -9,8 +9,8 @@ use diesel::sql_types::{BigInt, Text, Timestamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 
-/// A query under construction and its text parameters, numbered as the
-/// connection's backend wants them (`?` or `$n`).
+/// A query under construction and its parameters, numbered as the
+/// connection's backend wants them (`?n` or `$n`).
 #[derive(Debug)]
 pub(crate) struct RawQuery {
     pub sql: String,
@@ -50,11 +50,13 @@ impl RawQuery {
         self.mark(self.binds.len())
     }
 
+    /// Numbered on both backends (`$n`, `?n`), so that parameters may be
+    /// bound in any order relative to where they appear in the text.
     fn mark(&self, n: usize) -> String {
         if self.postgres {
             format!("${n}")
         } else {
-            "?".to_owned()
+            format!("?{n}")
         }
     }
 

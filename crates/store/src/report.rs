@@ -288,3 +288,52 @@ pub fn surveys_asked(conn: &mut DbConnection, s: &Selection) -> Result<i64, Stor
     let rows: Vec<Count> = q.load(conn, 1)?;
     Ok(rows.first().map_or(0, |c| c.n))
 }
+
+/// When the account's contacts last wrote, and when its team last answered
+/// them (internal notes and system events aside).
+pub fn last_exchange(
+    conn: &mut DbConnection,
+    account: AccountId,
+) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>), StoreError> {
+    use crate::schema::case_entries;
+    let last = |conn: &mut DbConnection, author: &str| {
+        case_entries::table
+            .filter(case_entries::account_id.eq(account.to_string()))
+            .filter(case_entries::author_kind.eq(author.to_owned()))
+            .filter(case_entries::kind.ne("note"))
+            .select(diesel::dsl::max(case_entries::created_at))
+            .first::<Option<NaiveDateTime>>(conn)
+    };
+    Ok((last(conn, "contact")?, last(conn, "staff")?))
+}
+
+#[derive(Debug, QueryableByName)]
+struct OutcomeCount {
+    #[diesel(sql_type = Text)]
+    outcome: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Knowledge base suggestions made in the period, counted by outcome
+/// (`shown`: left without a decision, `deflected`, `continued`). Team and
+/// agent filters do not apply: suggestions come before any case.
+pub fn deflections(
+    conn: &mut DbConnection,
+    s: &Selection,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let accounts_only = Selection {
+        team: None,
+        agent: None,
+        ..s.clone()
+    };
+    let mut q = RawQuery::new(conn);
+    let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
+    let scope = scope(&mut q, &accounts_only, "k", "", "");
+    q.sql = format!(
+        "SELECT k.outcome AS outcome, COUNT(*) AS n FROM kb_suggestions k \
+         WHERE k.created_at >= {from} AND k.created_at < {to} AND {scope} GROUP BY k.outcome"
+    );
+    let rows: Vec<OutcomeCount> = q.load(conn, 10)?;
+    Ok(rows.into_iter().map(|r| (r.outcome, r.n)).collect())
+}

@@ -4,9 +4,12 @@ use serde_json::{Value, json};
 
 use super::directory::{ok, world};
 
+/// Properties by name, in order.
+type Properties = Vec<(String, String)>;
+
 /// Parses an iCalendar file with a real parser; returns the calendar's
-/// properties and its one event's, by name.
-fn parse_ics(bytes: &[u8]) -> (Vec<(String, String)>, Vec<(String, String)>) {
+/// properties and its one event's.
+fn parse_ics(bytes: &[u8]) -> (Properties, Properties) {
     let mut calendars = ical::IcalParser::new(std::io::BufReader::new(bytes));
     let cal = calendars.next().expect("one calendar").expect("it parses");
     assert!(calendars.next().is_none());

@@ -22,6 +22,7 @@ mod mail;
 mod migrations;
 mod outreach;
 mod problems;
+mod reports;
 mod satisfaction;
 mod sla;
 mod ui;

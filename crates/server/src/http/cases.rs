@@ -949,6 +949,20 @@ pub struct ClockStatsView {
     pub attainment_percent: Option<f64>,
 }
 
+impl From<&crate::usecase::sla::ClockStats> for ClockStatsView {
+    fn from(s: &crate::usecase::sla::ClockStats) -> Self {
+        let finished = s.met + s.missed;
+        ClockStatsView {
+            met: s.met,
+            missed: s.missed,
+            running: s.running,
+            running_breached: s.running_breached,
+            attainment_percent: (finished > 0)
+                .then(|| (s.met as f64 * 1000.0 / finished as f64).round() / 10.0),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SlaTargetsView {
     pub first_response_minutes: u32,
@@ -980,21 +994,12 @@ pub async fn sla_report(
         blocking::run(move || crate::usecase::sla::attainment(&app, &who.principal, account))
             .await?;
     let view = |kind: &str| {
-        let s = report
+        report
             .clocks
             .iter()
             .find(|(k, _)| *k == kind)
-            .map(|(_, s)| s.clone())
-            .unwrap_or_default();
-        let finished = s.met + s.missed;
-        ClockStatsView {
-            met: s.met,
-            missed: s.missed,
-            running: s.running,
-            running_breached: s.running_breached,
-            attainment_percent: (finished > 0)
-                .then(|| (s.met as f64 * 1000.0 / finished as f64).round() / 10.0),
-        }
+            .map(|(_, s)| ClockStatsView::from(s))
+            .unwrap_or_else(|| ClockStatsView::from(&Default::default()))
     };
     Ok(HttpResponse::Ok().json(SlaReportView {
         tier: report.tier.clone(),

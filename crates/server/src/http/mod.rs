@@ -19,6 +19,7 @@ mod notifications;
 pub mod openapi;
 mod page;
 mod problem;
+mod reports;
 mod satisfaction;
 mod ui;
 
@@ -229,6 +230,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 get("/api/v1/accounts/{id}/appointments")
                     .route(web::get().to(appointments::for_account)),
             )
+            .service(get("/api/v1/reports").route(web::get().to(reports::get)))
+            .service(get("/api/v1/accounts/{id}/health").route(web::get().to(reports::health)))
             .service(get("/rate").route(web::get().to(ui::rate)))
             .service(get("/auditor").route(web::get().to(ui::auditor)))
             .service(get("/admin").route(web::get().to(ui::admin)))

@@ -93,6 +93,8 @@ use utoipa::OpenApi;
         super::appointments::cancel,
         super::appointments::ics,
         super::appointments::for_account,
+        super::reports::get,
+        super::reports::health,
     ),
     components(schemas(super::Problem)),
     modifiers(&BearerAuth),
@@ -112,6 +114,7 @@ use utoipa::OpenApi;
         (name = "canned-responses", description = "Consistent answers agents insert in the composer, with placeholders"),
         (name = "satisfaction", description = "Rating resolved cases, once, signed in or by the emailed link"),
         (name = "appointments", description = "Meetings on a case: proposed slots, one booked, iCalendar invitations"),
+        (name = "reports", description = "How accounts are served: times, SLA, reopens, backlog, satisfaction, volume; account health"),
         (name = "knowledge", description = "Knowledge base articles, search, and suggestions before a case is opened")
     )
 )]

@@ -91,7 +91,7 @@ fn check_slots(slots: &[Slot], now: DateTime<Utc>) -> Result<Vec<Slot>, UseCaseE
     let mut out: Vec<Slot> = Vec::new();
     for s in slots {
         let minutes = (s.end - s.start).num_minutes();
-        if minutes < 5 || minutes > MAX_MINUTES {
+        if !(5..=MAX_MINUTES).contains(&minutes) {
             return Err(invalid(
                 "slots",
                 format!(

@@ -16,6 +16,7 @@ pub mod evidence;
 mod input;
 pub mod knowledge;
 pub mod mail;
+pub mod report;
 pub mod satisfaction;
 pub mod session;
 pub mod sla;

@@ -261,6 +261,25 @@ pub struct ClockStats {
     pub running_breached: u64,
 }
 
+impl ClockStats {
+    /// Counts one clock: stopped in time or late; still running, within
+    /// its target or already past it (marked breached or not yet).
+    pub fn add(
+        &mut self,
+        stopped_at: Option<DateTime<Utc>>,
+        due_at: DateTime<Utc>,
+        breached: bool,
+        now: DateTime<Utc>,
+    ) {
+        match stopped_at {
+            None if breached || now > due_at => self.running_breached += 1,
+            None => self.running += 1,
+            Some(stop) if stop <= due_at => self.met += 1,
+            Some(_) => self.missed += 1,
+        }
+    }
+}
+
 /// SLA attainment of an account, per clock kind.
 #[derive(Debug, Clone)]
 pub struct Attainment {
@@ -281,15 +300,11 @@ pub fn attainment(
     let mut conn = state.store.conn()?;
     let account = super::account::readable(&mut conn, state, who, account)?;
     let clocks = sla::for_account(&mut conn, account.id)?;
+    let now = Utc::now();
     let stats = [FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION].map(|kind| {
         let mut s = ClockStats::default();
         for c in clocks.iter().filter(|c| c.clock == kind) {
-            match (c.is_running(), c.met(), c.breached_at.is_some()) {
-                (true, _, true) => s.running_breached += 1,
-                (true, _, false) => s.running += 1,
-                (false, true, _) => s.met += 1,
-                (false, false, _) => s.missed += 1,
-            }
+            s.add(c.stopped_at, c.due_at, c.breached_at.is_some(), now);
         }
         (kind, s)
     });
