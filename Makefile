@@ -29,7 +29,7 @@ fmt: ## Format the code
 	$(CARGO) fmt --all
 
 bench: ## Benchmarks (release build), each against a baseline from the same run; see docs/benchmarks.md
-	RAPPORT_TEST_POSTGRES=$(RAPPORT_TEST_POSTGRES) $(CARGO) bench -p rapport-tests --bench audit --bench auth --bench cases --bench chat --bench mail --bench bundle
+	RAPPORT_TEST_POSTGRES=$(RAPPORT_TEST_POSTGRES) $(CARGO) bench -p rapport-tests --bench audit --bench auth --bench cases --bench chat --bench mail --bench bundle --bench reports
 
 openapi: ## Regenerate docs/openapi.json from the code
 	$(CARGO) run -q -p rapport-server --bin rapport -- openapi > docs/openapi.json

@@ -9,7 +9,11 @@ use serde_json::json;
 use super::directory::{ok, world};
 
 /// A new sign-in link for `email`, as the contact receives it.
-async fn sign_in_link(app: &TestApp, db: &rapport_tests::TestDatabase, email: &str) -> String {
+pub(crate) async fn sign_in_link(
+    app: &TestApp,
+    db: &rapport_tests::TestDatabase,
+    email: &str,
+) -> String {
     let mailbox = db.data_dir().join("mailbox");
     let before: Vec<_> = std::fs::read_dir(&mailbox)
         .map(|d| d.flatten().map(|e| e.path()).collect())

@@ -22,6 +22,8 @@ pub struct InstanceInfo {
     pub created_at: DateTime<Utc>,
     /// Categories a case can be filed under (`cases.categories`).
     pub categories: Vec<String>,
+    /// Service tiers an account can have (`accounts.tiers`).
+    pub tiers: Vec<String>,
 }
 
 /// Identity of this installation.
@@ -45,5 +47,6 @@ pub async fn get_instance(state: web::Data<AppState>) -> Result<HttpResponse, Ap
         version: env!("CARGO_PKG_VERSION"),
         created_at: found.created_at,
         categories: state.config.settings.cases.categories.clone(),
+        tiers: state.config.settings.accounts.tiers.clone(),
     }))
 }

@@ -95,8 +95,20 @@ impl ArticleSummary {
     }
 
     fn hit(h: &ArticleHit) -> ArticleSummary {
-        ArticleSummary::of(&h.article, Some(h.snippet.clone()))
+        ArticleSummary::of(&h.article, Some(plain(&h.snippet)))
     }
+}
+
+/// A passage of Markdown as plain text: emphasis, code and heading marks
+/// go (the `[` `]` around matches stay).
+fn plain(snippet: &str) -> String {
+    snippet
+        .lines()
+        .map(|l| l.trim_start().trim_start_matches('#').trim_start())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(['*', '`'], "")
+        .replace("__", "")
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

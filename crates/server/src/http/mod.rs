@@ -233,6 +233,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/api/v1/reports").route(web::get().to(reports::get)))
             .service(get("/api/v1/accounts/{id}/health").route(web::get().to(reports::health)))
             .service(get("/rate").route(web::get().to(ui::rate)))
+            .service(get("/help").route(web::get().to(ui::help)))
             .service(get("/auditor").route(web::get().to(ui::auditor)))
             .service(get("/admin").route(web::get().to(ui::admin)))
             .service(get("/widget").route(web::get().to(ui::widget)))

@@ -43,6 +43,11 @@ const ASSETS: &[Asset] = &[
     script!("widget.js"),
     script!("rating.js"),
     script!("rate.js"),
+    script!("knowledge.js"),
+    script!("appointments.js"),
+    script!("authoring.js"),
+    script!("reports.js"),
+    script!("help.js"),
 ];
 
 fn page(body: &'static str) -> HttpResponse {
@@ -90,6 +95,11 @@ pub async fn widget_script() -> HttpResponse {
         .content_type("text/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(include_str!("../../ui/widget.js"))
+}
+
+/// The public knowledge base.
+pub async fn help() -> HttpResponse {
+    page(include_str!("../../ui/help.html"))
 }
 
 /// Where the rating links emailed at resolution point.

@@ -197,20 +197,7 @@ pub fn rate(
     let comment = optional_text("comment", comment, MAX_COMMENT, true)?;
     state.store.write(|conn| {
         let (c, survey) = checked(conn, state, rater, case)?;
-        let survey = survey.ok_or(UseCaseError::Conflict(
-            "this case has not been resolved yet, so there is nothing to rate",
-        ))?;
-        if survey.answered_at.is_some() {
-            return Err(UseCaseError::Conflict("this case was already rated"));
-        }
-        if survey.expires_at < Utc::now() {
-            return Err(match rater {
-                Rater::Link(_) => UseCaseError::InvalidRatingLink,
-                Rater::SignedIn(..) => {
-                    UseCaseError::Conflict("rating closed 30 days after resolution")
-                }
-            });
-        }
+        // Who rates is settled first: staff never rate for the client.
         let (by, via, actor) = match rater {
             Rater::SignedIn(who, via) => {
                 let Principal::Contact { id, .. } = who else {
@@ -235,6 +222,20 @@ pub fn rate(
                 (by, "email", actor)
             }
         };
+        let survey = survey.ok_or(UseCaseError::Conflict(
+            "this case has not been resolved yet, so there is nothing to rate",
+        ))?;
+        if survey.answered_at.is_some() {
+            return Err(UseCaseError::Conflict("this case was already rated"));
+        }
+        if survey.expires_at < Utc::now() {
+            return Err(match rater {
+                Rater::Link(_) => UseCaseError::InvalidRatingLink,
+                Rater::SignedIn(..) => {
+                    UseCaseError::Conflict("rating closed 30 days after resolution")
+                }
+            });
+        }
         if !csat::answer(conn, &survey.id, rating, comment.as_deref(), &by, via)? {
             return Err(UseCaseError::Conflict("this case was already rated"));
         }

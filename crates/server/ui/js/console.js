@@ -6,6 +6,9 @@
 import { Api, ApiError, staffSignIn, h, avatar, when } from "./api.js";
 import { Live } from "./live.js";
 import { Thread } from "./thread.js";
+import { knowledgeAdmin, cannedAdmin } from "./authoring.js";
+import { reportsPage, healthBlock } from "./reports.js";
+import { appointmentsSection } from "./appointments.js";
 
 const api = new Api("console");
 const app = document.getElementById("app");
@@ -13,11 +16,12 @@ let me = null;
 let live = null;
 let current = null;
 let inbox = null;
+let instance = null;
 
 function show(...nodes) { app.replaceChildren(...nodes); }
 
 async function start() {
-  const instance = await api.get("/api/v1/instance");
+  instance = await api.get("/api/v1/instance");
   document.getElementById("desk").textContent = `${instance.name} · console`;
   if (!api.signedIn) return signIn();
   try { me = await api.get("/api/v1/me"); } catch { return signIn(); }
@@ -27,7 +31,15 @@ async function start() {
     h("button", { type: "button", onclick: async () => { live?.close(); await api.signOut(); location.reload(); } }, "Sign out"));
   live = new Live(api, {
     backlog: (f) => { if (current?.id === f.case_id) { f.entries.forEach((e) => current.thread.put(e)); } },
-    message: (e) => { if (current?.id === e.case_id) { current.thread.put(e); current.typing.textContent = ""; } loadInbox(); },
+    message: (e) => {
+      if (current?.id === e.case_id) {
+        current.thread.put(e);
+        current.typing.textContent = "";
+        // Scheduling steps are written to the thread as events.
+        if (e.kind === "event") current.appointments?.refresh();
+      }
+      loadInbox();
+    },
     entry_updated: (f) => { if (current?.id === f.entry.case_id) current.thread.put(f.entry); },
     presence: (f) => { if (current?.id === f.case_id) current.people.replaceChildren(...f.in_case.filter((p) => p.id !== me.id).map((p) => h("span", { class: "online" }, avatar(p), `${p.name} (${p.kind})`))); },
     typing: (f) => { if (current?.id === f.case_id) showTyping(f); },
@@ -43,7 +55,8 @@ async function start() {
 
 function pane(...nodes) {
   if (current) { live.leave(current.id); current = null; }
-  document.getElementById("pane").replaceChildren(...nodes);
+  // Optional parts come as null; a DOM call would print them as text.
+  document.getElementById("pane").replaceChildren(...nodes.filter((n) => n !== null && n !== undefined));
 }
 
 async function runSearch(words) {
@@ -63,8 +76,11 @@ async function openAccount(id) {
     api.get(`/api/v1/accounts/${id}/timeline?limit=50`),
   ]);
   const clocks = sla ? [["First response", sla.first_response], ["Next response", sla.next_response], ["Resolution", sla.resolution]] : [];
+  const health = await healthBlock(api, id);
   pane(
     h("h2", { id: "account-h" }, a.name),
+    me.role === "auditor" ? null : h("p", {}, h("button", { type: "button", class: "secondary", id: "reach-out", onclick: () => outreach(a) }, "Reach out to contacts…")),
+    health,
     h("p", { class: "meta" }, `${a.tier} · ${a.lifecycle} · ${a.domains.join(", ") || "no domains"}`),
     h("p", {}, h("strong", {}, "Team: "), a.team ? a.team.name : "none", a.team ? h("span", { class: "people" }, ...a.team.members.map((m) => h("span", {}, avatar(m), m.display_name))) : null),
     h("p", {}, h("strong", {}, "Owner: "), a.owner ? a.owner.display_name : "none"),
@@ -81,6 +97,31 @@ async function openAccount(id) {
       h("div", { class: "meta" }, h("span", { class: `badge ${e.kind}` }, e.kind), " ", when(e.created_at), " ",
         h("button", { type: "button", class: "secondary", onclick: () => openCase(e.case_id) }, "Open case")),
       h("p", { class: "body" }, e.body)))));
+}
+
+/// Proactive outreach: a case opened by the team to some of the account's
+/// contacts, sent by email and shown in their portal.
+function outreach(a) {
+  const err = h("p", { class: "error", role: "alert" });
+  const boxes = a.contacts.map((c) => h("label", {}, h("input", { type: "checkbox", value: c.id, "data-contact": c.id }), ` ${c.name} (${c.emails[0] || "no email"})`));
+  const subject = h("input", { id: "o-subject", maxlength: "200" });
+  const body = h("textarea", { id: "o-body", rows: "6" });
+  pane(h("form", { onsubmit: async (ev) => {
+    ev.preventDefault();
+    const participant_ids = boxes.map((l) => l.firstChild).filter((x) => x.checked).map((x) => x.value);
+    if (!participant_ids.length) { err.textContent = "Choose at least one contact."; return; }
+    try {
+      const opened = await api.post("/api/v1/cases", { account_id: a.id, subject: subject.value, body: body.value, participant_ids, channel: "email", client_message_id: crypto.randomUUID() });
+      await loadInbox();
+      openCase(opened.case.id);
+    } catch (e) { err.textContent = e.message; }
+  } },
+  h("h2", {}, `Reach out to ${a.name}`),
+  h("p", { class: "meta" }, "The message goes by email to the chosen contacts and appears in their portal; their answers thread into this case."),
+  h("fieldset", {}, h("legend", {}, "To"), ...boxes),
+  h("label", { for: "o-subject" }, "Subject"), subject,
+  h("label", { for: "o-body" }, "Message"), body,
+  h("p"), h("button", { type: "submit", id: "o-send" }, "Send"), err));
 }
 
 function signIn(message = "") {
@@ -113,7 +154,12 @@ function home() {
   const q = h("input", { id: "q", type: "search", placeholder: "Words in subjects and messages" });
   const search = h("form", { role: "search", onsubmit: (ev) => { ev.preventDefault(); if (q.value.trim()) runSearch(q.value); } },
     h("label", { for: "q" }, "Search"), h("div", { class: "row" }, q, h("button", { type: "submit", id: "search-go" }, "Search")));
+  const nav = h("div", { class: "row", id: "nav" },
+    h("button", { type: "button", class: "secondary small", id: "nav-kb", onclick: () => { pane(); knowledgeAdmin(api, document.getElementById("pane"), instance, accounts, me.role !== "auditor"); } }, "Knowledge base"),
+    h("button", { type: "button", class: "secondary small", id: "nav-canned", onclick: () => { pane(); cannedAdmin(api, document.getElementById("pane"), me); } }, "Canned responses"),
+    h("button", { type: "button", class: "secondary small", id: "nav-reports", onclick: () => { pane(); reportsPage(api, document.getElementById("pane"), instance); } }, "Reports"));
   const side = h("section", { class: "card", "aria-labelledby": "inbox-h" },
+    nav,
     search,
     h("h2", { id: "inbox-h" }, "Inbox"),
     h("label", { for: "f-status" }, "Status"), status,
@@ -210,6 +256,7 @@ async function openCase(id) {
     error: h("p", { class: "error", role: "alert" }),
   };
   const c = current;
+  c.appointments = me.role === "auditor" ? null : appointmentsSection(api, id, "staff");
   const change = (field, sel) => async () => {
     try { fill(await api.patch(`/api/v1/cases/${id}`, { [field]: sel.value })); loadInbox(); } catch (e) { c.error.textContent = e.message; }
   };
@@ -217,6 +264,18 @@ async function openCase(id) {
   prioritySel.addEventListener("change", change("priority", prioritySel));
   const mode = h("select", { id: "c-mode" }, h("option", { value: "chat" }, "Chat reply"), h("option", { value: "email" }, "Email reply"), h("option", { value: "note" }, "Internal note"));
   const input = h("textarea", { id: "c-reply", "aria-label": "Reply", oninput: () => live.typing(id, input.value.length > 0, mode.value === "note"), onblur: () => live.typing(id, false) });
+  const canned = h("select", { id: "c-canned", "aria-label": "Insert a canned response" }, h("option", { value: "" }, "Insert a canned response…"),
+    ...(await api.get("/api/v1/canned-responses").catch(() => [])).map((r) => h("option", { value: r.id }, r.title)));
+  canned.addEventListener("change", async () => {
+    if (!canned.value) return;
+    try {
+      const { text } = await api.post(`/api/v1/canned-responses/${canned.value}/render`, { case_id: id });
+      const at = input.selectionStart ?? input.value.length;
+      input.value = input.value.slice(0, at) + text + input.value.slice(input.selectionEnd ?? at);
+      input.focus();
+    } catch (e) { c.error.textContent = e.message; }
+    canned.value = "";
+  });
   const form = h("form", { onsubmit: async (ev) => {
     ev.preventDefault();
     const text = input.value;
@@ -232,7 +291,7 @@ async function openCase(id) {
       live.typing(id, false);
     } catch (e) { c.error.textContent = e.message; }
   } },
-  h("div", { class: "row" }, h("div", {}, h("label", { for: "c-mode" }, "Send as"), mode)),
+  h("div", { class: "row" }, h("div", {}, h("label", { for: "c-mode" }, "Send as"), mode), h("div", {}, h("label", { for: "c-canned" }, "Canned response"), canned)),
   h("label", { for: "c-reply" }, "Reply"), input, h("p"), h("button", { type: "submit" }, "Send"));
   const detail = await api.get(`/api/v1/cases/${id}`);
   const account = await api.get(`/api/v1/accounts/${detail.account_id}`).catch(() => null);
@@ -248,15 +307,22 @@ async function openCase(id) {
     if (!mergeSel.value) return;
     try { const kept = await api.post(`/api/v1/cases/${id}/merge`, { into: mergeSel.value }); await loadInbox(); openCase(kept.id); } catch (e) { c.error.textContent = e.message; }
   } }, "Merge");
-  document.getElementById("pane").replaceChildren(c.title, c.sla,
+  document.getElementById("pane").replaceChildren(...[c.title, c.sla,
     h("p", {}, h("button", { type: "button", class: "secondary", id: "c-account", onclick: () => openAccount(detail.account_id) }, `Account: ${account?.name || "…"}`)),
     h("div", { class: "row" },
       h("div", {}, h("label", { for: "c-status" }, "Status"), statusSel),
       h("div", {}, h("label", { for: "c-priority" }, "Priority"), prioritySel),
       h("div", {}, h("label", { for: "c-assignee" }, "Assignee"), assigneeSel)),
     h("div", { class: "row" }, h("div", {}, h("label", { for: "c-merge" }, "Merge"), mergeSel), mergeBtn),
-    h("p", { class: "meta" }, "Also here: "), c.people, list, c.typing, form, c.error);
+    detail.articles_shown?.length ? h("p", { class: "meta", id: "c-shown" }, "Before opening, the client read: ", detail.articles_shown.map((a) => a.title).join("; ")) : null,
+    h("p", { class: "meta", id: "c-rating" }),
+    h("p", { class: "meta" }, "Also here: "), c.people, list, c.typing, form, c.error, c.appointments].filter(Boolean));
   fill(detail);
+  api.get(`/api/v1/cases/${id}/satisfaction`).then((s) => {
+    const el = document.getElementById("c-rating");
+    if (el && s.status === "rated") el.textContent = `Client rating: ${s.rating} of 5${s.comment ? ` · “${s.comment}”` : ""}`;
+    else if (el && s.status === "open") el.textContent = "Rating asked, not answered yet.";
+  }).catch(() => {});
   (await api.get(`/api/v1/cases/${id}/entries?limit=200`)).items.forEach((e) => c.thread.put(e));
   live.join(id);
   loadInbox();

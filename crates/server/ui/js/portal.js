@@ -4,6 +4,9 @@
 import { Api, ApiError, h, avatar, when } from "./api.js";
 import { Live } from "./live.js";
 import { Thread } from "./thread.js";
+import { knowledgeBrowser, articleView } from "./knowledge.js";
+import { ratingForm } from "./rating.js";
+import { appointmentsSection } from "./appointments.js";
 
 const api = new Api("portal");
 const app = document.getElementById("app");
@@ -45,7 +48,13 @@ async function start() {
     h("button", { type: "button", onclick: async () => { live?.close(); await api.signOut(); location.reload(); } }, "Sign out"));
   live = new Live(api, {
     backlog: (f) => { if (current?.id === f.case_id) { f.entries.forEach((e) => current.thread.put(e)); setCase(f.case); } },
-    message: (e) => { if (current?.id === e.case_id) { current.thread.put(e); current.typing.textContent = ""; } else loadCases(); },
+    message: (e) => {
+      if (current?.id !== e.case_id) { loadCases(); return; }
+      current.thread.put(e);
+      current.typing.textContent = "";
+      // Scheduling steps are written to the thread as events.
+      if (e.kind === "event") current.appointments?.refresh();
+    },
     entry_updated: (f) => { if (current?.id === f.entry.case_id) current.thread.put(f.entry); },
     presence: (f) => { if (current?.id === f.case_id) showHelpers(f.team_online); },
     typing: (f) => { if (current?.id === f.case_id) showTyping(f); },
@@ -90,7 +99,9 @@ function home() {
   casesList = h("ul", { class: "cases", "aria-label": "Cases" });
   const side = h("section", { class: "card", "aria-labelledby": "cases-h" },
     h("h2", { id: "cases-h" }, "Your cases"),
-    h("button", { type: "button", id: "new-case", onclick: openForm }, "Open a case"),
+    h("div", { class: "row" },
+      h("button", { type: "button", id: "new-case", onclick: openForm }, "Open a case"),
+      h("button", { type: "button", class: "secondary", id: "help", onclick: openHelp }, "Help articles")),
     h("p"), casesList);
   const pane = h("section", { id: "pane", class: "card" }, h("p", {}, "Choose a case, or open a new one."));
   show(h("div", { class: "grid" }, side, pane));
@@ -106,6 +117,47 @@ async function loadCases() {
       h("span", { class: "meta" }, `${c.status.replace("_", " ")} · last activity ${when(c.last_activity_at)}`)))));
 }
 
+function openHelp() {
+  if (current) live.leave(current.id);
+  current = null;
+  knowledgeBrowser(api, document.getElementById("pane"));
+}
+
+/// Articles matching the subject being typed, asked for once typing pauses.
+function suggestions(subject) {
+  const box = h("div", { class: "suggestions", id: "suggestions", "aria-live": "polite" });
+  const state = { id: null };
+  let timer = null;
+  let asked = "";
+  subject.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const q = subject.value.trim();
+      if (q.length < 3 || q === asked) return;
+      asked = q;
+      const s = await api.get(`/api/v1/kb/suggest?q=${encodeURIComponent(q)}`).catch(() => null);
+      if (!s || subject.value.trim() !== q) return;
+      state.id = s.suggestion_id;
+      box.replaceChildren(...(s.articles.length ? [
+        h("p", { class: "meta" }, "These articles may answer your question:"),
+        h("ul", {}, ...s.articles.map((a) => h("li", {},
+          h("button", { type: "button", class: "secondary small", "data-suggested": a.id, onclick: async () => {
+            const full = await api.get(`/api/v1/kb/articles/${a.id}`);
+            box.replaceChildren(articleView(full),
+              h("div", { class: "row" },
+                h("button", { type: "button", id: "deflect", onclick: async () => {
+                  await api.post(`/api/v1/kb/suggestions/${state.id}/deflect`, { article_id: a.id }).catch(() => {});
+                  document.getElementById("pane").replaceChildren(h("h2", {}, "Glad that helped"),
+                    h("p", {}, "No case was opened. You can always open one if something is still unclear."));
+                } }, "This answered my question"),
+                h("button", { type: "button", class: "secondary", onclick: () => { asked = ""; subject.dispatchEvent(new Event("input")); } }, "Back to the suggestions")));
+          } }, a.title), " ", h("span", { class: "meta" }, a.snippet || "")))),
+      ] : []));
+    }, 350);
+  });
+  return { box, state };
+}
+
 function openForm() {
   if (current) live.leave(current.id);
   current = null;
@@ -115,10 +167,11 @@ function openForm() {
   const subject = h("input", { id: "subject", required: true, maxlength: "200" });
   const body = h("textarea", { id: "body", required: true });
   const files = h("input", { id: "files", type: "file", multiple: true });
+  const suggested = suggestions(subject);
   document.getElementById("pane").replaceChildren(h("form", { onsubmit: async (ev) => {
     ev.preventDefault();
     try {
-      const opened = await api.post("/api/v1/cases", { subject: subject.value, body: body.value, category: category.value || undefined, client_message_id: crypto.randomUUID() });
+      const opened = await api.post("/api/v1/cases", { subject: subject.value, body: body.value, category: category.value || undefined, client_message_id: crypto.randomUUID(), kb_suggestion_id: suggested.state.id || undefined });
       if (files.files.length) {
         const form = new FormData();
         form.append("kind", "portal");
@@ -135,7 +188,7 @@ function openForm() {
   } },
   h("h2", {}, "Open a case"),
   h("label", { for: "category" }, "What is it about?"), category,
-  h("label", { for: "subject" }, "Subject"), subject,
+  h("label", { for: "subject" }, "Subject"), subject, suggested.box,
   h("label", { for: "body" }, "Your message"), body,
   h("label", { for: "files" }, "Files (optional)"), files,
   h("p"), h("button", { type: "submit" }, "Open the case"), err));
@@ -145,6 +198,18 @@ function setCase(c) {
   if (!current) return;
   current.title.textContent = `#${c.number} ${c.subject}`;
   current.status.textContent = `Status: ${c.status.replace("_", " ")}${c.team ? ` · ${c.team} team` : ""}`;
+  showRating(c);
+}
+
+/// Resolved and closed cases ask for a rating, once.
+async function showRating(c) {
+  const box = current?.rating;
+  if (!box) return;
+  if (c.status !== "resolved" && c.status !== "closed") { box.replaceChildren(); return; }
+  const path = `/api/v1/cases/${c.id}/satisfaction`;
+  const survey = await api.get(path).catch(() => null);
+  if (!survey || current?.rating !== box) return;
+  box.replaceChildren(h("h3", {}, "Rate this case"), ratingForm(survey, (rating, comment) => api.post(path, { rating, comment, via: "portal" })));
 }
 
 function showHelpers(people) {
@@ -172,6 +237,7 @@ async function openCase(id) {
     helpers: h("div", { class: "people", "aria-label": "Who is helping" }),
     typing: h("p", { class: "typing", "aria-live": "polite" }),
     notice: h("p", { class: "notice", role: "status" }),
+    rating: h("section", { class: "rating-box", id: "rating" }),
     error: errorBox(),
   };
   const c = current;
@@ -183,8 +249,9 @@ async function openCase(id) {
     input.value = "";
     live.typing(id, false);
   } }, input, h("p"), h("button", { type: "submit" }, "Send"));
-  document.getElementById("pane").replaceChildren(c.title, c.status,
-    h("h3", {}, "Helping you"), c.helpers, list, c.typing, c.notice, form, c.error);
+  c.appointments = appointmentsSection(api, id, "contact");
+  document.getElementById("pane").replaceChildren(c.title, c.status, c.rating,
+    h("h3", {}, "Helping you"), c.helpers, list, c.typing, c.notice, form, c.error, c.appointments);
   c.notice.textContent = "";
   const detail = await api.get(`/api/v1/cases/${id}`);
   setCase(detail);

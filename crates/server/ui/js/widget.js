@@ -5,6 +5,7 @@
 import { Api, ApiError, h, avatar } from "./api.js";
 import { Live } from "./live.js";
 import { Thread } from "./thread.js";
+import { ratingForm } from "./rating.js";
 
 const api = new Api("widget");
 const app = document.getElementById("app");
@@ -78,8 +79,18 @@ function askFirst() {
   h("p", { class: "error", role: "alert", id: "w-error" })));
 }
 
+/// A resolved chat asks for a rating, once, right in the widget.
+async function rate(c) {
+  if (!chat || (c.status !== "resolved" && c.status !== "closed")) { chat?.rating.replaceChildren(); return; }
+  const path = `/api/v1/cases/${c.id}/satisfaction`;
+  const survey = await api.get(path).catch(() => null);
+  if (!survey || !chat) return;
+  chat.rating.replaceChildren(ratingForm(survey, (rating, comment) => api.post(path, { rating, comment, via: "chat" })));
+}
+
 function triage(c) {
   if (!chat) return;
+  rate(c);
   chat.choices.replaceChildren(...(c.category ? [] : (instance.categories || []).map((cat) =>
     h("button", { type: "button", class: "secondary", "data-category": cat, onclick: () => live.raw({ type: "category", case_id: chat.id, category: cat }) }, cat))));
 }
@@ -95,9 +106,10 @@ function openChat(id) {
     typing: h("p", { class: "typing", "aria-live": "polite" }),
     notice: h("p", { class: "notice", role: "status" }),
     error: h("p", { class: "error", role: "alert" }),
+    rating: h("div", { id: "w-rating" }),
   };
   const input = h("textarea", { id: "w-reply", "aria-label": "Your message", oninput: () => live.typing(id, input.value.length > 0), onblur: () => live.typing(id, false) });
-  show(chat.team, list, chat.choices, chat.typing, chat.notice,
+  show(chat.team, list, chat.choices, chat.rating, chat.typing, chat.notice,
     h("form", { onsubmit: (ev) => {
       ev.preventDefault();
       if (!input.value.trim()) return;
