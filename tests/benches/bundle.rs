@@ -75,13 +75,7 @@ fn main() {
     let mib = env_or("RAPPORT_BENCH_BUNDLE_MIB", 1_024);
     let db = TestDatabase::create(Backend::Sqlite).unwrap();
     let store = seed::store(&db);
-    let (admin_email, _) = seed::staff(&db, "admin");
-    let admin = rapport_store::staff::find_by_email(
-        &mut store.conn().unwrap(),
-        &rapport_domain::EmailAddress::parse(&admin_email).unwrap(),
-    )
-    .unwrap()
-    .unwrap();
+    let admin = seed::staff_member(&db, "admin");
     let who = Principal::Staff {
         id: admin.id,
         role: admin.role,

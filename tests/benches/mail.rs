@@ -57,13 +57,7 @@ fn run(backend: Backend, n: usize) {
         return;
     };
     let store = seed::store(&db);
-    let (admin_email, _) = seed::staff(&db, "admin");
-    let admin = rapport_store::staff::find_by_email(
-        &mut store.conn().unwrap(),
-        &rapport_domain::EmailAddress::parse(&admin_email).unwrap(),
-    )
-    .unwrap()
-    .unwrap();
+    let admin = seed::staff_member(&db, "admin");
     let who = Principal::Staff {
         id: admin.id,
         role: admin.role,

@@ -71,30 +71,15 @@ fn run(backend: Backend) {
         return;
     };
     let store = seed::store(&db);
-    let (admin_email, _) = seed::staff(&db, "admin");
-    let mut conn = store.conn().unwrap();
-    let admin = rapport_store::staff::find_by_email(
-        &mut conn,
-        &rapport_domain::EmailAddress::parse(&admin_email).unwrap(),
-    )
-    .unwrap()
-    .unwrap();
+    let admin = seed::staff_member(&db, "admin");
     let who = Principal::Staff {
         id: admin.id,
         role: admin.role,
     };
     let agents: Vec<StaffId> = (0..10)
-        .map(|_| {
-            let (email, _) = seed::staff(&db, "agent");
-            rapport_store::staff::find_by_email(
-                &mut conn,
-                &rapport_domain::EmailAddress::parse(&email).unwrap(),
-            )
-            .unwrap()
-            .unwrap()
-            .id
-        })
+        .map(|_| seed::staff_member(&db, "agent").id)
         .collect();
+    let mut conn = store.conn().unwrap();
     let teams: Vec<TeamId> = (0..10)
         .map(|i| {
             rapport_store::team::insert(&mut conn, &format!("Team {i}"))

@@ -42,3 +42,13 @@ pub fn staff(db: &TestDatabase, role: &str) -> (String, String) {
     .expect("staff inserted");
     (email, password)
 }
+
+/// Like [`staff`], returning the stored staff member.
+pub fn staff_member(db: &TestDatabase, role: &str) -> rapport_store::staff::Staff {
+    let (email, _) = staff(db, role);
+    let store = store(db);
+    let mut conn = store.conn().expect("connection");
+    rapport_store::staff::find_by_email(&mut conn, &EmailAddress::parse(&email).expect("email"))
+        .expect("staff readable")
+        .expect("staff exists")
+}
