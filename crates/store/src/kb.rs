@@ -439,6 +439,43 @@ pub fn find_suggestion(
         .transpose()
 }
 
+/// The contact's newest undecided suggestion made since `since`: the one a
+/// subject still being typed refines.
+pub fn open_suggestion_of(
+    conn: &mut DbConnection,
+    contact: ContactId,
+    since: NaiveDateTime,
+) -> Result<Option<Suggestion>, StoreError> {
+    kb_suggestions::table
+        .filter(kb_suggestions::contact_id.eq(contact.to_string()))
+        .filter(kb_suggestions::outcome.eq("shown"))
+        .filter(kb_suggestions::created_at.ge(since))
+        .order(kb_suggestions::created_at.desc())
+        .select(SuggestionRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(suggestion)
+        .transpose()
+}
+
+/// Replaces what an undecided suggestion showed (the subject changed).
+pub fn refine_suggestion(conn: &mut DbConnection, s: &Suggestion) -> Result<(), StoreError> {
+    diesel::update(
+        kb_suggestions::table
+            .find(s.id.to_string())
+            .filter(kb_suggestions::outcome.eq("shown")),
+    )
+    .set((
+        kb_suggestions::query.eq(&s.query),
+        kb_suggestions::article_ids.eq(serde_json::to_string(
+            &s.article_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        )
+        .map_err(|_| corrupt("suggestion"))?),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Records what the contact did after seeing the suggestion; only a
 /// suggestion still `shown` changes. Returns whether it did.
 pub fn decide_suggestion(

@@ -110,6 +110,9 @@ e2e_test! {
         let s = app.get_as(&w.contact_in, "/api/v1/kb/suggest?q=The%20VAT%20num").await.json();
         assert_eq!(titles(&s["articles"]), ["Why your invoice shows no VAT number"]);
         let first = s["suggestion_id"].as_str().unwrap().to_owned();
+        // The subject growing as it is typed refines the same suggestion.
+        let again = app.get_as(&w.contact_in, "/api/v1/kb/suggest?q=The%20VAT%20number%20on%20invoices").await.json();
+        assert_eq!(again["suggestion_id"], first.as_str());
         let res = app.post_as(&w.contact_in, &format!("/api/v1/kb/suggestions/{first}/deflect"), &json!({})).await;
         assert_eq!(res.status, 204);
         app.post_as(&w.contact_in, &format!("/api/v1/kb/suggestions/{first}/deflect"), &json!({})).await.assert_problem(409, "conflict");

@@ -21,6 +21,8 @@ use crate::state::AppState;
 pub const MAX_BODY_CHARS: usize = 200_000;
 /// Most articles suggested for one subject.
 const SUGGESTIONS: i64 = 5;
+/// An undecided suggestion younger than this is refined, not repeated.
+const REFINE_MINUTES: i64 = 30;
 
 /// An article as written; on update, every field is replaced.
 #[derive(Debug, Clone, Default)]
@@ -344,22 +346,33 @@ pub fn suggest(
     if hits.is_empty() {
         return Ok((None, hits));
     }
-    let suggestion = Suggestion {
-        id: SuggestionId::new(),
-        contact_id: *id,
-        account_id: *account,
-        query: subject,
-        article_ids: hits.iter().map(|h| h.article.id).collect(),
-        outcome: "shown".into(),
-        helpful_article_id: None,
-        case_id: None,
-        created_at: Utc::now(),
-        decided_at: None,
-    };
-    state.store.write(|conn| -> Result<(), UseCaseError> {
-        Ok(kb::insert_suggestion(conn, &suggestion)?)
+    let article_ids: Vec<ArticleId> = hits.iter().map(|h| h.article.id).collect();
+    // One subject typed over several seconds is one suggestion, refined
+    // as it grows, not one per pause in typing.
+    let id = state.store.write(|conn| -> Result<SuggestionId, UseCaseError> {
+        let since = (Utc::now() - chrono::Duration::minutes(REFINE_MINUTES)).naive_utc();
+        if let Some(mut open) = kb::open_suggestion_of(conn, *id, since)? {
+            open.query = subject.clone();
+            open.article_ids = article_ids.clone();
+            kb::refine_suggestion(conn, &open)?;
+            return Ok(open.id);
+        }
+        let suggestion = Suggestion {
+            id: SuggestionId::new(),
+            contact_id: *id,
+            account_id: *account,
+            query: subject.clone(),
+            article_ids: article_ids.clone(),
+            outcome: "shown".into(),
+            helpful_article_id: None,
+            case_id: None,
+            created_at: Utc::now(),
+            decided_at: None,
+        };
+        kb::insert_suggestion(conn, &suggestion)?;
+        Ok(suggestion.id)
     })?;
-    Ok((Some(suggestion.id), hits))
+    Ok((Some(id), hits))
 }
 
 /// The contact's own suggestion, still undecided.
