@@ -247,10 +247,15 @@ pub fn list(
         sql.push_str(&format!(" AND a.status = {}", q.bind(s.as_str())));
     }
     if let Some(t) = &filter.tag {
-        // Tags are stored as a JSON array of validated words.
+        // Tags are stored as a JSON array of validated words; `_` would be
+        // a LIKE wildcard, so it is escaped.
+        let escaped = t
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         sql.push_str(&format!(
-            " AND a.tags LIKE {}",
-            q.bind(format!("%\"{t}\"%"))
+            " AND a.tags LIKE {} ESCAPE '\\'",
+            q.bind(format!("%\"{escaped}\"%"))
         ));
     }
     sql.push_str(" ORDER BY a.updated_at DESC, a.id DESC");
@@ -468,7 +473,10 @@ pub fn refine_suggestion(conn: &mut DbConnection, s: &Suggestion) -> Result<(), 
     .set((
         kb_suggestions::query.eq(&s.query),
         kb_suggestions::article_ids.eq(serde_json::to_string(
-            &s.article_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            &s.article_ids
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
         )
         .map_err(|_| corrupt("suggestion"))?),
     ))

@@ -57,6 +57,10 @@ e2e_test! {
         ok(app.post_as(&w.agent_out, "/api/v1/kb/articles", &named).await, 201).await;
         assert!(titles(&app.get_as(&w.contact_out, "/api/v1/kb/search?q=escalation").await.json()).contains(&"Globex escalation contacts".to_owned()));
         assert!(!titles(&app.get_as(&w.contact_in, "/api/v1/kb/search?q=escalation").await.json()).contains(&"Globex escalation contacts".to_owned()));
+        // Filters: a tag, exactly (`_` is no wildcard); a category.
+        assert_eq!(titles(&app.get_as(&w.contact_out, "/api/v1/kb/articles?tag=escalation").await.json()).len(), 3);
+        assert!(titles(&app.get_as(&w.contact_out, "/api/v1/kb/articles?tag=escalati_n").await.json()).is_empty());
+        assert_eq!(titles(&app.get_as(&w.contact_out, "/api/v1/kb/articles?category=contracts").await.json()).len(), 3);
         // A bad token is refused rather than read as "nobody signed in".
         app.send(Method::GET, "/api/v1/kb/articles", None, Some("not-a-token")).await.assert_problem(401, "invalid_token");
     }

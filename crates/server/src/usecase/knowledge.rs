@@ -349,29 +349,31 @@ pub fn suggest(
     let article_ids: Vec<ArticleId> = hits.iter().map(|h| h.article.id).collect();
     // One subject typed over several seconds is one suggestion, refined
     // as it grows, not one per pause in typing.
-    let id = state.store.write(|conn| -> Result<SuggestionId, UseCaseError> {
-        let since = (Utc::now() - chrono::Duration::minutes(REFINE_MINUTES)).naive_utc();
-        if let Some(mut open) = kb::open_suggestion_of(conn, *id, since)? {
-            open.query = subject.clone();
-            open.article_ids = article_ids.clone();
-            kb::refine_suggestion(conn, &open)?;
-            return Ok(open.id);
-        }
-        let suggestion = Suggestion {
-            id: SuggestionId::new(),
-            contact_id: *id,
-            account_id: *account,
-            query: subject.clone(),
-            article_ids: article_ids.clone(),
-            outcome: "shown".into(),
-            helpful_article_id: None,
-            case_id: None,
-            created_at: Utc::now(),
-            decided_at: None,
-        };
-        kb::insert_suggestion(conn, &suggestion)?;
-        Ok(suggestion.id)
-    })?;
+    let id = state
+        .store
+        .write(|conn| -> Result<SuggestionId, UseCaseError> {
+            let since = (Utc::now() - chrono::Duration::minutes(REFINE_MINUTES)).naive_utc();
+            if let Some(mut open) = kb::open_suggestion_of(conn, *id, since)? {
+                open.query = subject.clone();
+                open.article_ids = article_ids.clone();
+                kb::refine_suggestion(conn, &open)?;
+                return Ok(open.id);
+            }
+            let suggestion = Suggestion {
+                id: SuggestionId::new(),
+                contact_id: *id,
+                account_id: *account,
+                query: subject.clone(),
+                article_ids: article_ids.clone(),
+                outcome: "shown".into(),
+                helpful_article_id: None,
+                case_id: None,
+                created_at: Utc::now(),
+                decided_at: None,
+            };
+            kb::insert_suggestion(conn, &suggestion)?;
+            Ok(suggestion.id)
+        })?;
     Ok((Some(id), hits))
 }
 
