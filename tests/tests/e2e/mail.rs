@@ -732,7 +732,7 @@ async fn two_nodes_never_send_the_same_message_twice() {
         Some(json!({"name": "Anna Finance", "emails": ["anna@acme.example"]})),
     )
     .await;
-    let (status, opened) = call(&client, "POST", format!("{base_a}/api/v1/cases"), Some(&admin), Some(json!({"account_id": acme, "subject": "Monthly statements", "body": "Statements follow by email.", "participant_ids": [anna["id"]]}))).await;
+    let (status, opened) = call(&client, "POST", format!("{base_a}/api/v1/cases"), Some(&admin), Some(json!({"account_id": acme, "subject": "Monthly statements", "body": "Statements follow by email.", "participant_ids": [anna["id"]], "email_contacts": false}))).await;
     assert_eq!(status, 201, "{opened}");
     let case = opened["case"]["id"].as_str().unwrap().to_owned();
     const N: usize = 40;

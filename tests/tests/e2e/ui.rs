@@ -212,7 +212,9 @@ e2e_test! {
             .find(|s| s["email"] == "jonas@support.example").unwrap()["id"].as_str().unwrap().to_owned();
         b.choose("#t-member", &jonas).await;
         b.click("#t-member-add").await;
-        b.wait_text("#section", "Jonas Weber").await;
+        // The members table, not the picker (which lists Jonas already):
+        // only then has the page re-rendered after the change.
+        b.wait_text("#section table", "Jonas Weber").await;
         let team = app.get_as(&admin, "/api/v1/teams").await.json().as_array().unwrap().iter()
             .find(|t| t["name"] == "Manufacturing").unwrap()["id"].as_str().unwrap().to_owned();
         b.click("#nav-accounts").await;
@@ -333,6 +335,14 @@ e2e_test! {
         b.type_into("#w-reply", "Got it, thanks!").await;
         b.click("#w-send-msg").await;
         agent.next_where("message", |m| m["entry"]["body"] == "Got it, thanks!").await;
+        // Resolved: the widget asks for a rating, once.
+        ok(app.send(Method::PATCH, &format!("/api/v1/cases/{case_id}"), Some(json!({"status": "resolved"}).to_string()), Some(&w.agent_in)).await, 200).await;
+        b.wait_text("#w-rating", "How did we do?").await;
+        b.click("#w-rating [data-rating='4']").await;
+        b.click("#rating-send").await;
+        b.wait_text("#w-rating", "Thank you").await;
+        let rated = app.get_as(&w.agent_in, &format!("/api/v1/cases/{case_id}/satisfaction")).await.json();
+        assert_eq!(rated["rating"], 4);
         b.quit().await;
         site_handle.stop(true).await;
     }
