@@ -153,8 +153,11 @@ fn scope(q: &mut RawQuery, s: &Selection, alias: &str, team: &str, agent: &str) 
     }
 }
 
-/// A report never reads more rows than this per fact kind.
-const MAX_ROWS: i64 = 5_000_000;
+/// A report reads at most this many rows per fact kind; the loaders return
+/// one more when there are more, so that the caller can refuse rather than
+/// report on part of the data.
+pub const MAX_ROWS: usize = 5_000_000;
+const LOAD_LIMIT: i64 = MAX_ROWS as i64 + 1;
 
 /// One case as reports see it.
 #[derive(Debug, Clone, QueryableByName)]
@@ -196,7 +199,7 @@ pub fn cases(conn: &mut DbConnection, s: &Selection) -> Result<Vec<CaseFact>, St
          OR (c.resolved_at IS NULL AND c.closed_at >= {from3} AND c.closed_at < {to3}) \
          OR c.status NOT IN ('resolved', 'closed'))"
     );
-    q.load(conn, MAX_ROWS)
+    q.load(conn, LOAD_LIMIT)
 }
 
 /// One answer to a waiting client.
@@ -217,7 +220,7 @@ pub fn responses(conn: &mut DbConnection, s: &Selection) -> Result<Vec<ResponseF
         "SELECT r.kind, r.waited_seconds FROM case_responses r \
          WHERE r.responded_at >= {from} AND r.responded_at < {to} AND {scope}"
     );
-    q.load(conn, MAX_ROWS)
+    q.load(conn, LOAD_LIMIT)
 }
 
 /// One SLA clock's outcome.
@@ -243,7 +246,7 @@ pub fn clocks(conn: &mut DbConnection, s: &Selection) -> Result<Vec<ClockFact>, 
          JOIN cases c ON c.id = k.case_id \
          WHERE k.started_at >= {from} AND k.started_at < {to} AND {scope}"
     );
-    q.load(conn, MAX_ROWS)
+    q.load(conn, LOAD_LIMIT)
 }
 
 /// One answered satisfaction survey.
@@ -268,7 +271,7 @@ pub fn ratings(conn: &mut DbConnection, s: &Selection) -> Result<Vec<RatingFact>
         "SELECT v.account_id, v.team_id, v.agent_id, v.rating FROM csat_surveys v \
          WHERE v.answered_at >= {from} AND v.answered_at < {to} AND v.rating IS NOT NULL AND {scope}"
     );
-    q.load(conn, MAX_ROWS)
+    q.load(conn, LOAD_LIMIT)
 }
 
 /// How many surveys were asked in the period (answered or not).

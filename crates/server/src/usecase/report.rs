@@ -215,6 +215,21 @@ fn selection(
     })
 }
 
+/// The facts, unless there are more than a report reads: then the caller
+/// narrows the selection instead of getting figures of part of the data.
+fn within_limit<T>(rows: Vec<T>) -> Result<Vec<T>, UseCaseError> {
+    if rows.len() > facts::MAX_ROWS {
+        return Err(super::input::invalid(
+            "from",
+            format!(
+                "this selection holds more than {} records of one kind; choose a shorter period or a narrower filter",
+                facts::MAX_ROWS
+            ),
+        ));
+    }
+    Ok(rows)
+}
+
 fn seconds(a: NaiveDateTime, b: NaiveDateTime) -> i64 {
     (b - a).num_seconds().max(0)
 }
@@ -233,7 +248,7 @@ pub fn compute(
     now: DateTime<Utc>,
 ) -> Result<Report, UseCaseError> {
     let in_period = |t: NaiveDateTime| t >= s.from && t < s.to;
-    let cases = facts::cases(conn, s)?;
+    let cases = within_limit(facts::cases(conn, s)?)?;
     let mut resolution = Vec::new();
     let mut reopens = Reopens::default();
     let mut backlog = Backlog::default();
@@ -277,7 +292,7 @@ pub fn compute(
         .map(|((name, _), n)| (*name, n))
         .collect();
 
-    let responses = facts::responses(conn, s)?;
+    let responses = within_limit(facts::responses(conn, s)?)?;
     let pick = |kind: &str| {
         responses
             .iter()
@@ -288,7 +303,7 @@ pub fn compute(
     let first_response = Durations::of(pick("first"));
     let next_response = Durations::of(pick("next"));
 
-    let clocks = facts::clocks(conn, s)?;
+    let clocks = within_limit(facts::clocks(conn, s)?)?;
     let sla = [
         super::sla::FIRST_RESPONSE,
         super::sla::NEXT_RESPONSE,
@@ -340,7 +355,7 @@ fn satisfaction(
     conn: &mut rapport_store::DbConnection,
     s: &Selection,
 ) -> Result<Satisfaction, UseCaseError> {
-    let ratings = facts::ratings(conn, s)?;
+    let ratings = within_limit(facts::ratings(conn, s)?)?;
     let mut out = Satisfaction {
         asked: facts::surveys_asked(conn, s)?.max(0) as u64,
         ..Satisfaction::default()
