@@ -115,6 +115,8 @@ pub struct Selection {
     pub agent: Option<StaffId>,
     /// Only accounts served by these teams (an agent's own view).
     pub served_by: Option<Vec<TeamId>>,
+    /// Only the accounts this staff member owns.
+    pub owner: Option<StaffId>,
 }
 
 /// Conditions selecting rows of `alias` (which has `account_id`, and
@@ -135,6 +137,12 @@ fn scope(q: &mut RawQuery, s: &Selection, alias: &str, team: &str, agent: &str) 
     }
     if let Some(a) = s.agent {
         parts.push(format!("{alias}.{agent} = {}", q.bind(a.to_string())));
+    }
+    if let Some(o) = s.owner {
+        parts.push(format!(
+            "{alias}.account_id IN (SELECT id FROM accounts WHERE owner_id = {})",
+            q.bind(o.to_string())
+        ));
     }
     if let Some(teams) = &s.served_by {
         let list = if teams.is_empty() {
@@ -206,6 +214,8 @@ pub fn cases(conn: &mut DbConnection, s: &Selection) -> Result<Vec<CaseFact>, St
 #[derive(Debug, Clone, QueryableByName)]
 pub struct ResponseFact {
     #[diesel(sql_type = Text)]
+    pub account_id: String,
+    #[diesel(sql_type = Text)]
     pub kind: String,
     #[diesel(sql_type = BigInt)]
     pub waited_seconds: i64,
@@ -217,7 +227,7 @@ pub fn responses(conn: &mut DbConnection, s: &Selection) -> Result<Vec<ResponseF
     let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
     let scope = scope(&mut q, s, "r", "team_id", "agent_id");
     q.sql = format!(
-        "SELECT r.kind, r.waited_seconds FROM case_responses r \
+        "SELECT r.account_id, r.kind, r.waited_seconds FROM case_responses r \
          WHERE r.responded_at >= {from} AND r.responded_at < {to} AND {scope}"
     );
     q.load(conn, LOAD_LIMIT)
@@ -226,6 +236,8 @@ pub fn responses(conn: &mut DbConnection, s: &Selection) -> Result<Vec<ResponseF
 /// One SLA clock's outcome.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct ClockFact {
+    #[diesel(sql_type = Text)]
+    pub account_id: String,
     #[diesel(sql_type = Text)]
     pub clock: String,
     #[diesel(sql_type = Nullable<Timestamp>)]
@@ -242,7 +254,7 @@ pub fn clocks(conn: &mut DbConnection, s: &Selection) -> Result<Vec<ClockFact>, 
     let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
     let scope = scope(&mut q, s, "c", "team_id", "assignee_id");
     q.sql = format!(
-        "SELECT k.clock, k.stopped_at, k.breached_at, k.due_at FROM sla_clocks k \
+        "SELECT k.account_id, k.clock, k.stopped_at, k.breached_at, k.due_at FROM sla_clocks k \
          JOIN cases c ON c.id = k.case_id \
          WHERE k.started_at >= {from} AND k.started_at < {to} AND {scope}"
     );
@@ -274,22 +286,65 @@ pub fn ratings(conn: &mut DbConnection, s: &Selection) -> Result<Vec<RatingFact>
     q.load(conn, LOAD_LIMIT)
 }
 
-/// How many surveys were asked in the period (answered or not).
-pub fn surveys_asked(conn: &mut DbConnection, s: &Selection) -> Result<i64, StoreError> {
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
+#[derive(Debug, QueryableByName)]
+struct AccountCount {
+    #[diesel(sql_type = Text)]
+    account_id: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// How many surveys were asked in the period (answered or not), per account.
+pub fn surveys_asked(
+    conn: &mut DbConnection,
+    s: &Selection,
+) -> Result<Vec<(String, i64)>, StoreError> {
     let mut q = RawQuery::new(conn);
     let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
     let scope = scope(&mut q, s, "v", "team_id", "agent_id");
     q.sql = format!(
-        "SELECT COUNT(*) AS n FROM csat_surveys v \
-         WHERE v.requested_at >= {from} AND v.requested_at < {to} AND {scope}"
+        "SELECT v.account_id AS account_id, COUNT(*) AS n FROM csat_surveys v \
+         WHERE v.requested_at >= {from} AND v.requested_at < {to} AND {scope} GROUP BY v.account_id"
     );
-    let rows: Vec<Count> = q.load(conn, 1)?;
-    Ok(rows.first().map_or(0, |c| c.n))
+    let rows: Vec<AccountCount> = q.load(conn, LOAD_LIMIT)?;
+    Ok(rows.into_iter().map(|r| (r.account_id, r.n)).collect())
+}
+
+#[derive(Debug, QueryableByName)]
+struct OutcomeCount {
+    #[diesel(sql_type = Text)]
+    account_id: String,
+    #[diesel(sql_type = Text)]
+    outcome: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Knowledge base suggestions made in the period, counted by account and
+/// outcome (`shown`: left without a decision, `deflected`, `continued`).
+/// Team and agent filters do not apply: suggestions come before any case.
+pub fn deflections(
+    conn: &mut DbConnection,
+    s: &Selection,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let accounts_only = Selection {
+        team: None,
+        agent: None,
+        ..s.clone()
+    };
+    let mut q = RawQuery::new(conn);
+    let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
+    let scope = scope(&mut q, &accounts_only, "k", "", "");
+    q.sql = format!(
+        "SELECT k.account_id AS account_id, k.outcome AS outcome, COUNT(*) AS n FROM kb_suggestions k \
+         WHERE k.created_at >= {from} AND k.created_at < {to} AND {scope} \
+         GROUP BY k.account_id, k.outcome"
+    );
+    let rows: Vec<OutcomeCount> = q.load(conn, LOAD_LIMIT)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.account_id, r.outcome, r.n))
+        .collect())
 }
 
 /// When the account's contacts last wrote, and when its team last answered
@@ -308,35 +363,4 @@ pub fn last_exchange(
             .first::<Option<NaiveDateTime>>(conn)
     };
     Ok((last(conn, "contact")?, last(conn, "staff")?))
-}
-
-#[derive(Debug, QueryableByName)]
-struct OutcomeCount {
-    #[diesel(sql_type = Text)]
-    outcome: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// Knowledge base suggestions made in the period, counted by outcome
-/// (`shown`: left without a decision, `deflected`, `continued`). Team and
-/// agent filters do not apply: suggestions come before any case.
-pub fn deflections(
-    conn: &mut DbConnection,
-    s: &Selection,
-) -> Result<Vec<(String, i64)>, StoreError> {
-    let accounts_only = Selection {
-        team: None,
-        agent: None,
-        ..s.clone()
-    };
-    let mut q = RawQuery::new(conn);
-    let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
-    let scope = scope(&mut q, &accounts_only, "k", "", "");
-    q.sql = format!(
-        "SELECT k.outcome AS outcome, COUNT(*) AS n FROM kb_suggestions k \
-         WHERE k.created_at >= {from} AND k.created_at < {to} AND {scope} GROUP BY k.outcome"
-    );
-    let rows: Vec<OutcomeCount> = q.load(conn, 10)?;
-    Ok(rows.into_iter().map(|r| (r.outcome, r.n)).collect())
 }

@@ -49,6 +49,7 @@ e2e_test! {
             (Method::GET, format!("/api/v1/reports?account_id={acme}"), None, [401, 200, 404, 200, 403, 403, 200]),
             (Method::GET, format!("/api/v1/reports?account_id={acme}&format=csv"), None, [401, 200, 404, 200, 403, 403, 200]),
             (Method::GET, format!("/api/v1/accounts/{acme}/health"), None, [401, 200, 404, 200, 403, 403, 200]),
+            (Method::GET, format!("/api/v1/reports/health?owner_id={}", w.agent_in_id), None, [401, 200, 200, 200, 403, 403, 200]),
             (Method::GET, "/help".into(), None, [200; 7]),
             (Method::GET, "/rate".into(), None, [200; 7]),
         ];

@@ -335,6 +335,23 @@ e2e_test! {
             assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
         }
 
+        // Acme's owner is the agent of its team: the owner filter picks it.
+        let owned = ok(app.get_as(&w.admin, &format!("/api/v1/reports?{october}&owner_id={}", w.agent_in_id)).await, 200).await;
+        assert_eq!(owned["first_response"], acme["first_response"]);
+        assert_eq!(owned["satisfaction"]["count"], 2);
+
+        // The owner's portfolio: every account they own, at risk first.
+        let mine = ok(app.get_as(&w.agent_in, "/api/v1/reports/health").await, 200).await;
+        let mine = mine.as_array().unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0]["name"], "Acme Manufacturing");
+        assert_eq!(mine[0]["status"], "at_risk");
+        assert_eq!(mine[0]["open_cases"], 2);
+        // Another team's agent sees none of Acme, whoever they ask about.
+        let theirs = ok(app.get_as(&w.agent_out, &format!("/api/v1/reports/health?owner_id={}", w.agent_in_id)).await, 200).await;
+        assert_eq!(theirs, json!([]));
+        app.get_as(&w.contact_in, "/api/v1/reports/health").await.assert_problem(403, "forbidden");
+
         // The account health view combines them for the owner.
         let health = ok(app.get_as(&w.agent_in, &format!("/api/v1/accounts/{}/health", w.acme)).await, 200).await;
         assert_eq!(health["name"], "Acme Manufacturing");

@@ -33,6 +33,8 @@ e2e_test! {
         ok(app.send(Method::PUT, &format!("/api/v1/teams/{}/members/{agent_id}", w.team_in), Some(json!({"role": "member"}).to_string()), Some(&w.admin)).await, 200).await;
         ok(app.post_as(&agent, "/api/v1/kb/articles", &json!({"title": "Where to find your VAT number", "body": "Your **VAT number** is printed under the address block.", "visibility": "contacts", "status": "published"})).await, 201).await;
         ok(app.post_as(&agent, "/api/v1/kb/articles", &json!({"title": "Opening hours of the support desk", "body": "Monday to Friday, 8:00 to 18:00.", "visibility": "public", "status": "published"})).await, 201).await;
+        // This agent owns Acme: their portfolio lists it.
+        ok(app.send(Method::PATCH, &format!("/api/v1/accounts/{}", w.acme), Some(json!({"owner_id": agent_id}).to_string()), Some(&w.admin)).await, 200).await;
         let canned = ok(app.post_as(&agent, "/api/v1/canned-responses", &json!({"team_id": w.team_in, "title": "Copy on its way", "body": "Hello {{contact.first_name}}, a copy for {{account.name}} is on its way."})).await, 201).await;
 
         // The contact reads the suggested article and opens no case.
@@ -104,9 +106,10 @@ e2e_test! {
         console.wait_text("#r-sat", "1 rating of 1 asked").await;
         console.wait_text("#r-deflection", "answered without a case 1").await;
         console.screenshot("console-reports").await;
-        console.click("ul.cases li:first-child button").await;
-        console.wait_text("#pane h2", "Copy of invoice").await;
-        console.click("#c-account").await;
+        console.click("#nav-portfolio").await;
+        console.wait_text("#portfolio", "Acme Manufacturing").await;
+        console.screenshot("console-portfolio").await;
+        console.click("[data-account]").await;
         console.wait_text("#health", "Health:").await;
         console.screenshot("console-account-health").await;
 

@@ -231,6 +231,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::get().to(appointments::for_account)),
             )
             .service(get("/api/v1/reports").route(web::get().to(reports::get)))
+            .service(get("/api/v1/reports/health").route(web::get().to(reports::portfolio)))
             .service(get("/api/v1/accounts/{id}/health").route(web::get().to(reports::health)))
             .service(get("/rate").route(web::get().to(ui::rate)))
             .service(get("/help").route(web::get().to(ui::help)))

@@ -95,6 +95,7 @@ use utoipa::OpenApi;
         super::appointments::for_account,
         super::reports::get,
         super::reports::health,
+        super::reports::portfolio,
     ),
     components(schemas(super::Problem)),
     modifiers(&BearerAuth),

@@ -33,6 +33,9 @@ pub struct ReportParams {
     pub team_id: Option<String>,
     #[param(format = Uuid)]
     pub agent_id: Option<String>,
+    /// Accounts owned by this staff member.
+    #[param(format = Uuid)]
+    pub owner_id: Option<String>,
     /// `json` (default) or `csv`.
     pub format: Option<String>,
 }
@@ -71,6 +74,7 @@ fn query(p: &ReportParams) -> Result<ReportQuery, ApiError> {
         tier: p.tier.clone().filter(|t| !t.is_empty()),
         team: id::<TeamId>("team_id", p.team_id.as_deref())?,
         agent: id::<StaffId>("agent_id", p.agent_id.as_deref())?,
+        owner: id::<StaffId>("owner_id", p.owner_id.as_deref())?,
     })
 }
 
@@ -431,4 +435,61 @@ pub async fn health(
         upcoming_appointments: h.upcoming.iter().map(AppointmentView::from).collect(),
         report: ReportView::from(&h.report),
     }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PortfolioParams {
+    /// Whose accounts; default: the caller's.
+    #[param(format = Uuid)]
+    pub owner_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PortfolioEntry {
+    #[schema(format = Uuid)]
+    pub account_id: String,
+    pub name: String,
+    pub tier: String,
+    /// `good`, `watch` or `at_risk`.
+    pub status: String,
+    pub reasons: Vec<String>,
+    /// Cases open now.
+    pub open_cases: u64,
+    pub first_response_median_seconds: Option<f64>,
+    pub resolution_median_seconds: Option<f64>,
+    pub satisfaction_average: Option<f64>,
+    pub last_client_message_at: Option<DateTime<Utc>>,
+    pub last_team_reply_at: Option<DateTime<Utc>>,
+}
+
+/// The health of every account an owner owns (default: the caller), at
+/// risk first, over the last 90 days.
+#[utoipa::path(get, path = "/api/v1/reports/health", tag = "reports", params(PortfolioParams), security(("bearer" = [])),
+    responses((status = 200, description = "Accounts, at risk first", body = [PortfolioEntry])))]
+pub async fn portfolio(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    params: web::Query<PortfolioParams>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = id::<StaffId>("owner_id", params.owner_id.as_deref())?;
+    let app = state.into_inner();
+    let list = blocking::run(move || report::portfolio(&app, &who.principal, owner)).await?;
+    Ok(HttpResponse::Ok().json(
+        list.iter()
+            .map(|h| PortfolioEntry {
+                account_id: h.account.id.to_string(),
+                name: h.account.name.clone(),
+                tier: h.account.tier.clone(),
+                status: h.status.to_owned(),
+                reasons: h.reasons.clone(),
+                open_cases: h.report.backlog.total,
+                first_response_median_seconds: h.report.first_response.median_seconds,
+                resolution_median_seconds: h.report.resolution.median_seconds,
+                satisfaction_average: round(h.report.satisfaction.all.average()),
+                last_client_message_at: h.last_client_message_at,
+                last_team_reply_at: h.last_team_reply_at,
+            })
+            .collect::<Vec<_>>(),
+    ))
 }

@@ -29,6 +29,8 @@ pub struct ReportQuery {
     pub tier: Option<String>,
     pub team: Option<TeamId>,
     pub agent: Option<StaffId>,
+    /// Only the accounts this staff member owns.
+    pub owner: Option<StaffId>,
 }
 
 /// Median and 90th percentile of durations, in seconds.
@@ -212,6 +214,7 @@ fn selection(
         team: q.team,
         agent: q.agent,
         served_by,
+        owner: q.owner,
     })
 }
 
@@ -241,20 +244,99 @@ pub fn report(state: &AppState, who: &Principal, q: &ReportQuery) -> Result<Repo
     compute(conn, &s, now)
 }
 
+/// Everything a report is computed from, read in one scan per kind.
+#[derive(Debug, Clone, Default)]
+struct Facts {
+    cases: Vec<facts::CaseFact>,
+    responses: Vec<facts::ResponseFact>,
+    clocks: Vec<facts::ClockFact>,
+    ratings: Vec<facts::RatingFact>,
+    /// Surveys asked, per account.
+    asked: Vec<(String, i64)>,
+    /// Suggestions per account and outcome; `None` under a team or agent
+    /// filter, which suggestions do not have.
+    deflections: Option<Vec<(String, String, i64)>>,
+}
+
+impl Facts {
+    fn load(conn: &mut rapport_store::DbConnection, s: &Selection) -> Result<Facts, UseCaseError> {
+        Ok(Facts {
+            cases: within_limit(facts::cases(conn, s)?)?,
+            responses: within_limit(facts::responses(conn, s)?)?,
+            clocks: within_limit(facts::clocks(conn, s)?)?,
+            ratings: within_limit(facts::ratings(conn, s)?)?,
+            asked: facts::surveys_asked(conn, s)?,
+            deflections: if s.team.is_none() && s.agent.is_none() {
+                Some(facts::deflections(conn, s)?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// The facts split by account, in one pass.
+    fn by_account(self) -> BTreeMap<String, Facts> {
+        let mut out: BTreeMap<String, Facts> = BTreeMap::new();
+        let with_deflection = self.deflections.is_some();
+        for c in self.cases {
+            out.entry(c.account_id.clone()).or_default().cases.push(c);
+        }
+        for r in self.responses {
+            out.entry(r.account_id.clone())
+                .or_default()
+                .responses
+                .push(r);
+        }
+        for c in self.clocks {
+            out.entry(c.account_id.clone()).or_default().clocks.push(c);
+        }
+        for r in self.ratings {
+            out.entry(r.account_id.clone()).or_default().ratings.push(r);
+        }
+        for a in self.asked {
+            out.entry(a.0.clone()).or_default().asked.push(a);
+        }
+        for d in self.deflections.into_iter().flatten() {
+            out.entry(d.0.clone())
+                .or_default()
+                .deflections
+                .get_or_insert_with(Vec::new)
+                .push(d);
+        }
+        if with_deflection {
+            for f in out.values_mut() {
+                f.deflections.get_or_insert_with(Vec::new);
+            }
+        }
+        out
+    }
+}
+
 /// The figures of a selection, as of `now` (the backlog's ages).
 pub fn compute(
     conn: &mut rapport_store::DbConnection,
     s: &Selection,
     now: DateTime<Utc>,
 ) -> Result<Report, UseCaseError> {
+    let facts = Facts::load(conn, s)?;
+    figures(conn, &facts, s, now)
+}
+
+/// The figures of loaded facts; `conn` only names agents, teams and accounts.
+fn figures(
+    conn: &mut rapport_store::DbConnection,
+    f: &Facts,
+    s: &Selection,
+    now: DateTime<Utc>,
+) -> Result<Report, UseCaseError> {
     let in_period = |t: NaiveDateTime| t >= s.from && t < s.to;
-    let cases = within_limit(facts::cases(conn, s)?)?;
+    let cases = &f.cases;
     let mut resolution = Vec::new();
     let mut reopens = Reopens::default();
     let mut backlog = Backlog::default();
     let mut ages = [0u64; AGE_BUCKETS.len()];
     let (mut created, mut by_channel, mut by_category) = (0, BTreeMap::new(), BTreeMap::new());
-    for c in &cases {
+    for c in cases {
         let finished = c.resolved_at.or(c.closed_at);
         if let Some(done) = finished
             && in_period(done)
@@ -292,9 +374,8 @@ pub fn compute(
         .map(|((name, _), n)| (*name, n))
         .collect();
 
-    let responses = within_limit(facts::responses(conn, s)?)?;
     let pick = |kind: &str| {
-        responses
+        f.responses
             .iter()
             .filter(|r| r.kind == kind)
             .map(|r| r.waited_seconds)
@@ -303,7 +384,6 @@ pub fn compute(
     let first_response = Durations::of(pick("first"));
     let next_response = Durations::of(pick("next"));
 
-    let clocks = within_limit(facts::clocks(conn, s)?)?;
     let sla = [
         super::sla::FIRST_RESPONSE,
         super::sla::NEXT_RESPONSE,
@@ -311,7 +391,7 @@ pub fn compute(
     ]
     .map(|kind| {
         let mut st = ClockStats::default();
-        for c in clocks.iter().filter(|c| c.clock == kind) {
+        for c in f.clocks.iter().filter(|c| c.clock == kind) {
             st.add(
                 c.stopped_at.map(|t| t.and_utc()),
                 c.due_at.and_utc(),
@@ -323,17 +403,14 @@ pub fn compute(
     })
     .to_vec();
 
-    let satisfaction = satisfaction(conn, s)?;
-    let deflection = if s.team.is_none() && s.agent.is_none() {
-        Some(
-            facts::deflections(conn, s)?
-                .into_iter()
-                .map(|(k, n)| (k, n.max(0) as u64))
-                .collect(),
-        )
-    } else {
-        None
-    };
+    let satisfaction = satisfaction(conn, f)?;
+    let deflection = f.deflections.as_ref().map(|list| {
+        let mut by = BTreeMap::new();
+        for (_, outcome, n) in list {
+            *by.entry(outcome.clone()).or_insert(0u64) += (*n).max(0) as u64;
+        }
+        by
+    });
     Ok(Report {
         from: s.from.and_utc(),
         to: s.to.and_utc(),
@@ -353,11 +430,10 @@ pub fn compute(
 
 fn satisfaction(
     conn: &mut rapport_store::DbConnection,
-    s: &Selection,
+    f: &Facts,
 ) -> Result<Satisfaction, UseCaseError> {
-    let ratings = within_limit(facts::ratings(conn, s)?)?;
     let mut out = Satisfaction {
-        asked: facts::surveys_asked(conn, s)?.max(0) as u64,
+        asked: f.asked.iter().map(|(_, n)| (*n).max(0) as u64).sum(),
         ..Satisfaction::default()
     };
     let (mut agents, mut teams, mut accounts): (
@@ -365,7 +441,7 @@ fn satisfaction(
         BTreeMap<String, Ratings>,
         BTreeMap<String, Ratings>,
     ) = Default::default();
-    for r in &ratings {
+    for r in &f.ratings {
         out.all.add(r.rating);
         if let Some(a) = &r.agent_id {
             agents.entry(a.clone()).or_default().add(r.rating);
@@ -549,4 +625,89 @@ mod tests {
         assert_eq!(r.satisfied_percent(), Some(75.0));
         assert_eq!(r.distribution, [0, 1, 0, 1, 2]);
     }
+}
+
+/// One account of an owner's portfolio.
+#[derive(Debug, Clone)]
+pub struct AccountHealth {
+    pub account: rapport_store::account::Account,
+    /// The last 90 days.
+    pub report: Report,
+    pub last_client_message_at: Option<DateTime<Utc>>,
+    pub last_team_reply_at: Option<DateTime<Utc>>,
+    pub status: &'static str,
+    pub reasons: Vec<String>,
+}
+
+/// Most accounts one portfolio lists.
+const PORTFOLIO_MAX: i64 = 500;
+
+/// The health of every account `owner` owns (default: the caller), at
+/// risk first: the facts are read once for all of them and split by
+/// account. Agents see the accounts their teams serve.
+pub fn portfolio(
+    state: &AppState,
+    who: &Principal,
+    owner: Option<StaffId>,
+) -> Result<Vec<AccountHealth>, UseCaseError> {
+    let owner = match (owner, who) {
+        (Some(o), _) => o,
+        (None, Principal::Staff { id, .. }) => *id,
+        (None, _) => return Err(UseCaseError::Forbidden),
+    };
+    let now = Utc::now();
+    let conn = &mut *state.store.conn()?;
+    let q = ReportQuery {
+        from: Some(now - Duration::days(HEALTH_DAYS)),
+        to: Some(now),
+        owner: Some(owner),
+        ..ReportQuery::default()
+    };
+    let s = selection(conn, state, who, &q, now)?;
+    let accounts = rapport_store::account::list(
+        conn,
+        &rapport_store::account::AccountFilter {
+            owner_id: Some(owner),
+            only_teams: s.served_by.clone(),
+            ..Default::default()
+        },
+        None,
+        PORTFOLIO_MAX,
+    )?;
+    let mut split = Facts::load(conn, &s)?.by_account();
+    let mut out = Vec::new();
+    for account in accounts {
+        let facts = split
+            .remove(&account.id.to_string())
+            .unwrap_or_else(|| Facts {
+                deflections: Some(Vec::new()),
+                ..Facts::default()
+            });
+        let one = Selection {
+            account: Some(account.id),
+            ..s.clone()
+        };
+        let report = figures(conn, &facts, &one, now)?;
+        let (client, team) = facts::last_exchange(conn, account.id)?;
+        let (status, reasons) = verdict(&report);
+        out.push(AccountHealth {
+            account,
+            report,
+            last_client_message_at: client.map(|t| t.and_utc()),
+            last_team_reply_at: team.map(|t| t.and_utc()),
+            status,
+            reasons,
+        });
+    }
+    let rank = |s: &str| match s {
+        "at_risk" => 0,
+        "watch" => 1,
+        _ => 2,
+    };
+    out.sort_by(|a, b| {
+        rank(a.status)
+            .cmp(&rank(b.status))
+            .then_with(|| a.account.name.cmp(&b.account.name))
+    });
+    Ok(out)
 }

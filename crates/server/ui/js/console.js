@@ -7,7 +7,7 @@ import { Api, ApiError, staffSignIn, h, avatar, when } from "./api.js";
 import { Live } from "./live.js";
 import { Thread } from "./thread.js";
 import { knowledgeAdmin, cannedAdmin } from "./authoring.js";
-import { reportsPage, healthBlock } from "./reports.js";
+import { reportsPage, healthBlock, portfolioPage } from "./reports.js";
 import { appointmentsSection } from "./appointments.js";
 
 const api = new Api("console");
@@ -157,7 +157,8 @@ function home() {
   const nav = h("div", { class: "row", id: "nav" },
     h("button", { type: "button", class: "secondary small", id: "nav-kb", onclick: () => { pane(); knowledgeAdmin(api, document.getElementById("pane"), instance, accounts, me.role !== "auditor"); } }, "Knowledge base"),
     h("button", { type: "button", class: "secondary small", id: "nav-canned", onclick: () => { pane(); cannedAdmin(api, document.getElementById("pane"), me); } }, "Canned responses"),
-    h("button", { type: "button", class: "secondary small", id: "nav-reports", onclick: () => { pane(); reportsPage(api, document.getElementById("pane"), instance); } }, "Reports"));
+    h("button", { type: "button", class: "secondary small", id: "nav-reports", onclick: () => { pane(); reportsPage(api, document.getElementById("pane"), instance); } }, "Reports"),
+    h("button", { type: "button", class: "secondary small", id: "nav-portfolio", onclick: () => { pane(); portfolioPage(api, document.getElementById("pane"), openAccount); } }, "My accounts"));
   const side = h("section", { class: "card", "aria-labelledby": "inbox-h" },
     nav,
     search,

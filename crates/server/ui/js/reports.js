@@ -105,3 +105,22 @@ export async function healthBlock(api, accountId) {
     health.upcoming_appointments.length ? h("p", {}, h("strong", {}, "Coming up: "),
       health.upcoming_appointments.map((a) => `${a.title} (${when(a.booked.start)})`).join("; ")) : null);
 }
+
+/// The accounts the signed-in person owns, at risk first.
+export async function portfolioPage(api, pane, openAccount) {
+  const list = await api.get("/api/v1/reports/health");
+  const label = { good: "Good", watch: "Watch", at_risk: "At risk" };
+  pane.replaceChildren(h("h2", {}, "My accounts"),
+    h("p", { class: "meta" }, "The accounts you own, over the last 90 days: the ones that need you first."),
+    list.length ? h("table", { id: "portfolio" },
+      h("thead", {}, h("tr", {}, ...["Account", "Health", "Why", "Open", "First response", "Rating", "Client last wrote"].map((x) => h("th", {}, x)))),
+      h("tbody", {}, ...list.map((a) => h("tr", { class: `health-row ${a.status}` },
+        h("td", {}, h("button", { type: "button", class: "secondary small", "data-account": a.account_id, onclick: () => openAccount(a.account_id) }, a.name)),
+        h("td", {}, label[a.status]),
+        h("td", {}, a.reasons.join("; ") || "–"),
+        h("td", {}, a.open_cases),
+        h("td", {}, duration(a.first_response_median_seconds)),
+        h("td", {}, a.satisfaction_average === null ? "–" : a.satisfaction_average.toFixed(1)),
+        h("td", {}, a.last_client_message_at ? when(a.last_client_message_at) : "never")))))
+      : h("p", {}, "You own no accounts yet; admins set an account's owner."));
+}
