@@ -422,7 +422,8 @@ pub async fn health(
 ) -> Result<HttpResponse, ApiError> {
     let account: AccountId = path_id(&id, "account")?;
     let app = state.into_inner();
-    let h = blocking::run(move || report::health(&app, &who.principal, account)).await?;
+    let health = blocking::run(move || report::health(&app, &who.principal, account)).await?;
+    let h = &health.assessment;
     Ok(HttpResponse::Ok().json(HealthView {
         account_id: h.account.id.to_string(),
         name: h.account.name.clone(),
@@ -432,7 +433,7 @@ pub async fn health(
         reasons: h.reasons.clone(),
         last_client_message_at: h.last_client_message_at,
         last_team_reply_at: h.last_team_reply_at,
-        upcoming_appointments: h.upcoming.iter().map(AppointmentView::from).collect(),
+        upcoming_appointments: health.upcoming.iter().map(AppointmentView::from).collect(),
         report: ReportView::from(&h.report),
     }))
 }

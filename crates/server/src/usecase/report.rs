@@ -488,19 +488,11 @@ fn satisfaction(
     Ok(out)
 }
 
-/// How an account is doing, for its owner.
+/// How an account is doing, for its owner, with its meetings to come.
 #[derive(Debug, Clone)]
 pub struct Health {
-    pub account: rapport_store::account::Account,
-    /// The last 90 days.
-    pub report: Report,
-    pub last_client_message_at: Option<DateTime<Utc>>,
-    pub last_team_reply_at: Option<DateTime<Utc>>,
+    pub assessment: AccountHealth,
     pub upcoming: Vec<rapport_store::appointment::Appointment>,
-    /// `good`, `watch` or `at_risk`.
-    pub status: &'static str,
-    /// Why, in words, worst first.
-    pub reasons: Vec<String>,
 }
 
 /// Days an account health view looks back.
@@ -578,19 +570,38 @@ pub fn health(
     };
     let s = selection(conn, state, who, &q, now)?;
     let found = super::account::readable(conn, state, who, account)?;
-    let report = compute(conn, &s, now)?;
-    let (client, team) = facts::last_exchange(conn, account)?;
+    let facts = Facts::load(conn, &s)?;
+    let assessment = assess(conn, found, &facts, &s, now)?;
     let upcoming = rapport_store::appointment::booked_for_account(conn, account)?
         .into_iter()
         .filter(|a| a.booked.is_some_and(|b| b.end >= now))
         .collect();
-    let (status, reasons) = verdict(&report);
     Ok(Health {
-        account: found,
+        assessment,
+        upcoming,
+    })
+}
+
+/// One account's report over its facts, its last exchanges and the verdict.
+fn assess(
+    conn: &mut rapport_store::DbConnection,
+    account: rapport_store::account::Account,
+    facts: &Facts,
+    s: &Selection,
+    now: DateTime<Utc>,
+) -> Result<AccountHealth, UseCaseError> {
+    let one = Selection {
+        account: Some(account.id),
+        ..s.clone()
+    };
+    let report = figures(conn, facts, &one, now)?;
+    let (client, team) = facts::last_exchange(conn, account.id)?;
+    let (status, reasons) = verdict(&report);
+    Ok(AccountHealth {
+        account,
         report,
         last_client_message_at: client.map(|t| t.and_utc()),
         last_team_reply_at: team.map(|t| t.and_utc()),
-        upcoming,
         status,
         reasons,
     })
@@ -627,7 +638,7 @@ mod tests {
     }
 }
 
-/// One account of an owner's portfolio.
+/// One account's health: its report and the verdict on it.
 #[derive(Debug, Clone)]
 pub struct AccountHealth {
     pub account: rapport_store::account::Account,
@@ -683,21 +694,7 @@ pub fn portfolio(
                 deflections: Some(Vec::new()),
                 ..Facts::default()
             });
-        let one = Selection {
-            account: Some(account.id),
-            ..s.clone()
-        };
-        let report = figures(conn, &facts, &one, now)?;
-        let (client, team) = facts::last_exchange(conn, account.id)?;
-        let (status, reasons) = verdict(&report);
-        out.push(AccountHealth {
-            account,
-            report,
-            last_client_message_at: client.map(|t| t.and_utc()),
-            last_team_reply_at: team.map(|t| t.and_utc()),
-            status,
-            reasons,
-        });
+        out.push(assess(conn, account, &facts, &s, now)?);
     }
     let rank = |s: &str| match s {
         "at_risk" => 0,
