@@ -29,6 +29,7 @@ struct Row {
     created_at: NaiveDateTime,
     booked_at: Option<NaiveDateTime>,
     cancelled_at: Option<NaiveDateTime>,
+    client_request_id: Option<String>,
 }
 
 /// One proposed time.
@@ -55,6 +56,8 @@ pub struct Appointment {
     pub created_at: DateTime<Utc>,
     pub booked_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The proposer's id for the request that created it.
+    pub client_request_id: Option<String>,
 }
 
 fn corrupt() -> StoreError {
@@ -83,6 +86,7 @@ fn from_row(r: Row) -> Result<Appointment, StoreError> {
         created_at: r.created_at.and_utc(),
         booked_at: r.booked_at.map(|t| t.and_utc()),
         cancelled_at: r.cancelled_at.map(|t| t.and_utc()),
+        client_request_id: r.client_request_id,
     })
 }
 
@@ -104,6 +108,7 @@ fn to_row(a: &Appointment) -> Result<Row, StoreError> {
         created_at: a.created_at.naive_utc(),
         booked_at: a.booked_at.map(|t| t.naive_utc()),
         cancelled_at: a.cancelled_at.map(|t| t.naive_utc()),
+        client_request_id: a.client_request_id.clone(),
     })
 }
 
@@ -135,6 +140,22 @@ pub fn save_from(
 pub fn find(conn: &mut DbConnection, id: AppointmentId) -> Result<Option<Appointment>, StoreError> {
     appointments::table
         .find(id.to_string())
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?
+        .map(from_row)
+        .transpose()
+}
+
+/// The appointment `proposer` created with this request id, if any.
+pub fn find_by_request(
+    conn: &mut DbConnection,
+    proposer: &str,
+    request: &str,
+) -> Result<Option<Appointment>, StoreError> {
+    appointments::table
+        .filter(appointments::proposed_by_id.eq(proposer))
+        .filter(appointments::client_request_id.eq(request))
         .select(Row::as_select())
         .first(conn)
         .optional()?

@@ -466,6 +466,7 @@ diesel::table! {
         created_at -> Timestamp,
         booked_at -> Nullable<Timestamp>,
         cancelled_at -> Nullable<Timestamp>,
+        client_request_id -> Nullable<Text>,
     }
 }
 

@@ -16,7 +16,10 @@ CREATE TABLE appointments (
     booked_by_id TEXT,
     created_at TIMESTAMP NOT NULL,
     booked_at TIMESTAMP,
-    cancelled_at TIMESTAMP
+    cancelled_at TIMESTAMP,
+    -- The proposer's id for this request: a retry proposes nothing new.
+    client_request_id TEXT
 );
 CREATE INDEX appointments_case ON appointments (case_id, created_at);
 CREATE INDEX appointments_account ON appointments (account_id, starts_at);
+CREATE UNIQUE INDEX appointments_request ON appointments (proposed_by_id, client_request_id);

@@ -19,4 +19,5 @@ CREATE TABLE case_responses (
 );
 CREATE INDEX case_responses_at ON case_responses (responded_at);
 CREATE INDEX case_responses_case ON case_responses (case_id);
+CREATE INDEX case_responses_account ON case_responses (account_id, responded_at);
 CREATE INDEX cases_created ON cases (created_at);

@@ -47,8 +47,15 @@ e2e_test! {
         app.post_as(&w.contact_out, &path, &json!({"title": "Review", "slots": slots})).await.assert_problem(404, "not_found");
         app.post_as(&w.auditor, &path, &json!({"title": "Review", "slots": slots})).await.assert_problem(403, "forbidden");
 
-        let proposed = ok(app.post_as(&w.agent_in, &path, &json!({"title": "Invoice walkthrough", "note": "We go through the corrected invoice together.", "slots": slots})).await, 201).await;
+        let proposal = json!({"title": "Invoice walkthrough", "note": "We go through the corrected invoice together.", "slots": slots, "client_request_id": "walkthrough-1"});
+        let proposed = ok(app.post_as(&w.agent_in, &path, &proposal).await, 201).await;
         assert_eq!(proposed["status"], "proposed");
+        // A retry with the same request id proposes nothing new.
+        let again = ok(app.post_as(&w.agent_in, &path, &proposal).await, 200).await;
+        assert_eq!(again["id"], proposed["id"]);
+        assert_eq!(app.get_as(&w.agent_in, &path).await.json().as_array().unwrap().len(), 1);
+        let thread = app.get_as(&w.agent_in, &format!("/api/v1/cases/{}/entries", w.acme_case)).await.json();
+        assert_eq!(thread["items"].as_array().unwrap().iter().filter(|e| e["body"].as_str().unwrap_or("").contains("proposed times")).count(), 1);
         let id = proposed["id"].as_str().unwrap().to_owned();
         let book = format!("{path}/{id}/book");
         // The side that proposed does not book its own proposal.

@@ -71,6 +71,9 @@ pub struct ProposeBody {
     pub note: Option<String>,
     /// 1 to 10 future slots of 5 minutes to 8 hours (RFC 3339 times).
     pub slots: Vec<SlotView>,
+    /// Your id for this request: a retry with the same id returns the
+    /// first proposal (200) instead of making another.
+    pub client_request_id: Option<String>,
 }
 
 /// A case's appointments, oldest first.
@@ -89,7 +92,8 @@ pub async fn list(
 
 /// Propose times on a case (a contact of it, or staff who work it).
 #[utoipa::path(post, path = "/api/v1/cases/{id}/appointments", tag = "appointments", request_body = ProposeBody, security(("bearer" = [])),
-    responses((status = 201, description = "Proposed", body = AppointmentView)))]
+    responses((status = 201, description = "Proposed", body = AppointmentView),
+        (status = 200, description = "Proposed before with this `client_request_id`", body = AppointmentView)))]
 pub async fn propose(
     state: web::Data<AppState>,
     who: Authenticated,
@@ -109,10 +113,15 @@ pub async fn propose(
                 end: s.end,
             })
             .collect(),
+        client_request_id: b.client_request_id,
     };
     let app = state.into_inner();
     let step = blocking::run(move || appointment::propose(&app, &who.principal, case, &p)).await?;
-    Ok(HttpResponse::Created().json(AppointmentView::from(&step.appointment)))
+    let view = AppointmentView::from(&step.appointment);
+    Ok(match step.event {
+        Some(_) => HttpResponse::Created().json(view),
+        None => HttpResponse::Ok().json(view),
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

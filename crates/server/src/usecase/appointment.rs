@@ -28,6 +28,9 @@ pub struct Proposal {
     pub title: String,
     pub note: Option<String>,
     pub slots: Vec<Slot>,
+    /// The proposer's id for this request: a retry returns the first
+    /// proposal instead of making another.
+    pub client_request_id: Option<String>,
 }
 
 /// What a step did, for the live fan-out.
@@ -35,7 +38,8 @@ pub struct Proposal {
 pub struct Step {
     pub appointment: Appointment,
     pub case: Case,
-    pub event: Entry,
+    /// The thread event written; `None` for a retried proposal.
+    pub event: Option<Entry>,
 }
 
 fn side(who: &Principal) -> Result<(&'static str, String), UseCaseError> {
@@ -126,9 +130,26 @@ pub fn propose(
     let title = text("title", &p.title, 120)?;
     let note = optional_text("note", p.note.as_deref(), 2_000, true)?.unwrap_or_default();
     let slots = check_slots(&p.slots, Utc::now())?;
+    let request =
+        super::case::check_client_id("client_request_id", p.client_request_id.as_deref())?;
     let step = state.store.write(|conn| -> Result<Step, UseCaseError> {
         rapport_store::case::lock_for_append(conn, case_id)?;
         let mut case = case_for(conn, state, who, case_id)?;
+        if let Some(r) = &request
+            && let Some(first) = appointment::find_by_request(conn, &proposer, r)?
+        {
+            if first.case_id != case_id {
+                return Err(invalid(
+                    "client_request_id",
+                    "was used for a proposal on another case",
+                ));
+            }
+            return Ok(Step {
+                appointment: first,
+                case,
+                event: None,
+            });
+        }
         let a = Appointment {
             id: AppointmentId::new(),
             case_id,
@@ -143,6 +164,7 @@ pub fn propose(
             created_at: Utc::now(),
             booked_at: None,
             cancelled_at: None,
+            client_request_id: request.clone(),
         };
         appointment::insert(conn, &a)?;
         let name = person_name(conn, who)?;
@@ -193,10 +215,12 @@ pub fn propose(
         Ok(Step {
             appointment: a,
             case,
-            event,
+            event: Some(event),
         })
     })?;
-    super::case::publish(state, std::slice::from_ref(&step.event), &[&step.case]);
+    if let Some(event) = &step.event {
+        super::case::publish(state, std::slice::from_ref(event), &[&step.case]);
+    }
     Ok(step)
 }
 
@@ -422,10 +446,12 @@ pub fn book(
         Ok(Step {
             appointment: a,
             case,
-            event,
+            event: Some(event),
         })
     })?;
-    super::case::publish(state, std::slice::from_ref(&step.event), &[&step.case]);
+    if let Some(event) = &step.event {
+        super::case::publish(state, std::slice::from_ref(event), &[&step.case]);
+    }
     Ok(step)
 }
 
@@ -477,10 +503,12 @@ pub fn cancel(
         Ok(Step {
             appointment: a,
             case,
-            event,
+            event: Some(event),
         })
     })?;
-    super::case::publish(state, std::slice::from_ref(&step.event), &[&step.case]);
+    if let Some(event) = &step.event {
+        super::case::publish(state, std::slice::from_ref(event), &[&step.case]);
+    }
     Ok(step)
 }
 

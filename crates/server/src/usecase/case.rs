@@ -273,6 +273,15 @@ fn check_body(body: &str) -> Result<String, UseCaseError> {
 }
 
 fn check_client_message_id(id: Option<&str>) -> Result<Option<String>, UseCaseError> {
+    check_client_id("client_message_id", id)
+}
+
+/// A caller's id for a request (retries carry the same one): 1 to 100
+/// visible ASCII characters.
+pub(super) fn check_client_id(
+    field: &'static str,
+    id: Option<&str>,
+) -> Result<Option<String>, UseCaseError> {
     match id {
         None => Ok(None),
         Some(id)
@@ -283,7 +292,7 @@ fn check_client_message_id(id: Option<&str>) -> Result<Option<String>, UseCaseEr
             Ok(Some(id.to_owned()))
         }
         Some(_) => Err(invalid(
-            "client_message_id",
+            field,
             format!("must be 1 to {MAX_CLIENT_MESSAGE_ID} visible ASCII characters"),
         )),
     }

@@ -28,13 +28,15 @@ export function appointmentsSection(api, caseId, side) {
   function proposeForm() {
     const title = h("input", { id: `ap-title-${caseId}`, maxlength: "120", placeholder: "e.g. Invoice walkthrough" });
     const starts = [0, 1, 2].map((i) => h("input", { type: "datetime-local", "aria-label": `Option ${i + 1} start`, "data-slot": String(i) }));
+    // One id per form: a resent proposal is not proposed twice.
+    const requestId = crypto.randomUUID();
     const minutes = h("select", { "aria-label": "Length" }, ...[15, 30, 45, 60, 90].map((m) => h("option", { value: String(m), selected: m === 30 }, `${m} min`)));
     const form = h("form", { hidden: true, class: "card", onsubmit: (ev) => { ev.preventDefault(); act(async () => {
       const slots = starts.filter((s) => s.value).map((s) => {
         const start = new Date(s.value);
         return { start: start.toISOString(), end: new Date(start.getTime() + Number(minutes.value) * 60000).toISOString() };
       });
-      await api.post(base, { title: title.value, slots });
+      await api.post(base, { title: title.value, slots, client_request_id: requestId });
     })(); } },
     h("label", { for: `ap-title-${caseId}` }, "What is the meeting about?"), title,
     h("p", { class: "meta" }, "Offer up to three times (your local time); the other side picks one."),
