@@ -88,6 +88,17 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectError;
 
     fn connect(&self) -> Result<DbConnection, ConnectError> {
+        // The file was created (or found) when the store opened; opening a
+        // new pooled connection must not silently create an empty database
+        // where the real one vanished.
+        if let DatabaseUrl::Sqlite { path } = &self.url
+            && !path.exists()
+        {
+            return Err(ConnectError(format!(
+                "the SQLite database file {} is missing",
+                path.display()
+            )));
+        }
         establish(&self.url, self.sqlite_busy_timeout_ms).map_err(ConnectError)
     }
 
