@@ -172,6 +172,31 @@ pub fn save(conn: &mut DbConnection, case: &Case) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// How a person names a case: by its number (`1042`) or its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseRef {
+    Number(i64),
+    Id(CaseId),
+}
+
+impl CaseRef {
+    /// `None` when the text is neither a number nor an id.
+    pub fn parse(text: &str) -> Option<CaseRef> {
+        match text.parse::<i64>() {
+            Ok(n) => Some(CaseRef::Number(n)),
+            Err(_) => text.parse().ok().map(CaseRef::Id),
+        }
+    }
+}
+
+/// The case a reference names.
+pub fn find_by_ref(conn: &mut DbConnection, r: CaseRef) -> Result<Option<Case>, StoreError> {
+    match r {
+        CaseRef::Number(n) => find_by_number(conn, n),
+        CaseRef::Id(id) => find(conn, id),
+    }
+}
+
 pub fn find_by_number(conn: &mut DbConnection, number: i64) -> Result<Option<Case>, StoreError> {
     cases::table
         .filter(cases::number.eq(number))

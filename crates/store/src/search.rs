@@ -5,11 +5,12 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{Text, Timestamp};
 use rapport_domain::{AccountId, CaseId};
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
+use crate::raw::RawQuery;
 
 /// Where a search may look.
 #[derive(Debug, Clone, Default)]
@@ -74,111 +75,60 @@ pub fn search(
     if words.is_empty() {
         return Ok(Vec::new());
     }
-    let mut binds: Vec<String> = Vec::new();
-    let (sql, placeholder): (String, fn(usize) -> String) = match conn {
-        DbConnection::Sqlite(_) => {
-            // Each word quoted: FTS5 reads it as a plain term.
-            binds.push(
-                words
-                    .iter()
-                    .map(|w| format!("\"{w}\""))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            (
-                "SELECT doc_id, case_id, kind, snippet(search_fts, 0, '[', ']', '…', 16) AS snippet, created_at \
-                 FROM search_fts WHERE search_fts MATCH ?"
-                    .to_owned(),
-                |_| "?".to_owned(),
-            )
-        }
-        DbConnection::Postgres(_) => {
-            binds.push(words.join(" & "));
-            (
-                "SELECT doc_id, case_id, kind, \
-                 ts_headline('simple', text, to_tsquery('simple', $1), 'StartSel=[, StopSel=], MaxWords=24, MinWords=8') AS snippet, \
-                 created_at FROM search_documents WHERE tsv @@ to_tsquery('simple', $1)"
-                    .to_owned(),
-                |n| format!("${n}"),
-            )
-        }
-    };
-    let mut sql = sql;
-    let list = |sql: &mut String, column: &str, values: Vec<String>, binds: &mut Vec<String>| {
-        let marks: Vec<String> = values
-            .into_iter()
-            .map(|v| {
-                binds.push(v);
-                placeholder(binds.len())
-            })
-            .collect();
-        sql.push_str(&format!(" AND {column} IN ({})", marks.join(", ")));
+    let mut q = RawQuery::new(conn);
+    let mut sql = if q.is_postgres() {
+        let terms = q.bind(words.join(" & "));
+        format!(
+            "SELECT doc_id, case_id, kind, \
+             ts_headline('simple', text, to_tsquery('simple', {terms}), 'StartSel=[, StopSel=], MaxWords=24, MinWords=8') AS snippet, \
+             created_at FROM search_documents WHERE tsv @@ to_tsquery('simple', {terms})"
+        )
+    } else {
+        // Each word quoted: FTS5 reads it as a plain term.
+        let terms = q.bind(
+            words
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        format!(
+            "SELECT doc_id, case_id, kind, snippet(search_fts, 0, '[', ']', '…', 16) AS snippet, created_at \
+             FROM search_fts WHERE search_fts MATCH {terms}"
+        )
     };
     if let Some(accounts) = &scope.accounts {
         if accounts.is_empty() {
             return Ok(Vec::new());
         }
-        list(
-            &mut sql,
-            "account_id",
-            accounts.iter().map(ToString::to_string).collect(),
-            &mut binds,
-        );
+        let list = q.list(accounts.iter().map(ToString::to_string));
+        sql.push_str(&format!(" AND account_id IN {list}"));
     }
     if let Some(teams) = &scope.served_by {
         if teams.is_empty() {
             return Ok(Vec::new());
         }
-        let marks: Vec<String> = teams
-            .iter()
-            .map(|t| {
-                binds.push(t.to_string());
-                placeholder(binds.len())
-            })
-            .collect();
+        let list = q.list(teams.iter().map(ToString::to_string));
         sql.push_str(&format!(
-            " AND account_id IN (SELECT id FROM accounts WHERE team_id IN ({}))",
-            marks.join(", ")
+            " AND account_id IN (SELECT id FROM accounts WHERE team_id IN {list})"
         ));
     }
     if let Some(cases) = &scope.cases {
         if cases.is_empty() {
             return Ok(Vec::new());
         }
-        list(
-            &mut sql,
-            "case_id",
-            cases.iter().map(ToString::to_string).collect(),
-            &mut binds,
-        );
+        let list = q.list(cases.iter().map(ToString::to_string));
+        sql.push_str(&format!(" AND case_id IN {list}"));
     }
     if !scope.include_notes {
         sql.push_str(" AND kind <> 'note'");
     }
     if let Some(before) = before {
-        binds.push(before.to_owned());
-        sql.push_str(&format!(" AND doc_id < {}", placeholder(binds.len())));
+        sql.push_str(&format!(" AND doc_id < {}", q.bind(before)));
     }
-    sql.push_str(&format!(
-        " ORDER BY doc_id DESC LIMIT {}",
-        placeholder(binds.len() + 1)
-    ));
-    let rows: Vec<HitRow> = match conn {
-        DbConnection::Sqlite(c) => {
-            let mut q = diesel::sql_query(&sql).into_boxed();
-            for b in &binds {
-                q = q.bind::<Text, _>(b.clone());
-            }
-            q.bind::<BigInt, _>(limit).load(c)?
-        }
-        DbConnection::Postgres(c) => {
-            let mut q = diesel::sql_query(&sql).into_boxed();
-            for b in &binds {
-                q = q.bind::<Text, _>(b.clone());
-            }
-            q.bind::<BigInt, _>(limit).load(c)?
-        }
-    };
+    sql.push_str(" ORDER BY doc_id DESC");
+    q.sql = sql;
+    let rows: Vec<HitRow> = q.load(conn, limit)?;
     rows.into_iter()
         .map(|r| {
             Ok(SearchHit {

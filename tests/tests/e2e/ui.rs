@@ -2,7 +2,7 @@
 //! the console and a contact in the portal, in two browsers at once.
 
 use actix_web::http::Method;
-use rapport_tests::browser::Driver;
+use rapport_tests::browser::{Browser, Driver};
 use rapport_tests::{TestApp, e2e_test, seed};
 use serde_json::json;
 
@@ -14,23 +14,50 @@ pub(crate) async fn sign_in_link(
     db: &rapport_tests::TestDatabase,
     email: &str,
 ) -> String {
-    let mailbox = db.data_dir().join("mailbox");
-    let before: Vec<_> = std::fs::read_dir(&mailbox)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
+    rapport_tests::http::mailed_sign_in_link(
+        &awc::Client::new(),
+        &app.base_url,
+        db.data_dir(),
+        email,
+    )
+    .await
+}
+
+/// An agent of Acme's team who signs in with a password:
+/// (email, password, access token, id).
+pub(crate) async fn team_agent(
+    app: &TestApp,
+    db: &rapport_tests::TestDatabase,
+    w: &super::directory::World,
+) -> (String, String, String, String) {
+    let (email, password) = seed::staff(db, "agent");
+    let agent = app.login(&email, &password).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent_id = app.get_as(&agent, "/api/v1/me").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     ok(
-        app.post_json("/api/v1/auth/contact/magic-link", &json!({"email": email}))
-            .await,
-        202,
+        app.send(
+            Method::PUT,
+            &format!("/api/v1/teams/{}/members/{agent_id}", w.team_in),
+            Some(json!({"role": "member"}).to_string()),
+            Some(&w.admin),
+        )
+        .await,
+        200,
     )
     .await;
-    let path = rapport_tests::http::wait_for_new_mail(&mailbox, &before).await;
-    let mail = rapport_mail::parse(&std::fs::read(path).unwrap()).unwrap();
-    mail.text
-        .split_whitespace()
-        .find(|w| w.contains("token="))
-        .unwrap()
-        .to_owned()
+    (email, password, agent, agent_id)
+}
+
+/// Fills in and sends the staff sign-in form the browser shows.
+pub(crate) async fn staff_sign_in(b: &Browser, email: &str, password: &str) {
+    b.type_into("#email", email).await;
+    b.type_into("#password", password).await;
+    b.click("form button[type=submit]").await;
 }
 
 e2e_test! {
@@ -39,10 +66,7 @@ e2e_test! {
         let app = TestApp::spawn(&db).await;
         let w = world(&app, &db).await;
         // An agent of Acme's team who signs in with a password.
-        let (email, password) = seed::staff(&db, "agent");
-        let agent = app.login(&email, &password).await["access_token"].as_str().unwrap().to_owned();
-        let agent_id = app.get_as(&agent, "/api/v1/me").await.json()["id"].as_str().unwrap().to_owned();
-        ok(app.send(Method::PUT, &format!("/api/v1/teams/{}/members/{agent_id}", w.team_in), Some(json!({"role": "member"}).to_string()), Some(&w.admin)).await, 200).await;
+        let (email, password, agent, _) = team_agent(&app, &db, &w).await;
 
         // The contact follows a sign-in link and opens a case in the portal.
         let contact = driver.browser().await;
@@ -69,9 +93,7 @@ e2e_test! {
         // The agent signs in to the console and finds it at the top of the inbox.
         let console = driver.browser().await;
         console.goto(&format!("{}/console", app.base_url)).await;
-        console.type_into("#email", &email).await;
-        console.type_into("#password", &password).await;
-        console.click("form button[type=submit]").await;
+        staff_sign_in(&console, &email, &password).await;
         console.wait_text("ul.cases", "VAT rate on invoice 2026-0318").await;
         console.wait_text("ul.cases", "SLA due in").await;
         console.screenshot("console-inbox").await;
@@ -148,9 +170,7 @@ e2e_test! {
         let (email, password) = seed::staff(&db, "auditor");
         let auditor = driver.browser().await;
         auditor.goto(&format!("{}/auditor", app.base_url)).await;
-        auditor.type_into("#email", &email).await;
-        auditor.type_into("#password", &password).await;
-        auditor.click("form button[type=submit]").await;
+        staff_sign_in(&auditor, &email, &password).await;
         auditor.find("#target").await;
         auditor.choose("#target", &format!("case={}", w.acme_case)).await;
         auditor.choose("#format", "jsonl").await;
@@ -179,9 +199,7 @@ e2e_test! {
         let (agent_email, agent_password) = seed::staff(&db, "agent");
         let other = driver.browser().await;
         other.goto(&format!("{}/auditor", app.base_url)).await;
-        other.type_into("#email", &agent_email).await;
-        other.type_into("#password", &agent_password).await;
-        other.click("form button[type=submit]").await;
+        staff_sign_in(&other, &agent_email, &agent_password).await;
         other.wait_text("main", "for auditors and admins").await;
         auditor.quit().await;
         other.quit().await;
@@ -196,9 +214,7 @@ e2e_test! {
         let admin = app.login(&email, &password).await["access_token"].as_str().unwrap().to_owned();
         let b = driver.browser().await;
         b.goto(&format!("{}/admin", app.base_url)).await;
-        b.type_into("#email", &email).await;
-        b.type_into("#password", &password).await;
-        b.click("form button[type=submit]").await;
+        staff_sign_in(&b, &email, &password).await;
         // A new agent, a team with them, an account served by it, a contact, a token.
         b.type_into("#s-email", "jonas@support.example").await;
         b.type_into("#s-name", "Jonas Weber").await;
@@ -247,9 +263,7 @@ e2e_test! {
         let (agent_email, agent_password) = seed::staff(&db, "agent");
         let other = driver.browser().await;
         other.goto(&format!("{}/admin", app.base_url)).await;
-        other.type_into("#email", &agent_email).await;
-        other.type_into("#password", &agent_password).await;
-        other.click("form button[type=submit]").await;
+        staff_sign_in(&other, &agent_email, &agent_password).await;
         other.wait_text("main", "for admins").await;
         b.quit().await;
         other.quit().await;
@@ -360,9 +374,7 @@ e2e_test! {
         let (email, password) = seed::staff(&db, "admin");
         let b = driver.browser().await;
         b.goto(&format!("{}/console", app.base_url)).await;
-        b.type_into("#email", &email).await;
-        b.type_into("#password", &password).await;
-        b.click("form button[type=submit]").await;
+        staff_sign_in(&b, &email, &password).await;
         b.click("ul.cases li:first-child button").await;
         b.wait_text(".thread", "edited").await;
         b.click(&format!("button[data-versions=\"{id}\"]")).await;

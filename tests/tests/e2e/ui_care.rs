@@ -4,11 +4,11 @@
 use actix_web::http::Method;
 use chrono::{Duration, Utc};
 use rapport_tests::browser::{Browser, Driver};
-use rapport_tests::{TestApp, e2e_test, seed};
+use rapport_tests::{TestApp, e2e_test};
 use serde_json::json;
 
 use super::directory::{ok, world};
-use super::ui::sign_in_link;
+use super::ui::{sign_in_link, staff_sign_in, team_agent};
 
 /// Waits until the script returns `true`.
 async fn until(b: &Browser, js: &str, what: &str) {
@@ -27,10 +27,7 @@ e2e_test! {
         let Some(driver) = Driver::start().await else { return };
         let app = TestApp::spawn(&db).await;
         let w = world(&app, &db).await;
-        let (email, password) = seed::staff(&db, "agent");
-        let agent = app.login(&email, &password).await["access_token"].as_str().unwrap().to_owned();
-        let agent_id = app.get_as(&agent, "/api/v1/me").await.json()["id"].as_str().unwrap().to_owned();
-        ok(app.send(Method::PUT, &format!("/api/v1/teams/{}/members/{agent_id}", w.team_in), Some(json!({"role": "member"}).to_string()), Some(&w.admin)).await, 200).await;
+        let (email, password, agent, agent_id) = team_agent(&app, &db, &w).await;
         ok(app.post_as(&agent, "/api/v1/kb/articles", &json!({"title": "Where to find your VAT number", "body": "Your **VAT number** is printed under the address block.", "visibility": "contacts", "status": "published"})).await, 201).await;
         ok(app.post_as(&agent, "/api/v1/kb/articles", &json!({"title": "Opening hours of the support desk", "body": "Monday to Friday, 8:00 to 18:00.", "visibility": "public", "status": "published"})).await, 201).await;
         // This agent owns Acme: their portfolio lists it.
@@ -65,9 +62,7 @@ e2e_test! {
         // The agent answers with a canned response filled in for the case.
         let console = driver.browser().await;
         console.goto(&format!("{}/console", app.base_url)).await;
-        console.type_into("#email", &email).await;
-        console.type_into("#password", &password).await;
-        console.click("form button[type=submit]").await;
+        staff_sign_in(&console, &email, &password).await;
         console.wait_text("ul.cases", "Copy of invoice 2026-0411").await;
         console.click("ul.cases li:first-child button").await;
         console.wait_text("#pane h2", "Copy of invoice 2026-0411").await;

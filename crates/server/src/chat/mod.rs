@@ -6,6 +6,8 @@ mod pg_fanout;
 pub mod session;
 mod views;
 
+pub(crate) use views::{contact_person, staff_person};
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -4,16 +4,30 @@ use rapport_chat::{CaseSummary, EntryView, Person, PersonKind};
 use rapport_store::case::{Author, Case, Entry};
 use rapport_store::{DbConnection, StoreError};
 
+/// A staff member as chat clients see them.
+pub(crate) fn staff_person(s: rapport_store::staff::Staff) -> Person {
+    Person::new(
+        PersonKind::Staff,
+        &s.id.to_string(),
+        s.display_name.as_str(),
+    )
+    .with_avatar_url(s.avatar_url)
+}
+
+/// A contact as chat clients see them.
+pub(crate) fn contact_person(c: &rapport_store::contact::Contact) -> Person {
+    Person::new(PersonKind::Contact, &c.id.to_string(), c.name.as_str())
+}
+
 /// A person by id; someone deleted from the directory keeps a neutral name.
 pub(super) fn person(conn: &mut DbConnection, author: &Author) -> Result<Person, StoreError> {
     Ok(match author {
         Author::Staff(id) => match rapport_store::staff::find(conn, *id)? {
-            Some(s) => Person::new(PersonKind::Staff, &id.to_string(), s.display_name.as_str())
-                .with_avatar_url(s.avatar_url),
+            Some(s) => staff_person(s),
             None => Person::new(PersonKind::Staff, &id.to_string(), "Former staff member"),
         },
         Author::Contact(id) => match rapport_store::contact::find(conn, *id)? {
-            Some(c) => Person::new(PersonKind::Contact, &id.to_string(), c.name.as_str()),
+            Some(c) => contact_person(&c),
             None => Person::new(PersonKind::Contact, &id.to_string(), "Former contact"),
         },
         Author::System => Person::system("Rapport"),

@@ -140,20 +140,7 @@ fn export(config: &Config, args: &ExportArgs) -> Result<(), String> {
         |written| bar.set_position(written),
     );
     bar.finish_and_clear();
-    let (writer, manifest) = match result {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(format!("export failed: {e}"));
-        }
-    };
-    let file = writer
-        .into_inner()
-        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
-    file.sync_all()
-        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
-    std::fs::rename(&partial, &args.out)
-        .map_err(|e| format!("cannot move the export to {}: {e}", args.out.display()))?;
+    let manifest = land(result, &partial, &args.out, "export")?;
     output::line(&format!(
         "exported {} events in {} streams to {}",
         manifest["event_count"],
@@ -174,15 +161,11 @@ fn bundle(config: &Config, args: &BundleArgs) -> Result<(), String> {
         .to_string();
     let selection = match (&args.case, &args.account) {
         (Some(c), _) => {
-            let found = match c.parse::<i64>() {
-                Ok(n) => rapport_store::case::find_by_number(&mut conn, n),
-                Err(_) => match c.parse() {
-                    Ok(id) => rapport_store::case::find(&mut conn, id),
-                    Err(_) => return Err(format!("--case {c}: give a case number or id")),
-                },
-            }
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no case {c}"))?;
+            let reference = rapport_store::case::CaseRef::parse(c)
+                .ok_or_else(|| format!("--case {c}: give a case number or id"))?;
+            let found = rapport_store::case::find_by_ref(&mut conn, reference)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no case {c}"))?;
             crate::bundle::Selection::Case(found.id)
         }
         (None, Some(a)) => crate::bundle::Selection::Account(
@@ -209,20 +192,7 @@ fn bundle(config: &Config, args: &BundleArgs) -> Result<(), String> {
         |n| bar.set_position(n),
     );
     bar.finish_and_clear();
-    let (writer, summary) = match result {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(format!("bundle failed: {e}"));
-        }
-    };
-    let file = writer
-        .into_inner()
-        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
-    file.sync_all()
-        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
-    std::fs::rename(&partial, &args.out)
-        .map_err(|e| format!("cannot move the bundle to {}: {e}", args.out.display()))?;
+    let summary = land(result, &partial, &args.out, "bundle")?;
     crate::usecase::audit::record_bundle(&store, None, selection, &summary)
         .map_err(|e| e.to_string())?;
     output::line(&format!(
@@ -235,6 +205,28 @@ fn bundle(config: &Config, args: &BundleArgs) -> Result<(), String> {
         summary.audit_events
     ));
     Ok(())
+}
+
+/// Puts a written `partial` file in place as `out` once it is on disk, or
+/// removes it when writing failed: a reader never finds half a file.
+fn land<T, E: std::fmt::Display>(
+    written: Result<(BufWriter<File>, T), E>,
+    partial: &Path,
+    out: &Path,
+    what: &str,
+) -> Result<T, String> {
+    let (writer, done) = written.map_err(|e| {
+        let _ = std::fs::remove_file(partial);
+        format!("{what} failed: {e}")
+    })?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+    file.sync_all()
+        .map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+    std::fs::rename(partial, out)
+        .map_err(|e| format!("cannot move the {what} to {}: {e}", out.display()))?;
+    Ok(done)
 }
 
 fn partial_path(out: &Path) -> PathBuf {

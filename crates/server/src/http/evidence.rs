@@ -174,17 +174,10 @@ pub async fn bundle(
         let mut conn = app.store.conn()?;
         let selection = match (q.case.as_deref(), q.account.as_deref()) {
             (Some(c), None) => {
-                let found = match c.parse::<i64>() {
-                    Ok(n) => rapport_store::case::find_by_number(&mut conn, n)?,
-                    Err(_) => match c.parse::<CaseId>() {
-                        Ok(id) => rapport_store::case::find(&mut conn, id)?,
-                        Err(_) => {
-                            return Err(ApiError::InvalidQuery(
-                                "case is not a case number or id".into(),
-                            ));
-                        }
-                    },
-                };
+                let reference = rapport_store::case::CaseRef::parse(c).ok_or_else(|| {
+                    ApiError::InvalidQuery("case is not a case number or id".into())
+                })?;
+                let found = rapport_store::case::find_by_ref(&mut conn, reference)?;
                 crate::bundle::Selection::Case(
                     found
                         .ok_or(ApiError::UseCase(crate::usecase::UseCaseError::NotFound(

@@ -132,9 +132,7 @@ pub fn propose(
     let slots = check_slots(&p.slots, Utc::now())?;
     let request =
         super::case::check_client_id("client_request_id", p.client_request_id.as_deref())?;
-    let step = state.store.write(|conn| -> Result<Step, UseCaseError> {
-        rapport_store::case::lock_for_append(conn, case_id)?;
-        let mut case = case_for(conn, state, who, case_id)?;
+    in_step(state, who, case_id, |conn, case| {
         if let Some(r) = &request
             && let Some(first) = appointment::find_by_request(conn, &proposer, r)?
         {
@@ -144,11 +142,7 @@ pub fn propose(
                     "was used for a proposal on another case",
                 ));
             }
-            return Ok(Step {
-                appointment: first,
-                case,
-                event: None,
-            });
+            return Ok((first, None));
         }
         let a = Appointment {
             id: AppointmentId::new(),
@@ -169,41 +163,51 @@ pub fn propose(
         appointment::insert(conn, &a)?;
         let name = person_name(conn, who)?;
         let listed: Vec<String> = slots.iter().map(describe).collect();
-        let event = thread_event(
+        let event = record_step(
             conn,
-            &mut case,
-            &format!(
+            case,
+            actor,
+            format!(
                 "{name} proposed times for \"{title}\": {}. {} picks one.",
                 listed.join("; "),
-                if kind == "staff" { "The client" } else { "The team" }
+                if kind == "staff" {
+                    "The client"
+                } else {
+                    "The team"
+                }
             ),
-        )?;
-        rapport_store::case::save(conn, &case)?;
-        super::case::audit(
-            conn,
-            &case,
-            actor,
             "appointment.proposed",
             json!({"appointment_id": a.id.to_string(), "title": title, "note": note, "slots": slots}),
         )?;
         if kind == "staff" {
-            let to = super::mail::case_recipients(conn, &case)?;
+            let to = super::mail::case_recipients(conn, case)?;
             if !to.is_empty() {
                 let text = format!(
                     "{name} would like to meet about your case: \"{title}\".\n\n{}Pick the time that suits you in the portal:\n{}/portal\n\nProposed times:\n{}\n",
-                    if note.is_empty() { String::new() } else { format!("{note}\n\n") },
+                    if note.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{note}\n\n")
+                    },
                     state.public_url(),
-                    listed.iter().map(|l| format!("  - {l}")).collect::<Vec<_>>().join("\n")
+                    listed
+                        .iter()
+                        .map(|l| format!("  - {l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
                 );
                 super::mail::enqueue(
                     conn,
                     state,
                     &super::mail::Queued {
                         kind: "appointment",
-                        case: Some(&case),
+                        case: Some(case),
                         entry: None,
                         to,
-                        subject: format!("{} Pick a time: {title}", rapport_mail::subject_tag(case.number)),
+                        subject: format!(
+                            "{} Pick a time: {title}",
+                            rapport_mail::subject_tag(case.number)
+                        ),
                         text,
                         automatic: false,
                         in_reply_to: None,
@@ -212,16 +216,60 @@ pub fn propose(
                 )?;
             }
         }
+        Ok((a, Some(event)))
+    })
+}
+
+/// Runs one scheduling step on the locked case in one transaction, then
+/// fans its thread event out. `f` returns the appointment and the event it
+/// wrote (`None` when it changed nothing).
+fn in_step(
+    state: &AppState,
+    who: &Principal,
+    case_id: CaseId,
+    f: impl FnOnce(&mut DbConnection, &mut Case) -> Result<(Appointment, Option<Entry>), UseCaseError>,
+) -> Result<Step, UseCaseError> {
+    let step = state.store.write(|conn| -> Result<Step, UseCaseError> {
+        rapport_store::case::lock_for_append(conn, case_id)?;
+        let mut case = case_for(conn, state, who, case_id)?;
+        let (appointment, event) = f(conn, &mut case)?;
         Ok(Step {
-            appointment: a,
+            appointment,
             case,
-            event: Some(event),
+            event,
         })
     })?;
     if let Some(event) = &step.event {
         super::case::publish(state, std::slice::from_ref(event), &[&step.case]);
     }
     Ok(step)
+}
+
+/// Writes a step to the thread (so the account timeline shows it) and to
+/// the case's audit stream.
+fn record_step(
+    conn: &mut DbConnection,
+    case: &mut Case,
+    actor: rapport_audit::Actor,
+    text: String,
+    action: &str,
+    data: serde_json::Value,
+) -> Result<Entry, UseCaseError> {
+    let event = thread_event(conn, case, &text)?;
+    rapport_store::case::save(conn, case)?;
+    super::case::audit(conn, case, actor, action, data)?;
+    Ok(event)
+}
+
+/// The appointment `id` of the case, or `NotFound`.
+fn on_case(
+    conn: &mut DbConnection,
+    case_id: CaseId,
+    id: AppointmentId,
+) -> Result<Appointment, UseCaseError> {
+    appointment::find(conn, id)?
+        .filter(|a| a.case_id == case_id)
+        .ok_or(UseCaseError::NotFound("appointment"))
 }
 
 fn person_name(conn: &mut DbConnection, who: &Principal) -> Result<String, UseCaseError> {
@@ -391,12 +439,8 @@ pub fn book(
 ) -> Result<Step, UseCaseError> {
     let (_, actor) = author_of(who)?;
     let (kind, booker) = side(who)?;
-    let step = state.store.write(|conn| -> Result<Step, UseCaseError> {
-        rapport_store::case::lock_for_append(conn, case_id)?;
-        let mut case = case_for(conn, state, who, case_id)?;
-        let mut a = appointment::find(conn, id)?
-            .filter(|a| a.case_id == case_id)
-            .ok_or(UseCaseError::NotFound("appointment"))?;
+    in_step(state, who, case_id, |conn, case| {
+        let mut a = on_case(conn, case_id, id)?;
         if a.status != "proposed" {
             return Err(UseCaseError::Conflict(
                 "this appointment is no longer open for booking",
@@ -429,30 +473,17 @@ pub fn book(
             ));
         }
         let name = person_name(conn, who)?;
-        let event = thread_event(
+        let event = record_step(
             conn,
-            &mut case,
-            &format!("{name} booked \"{}\" for {}.", a.title, describe(&chosen)),
-        )?;
-        rapport_store::case::save(conn, &case)?;
-        super::case::audit(
-            conn,
-            &case,
+            case,
             actor,
+            format!("{name} booked \"{}\" for {}.", a.title, describe(&chosen)),
             "appointment.booked",
             json!({"appointment_id": a.id.to_string(), "start": chosen.start, "end": chosen.end}),
         )?;
-        send_invitations(conn, state, &case, &a, false)?;
-        Ok(Step {
-            appointment: a,
-            case,
-            event: Some(event),
-        })
-    })?;
-    if let Some(event) = &step.event {
-        super::case::publish(state, std::slice::from_ref(event), &[&step.case]);
-    }
-    Ok(step)
+        send_invitations(conn, state, case, &a, false)?;
+        Ok((a, Some(event)))
+    })
 }
 
 /// Cancels a proposal or a booking (either side); a booking's attendees
@@ -464,12 +495,8 @@ pub fn cancel(
     id: AppointmentId,
 ) -> Result<Step, UseCaseError> {
     let (_, actor) = author_of(who)?;
-    let step = state.store.write(|conn| -> Result<Step, UseCaseError> {
-        rapport_store::case::lock_for_append(conn, case_id)?;
-        let mut case = case_for(conn, state, who, case_id)?;
-        let mut a = appointment::find(conn, id)?
-            .filter(|a| a.case_id == case_id)
-            .ok_or(UseCaseError::NotFound("appointment"))?;
+    in_step(state, who, case_id, |conn, case| {
+        let mut a = on_case(conn, case_id, id)?;
         let before = a.status.clone();
         if before == "cancelled" {
             return Err(UseCaseError::Conflict(
@@ -484,32 +511,19 @@ pub fn cancel(
             ));
         }
         let name = person_name(conn, who)?;
-        let event = thread_event(
+        let event = record_step(
             conn,
-            &mut case,
-            &format!("{name} cancelled \"{}\".", a.title),
-        )?;
-        rapport_store::case::save(conn, &case)?;
-        super::case::audit(
-            conn,
-            &case,
+            case,
             actor,
+            format!("{name} cancelled \"{}\".", a.title),
             "appointment.cancelled",
             json!({"appointment_id": a.id.to_string(), "was": before}),
         )?;
         if before == "booked" {
-            send_invitations(conn, state, &case, &a, true)?;
+            send_invitations(conn, state, case, &a, true)?;
         }
-        Ok(Step {
-            appointment: a,
-            case,
-            event: Some(event),
-        })
-    })?;
-    if let Some(event) = &step.event {
-        super::case::publish(state, std::slice::from_ref(event), &[&step.case]);
-    }
-    Ok(step)
+        Ok((a, Some(event)))
+    })
 }
 
 /// A case's appointments, oldest first (whoever may read the case).
@@ -532,13 +546,11 @@ pub fn for_account(
 ) -> Result<Vec<Appointment>, UseCaseError> {
     let conn = &mut *state.store.conn()?;
     super::account::readable(conn, state, who, account)?;
-    let mut out = Vec::new();
-    for a in appointment::booked_for_account(conn, account)? {
-        if load(conn, state, who, a.case_id).is_ok() {
-            out.push(a);
-        }
-    }
-    Ok(out)
+    let only = super::case::readable_cases(conn, who, account)?;
+    Ok(appointment::booked_for_account(conn, account)?
+        .into_iter()
+        .filter(|a| only.as_ref().is_none_or(|cases| cases.contains(&a.case_id)))
+        .collect())
 }
 
 /// A booked appointment's invitation, for whoever may read the case.
@@ -550,9 +562,7 @@ pub fn calendar_file(
 ) -> Result<String, UseCaseError> {
     let conn = &mut *state.store.conn()?;
     let case = load(conn, state, who, case_id)?.case;
-    let a = appointment::find(conn, id)?
-        .filter(|a| a.case_id == case_id)
-        .ok_or(UseCaseError::NotFound("appointment"))?;
+    let a = on_case(conn, case_id, id)?;
     if a.status != "booked" {
         return Err(UseCaseError::Conflict(
             "only a booked appointment has a calendar entry",

@@ -1155,6 +1155,24 @@ pub fn merge(
 
 /// Every entry of the account's cases, newest first, as the caller may see
 /// them: contacts see their visible cases without notes.
+/// Of an account `who` may read, the cases they may read: `None` for all
+/// of them (staff, contacts who see all their company's cases), else the
+/// ones a contact opened or takes part in.
+pub(super) fn readable_cases(
+    conn: &mut DbConnection,
+    who: &Principal,
+    account: AccountId,
+) -> Result<Option<Vec<CaseId>>, UseCaseError> {
+    Ok(match who {
+        Principal::Contact {
+            id,
+            visibility: rapport_domain::ContactVisibility::OwnCases,
+            ..
+        } => Some(case::cases_involving(conn, account, *id)?),
+        _ => None,
+    })
+}
+
 pub fn timeline(
     state: &AppState,
     who: &Principal,
@@ -1164,14 +1182,7 @@ pub fn timeline(
 ) -> Result<Vec<Entry>, UseCaseError> {
     let mut conn = state.store.conn()?;
     super::account::readable(&mut conn, state, who, account)?;
-    let only: Option<Vec<CaseId>> = match who {
-        Principal::Contact {
-            id,
-            visibility: rapport_domain::ContactVisibility::OwnCases,
-            ..
-        } => Some(case::cases_involving(&mut conn, account, *id)?),
-        _ => None,
-    };
+    let only = readable_cases(&mut conn, who, account)?;
     Ok(case::timeline(
         &mut conn,
         account,

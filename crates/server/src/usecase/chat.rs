@@ -4,7 +4,7 @@
 //! case use cases as every other channel.
 
 use chrono::{DateTime, Duration, Utc};
-use rapport_chat::{CaseSummary, EntryView, Person, PersonKind};
+use rapport_chat::{CaseSummary, EntryView, Person};
 use rapport_domain::{CaseId, Channel, ContactId, EntryId, EntryKind, Principal, StaffId};
 use rapport_store::DbConnection;
 use rapport_store::case::{self as store_case, Author, Case, Entry};
@@ -77,12 +77,7 @@ pub fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Option<ChatUser>,
                 .filter(|s| s.active)
                 .map(|s| ChatUser {
                     principal: Principal::Staff { id, role: s.role },
-                    person: Person::new(
-                        PersonKind::Staff,
-                        &id.to_string(),
-                        s.display_name.as_str(),
-                    )
-                    .with_avatar_url(s.avatar_url),
+                    person: crate::chat::staff_person(s),
                 })
         }
         _ => {
@@ -95,7 +90,7 @@ pub fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Option<ChatUser>,
                         account: c.account_id,
                         visibility: c.visibility,
                     },
-                    person: Person::new(PersonKind::Contact, &id.to_string(), c.name.as_str()),
+                    person: crate::chat::contact_person(&c),
                 })
         }
     })

@@ -274,38 +274,45 @@ impl Facts {
         })
     }
 
-    /// The facts split by account, in one pass.
-    fn by_account(self) -> BTreeMap<String, Facts> {
-        let mut out: BTreeMap<String, Facts> = BTreeMap::new();
-        let with_deflection = self.deflections.is_some();
+    /// The facts of each of `accounts`, split in one pass (an account
+    /// without any has empty facts).
+    fn by_account(self, accounts: &[String]) -> BTreeMap<String, Facts> {
+        let empty = Facts {
+            deflections: self.deflections.as_ref().map(|_| Vec::new()),
+            ..Facts::default()
+        };
+        let mut out: BTreeMap<String, Facts> = accounts
+            .iter()
+            .map(|a| (a.clone(), empty.clone()))
+            .collect();
         for c in self.cases {
-            out.entry(c.account_id.clone()).or_default().cases.push(c);
+            if let Some(f) = out.get_mut(&c.account_id) {
+                f.cases.push(c);
+            }
         }
         for r in self.responses {
-            out.entry(r.account_id.clone())
-                .or_default()
-                .responses
-                .push(r);
+            if let Some(f) = out.get_mut(&r.account_id) {
+                f.responses.push(r);
+            }
         }
         for c in self.clocks {
-            out.entry(c.account_id.clone()).or_default().clocks.push(c);
+            if let Some(f) = out.get_mut(&c.account_id) {
+                f.clocks.push(c);
+            }
         }
         for r in self.ratings {
-            out.entry(r.account_id.clone()).or_default().ratings.push(r);
+            if let Some(f) = out.get_mut(&r.account_id) {
+                f.ratings.push(r);
+            }
         }
         for a in self.asked {
-            out.entry(a.0.clone()).or_default().asked.push(a);
+            if let Some(f) = out.get_mut(&a.0) {
+                f.asked.push(a);
+            }
         }
         for d in self.deflections.into_iter().flatten() {
-            out.entry(d.0.clone())
-                .or_default()
-                .deflections
-                .get_or_insert_with(Vec::new)
-                .push(d);
-        }
-        if with_deflection {
-            for f in out.values_mut() {
-                f.deflections.get_or_insert_with(Vec::new);
+            if let Some(list) = out.get_mut(&d.0).and_then(|f| f.deflections.as_mut()) {
+                list.push(d);
             }
         }
         out
@@ -565,11 +572,12 @@ pub fn health(
     let q = ReportQuery {
         from: Some(now - Duration::days(HEALTH_DAYS)),
         to: Some(now),
-        account: Some(account),
         ..ReportQuery::default()
     };
-    let s = selection(conn, state, who, &q, now)?;
+    // The account is checked (and read) once, here, after the caller's role.
+    let mut s = selection(conn, state, who, &q, now)?;
     let found = super::account::readable(conn, state, who, account)?;
+    s.account = Some(account);
     let facts = Facts::load(conn, &s)?;
     let assessment = assess(conn, found, &facts, &s, now)?;
     let upcoming = rapport_store::appointment::booked_for_account(conn, account)?
@@ -685,15 +693,11 @@ pub fn portfolio(
         None,
         PORTFOLIO_MAX,
     )?;
-    let mut split = Facts::load(conn, &s)?.by_account();
+    let ids: Vec<String> = accounts.iter().map(|a| a.id.to_string()).collect();
+    let mut split = Facts::load(conn, &s)?.by_account(&ids);
     let mut out = Vec::new();
     for account in accounts {
-        let facts = split
-            .remove(&account.id.to_string())
-            .unwrap_or_else(|| Facts {
-                deflections: Some(Vec::new()),
-                ..Facts::default()
-            });
+        let facts = split.remove(&account.id.to_string()).unwrap_or_default();
         out.push(assess(conn, account, &facts, &s, now)?);
     }
     let rank = |s: &str| match s {

@@ -55,6 +55,23 @@ export class Api {
     return true;
   }
 
+  /// A file the API serves (exports, attachments, calendars), as a Blob.
+  async blob(path) {
+    const res = await fetch(path, { headers: { Authorization: `Bearer ${this.tokens?.access_token}` } });
+    if (!res.ok) {
+      const p = await res.json().catch(() => ({}));
+      throw new ApiError(p.detail || res.statusText, p.code || "error", res.status);
+    }
+    return res.blob();
+  }
+
+  /// Downloads a file the API serves under `filename`.
+  async save(path, filename) {
+    const url = URL.createObjectURL(await this.blob(path));
+    h("a", { href: url, download: filename }).click();
+    URL.revokeObjectURL(url);
+  }
+
   get(path) { return this.request("GET", path); }
   post(path, body = {}) { return this.request("POST", path, body); }
   patch(path, body) { return this.request("PATCH", path, body); }

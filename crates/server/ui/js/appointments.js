@@ -10,14 +10,6 @@ function span(slot) {
   return `${when(slot.start)} – ${end.toLocaleTimeString(undefined, { timeStyle: "short" })} (${Math.round((end - start) / 60000)} min)`;
 }
 
-async function download(api, caseId, a) {
-  const res = await fetch(`/api/v1/cases/${caseId}/appointments/${a.id}/ics`, { headers: { Authorization: `Bearer ${api.tokens.access_token}` } });
-  if (!res.ok) return;
-  const url = URL.createObjectURL(await res.blob());
-  h("a", { href: url, download: "appointment.ics" }).click();
-  URL.revokeObjectURL(url);
-}
-
 /// The appointments section of a case; re-renders itself after each step.
 export function appointmentsSection(api, caseId, side) {
   const box = h("section", { class: "appointments", "aria-labelledby": `ap-h-${caseId}` });
@@ -54,7 +46,7 @@ export function appointmentsSection(api, caseId, side) {
         if (a.status === "booked") {
           return h("div", { class: "appointment booked", "data-appointment": a.id },
             h("strong", {}, `${a.title}: `), span(a.booked), " ",
-            h("button", { type: "button", class: "secondary small", onclick: () => download(api, caseId, a) }, "Add to calendar"),
+            h("button", { type: "button", class: "secondary small", onclick: act(() => api.save(`${base}/${a.id}/ics`, "appointment.ics")) }, "Add to calendar"),
             h("button", { type: "button", class: "secondary small", onclick: act(() => api.post(`${base}/${a.id}/cancel`, {})) }, "Cancel"));
         }
         return h("div", { class: "appointment", "data-appointment": a.id },

@@ -30,15 +30,6 @@ function signIn(message = "") {
 }
 
 /// Fetches with the bearer token and returns the response body as a Blob.
-async function download(path) {
-  const res = await fetch(path, { headers: { Authorization: `Bearer ${api.tokens.access_token}` } });
-  if (!res.ok) {
-    const p = await res.json().catch(() => ({}));
-    throw new ApiError(p.detail || res.statusText, p.code, res.status);
-  }
-  return res.blob();
-}
-
 async function verifyBlob(blob, out) {
   out.replaceChildren(h("p", {}, "Verifying…"));
   const res = await fetch("/api/v1/audit/verify", {
@@ -71,7 +62,7 @@ async function home() {
       const path = format.value === "bundle"
         ? `/api/v1/audit/bundle?${target.value}`
         : `/api/v1/audit/export?${target.value}&format=${format.value}`;
-      const blob = await download(path);
+      const blob = await api.blob(path);
       const name = `${target.value.replace("=", "-")}.${format.value === "bundle" ? "zip" : format.value}`;
       const url = URL.createObjectURL(blob);
       const verified = h("div");

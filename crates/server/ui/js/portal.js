@@ -265,12 +265,7 @@ document.addEventListener("click", async (ev) => {
   const a = ev.target.closest("a[data-attachment]");
   if (!a) return;
   ev.preventDefault();
-  const res = await fetch(a.dataset.attachment, { headers: { Authorization: `Bearer ${api.tokens.access_token}` } });
-  if (!res.ok) return;
-  const url = URL.createObjectURL(await res.blob());
-  const link = h("a", { href: url, download: a.textContent.replace("📎 ", "") });
-  link.click();
-  URL.revokeObjectURL(url);
+  await api.save(a.dataset.attachment, a.textContent.replace("📎 ", "")).catch((e) => { if (current) current.error.textContent = e.message; });
 });
 
 start().catch((e) => show(h("p", { class: "error", role: "alert" }, e instanceof ApiError ? e.message : String(e))));

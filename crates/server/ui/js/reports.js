@@ -72,11 +72,7 @@ export async function reportsPage(api, pane, instance) {
   const csv = async () => {
     const q = params();
     q.set("format", "csv");
-    const res = await fetch(`/api/v1/reports?${q}`, { headers: { Authorization: `Bearer ${api.tokens.access_token}` } });
-    if (!res.ok) { err.textContent = (await res.json().catch(() => ({}))).detail || "The report could not be downloaded."; return; }
-    const url = URL.createObjectURL(await res.blob());
-    h("a", { href: url, download: `rapport-report-${from.value}-${to.value}.csv` }).click();
-    URL.revokeObjectURL(url);
+    await api.save(`/api/v1/reports?${q}`, `rapport-report-${from.value}-${to.value}.csv`).catch((e) => { err.textContent = e.message; });
   };
   pane.replaceChildren(h("h2", {}, "Reports"),
     h("form", { onsubmit: (ev) => { ev.preventDefault(); run(); } },
