@@ -28,7 +28,7 @@ pub use id::{
 pub use knowledge::{ArticleAudience, ArticleStatus, ArticleVisibility, can_read_article};
 pub use permission::{
     AccountAccess, CaseAccess, Denied, Permission, Principal, ScopeSet, authorize,
-    can_manage_contacts, can_read_account, can_read_case, can_read_contact, can_reply_case,
-    can_see_entry, can_work_case,
+    can_manage_contacts, can_read_account, can_read_case, can_read_contact, can_read_conversations,
+    can_reply_case, can_see_entry, can_work_case,
 };
 pub use staff::{PersonName, PersonNameError, StaffRole};

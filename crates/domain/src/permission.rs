@@ -134,7 +134,9 @@ impl AccountAccess<'_> {
     }
 }
 
-/// Reading the account, its contacts and its history.
+/// Reading the account's record and its contacts (the directory). Its
+/// history — cases, threads, files, timelines — needs [`can_read_case`]
+/// or [`can_read_conversations`] as well.
 pub fn can_read_account(principal: &Principal, access: &AccountAccess<'_>) -> bool {
     match principal {
         Principal::Staff { role, .. } => match role {
@@ -171,6 +173,16 @@ pub fn can_read_contact(
     }
 }
 
+/// Whether the principal may read conversations at all: people may (each
+/// case still decided by [`can_read_case`]); no API token scope names
+/// conversations, so integrations never read them.
+pub fn can_read_conversations(principal: &Principal) -> bool {
+    match principal {
+        Principal::Staff { .. } | Principal::Contact { .. } => true,
+        Principal::ApiToken { .. } => false,
+    }
+}
+
 /// What decides access to one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseAccess<'a> {
@@ -184,7 +196,7 @@ pub struct CaseAccess<'a> {
 /// staff who may read the account; a contact of the account who opened it,
 /// takes part in it, or sees all of the account's cases.
 pub fn can_read_case(principal: &Principal, case: &CaseAccess<'_>) -> bool {
-    if !can_read_account(principal, &case.account) {
+    if !can_read_conversations(principal) || !can_read_account(principal, &case.account) {
         return false;
     }
     match principal {
@@ -376,6 +388,23 @@ mod tests {
         assert!(authorize(&reader, Permission::ManageAccounts).is_err());
         assert!(!can_read_account(&mail, &access));
         assert!(authorize(&mail, Permission::ListStaff).is_err());
+        let every = Principal::ApiToken {
+            id: ApiTokenId::new(),
+            scopes: ScopeSet::of(&[
+                ApiScope::AuditRead,
+                ApiScope::DirectoryRead,
+                ApiScope::MailIngest,
+            ]),
+        };
+        let case = CaseAccess {
+            account: access,
+            opened_by: None,
+            caller_participates: false,
+        };
+        for token in [&reader, &mail, &every] {
+            assert!(!can_read_conversations(token));
+            assert!(!can_read_case(token, &case) && !can_reply_case(token, &case));
+        }
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub enum Refusal {
     Temporary(String),
     /// 554: will never be accepted.
     Permanent(String),
+    /// 452: no room to store it now (RFC 3463 4.3.1); the sender retries.
+    InsufficientStorage(String),
 }
 
 pub type SinkFuture = Pin<Box<dyn Future<Output = Result<(), Refusal>> + Send>>;
@@ -213,6 +215,9 @@ async fn session(
                             }
                             Err(Refusal::Permanent(why)) => {
                                 format!("554 5.6.0 {}\r\n", one_line(&why))
+                            }
+                            Err(Refusal::InsufficientStorage(why)) => {
+                                format!("452 4.3.1 {}\r\n", one_line(&why))
                             }
                         }
                     };

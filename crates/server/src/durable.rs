@@ -15,6 +15,18 @@ pub fn private_dir(path: &Path) -> std::io::Result<()> {
         .create(path)
 }
 
+/// Takes group and other access away from an existing directory (one made
+/// by an earlier version, or by hand): it holds conversations and secrets.
+pub fn make_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode & 0o700))?;
+        tracing::info!(path = %dir.display(), "data directory made private to this user (0700)");
+    }
+    Ok(())
+}
+
 /// Writes `raw` durably to `dir/name` (private to this user).
 pub fn write_new(dir: &Path, name: &str, raw: &[u8]) -> std::io::Result<PathBuf> {
     private_dir(dir)?;

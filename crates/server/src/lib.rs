@@ -20,5 +20,6 @@ mod output;
 pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod storage_health;
 pub mod telemetry;
 pub mod usecase;

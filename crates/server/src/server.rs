@@ -93,10 +93,12 @@ pub fn open_store(config: &Config) -> Result<Store, StoreError> {
 /// migrations, the installation row. Blocking, so it runs off the executor.
 fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
     let data_dir = &config.settings.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|source| StartupError::DataDir {
-        path: data_dir.display().to_string(),
-        source,
-    })?;
+    crate::durable::private_dir(data_dir)
+        .and_then(|()| crate::durable::make_private(data_dir))
+        .map_err(|source| StartupError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
     let store = open_store(&config)?;
     tracing::info!(database = %store.url(), "database connected");
     let schema_current = if config.settings.database.migrate_on_start {
@@ -162,6 +164,7 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
         shared_throttle,
         chat: crate::chat::Chat::new(&config, notifier.clone()),
         notifier,
+        storage: crate::storage_health::StorageHealth::default(),
         config,
     })
 }
@@ -188,10 +191,11 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     let mut builder = HttpServer::new(move || {
         App::new()
             .wrap(http::error_bodies_as_problems())
+            .wrap(from_fn(http::watch_storage))
             .wrap(from_fn(http::request_log_and_id))
             .wrap(http::security_headers())
             .wrap(Compress::default())
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<http::client_address::RequestSpan>::new())
             .configure(http::configure(app_state.clone()))
     })
     .shutdown_timeout(server_settings.shutdown_timeout_secs)

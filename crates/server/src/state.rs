@@ -27,6 +27,8 @@ pub struct AppState {
     pub chat: crate::chat::Chat,
     /// Email identity (address, signed reply addresses) and the workers' wake-up.
     pub mail: crate::mail::Mail,
+    /// Whether writes fail for a full disk (readiness reports it).
+    pub storage: crate::storage_health::StorageHealth,
 }
 
 impl AppState {

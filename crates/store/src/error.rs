@@ -26,8 +26,33 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("the database's storage is full: {0}")]
+    StorageFull(String),
     #[error("database error: {0}")]
-    Database(#[from] diesel::result::Error),
+    Database(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for StoreError {
+    /// A full disk is the operator's to fix and the client's to retry, not
+    /// a fault in the request. Neither backend gives diesel a code for it
+    /// (SQLite's SQLITE_FULL and PostgreSQL's 53100 arrive as text), so the
+    /// message decides.
+    fn from(e: diesel::result::Error) -> Self {
+        if let diesel::result::Error::DatabaseError(_, info) = &e {
+            let message = info.message();
+            if [
+                "database or disk is full",
+                "No space left on device",
+                "could not extend file",
+            ]
+            .iter()
+            .any(|m| message.contains(m))
+            {
+                return StoreError::StorageFull(message.to_owned());
+            }
+        }
+        StoreError::Database(e)
+    }
 }
 
 impl StoreError {

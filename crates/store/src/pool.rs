@@ -33,6 +33,43 @@ pub struct Store {
     url: DatabaseUrl,
 }
 
+/// The SQLite database holds every conversation: its directory (when
+/// created here) is for this user only (0700), and the file and its WAL
+/// and shared-memory companions are 0600 (SQLite gives the companions the
+/// main file's mode, so creating the file first settles theirs).
+fn private_sqlite_files(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let io = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| StoreError::CreateDir { path, source }
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(io(parent))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Ok(meta) = std::fs::metadata(&file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(io(&file))?;
+        }
+    }
+    Ok(())
+}
+
 /// What `/readyz` reports about the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
@@ -45,13 +82,8 @@ impl Store {
     /// so a wrong URL or password fails at startup with the backend's own
     /// message instead of on the first request.
     pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Store, StoreError> {
-        if let DatabaseUrl::Sqlite { path } = url
-            && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).map_err(|source| StoreError::CreateDir {
-                path: parent.display().to_string(),
-                source,
-            })?;
+        if let DatabaseUrl::Sqlite { path } = url {
+            private_sqlite_files(path)?;
         }
         // Connect once outside r2d2: its own error after a timeout only
         // says "timed out", never why.

@@ -249,7 +249,7 @@ e2e_test! {
         let app = TestApp::spawn_with(&db, |s| {
             s.chat.max_frame_bytes = 2_048;
             s.chat.hard_frame_bytes = 8_192;
-            s.chat.max_message_chars = 100;
+            s.cases.max_message_chars = 100;
             s.chat.frames_per_second = 5;
             s.chat.burst = 20;
         })

@@ -177,9 +177,9 @@ impl FromRequest for RequestContext {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // The peer address, not X-Forwarded-For: a client can write any
-        // header, but cannot fake the TCP peer.
-        let ip = req.peer_addr().map(|a| a.ip().to_string());
+        // The TCP peer, or what a trusted proxy forwarded for: a client can
+        // write any header, but cannot fake the TCP peer.
+        let ip = crate::http::client_address::of(req).map(|a| a.to_string());
         let user_agent = req
             .headers()
             .get(header::USER_AGENT)

@@ -2,6 +2,7 @@
 //! other nodes, how store rows look on the wire, and the websocket
 //! sessions. Use cases publish committed entries and case changes here.
 
+pub mod connections;
 mod pg_fanout;
 pub mod session;
 mod views;
@@ -34,6 +35,8 @@ pub struct Chat {
     pub notifier: crate::notify::Notifier,
     /// When each case last emailed a reply to absent contacts.
     offline_emails: Arc<Mutex<HashMap<rapport_domain::CaseId, Instant>>>,
+    /// Open connections per person on this node.
+    pub connections: connections::Connections,
 }
 
 pub(crate) fn limits_from(config: &Config) -> Limits {
@@ -41,7 +44,7 @@ pub(crate) fn limits_from(config: &Config) -> Limits {
     Limits {
         max_frame_bytes: c.max_frame_bytes,
         hard_frame_bytes: c.hard_frame_bytes,
-        max_message_chars: c.max_message_chars,
+        max_message_chars: config.settings.cases.max_message_chars,
         frames_per_second: c.frames_per_second,
         burst: c.burst,
         max_violations: c.max_violations,
@@ -79,6 +82,9 @@ impl Chat {
             pg,
             notifier,
             offline_emails: Arc::new(Mutex::new(HashMap::new())),
+            connections: connections::Connections::new(
+                config.settings.chat.max_connections_per_person,
+            ),
         }
     }
 

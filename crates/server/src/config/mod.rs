@@ -24,4 +24,6 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     /// The working hours SLA targets count in.
     pub sla_calendar: rapport_domain::BusinessCalendar,
+    /// `server.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }

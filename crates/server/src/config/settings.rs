@@ -87,8 +87,16 @@ pub struct ServerSettings {
     /// The address people use to reach this server, for links in messages.
     pub public_url: String,
     /// Sites (origins such as "https://www.client.example") allowed to
-    /// embed the chat widget; the server's own origin always may.
+    /// embed the chat widget; the server's own origin always may. In the
+    /// environment: a comma-separated list.
+    #[serde(deserialize_with = "list_or_commas")]
     pub widget_origins: Vec<String>,
+    /// Reverse proxies (addresses or CIDR ranges such as "10.0.0.0/8")
+    /// whose `Forwarded` / `X-Forwarded-For` headers name the client. From
+    /// any other peer those headers are ignored. Empty: the TCP peer is the
+    /// client. In the environment: a comma-separated list.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -100,8 +108,29 @@ impl Default for ServerSettings {
             max_json_body_bytes: 1_048_576,
             public_url: "http://127.0.0.1:8080".to_owned(),
             widget_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
+}
+
+/// A list written as a list (files, `["a", "b"]`) or as one string of
+/// comma-separated items (`RAPPORT_SERVER__WIDGET_ORIGINS=a,b`).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCommas {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match ListOrCommas::deserialize(d)? {
+        ListOrCommas::List(list) => list,
+        ListOrCommas::Commas(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -243,6 +272,9 @@ pub struct CaseSettings {
     /// Minutes during which staff may edit their own notes and replies
     /// (every version is kept); admins may edit later. 0: only admins.
     pub edit_window_minutes: u32,
+    /// Longest message anyone writes into a thread, in characters, through
+    /// any door: chat, the portal, the console, the API, edits.
+    pub max_message_chars: usize,
 }
 
 impl Default for CaseSettings {
@@ -256,6 +288,7 @@ impl Default for CaseSettings {
             max_attachment_bytes: 25 * 1_048_576,
             max_attachments_per_entry: 10,
             edit_window_minutes: 15,
+            max_message_chars: 10_000,
         }
     }
 }
@@ -394,8 +427,6 @@ pub struct ChatSettings {
     pub max_frame_bytes: usize,
     /// Frames above this close the connection (1009) unread.
     pub hard_frame_bytes: usize,
-    /// Longest chat message, in characters.
-    pub max_message_chars: usize,
     /// Sustained frames per second per connection.
     pub frames_per_second: u32,
     /// Frames a connection may send at once above the sustained rate.
@@ -407,6 +438,10 @@ pub struct ChatSettings {
     pub send_queue: usize,
     /// Cases one connection may follow at once.
     pub max_joined_cases: usize,
+    /// Chat connections one person may hold open on one node at once
+    /// (tabs, devices); a ticket beyond it is refused with
+    /// `too_many_connections`.
+    pub max_connections_per_person: usize,
     /// Seconds between server pings.
     pub heartbeat_secs: u64,
     /// Seconds without any frame from the client before closing (4000).
@@ -429,12 +464,12 @@ impl Default for ChatSettings {
             ticket_ttl_secs: 30,
             max_frame_bytes: 65_536,
             hard_frame_bytes: 1_048_576,
-            max_message_chars: 10_000,
             frames_per_second: 20,
             burst: 40,
             max_violations: 50,
             send_queue: 256,
             max_joined_cases: 50,
+            max_connections_per_person: 20,
             heartbeat_secs: 20,
             idle_timeout_secs: 60,
             max_connection_secs: 3_600,

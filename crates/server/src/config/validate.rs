@@ -270,10 +270,10 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         67_108_864,
     )?;
     in_range(
-        "chat.max_message_chars",
-        chat.max_message_chars as u64,
-        1,
-        100_000,
+        "cases.max_message_chars",
+        settings.cases.max_message_chars as u64,
+        100,
+        1_000_000,
     )?;
     in_range(
         "chat.frames_per_second",
@@ -308,6 +308,12 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         60,
         604_800,
     )?;
+    in_range(
+        "chat.max_connections_per_person",
+        chat.max_connections_per_person as u64,
+        1,
+        10_000,
+    )?;
     in_range("chat.node_timeout_secs", chat.node_timeout_secs, 5, 3_600)?;
     if chat.bus == ChatBus::Postgres && database_url.backend() != Backend::Postgres {
         return Err(key_error(
@@ -336,10 +342,12 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
             ));
         }
     }
+    let trusted_proxies = trusted_proxies(&settings.server.trusted_proxies)?;
     Ok(Config {
         settings,
         database_url,
         sla_calendar,
+        trusted_proxies,
     })
 }
 
@@ -412,6 +420,26 @@ fn key_error(key: &'static str, problem: &str, fix: &str) -> ConfigError {
         problem: problem.to_owned(),
         fix: fix.to_owned(),
     }
+}
+
+/// Addresses become single-address ranges; anything else must be a range.
+fn trusted_proxies(list: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<std::net::IpAddr>()
+                .map(ipnet::IpNet::from)
+                .or_else(|_| entry.parse::<ipnet::IpNet>())
+                .map_err(|_| {
+                    key_error(
+                        "server.trusted_proxies",
+                        &format!("`{entry}` is not an address or a CIDR range"),
+                        "list proxies like \"10.0.0.5\" or \"10.0.0.0/8\"",
+                    )
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -378,6 +378,19 @@ pub async fn open(
     body: web::Json<OpenCaseBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
+    if matches!(who.principal, rapport_domain::Principal::Contact { .. }) {
+        // How urgent a case is and how it arrived are the support team's to
+        // record; the channel of a contact's request is the door it used.
+        for (field, given) in [
+            ("priority", b.priority.is_some()),
+            ("channel", b.channel.is_some()),
+            ("email_contacts", b.email_contacts.is_some()),
+        ] {
+            if given {
+                return Err(cases::staff_only_field(field).into());
+            }
+        }
+    }
     let input = cases::OpenCase {
         account_id: b
             .account_id
@@ -773,7 +786,12 @@ async fn file_field(
         .and_then(|cd| cd.get_filename())
         .unwrap_or("attachment")
         .to_owned();
-    let io = |e: std::io::Error| ApiError::Internal(format!("cannot receive an attachment: {e}"));
+    let io = |e: std::io::Error| {
+        ApiError::from(crate::usecase::UseCaseError::file(
+            "cannot receive an attachment",
+            &e,
+        ))
+    };
     let mut receiving = Receiving::start(data_dir).map_err(io)?;
     loop {
         let chunk = match field.try_next().await {
@@ -846,7 +864,14 @@ pub async fn post_files(
                     uploads.push(file_field(&mut field, &data_dir, max_bytes).await?);
                 }
                 "kind" => kind = text_field(&mut field, "kind", 16).await?,
-                "body" => body = text_field(&mut field, "body", 4 * cases::MAX_BODY_CHARS).await?,
+                "body" => {
+                    body = text_field(
+                        &mut field,
+                        "body",
+                        4 * state.config.settings.cases.max_message_chars,
+                    )
+                    .await?
+                }
                 "client_message_id" => {
                     client_message_id =
                         Some(text_field(&mut field, "client_message_id", 128).await?)

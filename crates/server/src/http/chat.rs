@@ -27,7 +27,8 @@ pub struct Ticket {
 #[utoipa::path(post, path = "/api/v1/chat/ticket", tag = "chat", security(("bearer" = [])),
     responses((status = 201, description = "A ticket", body = Ticket),
               (status = 401, description = "`unauthenticated`, `invalid_token`, `token_expired`", body = super::Problem, content_type = "application/problem+json"),
-              (status = 403, description = "`forbidden` for API tokens", body = super::Problem, content_type = "application/problem+json")))]
+              (status = 403, description = "`forbidden` for API tokens", body = super::Problem, content_type = "application/problem+json"),
+              (status = 429, description = "`too_many_connections`: this person already holds `chat.max_connections_per_person` connections", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn ticket(
     state: web::Data<AppState>,
     who: Authenticated,
@@ -78,16 +79,32 @@ pub async fn websocket(
     let user = blocking::run(move || usecase::chat::redeem_ticket(&redeeming, &ticket))
         .await?
         .ok_or(invalid)?;
+    // Tickets are refused beyond the cap; this catches tickets taken
+    // together before any of them connected.
+    let slot = crate::chat::connections::person_key(&user.principal)
+        .and_then(|key| state.chat.connections.admit(key));
+    let Some(slot) = slot else {
+        let max = state.chat.connections.max_per_person;
+        actix_web::rt::spawn(async move {
+            let reason = format!("too many connections: at most {max} per person");
+            let _ = session
+                .close(Some(actix_ws::CloseReason {
+                    code: actix_ws::CloseCode::Other(4029),
+                    description: Some(reason),
+                }))
+                .await;
+        });
+        return Ok(response);
+    };
     let hard = state.chat.limits.hard_frame_bytes;
     let stream = stream
         .max_frame_size(hard)
         .aggregate_continuations()
         .max_continuation_size(hard);
-    actix_web::rt::spawn(crate::chat::session::run(
-        state.get_ref().clone(),
-        user,
-        session,
-        stream,
-    ));
+    let state = state.get_ref().clone();
+    actix_web::rt::spawn(async move {
+        crate::chat::session::run(state, user, session, stream).await;
+        drop(slot);
+    });
     Ok(response)
 }

@@ -53,10 +53,16 @@ pub async fn healthz() -> HttpResponse {
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Ready),
-        (status = 503, description = "`database_unavailable` or `migrations_pending`", body = super::Problem, content_type = "application/problem+json")
+        (status = 503, description = "`database_unavailable`, `migrations_pending` or `storage_full`", body = super::Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.storage.is_full(&state.config.settings.data_dir) {
+        return Err(crate::usecase::UseCaseError::StorageFull(
+            "the last write failed for want of space, or the data directory is full".into(),
+        )
+        .into());
+    }
     let store = state.store.clone();
     let readiness = blocking::run(move || store.readiness(READINESS_TIMEOUT)).await?;
     match readiness {

@@ -257,7 +257,10 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(ArticleView::of(&a, staff)))
 }
 
-/// Replace an article with a new revision (agents and admins).
+/// Replace an article with a new revision (agents and admins). Every field
+/// is replaced: `visibility` and `status` are required, and a field left
+/// out (category, tags, audience) is cleared. An agent may not change the
+/// audience of an article restricted to an account their teams do not serve.
 #[utoipa::path(put, path = "/api/v1/kb/articles/{id}", tag = "knowledge", request_body = ArticleBody, security(("bearer" = [])),
     responses((status = 200, description = "The new revision", body = ArticleView)))]
 pub async fn update(

@@ -62,6 +62,9 @@ pub async fn me(
     who: AuthenticatedAnyPassword,
 ) -> Result<HttpResponse, ApiError> {
     let principal = who.user.principal;
+    if matches!(principal, Principal::ApiToken { .. }) {
+        return Err(ApiError::Forbidden("an API token has no profile"));
+    }
     let me = blocking::with_conn(&state.store, move |conn| match principal {
         Principal::Staff { id, .. } => {
             let s = rapport_store::staff::find(conn, id)?
@@ -99,7 +102,7 @@ pub async fn me(
                 password_change_required: false,
             })
         }
-        Principal::ApiToken { .. } => Err(StoreError::NotFound("profile of an API token")),
+        Principal::ApiToken { .. } => Err(StoreError::NotFound("profile")),
     })
     .await?;
     Ok(HttpResponse::Ok().json(me))

@@ -39,6 +39,37 @@ pub async fn request_log_and_id(
     Ok(res)
 }
 
+/// Keeps [`crate::storage_health`] current: a request refused for a full
+/// disk marks storage full; a write that succeeds clears the mark.
+pub async fn watch_storage(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let state = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .cloned();
+    let writes = !matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    let res = next.call(req).await?;
+    if let Some(state) = state {
+        let full = res
+            .response()
+            .error()
+            .and_then(|e| e.as_error::<super::ApiError>())
+            .is_some_and(|e| e.code() == "storage_full");
+        if full {
+            state.storage.mark_full(std::time::Duration::from_secs(
+                super::problem::STORAGE_FULL_RETRY_SECS,
+            ));
+        } else if writes && res.status().is_success() {
+            state.storage.mark_writable();
+        }
+    }
+    Ok(res)
+}
+
 /// Headers every response carries. Pages that need more (the web UI)
 /// widen the policy on their own responses.
 pub fn security_headers() -> DefaultHeaders {

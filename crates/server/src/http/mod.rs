@@ -7,6 +7,7 @@ mod auth;
 mod canned;
 mod cases;
 mod chat;
+pub mod client_address;
 mod directory;
 mod evidence;
 mod health;
@@ -262,4 +263,6 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
 
 pub(crate) use audit::selection_exists as audit_selection_exists;
 
-pub use middleware::{error_bodies_as_problems, request_log_and_id, security_headers};
+pub use middleware::{
+    error_bodies_as_problems, request_log_and_id, security_headers, watch_storage,
+};

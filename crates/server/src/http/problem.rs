@@ -12,6 +12,10 @@ use utoipa::ToSchema;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
+/// Seconds a client is told to wait when storage is full; also how long
+/// readiness reports it after the last write that failed for it.
+pub const STORAGE_FULL_RETRY_SECS: u64 = 30;
+
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
@@ -112,6 +116,8 @@ impl ApiError {
             ApiError::UseCase(U::InvalidMagicLink) => "invalid_magic_link",
             ApiError::UseCase(U::Redacted(_)) => "redacted",
             ApiError::UseCase(U::InvalidRatingLink) => "invalid_rating_link",
+            ApiError::UseCase(U::StorageFull(_)) => "storage_full",
+            ApiError::UseCase(U::TooManyConnections(_)) => "too_many_connections",
             ApiError::UseCase(_) => "internal",
             ApiError::Unauthenticated(code, _) => code,
             ApiError::Forbidden(_) => "forbidden",
@@ -134,6 +140,7 @@ impl ApiError {
     fn store_code(e: &StoreError) -> &'static str {
         match e {
             e if e.is_unavailable() => "database_unavailable",
+            StoreError::StorageFull(_) => "storage_full",
             StoreError::NotFound(_) => "not_found",
             StoreError::Conflict(_) => "conflict",
             _ => "internal",
@@ -142,7 +149,9 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self.code() {
-            "database_unavailable" | "migrations_pending" => StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable" | "migrations_pending" | "storage_full" => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             "not_found" | "route_not_found" => StatusCode::NOT_FOUND,
             "conflict" => StatusCode::CONFLICT,
             "validation_failed" => StatusCode::UNPROCESSABLE_ENTITY,
@@ -157,7 +166,7 @@ impl ApiError {
             "forbidden" | "password_change_required" | "invalid_rating_link" => {
                 StatusCode::FORBIDDEN
             }
-            "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited" | "too_many_connections" => StatusCode::TOO_MANY_REQUESTS,
             "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
             "invalid_json" | "invalid_query" | "invalid_path" | "invalid_multipart"
             | "not_websocket" => StatusCode::BAD_REQUEST,
@@ -174,6 +183,9 @@ impl ApiError {
             ("database_unavailable", _) => {
                 "the database is not reachable right now; retry shortly".to_owned()
             }
+            ("storage_full", _) => format!(
+                "the server's storage is full, so nothing was saved; retry in {STORAGE_FULL_RETRY_SECS} s (the operator has been alerted in the log)"
+            ),
             ("internal", _) => {
                 "an internal error occurred; it has been logged with this request's id".to_owned()
             }
@@ -208,6 +220,12 @@ impl ResponseError for ApiError {
                 if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
                     headers.insert(header::RETRY_AFTER, v);
                 }
+            }
+            _ if self.code() == "storage_full" => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(STORAGE_FULL_RETRY_SECS),
+                );
             }
             _ if status == StatusCode::UNAUTHORIZED => {
                 headers.insert(

@@ -32,6 +32,9 @@ impl Sink for Door {
             match received {
                 Ok(_) => Ok(()),
                 Err(UseCaseError::Validation { message, .. }) => Err(Refusal::Permanent(message)),
+                Err(UseCaseError::StorageFull(_)) => Err(Refusal::InsufficientStorage(
+                    "insufficient system storage; try again later".into(),
+                )),
                 Err(e) => Err(Refusal::Temporary(format!("try again later: {e}"))),
             }
         })

@@ -19,6 +19,16 @@ pub(crate) fn agent_teams(
     }
 }
 
+/// A token without the directory scope learns nothing of accounts and
+/// contacts, not even whether an id exists: its scopes, not the id, decide.
+pub(crate) fn directory_reader(principal: &Principal) -> Result<(), super::UseCaseError> {
+    if matches!(principal, Principal::ApiToken { .. }) {
+        rapport_domain::authorize(principal, rapport_domain::Permission::ListAccounts)
+            .map_err(|_| super::UseCaseError::Forbidden)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn account_access<'a>(
     account: &Account,
     teams: &'a [TeamId],

@@ -241,6 +241,7 @@ pub fn readable(
     who: &Principal,
     id: AccountId,
 ) -> Result<Account, UseCaseError> {
+    super::access::directory_reader(who)?;
     let account = account::find(conn, id)?.ok_or(UseCaseError::NotFound("account"))?;
     let teams = agent_teams(conn, who)?;
     let access = account_access(

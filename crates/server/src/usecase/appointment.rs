@@ -545,6 +545,7 @@ pub fn for_account(
     account: rapport_domain::AccountId,
 ) -> Result<Vec<Appointment>, UseCaseError> {
     let conn = &mut *state.store.conn()?;
+    super::case::conversations_reader(who)?;
     super::account::readable(conn, state, who, account)?;
     let only = super::case::readable_cases(conn, who, account)?;
     Ok(appointment::booked_for_account(conn, account)?

@@ -228,6 +228,9 @@ pub fn update(
 }
 
 pub fn delete(state: &AppState, who: &Principal, id: CannedResponseId) -> Result<(), UseCaseError> {
+    if !matches!(who, Principal::Staff { .. }) {
+        return Err(UseCaseError::Forbidden);
+    }
     state.store.write(|conn| {
         let before = canned::find(conn, id)?.ok_or(UseCaseError::NotFound("canned response"))?;
         let actor = may_write(conn, who, before.team_id)?;

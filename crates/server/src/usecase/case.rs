@@ -24,8 +24,9 @@ use super::input::{invalid, optional_text, text};
 use super::{UseCaseError, changes};
 use crate::state::AppState;
 
-/// Longest thread entry accepted, in characters.
-pub const MAX_BODY_CHARS: usize = 100_000;
+/// Longest thread text of an email, in characters (the message itself is
+/// kept whole as received).
+pub const MAX_EMAIL_TEXT_CHARS: usize = 100_000;
 /// Longest client message id.
 const MAX_CLIENT_MESSAGE_ID: usize = 100;
 
@@ -198,6 +199,16 @@ impl Loaded {
     }
 }
 
+/// Refuses integrations: no API token scope names conversations, so a
+/// token gets 403 on every case, thread, file, timeline and search.
+pub(super) fn conversations_reader(who: &Principal) -> Result<(), UseCaseError> {
+    if rapport_domain::can_read_conversations(who) {
+        Ok(())
+    } else {
+        Err(UseCaseError::Forbidden)
+    }
+}
+
 /// The case if `who` may read it; `NotFound` otherwise.
 pub(super) fn load(
     conn: &mut DbConnection,
@@ -205,6 +216,7 @@ pub(super) fn load(
     who: &Principal,
     id: CaseId,
 ) -> Result<Loaded, UseCaseError> {
+    conversations_reader(who)?;
     let case = case::find(conn, id)?.ok_or(UseCaseError::NotFound("case"))?;
     let account = rapport_store::account::find(conn, case.account_id)?
         .ok_or(UseCaseError::NotFound("case"))?;
@@ -267,9 +279,20 @@ fn check_category(
     }
 }
 
-fn check_body(body: &str) -> Result<String, UseCaseError> {
-    optional_text("body", Some(body), MAX_BODY_CHARS, true)?
-        .ok_or_else(|| invalid("body", "must not be empty"))
+/// A field of a request that only staff may set, named to a contact.
+pub fn staff_only_field(field: &'static str) -> UseCaseError {
+    invalid(field, "is set by the support team only; leave it out")
+}
+
+/// A message as written into a thread: the same limit for every door.
+pub(super) fn check_body(state: &AppState, body: &str) -> Result<String, UseCaseError> {
+    optional_text(
+        "body",
+        Some(body),
+        state.config.settings.cases.max_message_chars,
+        true,
+    )?
+    .ok_or_else(|| invalid("body", "must not be empty"))
 }
 
 fn check_client_message_id(id: Option<&str>) -> Result<Option<String>, UseCaseError> {
@@ -482,7 +505,7 @@ pub(super) fn open_in(
 ) -> Result<(Case, Entry), UseCaseError> {
     let (author, actor) = author_of(who)?;
     let subject = text("subject", &input.subject, 200)?;
-    let body = check_body(&input.body)?;
+    let body = check_body(state, &input.body)?;
     let category = check_category(state, input.category.as_deref())?;
     let client_message_id = check_client_message_id(input.client_message_id.as_deref())?;
     {
@@ -625,10 +648,7 @@ pub fn list(
         } if !state.config.settings.accounts.agents_see_all => {
             filter.served_by = Some(agent_teams(&mut conn, who)?);
         }
-        Principal::ApiToken { .. } => {
-            rapport_domain::authorize(who, rapport_domain::Permission::ListAccounts)
-                .map_err(|_| UseCaseError::Forbidden)?;
-        }
+        Principal::ApiToken { .. } => conversations_reader(who)?,
         Principal::Staff { .. } => {}
     }
     Ok(case::list(&mut conn, &filter, before, limit)?)
@@ -696,6 +716,7 @@ pub fn attachment(
     who: &Principal,
     id: &str,
 ) -> Result<(Attachment, std::path::PathBuf), UseCaseError> {
+    conversations_reader(who)?;
     let mut conn = state.store.conn()?;
     let found = rapport_store::attachment::find(&mut conn, id)?
         .ok_or(UseCaseError::NotFound("attachment"))?;
@@ -791,7 +812,7 @@ pub(super) fn post_in(
 ) -> Result<Posted, UseCaseError> {
     let (author, actor) = author_of(who)?;
     let body = if uploads.is_empty() || !body.trim().is_empty() {
-        check_body(body)?
+        check_body(state, body)?
     } else {
         String::new()
     };
@@ -1021,11 +1042,20 @@ pub fn update(
         if let Some(p) = ch.priority {
             case.priority = p;
         }
+        let agents_see_all = state.config.settings.accounts.agents_see_all;
         if let Some(team) = ch.team_id {
-            if let Some(t) = team
-                && rapport_store::team::find(conn, t)?.is_none()
-            {
-                return Err(invalid("team_id", "no such team"));
+            if let Some(t) = team {
+                if rapport_store::team::find(conn, t)?.is_none() {
+                    return Err(invalid("team_id", "no such team"));
+                }
+                // A case handed to a team that cannot read it would vanish
+                // from that team's view.
+                if team != case.team_id && !agents_see_all && loaded.account.team_id != Some(t) {
+                    return Err(invalid(
+                        "team_id",
+                        "does not serve this account; hand the case to the account's team, or make that team the account's team first",
+                    ));
+                }
             }
             case.team_id = team;
         }
@@ -1033,7 +1063,20 @@ pub fn update(
             if let Some(a) = assignee {
                 match rapport_store::staff::find(conn, a)? {
                     Some(s)
-                        if s.active && matches!(s.role, StaffRole::Agent | StaffRole::Admin) => {}
+                        if s.active && matches!(s.role, StaffRole::Agent | StaffRole::Admin) =>
+                    {
+                        let target = Principal::Staff { id: s.id, role: s.role };
+                        let teams = agent_teams(conn, &target)?;
+                        let access = account_access(&loaded.account, &teams, agents_see_all);
+                        if assignee != case.assignee_id
+                            && !rapport_domain::can_manage_contacts(&target, &access)
+                        {
+                            return Err(invalid(
+                                "assignee_id",
+                                "is not in a team that serves this account, so could not see the case",
+                            ));
+                        }
+                    }
                     _ => return Err(invalid("assignee_id", "must be an active agent or admin")),
                 }
             }
@@ -1163,6 +1206,7 @@ pub(super) fn readable_cases(
     who: &Principal,
     account: AccountId,
 ) -> Result<Option<Vec<CaseId>>, UseCaseError> {
+    conversations_reader(who)?;
     Ok(match who {
         Principal::Contact {
             id,
@@ -1180,6 +1224,7 @@ pub fn timeline(
     before: Option<EntryId>,
     limit: i64,
 ) -> Result<Vec<Entry>, UseCaseError> {
+    conversations_reader(who)?;
     let mut conn = state.store.conn()?;
     super::account::readable(&mut conn, state, who, account)?;
     let only = readable_cases(&mut conn, who, account)?;
@@ -1230,10 +1275,7 @@ pub fn search(
         } if !state.config.settings.accounts.agents_see_all => {
             scope.served_by = Some(agent_teams(&mut conn, who)?);
         }
-        Principal::ApiToken { .. } => {
-            rapport_domain::authorize(who, rapport_domain::Permission::ListAccounts)
-                .map_err(|_| UseCaseError::Forbidden)?;
-        }
+        Principal::ApiToken { .. } => conversations_reader(who)?,
         Principal::Staff { .. } => {}
     }
     Ok(rapport_store::search::search(

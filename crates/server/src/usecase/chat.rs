@@ -48,6 +48,12 @@ pub fn issue_ticket(
     who: &Principal,
 ) -> Result<(String, DateTime<Utc>), UseCaseError> {
     let holder = holder(who)?;
+    let connections = &state.chat.connections;
+    if let Some(key) = crate::chat::connections::person_key(who)
+        && !connections.has_room(&key)
+    {
+        return Err(UseCaseError::TooManyConnections(connections.max_per_person));
+    }
     let ticket = new_opaque_token()
         .map_err(|e| UseCaseError::Internal(format!("no randomness for a ticket: {e}")))?;
     let ttl = i64::try_from(state.config.settings.chat.ticket_ttl_secs).unwrap_or(30);

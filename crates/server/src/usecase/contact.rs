@@ -219,6 +219,7 @@ fn readable(
     who: &Principal,
     id: ContactId,
 ) -> Result<Contact, UseCaseError> {
+    super::access::directory_reader(who)?;
     let found = contact::find(conn, id)?.ok_or(UseCaseError::NotFound("contact"))?;
     let account = rapport_store::account::find(conn, found.account_id)?
         .ok_or(UseCaseError::NotFound("contact"))?;

@@ -50,8 +50,7 @@ pub fn edit_entry(
     if role == StaffRole::Auditor {
         return Err(UseCaseError::Forbidden);
     }
-    let body = optional_text("body", Some(body), case::MAX_BODY_CHARS, true)?
-        .ok_or_else(|| invalid("body", "must not be empty"))?;
+    let body = case::check_body(state, body)?;
     let entry = entry_in_case(state, who, case_id, entry_id)?;
     if !matches!(
         entry.kind,

@@ -24,7 +24,8 @@ const SUGGESTIONS: i64 = 5;
 /// An undecided suggestion younger than this is refined, not repeated.
 const REFINE_MINUTES: i64 = 30;
 
-/// An article as written; on update, every field is replaced.
+/// An article as written; on update, every field is replaced (and
+/// `visibility` and `status` must be given).
 #[derive(Debug, Clone, Default)]
 pub struct ArticleInput {
     pub title: String,
@@ -183,6 +184,37 @@ fn same_content(a: &Article, b: &Article) -> bool {
     x == y
 }
 
+/// An agent restricts articles to the accounts their teams serve only, and
+/// cannot re-scope one restricted to an account they do not serve: who a
+/// client's articles are for is that client's team's decision.
+fn may_address(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    accounts: &[AccountId],
+) -> Result<(), UseCaseError> {
+    let teams = super::access::agent_teams(conn, who)?;
+    if !matches!(
+        who,
+        Principal::Staff {
+            role: rapport_domain::StaffRole::Agent,
+            ..
+        }
+    ) || state.config.settings.accounts.agents_see_all
+    {
+        return Ok(());
+    }
+    for id in accounts {
+        let serves = rapport_store::account::find(conn, *id)?
+            .and_then(|a| a.team_id)
+            .is_some_and(|t| teams.contains(&t));
+        if !serves {
+            return Err(UseCaseError::Forbidden);
+        }
+    }
+    Ok(())
+}
+
 pub fn create(
     state: &AppState,
     who: &Principal,
@@ -191,6 +223,7 @@ pub fn create(
     let (staff, actor) = writer(who)?;
     state.store.write(|conn| {
         let mut article = check(state, conn, input, staff)?;
+        may_address(conn, state, who, &article.audience.accounts)?;
         if article.status == ArticleStatus::Published {
             article.published_at = Some(article.created_at);
         }
@@ -214,9 +247,27 @@ pub fn update(
     input: &ArticleInput,
 ) -> Result<Article, UseCaseError> {
     let (staff, actor) = writer(who)?;
+    // PUT replaces the whole article: a missing visibility must not quietly
+    // become the default and publish a restricted article to every client.
+    for (field, missing) in [
+        ("visibility", input.visibility.is_none()),
+        ("status", input.status.is_none()),
+    ] {
+        if missing {
+            return Err(invalid(
+                field,
+                "is required: an update replaces the whole article, so send every field",
+            ));
+        }
+    }
     state.store.write(|conn| {
         let before = kb::find(conn, id)?.ok_or(UseCaseError::NotFound("article"))?;
         let checked = check(state, conn, input, staff)?;
+        if (before.visibility, &before.audience) != (checked.visibility, &checked.audience) {
+            let mut touched = before.audience.accounts.clone();
+            touched.extend(checked.audience.accounts.iter().copied());
+            may_address(conn, state, who, &touched)?;
+        }
         let status = input.status.unwrap_or(before.status);
         let after = Article {
             id,

@@ -53,7 +53,7 @@ pub fn receive(
     }
     let sha = spool::sha256(raw);
     spool::keep(&state.config.settings.data_dir, &sha, raw)
-        .map_err(|e| UseCaseError::Internal(format!("cannot spool the message: {e}")))?;
+        .map_err(|e| UseCaseError::file("cannot spool the message", &e))?;
     let message_id = rapport_mail::parse(raw).ok().and_then(|m| m.message_id);
     state.store.write(|conn| {
         Ok(store_mail::receive(
@@ -441,7 +441,11 @@ fn thread(
             String::new()
         }
     } else {
-        reply.visible.chars().take(case::MAX_BODY_CHARS).collect()
+        reply
+            .visible
+            .chars()
+            .take(case::MAX_EMAIL_TEXT_CHARS)
+            .collect()
     };
     let mut found = find_case(conn, state, row, mail, contact.account_id)?;
     if let Some((c, "subject tag")) = &found {

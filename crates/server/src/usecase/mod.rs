@@ -64,8 +64,34 @@ pub enum UseCaseError {
     InvalidRatingLink,
     #[error("this content was redacted on {0}")]
     Redacted(String),
+    #[error(
+        "you already have {0} chat connections open; close one (another tab or device) and retry"
+    )]
+    TooManyConnections(usize),
+    #[error("storage is full: {0}")]
+    StorageFull(String),
     #[error("{0}")]
     Internal(String),
+}
+
+impl UseCaseError {
+    /// A failed file write: a full disk is `StorageFull` (retry later),
+    /// anything else internal.
+    pub fn file(context: &str, e: &std::io::Error) -> UseCaseError {
+        if is_disk_full(e) {
+            UseCaseError::StorageFull(format!("{context}: {e}"))
+        } else {
+            UseCaseError::Internal(format!("{context}: {e}"))
+        }
+    }
+}
+
+/// Whether an I/O error means the disk (or the user's quota) is full.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 impl From<StoreError> for UseCaseError {
@@ -73,6 +99,7 @@ impl From<StoreError> for UseCaseError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => UseCaseError::Conflict(what),
+            StoreError::StorageFull(message) => UseCaseError::StorageFull(message),
             other => UseCaseError::Store(other),
         }
     }

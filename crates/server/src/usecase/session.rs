@@ -192,33 +192,27 @@ fn issue(
     })
 }
 
-/// The throttle keys of a sign-in attempt: the address (personal, the
-/// usual limit) and the keys many people share, which get a higher limit:
-/// the client IP (an office behind one address) and, for contacts, the
-/// client account placed by the address's domain, so that known and unknown
-/// addresses of one company are throttled alike and nothing is revealed.
+/// The throttle keys of a sign-in attempt: the address typed together with
+/// the client address (the usual limit), and the client address alone,
+/// shared by everyone behind it (an office, a proxy) and so given a higher
+/// limit. Never the typed address alone: failures from elsewhere must not
+/// lock its owner out, whose correct password from an address without
+/// failures always works.
 fn throttle_keys(
     kind: SubjectKind,
     typed_email: &str,
     ip: Option<&str>,
-    account: Option<rapport_domain::AccountId>,
 ) -> (Vec<String>, Vec<String>) {
     let prefix = match kind {
         SubjectKind::Staff => "staff",
         SubjectKind::Contact => "contact",
     };
+    let ip = ip.unwrap_or("unknown");
     let personal = vec![format!(
-        "{prefix}:{}",
+        "{prefix}:{}|ip:{ip}",
         typed_email.chars().take(254).collect::<String>()
     )];
-    let mut shared = Vec::new();
-    if let Some(ip) = ip {
-        shared.push(format!("ip:{ip}"));
-    }
-    if let (SubjectKind::Contact, Some(account)) = (kind, account) {
-        shared.push(format!("account:{account}"));
-    }
-    (personal, shared)
+    (personal, vec![format!("ip:{ip}")])
 }
 
 /// Signs a staff member or contact in with email and password. Unknown
@@ -234,13 +228,7 @@ pub fn login(
 ) -> Result<SessionTokens, UseCaseError> {
     let typed = email.trim().to_lowercase();
     let parsed = EmailAddress::parse(email).ok();
-    let account = match (&parsed, kind) {
-        (Some(address), SubjectKind::Contact) => {
-            rapport_store::account::find_by_domain(&mut *state.store.conn()?, address.domain())?
-        }
-        _ => None,
-    };
-    let (keys, shared) = throttle_keys(kind, &typed, ctx.ip.as_deref(), account);
+    let (keys, shared) = throttle_keys(kind, &typed, ctx.ip.as_deref());
     let now = Instant::now();
     state
         .throttle
@@ -483,16 +471,25 @@ pub fn request_magic_link(
     ctx: &RequestContext,
 ) -> Result<(), UseCaseError> {
     let typed = email.trim().to_lowercase();
+    let typed = typed.chars().take(254).collect::<String>();
+    // Per address and client, and (with the higher limit) per address, to
+    // spare its mailbox a flood. Every request counts: links are not free
+    // to send. Throttled requests answer like the others and send nothing,
+    // so the answer never tells whether, or why, a link went out.
     let keys = vec![format!(
-        "magic:{}",
-        typed.chars().take(254).collect::<String>()
+        "magic:{typed}|ip:{}",
+        ctx.ip.as_deref().unwrap_or("unknown")
     )];
-    state
-        .throttle
-        .check(&keys, Instant::now())
-        .map_err(UseCaseError::RateLimited)?;
-    // Every request counts towards the limit: links are not free to send.
-    state.throttle.record_failure(&keys, Instant::now());
+    let mailbox = vec![format!("magic:{typed}")];
+    let now = Instant::now();
+    let throttled = state.throttle.check(&keys, now).is_err()
+        || state.shared_throttle.check(&mailbox, now).is_err();
+    state.throttle.record_failure(&keys, now);
+    state.shared_throttle.record_failure(&mailbox, now);
+    if throttled {
+        tracing::info!("sign-in link request throttled");
+        return Ok(());
+    }
     let Ok(address) = EmailAddress::parse(email) else {
         return Ok(());
     };
@@ -578,21 +575,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn contacts_share_a_key_per_client_account_and_staff_do_not() {
-        let account = rapport_domain::AccountId::new();
-        let (personal, shared) = throttle_keys(
-            SubjectKind::Contact,
-            "anna@acme.example",
-            Some("10.0.0.1"),
-            Some(account),
-        );
-        assert_eq!(personal, ["contact:anna@acme.example"]);
-        assert_eq!(
-            shared,
-            ["ip:10.0.0.1".to_owned(), format!("account:{account}")]
-        );
-        let (_, shared) =
-            throttle_keys(SubjectKind::Staff, "a@support.example", None, Some(account));
-        assert!(shared.is_empty());
+    fn a_typed_address_is_throttled_only_together_with_its_client_address() {
+        let (personal, shared) =
+            throttle_keys(SubjectKind::Contact, "anna@acme.example", Some("10.0.0.1"));
+        assert_eq!(personal, ["contact:anna@acme.example|ip:10.0.0.1"]);
+        assert_eq!(shared, ["ip:10.0.0.1"]);
+        let (elsewhere, _) =
+            throttle_keys(SubjectKind::Contact, "anna@acme.example", Some("10.0.0.2"));
+        assert_ne!(personal, elsewhere);
+        let (staff, _) = throttle_keys(SubjectKind::Staff, "a@support.example", None);
+        assert_eq!(staff, ["staff:a@support.example|ip:unknown"]);
     }
 }

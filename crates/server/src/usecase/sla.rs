@@ -288,13 +288,14 @@ pub struct Attainment {
     pub clocks: Vec<(&'static str, ClockStats)>,
 }
 
-/// Staff who may read the account see its attainment; contacts do not.
+/// Staff who may read the account see its attainment; contacts and
+/// integrations do not (it is a report on the account's cases).
 pub fn attainment(
     state: &AppState,
     who: &Principal,
     account: AccountId,
 ) -> Result<Attainment, UseCaseError> {
-    if matches!(who, Principal::Contact { .. }) {
+    if !matches!(who, Principal::Staff { .. }) {
         return Err(UseCaseError::Forbidden);
     }
     let mut conn = state.store.conn()?;
