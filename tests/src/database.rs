@@ -25,6 +25,8 @@ pub struct TestDatabase {
 struct PostgresDatabase {
     admin_url: String,
     name: String,
+    /// A tablespace made for this database alone, dropped after it.
+    tablespace: Option<String>,
 }
 
 fn postgres_required() -> bool {
@@ -73,10 +75,35 @@ impl TestDatabase {
                     backend,
                     url,
                     dir,
-                    postgres: Some(PostgresDatabase { admin_url, name }),
+                    postgres: Some(PostgresDatabase {
+                        admin_url,
+                        name,
+                        tablespace: None,
+                    }),
                 })
             }
         }
+    }
+
+    /// Moves a fresh PostgreSQL database to a tablespace at `location` (a
+    /// directory the server's user owns), so that its tables live there.
+    pub fn move_to_tablespace(&mut self, location: &Path) {
+        let pg = self.postgres.as_mut().expect("a PostgreSQL database");
+        let tablespace = format!("{}_space", pg.name);
+        let mut admin = PgConnection::establish(&pg.admin_url).expect("admin connection");
+        diesel::sql_query(format!(
+            "CREATE TABLESPACE {tablespace} LOCATION '{}'",
+            location.display()
+        ))
+        .execute(&mut admin)
+        .expect("create tablespace");
+        pg.tablespace = Some(tablespace.clone());
+        diesel::sql_query(format!(
+            "ALTER DATABASE {} SET TABLESPACE {tablespace}",
+            pg.name
+        ))
+        .execute(&mut admin)
+        .expect("move the database to the tablespace");
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -117,6 +144,12 @@ fn drop_database(pg: &PostgresDatabase) {
                 .is_ok()
         });
         if dropped {
+            if let (Some(space), Ok(mut admin)) =
+                (&pg.tablespace, PgConnection::establish(&pg.admin_url))
+            {
+                let _ = diesel::sql_query(format!("DROP TABLESPACE IF EXISTS {space}"))
+                    .execute(&mut admin);
+            }
             return;
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -17,12 +17,13 @@ pub mod http;
 mod process;
 pub mod seed;
 mod server;
+pub mod small_disk;
 pub mod smtp_sink;
 
 pub use chat_client::ChatClient;
 pub use database::{Backend, TestDatabase};
 pub use process::{RapportProcess, run_rapport};
-pub use server::{Response, TestApp};
+pub use server::{Response, TestApp, send_to};
 
 /// Defines one test per backend: `name::sqlite` and `name::postgres`.
 /// The body receives a fresh [`TestDatabase`].

@@ -210,10 +210,46 @@ impl TestApp {
         body: Option<String>,
         bearer: Option<&str>,
     ) -> Response {
+        self.send_with_headers(method, path, body, bearer, &[])
+            .await
+    }
+
+    /// [`TestApp::send`] with extra request headers (a proxy's
+    /// `X-Forwarded-For`, say).
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        bearer: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        send_to(&self.base_url, method, path, body, bearer, headers).await
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// One request to the server at `base_url`, read to the end.
+pub async fn send_to(
+    base_url: &str,
+    method: Method,
+    path: &str,
+    body: Option<String>,
+    bearer: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Response {
+    {
         let client = awc::Client::builder()
             .timeout(Duration::from_secs(30))
             .finish();
-        let mut req = client.request(method, format!("{}{path}", self.base_url));
+        let mut req = client.request(method, format!("{base_url}{path}"));
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
         if let Some(token) = bearer {
             req = req.insert_header(("authorization", format!("Bearer {token}")));
         }
@@ -236,10 +272,5 @@ impl TestApp {
             headers: res.headers().clone(),
             body: body.to_vec(),
         }
-    }
-
-    /// Stops the server gracefully and waits for it.
-    pub async fn stop(self) {
-        self.handle.stop(true).await;
     }
 }

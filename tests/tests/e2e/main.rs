@@ -15,6 +15,7 @@ mod cases;
 mod chat;
 mod chat_nodes;
 mod cli;
+mod defences;
 mod directory;
 mod durability;
 mod evidence;
