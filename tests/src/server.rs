@@ -242,35 +242,33 @@ pub async fn send_to(
     bearer: Option<&str>,
     headers: &[(&str, &str)],
 ) -> Response {
-    {
-        let client = awc::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .finish();
-        let mut req = client.request(method, format!("{base_url}{path}"));
-        for (name, value) in headers {
-            req = req.insert_header((*name, *value));
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let mut req = client.request(method, format!("{base_url}{path}"));
+    for (name, value) in headers {
+        req = req.insert_header((*name, *value));
+    }
+    if let Some(token) = bearer {
+        req = req.insert_header(("authorization", format!("Bearer {token}")));
+    }
+    let sent = match body {
+        Some(body) => {
+            req.insert_header(("content-type", "application/json"))
+                .send_body(body)
+                .await
         }
-        if let Some(token) = bearer {
-            req = req.insert_header(("authorization", format!("Bearer {token}")));
-        }
-        let sent = match body {
-            Some(body) => {
-                req.insert_header(("content-type", "application/json"))
-                    .send_body(body)
-                    .await
-            }
-            None => req.send().await,
-        };
-        let mut res = sent.expect("request reaches the server");
-        let body = res
-            .body()
-            .limit(64 * 1024 * 1024)
-            .await
-            .expect("body readable");
-        Response {
-            status: res.status().as_u16(),
-            headers: res.headers().clone(),
-            body: body.to_vec(),
-        }
+        None => req.send().await,
+    };
+    let mut res = sent.expect("request reaches the server");
+    let body = res
+        .body()
+        .limit(64 * 1024 * 1024)
+        .await
+        .expect("body readable");
+    Response {
+        status: res.status().as_u16(),
+        headers: res.headers().clone(),
+        body: body.to_vec(),
     }
 }

@@ -94,9 +94,6 @@ impl SmallDisk {
 
 impl Drop for SmallDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(&self.path)
-            .status();
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
 }
