@@ -43,13 +43,16 @@ pub fn new_message_id(domain: &str) -> String {
     format!("{}@{domain}", uuid::Uuid::now_v7().simple())
 }
 
-/// Plain text as simple HTML: escaped, paragraphs and line breaks kept.
+/// Plain text as simple HTML: escaped, paragraphs and line breaks kept,
+/// web addresses made into links (sign-in links must be clickable).
 pub fn html_from_text(text: &str) -> String {
-    let escaped = text
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
+    let escaped = linked(
+        &text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;"),
+    );
     let paragraphs: Vec<String> = escaped
         .split("\n\n")
         .map(|p| format!("<p>{}</p>", p.trim().replace('\n', "<br>")))
@@ -58,6 +61,38 @@ pub fn html_from_text(text: &str) -> String {
         "<!DOCTYPE html><html><body style=\"font-family: sans-serif; line-height: 1.4\">{}</body></html>",
         paragraphs.join("")
     )
+}
+
+/// Wraps each `http://` or `https://` address of already escaped text in
+/// a link. An address ends at white space or an escaped `<`, `>` or `"`;
+/// closing punctuation after it stays text.
+fn linked(escaped: &str) -> String {
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped;
+    while let Some(start) = ["https://", "http://"]
+        .iter()
+        .filter_map(|scheme| rest.find(scheme))
+        .min()
+    {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let mut end = tail.find(|c: char| c.is_whitespace()).unwrap_or(tail.len());
+        for stop in ["&lt;", "&gt;", "&quot;"] {
+            if let Some(i) = tail[..end].find(stop) {
+                end = end.min(i);
+            }
+        }
+        let url = tail[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
+        if url.len() <= "https://".len() {
+            out.push_str(&tail[..end]);
+        } else {
+            out.push_str(&format!("<a href=\"{url}\">{url}</a>"));
+            out.push_str(&tail[url.len()..end]);
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn mailbox(m: &Mailbox) -> Result<LettreMailbox, BuildError> {
@@ -171,5 +206,22 @@ mod tests {
                 .is_some_and(|h| h.contains("&lt;now&gt;"))
         );
         assert_eq!(back.attachments.len(), 1);
+    }
+
+    #[test]
+    fn web_addresses_in_text_become_links_and_nothing_else_does() {
+        let html = html_from_text(
+            "Sign in: http://127.0.0.1:18473/portal/sign-in?token=a1&x=2.\n(see https://help.example/a) <b>no</b>",
+        );
+        assert!(
+            html.contains(r#"<a href="http://127.0.0.1:18473/portal/sign-in?token=a1&amp;x=2">http://127.0.0.1:18473/portal/sign-in?token=a1&amp;x=2</a>."#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<a href="https://help.example/a">https://help.example/a</a>)"#),
+            "{html}"
+        );
+        assert!(html.contains("&lt;b&gt;no&lt;/b&gt;"), "{html}");
+        assert_eq!(linked("just http:// and text"), "just http:// and text");
     }
 }

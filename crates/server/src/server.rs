@@ -165,6 +165,7 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
         chat: crate::chat::Chat::new(&config, notifier.clone()),
         notifier,
         storage: crate::storage_health::StorageHealth::default(),
+        public_url: Arc::from(config.public_url(config.settings.server.bind)),
         config,
     })
 }
@@ -173,10 +174,8 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
 /// yet polled: call [`RunningServer::run`] or spawn its future.
 pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     let config = Arc::new(config);
-    let prepared = Arc::clone(&config);
-    let state = tokio::task::spawn_blocking(move || prepare(prepared))
-        .await
-        .map_err(|e| StartupError::Task(e.to_string()))??;
+    // The port first: a port in use is reported before anything is
+    // migrated or generated.
     let server_settings = &config.settings.server;
     let listener =
         TcpListener::bind(server_settings.bind).map_err(|source| StartupError::Bind {
@@ -187,6 +186,16 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         addr: server_settings.bind,
         source,
     })?;
+    let prepared = Arc::clone(&config);
+    let mut state = tokio::task::spawn_blocking(move || prepare(prepared))
+        .await
+        .map_err(|e| StartupError::Task(e.to_string()))??;
+    state.public_url = Arc::from(config.public_url(addr));
+    if config.settings.server.public_url.trim().is_empty() {
+        tracing::info!(public_url = %state.public_url, "links in mail point to {} (server.public_url is not set: set it to the address people use)", state.public_url);
+    } else {
+        tracing::info!(public_url = %state.public_url, "links in mail point to {}", state.public_url);
+    }
     let app_state = state.clone();
     let mut builder = HttpServer::new(move || {
         App::new()

@@ -29,12 +29,14 @@ pub struct AppState {
     pub mail: crate::mail::Mail,
     /// Whether writes fail for a full disk (readiness reports it).
     pub storage: crate::storage_health::StorageHealth,
+    /// Where links in mail point (see [`crate::config::Config::public_url`]).
+    pub public_url: Arc<str>,
 }
 
 impl AppState {
     /// Where people reach this server, without a trailing slash, for
     /// links in mail.
     pub fn public_url(&self) -> &str {
-        self.config.settings.server.public_url.trim_end_matches('/')
+        &self.public_url
     }
 }

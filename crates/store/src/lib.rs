@@ -38,6 +38,7 @@ pub mod search;
 pub mod session;
 pub mod sla;
 pub mod staff;
+pub mod staff_invitation;
 pub mod team;
 mod time;
 
@@ -48,5 +49,5 @@ pub use database_url::{Backend, DatabaseUrl, DatabaseUrlError};
 pub use diesel::result::Error as QueryError;
 pub use error::StoreError;
 pub use migrations::MigrationReport;
-pub use pool::{PoolOptions, PooledConnection, Readiness, Store, write_transaction};
+pub use pool::{PoolOptions, PooledConnection, Readiness, Store, savepoint, write_transaction};
 pub use time::now_micros;

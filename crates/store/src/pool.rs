@@ -163,6 +163,17 @@ impl Store {
     }
 }
 
+/// Runs `f` inside the caller's transaction as a savepoint: if it fails,
+/// only its own writes are undone, and the transaction goes on (on
+/// PostgreSQL a failed statement would otherwise abort all of it).
+pub fn savepoint<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    diesel::Connection::transaction(conn, f)
+}
+
 /// [`Store::write`] on a connection the caller already holds.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where

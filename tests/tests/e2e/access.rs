@@ -177,6 +177,7 @@ pub(crate) fn conversation_rows(w: &World, ids: &ConversationIds) -> Vec<MatrixR
         (Method::POST, "/api/v1/auth/contact/login".into(), Some(json!({"email": "nobody-{n}@acme.example", "password": "not the password"})), [401; 11]),
         (Method::POST, "/api/v1/auth/contact/magic-link".into(), Some(json!({"email": "nobody-{n}@acme.example"})), [202; 11]),
         (Method::POST, "/api/v1/auth/contact/magic-link/redeem".into(), Some(json!({"token": "forged-{n}"})), [401; 11]),
+        (Method::POST, "/api/v1/auth/invitation".into(), Some(json!({"token": "forged-{n}", "password": "a long enough passphrase"})), [401; 11]),
         (Method::POST, "/api/v1/auth/refresh".into(), Some(json!({"refresh_token": "forged-{n}"})), [401; 11]),
         (Method::POST, "/api/v1/auth/logout".into(), Some(json!({"refresh_token": "forged-{n}"})), [204; 11]),
         (Method::POST, "/api/v1/me/password".into(), Some(json!({"current_password": "wrong password {n}", "new_password": "short"})), [401, 422, 422, 422, 422, 422, 403, 403, 403, 403, 422]),

@@ -19,6 +19,7 @@ mod defences;
 mod directory;
 mod durability;
 mod evidence;
+mod first_run;
 mod health;
 mod knowledge;
 mod mail;

@@ -116,10 +116,16 @@ pub fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::CheckConfig => {
-            output::line(&crate::config_report::render(&config));
-            ExitCode::SUCCESS
-        }
+        Command::CheckConfig => match crate::config_report::render(&config) {
+            Ok(report) => {
+                output::line(&report);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                output::error(&e);
+                ExitCode::from(2)
+            }
+        },
         Command::Migrate => migrate(&config),
         Command::Serve => serve(config),
         Command::Audit { command } => audit::run(command, &config),
@@ -160,11 +166,16 @@ fn migrate(config: &Config) -> ExitCode {
 
 fn serve(config: Config) -> ExitCode {
     telemetry::init(&config.settings.log);
+    let json_logs = config.settings.log.format == config::LogFormat::Json;
     let result = actix_web::rt::System::new().block_on(serve_until_signal(config));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        // Once: as a log record for collectors, else as a line for people.
+        Err(e) if json_logs => {
             tracing::error!(error = %e, "rapport serve failed");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
             output::error(&e.to_string());
             ExitCode::FAILURE
         }

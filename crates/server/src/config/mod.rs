@@ -27,3 +27,21 @@ pub struct Config {
     /// `server.trusted_proxies`, parsed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
+
+impl Config {
+    /// Where links in mail point: `server.public_url`, or else the address
+    /// the server listens on (`bound`), with loopback standing in for
+    /// "every interface".
+    pub fn public_url(&self, bound: std::net::SocketAddr) -> String {
+        let set = self.settings.server.public_url.trim().trim_end_matches('/');
+        if !set.is_empty() {
+            return set.to_owned();
+        }
+        let ip = match bound.ip() {
+            std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+            ip => ip,
+        };
+        format!("http://{}", std::net::SocketAddr::new(ip, bound.port()))
+    }
+}

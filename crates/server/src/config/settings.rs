@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything `rapport` reads from config files, `RAPPORT_*` variables and
 /// command-line flags.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// `embedded` (one machine, secrets generated on first start) or
@@ -51,14 +51,14 @@ impl Default for Settings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Embedded,
     Production,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct InstanceSettings {
     /// The name clients see for this support desk.
@@ -73,7 +73,7 @@ impl Default for InstanceSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
     /// Address and port to listen on.
@@ -85,6 +85,7 @@ pub struct ServerSettings {
     /// Largest JSON request body accepted, in bytes.
     pub max_json_body_bytes: usize,
     /// The address people use to reach this server, for links in messages.
+    /// Empty: the address the server listens on.
     pub public_url: String,
     /// Sites (origins such as "https://www.client.example") allowed to
     /// embed the chat widget; the server's own origin always may. In the
@@ -106,7 +107,7 @@ impl Default for ServerSettings {
             workers: 0,
             shutdown_timeout_secs: 30,
             max_json_body_bytes: 1_048_576,
-            public_url: "http://127.0.0.1:8080".to_owned(),
+            public_url: String::new(),
             widget_origins: Vec::new(),
             trusted_proxies: Vec::new(),
         }
@@ -133,7 +134,7 @@ fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>,
     })
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`. Unset
@@ -161,7 +162,7 @@ impl Default for DatabaseSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
     /// `text` for people, `json` for log collectors.
@@ -180,19 +181,20 @@ impl Default for LogSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     Text,
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthSettings {
     /// Key that signs access tokens (at least 32 bytes). Required in
     /// production; in embedded mode a random one is generated once into
     /// `<data_dir>/secrets/jwt.key`.
+    #[serde(skip_serializing)]
     pub jwt_secret: Option<SecretString>,
     /// `iss` of access tokens; also checked on every request.
     pub issuer: String,
@@ -200,8 +202,8 @@ pub struct AuthSettings {
     pub access_token_minutes: u32,
     /// Days a refresh token is valid if unused.
     pub refresh_token_days: u32,
-    /// Failed sign-ins per email address before delays start; a client IP
-    /// and a client account get four times as many.
+    /// Failed sign-ins per email address and client address before delays
+    /// start; a client address alone gets four times as many.
     pub login_free_attempts: u32,
     /// Longest delay, in seconds, imposed after repeated failed sign-ins.
     pub login_max_delay_secs: u64,
@@ -220,17 +222,18 @@ impl Default for AuthSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditSettings {
     /// Ed25519 seed that signs audit export manifests: 32 bytes as 64 hex
     /// characters. Required in production (every node must sign with the
     /// same key); in embedded mode a random one is generated once into
     /// `<data_dir>/secrets/audit-signing.key`.
+    #[serde(skip_serializing)]
     pub signing_key: Option<SecretString>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountSettings {
     /// Service tiers an account can have (drive SLA policies).
@@ -254,7 +257,7 @@ impl Default for AccountSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CaseSettings {
     /// Categories a case can be filed under.
@@ -294,7 +297,7 @@ impl Default for CaseSettings {
 }
 
 /// Response and resolution targets, in business minutes.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaTargets {
     pub first_response_minutes: u32,
@@ -303,7 +306,7 @@ pub struct SlaTargets {
 }
 
 /// Working hours per weekday, each a list of `"HH:MM-HH:MM"`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WeekHours {
     pub mon: Vec<String>,
@@ -344,7 +347,7 @@ impl WeekHours {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SlaSettings {
     /// IANA time zone of the working hours, e.g. Europe/Berlin.
@@ -403,7 +406,7 @@ impl SlaSettings {
 }
 
 /// How chat events reach the other server nodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChatBus {
     /// PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, else in-process.
@@ -415,7 +418,7 @@ pub enum ChatBus {
 }
 
 /// Live chat over websockets (`GET /ws`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChatSettings {
     /// How events reach other nodes: `auto`, `in_process` or `postgres`.
@@ -480,17 +483,17 @@ impl Default for ChatSettings {
 }
 
 /// How outgoing mail leaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MailTransport {
-    /// `.eml` files under `<data_dir>/mail/sent/` (no mail server needed).
+    /// `.eml` files under `<data_dir>/mailbox/` (no mail server needed).
     File,
     /// An SMTP relay (`smtp_*` keys).
     Smtp,
 }
 
 /// Encryption to the SMTP relay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SmtpSecurity {
     /// Plain connection upgraded with STARTTLS (port 587).
@@ -502,7 +505,7 @@ pub enum SmtpSecurity {
 }
 
 /// What happens to mail from an address no account knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UnknownSenders {
     /// A case on the account `prospect_account` (created when first
@@ -513,7 +516,7 @@ pub enum UnknownSenders {
 }
 
 /// Email in and out.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailSettings {
     /// The support address: sender of outgoing mail, base of the signed
@@ -529,6 +532,7 @@ pub struct MailSettings {
     pub smtp_security: SmtpSecurity,
     /// Empty: no authentication.
     pub smtp_username: String,
+    #[serde(skip_serializing)]
     pub smtp_password: Option<SecretString>,
     pub smtp_timeout_secs: u64,
     /// Address of the LMTP listener (e.g. "127.0.0.1:2424"); empty: off.

@@ -138,7 +138,8 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         3_650,
     )?;
     let url = settings.server.public_url.trim();
-    if !(url.starts_with("http://") || url.starts_with("https://"))
+    // Empty: links follow the address the server listens on.
+    if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://"))
         || url.len() > 200
         || url.contains(char::is_whitespace)
     {

@@ -42,8 +42,18 @@ pub struct RedeemRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    /// The `token` parameter of the invitation link.
+    pub token: String,
+    /// The password chosen: at least 12 characters.
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    /// Required when a password is already set.
+    /// Required when a password is already set, except in the session of
+    /// a sign-in with a one-time password (which that sign-in just checked).
     pub current_password: Option<String>,
     /// At least 12 characters.
     pub new_password: String,
@@ -173,6 +183,29 @@ pub async fn redeem_magic_link(
     Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
 }
 
+/// Choose a first password with a staff invitation's token; signs in.
+#[utoipa::path(post, path = "/api/v1/auth/invitation", tag = "auth", request_body = AcceptInvitation,
+    responses(
+        (status = 200, description = "Password set and signed in", body = TokenResponse),
+        (status = 401, description = "`invalid_invitation`: unknown, used, replaced or expired", body = super::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` on `password`", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn accept_invitation(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: web::Json<AcceptInvitation>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    bounded("token", &body.token, 128)?;
+    bounded("password", &body.password, MAX_PASSWORD)?;
+    let state = state.into_inner();
+    let tokens = blocking::run(move || {
+        session::accept_invitation(&state, &body.token, &body.password, &ctx)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
+}
+
 /// Exchange a refresh token for a new session; the old token is spent.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
@@ -226,6 +259,7 @@ pub async fn change_password(
     }
     let state = state.into_inner();
     let principal = who.user.principal;
+    let one_time_session = who.password_change_required;
     let tokens = blocking::run(move || {
         session::change_password(
             &state,
@@ -233,6 +267,7 @@ pub async fn change_password(
             body.current_password.as_deref(),
             &body.new_password,
             &ctx,
+            one_time_session,
         )
     })
     .await?;

@@ -74,10 +74,12 @@ impl From<&Staff> for StaffView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct StaffCreated {
+pub struct StaffInvited {
     pub staff: StaffView,
-    /// Shown once: the person signs in with it and must choose a new password.
-    pub one_time_password: String,
+    /// Where the invitation went: the staff member's address.
+    pub invitation_sent_to: String,
+    /// Until when its link works (once).
+    pub invitation_expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -139,9 +141,10 @@ pub async fn list_staff(
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |s| s.id.clone())))
 }
 
-/// Create a staff member (admins); returns a one-time password.
+/// Add a staff member (admins). They are emailed an invitation: a link,
+/// good once and for 72 hours, to choose their own password.
 #[utoipa::path(post, path = "/api/v1/staff", tag = "staff", request_body = StaffCreate, security(("bearer" = [])),
-    responses((status = 201, description = "Created", body = StaffCreated),
+    responses((status = 201, description = "Created and invited", body = StaffInvited),
               (status = 409, description = "`conflict`: email in use", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn create_staff(
     state: web::Data<AppState>,
@@ -155,12 +158,35 @@ pub async fn create_staff(
         display_name: body.display_name,
         role: role(&body.role)?,
     };
-    let store = state.store.clone();
-    let (staff, password) =
-        blocking::run(move || staff_uc::create(&store, &who.principal, input)).await?;
-    Ok(HttpResponse::Created().json(StaffCreated {
+    let app = state.into_inner();
+    let (staff, expires) =
+        blocking::run(move || staff_uc::invite(&app, &who.principal, input)).await?;
+    Ok(HttpResponse::Created().json(StaffInvited {
+        invitation_sent_to: staff.email.to_string(),
         staff: StaffView::from(&staff),
-        one_time_password: password,
+        invitation_expires_at: expires,
+    }))
+}
+
+/// Send a staff member a new invitation (admins): a new link to choose a
+/// password; earlier links stop working.
+#[utoipa::path(post, path = "/api/v1/staff/{id}/invitation", tag = "staff", security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, description = "Invited again", body = StaffInvited),
+              (status = 422, description = "`validation_failed`: the staff member is deactivated", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn reinvite_staff(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: StaffId = path_id(&id, "staff member")?;
+    let app = state.into_inner();
+    let (staff, expires) =
+        blocking::run(move || staff_uc::reinvite(&app, &who.principal, id)).await?;
+    Ok(HttpResponse::Ok().json(StaffInvited {
+        invitation_sent_to: staff.email.to_string(),
+        staff: StaffView::from(&staff),
+        invitation_expires_at: expires,
     }))
 }
 

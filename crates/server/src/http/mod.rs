@@ -9,6 +9,7 @@ mod cases;
 mod chat;
 pub mod client_address;
 mod directory;
+mod directory_csv;
 mod evidence;
 mod health;
 mod instance;
@@ -45,6 +46,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             // Where the sign-in links that contacts receive point.
             .service(get("/portal/sign-in").route(web::get().to(ui::portal)))
             .service(get("/console").route(web::get().to(ui::console)))
+            // Where staff invitations point.
+            .service(get("/welcome").route(web::get().to(ui::welcome)))
             .service(get("/ui/{path:.*}").route(web::get().to(ui::asset)))
             .service(get("/healthz").route(web::get().to(health::healthz)))
             .service(get("/readyz").route(web::get().to(health::readyz)))
@@ -60,6 +63,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 post("/api/v1/auth/contact/magic-link/redeem")
                     .route(web::post().to(auth::redeem_magic_link)),
             )
+            .service(post("/api/v1/auth/invitation").route(web::post().to(auth::accept_invitation)))
             .service(post("/api/v1/auth/refresh").route(web::post().to(auth::refresh)))
             .service(post("/api/v1/auth/logout").route(web::post().to(auth::logout)))
             .service(get("/api/v1/me").route(web::get().to(me::me)))
@@ -73,6 +77,19 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 resource("/api/v1/staff/{id}", "GET, PATCH")
                     .route(web::get().to(directory::get_staff))
                     .route(web::patch().to(directory::patch_staff)),
+            )
+            .service(
+                post("/api/v1/staff/{id}/invitation")
+                    .route(web::post().to(directory::reinvite_staff)),
+            )
+            .service(post("/api/v1/directory/import").route(web::post().to(directory_csv::import)))
+            .service(
+                get("/api/v1/directory/accounts.csv")
+                    .route(web::get().to(directory_csv::export_accounts)),
+            )
+            .service(
+                get("/api/v1/directory/contacts.csv")
+                    .route(web::get().to(directory_csv::export_contacts)),
             )
             .service(
                 resource("/api/v1/teams", "GET, POST")
@@ -236,6 +253,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/api/v1/accounts/{id}/health").route(web::get().to(reports::health)))
             .service(get("/rate").route(web::get().to(ui::rate)))
             .service(get("/help").route(web::get().to(ui::help)))
+            .service(get("/favicon.ico").route(web::get().to(ui::favicon)))
             .service(get("/auditor").route(web::get().to(ui::auditor)))
             .service(get("/admin").route(web::get().to(ui::admin)))
             .service(get("/widget").route(web::get().to(ui::widget)))

@@ -116,6 +116,7 @@ impl ApiError {
             ApiError::UseCase(U::InvalidMagicLink) => "invalid_magic_link",
             ApiError::UseCase(U::Redacted(_)) => "redacted",
             ApiError::UseCase(U::InvalidRatingLink) => "invalid_rating_link",
+            ApiError::UseCase(U::InvalidInvitation) => "invalid_invitation",
             ApiError::UseCase(U::StorageFull(_)) => "storage_full",
             ApiError::UseCase(U::TooManyConnections(_)) => "too_many_connections",
             ApiError::UseCase(_) => "internal",
@@ -157,6 +158,7 @@ impl ApiError {
             "validation_failed" => StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_credentials"
             | "invalid_magic_link"
+            | "invalid_invitation"
             | "invalid_refresh_token"
             | "refresh_token_reused"
             | "unauthenticated"

@@ -43,6 +43,7 @@ const ASSETS: &[Asset] = &[
     script!("widget.js"),
     script!("rating.js"),
     script!("rate.js"),
+    script!("welcome.js"),
     script!("knowledge.js"),
     script!("appointments.js"),
     script!("authoring.js"),
@@ -70,6 +71,10 @@ pub async fn portal() -> HttpResponse {
     page(include_str!("../../ui/portal.html"))
 }
 
+pub async fn welcome() -> HttpResponse {
+    page(include_str!("../../ui/welcome.html"))
+}
+
 pub async fn console() -> HttpResponse {
     page(include_str!("../../ui/console.html"))
 }
@@ -95,6 +100,14 @@ pub async fn widget_script() -> HttpResponse {
         .content_type("text/javascript; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(include_str!("../../ui/widget.js"))
+}
+
+/// The icon browsers ask every page for.
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/x-icon")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(&include_bytes!("../../ui/favicon.ico")[..])
 }
 
 /// The public knowledge base.

@@ -51,7 +51,7 @@ pub struct AccountDetail {
 /// Contacts shown with an account; larger accounts page through the rest.
 pub const DETAIL_CONTACTS: i64 = 100;
 
-fn admin_actor(who: &Principal) -> Result<Actor, UseCaseError> {
+pub(super) fn admin_actor(who: &Principal) -> Result<Actor, UseCaseError> {
     authorize(who, Permission::ManageAccounts).map_err(|_| UseCaseError::Forbidden)?;
     match who {
         Principal::Staff { id, .. } => Ok(Actor::new(ActorKind::Staff, id)?),
@@ -151,6 +151,19 @@ pub fn create(
     input: AccountInput,
 ) -> Result<Account, UseCaseError> {
     let actor = admin_actor(who)?;
+    state
+        .store
+        .write(|conn| create_in(conn, state, actor, &input).map(|(created, _)| created))
+}
+
+/// Creates an account in the caller's transaction; also returns what it
+/// was created with, as the audit event records it.
+pub(super) fn create_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: Actor,
+    input: &AccountInput,
+) -> Result<(Account, Value), UseCaseError> {
     let Some(name) = &input.name else {
         return Err(invalid("name", "is required"));
     };
@@ -164,19 +177,18 @@ pub fn create(
         notes: String::new(),
         custom_fields: Map::new(),
     };
-    state.store.write(|conn| {
-        let fields = resolve(conn, state, &input, base)?;
-        let created = account::insert(conn, &fields)?;
-        record(
-            conn,
-            StreamName::account(created.id),
-            actor,
-            "account.created",
-            ("account", Some(&created.id.to_string())),
-            json!({"after": snapshot(&fields)}),
-        )?;
-        Ok(created)
-    })
+    let fields = resolve(conn, state, input, base)?;
+    let created = account::insert(conn, &fields)?;
+    let after = snapshot(&fields);
+    record(
+        conn,
+        StreamName::account(created.id),
+        actor,
+        "account.created",
+        ("account", Some(&created.id.to_string())),
+        json!({"after": after}),
+    )?;
+    Ok((created, after))
 }
 
 pub fn update(
@@ -186,7 +198,21 @@ pub fn update(
     input: AccountInput,
 ) -> Result<Account, UseCaseError> {
     let actor = admin_actor(who)?;
-    state.store.write(|conn| {
+    state
+        .store
+        .write(|conn| update_in(conn, state, actor, id, &input).map(|(updated, _)| updated))
+}
+
+/// Changes an account in the caller's transaction; also returns what
+/// changed (`{"before", "after"}`), `None` when nothing did.
+pub(super) fn update_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: Actor,
+    id: AccountId,
+    input: &AccountInput,
+) -> Result<(Account, Option<Value>), UseCaseError> {
+    {
         let current = account::find(conn, id)?.ok_or(UseCaseError::NotFound("account"))?;
         let base = AccountFields {
             name: current.name.clone(),
@@ -199,20 +225,21 @@ pub fn update(
             custom_fields: current.custom_fields.clone(),
         };
         let before = snapshot(&base);
-        let fields = resolve(conn, state, &input, base)?;
+        let fields = resolve(conn, state, input, base)?;
         let updated = account::update(conn, &current, &fields)?;
-        if let Some(data) = changes(&before, &snapshot(&fields)) {
+        let changed = changes(&before, &snapshot(&fields));
+        if let Some(data) = &changed {
             record(
                 conn,
                 StreamName::account(id),
                 actor,
                 "account.updated",
                 ("account", Some(&id.to_string())),
-                data,
+                data.clone(),
             )?;
         }
-        Ok(updated)
-    })
+        Ok((updated, changed))
+    }
 }
 
 /// Accounts the principal may read, filtered; agents see their teams'

@@ -143,6 +143,20 @@ pub fn create(
     account: AccountId,
     input: ContactInput,
 ) -> Result<Contact, UseCaseError> {
+    state
+        .store
+        .write(|conn| create_in(conn, state, who, account, &input).map(|(created, _)| created))
+}
+
+/// Creates a contact in the caller's transaction; also returns what it was
+/// created with, as the audit event records it.
+pub(super) fn create_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    account: AccountId,
+    input: &ContactInput,
+) -> Result<(Contact, Value), UseCaseError> {
     let Some(name) = &input.name else {
         return Err(invalid("name", "is required"));
     };
@@ -161,21 +175,20 @@ pub fn create(
         preferred_channel: PreferredChannel::Email,
         active: true,
     };
-    let fields = resolve(&input, base)?;
-    state.store.write(|conn| {
-        managed_account(conn, state, who, account)?;
-        let actor = staff_actor(who)?;
-        let created = contact::insert(conn, account, &fields)?;
-        record(
-            conn,
-            StreamName::account(account),
-            actor,
-            "contact.created",
-            ("contact", Some(&created.id.to_string())),
-            json!({"after": snapshot(&fields)}),
-        )?;
-        Ok(created)
-    })
+    let fields = resolve(input, base)?;
+    managed_account(conn, state, who, account)?;
+    let actor = staff_actor(who)?;
+    let created = contact::insert(conn, account, &fields)?;
+    let after = snapshot(&fields);
+    record(
+        conn,
+        StreamName::account(account),
+        actor,
+        "contact.created",
+        ("contact", Some(&created.id.to_string())),
+        json!({"after": after}),
+    )?;
+    Ok((created, after))
 }
 
 pub fn update(
@@ -184,12 +197,26 @@ pub fn update(
     id: ContactId,
     input: ContactInput,
 ) -> Result<Contact, UseCaseError> {
-    state.store.write(|conn| {
+    state
+        .store
+        .write(|conn| update_in(conn, state, who, id, &input).map(|(updated, _)| updated))
+}
+
+/// Changes a contact in the caller's transaction; also returns what
+/// changed (`{"before", "after"}`), `None` when nothing did.
+pub(super) fn update_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    id: ContactId,
+    input: &ContactInput,
+) -> Result<(Contact, Option<Value>), UseCaseError> {
+    {
         let current = readable(conn, state, who, id)?;
         managed_account(conn, state, who, current.account_id)?;
         let actor = staff_actor(who)?;
         let before = fields_of(&current);
-        let fields = resolve(&input, before.clone())?;
+        let fields = resolve(input, before.clone())?;
         let updated = contact::update(conn, &current, &fields)?;
         if !updated.active || !updated.portal_access {
             rapport_store::session::revoke_subject(
@@ -198,18 +225,19 @@ pub fn update(
                 &id.to_string(),
             )?;
         }
-        if let Some(data) = changes(&snapshot(&before), &snapshot(&fields)) {
+        let changed = changes(&snapshot(&before), &snapshot(&fields));
+        if let Some(data) = &changed {
             record(
                 conn,
                 StreamName::account(current.account_id),
                 actor,
                 "contact.updated",
                 ("contact", Some(&id.to_string())),
-                data,
+                data.clone(),
             )?;
         }
-        Ok(updated)
-    })
+        Ok((updated, changed))
+    }
 }
 
 /// The contact if `who` may read it; `NotFound` otherwise.

@@ -12,6 +12,7 @@ pub mod canned;
 pub mod case;
 pub mod chat;
 pub mod contact;
+pub mod directory_csv;
 pub mod evidence;
 mod input;
 pub mod knowledge;
@@ -60,6 +61,8 @@ pub enum UseCaseError {
     RefreshTokenReused,
     #[error(transparent)]
     Store(StoreError),
+    #[error("this invitation link is invalid, used or expired; ask an administrator for a new one")]
+    InvalidInvitation,
     #[error("this rating link is invalid, expired, or for another case")]
     InvalidRatingLink,
     #[error("this content was redacted on {0}")]

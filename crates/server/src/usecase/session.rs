@@ -408,8 +408,45 @@ fn load_principal(state: &AppState, principal: &Principal) -> Result<Subject, Us
         .ok_or(UseCaseError::NotFound("signed-in person"))
 }
 
+/// A new staff member chooses their password with the invitation link an
+/// admin had mailed; they are signed in at once. A used, replaced or
+/// expired link answers `InvalidInvitation`, whoever asks.
+pub fn accept_invitation(
+    state: &AppState,
+    token: &str,
+    new_password: &str,
+    ctx: &RequestContext,
+) -> Result<SessionTokens, UseCaseError> {
+    password::check_new(new_password).map_err(|message| UseCaseError::Validation {
+        field: "password",
+        message,
+    })?;
+    let hash = password::hash(new_password).map_err(|e| UseCaseError::Internal(e.to_string()))?;
+    let hashed_token = opaque_token_hash(token);
+    state.store.write(|conn| {
+        let staff_id = rapport_store::staff_invitation::redeem(conn, &hashed_token)?
+            .ok_or(UseCaseError::InvalidInvitation)?;
+        let subject = Subject::load(conn, SubjectKind::Staff, &staff_id.to_string())?
+            .filter(Subject::may_sign_in)
+            .ok_or(UseCaseError::InvalidInvitation)?;
+        store_password(conn, &subject, &hash)?;
+        session::revoke_subject(conn, subject.kind(), &subject.id())?;
+        let fresh = Subject::load(conn, subject.kind(), &subject.id())?
+            .ok_or(UseCaseError::InvalidInvitation)?;
+        let family = SessionFamilyId::new().to_string();
+        let tokens = issue(conn, state, &fresh, &family)?;
+        let mut data = context_data(ctx);
+        data["session"] = json!(family);
+        data["method"] = json!("invitation");
+        subject.record(conn, subject.actor()?, "auth.invitation_accepted", data)?;
+        Ok(tokens)
+    })
+}
+
 /// Sets a new password. The current one must be given when one exists (a
-/// contact who signed in by magic link may set a first password without).
+/// contact who signed in by magic link may set a first password without),
+/// except right after signing in with a one-time password, which that
+/// sign-in just proved.
 /// Every other sign-in of this person is revoked; a fresh session is returned.
 pub fn change_password(
     state: &AppState,
@@ -417,9 +454,12 @@ pub fn change_password(
     current: Option<&str>,
     new: &str,
     ctx: &RequestContext,
+    one_time_session: bool,
 ) -> Result<SessionTokens, UseCaseError> {
     let subject = load_principal(state, principal)?;
-    if let Some(hash) = subject.password_hash() {
+    if one_time_session && current.is_none() {
+        // The sign-in that made this session checked the one-time password.
+    } else if let Some(hash) = subject.password_hash() {
         let key = vec![format!("password:{}", subject.id())];
         state
             .throttle
@@ -505,10 +545,7 @@ pub fn request_magic_link(
         return Ok(());
     };
     let settings = &state.config.settings;
-    let link = format!(
-        "{}/portal/sign-in?token={token}",
-        settings.server.public_url.trim_end_matches('/')
-    );
+    let link = format!("{}/portal/sign-in?token={token}", state.public_url());
     let body = format!(
         "Hello {},\n\nSign in to {} with this link:\n\n{link}\n\nIn a chat window, paste this sign-in code instead:\n\n{token}\n\n\
          It works once and for {MAGIC_LINK_MINUTES} minutes. If you did not ask for it, ignore this message.\n",

@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use rapport_audit::{Actor, StreamName};
 use rapport_domain::{EmailAddress, PersonName, StaffId, StaffRole};
 use rapport_store::Store;
@@ -10,6 +11,7 @@ use serde_json::json;
 
 use super::{UseCaseError, record};
 use crate::auth::password;
+use crate::state::AppState;
 
 /// The audit stream of one staff member: sign-ins, password and role changes.
 pub fn stream(id: StaffId) -> StreamName {
@@ -25,14 +27,31 @@ pub struct CreateStaff {
     pub role: StaffRole,
 }
 
+/// Hours an invitation link works.
+pub const INVITATION_HOURS: i64 = 72;
+
 /// Creates a staff member with a one-time password, returned once: the
-/// first sign-in must replace it.
+/// first sign-in must replace it. For the very first admin (`rapport admin
+/// create`), who has nobody to invite them.
 pub fn create_with_one_time_password(
     store: &Store,
     actor: Actor,
     input: CreateStaff,
     via: &str,
 ) -> Result<(Staff, String), UseCaseError> {
+    let one_time = one_time_password()?;
+    let created = insert_staff(store, actor, input, via, &one_time, true)?;
+    Ok((created, one_time))
+}
+
+fn insert_staff(
+    store: &Store,
+    actor: Actor,
+    input: CreateStaff,
+    via: &str,
+    password: &str,
+    password_change_required: bool,
+) -> Result<Staff, UseCaseError> {
     let email = EmailAddress::parse(&input.email).map_err(|e| UseCaseError::Validation {
         field: "email",
         message: e.to_string(),
@@ -48,9 +67,8 @@ pub fn create_with_one_time_password(
         })?,
         None => name.clone(),
     };
-    let one_time = one_time_password()?;
-    let hash = password::hash(&one_time).map_err(|e| UseCaseError::Internal(e.to_string()))?;
-    let created = store.write(|conn| {
+    let hash = password::hash(password).map_err(|e| UseCaseError::Internal(e.to_string()))?;
+    store.write(|conn| {
         let created = staff::insert(
             conn,
             NewStaff {
@@ -59,7 +77,7 @@ pub fn create_with_one_time_password(
                 display_name,
                 role: input.role,
                 password_hash: hash,
-                password_change_required: true,
+                password_change_required,
             },
         )?;
         record(
@@ -76,8 +94,7 @@ pub fn create_with_one_time_password(
             }),
         )?;
         Ok::<_, UseCaseError>(created)
-    })?;
-    Ok((created, one_time))
+    })
 }
 
 fn one_time_password() -> Result<String, UseCaseError> {
@@ -171,24 +188,104 @@ pub fn update(
     })
 }
 
-/// An admin creates a staff member over the API; like the CLI, the new
-/// person gets a one-time password.
-pub fn create(
-    store: &Store,
-    who: &rapport_domain::Principal,
-    input: CreateStaff,
-) -> Result<(Staff, String), UseCaseError> {
+fn admin_actor(who: &rapport_domain::Principal) -> Result<Actor, UseCaseError> {
     rapport_domain::authorize(who, rapport_domain::Permission::ManageStaff)
         .map_err(|_| UseCaseError::Forbidden)?;
     let rapport_domain::Principal::Staff { id, .. } = who else {
         return Err(UseCaseError::Forbidden);
     };
-    create_with_one_time_password(
-        store,
-        Actor::new(rapport_audit::ActorKind::Staff, id)?,
+    Ok(Actor::new(rapport_audit::ActorKind::Staff, id)?)
+}
+
+/// An admin adds a staff member, who is emailed an invitation: a link,
+/// good once and for [`INVITATION_HOURS`], to choose their own password.
+/// Nobody else ever knows a password of theirs. Returns when the link
+/// expires.
+pub fn invite(
+    state: &AppState,
+    who: &rapport_domain::Principal,
+    input: CreateStaff,
+) -> Result<(Staff, DateTime<Utc>), UseCaseError> {
+    let actor = admin_actor(who)?;
+    // Until the invitation is used, the account has a password nobody knows.
+    let unusable = one_time_password()?;
+    let created = insert_staff(
+        &state.store,
+        actor.clone(),
         input,
-        "api",
-    )
+        "invitation",
+        &unusable,
+        false,
+    )?;
+    let expires = send_invitation(state, actor, &created)?;
+    Ok((created, expires))
+}
+
+/// Sends a staff member a new invitation (the earlier links stop working):
+/// for someone whose link expired, or who forgot their password.
+pub fn reinvite(
+    state: &AppState,
+    who: &rapport_domain::Principal,
+    id: StaffId,
+) -> Result<(Staff, DateTime<Utc>), UseCaseError> {
+    let actor = admin_actor(who)?;
+    let found = staff::find(&mut *state.store.conn()?, id)?
+        .ok_or(UseCaseError::NotFound("staff member"))?;
+    if !found.active {
+        return Err(UseCaseError::Validation {
+            field: "active",
+            message: "is false: reactivate the staff member before inviting them".into(),
+        });
+    }
+    let expires = send_invitation(state, actor, &found)?;
+    Ok((found, expires))
+}
+
+fn send_invitation(
+    state: &AppState,
+    actor: Actor,
+    to: &Staff,
+) -> Result<DateTime<Utc>, UseCaseError> {
+    let token = crate::auth::token::new_opaque_token()
+        .map_err(|e| UseCaseError::Internal(format!("no randomness: {e}")))?;
+    let expires = Utc::now() + chrono::Duration::hours(INVITATION_HOURS);
+    let desk = &state.config.settings.instance.name;
+    let link = format!("{}/welcome?token={token}", state.public_url());
+    let body = format!(
+        "Hello {},\n\nYou have been added to {desk} as an {}. Choose your password here:\n\n{link}\n\n\
+         The link works once and for {INVITATION_HOURS} hours. If it has expired, ask an administrator for a new one.\n",
+        to.display_name.as_str(),
+        to.role.as_str(),
+    );
+    state.store.write(|conn| {
+        rapport_store::staff_invitation::replace(
+            conn,
+            &crate::auth::token::opaque_token_hash(&token),
+            to.id,
+            expires,
+        )?;
+        super::mail::enqueue_magic_link(
+            conn,
+            state,
+            rapport_mail::Mailbox {
+                name: Some(to.display_name.as_str().to_owned()),
+                address: to.email.as_str().to_owned(),
+            },
+            &format!("Your invitation to {desk}"),
+            &body,
+        )?;
+        record(
+            conn,
+            stream(to.id),
+            actor,
+            "staff.invited",
+            ("staff", Some(&to.id.to_string())),
+            json!({"email": to.email.as_str(), "expires_at": expires}),
+        )?;
+        Ok::<_, UseCaseError>(())
+    })?;
+    state.mail.wake();
+    Ok(expires)
 }
 
 /// Any staff member sees the staff directory.

@@ -126,16 +126,61 @@ export function uuid() {
   return crypto.randomUUID();
 }
 
-/// The staff sign-in form (console and audit pages); reloads when signed in.
+/// Where each staff role works, and the session key of that page.
+export function pageForRole(role) {
+  if (role === "admin") return { path: "/admin", app: "admin" };
+  if (role === "auditor") return { path: "/auditor", app: "auditor" };
+  return { path: "/console", app: "console" };
+}
+
+/// A new password typed twice; `value()` gives it or says what is wrong.
+export function passwordFields(prefix) {
+  const first = h("input", { id: `${prefix}-new-password`, type: "password", autocomplete: "new-password", minlength: "12", required: true });
+  const again = h("input", { id: `${prefix}-new-password-again`, type: "password", autocomplete: "new-password", minlength: "12", required: true });
+  return {
+    nodes: [h("label", { for: first.id }, "New password (at least 12 characters)"), first,
+      h("label", { for: again.id }, "The same password again"), again],
+    value() {
+      if (first.value.length < 12) return { error: "The password needs at least 12 characters." };
+      if (first.value !== again.value) return { error: "The two passwords differ; type the same one twice." };
+      return { password: first.value };
+    },
+  };
+}
+
+/// After signing in with a one-time password: choose one's own, in place.
+function choosePassword(api, session, done) {
+  const err = h("p", { class: "error", role: "alert" });
+  const fields = passwordFields("c");
+  return h("form", { class: "card", id: "choose-password", onsubmit: async (ev) => {
+    ev.preventDefault();
+    err.textContent = "";
+    const chosen = fields.value();
+    if (chosen.error) { err.textContent = chosen.error; return; }
+    try {
+      api.tokens = session;
+      done(await api.post("/api/v1/me/password", { new_password: chosen.password }));
+    } catch (e) { api.tokens = null; err.textContent = e.message; }
+  } },
+  h("h2", {}, "Choose your own password"),
+  h("p", {}, "You signed in with a one-time password. Choose the password you will use from now on; the one-time password stops working."),
+  ...fields.nodes, h("p"), h("button", { type: "submit", id: "c-save" }, "Save and continue"), err);
+}
+
+/// The staff sign-in form (console, admin and audit pages); reloads when
+/// signed in, after a new password where the one given was one-time.
 export function staffSignIn(api, title, message = "") {
   const err = h("p", { class: "error", role: "alert" }, message);
   const email = h("input", { id: "email", type: "email", autocomplete: "username", required: true });
   const password = h("input", { id: "password", type: "password", autocomplete: "current-password", required: true });
-  return h("form", { class: "card", onsubmit: async (ev) => {
+  const form = h("form", { class: "card", onsubmit: async (ev) => {
     ev.preventDefault();
     try {
       const t = await api.post("/api/v1/auth/login", { email: email.value, password: password.value });
-      if (t.password_change_required) { err.textContent = "Choose a new password first (POST /api/v1/me/password), then sign in."; return; }
+      if (t.password_change_required) {
+        form.replaceWith(choosePassword(api, t, (fresh) => { api.tokens = fresh; location.reload(); }));
+        return;
+      }
       api.tokens = t;
       location.reload();
     } catch (e) { err.textContent = e.message; }
@@ -144,4 +189,5 @@ export function staffSignIn(api, title, message = "") {
   h("label", { for: "email" }, "Email address"), email,
   h("label", { for: "password" }, "Password"), password,
   h("p"), h("button", { type: "submit" }, "Sign in"), err);
+  return form;
 }
