@@ -31,3 +31,4 @@ mod satisfaction;
 mod sla;
 mod ui;
 mod ui_care;
+mod ui_first_run;

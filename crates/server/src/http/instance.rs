@@ -24,6 +24,14 @@ pub struct InstanceInfo {
     pub categories: Vec<String>,
     /// Service tiers an account can have (`accounts.tiers`).
     pub tiers: Vec<String>,
+    /// The tier of a new account when none is chosen.
+    pub default_tier: String,
+    /// Sites allowed to embed the chat widget (`server.widget_origins`),
+    /// besides this server itself.
+    pub widget_origins: Vec<String>,
+    /// Where links in mail point (`server.public_url`, or the address the
+    /// server listens on).
+    pub public_url: String,
 }
 
 /// Identity of this installation.
@@ -48,5 +56,8 @@ pub async fn get_instance(state: web::Data<AppState>) -> Result<HttpResponse, Ap
         created_at: found.created_at,
         categories: state.config.settings.cases.categories.clone(),
         tiers: state.config.settings.accounts.tiers.clone(),
+        default_tier: state.config.settings.accounts.default_tier.clone(),
+        widget_origins: state.config.settings.server.widget_origins.clone(),
+        public_url: state.public_url().to_owned(),
     }))
 }

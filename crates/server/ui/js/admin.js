@@ -1,17 +1,25 @@
-// Administration: staff, teams and their members, accounts with their
-// dedicated team, contacts, and API tokens. Every change goes through the
-// same API (and audit log) as any other client.
+// Administration: staff (invited by email), teams and their members,
+// accounts with their dedicated team, owner and tier, contacts, the chat
+// widget, CSV import and export, service levels and API tokens. Every
+// change goes through the same API (and audit log) as any other client.
 
 import { Api, ApiError, staffSignIn, h } from "./api.js";
 
 const api = new Api("admin");
 const app = document.getElementById("app");
 const SCOPES = ["audit:read", "directory:read", "mail:ingest"];
+const ROLES = ["agent", "admin", "auditor"];
+const LIFECYCLES = ["prospect", "onboarding", "customer", "churned"];
+const FUNCTIONS = ["finance", "operations", "technical", "executive", "other"];
+const VISIBILITIES = [["own_cases", "Cases they opened or take part in"], ["all_account_cases", "All of their company's cases"]];
 
 function show(...nodes) { app.replaceChildren(...nodes); }
 
+let instance;
+let reopen;
+
 async function start() {
-  const instance = await api.get("/api/v1/instance");
+  instance = await api.get("/api/v1/instance");
   document.getElementById("desk").textContent = `${instance.name} · administration`;
   if (!api.signedIn) return show(staffSignIn(api, "Administrator sign-in"));
   let me;
@@ -20,116 +28,303 @@ async function start() {
   document.getElementById("who").replaceChildren(
     h("span", {}, `${me.display_name} (admin) `),
     h("button", { type: "button", onclick: async () => { await api.signOut(); location.reload(); } }, "Sign out"));
-  const sections = { staff: staffSection, teams: teamsSection, accounts: accountsSection, contacts: contactsSection, sla: slaSection, tokens: tokensSection };
+  const sections = {
+    staff: ["Staff", staffSection], teams: ["Teams", teamsSection], accounts: ["Accounts", accountsSection],
+    contacts: ["Contacts", contactsSection], import: ["Import and export", importSection], widget: ["Chat widget", widgetSection],
+    sla: ["Service levels", slaSection], tokens: ["API tokens", tokensSection],
+  };
   const nav = h("nav", { "aria-label": "Sections", class: "row" },
-    ...Object.entries({ staff: "Staff", teams: "Teams", accounts: "Accounts", contacts: "Contacts", sla: "Service levels", tokens: "API tokens" })
-      .map(([key, label]) => h("button", { type: "button", class: "secondary", id: `nav-${key}`, onclick: () => open(key) }, label)));
+    ...Object.entries(sections).map(([key, [label]]) => h("button", { type: "button", class: "secondary", id: `nav-${key}`, onclick: () => open(key) }, label)));
   const body = h("div", { id: "section" });
   show(nav, h("p"), body);
+  let current = "staff";
+  // Re-renders the open section, then shows `message` in it.
+  reopen = async (message) => {
+    await open(current);
+    if (message) body.prepend(h("p", { class: "notice", role: "status", id: "section-status" }, message));
+  };
   async function open(key) {
+    current = key;
+    for (const b of nav.querySelectorAll("button")) b.setAttribute("aria-current", b.id === `nav-${key}` ? "true" : "false");
     body.replaceChildren(h("p", {}, "Loading…"));
-    try { body.replaceChildren(...(await sections[key]())); } catch (e) { body.replaceChildren(h("p", { class: "error", role: "alert" }, e.message)); }
+    try { body.replaceChildren(...(await sections[key][1]())); } catch (e) { body.replaceChildren(h("p", { class: "error", role: "alert" }, e.message)); }
   }
   open("staff");
 }
 
-function formError() { return h("p", { class: "error", role: "alert" }); }
+/// A form whose errors show in the form itself.
+function form(id, title, fields, submitLabel, onSubmit) {
+  const err = h("p", { class: "error", role: "alert", id: `${id}-error` });
+  return h("form", { class: "card", id, onsubmit: async (ev) => {
+    ev.preventDefault();
+    err.textContent = "";
+    try { await onSubmit(); } catch (e) { err.textContent = e.field ? `${e.field}: ${e.message}` : e.message; }
+  } }, title ? h("h3", {}, title) : null, ...fields, h("p"), h("button", { type: "submit", id: `${id}-submit` }, submitLabel), err);
+}
 
-function table(headers, rows) {
-  return h("table", {}, h("thead", {}, h("tr", {}, ...headers.map((x) => h("th", {}, x)))),
+function field(id, label, input) { return [h("label", { for: id }, label), input]; }
+function select(id, options, value) {
+  return h("select", { id }, ...options.map(([v, label]) => h("option", { value: v, selected: v === value }, label)));
+}
+function checkbox(id, label, checked) {
+  return h("label", { for: id }, h("input", { type: "checkbox", id, checked }), label);
+}
+
+function table(headers, rows, id) {
+  return h("table", { id }, h("thead", {}, h("tr", {}, ...headers.map((x) => h("th", { scope: "col" }, x)))),
     h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((c) => h("td", {}, c))))));
 }
 
+const until = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+// ---------- staff ----------
+
 async function staffSection() {
-  const list = (await api.get("/api/v1/staff?limit=200")).items;
-  const email = h("input", { id: "s-email", type: "email", required: true });
-  const name = h("input", { id: "s-name", required: true });
-  const role = h("select", { id: "s-role" }, ...["agent", "admin", "auditor"].map((r) => h("option", { value: r }, r)));
-  const err = formError();
-  const created = h("p", { role: "status", id: "s-created" });
+  const [list, teams] = await Promise.all([api.get("/api/v1/staff?limit=200"), api.get("/api/v1/teams")]);
+  const teamsOf = (id) => teams.filter((t) => t.members.some((m) => m.staff_id === id)).map((t) => t.name).join(", ");
+  const rows = list.items.map((s) => {
+    const role = select(`s-role-${s.id}`, ROLES.map((r) => [r, r]), s.role);
+    role.setAttribute("aria-label", `Role of ${s.display_name}`);
+    role.addEventListener("change", () => change(s, { role: role.value }, `${s.display_name} is now ${role.value === "admin" ? "an admin" : `an ${role.value}`}.`));
+    return [s.display_name, s.email, role, teamsOf(s.id) || "—", s.active ? "active" : "deactivated",
+      h("span", {},
+        h("button", { type: "button", class: "secondary small", id: `s-active-${s.id}`, onclick: () => change(s, { active: !s.active }, `${s.display_name} is ${s.active ? "deactivated: they are signed out and cannot sign in" : "active again"}.`) }, s.active ? "Deactivate" : "Reactivate"),
+        s.active ? h("button", { type: "button", class: "secondary small", id: `s-invite-${s.id}`, onclick: async () => {
+          try { const r = await api.post(`/api/v1/staff/${s.id}/invitation`); reopen(`A new invitation went to ${r.invitation_sent_to} (the link works once, until ${until(r.invitation_expires_at)}).`); } catch (e) { reopen(e.message); }
+        } }, "Send new invitation") : null)];
+  });
+  const email = h("input", { id: "s-email", type: "email", required: true, autocomplete: "off" });
+  const name = h("input", { id: "s-name", required: true, autocomplete: "off" });
+  const role = select("s-role", ROLES.map((r) => [r, r]), "agent");
   return [h("section", { class: "card" }, h("h2", {}, "Staff"),
-    table(["Name", "Email", "Role", "Active"], list.map((s) => [s.display_name, s.email, s.role, s.active ? "yes" : "no"]))),
-  h("form", { class: "card", onsubmit: async (ev) => {
-    ev.preventDefault();
-    try {
-      const r = await api.post("/api/v1/staff", { email: email.value, name: name.value, role: role.value });
-      created.textContent = `Created ${r.staff.display_name}. One-time password (shown once): ${r.one_time_password}`;
-    } catch (e) { err.textContent = e.message; }
-  } }, h("h3", {}, "Add a staff member"),
-  h("label", { for: "s-email" }, "Email"), email, h("label", { for: "s-name" }, "Name"), name,
-  h("label", { for: "s-role" }, "Role"), role, h("p"), h("button", { type: "submit", id: "s-add" }, "Add"), err, created)];
+    h("p", { class: "meta" }, "Change a role in its list; deactivating signs the person out at once. \"Send new invitation\" mails a fresh link to choose a password (for an expired invitation or a forgotten password)."),
+    table(["Name", "Email", "Role", "Teams", "Status", ""], rows, "staff-list")),
+  form("s-form", "Invite a staff member", [...field("s-email", "Email", email), ...field("s-name", "Name", name), ...field("s-role", "Role", role)], "Send invitation", async () => {
+    const r = await api.post("/api/v1/staff", { email: email.value, name: name.value, role: role.value });
+    reopen(`Invitation sent to ${r.invitation_sent_to}: they choose their password with the link (it works once, until ${until(r.invitation_expires_at)}).`);
+  })];
 }
+
+async function change(s, patch, done) {
+  try { await api.patch(`/api/v1/staff/${s.id}`, patch); await reopen(done); } catch (e) { await reopen(e.message); }
+}
+
+// ---------- teams ----------
 
 async function teamsSection() {
   const [teams, staff] = await Promise.all([api.get("/api/v1/teams"), api.get("/api/v1/staff?limit=200")]);
   const names = new Map(staff.items.map((s) => [s.id, s.display_name]));
+  const cards = teams.map((t) => {
+    const rename = h("input", { id: `t-rename-${t.id}`, value: t.name, required: true });
+    const members = t.members.map((m) => {
+      const role = select(`t-role-${t.id}-${m.staff_id}`, [["member", "member"], ["lead", "lead"]], m.role);
+      role.setAttribute("aria-label", `Role of ${names.get(m.staff_id)} in ${t.name}`);
+      role.addEventListener("change", async () => {
+        try { await api.put(`/api/v1/teams/${t.id}/members/${m.staff_id}`, { role: role.value }); reopen(`${names.get(m.staff_id)} is now ${role.value} of ${t.name}.`); } catch (e) { reopen(e.message); }
+      });
+      return [names.get(m.staff_id) || m.staff_id, role, h("button", { type: "button", class: "secondary small", id: `t-remove-${t.id}-${m.staff_id}`, onclick: async () => {
+        try { await api.del(`/api/v1/teams/${t.id}/members/${m.staff_id}`); reopen(`${names.get(m.staff_id)} left ${t.name}.`); } catch (e) { reopen(e.message); }
+      } }, "Remove")];
+    });
+    const candidates = staff.items.filter((s) => s.active && s.role !== "auditor" && !t.members.some((m) => m.staff_id === s.id));
+    const member = select(`t-member-${t.id}`, candidates.map((s) => [s.id, s.display_name]));
+    return h("section", { class: "card team", "data-team": t.name },
+      h("h2", {}, t.name),
+      t.members.length ? table(["Member", "Role", ""], members, `t-members-${t.id}`) : h("p", { class: "meta" }, "No members yet."),
+      candidates.length ? form(`t-add-${t.id}`, null, field(`t-member-${t.id}`, "Add a member", member), "Add to team", async () => {
+        await api.put(`/api/v1/teams/${t.id}/members/${member.value}`, { role: "member" });
+        reopen(`${names.get(member.value)} joined ${t.name}.`);
+      }) : null,
+      form(`t-rename-form-${t.id}`, null, field(`t-rename-${t.id}`, "Team name", rename), "Rename", async () => {
+        await api.patch(`/api/v1/teams/${t.id}`, { name: rename.value });
+        reopen(`Renamed to ${rename.value}.`);
+      }));
+  });
   const name = h("input", { id: "t-name", required: true });
-  const team = h("select", { id: "t-team" }, ...teams.map((t) => h("option", { value: t.id }, t.name)));
-  const member = h("select", { id: "t-member" }, ...staff.items.map((s) => h("option", { value: s.id }, s.display_name)));
-  const err = formError();
-  return [h("section", { class: "card" }, h("h2", {}, "Teams"),
-    table(["Team", "Members"], teams.map((t) => [t.name, t.members.map((m) => `${names.get(m.staff_id) || m.staff_id}${m.role === "lead" ? " (lead)" : ""}`).join(", ")]))),
-  h("form", { class: "card", onsubmit: async (ev) => {
-    ev.preventDefault();
-    try { await api.post("/api/v1/teams", { name: name.value }); document.getElementById("nav-teams").click(); } catch (e) { err.textContent = e.message; }
-  } }, h("h3", {}, "New team"), h("label", { for: "t-name" }, "Name"), name, h("p"), h("button", { type: "submit", id: "t-add" }, "Create"), err),
-  h("form", { class: "card", onsubmit: async (ev) => {
-    ev.preventDefault();
-    try { await api.put(`/api/v1/teams/${team.value}/members/${member.value}`, { role: "member" }); document.getElementById("nav-teams").click(); } catch (e) { err.textContent = e.message; }
-  } }, h("h3", {}, "Add a member"), h("label", { for: "t-team" }, "Team"), team, h("label", { for: "t-member" }, "Staff member"), member,
-  h("p"), h("button", { type: "submit", id: "t-member-add" }, "Add to team"))];
+  return [...cards, form("t-form", "New team", field("t-name", "Name", name), "Create", async () => {
+    await api.post("/api/v1/teams", { name: name.value });
+    reopen(`Team ${name.value} created; add its members above.`);
+  })];
 }
 
+// ---------- accounts ----------
+
 async function accountsSection() {
-  const [accounts, teams] = await Promise.all([api.get("/api/v1/accounts?limit=200"), api.get("/api/v1/teams")]);
+  const [accounts, teams, staff, policies] = await Promise.all([api.get("/api/v1/accounts?limit=200"), api.get("/api/v1/teams"),
+    api.get("/api/v1/staff?limit=200"), api.get("/api/v1/sla/policies")]);
   const teamNames = new Map(teams.map((t) => [t.id, t.name]));
-  const name = h("input", { id: "a-name", required: true });
-  const domains = h("input", { id: "a-domains", placeholder: "client.example, client-group.example" });
-  const tier = h("input", { id: "a-tier", value: "standard" });
-  const team = h("select", { id: "a-team" }, h("option", { value: "" }, "No dedicated team"), ...teams.map((t) => h("option", { value: t.id }, t.name)));
-  const err = formError();
+  const owners = staff.items.filter((s) => s.active && s.role !== "auditor");
+  const ownerNames = new Map(staff.items.map((s) => [s.id, s.display_name]));
+  const hours = (m) => (m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`);
+  const tierLabel = (t) => { const p = policies.tiers[t]; return p ? `${t} (first response ${hours(p.first_response_minutes)})` : t; };
+  const editor = h("div", { id: "a-editor" });
+  const fields = (prefix, a) => {
+    const inputs = {
+      name: h("input", { id: `${prefix}-name`, value: a?.name || "", required: true }),
+      domains: h("input", { id: `${prefix}-domains`, value: (a?.domains || []).join(", "), placeholder: "client.example, client-group.example" }),
+      tier: select(`${prefix}-tier`, instance.tiers.map((t) => [t, tierLabel(t)]), a?.tier || instance.default_tier),
+      lifecycle: select(`${prefix}-lifecycle`, LIFECYCLES.map((l) => [l, l]), a?.lifecycle || "customer"),
+      team: select(`${prefix}-team`, [["", "No dedicated team"], ...teams.map((t) => [t.id, t.name])], a?.team_id || ""),
+      owner: select(`${prefix}-owner`, [["", "No owner"], ...owners.map((s) => [s.id, s.display_name])], a?.owner_id || ""),
+      notes: h("textarea", { id: `${prefix}-notes` }, a?.notes || ""),
+    };
+    const nodes = [...field(`${prefix}-name`, "Name", inputs.name), ...field(`${prefix}-domains`, "Email domains (comma-separated; mail from them reaches this account)", inputs.domains),
+      ...field(`${prefix}-tier`, "Tier (decides the service levels)", inputs.tier), ...field(`${prefix}-lifecycle`, "Lifecycle", inputs.lifecycle),
+      ...field(`${prefix}-team`, "Dedicated team", inputs.team), ...field(`${prefix}-owner`, "Account owner", inputs.owner), ...field(`${prefix}-notes`, "Notes (staff only)", inputs.notes)];
+    const body = () => ({
+      name: inputs.name.value,
+      domains: inputs.domains.value.split(",").map((d) => d.trim()).filter(Boolean),
+      tier: inputs.tier.value, lifecycle: inputs.lifecycle.value,
+      team_id: inputs.team.value || null, owner_id: inputs.owner.value || null, notes: inputs.notes.value,
+    });
+    return { nodes, body };
+  };
+  const edit = (a) => {
+    const f = fields("e", a);
+    editor.replaceChildren(form("a-edit", `Edit ${a.name}`, f.nodes, "Save changes", async () => {
+      await api.patch(`/api/v1/accounts/${a.id}`, f.body());
+      reopen(`${f.body().name} saved.`);
+    }));
+    editor.querySelector("input").focus();
+  };
+  const created = fields("a");
   return [h("section", { class: "card" }, h("h2", {}, "Accounts"),
-    table(["Account", "Tier", "Domains", "Team"], accounts.items.map((a) => [a.name, a.tier, a.domains.join(", "), teamNames.get(a.team_id) || ""]))),
-  h("form", { class: "card", onsubmit: async (ev) => {
-    ev.preventDefault();
-    try {
-      await api.post("/api/v1/accounts", {
-        name: name.value,
-        domains: domains.value.split(",").map((d) => d.trim()).filter(Boolean),
-        tier: tier.value || undefined,
-        team_id: team.value || undefined,
-      });
-      document.getElementById("nav-accounts").click();
-    } catch (e) { err.textContent = e.message; }
-  } }, h("h3", {}, "New account"),
-  h("label", { for: "a-name" }, "Name"), name, h("label", { for: "a-domains" }, "Email domains (comma-separated)"), domains,
-  h("label", { for: "a-tier" }, "Tier"), tier, h("label", { for: "a-team" }, "Dedicated team"), team,
-  h("p"), h("button", { type: "submit", id: "a-add" }, "Create"), err)];
+    table(["Account", "Tier", "Lifecycle", "Domains", "Team", "Owner", ""], accounts.items.map((a) => [a.name, a.tier, a.lifecycle, a.domains.join(", "),
+      teamNames.get(a.team_id) || "—", ownerNames.get(a.owner_id) || "—",
+      h("button", { type: "button", class: "secondary small", id: `a-edit-${a.id}`, "aria-label": `Edit ${a.name}`, onclick: () => edit(a) }, "Edit")]), "accounts-list")),
+  editor,
+  form("a-form", "New account", created.nodes, "Create", async () => {
+    const b = created.body();
+    for (const k of ["team_id", "owner_id"]) if (!b[k]) delete b[k];
+    await api.post("/api/v1/accounts", b);
+    reopen(`${b.name} created.`);
+  })];
 }
+
+// ---------- contacts ----------
+
+let contactsAccount = "";
 
 async function contactsSection() {
   const accounts = (await api.get("/api/v1/accounts?limit=200")).items;
-  const account = h("select", { id: "c-account" }, ...accounts.map((a) => h("option", { value: a.id }, a.name)));
-  const list = h("div", { id: "c-list" });
-  const load = async () => {
-    if (!account.value) return;
-    const contacts = (await api.get(`/api/v1/accounts/${account.value}/contacts?limit=200`)).items;
-    list.replaceChildren(table(["Name", "Function", "Email", "Portal"], contacts.map((c) => [c.name, c.function, c.emails.join(", "), c.portal_access ? "yes" : "no"])));
+  if (!accounts.length) return [h("section", { class: "card" }, h("h2", {}, "Contacts"), h("p", {}, "Create an account first: contacts belong to one."))];
+  if (!accounts.some((a) => a.id === contactsAccount)) contactsAccount = accounts[0].id;
+  const account = select("c-account", accounts.map((a) => [a.id, a.name]), contactsAccount);
+  account.addEventListener("change", () => { contactsAccount = account.value; reopen(); });
+  const contacts = (await api.get(`/api/v1/accounts/${contactsAccount}/contacts?limit=200`)).items;
+  const editor = h("div", { id: "c-editor" });
+  const fields = (prefix, c) => {
+    const inputs = {
+      name: h("input", { id: `${prefix}-name`, value: c?.name || "", required: true }),
+      emails: h("input", { id: `${prefix}-email`, value: (c?.emails || []).join(", "), required: true, placeholder: "name@client.example" }),
+      fn: select(`${prefix}-function`, FUNCTIONS.map((f) => [f, f]), c?.function || "other"),
+      title: h("input", { id: `${prefix}-title`, value: c?.title || "" }),
+      phone: h("input", { id: `${prefix}-phone`, value: c?.phone || "" }),
+      visibility: select(`${prefix}-visibility`, VISIBILITIES, c?.visibility || "own_cases"),
+      portal: checkbox(`${prefix}-portal`, "May sign in to the portal and chat", c ? c.portal_access : true),
+      active: checkbox(`${prefix}-active`, "Active (deactivated contacts cannot sign in and get no mail)", c ? c.active : true),
+    };
+    const nodes = [...field(`${prefix}-name`, "Name", inputs.name), ...field(`${prefix}-email`, "Email addresses (comma-separated; the first is the main one)", inputs.emails),
+      ...field(`${prefix}-function`, "Function at the client", inputs.fn), ...field(`${prefix}-title`, "Job title", inputs.title),
+      ...field(`${prefix}-phone`, "Phone", inputs.phone), ...field(`${prefix}-visibility`, "Sees in the portal", inputs.visibility), inputs.portal, inputs.active];
+    const body = () => ({
+      name: inputs.name.value, emails: inputs.emails.value.split(",").map((e) => e.trim()).filter(Boolean), function: inputs.fn.value,
+      title: inputs.title.value || null, phone: inputs.phone.value || null, visibility: inputs.visibility.value,
+      portal_access: inputs.portal.querySelector("input").checked, active: inputs.active.querySelector("input").checked,
+    });
+    return { nodes, body };
   };
-  account.addEventListener("change", load);
-  const name = h("input", { id: "c-name", required: true });
-  const email = h("input", { id: "c-email", type: "email", required: true });
-  const fn = h("select", { id: "c-function" }, ...["finance", "operations", "technical", "executive", "other"].map((f) => h("option", { value: f }, f)));
-  const err = formError();
-  await load();
-  return [h("section", { class: "card" }, h("h2", {}, "Contacts"), h("label", { for: "c-account" }, "Account"), account, list),
-    h("form", { class: "card", onsubmit: async (ev) => {
-      ev.preventDefault();
-      try { await api.post(`/api/v1/accounts/${account.value}/contacts`, { name: name.value, emails: [email.value], function: fn.value }); await load(); } catch (e) { err.textContent = e.message; }
-    } }, h("h3", {}, "Add a contact to this account"),
-    h("label", { for: "c-name" }, "Name"), name, h("label", { for: "c-email" }, "Email"), email, h("label", { for: "c-function" }, "Function"), fn,
-    h("p"), h("button", { type: "submit", id: "c-add" }, "Add"), err)];
+  const edit = (c) => {
+    const f = fields("ce", c);
+    editor.replaceChildren(form("c-edit", `Edit ${c.name}`, f.nodes, "Save changes", async () => {
+      await api.patch(`/api/v1/contacts/${c.id}`, f.body());
+      reopen(`${f.body().name} saved.`);
+    }));
+    editor.querySelector("input").focus();
+  };
+  const created = fields("c");
+  return [h("section", { class: "card" }, h("h2", {}, "Contacts"), ...field("c-account", "Account", account),
+    h("div", { id: "c-list" }, contacts.length
+      ? table(["Name", "Function", "Email", "Sees", "Portal", "Status", ""], contacts.map((c) => [c.name, c.function, c.emails.join(", "),
+        c.visibility === "all_account_cases" ? "all company cases" : "own cases", c.portal_access ? "yes" : "no", c.active ? "active" : "deactivated",
+        h("button", { type: "button", class: "secondary small", id: `c-edit-${c.id}`, "aria-label": `Edit ${c.name}`, onclick: () => edit(c) }, "Edit")]), "contacts-list")
+      : h("p", { class: "meta" }, "No contacts yet."))),
+  editor,
+  form("c-form", "Add a contact to this account", created.nodes, "Add", async () => {
+    const b = created.body();
+    for (const k of ["title", "phone"]) if (!b[k]) delete b[k];
+    await api.post(`/api/v1/accounts/${contactsAccount}/contacts`, b);
+    reopen(`${b.name} added.`);
+  })];
 }
+
+// ---------- import and export ----------
+
+function importSection() {
+  const kind = select("i-kind", [["accounts", "Accounts"], ["contacts", "Contacts"]], "accounts");
+  const file = h("input", { id: "i-file", type: "file", accept: ".csv,text/csv", required: true });
+  const report = h("div", { id: "i-report", "aria-live": "polite" });
+  const send = async (dryRun) => {
+    const text = await file.files[0].text();
+    const res = await fetch(`/api/v1/directory/import?kind=${kind.value}&dry_run=${dryRun}`, {
+      method: "POST", headers: { "Content-Type": "text/csv", Authorization: `Bearer ${api.tokens.access_token}` }, body: text,
+    });
+    const data = await res.json();
+    if (!res.ok) throw new ApiError(data.detail || res.statusText, data.code, res.status, data.field);
+    return data;
+  };
+  const describe = (row) => {
+    if (row.action === "invalid") return `${row.field ? `${row.field}: ` : ""}${row.error}`;
+    const c = row.changes;
+    if (!c) return "";
+    if (!c.before) return Object.entries(c.after).filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length) && !(typeof v === "object" && !Array.isArray(v) && !Object.keys(v).length)).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(", ") : v}`).join("; ");
+    return Object.keys(c.after).map((k) => `${k}: ${JSON.stringify(c.before[k])} → ${JSON.stringify(c.after[k])}`).join("; ");
+  };
+  const render = (r) => {
+    const apply = h("button", { type: "button", id: "i-apply", disabled: r.invalid > 0 || r.applied || (r.created + r.updated === 0), onclick: async () => {
+      try { render(await send(false)); } catch (e) { report.prepend(h("p", { class: "error", role: "alert" }, e.message)); }
+    } }, `Apply ${r.created} new and ${r.updated} changed`);
+    report.replaceChildren(h("section", { class: "card" },
+      h("h3", {}, r.applied ? "Imported" : "What this file would do"),
+      h("p", { role: "status", id: "i-summary" }, r.applied
+        ? `Saved: ${r.created} created, ${r.updated} changed, ${r.unchanged} unchanged.`
+        : `${r.created} to create, ${r.updated} to change, ${r.unchanged} unchanged, ${r.invalid} with errors.${r.invalid ? " Fix them and check the file again: nothing is saved while a row has an error." : " Nothing is saved until you apply."}`),
+      table(["Line", "Record", "Action", "Details"], r.rows.map((row) => [String(row.line), row.key, row.action, describe(row)]), "i-rows"),
+      r.applied ? null : apply));
+  };
+  return [h("section", { class: "card" }, h("h2", {}, "Export"),
+    h("p", {}, "The files use the columns the import reads, so a download edited in a spreadsheet can come back."),
+    h("div", { class: "row" },
+      h("button", { type: "button", class: "secondary", id: "x-accounts", onclick: () => api.save("/api/v1/directory/accounts.csv", "accounts.csv") }, "Download accounts (CSV)"),
+      h("button", { type: "button", class: "secondary", id: "x-contacts", onclick: () => api.save("/api/v1/directory/contacts.csv", "contacts.csv") }, "Download contacts (CSV)"))),
+  form("i-form", "Import", [
+    h("p", { class: "meta" }, "Accounts: id, name, domains, tier, lifecycle, team, owner, notes. Contacts: id, account, name, emails, function, title, phone, visibility, portal_access, active. Only the columns in the file are set; rows find existing records by id, else accounts by name and contacts by their first address."),
+    ...field("i-kind", "The file holds", kind), ...field("i-file", "CSV file (UTF-8, first row the column names)", file)],
+  "Check the file", async () => { render(await send(true)); }),
+  report];
+}
+
+// ---------- chat widget ----------
+
+function widgetSection() {
+  const origin = location.origin;
+  const snippet = `<script src="${origin}/widget.js" async></script>`;
+  const code = h("pre", { id: "w-snippet", tabindex: "0" }, snippet);
+  const copied = h("span", { role: "status" });
+  return [h("section", { class: "card" }, h("h2", {}, "Chat widget"),
+    h("p", {}, "Paste this line into the pages of a client-facing site, just before </body>. A chat button appears; contacts sign in with a code mailed to them."),
+    code,
+    h("p", {}, h("button", { type: "button", class: "secondary", id: "w-copy", onclick: async () => {
+      try { await navigator.clipboard.writeText(snippet); copied.textContent = " Copied."; } catch { copied.textContent = " Select the line and copy it."; }
+    } }, "Copy"), copied),
+    h("h3", {}, "Sites allowed to show it"),
+    instance.widget_origins.length
+      ? h("ul", { id: "w-origins" }, ...instance.widget_origins.map((o) => h("li", {}, o)))
+      : h("p", { id: "w-origins", class: "notice" }, `Only ${origin} itself may show the widget now.`),
+    h("p", { class: "meta" }, "Other sites are added in the configuration: server.widget_origins = [\"https://www.client.example\"] in the config file, or RAPPORT_SERVER__WIDGET_ORIGINS=https://www.client.example,https://shop.client.example in the environment; restart to apply. A site not listed shows no chat."))];
+}
+
+// ---------- service levels ----------
 
 async function slaSection() {
   const p = await api.get("/api/v1/sla/policies");
@@ -144,24 +339,21 @@ async function slaSection() {
     h("p", {}, `Holidays: ${p.holidays.join(", ") || "none"} · warning at ${p.warn_at_percent} % of a target`))];
 }
 
+// ---------- API tokens ----------
+
 async function tokensSection() {
   const tokens = await api.get("/api/v1/api-tokens");
   const name = h("input", { id: "k-name", required: true });
   const boxes = SCOPES.map((s) => h("label", {}, h("input", { type: "checkbox", value: s, id: `k-${s.replace(":", "-")}` }), s));
-  const err = formError();
   const secret = h("p", { role: "status", id: "k-secret" });
   return [h("section", { class: "card" }, h("h2", {}, "API tokens"),
     table(["Name", "Scopes", "Created", "State", ""], tokens.map((t) => [t.name, t.scopes.join(", "), new Date(t.created_at).toLocaleDateString(), t.revoked ? "revoked" : "active",
-      t.revoked ? "" : h("button", { type: "button", class: "secondary", onclick: async () => { await api.del(`/api/v1/api-tokens/${t.id}`); document.getElementById("nav-tokens").click(); } }, "Revoke")]))),
-  h("form", { class: "card", onsubmit: async (ev) => {
-    ev.preventDefault();
+      t.revoked ? "" : h("button", { type: "button", class: "secondary small", onclick: async () => { await api.del(`/api/v1/api-tokens/${t.id}`); reopen(`${t.name} revoked.`); } }, "Revoke")]))),
+  form("k-form", "New token", [...field("k-name", "Name", name), h("p", {}, "Scopes: directory:read reads accounts, contacts and staff; audit:read exports the audit log; mail:ingest delivers inbound mail. No token reads conversations."), ...boxes, secret], "Create", async () => {
     const scopes = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
-    try {
-      const t = await api.post("/api/v1/api-tokens", { name: name.value, scopes });
-      secret.textContent = `Token ${t.name} (copy it now, it is shown once): ${t.secret}`;
-    } catch (e) { err.textContent = e.message; }
-  } }, h("h3", {}, "New token"), h("label", { for: "k-name" }, "Name"), name, h("p", {}, "Scopes"), ...boxes,
-  h("p"), h("button", { type: "submit", id: "k-add" }, "Create"), err, secret)];
+    const t = await api.post("/api/v1/api-tokens", { name: name.value, scopes });
+    secret.textContent = `Token ${t.name} (copy it now, it is shown once): ${t.secret}`;
+  })];
 }
 
 start().catch((e) => show(h("p", { class: "error", role: "alert" }, e instanceof ApiError ? e.message : String(e))));
