@@ -246,6 +246,11 @@ impl Browser {
         }
     }
 
+    /// Back from a frame to the page around it.
+    pub async fn leave_frame(&self) {
+        self.cmd("POST", "/frame/parent", Some(json!({}))).await;
+    }
+
     /// Resizes the window (e.g. 390×844 for a phone).
     pub async fn resize(&self, width: u32, height: u32) {
         self.cmd(

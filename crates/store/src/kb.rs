@@ -313,7 +313,7 @@ pub fn search(
         let scope = readable(&mut q, readers);
         q.sql = format!(
             "SELECT a.id AS id, ts_headline('simple', a.body, to_tsquery('simple', {query}), \
-             'StartSel=[, StopSel=], MaxWords=24, MinWords=8') AS snippet \
+             'StartSel=\u{e000}, StopSel=\u{e001}, MaxWords=24, MinWords=8') AS snippet \
              FROM articles a WHERE a.tsv @@ to_tsquery('simple', {query}) AND {scope} \
              ORDER BY ts_rank(a.tsv, to_tsquery('simple', {query})) DESC, a.id"
         );
@@ -334,7 +334,7 @@ pub fn search(
         let scope = readable(&mut q, readers);
         // Title matches weigh five times body matches.
         q.sql = format!(
-            "SELECT a.id AS id, snippet(articles_fts, 1, '[', ']', '…', 16) AS snippet \
+            "SELECT a.id AS id, snippet(articles_fts, 1, '\u{e000}', '\u{e001}', '…', 16) AS snippet \
              FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid \
              WHERE articles_fts MATCH {query} AND {scope} \
              ORDER BY bm25(articles_fts, 5.0, 1.0), a.id"

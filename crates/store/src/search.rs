@@ -3,6 +3,11 @@
 //! `tsvector @@ tsquery` with `ts_headline()` on PostgreSQL. Both index
 //! without stemming, so a word finds the same documents on either.
 
+/// Around each matched word in a snippet: characters of Unicode's private
+/// use area, which text people write does not contain (unlike brackets).
+pub const MATCH_START: char = '\u{e000}';
+pub const MATCH_END: char = '\u{e001}';
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
@@ -80,7 +85,7 @@ pub fn search(
         let terms = q.bind(words.join(" & "));
         format!(
             "SELECT doc_id, case_id, kind, \
-             ts_headline('simple', text, to_tsquery('simple', {terms}), 'StartSel=[, StopSel=], MaxWords=24, MinWords=8') AS snippet, \
+             ts_headline('simple', text, to_tsquery('simple', {terms}), 'StartSel=\u{e000}, StopSel=\u{e001}, MaxWords=24, MinWords=8') AS snippet, \
              created_at FROM search_documents WHERE tsv @@ to_tsquery('simple', {terms})"
         )
     } else {
@@ -93,7 +98,7 @@ pub fn search(
                 .join(" "),
         );
         format!(
-            "SELECT doc_id, case_id, kind, snippet(search_fts, 0, '[', ']', '…', 16) AS snippet, created_at \
+            "SELECT doc_id, case_id, kind, snippet(search_fts, 0, '\u{e000}', '\u{e001}', '…', 16) AS snippet, created_at \
              FROM search_fts WHERE search_fts MATCH {terms}"
         )
     };

@@ -194,7 +194,9 @@ e2e_test! {
         let staff = items(app.get_as(&w.agent_in, "/api/v1/search?q=zeppelin").await.json());
         assert_eq!(staff.len(), 2, "note and reply of Acme, nothing of Globex: {staff:?}");
         assert!(staff.iter().all(|h| h["case_id"] == w.acme_case.as_str()));
-        assert!(staff.iter().any(|h| h["snippet"].as_str().unwrap().contains("[Zeppelin]")));
+        // Matches are marked in parts, never with characters that could be text.
+        assert!(staff.iter().any(|h| h["snippet"].as_str().unwrap().contains("Zeppelin") && !h["snippet"].as_str().unwrap().contains("[Zeppelin]")));
+        assert!(staff.iter().any(|h| h["snippet_parts"].as_array().unwrap().iter().any(|p| p["match"] == true && p["text"] == "Zeppelin")));
 
         let contact = items(app.get_as(&w.contact_in, "/api/v1/search?q=ZEPPELIN").await.json());
         assert_eq!(contact.len(), 1);

@@ -8,6 +8,15 @@ use serde_json::json;
 
 use super::directory::{ok, world};
 
+/// A 1×1 PNG, for a screenshot a client sends.
+pub(crate) const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
 /// A new sign-in link for `email`, as the contact receives it.
 pub(crate) async fn sign_in_link(
     app: &TestApp,
@@ -311,12 +320,12 @@ e2e_test! {
         b.click("#w-send").await;
         let mail = rapport_tests::http::wait_for_new_mail(&mailbox, &before).await;
         let mail = rapport_mail::parse(&std::fs::read(mail).unwrap()).unwrap();
-        let link = mail.text.split_whitespace().find(|w| w.contains("token=")).unwrap().to_owned();
-        let code = link.split("token=").nth(1).unwrap().to_owned();
-        b.type_into("#w-code", &code).await;
+        // The code to type is short: eight characters, shown as ABCD-EFGH.
+        let code = mail.text.split_whitespace().find(|w| w.len() == 9 && w.as_bytes()[4] == b'-' && w.chars().all(|c| c == '-' || c.is_ascii_uppercase() || c.is_ascii_digit())).expect("a sign-in code").to_owned();
+        b.type_into("#w-code", &code.to_lowercase()).await;
         b.click("#w-code-go").await;
-        b.type_into("#w-first", "Could you resend invoice 2026-0402?").await;
-        b.click("#w-start").await;
+        // Enter sends; Shift+Enter would start a new line.
+        b.type_into("#w-first", "Could you resend invoice 2026-0402?\u{E007}").await;
         b.wait_text(".thread", "Key Accounts").await;
         b.wait_text(".thread", "Could you resend invoice 2026-0402?").await;
         b.wait_text(".notice", "No one from the team is online").await;
@@ -344,10 +353,40 @@ e2e_test! {
         let widget_text = b.text().await;
         assert!(!widget_text.contains("No one from the team is online"), "{widget_text}");
         b.screenshot("widget").await;
-        // And the client answers from the widget.
-        b.type_into("#w-reply", "Got it, thanks!").await;
-        b.click("#w-send-msg").await;
+        // And the client answers from the widget, with Enter, and sends a screenshot.
+        b.type_into("#w-reply", "Got it, thanks!\u{E007}").await;
         agent.next_where("message", |m| m["entry"]["body"] == "Got it, thanks!").await;
+        let shot = db.data_dir().join("invoice-screenshot.png");
+        std::fs::write(&shot, PNG).unwrap();
+        b.type_into("#w-reply-file", shot.to_str().unwrap()).await;
+        b.wait_text(".pending-files", "invoice-screenshot.png").await;
+        b.type_into("#w-reply", "Here is what I see").await;
+        b.click("#w-reply-send").await;
+        b.wait_text(".thread", "invoice-screenshot.png").await;
+        let shown = b.script("return [...document.querySelectorAll('.thread img.preview')].some((i) => i.complete && i.naturalWidth > 0)").await;
+        assert_eq!(shown, serde_json::Value::Bool(true), "the screenshot shows in the thread");
+        let files = app.get_as(&w.agent_in, &format!("/api/v1/cases/{case_id}/entries")).await.json();
+        let sent = files["items"].as_array().unwrap().iter().find(|e| e["body"] == "Here is what I see").expect("the message with the file");
+        assert_eq!(sent["attachments"][0]["filename"], "invoice-screenshot.png");
+        assert_eq!(sent["attachments"][0]["content_type"], "image/png");
+
+        // Closed, the chat counts what arrives; opened again, the count goes.
+        b.click("#w-close").await;
+        b.leave_frame().await;
+        let badge = "return document.getElementById('rapport-chat-widget').shadowRoot.querySelector('.badge')";
+        assert_eq!(b.script(&format!("{badge}.hidden")).await, serde_json::Value::Bool(true));
+        assert_eq!(b.script("return document.getElementById('rapport-chat-widget').shadowRoot.querySelector('iframe').hidden").await, serde_json::Value::Bool(true));
+        agent.say(&case_id, "w-2", "Anything else?").await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while b.script(&format!("{badge}.textContent")).await != serde_json::Value::String("1".into()) {
+            assert!(std::time::Instant::now() < deadline, "no unread badge on the closed widget");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        b.enter_frame("const host = document.getElementById('rapport-chat-widget'); host.shadowRoot.querySelector('button').click(); return host.shadowRoot.querySelector('iframe');").await;
+        b.wait_text(".thread", "Anything else?").await;
+        b.leave_frame().await;
+        assert_eq!(b.script(&format!("{badge}.hidden")).await, serde_json::Value::Bool(true), "opening clears the count");
+        b.enter_frame("return document.getElementById('rapport-chat-widget').shadowRoot.querySelector('iframe');").await;
         // Resolved: the widget asks for a rating, once.
         ok(app.send(Method::PATCH, &format!("/api/v1/cases/{case_id}"), Some(json!({"status": "resolved"}).to_string()), Some(&w.agent_in)).await, 200).await;
         b.wait_text("#w-rating", "How did we do?").await;

@@ -42,6 +42,16 @@ pub struct RedeemRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct CodeRequest {
+    /// The address the sign-in email went to.
+    pub email: String,
+    /// The eight-character code of the email (`ABCD-EFGH`; case, spaces
+    /// and the dash do not matter).
+    pub code: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AcceptInvitation {
     /// The `token` parameter of the invitation link.
     pub token: String,
@@ -180,6 +190,29 @@ pub async fn redeem_magic_link(
     let state = state.into_inner();
     let tokens =
         blocking::run(move || session::redeem_magic_link(&state, &body.token, &ctx)).await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
+}
+
+/// Sign in with the code of a sign-in email (the chat widget), together
+/// with the address it was sent to.
+#[utoipa::path(post, path = "/api/v1/auth/contact/code", tag = "auth", request_body = CodeRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "`invalid_sign_in_code`: wrong, used or expired", body = super::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many wrong codes", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn redeem_sign_in_code(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: web::Json<CodeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    bounded("email", &body.email, 254)?;
+    bounded("code", &body.code, 32)?;
+    let state = state.into_inner();
+    let tokens =
+        blocking::run(move || session::redeem_sign_in_code(&state, &body.email, &body.code, &ctx))
+            .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
 }
 

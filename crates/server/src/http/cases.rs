@@ -42,6 +42,9 @@ pub struct CaseView {
     pub assignee_id: Option<String>,
     #[schema(format = Uuid)]
     pub opened_by_contact_id: Option<String>,
+    /// The name of the contact who opened the case (for colleagues who see
+    /// their company's cases: who asked).
+    pub opened_by_name: Option<String>,
     /// Set when this case was merged into another.
     #[schema(format = Uuid)]
     pub merged_into_id: Option<String>,
@@ -62,6 +65,15 @@ pub struct CaseView {
 }
 
 impl CaseView {
+    /// Names who opened the case, from `names` (contact id to name).
+    fn with_opener(mut self, names: &std::collections::HashMap<String, String>) -> Self {
+        self.opened_by_name = self
+            .opened_by_contact_id
+            .as_ref()
+            .and_then(|id| names.get(id).cloned());
+        self
+    }
+
     /// Fills the service-level fields from the cases' clocks.
     fn with_sla(mut self, clocks: &[rapport_store::sla::Clock]) -> Self {
         let running = clocks.iter().filter(|k| {
@@ -105,6 +117,7 @@ impl From<&Case> for CaseView {
             team_id: c.team_id.map(|t| t.to_string()),
             assignee_id: c.assignee_id.map(|a| a.to_string()),
             opened_by_contact_id: c.opened_by_contact_id.map(|o| o.to_string()),
+            opened_by_name: None,
             merged_into_id: c.merged_into_id.map(|m| m.to_string()),
             follows_case_id: c.follows_case_id.map(|f| f.to_string()),
             reopen_count: c.reopen_count,
@@ -474,11 +487,36 @@ pub async fn list(
     let principal = who.principal;
     let items = blocking::run(move || cases::list(&app, &principal, filter, before, limit)).await?;
     let clocks = clocks_for(&store, &principal, items.iter().map(|c| c.id).collect()).await?;
+    let names = opener_names(&store, &items).await?;
     let items: Vec<CaseView> = items
         .iter()
-        .map(|c| CaseView::from(c).with_sla(&clocks))
+        .map(|c| CaseView::from(c).with_sla(&clocks).with_opener(&names))
         .collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |c| c.id.clone())))
+}
+
+/// The names of the contacts who opened `cases` (already readable by the
+/// caller), by contact id.
+async fn opener_names(
+    store: &rapport_store::Store,
+    cases: &[Case],
+) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    let mut ids: Vec<ContactId> = cases
+        .iter()
+        .filter_map(|c| c.opened_by_contact_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    blocking::with_conn(store, move |conn| {
+        let mut names = std::collections::HashMap::new();
+        for id in ids {
+            if let Some(c) = rapport_store::contact::find(conn, id)? {
+                names.insert(id.to_string(), c.name.as_str().to_owned());
+            }
+        }
+        Ok(names)
+    })
+    .await
 }
 
 /// One case.
@@ -495,8 +533,11 @@ pub async fn get(
     let principal = who.principal;
     let detail = blocking::run(move || cases::get(&app, &principal, id)).await?;
     let clocks = clocks_for(&store, &principal, vec![detail.case.id]).await?;
+    let names = opener_names(&store, std::slice::from_ref(&detail.case)).await?;
     Ok(HttpResponse::Ok().json(CaseDetailView {
-        case: CaseView::from(&detail.case).with_sla(&clocks),
+        case: CaseView::from(&detail.case)
+            .with_sla(&clocks)
+            .with_opener(&names),
         participant_ids: detail
             .participants
             .iter()
@@ -703,8 +744,10 @@ pub struct SearchHitView {
     pub case_id: String,
     /// `subject`, or the entry kind.
     pub kind: String,
-    /// The matching passage; matched words between `[` and `]`.
+    /// The matching passage, as plain text.
     pub snippet: String,
+    /// The same passage in parts, the matched words marked.
+    pub snippet_parts: Vec<super::snippet::SnippetPart>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -739,12 +782,16 @@ pub async fn search(
             .await?;
     let items: Vec<SearchHitView> = hits
         .into_iter()
-        .map(|h| SearchHitView {
-            id: h.doc_id,
-            case_id: h.case_id.to_string(),
-            kind: h.kind,
-            snippet: h.snippet,
-            created_at: h.created_at,
+        .map(|h| {
+            let (snippet, snippet_parts) = super::snippet::split(&h.snippet);
+            SearchHitView {
+                id: h.doc_id,
+                case_id: h.case_id.to_string(),
+                kind: h.kind,
+                snippet,
+                snippet_parts,
+                created_at: h.created_at,
+            }
         })
         .collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |h| h.id.clone())))
@@ -821,6 +868,88 @@ async fn file_field(
         .map_err(io)
 }
 
+/// Open a case with files (`multipart/form-data`): the fields of the JSON
+/// form (`subject`, `body`, `category`, `client_message_id`,
+/// `kb_suggestion_id`; staff also `account_id`) and `file` (one or more),
+/// all in the case's first message.
+#[utoipa::path(post, path = "/api/v1/cases/with-files", tag = "cases", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", description = "subject, body, category, client_message_id, kb_suggestion_id, account_id (staff), file (repeatable)"),
+    responses(
+        (status = 201, description = "Opened, the files in its first message", body = OpenedView),
+        (status = 413, description = "`payload_too_large`: a file exceeds cases.max_attachment_bytes", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn open_with_files(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    mut payload: actix_multipart::Multipart,
+) -> Result<HttpResponse, ApiError> {
+    use futures_util::TryStreamExt;
+    let settings = &state.config.settings;
+    let (max_bytes, max_files, data_dir, max_chars) = (
+        settings.cases.max_attachment_bytes,
+        settings.cases.max_attachments_per_entry,
+        settings.data_dir.clone(),
+        settings.cases.max_message_chars,
+    );
+    let mut uploads: Vec<Upload> = Vec::new();
+    let mut input = cases::OpenCase::default();
+    let received: Result<(), ApiError> = async {
+        while let Some(mut field) = payload
+            .try_next()
+            .await
+            .map_err(|e| ApiError::InvalidMultipart(e.to_string()))?
+        {
+            match field.name().unwrap_or_default() {
+                "file" => {
+                    if uploads.len() == max_files {
+                        return Err(ApiError::InvalidMultipart(format!(
+                            "at most {max_files} files per entry"
+                        )));
+                    }
+                    uploads.push(file_field(&mut field, &data_dir, max_bytes).await?);
+                }
+                "subject" => input.subject = text_field(&mut field, "subject", 1_000).await?,
+                "body" => input.body = text_field(&mut field, "body", 4 * max_chars).await?,
+                "category" => {
+                    input.category = Some(text_field(&mut field, "category", 100).await?)
+                        .filter(|c| !c.is_empty())
+                }
+                "client_message_id" => {
+                    input.client_message_id =
+                        Some(text_field(&mut field, "client_message_id", 128).await?)
+                }
+                "kb_suggestion_id" => {
+                    let id = text_field(&mut field, "kb_suggestion_id", 64).await?;
+                    input.kb_suggestion = Some(id_field("kb_suggestion_id", &id)?);
+                }
+                "account_id" => {
+                    let id = text_field(&mut field, "account_id", 64).await?;
+                    input.account_id = Some(id_field::<AccountId>("account_id", &id)?);
+                }
+                other => {
+                    return Err(ApiError::InvalidMultipart(format!(
+                        "unknown field {:?}",
+                        other.chars().take(40).collect::<String>()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = received {
+        uploads.iter().for_each(Upload::discard);
+        return Err(e);
+    }
+    let app = state.into_inner();
+    let (case, entry, files) =
+        blocking::run(move || cases::open_with_files(&app, &who.principal, input, uploads)).await?;
+    Ok(HttpResponse::Created().json(OpenedView {
+        case: CaseView::from(&case),
+        entry: EntryView::with_files(&entry, &files),
+    }))
+}
+
 /// Post to the thread with files (`multipart/form-data`): fields `file`
 /// (one or more), `kind` (`portal` or, for staff, `note`; default
 /// `portal`), `body` (optional) and `client_message_id` (optional).
@@ -894,13 +1023,18 @@ pub async fn post_files(
         uploads.iter().for_each(Upload::discard);
         return Err(e);
     }
-    let kind = match parse_enum("kind", Some(&kind), EntryKind::parse, "portal, note".into()) {
+    let kind = match parse_enum(
+        "kind",
+        Some(&kind),
+        EntryKind::parse,
+        "portal, chat, note".into(),
+    ) {
         Ok(Some(kind)) => kind,
         Ok(None) | Err(_) => {
             uploads.iter().for_each(Upload::discard);
             return Err(ApiError::UseCase(UseCaseError::Validation {
                 field: "kind",
-                message: "must be portal or note".into(),
+                message: "must be portal, chat or note".into(),
             }));
         }
     };

@@ -76,8 +76,11 @@ pub struct ArticleSummary {
     pub visibility: String,
     pub status: String,
     pub updated_at: DateTime<Utc>,
-    /// Search results: the matching passage, matches between `[` and `]`.
+    /// Search results: the matching passage, as plain text.
     pub snippet: Option<String>,
+    /// The same passage in parts, the matched words marked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet_parts: Option<Vec<super::snippet::SnippetPart>>,
 }
 
 impl ArticleSummary {
@@ -90,8 +93,18 @@ impl ArticleSummary {
             visibility: a.visibility.as_str().to_owned(),
             status: a.status.as_str().to_owned(),
             updated_at: a.updated_at,
-            snippet,
+            snippet: None,
+            snippet_parts: snippet.map(|s| super::snippet::split(&s).1),
         }
+        .with_plain_snippet()
+    }
+
+    fn with_plain_snippet(mut self) -> Self {
+        self.snippet = self
+            .snippet_parts
+            .as_ref()
+            .map(|parts| parts.iter().map(|p| p.text.as_str()).collect());
+        self
     }
 
     fn hit(h: &ArticleHit) -> ArticleSummary {
@@ -100,7 +113,7 @@ impl ArticleSummary {
 }
 
 /// A passage of Markdown as plain text: emphasis, code and heading marks
-/// go (the `[` `]` around matches stay).
+/// go (the markers around matches stay).
 fn plain(snippet: &str) -> String {
     snippet
         .lines()

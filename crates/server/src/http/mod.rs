@@ -23,6 +23,7 @@ mod page;
 mod problem;
 mod reports;
 mod satisfaction;
+mod snippet;
 mod ui;
 
 pub use problem::{ApiError, Problem};
@@ -62,6 +63,9 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(
                 post("/api/v1/auth/contact/magic-link/redeem")
                     .route(web::post().to(auth::redeem_magic_link)),
+            )
+            .service(
+                post("/api/v1/auth/contact/code").route(web::post().to(auth::redeem_sign_in_code)),
             )
             .service(post("/api/v1/auth/invitation").route(web::post().to(auth::accept_invitation)))
             .service(post("/api/v1/auth/refresh").route(web::post().to(auth::refresh)))
@@ -140,6 +144,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::get().to(cases::list))
                     .route(web::post().to(cases::open)),
             )
+            .service(post("/api/v1/cases/with-files").route(web::post().to(cases::open_with_files)))
             .service(
                 resource("/api/v1/cases/{id}", "GET, PATCH")
                     .route(web::get().to(cases::get))

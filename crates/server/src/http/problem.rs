@@ -117,6 +117,7 @@ impl ApiError {
             ApiError::UseCase(U::Redacted(_)) => "redacted",
             ApiError::UseCase(U::InvalidRatingLink) => "invalid_rating_link",
             ApiError::UseCase(U::InvalidInvitation) => "invalid_invitation",
+            ApiError::UseCase(U::InvalidSignInCode) => "invalid_sign_in_code",
             ApiError::UseCase(U::StorageFull(_)) => "storage_full",
             ApiError::UseCase(U::TooManyConnections(_)) => "too_many_connections",
             ApiError::UseCase(_) => "internal",
@@ -159,6 +160,7 @@ impl ApiError {
             "invalid_credentials"
             | "invalid_magic_link"
             | "invalid_invitation"
+            | "invalid_sign_in_code"
             | "invalid_refresh_token"
             | "refresh_token_reused"
             | "unauthenticated"

@@ -36,6 +36,7 @@ const ASSETS: &[Asset] = &[
     script!("api.js"),
     script!("live.js"),
     script!("thread.js"),
+    script!("composer.js"),
     script!("portal.js"),
     script!("console.js"),
     script!("auditor.js"),

@@ -496,6 +496,43 @@ pub fn open(
     state.store.write(|conn| open_in(conn, state, who, &input))
 }
 
+/// Opens a case whose first message carries files (a screenshot with the
+/// question). A retry with the same client message id returns the first
+/// opening and stores no file twice.
+pub fn open_with_files(
+    state: &AppState,
+    who: &Principal,
+    input: OpenCase,
+    uploads: Vec<Upload>,
+) -> Result<(Case, Entry, Vec<Attachment>), UseCaseError> {
+    let result = state.store.write(|conn| {
+        let (author, _) = author_of(who)?;
+        if let Some(cmid) = check_client_message_id(input.client_message_id.as_deref())?
+            && let Some(entry) = case::find_by_client_message(conn, &author, &cmid)?
+        {
+            let existing =
+                case::find(conn, entry.case_id)?.ok_or(UseCaseError::NotFound("case"))?;
+            let files = rapport_store::attachment::for_entries(conn, &[entry.id])?;
+            return Ok((existing, entry, files, true));
+        }
+        let (case, entry) = open_in(conn, state, who, &input)?;
+        let files = attach(conn, state, &entry, &uploads)?;
+        Ok((case, entry, files, false))
+    });
+    match result {
+        Ok((case, entry, files, duplicate)) => {
+            if duplicate {
+                uploads.iter().for_each(Upload::discard);
+            }
+            Ok((case, entry, files))
+        }
+        Err(e) => {
+            uploads.iter().for_each(Upload::discard);
+            Err(e)
+        }
+    }
+}
+
 /// Opens a case inside the caller's transaction (see [`open`]).
 pub(super) fn open_in(
     conn: &mut DbConnection,

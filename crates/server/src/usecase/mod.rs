@@ -61,6 +61,8 @@ pub enum UseCaseError {
     RefreshTokenReused,
     #[error(transparent)]
     Store(StoreError),
+    #[error("this sign-in code is wrong, used or expired; ask for a new email")]
+    InvalidSignInCode,
     #[error("this invitation link is invalid, used or expired; ask an administrator for a new one")]
     InvalidInvitation,
     #[error("this rating link is invalid, expired, or for another case")]

@@ -541,24 +541,23 @@ pub fn request_magic_link(
         return Ok(());
     }
     let token = new_opaque_token().map_err(randomness)?;
+    let code = SignInCode::new().map_err(randomness)?;
     let Subject::Contact(c) = &subject else {
         return Ok(());
     };
     let settings = &state.config.settings;
     let link = format!("{}/portal/sign-in?token={token}", state.public_url());
     let body = format!(
-        "Hello {},\n\nSign in to {} with this link:\n\n{link}\n\nIn a chat window, paste this sign-in code instead:\n\n{token}\n\n\
-         It works once and for {MAGIC_LINK_MINUTES} minutes. If you did not ask for it, ignore this message.\n",
+        "Hello {},\n\nSign in to {} with this link:\n\n{link}\n\nIn a chat window, enter this code instead:\n\n    {}\n\n\
+         Each works once and for {MAGIC_LINK_MINUTES} minutes. If you did not ask for it, ignore this message.\n",
         c.name.as_str(),
-        settings.instance.name
+        settings.instance.name,
+        code.display(),
     );
     state.store.write(|conn| {
-        rapport_store::magic_link::insert(
-            conn,
-            &opaque_token_hash(&token),
-            c.id,
-            Utc::now() + chrono::Duration::minutes(MAGIC_LINK_MINUTES),
-        )?;
+        let expires = Utc::now() + chrono::Duration::minutes(MAGIC_LINK_MINUTES);
+        rapport_store::magic_link::insert(conn, &opaque_token_hash(&token), c.id, expires)?;
+        rapport_store::magic_link::insert(conn, &code.hash(c.id), c.id, expires)?;
         super::mail::enqueue_magic_link(
             conn,
             state,
@@ -580,6 +579,114 @@ pub fn request_magic_link(
     })?;
     state.mail.wake();
     Ok(())
+}
+
+/// The short code of a sign-in email, typed into the chat widget: eight
+/// characters from an alphabet without look-alikes. Short enough to type,
+/// so it only works together with the address it was sent to, once, for
+/// as long as the link, and failed attempts are throttled like passwords.
+struct SignInCode(String);
+
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+const CODE_LENGTH: usize = 8;
+
+impl SignInCode {
+    fn new() -> Result<SignInCode, getrandom::Error> {
+        let mut bytes = [0u8; CODE_LENGTH];
+        getrandom::fill(&mut bytes)?;
+        // 256 is a multiple of the alphabet's 32 letters: no bias.
+        Ok(SignInCode(
+            bytes
+                .iter()
+                .map(|b| char::from(CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()]))
+                .collect(),
+        ))
+    }
+
+    /// What a person typed: case, spaces and dashes do not matter.
+    fn typed(text: &str) -> Option<SignInCode> {
+        let code: String = text
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        (code.len() == CODE_LENGTH && code.bytes().all(|b| CODE_ALPHABET.contains(&b)))
+            .then_some(SignInCode(code))
+    }
+
+    /// As mailed: `ABCD-EFGH`.
+    fn display(&self) -> String {
+        format!("{}-{}", &self.0[..4], &self.0[4..])
+    }
+
+    /// Stored like a link's token, but bound to its contact.
+    fn hash(&self, contact: rapport_domain::ContactId) -> String {
+        opaque_token_hash(&format!("code:{contact}:{}", self.0))
+    }
+}
+
+/// Signs a contact in with the code of a sign-in email and the address it
+/// was sent to. Wrong codes count as failed sign-ins.
+pub fn redeem_sign_in_code(
+    state: &AppState,
+    email: &str,
+    code: &str,
+    ctx: &RequestContext,
+) -> Result<SessionTokens, UseCaseError> {
+    let typed = email.trim().to_lowercase();
+    let (keys, shared) = throttle_keys(
+        SubjectKind::Contact,
+        &format!("code:{typed}"),
+        ctx.ip.as_deref(),
+    );
+    let now = Instant::now();
+    state
+        .throttle
+        .check(&keys, now)
+        .map_err(UseCaseError::RateLimited)?;
+    state
+        .shared_throttle
+        .check(&shared, now)
+        .map_err(UseCaseError::RateLimited)?;
+    let found = match (EmailAddress::parse(email), SignInCode::typed(code)) {
+        (Ok(address), Some(code)) => contact::find_by_email(&mut *state.store.conn()?, &address)?
+            .map(|c| (c.id, code.hash(c.id))),
+        _ => None,
+    };
+    let signed_in = match found {
+        Some((contact_id, hash)) => state.store.write(|conn| {
+            if rapport_store::magic_link::redeem(conn, &hash)? != Some(contact_id) {
+                return Ok(None);
+            }
+            let Some(subject) = contact::find(conn, contact_id)?
+                .map(Subject::Contact)
+                .filter(Subject::may_sign_in)
+            else {
+                return Ok(None);
+            };
+            let family = SessionFamilyId::new().to_string();
+            let tokens = issue(conn, state, &subject, &family)?;
+            let mut data = context_data(ctx);
+            data["session"] = json!(family);
+            data["method"] = json!("sign_in_code");
+            subject.record(conn, subject.actor()?, "auth.login_succeeded", data)?;
+            Ok::<_, UseCaseError>(Some(tokens))
+        })?,
+        None => None,
+    };
+    match signed_in {
+        Some(tokens) => {
+            state.throttle.record_success(&keys[0]);
+            Ok(tokens)
+        }
+        None => {
+            state.throttle.record_failure(&keys, Instant::now());
+            state
+                .shared_throttle
+                .record_failure(&shared, Instant::now());
+            Err(UseCaseError::InvalidSignInCode)
+        }
+    }
 }
 
 /// Signs a contact in with a magic link: valid once, for 15 minutes.
@@ -610,6 +717,27 @@ pub fn redeem_magic_link(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_in_codes_are_short_unambiguous_and_forgiving_when_typed() {
+        let code = SignInCode::new().expect("randomness");
+        assert_eq!(code.0.len(), 8);
+        assert!(code.0.bytes().all(|b| CODE_ALPHABET.contains(&b)));
+        let shown = code.display();
+        assert_eq!(shown.len(), 9);
+        let typed = SignInCode::typed(&format!(" {} ", shown.to_lowercase())).expect("parses");
+        assert_eq!(typed.0, code.0);
+        assert!(
+            SignInCode::typed("ABCD-EFG0").is_none(),
+            "0 is not in the alphabet"
+        );
+        assert!(SignInCode::typed("ABCDEFG").is_none());
+        let contact = rapport_domain::ContactId::new();
+        assert_ne!(
+            code.hash(contact),
+            code.hash(rapport_domain::ContactId::new())
+        );
+    }
 
     #[test]
     fn a_typed_address_is_throttled_only_together_with_its_client_address() {

@@ -72,6 +72,20 @@ export class Api {
     URL.revokeObjectURL(url);
   }
 
+  /// Posts text fields and files as multipart/form-data (thread entries
+  /// with attachments); returns the JSON answer.
+  async upload(path, fields, files) {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== null && v !== "") form.append(k, v);
+    for (const f of files) form.append("file", f, f.name || "pasted-image.png");
+    const send = () => fetch(path, { method: "POST", headers: { Authorization: `Bearer ${this.tokens?.access_token}` }, body: form });
+    let res = await send();
+    if (res.status === 401 && (await this.refresh())) res = await send();
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) throw new ApiError(data.detail || res.statusText, data.code || "error", res.status, data.field);
+    return data;
+  }
+
   get(path) { return this.request("GET", path); }
   post(path, body = {}) { return this.request("POST", path, body); }
   patch(path, body) { return this.request("PATCH", path, body); }
@@ -108,6 +122,12 @@ export function h(tag, attrs = {}, ...children) {
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return el;
+}
+
+/// A search snippet with its matched words highlighted (`<mark>`).
+export function highlighted(item) {
+  if (!item.snippet_parts) return h("span", { class: "meta snippet" }, item.snippet || "");
+  return h("span", { class: "meta snippet" }, ...item.snippet_parts.map((p) => (p.match ? h("mark", {}, p.text) : p.text)));
 }
 
 export function avatar(person) {

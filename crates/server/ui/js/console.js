@@ -3,7 +3,7 @@
 // that answers by chat or email or writes an internal note, and the
 // case's status and priority.
 
-import { Api, ApiError, staffSignIn, h, avatar, when } from "./api.js";
+import { Api, ApiError, staffSignIn, h, avatar, when, highlighted } from "./api.js";
 import { Live } from "./live.js";
 import { Thread } from "./thread.js";
 import { knowledgeAdmin, cannedAdmin } from "./authoring.js";
@@ -64,7 +64,7 @@ async function runSearch(words) {
   pane(h("h2", {}, `Search: ${words}`),
     res.items.length ? h("ul", { class: "cases", id: "results" }, ...res.items.map((hit) => h("li", {},
       h("button", { type: "button", onclick: () => openCase(hit.case_id) },
-        h("span", { class: `badge ${hit.kind}` }, hit.kind), " ", hit.snippet, h("br"),
+        h("span", { class: `badge ${hit.kind}` }, hit.kind), " ", highlighted(hit), h("br"),
         h("span", { class: "meta" }, when(hit.created_at))))))
       : h("p", {}, "Nothing found."));
 }
@@ -249,7 +249,7 @@ async function openCase(id) {
   const prioritySel = h("select", { id: "c-priority" }, ...["low", "normal", "high", "urgent"].map((p) => h("option", { value: p }, p)));
   current = {
     id, statusSel, prioritySel,
-    thread: new Thread(list, (e) => entryTools(id, e)),
+    thread: new Thread(list, (e) => entryTools(id, e), api),
     title: h("h2", {}),
     sla: h("p", { class: "sla", id: "c-sla" }),
     people: h("div", { class: "people", "aria-label": "Also here" }),

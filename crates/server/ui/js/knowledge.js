@@ -2,7 +2,7 @@
 // see, and one article. Used by the public help page, the portal and the
 // console.
 
-import { h, when } from "./api.js";
+import { h, when, highlighted } from "./api.js";
 
 /// An article's body. The server renders the Markdown and sanitises the
 /// HTML (no scripts, no event handlers, safe links); the strict
@@ -31,7 +31,7 @@ export function knowledgeBrowser(api, container, { staff = false, extra = () => 
   const list = (items) => results.replaceChildren(...(items.length ? items.map((a) => h("li", {},
     h("button", { type: "button", "data-article": a.id, onclick: () => open(a.id) },
       h("strong", {}, a.title), staff && a.status !== "published" ? h("span", { class: "badge" }, ` ${a.status}`) : null, h("br"),
-      a.snippet ? h("span", { class: "meta" }, a.snippet) : h("span", { class: "meta" }, a.category || ""))))
+      a.snippet ? highlighted(a) : h("span", { class: "meta" }, a.category || ""))))
     : [h("li", { class: "meta" }, "No articles found.")]));
   const load = async () => {
     const words = q.value.trim();

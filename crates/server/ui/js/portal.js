@@ -1,9 +1,10 @@
 // The client portal: a contact's company cases, opening a case, and each
 // case's thread with live chat and who of the team is helping.
 
-import { Api, ApiError, h, avatar, when } from "./api.js";
+import { Api, ApiError, h, avatar, when, highlighted } from "./api.js";
 import { Live } from "./live.js";
 import { Thread } from "./thread.js";
+import { composer } from "./composer.js";
 import { knowledgeBrowser, articleView } from "./knowledge.js";
 import { ratingForm } from "./rating.js";
 import { appointmentsSection } from "./appointments.js";
@@ -112,10 +113,15 @@ async function loadCases() {
   if (!casesList) return;
   const page = await api.get("/api/v1/cases?limit=100");
   casesList.replaceChildren(...page.items.map((c) => h("li", {},
-    h("button", { type: "button", "aria-current": current?.id === c.id ? "true" : "false", onclick: () => openCase(c.id) },
+    h("button", { type: "button", "aria-current": current?.id === c.id ? "true" : "false", "data-case": c.id, onclick: () => openCase(c.id) },
       h("strong", {}, `${c.reference} ${c.subject}`), h("br"),
-      h("span", { class: "meta" }, `${c.status.replace("_", " ")} · last activity ${when(c.last_activity_at)}`)))));
+      h("span", { class: "meta" }, `${c.status.replace("_", " ")} · ${c.opened_by_contact_id === me.id ? "opened by you" : `opened by ${c.opened_by_name || "your support team"}`} · last activity ${when(c.last_activity_at)}`)))));
 }
+
+// Cases started elsewhere (a chat on the company's site, an email, a
+// colleague) appear without a reload.
+setInterval(() => { if (document.visibilityState === "visible") loadCases().catch(() => {}); }, 10_000);
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") loadCases().catch(() => {}); });
 
 function openHelp() {
   if (current) live.leave(current.id);
@@ -151,7 +157,7 @@ function suggestions(subject) {
                     h("p", {}, "No case was opened. You can always open one if something is still unclear."));
                 } }, "This answered my question"),
                 h("button", { type: "button", class: "secondary", onclick: () => { asked = ""; subject.dispatchEvent(new Event("input")); } }, "Back to the suggestions")));
-          } }, a.title), " ", h("span", { class: "meta" }, a.snippet || "")))),
+          } }, a.title), " ", highlighted(a)))),
       ] : []));
     }, 350);
   });
@@ -168,20 +174,16 @@ function openForm() {
   const body = h("textarea", { id: "body", required: true });
   const files = h("input", { id: "files", type: "file", multiple: true });
   const suggested = suggestions(subject);
+  // One request id for retries of this form: a resend opens no second case.
+  const requestId = crypto.randomUUID();
   document.getElementById("pane").replaceChildren(h("form", { onsubmit: async (ev) => {
     ev.preventDefault();
     try {
-      const opened = await api.post("/api/v1/cases", { subject: subject.value, body: body.value, category: category.value || undefined, client_message_id: crypto.randomUUID(), kb_suggestion_id: suggested.state.id || undefined });
-      if (files.files.length) {
-        const form = new FormData();
-        form.append("kind", "portal");
-        form.append("client_message_id", crypto.randomUUID());
-        for (const f of files.files) form.append("file", f, f.name);
-        const res = await fetch(`/api/v1/cases/${opened.case.id}/attachments`, {
-          method: "POST", headers: { Authorization: `Bearer ${api.tokens.access_token}` }, body: form,
-        });
-        if (!res.ok) throw new ApiError((await res.json().catch(() => ({}))).detail || "The files could not be attached", "upload", res.status);
-      }
+      const fields = { subject: subject.value, body: body.value, category: category.value || undefined, client_message_id: requestId, kb_suggestion_id: suggested.state.id || undefined };
+      // Files travel with the first message, not as a message of their own.
+      const opened = files.files.length
+        ? await api.upload("/api/v1/cases/with-files", fields, [...files.files])
+        : await api.post("/api/v1/cases", fields);
       await loadCases();
       openCase(opened.case.id);
     } catch (e) { err.textContent = e.message; }
@@ -231,7 +233,7 @@ async function openCase(id) {
   const list = h("ol", { class: "thread", "aria-label": "Conversation" });
   current = {
     id,
-    thread: new Thread(list),
+    thread: new Thread(list, () => [], api),
     title: h("h2", {}),
     status: h("p", { class: "meta" }),
     helpers: h("div", { class: "people", "aria-label": "Who is helping" }),
@@ -241,14 +243,15 @@ async function openCase(id) {
     error: errorBox(),
   };
   const c = current;
-  const input = h("textarea", { id: "reply", "aria-label": "Your message", oninput: () => live.typing(id, input.value.length > 0), onblur: () => live.typing(id, false) });
-  const form = h("form", { onsubmit: (ev) => {
-    ev.preventDefault();
-    if (!input.value.trim()) return;
-    live.send(id, input.value);
-    input.value = "";
-    live.typing(id, false);
-  } }, input, h("p"), h("button", { type: "submit" }, "Send"));
+  const form = composer({
+    id: "reply", label: "Your message", enterSends: false,
+    onTyping: (active) => live.typing(id, active),
+    onSend: async ({ text, files }) => {
+      if (!files.length) { live.send(id, text); return; }
+      const posted = await api.upload(`/api/v1/cases/${id}/attachments`, { kind: "portal", body: text, client_message_id: crypto.randomUUID() }, files);
+      c.thread.put(posted.entry);
+    },
+  }).form;
   c.appointments = appointmentsSection(api, id, "contact");
   document.getElementById("pane").replaceChildren(c.title, c.status, c.rating,
     h("h3", {}, "Helping you"), c.helpers, list, c.typing, c.notice, form, c.error, c.appointments);
@@ -260,12 +263,5 @@ async function openCase(id) {
   live.join(id);
   loadCases();
 }
-
-document.addEventListener("click", async (ev) => {
-  const a = ev.target.closest("a[data-attachment]");
-  if (!a) return;
-  ev.preventDefault();
-  await api.save(a.dataset.attachment, a.textContent.replace("📎 ", "")).catch((e) => { if (current) current.error.textContent = e.message; });
-});
 
 start().catch((e) => show(h("p", { class: "error", role: "alert" }, e instanceof ApiError ? e.message : String(e))));

@@ -6,14 +6,40 @@ import { h, avatar, when } from "./api.js";
 
 const LABELS = { chat: "chat", email_in: "email", email_out: "email", portal: "portal", note: "internal note", event: "event" };
 
+const PREVIEWED = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
 export class Thread {
-  /// `actions(entry)` may return extra controls for an entry (staff tools).
-  constructor(list, actions = () => []) {
+  /// `actions(entry)` may return extra controls for an entry (staff tools);
+  /// `api` opens files: images show inline, any file downloads on a click.
+  constructor(list, actions = () => [], api = null) {
     this.list = list;
     this.actions = actions;
+    this.api = api;
     this.names = new Map(); // author id -> person, filled from live frames
     this.items = new Map();
     this.data = new Map();
+    this.previews = new Map(); // attachment url -> object URL
+    list.addEventListener("click", async (ev) => {
+      const a = ev.target.closest("a[data-attachment]");
+      if (!a || !this.api) return;
+      ev.preventDefault();
+      try { await this.api.save(a.dataset.attachment, a.dataset.filename); } catch (e) { a.after(h("span", { class: "error", role: "alert" }, ` ${e.message}`)); }
+    });
+  }
+
+  /// A file of an entry: its name, which downloads, and for images a preview.
+  file(a) {
+    if (a.redaction) return h("p", { class: "meta tomb" }, `${a.filename} was removed: ${a.redaction.reason}`);
+    const link = h("a", { href: a.url, "data-attachment": a.url, "data-filename": a.filename, download: a.filename }, `📎 ${a.filename}`);
+    const box = h("div", { class: "attachment" }, h("p", { class: "meta" }, link, ` (${Math.ceil(a.size / 1024)} KiB) · download`));
+    if (this.api && PREVIEWED.includes(a.content_type)) {
+      const img = h("img", { alt: a.filename, class: "preview", "data-preview": a.url });
+      box.prepend(h("a", { href: a.url, "data-attachment": a.url, "data-filename": a.filename, title: `Download ${a.filename}` }, img));
+      const known = this.previews.get(a.url);
+      if (known) img.src = known;
+      else this.api.blob(a.url).then((blob) => { const url = URL.createObjectURL(blob); this.previews.set(a.url, url); img.src = url; }).catch(() => img.remove());
+    }
+    return box;
   }
 
   clear() {
@@ -41,9 +67,7 @@ export class Thread {
         : h("p", { class: "body" }, e.body),
       ...this.actions(e),
       e.email?.collapsed ? h("details", {}, h("summary", {}, "Show the whole email"), h("p", { class: "body" }, e.email.full_text)) : null,
-      ...(e.attachments || []).map((a) => a.redaction
-        ? h("p", { class: "meta tomb" }, `${a.filename} was removed: ${a.redaction.reason}`)
-        : h("p", { class: "meta" }, h("a", { href: "#", "data-attachment": a.url }, `📎 ${a.filename}`), ` (${Math.ceil(a.size / 1024)} KiB)`)));
+      ...(e.attachments || []).map((a) => this.file(a)));
     const shown = this.items.get(e.id);
     if (shown) {
       shown.replaceWith(li);

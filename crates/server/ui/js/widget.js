@@ -6,6 +6,10 @@ import { Api, ApiError, h, avatar } from "./api.js";
 import { Live } from "./live.js";
 import { Thread } from "./thread.js";
 import { ratingForm } from "./rating.js";
+import { composer } from "./composer.js";
+
+/// Tells the page around the widget (its own script, on the client's site).
+function tellHost(type) { window.parent.postMessage({ rapport: type }, "*"); }
 
 const api = new Api("widget");
 const app = document.getElementById("app");
@@ -18,14 +22,23 @@ function show(...nodes) { app.replaceChildren(...nodes); }
 async function start() {
   instance = await api.get("/api/v1/instance");
   document.getElementById("desk").textContent = `Chat with ${instance.name}`;
+  document.getElementById("who").replaceChildren(
+    h("button", { type: "button", id: "w-close", "aria-label": "Close the chat", title: "Close (the conversation stays)", onclick: () => tellHost("close") }, "×"));
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape") tellHost("close"); });
+  let me = null;
   if (!api.signedIn) return signIn();
-  try { await api.get("/api/v1/me"); } catch { return signIn(); }
+  try { me = await api.get("/api/v1/me"); } catch { return signIn(); }
   live = new Live(api, {
     ack: (f) => {
       if (!chat) openChat(f.case_id);
     },
     backlog: (f) => { if (chat?.id === f.case_id) { f.entries.forEach((e) => chat.thread.put(e)); triage(f.case); } },
-    message: (e) => { if (chat?.id === e.case_id) { chat.thread.put(e); chat.typing.textContent = ""; } },
+    message: (e) => {
+      if (chat?.id !== e.case_id) return;
+      chat.thread.put(e);
+      chat.typing.textContent = "";
+      if (e.author_id !== me?.id) tellHost("unread");
+    },
     entry_updated: (f) => { if (chat?.id === f.entry.case_id) chat.thread.put(f.entry); },
     case_updated: (f) => { if (chat?.id === f.case.id) triage(f.case); },
     presence: (f) => {
@@ -50,12 +63,12 @@ async function start() {
 function signIn(message = "") {
   const err = h("p", { class: "error", role: "alert" }, message);
   const email = h("input", { id: "w-email", type: "email", autocomplete: "email", required: true });
-  const code = h("input", { id: "w-code", autocomplete: "one-time-code" });
+  const code = h("input", { id: "w-code", autocomplete: "one-time-code", maxlength: "9", placeholder: "ABCD-EFGH", autocapitalize: "characters", spellcheck: "false", required: true });
   const codeForm = h("form", { hidden: true, onsubmit: async (ev) => {
     ev.preventDefault();
-    try { api.tokens = await api.post("/api/v1/auth/contact/magic-link/redeem", { token: code.value.trim() }); location.reload(); }
+    try { api.tokens = await api.post("/api/v1/auth/contact/code", { email: email.value, code: code.value }); location.reload(); }
     catch (e) { err.textContent = e.message; }
-  } }, h("label", { for: "w-code" }, "Code from the email"), code, h("p"), h("button", { type: "submit", id: "w-code-go" }, "Sign in"));
+  } }, h("label", { for: "w-code" }, "The 8-character code from the email"), code, h("p"), h("button", { type: "submit", id: "w-code-go" }, "Sign in"));
   show(h("div", { class: "card" },
     h("p", {}, "Sign in with your work email address to chat with your support team."),
     h("form", { onsubmit: async (ev) => {
@@ -69,14 +82,21 @@ function signIn(message = "") {
 }
 
 function askFirst() {
-  const text = h("textarea", { id: "w-first", "aria-label": "Your question", required: true });
-  show(h("form", { class: "card", onsubmit: (ev) => {
+  const text = h("textarea", { id: "w-first", "aria-label": "Your question", required: true, rows: "3" });
+  const form = h("form", { class: "card", onsubmit: (ev) => {
     ev.preventDefault();
     if (!text.value.trim()) return;
     live.raw({ type: "start", client_message_id: crypto.randomUUID(), body: text.value });
     text.disabled = true;
-  } }, h("label", { for: "w-first" }, "How can we help?"), text, h("p"), h("button", { type: "submit", id: "w-start" }, "Start chat"),
-  h("p", { class: "error", role: "alert", id: "w-error" })));
+  } }, h("label", { for: "w-first" }, "How can we help?"), text,
+  h("p", { class: "meta hint" }, "Enter sends, Shift+Enter starts a new line."),
+  h("button", { type: "submit", id: "w-start" }, "Start chat"),
+  h("p", { class: "error", role: "alert", id: "w-error" }));
+  text.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); form.requestSubmit(); }
+  });
+  show(form);
+  text.focus();
 }
 
 /// A resolved chat asks for a rating, once, right in the widget.
@@ -100,7 +120,7 @@ function openChat(id) {
   const list = h("ol", { class: "thread", "aria-label": "Conversation" });
   chat = {
     id,
-    thread: new Thread(list),
+    thread: new Thread(list, () => [], api),
     team: h("div", { class: "people", "aria-label": "Your team online" }),
     choices: h("div", { class: "choices", "aria-label": "Topic" }),
     typing: h("p", { class: "typing", "aria-live": "polite" }),
@@ -108,16 +128,17 @@ function openChat(id) {
     error: h("p", { class: "error", role: "alert" }),
     rating: h("div", { id: "w-rating" }),
   };
-  const input = h("textarea", { id: "w-reply", "aria-label": "Your message", oninput: () => live.typing(id, input.value.length > 0), onblur: () => live.typing(id, false) });
-  show(chat.team, list, chat.choices, chat.rating, chat.typing, chat.notice,
-    h("form", { onsubmit: (ev) => {
-      ev.preventDefault();
-      if (!input.value.trim()) return;
-      live.send(id, input.value);
-      input.value = "";
-      live.typing(id, false);
-    } }, input, h("p"), h("button", { type: "submit", id: "w-send-msg" }, "Send")),
-    chat.error);
+  const box = composer({
+    id: "w-reply", label: "Your message",
+    onTyping: (active) => live.typing(id, active),
+    onSend: async ({ text, files }) => {
+      if (!files.length) { live.send(id, text); return; }
+      const posted = await api.upload(`/api/v1/cases/${id}/attachments`, { kind: "chat", body: text, client_message_id: crypto.randomUUID() }, files);
+      chat.thread.put(posted.entry);
+    },
+  });
+  show(h("div", { class: "chat" }, chat.team, list, chat.choices, chat.rating, chat.typing, chat.notice, box.form, chat.error));
+  box.focus();
   live.join(id);
 }
 
