@@ -187,7 +187,8 @@ impl Browser {
     }
 
     /// Runs an element command, finding the element again when the page
-    /// replaced it in between (live updates re-render parts of pages).
+    /// replaced it in between (live updates re-render parts of pages) or
+    /// waiting while it is not yet shown.
     async fn on_element(&self, css: &str, action: &str, body: Value) {
         let deadline = Instant::now() + WAIT;
         loop {
@@ -202,8 +203,11 @@ impl Browser {
                 return;
             }
             let v: Value = res.json().await.unwrap_or_default();
-            let stale = v["value"]["error"] == "stale element reference";
-            assert!(stale && Instant::now() < deadline, "{action} on {css}: {v}");
+            // Replaced by a live update, or not shown yet (a form that
+            // appears once the server answered): look again.
+            let passing = v["value"]["error"] == "stale element reference"
+                || v["value"]["error"] == "element not interactable";
+            assert!(passing && Instant::now() < deadline, "{action} on {css}: {v}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

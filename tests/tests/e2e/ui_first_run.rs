@@ -2,11 +2,60 @@
 //! admin from the command line, their first sign-in and own password, an
 //! agent invited by email, teams, an account with two contacts, changing
 //! the account's team and deactivating a contact, and a contact signing in
-//! by the mailed link, all on a server on a non-default port.
+//! by the mailed link, all on a server on a non-default port, then the chat
+//! widget on the client's own site.
 
 use rapport_tests::browser::{Browser, Driver};
-use rapport_tests::http::wait_for_mail_matching;
+use rapport_tests::http::{wait_for_mail_matching, wait_for_new_mail};
 use rapport_tests::{TestApp, e2e_test, rapport_bin, run_rapport};
+
+/// A client company's website on its own origin, serving one page.
+struct ClientSite {
+    origin: String,
+    page: std::sync::Arc<std::sync::Mutex<String>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl ClientSite {
+    async fn start() -> ClientSite {
+        let page: std::sync::Arc<std::sync::Mutex<String>> = std::sync::Arc::default();
+        let shared = page.clone();
+        let server = actix_web::HttpServer::new(move || {
+            let page = shared.clone();
+            actix_web::App::new().route(
+                "/",
+                actix_web::web::get().to(move || {
+                    let body = page.lock().unwrap().clone();
+                    async move {
+                        actix_web::HttpResponse::Ok()
+                            .content_type("text/html")
+                            .body(body)
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let origin = format!("http://{}", server.addrs()[0]);
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        ClientSite {
+            origin,
+            page,
+            handle,
+        }
+    }
+
+    fn set_page(&self, html: &str) {
+        *self.page.lock().unwrap() = html.to_owned();
+    }
+
+    async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
 
 /// The link with a token in the newest mail to `to` about `subject`.
 async fn mailed_link(db: &rapport_tests::TestDatabase, to: &str, subject: &str) -> String {
@@ -34,7 +83,10 @@ e2e_test! {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let printed = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
         let one_time = printed.lines().find_map(|l| l.split("password: ").nth(1)).map(str::trim).expect("a one-time password").to_owned();
-        let app = TestApp::spawn(&db).await;
+        // The client's own website, on another origin, allowed to show the chat.
+        let site = ClientSite::start().await;
+        let site_origin = site.origin.clone();
+        let app = TestApp::spawn_with(&db, move |s| s.server.widget_origins = vec![site_origin]).await;
         assert_ne!(app.addr.port(), 8080, "a non-default port");
 
         // First sign-in: the one-time password, then one's own, in place.
@@ -127,6 +179,41 @@ e2e_test! {
         client.wait_text("#cases-h", "Your cases").await;
         client.wait_text("#who", "Anna Finance").await;
         assert_eq!(app.post_json("/api/v1/auth/contact/magic-link", &serde_json::json!({"email": "carl@acme.example"})).await.status, 202);
+
+        // The admin page gives the line for the client's site and the sites allowed.
+        open_section(&admin, "widget", "Chat widget").await;
+        admin.wait_text("#w-origins", &site.origin).await;
+        let snippet = admin.script("return document.getElementById('w-snippet').textContent").await.as_str().unwrap().to_owned();
+        assert_eq!(snippet, format!("<script src=\"{}/widget.js\" async></script>", app.base_url));
+        site.set_page(&format!("<!DOCTYPE html><html><body><h1>Acme Manufacturing</h1>{snippet}</body></html>"));
+
+        // On the client's site, Anna signs in with the mailed code and asks with Enter.
+        let visitor = driver.browser().await;
+        visitor.goto(&format!("{}/", site.origin)).await;
+        visitor.wait_text("h1", "Acme Manufacturing").await;
+        visitor.enter_frame("const host = document.getElementById('rapport-chat-widget'); if (!host) return null; host.shadowRoot.querySelector('button').click(); return host.shadowRoot.querySelector('iframe');").await;
+        visitor.type_into("#w-email", "anna@acme.example").await;
+        let mailbox = db.data_dir().join("mailbox");
+        let before: Vec<_> = std::fs::read_dir(&mailbox).unwrap().flatten().map(|e| e.path()).collect();
+        visitor.click("#w-send").await;
+        visitor.wait_text("main", "8-character code").await;
+        let mail = rapport_mail::parse(&std::fs::read(wait_for_new_mail(&mailbox, &before).await).unwrap()).unwrap();
+        assert!(mail.to.iter().any(|t| t.address == "anna@acme.example"));
+        let code = mail.text.split_whitespace().find(|w| w.len() == 9 && w.as_bytes()[4] == b'-').expect("a code").to_owned();
+        visitor.type_into("#w-code", &code).await;
+        visitor.click("#w-code-go").await;
+        visitor.type_into("#w-first", "Where is the credit note for order 4471?\u{E007}").await;
+        visitor.wait_text(".thread", "Where is the credit note for order 4471?").await;
+        visitor.type_into("#w-reply", "It is urgent for our month end.\u{E007}").await;
+        visitor.wait_text(".thread", "urgent for our month end").await;
+        visitor.screenshot("first-run-widget").await;
+        // The chat is in Anna's portal too, without a reload.
+        client.wait_text("ul.cases", "Where is the credit note for order 4471?").await;
+        let cases = app.get_as(&olivia, "/api/v1/cases").await.json();
+        let chat = cases["items"].as_array().unwrap().iter().find(|c| c["channel"] == "chat").expect("the chat case").clone();
+        assert_eq!(chat["team_id"], mid_market.as_str(), "routed to the account's team as it is now");
+        visitor.quit().await;
+        site.stop().await;
 
         admin.quit().await;
         agent.quit().await;
