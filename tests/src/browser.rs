@@ -207,7 +207,10 @@ impl Browser {
             // appears once the server answered): look again.
             let passing = v["value"]["error"] == "stale element reference"
                 || v["value"]["error"] == "element not interactable";
-            assert!(passing && Instant::now() < deadline, "{action} on {css}: {v}");
+            assert!(
+                passing && Instant::now() < deadline,
+                "{action} on {css}: {v}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

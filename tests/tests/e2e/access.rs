@@ -169,6 +169,11 @@ pub(crate) fn conversation_rows(w: &World, ids: &ConversationIds) -> Vec<MatrixR
         &[("scan.txt", b"PO 7781 scan")],
     ))
     .unwrap();
+    let opening = String::from_utf8(multipart(
+        &[("account_id", acme), ("subject", "Scanned PO {n}"), ("body", "See the scan")],
+        &[("scan.txt", b"PO scan")],
+    ))
+    .unwrap();
     vec![
         (Method::GET, "/healthz".into(), None, [200; 11]),
         (Method::GET, "/readyz".into(), None, [200; 11]),
@@ -177,6 +182,8 @@ pub(crate) fn conversation_rows(w: &World, ids: &ConversationIds) -> Vec<MatrixR
         (Method::POST, "/api/v1/auth/contact/login".into(), Some(json!({"email": "nobody-{n}@acme.example", "password": "not the password"})), [401; 11]),
         (Method::POST, "/api/v1/auth/contact/magic-link".into(), Some(json!({"email": "nobody-{n}@acme.example"})), [202; 11]),
         (Method::POST, "/api/v1/auth/contact/magic-link/redeem".into(), Some(json!({"token": "forged-{n}"})), [401; 11]),
+        (Method::POST, "/api/v1/auth/contact/code".into(), Some(json!({"email": "nobody-{n}@acme.example", "code": "ABCD-EFGH"})), [401; 11]),
+        (Method::POST, "/api/v1/cases/with-files".into(), raw(&opening, &content_type()), [401, 201, 404, 403, 201, 404, 403, 403, 403, 403, 201]),
         (Method::POST, "/api/v1/auth/invitation".into(), Some(json!({"token": "forged-{n}", "password": "a long enough passphrase"})), [401; 11]),
         (Method::POST, "/api/v1/auth/refresh".into(), Some(json!({"refresh_token": "forged-{n}"})), [401; 11]),
         (Method::POST, "/api/v1/auth/logout".into(), Some(json!({"refresh_token": "forged-{n}"})), [204; 11]),

@@ -97,6 +97,23 @@ e2e_test! {
         contact.wait_text("#pane h2", "VAT rate on invoice 2026-0318").await;
         contact.wait_text(".thread", "our contract says 7%").await;
         contact.wait_text(".thread", "invoice-2026-0318.txt").await;
+        // The file came with the first message, not as a message of its own.
+        let opened = app.get_as(&agent, "/api/v1/cases").await.json()["items"][0].clone();
+        assert_eq!(opened["opened_by_name"], "Anna Finance");
+        let first = app.get_as(&agent, &format!("/api/v1/cases/{}/entries", opened["id"].as_str().unwrap())).await.json();
+        let from_anna: Vec<_> = first["items"].as_array().unwrap().iter().filter(|e| e["author_kind"] == "contact").collect();
+        assert_eq!(from_anna.len(), 1, "{first}");
+        assert_eq!(from_anna[0]["attachments"][0]["filename"], "invoice-2026-0318.txt");
+        contact.wait_text("ul.cases", "opened by you").await;
+        // A reply with a screenshot: picked, shown as a picture in the thread.
+        let shot = scan.path().join("vat-line.png");
+        std::fs::write(&shot, PNG).unwrap();
+        contact.type_into("#reply-file", shot.to_str().unwrap()).await;
+        contact.type_into("#reply", "The VAT line on my screen").await;
+        contact.click("#reply-send").await;
+        contact.wait_text(".thread", "vat-line.png").await;
+        let shown = contact.script("return [...document.querySelectorAll('.thread img.preview')].length").await;
+        assert_eq!(shown, json!(1), "the screenshot is previewed");
 
         // The agent signs in to the console and finds it at the top of the inbox.
         let console = driver.browser().await;
@@ -363,8 +380,11 @@ e2e_test! {
         b.type_into("#w-reply", "Here is what I see").await;
         b.click("#w-reply-send").await;
         b.wait_text(".thread", "invoice-screenshot.png").await;
-        let shown = b.script("return [...document.querySelectorAll('.thread img.preview')].some((i) => i.complete && i.naturalWidth > 0)").await;
-        assert_eq!(shown, serde_json::Value::Bool(true), "the screenshot shows in the thread");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while b.script("return [...document.querySelectorAll('.thread img.preview')].some((i) => i.complete && i.naturalWidth > 0)").await != serde_json::Value::Bool(true) {
+            assert!(std::time::Instant::now() < deadline, "the screenshot never showed in the thread");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         let files = app.get_as(&w.agent_in, &format!("/api/v1/cases/{case_id}/entries")).await.json();
         let sent = files["items"].as_array().unwrap().iter().find(|e| e["body"] == "Here is what I see").expect("the message with the file");
         assert_eq!(sent["attachments"][0]["filename"], "invoice-screenshot.png");

@@ -81,6 +81,16 @@ export class Live {
     this.raw({ type: "leave", case_id: caseId });
   }
 
+  /// Starts a chat (a new case). Kept until acknowledged and sent again
+  /// after any reconnect, like messages: a question typed while the
+  /// connection opens is not lost.
+  start(body) {
+    const frame = { type: "start", client_message_id: crypto.randomUUID(), body };
+    this.pending.set(frame.client_message_id, frame);
+    this.raw(frame);
+    return frame.client_message_id;
+  }
+
   send(caseId, body, note = false) {
     const frame = { type: "send", case_id: caseId, client_message_id: crypto.randomUUID(), body, note };
     this.pending.set(frame.client_message_id, frame);

@@ -44,6 +44,7 @@ export class Thread {
 
   clear() {
     this.items.clear();
+    this.looks?.clear();
     this.data.clear();
     this.list.replaceChildren();
   }
@@ -55,6 +56,11 @@ export class Thread {
     const old = this.data.get(incoming.id) || {};
     const e = { ...old, ...incoming, attachments: incoming.attachments ?? old.attachments, email: incoming.email ?? old.email, author: incoming.author ?? old.author };
     this.data.set(e.id, e);
+    // The same entry again (a backlog after reconnecting, the HTTP page and
+    // the live frame): keep what is shown, and what the reader opened in it.
+    const look = JSON.stringify([e.body, e.version, e.redacted, e.redaction, e.attachments, e.email?.collapsed, e.author?.name]);
+    if (this.items.has(e.id) && this.looks?.get(e.id) === look) return;
+    (this.looks ??= new Map()).set(e.id, look);
     const author = e.author || this.names.get(e.author_id) || { name: e.author_kind === "system" ? "Rapport" : (e.author_kind || "") };
     const li = h("li", { class: e.kind === "note" ? "note" : "", "data-entry": e.id },
       h("div", { class: "meta" },

@@ -86,7 +86,7 @@ function askFirst() {
   const form = h("form", { class: "card", onsubmit: (ev) => {
     ev.preventDefault();
     if (!text.value.trim()) return;
-    live.raw({ type: "start", client_message_id: crypto.randomUUID(), body: text.value });
+    live.start(text.value);
     text.disabled = true;
   } }, h("label", { for: "w-first" }, "How can we help?"), text,
   h("p", { class: "meta hint" }, "Enter sends, Shift+Enter starts a new line."),
