@@ -89,6 +89,31 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Attachment>, Sto
         .transpose()
 }
 
+/// Files whose name contains `part` (case-insensitive), newest first, not
+/// redacted: candidates for a search, each still to be checked for access.
+pub fn named_like(
+    conn: &mut DbConnection,
+    part: &str,
+    limit: i64,
+) -> Result<Vec<Attachment>, StoreError> {
+    attachments::table
+        .filter(attachments::redacted_at.is_null())
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("LOWER(filename) LIKE ")
+                .bind::<diesel::sql_types::Text, _>(crate::account::contains_pattern(
+                    &part.to_lowercase(),
+                ))
+                .sql(" ESCAPE '\\'"),
+        )
+        .order(attachments::id.desc())
+        .limit(limit)
+        .select(AttachmentRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(Attachment::try_from)
+        .collect()
+}
+
 /// The attachments of these entries.
 pub fn for_entries(
     conn: &mut DbConnection,

@@ -231,19 +231,26 @@ pub struct CaseFilter {
     pub status: Option<CaseStatus>,
     pub assignee: Option<StaffId>,
     pub team: Option<TeamId>,
+    /// Cases owned by any of these teams.
+    pub teams: Option<Vec<TeamId>>,
+    /// Only cases nobody is assigned to.
+    pub unassigned: bool,
+    /// Only cases still being worked (not resolved, not closed).
+    pub open_only: bool,
+    /// Only cases with a running service-level clock past its target.
+    pub breached: bool,
+    /// Only cases with this label.
+    pub tag: Option<String>,
 }
 
-/// A page of cases, newest first, before `before`.
-pub fn list(
-    conn: &mut DbConnection,
+type Backend = <DbConnection as diesel::Connection>::Backend;
+
+/// `query` narrowed to what `f` selects (merged cases never).
+fn filtered<'a, ST: 'a>(
+    mut q: cases::BoxedQuery<'a, Backend, ST>,
     f: &CaseFilter,
-    before: Option<CaseId>,
-    limit: i64,
-) -> Result<Vec<Case>, StoreError> {
-    let mut q = cases::table
-        .select(CaseRow::as_select())
-        .filter(cases::merged_into_id.is_null())
-        .into_boxed();
+) -> cases::BoxedQuery<'a, Backend, ST> {
+    q = q.filter(cases::merged_into_id.is_null());
     if let Some(accounts) = &f.accounts {
         q = q.filter(
             cases::account_id.eq_any(accounts.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
@@ -280,6 +287,45 @@ pub fn list(
     if let Some(t) = f.team {
         q = q.filter(cases::team_id.eq(t.to_string()));
     }
+    if let Some(teams) = &f.teams {
+        q = q
+            .filter(cases::team_id.eq_any(teams.iter().map(|t| t.to_string()).collect::<Vec<_>>()));
+    }
+    if f.unassigned {
+        q = q.filter(cases::assignee_id.is_null());
+    }
+    if f.open_only {
+        q = q.filter(cases::status.ne_all(vec!["resolved", "closed"]));
+    }
+    if f.breached {
+        use crate::schema::sla_clocks;
+        let late = sla_clocks::table
+            .filter(sla_clocks::stopped_at.is_null())
+            .filter(sla_clocks::paused_at.is_null())
+            .filter(
+                sla_clocks::breached_at
+                    .is_not_null()
+                    .or(sla_clocks::due_at.lt(now_micros())),
+            )
+            .select(sla_clocks::case_id);
+        q = q.filter(cases::id.eq_any(late));
+    }
+    if let Some(tag) = &f.tag {
+        // Labels are stored as a JSON array of plain lowercase words.
+        let quoted = format!("%{}%", serde_json::Value::String(tag.clone()));
+        q = q.filter(cases::tags.like(quoted));
+    }
+    q
+}
+
+/// A page of cases, newest first, before `before`.
+pub fn list(
+    conn: &mut DbConnection,
+    f: &CaseFilter,
+    before: Option<CaseId>,
+    limit: i64,
+) -> Result<Vec<Case>, StoreError> {
+    let mut q = filtered(cases::table.select(CaseRow::as_select()).into_boxed(), f);
     if let Some(b) = before {
         q = q.filter(cases::id.lt(b.to_string()));
     }
@@ -289,6 +335,15 @@ pub fn list(
         .into_iter()
         .map(Case::try_from)
         .collect()
+}
+
+/// How many cases `f` selects.
+pub fn count(conn: &mut DbConnection, f: &CaseFilter) -> Result<i64, StoreError> {
+    Ok(filtered(
+        cases::table.select(diesel::dsl::count_star()).into_boxed(),
+        f,
+    )
+    .first(conn)?)
 }
 
 pub fn participants(conn: &mut DbConnection, case: CaseId) -> Result<Vec<ContactId>, StoreError> {

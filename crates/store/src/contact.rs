@@ -321,6 +321,48 @@ pub fn list_for_account(
         .collect()
 }
 
+/// Contacts across accounts whose name or an address contains `search`:
+/// of every account, or of the accounts these teams serve (an agent).
+pub fn search(
+    conn: &mut DbConnection,
+    search: &str,
+    served_by: Option<&[rapport_domain::TeamId]>,
+    limit: i64,
+) -> Result<Vec<Contact>, StoreError> {
+    let pattern = contains_pattern(search);
+    let by_email = contact_emails::table
+        .filter(contact_emails::email.like(pattern.clone()).escape('\\'))
+        .select(contact_emails::contact_id);
+    let mut q = contacts::table
+        .select(ContactRow::as_select())
+        .filter(
+            contacts::name_key
+                .like(pattern)
+                .escape('\\')
+                .or(contacts::id.eq_any(by_email)),
+        )
+        .into_boxed();
+    if let Some(teams) = served_by {
+        let served = crate::schema::accounts::table
+            .filter(
+                crate::schema::accounts::team_id
+                    .eq_any(teams.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
+            )
+            .select(crate::schema::accounts::id);
+        q = q.filter(contacts::account_id.eq_any(served));
+    }
+    let rows: Vec<ContactRow> = q.order(contacts::name_key.asc()).limit(limit).load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut emails = load_emails(conn, &ids)?;
+    rows.into_iter()
+        .map(|row| {
+            let (mine, rest): (Vec<_>, Vec<_>) = emails.drain(..).partition(|(c, _)| *c == row.id);
+            emails = rest;
+            assemble(row, mine.into_iter().map(|(_, e)| e).collect())
+        })
+        .collect()
+}
+
 /// How many contacts an account has.
 pub fn count_for_account(conn: &mut DbConnection, account: AccountId) -> Result<i64, StoreError> {
     Ok(contacts::table

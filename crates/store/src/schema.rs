@@ -499,3 +499,4 @@ diesel::table! {
         responded_at -> Timestamp,
     }
 }
+diesel::allow_tables_to_appear_in_same_query!(cases, sla_clocks);

@@ -38,7 +38,7 @@ pub struct SearchHit {
     pub case_id: CaseId,
     /// `subject` or the entry kind.
     pub kind: String,
-    /// The matching passage, matches between `[` and `]`.
+    /// The matching passage, matches between [`MATCH_START`] and [`MATCH_END`].
     pub snippet: String,
     pub created_at: DateTime<Utc>,
 }

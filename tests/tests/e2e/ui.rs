@@ -117,12 +117,13 @@ e2e_test! {
 
         // The agent signs in to the console and finds it at the top of the inbox.
         let console = driver.browser().await;
-        console.goto(&format!("{}/console", app.base_url)).await;
+        console.goto(&format!("{}/console/views/team", app.base_url)).await;
         staff_sign_in(&console, &email, &password).await;
-        console.wait_text("ul.cases", "VAT rate on invoice 2026-0318").await;
-        console.wait_text("ul.cases", "SLA due in").await;
+        console.wait_text("#case-list", "VAT rate on invoice 2026-0318").await;
+        console.wait_text("#case-list", "due in").await;
+        console.wait_text("#case-list", "Anna Finance · finance").await;
         console.screenshot("console-inbox").await;
-        console.click("ul.cases li:first-child button").await;
+        console.click("#case-list tbody tr:first-child a[data-open]").await;
         console.wait_text("#pane h2", "VAT rate on invoice 2026-0318").await;
         console.wait_text(".thread", "our contract says 7%").await;
 
@@ -131,7 +132,7 @@ e2e_test! {
         console.type_into("#c-reply", "Hello Anna, you are right: ").await;
         contact.wait_text(".typing", "is typing").await;
         console.type_into("#c-reply", "a corrected invoice follows today.").await;
-        console.click("#pane form button[type=submit]").await;
+        console.click("#c-reply-send").await;
         console.wait_text(".thread", "a corrected invoice follows today").await;
         contact.wait_text(".thread", "a corrected invoice follows today").await;
         contact.screenshot("portal-case").await;
@@ -145,7 +146,7 @@ e2e_test! {
         // An internal note stays among staff.
         console.choose("#c-mode", "note").await;
         console.type_into("#c-reply", "Internal: the VAT table of this account was never updated").await;
-        console.click("#pane form button[type=submit]").await;
+        console.click("#c-reply-send").await;
         console.wait_text(".thread", "VAT table of this account was never updated").await;
         console.screenshot("console-case").await;
 
@@ -167,11 +168,11 @@ e2e_test! {
         console.type_into("#q", "contract").await;
         console.click("#search-go").await;
         console.wait_text("#results", "contract").await;
-        console.click("#results li:first-child button").await;
+        console.click("#results li:first-child a").await;
         console.wait_text("#pane h2", "VAT rate on invoice 2026-0318").await;
-        // Assigning from the case view.
+        // Assigning from the case view: the thread says who did what.
         console.choose("#c-assignee", &w.agent_in_id).await;
-        console.wait_text("ul.cases", "VAT rate").await;
+        console.wait_text(".thread", "Assigned to").await;
 
         // The thread is the case's, whatever the channel.
         let case = app.get_as(&agent, "/api/v1/cases").await.json()["items"][0].clone();
@@ -431,9 +432,9 @@ e2e_test! {
         ok(app.send(Method::PATCH, &format!("{entries}/{id}"), Some(json!({"body": "IBAN on file (see the ERP)"}).to_string()), Some(&w.agent_in)).await, 200).await;
         let (email, password) = seed::staff(&db, "admin");
         let b = driver.browser().await;
-        b.goto(&format!("{}/console", app.base_url)).await;
+        b.goto(&format!("{}/console/views/open", app.base_url)).await;
         staff_sign_in(&b, &email, &password).await;
-        b.click("ul.cases li:first-child button").await;
+        b.click("#case-list tbody tr:first-child a[data-open]").await;
         b.wait_text(".thread", "edited").await;
         b.click(&format!("button[data-versions=\"{id}\"]")).await;
         b.wait_text(".versions", "DE89 3704").await;
@@ -450,7 +451,6 @@ e2e_test! {
         let body = crate::attachments::multipart(&[("kind", "portal"), ("body", "Our bank letter")], &[("bank-letter.txt", b"IBAN DE89 3704 0044 0532 0130 00\n")]);
         let posted = app.send_raw(&format!("/api/v1/cases/{}/attachments", w.acme_case), &crate::attachments::content_type(), body, Some(&w.contact_in)).await.json();
         let file = posted["entry"]["attachments"][0]["id"].as_str().unwrap().to_owned();
-        b.click("ul.cases li:first-child button").await;
         b.wait_text(".thread", "bank-letter.txt").await;
         b.click(&format!("button[data-redact=\"{file}\"]")).await;
         b.type_into(&format!("input[data-reason=\"{file}\"]"), "bank letter with account numbers").await;

@@ -61,10 +61,10 @@ e2e_test! {
 
         // The agent answers with a canned response filled in for the case.
         let console = driver.browser().await;
-        console.goto(&format!("{}/console", app.base_url)).await;
+        console.goto(&format!("{}/console/views/open", app.base_url)).await;
         staff_sign_in(&console, &email, &password).await;
-        console.wait_text("ul.cases", "Copy of invoice 2026-0411").await;
-        console.click("ul.cases li:first-child button").await;
+        console.wait_text("#case-list", "Copy of invoice 2026-0411").await;
+        console.click("#case-list tbody tr:first-child a[data-open]").await;
         console.wait_text("#pane h2", "Copy of invoice 2026-0411").await;
         console.choose("#c-canned", canned["id"].as_str().unwrap()).await;
         until(&console, "return document.querySelector('#c-reply').value.includes('Hello Anna, a copy for Acme Manufacturing')", "the canned text").await;

@@ -45,6 +45,12 @@ pub struct CaseView {
     /// The name of the contact who opened the case (for colleagues who see
     /// their company's cases: who asked).
     pub opened_by_name: Option<String>,
+    /// Staff only: that contact's function at the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opened_by_function: Option<String>,
+    /// Staff only: the account's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
     /// Set when this case was merged into another.
     #[schema(format = Uuid)]
     pub merged_into_id: Option<String>,
@@ -65,12 +71,18 @@ pub struct CaseView {
 }
 
 impl CaseView {
-    /// Names who opened the case, from `names` (contact id to name).
-    fn with_opener(mut self, names: &std::collections::HashMap<String, String>) -> Self {
-        self.opened_by_name = self
+    /// Names who opened the case and, for staff, the account and the
+    /// opener's function.
+    fn with_people(mut self, people: &People) -> Self {
+        let opener = self
             .opened_by_contact_id
             .as_ref()
-            .and_then(|id| names.get(id).cloned());
+            .and_then(|id| people.contacts.get(id));
+        self.opened_by_name = opener.map(|(name, _)| name.clone());
+        if people.staff {
+            self.opened_by_function = opener.map(|(_, function)| function.clone());
+            self.account_name = people.accounts.get(&self.account_id).cloned();
+        }
         self
     }
 
@@ -118,6 +130,8 @@ impl From<&Case> for CaseView {
             assignee_id: c.assignee_id.map(|a| a.to_string()),
             opened_by_contact_id: c.opened_by_contact_id.map(|o| o.to_string()),
             opened_by_name: None,
+            opened_by_function: None,
+            account_name: None,
             merged_into_id: c.merged_into_id.map(|m| m.to_string()),
             follows_case_id: c.follows_case_id.map(|f| f.to_string()),
             reopen_count: c.reopen_count,
@@ -380,6 +394,41 @@ pub struct CaseListParams {
     pub account_id: Option<String>,
     pub assignee_id: Option<String>,
     pub team_id: Option<String>,
+    /// A workspace view (staff): `mine`, `team`, `unassigned`, `breaching`,
+    /// `waiting` or `open`; the other filters narrow it further.
+    pub view: Option<String>,
+    /// Only cases with this label.
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ViewCount {
+    /// `mine`, `team`, `unassigned`, `breaching`, `waiting` or `open`.
+    pub key: &'static str,
+    pub label: &'static str,
+    pub count: i64,
+}
+
+/// The workspace views with how many cases each holds now (staff).
+#[utoipa::path(get, path = "/api/v1/cases/views", tag = "cases", security(("bearer" = [])),
+    responses((status = 200, description = "Each view and its count", body = Vec<ViewCount>),
+              (status = 403, description = "`forbidden` for everyone but staff", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn views(
+    state: web::Data<AppState>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let app = state.into_inner();
+    let counts = blocking::run(move || cases::view_counts(&app, &who.principal)).await?;
+    Ok(HttpResponse::Ok().json(
+        counts
+            .into_iter()
+            .map(|(view, count)| ViewCount {
+                key: view.key(),
+                label: view.label(),
+                count,
+            })
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Open a case: a contact for their company; staff proactively for an account.
@@ -480,41 +529,88 @@ pub async fn list(
             .as_deref()
             .map(|t| t.parse::<TeamId>().map_err(|_| bad("team_id")))
             .transpose()?,
+        tag: p
+            .tag
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty()),
         ..CaseFilter::default()
     };
+    let view = p
+        .view
+        .as_deref()
+        .map(|v| {
+            cases::View::parse(v).ok_or_else(|| {
+                ApiError::InvalidQuery(format!(
+                    "view `{v}` is not one of: mine, team, unassigned, breaching, waiting, open"
+                ))
+            })
+        })
+        .transpose()?;
     let app = state.into_inner();
     let store = app.store.clone();
     let principal = who.principal;
-    let items = blocking::run(move || cases::list(&app, &principal, filter, before, limit)).await?;
+    let items = blocking::run(move || match view {
+        Some(view) => cases::list_view(&app, &principal, view, filter, before, limit),
+        None => cases::list(&app, &principal, filter, before, limit),
+    })
+    .await?;
     let clocks = clocks_for(&store, &principal, items.iter().map(|c| c.id).collect()).await?;
-    let names = opener_names(&store, &items).await?;
+    let names = opener_names(&store, &principal, &items).await?;
     let items: Vec<CaseView> = items
         .iter()
-        .map(|c| CaseView::from(c).with_sla(&clocks).with_opener(&names))
+        .map(|c| CaseView::from(c).with_sla(&clocks).with_people(&names))
         .collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |c| c.id.clone())))
 }
 
-/// The names of the contacts who opened `cases` (already readable by the
-/// caller), by contact id.
+/// Who a page of cases concerns: the contacts who opened them (name and
+/// function) and, for staff, the accounts' names.
+#[derive(Debug, Default)]
+struct People {
+    staff: bool,
+    contacts: std::collections::HashMap<String, (String, String)>,
+    accounts: std::collections::HashMap<String, String>,
+}
+
+/// [`People`] of `cases` (already readable by the caller).
 async fn opener_names(
     store: &rapport_store::Store,
+    principal: &rapport_domain::Principal,
     cases: &[Case],
-) -> Result<std::collections::HashMap<String, String>, ApiError> {
+) -> Result<People, ApiError> {
+    let staff = matches!(principal, rapport_domain::Principal::Staff { .. });
     let mut ids: Vec<ContactId> = cases
         .iter()
         .filter_map(|c| c.opened_by_contact_id)
         .collect();
     ids.sort();
     ids.dedup();
+    let mut accounts: Vec<AccountId> = if staff {
+        cases.iter().map(|c| c.account_id).collect()
+    } else {
+        Vec::new()
+    };
+    accounts.sort();
+    accounts.dedup();
     blocking::with_conn(store, move |conn| {
-        let mut names = std::collections::HashMap::new();
+        let mut people = People {
+            staff,
+            ..People::default()
+        };
         for id in ids {
             if let Some(c) = rapport_store::contact::find(conn, id)? {
-                names.insert(id.to_string(), c.name.as_str().to_owned());
+                people.contacts.insert(
+                    id.to_string(),
+                    (c.name.as_str().to_owned(), c.function.as_str().to_owned()),
+                );
             }
         }
-        Ok(names)
+        for id in accounts {
+            if let Some(a) = rapport_store::account::find(conn, id)? {
+                people.accounts.insert(id.to_string(), a.name);
+            }
+        }
+        Ok(people)
     })
     .await
 }
@@ -527,17 +623,27 @@ pub async fn get(
     who: Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id: CaseId = path_id(&id, "case")?;
     let app = state.into_inner();
     let store = app.store.clone();
     let principal = who.principal;
+    // A case by its id or by its number (`/api/v1/cases/1042`), as people
+    // quote it and as the console's addresses show it.
+    let id: CaseId = match id.parse::<i64>() {
+        Ok(number) => blocking::with_conn(&store, move |conn| {
+            rapport_store::case::find_by_number(conn, number)
+        })
+        .await?
+        .map(|c| c.id)
+        .ok_or(ApiError::UseCase(UseCaseError::NotFound("case")))?,
+        Err(_) => path_id(&id, "case")?,
+    };
     let detail = blocking::run(move || cases::get(&app, &principal, id)).await?;
     let clocks = clocks_for(&store, &principal, vec![detail.case.id]).await?;
-    let names = opener_names(&store, std::slice::from_ref(&detail.case)).await?;
+    let names = opener_names(&store, &principal, std::slice::from_ref(&detail.case)).await?;
     Ok(HttpResponse::Ok().json(CaseDetailView {
         case: CaseView::from(&detail.case)
             .with_sla(&clocks)
-            .with_opener(&names),
+            .with_people(&names),
         participant_ids: detail
             .participants
             .iter()
@@ -1034,7 +1140,7 @@ pub async fn post_files(
             uploads.iter().for_each(Upload::discard);
             return Err(ApiError::UseCase(UseCaseError::Validation {
                 field: "kind",
-                message: "must be portal, chat or note".into(),
+                message: "must be portal, chat, note or email_out".into(),
             }));
         }
     };

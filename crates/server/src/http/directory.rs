@@ -781,6 +781,35 @@ pub async fn create_contact(
     Ok(HttpResponse::Created().json(ContactView::from(&contact)))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactSearchParams {
+    /// Part of a name or an email address (2 to 100 characters).
+    pub q: String,
+    /// At most this many (1 to 100, default 20).
+    pub limit: Option<i64>,
+}
+
+/// Contacts of every account the caller may read whose name or address
+/// contains `q` (staff; `directory:read` tokens).
+#[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts", params(ContactSearchParams), security(("bearer" = [])),
+    responses((status = 200, description = "Matching contacts, by name", body = Page<ContactView>)))]
+pub async fn search_contacts(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    params: web::Query<ContactSearchParams>,
+) -> Result<HttpResponse, ApiError> {
+    let p = params.into_inner();
+    let limit = p.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::InvalidQuery("limit must be 1 to 100".into()));
+    }
+    let app = state.into_inner();
+    let found = blocking::run(move || contacts::search(&app, &who.principal, &p.q, limit)).await?;
+    let items: Vec<ContactView> = found.iter().map(ContactView::from).collect();
+    Ok(HttpResponse::Ok().json(Page::new(items, limit + 1, |c| c.id.clone())))
+}
+
 /// One contact (staff who may read the account; the contact themself).
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", security(("bearer" = [])),
     responses((status = 200, description = "The contact", body = ContactView)))]

@@ -47,6 +47,8 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             // Where the sign-in links that contacts receive point.
             .service(get("/portal/sign-in").route(web::get().to(ui::portal)))
             .service(get("/console").route(web::get().to(ui::console)))
+            // Every case, account and view of the console has its address.
+            .service(get("/console/{path:.*}").route(web::get().to(ui::console)))
             // Where staff invitations point.
             .service(get("/welcome").route(web::get().to(ui::welcome)))
             .service(get("/ui/{path:.*}").route(web::get().to(ui::asset)))
@@ -125,6 +127,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::get().to(directory::list_contacts))
                     .route(web::post().to(directory::create_contact)),
             )
+            .service(get("/api/v1/contacts").route(web::get().to(directory::search_contacts)))
             .service(
                 resource("/api/v1/contacts/{id}", "GET, PATCH")
                     .route(web::get().to(directory::get_contact))
@@ -144,6 +147,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::get().to(cases::list))
                     .route(web::post().to(cases::open)),
             )
+            .service(get("/api/v1/cases/views").route(web::get().to(cases::views)))
             .service(post("/api/v1/cases/with-files").route(web::post().to(cases::open_with_files)))
             .service(
                 resource("/api/v1/cases/{id}", "GET, PATCH")

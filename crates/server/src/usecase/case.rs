@@ -85,6 +85,9 @@ pub struct Posted {
     pub events: Vec<Entry>,
     /// The case's status changed (a client reply reopened it, a first answer opened it).
     pub status_changed: bool,
+    /// The entry opened a new case (a reply long after closing, or mail
+    /// that started a conversation).
+    pub opened: bool,
 }
 
 pub(super) fn author_of(who: &Principal) -> Result<(Author, Actor), UseCaseError> {
@@ -165,6 +168,27 @@ pub(super) fn thread_event(
         text,
         None,
     )?)
+}
+
+/// Tells the team that a client wrote: a new case, or a message on one.
+pub(super) fn notify_client_wrote(state: &AppState, posted: &Posted) {
+    let (kind, text) = if posted.opened {
+        (
+            "case_opened",
+            format!("New case #{}: {}", posted.case.number, posted.case.subject),
+        )
+    } else {
+        (
+            "client_message",
+            format!(
+                "The client wrote on #{}: {}",
+                posted.case.number, posted.case.subject
+            ),
+        )
+    };
+    state
+        .chat
+        .notify_staff(crate::notify::Notification::about(kind, &posted.case, text));
 }
 
 /// Tells live followers of the cases about committed entries and changes.
@@ -493,7 +517,23 @@ pub fn open(
     who: &Principal,
     input: OpenCase,
 ) -> Result<(Case, Entry), UseCaseError> {
-    state.store.write(|conn| open_in(conn, state, who, &input))
+    let chat = input.channel == Some(Channel::Chat);
+    let (case, entry) = state
+        .store
+        .write(|conn| open_in(conn, state, who, &input))?;
+    // A chat says `chat_started` itself, once its greeting is in place.
+    if !chat {
+        notify_opened(state, &case);
+    }
+    Ok((case, entry))
+}
+
+fn notify_opened(state: &AppState, case: &Case) {
+    state.chat.notify_staff(crate::notify::Notification::about(
+        "case_opened",
+        case,
+        format!("New case #{}: {}", case.number, case.subject),
+    ));
 }
 
 /// Opens a case whose first message carries files (a screenshot with the
@@ -523,6 +563,8 @@ pub fn open_with_files(
         Ok((case, entry, files, duplicate)) => {
             if duplicate {
                 uploads.iter().for_each(Upload::discard);
+            } else {
+                notify_opened(state, &case);
             }
             Ok((case, entry, files))
         }
@@ -663,11 +705,134 @@ pub fn get(state: &AppState, who: &Principal, id: CaseId) -> Result<CaseDetail, 
 pub fn list(
     state: &AppState,
     who: &Principal,
-    mut filter: CaseFilter,
+    filter: CaseFilter,
     before: Option<CaseId>,
     limit: i64,
 ) -> Result<Vec<Case>, UseCaseError> {
     let mut conn = state.store.conn()?;
+    let filter = readable_by(&mut conn, state, who, filter)?;
+    Ok(case::list(&mut conn, &filter, before, limit)?)
+}
+
+/// The views of the staff workspace, each a filter over what one may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Open cases assigned to me.
+    Mine,
+    /// Open cases of my teams.
+    Team,
+    /// Open cases nobody is assigned to.
+    Unassigned,
+    /// Open cases past a service-level target.
+    Breaching,
+    /// Cases waiting for the client.
+    Waiting,
+    /// Every open case I may read.
+    Open,
+}
+
+impl View {
+    pub const ALL: [View; 6] = [
+        View::Mine,
+        View::Team,
+        View::Unassigned,
+        View::Breaching,
+        View::Waiting,
+        View::Open,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            View::Mine => "mine",
+            View::Team => "team",
+            View::Unassigned => "unassigned",
+            View::Breaching => "breaching",
+            View::Waiting => "waiting",
+            View::Open => "open",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Mine => "Mine",
+            View::Team => "My teams",
+            View::Unassigned => "Unassigned",
+            View::Breaching => "Breaching",
+            View::Waiting => "Waiting on client",
+            View::Open => "All open",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<View> {
+        View::ALL.into_iter().find(|v| v.key() == key)
+    }
+
+    /// `filter` narrowed to this view for `who`.
+    fn narrow(
+        self,
+        conn: &mut DbConnection,
+        who: &Principal,
+        mut filter: CaseFilter,
+    ) -> Result<CaseFilter, UseCaseError> {
+        filter.open_only = true;
+        match self {
+            View::Mine => match who {
+                Principal::Staff { id, .. } => filter.assignee = Some(*id),
+                _ => return Err(UseCaseError::Forbidden),
+            },
+            View::Team => match who {
+                Principal::Staff { id, .. } => {
+                    filter.teams = Some(rapport_store::team::teams_of(conn, *id)?);
+                }
+                _ => return Err(UseCaseError::Forbidden),
+            },
+            View::Unassigned => filter.unassigned = true,
+            View::Breaching => filter.breached = true,
+            View::Waiting => filter.status = Some(rapport_domain::CaseStatus::PendingClient),
+            View::Open => {}
+        }
+        Ok(filter)
+    }
+}
+
+/// Cases of `view` the caller may read, newest first.
+pub fn list_view(
+    state: &AppState,
+    who: &Principal,
+    view: View,
+    filter: CaseFilter,
+    before: Option<CaseId>,
+    limit: i64,
+) -> Result<Vec<Case>, UseCaseError> {
+    let mut conn = state.store.conn()?;
+    let filter = view.narrow(&mut conn, who, filter)?;
+    let filter = readable_by(&mut conn, state, who, filter)?;
+    Ok(case::list(&mut conn, &filter, before, limit)?)
+}
+
+/// How many cases each view holds for the caller (staff).
+pub fn view_counts(state: &AppState, who: &Principal) -> Result<Vec<(View, i64)>, UseCaseError> {
+    if !matches!(who, Principal::Staff { .. }) {
+        return Err(UseCaseError::Forbidden);
+    }
+    let mut conn = state.store.conn()?;
+    let base = readable_by(&mut conn, state, who, CaseFilter::default())?;
+    View::ALL
+        .into_iter()
+        .map(|view| {
+            let filter = view.narrow(&mut conn, who, base.clone())?;
+            Ok((view, case::count(&mut conn, &filter)?))
+        })
+        .collect()
+}
+
+/// `filter` narrowed to the cases `who` may read.
+fn readable_by(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    mut filter: CaseFilter,
+) -> Result<CaseFilter, UseCaseError> {
     match who {
         Principal::Contact {
             id,
@@ -683,12 +848,12 @@ pub fn list(
             role: StaffRole::Agent,
             ..
         } if !state.config.settings.accounts.agents_see_all => {
-            filter.served_by = Some(agent_teams(&mut conn, who)?);
+            filter.served_by = Some(agent_teams(conn, who)?);
         }
         Principal::ApiToken { .. } => conversations_reader(who)?,
         Principal::Staff { .. } => {}
     }
-    Ok(case::list(&mut conn, &filter, before, limit)?)
+    Ok(filter)
 }
 
 /// The thread, in order; internal notes only for those who may see them.
@@ -794,6 +959,9 @@ pub fn post(
                 vec![]
             };
             publish(state, &entries, &changed);
+            if matches!(who, Principal::Contact { .. }) {
+                notify_client_wrote(state, p);
+            }
         }
         // Files not taken into the store (an error, a repeated post) go away.
         _ => uploads.iter().for_each(Upload::discard),
@@ -870,6 +1038,7 @@ pub(super) fn post_in(
                 attachments,
                 events: Vec::new(),
                 status_changed: false,
+                opened: false,
             });
         }
         case::lock_for_append(conn, id)?;
@@ -935,6 +1104,7 @@ pub(super) fn post_in(
                         attachments,
                         events,
                         status_changed: false,
+                        opened: true,
                     });
                 }
                 ClientReply::Reopen => {
@@ -1031,6 +1201,7 @@ pub(super) fn post_in(
             attachments,
             events,
             status_changed,
+            opened: false,
         })
     }
 }
@@ -1045,6 +1216,105 @@ fn snapshot(c: &Case) -> Value {
         "team_id": c.team_id.map(|t| t.to_string()),
         "assignee_id": c.assignee_id.map(|a| a.to_string()),
     })
+}
+
+/// How people name a status.
+pub fn status_name(s: CaseStatus) -> &'static str {
+    match s {
+        CaseStatus::New => "New",
+        CaseStatus::Open => "Open",
+        CaseStatus::PendingClient => "Waiting on client",
+        CaseStatus::PendingInternal => "Waiting internally",
+        CaseStatus::Resolved => "Resolved",
+        CaseStatus::Closed => "Closed",
+    }
+}
+
+/// The thread's account of a change, one sentence per field, naming who
+/// made it: "Priority normal → urgent by Ana".
+fn change_sentences(
+    conn: &mut DbConnection,
+    who: &Principal,
+    before: &Case,
+    after: &Case,
+) -> Result<Vec<String>, UseCaseError> {
+    let staff_name =
+        |conn: &mut DbConnection, id: Option<StaffId>| -> Result<Option<String>, UseCaseError> {
+            Ok(match id {
+                Some(id) => rapport_store::staff::find(conn, id)?
+                    .map(|s| s.display_name.as_str().to_owned()),
+                None => None,
+            })
+        };
+    let team_name =
+        |conn: &mut DbConnection, id: Option<TeamId>| -> Result<Option<String>, UseCaseError> {
+            Ok(match id {
+                Some(id) => rapport_store::team::find(conn, id)?.map(|t| t.name),
+                None => None,
+            })
+        };
+    let by = match who {
+        Principal::Staff { id, .. } => {
+            staff_name(conn, Some(*id))?.unwrap_or_else(|| "staff".into())
+        }
+        _ => "the client".into(),
+    };
+    let mut out = Vec::new();
+    if before.status != after.status {
+        out.push(format!(
+            "Status {} → {} by {by}",
+            status_name(before.status),
+            status_name(after.status)
+        ));
+    }
+    if before.priority != after.priority {
+        out.push(format!(
+            "Priority {} → {} by {by}",
+            before.priority.as_str(),
+            after.priority.as_str()
+        ));
+    }
+    if before.assignee_id != after.assignee_id {
+        let was = staff_name(conn, before.assignee_id)?.unwrap_or_else(|| "unassigned".into());
+        out.push(match staff_name(conn, after.assignee_id)? {
+            Some(to) => format!("Assigned to {to} by {by} (was {was})"),
+            None => format!("Unassigned by {by} (was {was})"),
+        });
+    }
+    if before.team_id != after.team_id {
+        let was = team_name(conn, before.team_id)?.unwrap_or_else(|| "no team".into());
+        let to = team_name(conn, after.team_id)?.unwrap_or_else(|| "no team".into());
+        out.push(format!("Handed to {to} by {by} (was {was})"));
+    }
+    if before.category != after.category {
+        out.push(format!(
+            "Category {} → {} by {by}",
+            before.category.as_deref().unwrap_or("none"),
+            after.category.as_deref().unwrap_or("none")
+        ));
+    }
+    if before.tags != after.tags {
+        let added: Vec<String> = after
+            .tags
+            .iter()
+            .filter(|t| !before.tags.contains(t))
+            .map(|t| format!("+{t}"))
+            .collect();
+        let removed: Vec<String> = before
+            .tags
+            .iter()
+            .filter(|t| !after.tags.contains(t))
+            .map(|t| format!("−{t}"))
+            .collect();
+        out.push(format!(
+            "Labels {} by {by}",
+            [added, removed].concat().join(" ")
+        ));
+    }
+    if before.subject != after.subject {
+        out.push(format!("Subject changed to “{}” by {by}", after.subject));
+    }
+    Ok(out)
 }
 
 /// Works a case: status, priority, category, tags, team, assignee.
@@ -1119,8 +1389,10 @@ pub fn update(
             }
             case.assignee_id = assignee;
         }
-        if let Some(status) = ch.status {
-            if status == CaseStatus::New && case.status != CaseStatus::New {
+        // The current status sent again changes nothing (and must not move
+        // the resolution time the reports and the reopen window count from).
+        if let Some(status) = ch.status.filter(|s| *s != case.status) {
+            if status == CaseStatus::New {
                 return Err(invalid("status", "a case cannot go back to new"));
             }
             let now = Utc::now();
@@ -1153,19 +1425,8 @@ pub fn update(
         let Some(data) = changes(&before, &snapshot(&case)) else {
             return Ok(None);
         };
-        if let (Some(b), Some(a)) = (before.get("status"), data["after"].get("status")) {
-            events.push(thread_event(
-                conn,
-                &mut case,
-                &format!(
-                    "Status changed from {} to {}",
-                    b.as_str().unwrap_or(""),
-                    a.as_str().unwrap_or("")
-                ),
-            )?);
-        }
-        if data["after"].get("assignee_id").is_some() {
-            events.push(thread_event(conn, &mut case, "Assignment changed")?);
+        for text in change_sentences(conn, who, &loaded.case, &case)? {
+            events.push(thread_event(conn, &mut case, &text)?);
         }
         audit(conn, &case, actor, "case.updated", data)?;
         case::save(conn, &case)?;
@@ -1174,6 +1435,12 @@ pub fn update(
     match updated {
         Some(case) => {
             publish(state, &events, &[&case]);
+            let said: Vec<&str> = events.iter().map(|e| e.body.as_str()).collect();
+            state.chat.notify_staff(crate::notify::Notification::about(
+                "case_changed",
+                &case,
+                format!("#{}: {}", case.number, said.join("; ")),
+            ));
             Ok(case)
         }
         // Nothing changed: the case as it is.
@@ -1315,7 +1582,61 @@ pub fn search(
         Principal::ApiToken { .. } => conversations_reader(who)?,
         Principal::Staff { .. } => {}
     }
-    Ok(rapport_store::search::search(
-        &mut conn, query, &scope, before, limit,
-    )?)
+    let mut hits = rapport_store::search::search(&mut conn, query, &scope, before, limit)?;
+    // Files by name, on the first page: what a client sent is often
+    // remembered by its name ("the PDF with the PO").
+    if before.is_none() {
+        hits.splice(0..0, files_named(state, who, &mut conn, query)?);
+    }
+    Ok(hits)
+}
+
+/// Files whose name holds the words searched for, that `who` may read, as
+/// search hits of kind `file` (newest first, at most 10).
+fn files_named(
+    state: &AppState,
+    who: &Principal,
+    conn: &mut DbConnection,
+    query: &str,
+) -> Result<Vec<rapport_store::search::SearchHit>, UseCaseError> {
+    use rapport_store::search::{MATCH_END, MATCH_START};
+    let part = query.trim();
+    if part.chars().count() < 3 {
+        return Ok(Vec::new());
+    }
+    let mut hits = Vec::new();
+    for file in rapport_store::attachment::named_like(conn, part, 50)? {
+        let Some(entry) = case::find_entry(conn, file.entry_id)? else {
+            continue;
+        };
+        if !can_see_entry(who, entry.kind) || load(conn, state, who, entry.case_id).is_err() {
+            continue;
+        }
+        let lower = file.filename.to_lowercase();
+        let snippet = match lower.find(&part.to_lowercase()) {
+            Some(at)
+                if file.filename.is_char_boundary(at)
+                    && file.filename.is_char_boundary(at + part.len()) =>
+            {
+                format!(
+                    "{}{MATCH_START}{}{MATCH_END}{}",
+                    &file.filename[..at],
+                    &file.filename[at..at + part.len()],
+                    &file.filename[at + part.len()..]
+                )
+            }
+            _ => file.filename.clone(),
+        };
+        hits.push(rapport_store::search::SearchHit {
+            doc_id: file.id.clone(),
+            case_id: entry.case_id,
+            kind: "file".into(),
+            snippet,
+            created_at: entry.created_at,
+        });
+        if hits.len() == 10 {
+            break;
+        }
+    }
+    Ok(hits)
 }

@@ -193,15 +193,11 @@ pub fn start(
             ..OpenCase::default()
         },
     )?;
-    state.chat.notify_staff(crate::notify::Notification {
-        kind: "chat_started".into(),
-        case_id: case.id,
-        case_number: case.number,
-        account_id: case.account_id,
-        team_id: case.team_id,
-        text: format!("{} started a chat: {}", user.person.name, case.subject),
-        at: Utc::now(),
-    });
+    state.chat.notify_staff(crate::notify::Notification::about(
+        "chat_started",
+        &case,
+        format!("{} started a chat: {}", user.person.name, case.subject),
+    ));
     Ok((case, entry, false))
 }
 

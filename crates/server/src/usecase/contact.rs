@@ -269,6 +269,36 @@ pub fn get(state: &AppState, who: &Principal, id: ContactId) -> Result<Contact, 
 }
 
 /// The contacts of an account, for staff who may read it.
+/// Contacts of every account the caller may read whose name or address
+/// contains `search` (staff and directory tokens).
+pub fn search(
+    state: &AppState,
+    who: &Principal,
+    search: &str,
+    limit: i64,
+) -> Result<Vec<Contact>, UseCaseError> {
+    rapport_domain::authorize(who, rapport_domain::Permission::ListAccounts)
+        .map_err(|_| UseCaseError::Forbidden)?;
+    let search = search.trim();
+    if search.chars().count() < 2 || search.chars().count() > 100 {
+        return Err(invalid("q", "must be 2 to 100 characters"));
+    }
+    let mut conn = state.store.conn()?;
+    let served = match who {
+        Principal::Staff {
+            role: rapport_domain::StaffRole::Agent,
+            ..
+        } if !state.config.settings.accounts.agents_see_all => Some(agent_teams(&mut conn, who)?),
+        _ => None,
+    };
+    Ok(contact::search(
+        &mut conn,
+        &search.to_lowercase(),
+        served.as_deref(),
+        limit,
+    )?)
+}
+
 pub fn list(
     state: &AppState,
     who: &Principal,

@@ -194,6 +194,9 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
                 &[]
             };
             case::publish(state, std::slice::from_ref(&posted.entry), changed);
+            if matches!(posted.entry.author, rapport_store::case::Author::Contact(_)) {
+                case::notify_client_wrote(state, posted);
+            }
             state.mail.wake();
         }
         _ => uploads.iter().for_each(Upload::discard),
@@ -507,6 +510,7 @@ fn thread(
                     attachments,
                     events: Vec::new(),
                     status_changed: false,
+                    opened: true,
                 },
                 "new case",
             )

@@ -242,13 +242,8 @@ fn notice(
     at: DateTime<Utc>,
 ) -> crate::notify::Notification {
     crate::notify::Notification {
-        kind: kind.to_owned(),
-        case_id: case.id,
-        case_number: case.number,
-        account_id: case.account_id,
-        team_id: case.team_id,
-        text,
         at,
+        ..crate::notify::Notification::about(kind, case, text)
     }
 }
 

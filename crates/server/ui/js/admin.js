@@ -24,7 +24,14 @@ async function start() {
   if (!api.signedIn) return show(staffSignIn(api, "Administrator sign-in"));
   let me;
   try { me = await api.get("/api/v1/me"); } catch { return show(staffSignIn(api, "Administrator sign-in")); }
-  if (me.role !== "admin") { await api.signOut(); return show(staffSignIn(api, "Administrator sign-in", "This page is for admins.")); }
+  // Not an admin: say so, without ending the session the other pages use.
+  if (me.role !== "admin") {
+    return show(h("section", { class: "card" }, h("h2", {}, "This page is for admins"),
+      h("p", {}, `You are signed in as ${me.display_name} (${me.role}).`),
+      h("p", {}, h("a", { href: "/console" }, "Go to the console"), " · ",
+        h("button", { type: "button", class: "secondary", onclick: async () => { await api.signOut(); location.reload(); } }, "Sign in as someone else"))));
+  }
+  api.onSessionChange(() => location.reload());
   document.getElementById("who").replaceChildren(
     h("span", {}, `${me.display_name} (admin) `),
     h("button", { type: "button", onclick: async () => { await api.signOut(); location.reload(); } }, "Sign out"));

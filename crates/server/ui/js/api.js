@@ -1,21 +1,35 @@
-// The JSON API with the signed-in person's tokens. Tokens live in
-// sessionStorage (one tab, gone when it closes) and travel only in the
-// Authorization header: no cookies, so no cross-site request can act as
-// the user.
+// The JSON API with the signed-in person's tokens. One sign-in serves
+// every page and tab of the browser: the staff pages (console, admin,
+// auditor) share one session, the client pages (portal, chat widget)
+// another, kept in localStorage until sign-out or expiry. Tokens travel
+// only in the Authorization header: no cookies, so no cross-site request
+// can act as the user. The refresh token rotates at every use; tabs take
+// turns (a Web Lock) and a tab that waited uses the tokens the other one
+// got, so concurrent refreshes never look like a stolen token.
+
+const SESSIONS = { console: "staff", admin: "staff", auditor: "staff", welcome: "staff", portal: "contact", widget: "contact" };
 
 export class Api {
   constructor(app) {
-    this.key = `rapport.${app}`;
+    this.key = `rapport.session.${SESSIONS[app] || app}`;
   }
 
   get tokens() {
-    const raw = sessionStorage.getItem(this.key);
+    const raw = localStorage.getItem(this.key);
     return raw ? JSON.parse(raw) : null;
   }
 
   set tokens(value) {
-    if (value) sessionStorage.setItem(this.key, JSON.stringify(value));
-    else sessionStorage.removeItem(this.key);
+    if (value) localStorage.setItem(this.key, JSON.stringify(value));
+    else localStorage.removeItem(this.key);
+  }
+
+  /// Calls `then` when another tab signs out or signs in (a refresh in
+  /// another tab keeps the session and changes nothing here).
+  onSessionChange(then) {
+    window.addEventListener("storage", (ev) => {
+      if (ev.key === this.key && (!ev.oldValue || !ev.newValue)) then();
+    });
   }
 
   get signedIn() {
@@ -43,16 +57,22 @@ export class Api {
   }
 
   async refresh() {
-    const t = this.tokens;
-    if (!t?.refresh_token) return false;
-    const res = await fetch("/api/v1/auth/refresh", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ refresh_token: t.refresh_token }),
-    });
-    if (!res.ok) return false;
-    this.tokens = await res.json();
-    return true;
+    const stale = this.tokens?.access_token;
+    const turn = async () => {
+      const t = this.tokens;
+      // Another tab refreshed while this one waited: use its tokens.
+      if (t && t.access_token !== stale) return true;
+      if (!t?.refresh_token) return false;
+      const res = await fetch("/api/v1/auth/refresh", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh_token: t.refresh_token }),
+      });
+      if (!res.ok) return false;
+      this.tokens = await res.json();
+      return true;
+    };
+    return navigator.locks ? navigator.locks.request(`${this.key}.refresh`, turn) : turn();
   }
 
   /// A file the API serves (exports, attachments, calendars), as a Blob.

@@ -16,9 +16,13 @@ async function start() {
   let me;
   try { me = await api.get("/api/v1/me"); } catch { return signIn(); }
   if (me.kind !== "staff" || !["auditor", "admin"].includes(me.role)) {
-    await api.signOut();
-    return signIn("This page is for auditors and admins.");
+    // Without ending the session the other pages use.
+    return app.replaceChildren(h("section", { class: "card" }, h("h2", {}, "This page is for auditors and admins"),
+      h("p", {}, `You are signed in as ${me.display_name}.`),
+      h("p", {}, h("a", { href: "/console" }, "Go to the console"), " · ",
+        h("button", { type: "button", class: "secondary", onclick: async () => { await api.signOut(); location.reload(); } }, "Sign in as someone else"))));
   }
+  api.onSessionChange(() => location.reload());
   document.getElementById("who").replaceChildren(
     h("span", {}, `${me.display_name} (${me.role}) `),
     h("button", { type: "button", onclick: async () => { await api.signOut(); location.reload(); } }, "Sign out"));

@@ -98,6 +98,14 @@ export class Live {
     return frame.client_message_id;
   }
 
+  /// Tells the others that this person has read up to `entryId`.
+  read(caseId, entryId) {
+    this.readSent ??= new Map();
+    if (!entryId || (this.readSent.get(caseId) || "") >= entryId) return;
+    this.readSent.set(caseId, entryId);
+    this.raw({ type: "read", case_id: caseId, entry_id: entryId });
+  }
+
   /// Typing indicators are throttled: one `active` every few seconds
   /// while typing, one `inactive` when done (the server rate-limits frames).
   typing(caseId, active, note = false) {

@@ -52,6 +52,8 @@ async function start() {
     message: (e) => {
       if (current?.id !== e.case_id) { loadCases(); return; }
       current.thread.put(e);
+      current.thread.complete(e.case_id, e);
+      if (document.visibilityState === "visible") live.read(e.case_id, e.id);
       current.typing.textContent = "";
       // Scheduling steps are written to the thread as events.
       if (e.kind === "event") current.appointments?.refresh();
@@ -261,6 +263,7 @@ async function openCase(id) {
   const entries = await api.get(`/api/v1/cases/${id}/entries?limit=200`);
   entries.items.forEach((e) => c.thread.put(e));
   live.join(id);
+  if (entries.items.length) setTimeout(() => live.read(id, entries.items[entries.items.length - 1].id), 500);
   loadCases();
 }
 

@@ -27,6 +27,19 @@ export class Thread {
     });
   }
 
+  /// A live frame carries an entry without its files or email details:
+  /// fetch the entry as the HTTP thread has it (the page after the entry
+  /// before it) and show that.
+  async complete(caseId, e) {
+    if (!this.api || e.kind === "event") return;
+    const before = [...this.items.keys()].filter((id) => id < e.id).sort().pop();
+    const q = new URLSearchParams({ limit: "5" });
+    if (before) q.set("cursor", before);
+    const page = await this.api.get(`/api/v1/cases/${caseId}/entries?${q}`).catch(() => null);
+    const full = page?.items.find((x) => x.id === e.id);
+    if (full) this.put(full);
+  }
+
   /// A file of an entry: its name, which downloads, and for images a preview.
   file(a) {
     if (a.redaction) return h("p", { class: "meta tomb" }, `${a.filename} was removed: ${a.redaction.reason}`);

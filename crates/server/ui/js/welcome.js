@@ -21,14 +21,10 @@ async function start() {
     const chosen = fields.value();
     if (chosen.error) { err.textContent = chosen.error; return; }
     try {
-      const session = await new Api("welcome").post("/api/v1/auth/invitation", { token, password: chosen.password });
-      const probe = new Api("welcome");
-      probe.tokens = session;
-      const me = await probe.get("/api/v1/me");
-      probe.tokens = null;
-      const page = pageForRole(me.role);
-      new Api(page.app).tokens = session;
-      location.assign(page.path);
+      const staff = new Api("welcome");
+      staff.tokens = await staff.post("/api/v1/auth/invitation", { token, password: chosen.password });
+      const me = await staff.get("/api/v1/me");
+      location.assign(pageForRole(me.role).path);
     } catch (e) { err.textContent = e.message; }
   } },
   h("h2", {}, "Choose your password"),

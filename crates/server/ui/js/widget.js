@@ -36,8 +36,10 @@ async function start() {
     message: (e) => {
       if (chat?.id !== e.case_id) return;
       chat.thread.put(e);
+      chat.thread.complete(e.case_id, e);
       chat.typing.textContent = "";
       if (e.author_id !== me?.id) tellHost("unread");
+      if (document.visibilityState === "visible") live.read(e.case_id, e.id);
     },
     entry_updated: (f) => { if (chat?.id === f.entry.case_id) chat.thread.put(f.entry); },
     case_updated: (f) => { if (chat?.id === f.case.id) triage(f.case); },
