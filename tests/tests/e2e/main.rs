@@ -32,3 +32,4 @@ mod sla;
 mod ui;
 mod ui_care;
 mod ui_first_run;
+mod ui_workspace;

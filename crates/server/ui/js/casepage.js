@@ -197,7 +197,8 @@ export class CasePage {
     const targets = policies?.tiers?.[a?.tier];
     const hours = (m) => (m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`);
     const staffName = new Map(this.ctx.staff.map((s) => [s.id, s.display_name]));
-    cur.context.replaceChildren(
+    // Parts that do not apply come as null; the DOM would print them.
+    cur.context.replaceChildren(...[
       h("h3", {}, "Account"),
       a ? h("p", {}, h("a", { href: `/console/accounts/${a.id}`, "data-nav": "", id: "c-account" }, a.name)) : null,
       a ? h("dl", { class: "facts" },
@@ -222,7 +223,8 @@ export class CasePage {
         ? h("ul", { class: "plain", id: "c-others" }, ...others.items.filter((o) => o.id !== detail.id).map((o) => h("li", {},
           h("a", { href: `/console/cases/${o.number}`, "data-nav": "" }, `${o.reference} ${o.subject}`),
           h("span", { class: "meta" }, ` · ${STATUS_NAMES[o.status]} · ${staffName.get(o.assignee_id) || "unassigned"}`))))
-        : h("p", { class: "meta" }, "None."));
+        : h("p", { class: "meta" }, "None."),
+    ].filter(Boolean));
   }
 
   /// Versions of edited entries for staff; redaction for admins.

@@ -241,7 +241,7 @@ async function runSearch(words) {
     api.get(`/api/v1/contacts?q=${q}&limit=20`).catch(() => ({ items: [] })),
   ]);
   const accountName = new Map(accounts.map((a) => [a.id, a.name]));
-  pane.replaceChildren(h("h2", {}, `Search: ${words}`),
+  pane.replaceChildren(...[h("h2", {}, `Search: ${words}`),
     found.items.length ? h("section", {}, h("h3", {}, "Accounts"), h("ul", { class: "plain", id: "found-accounts" }, ...found.items.map((a) => h("li", {},
       h("a", { href: `/console/accounts/${a.id}`, "data-nav": "" }, a.name), h("span", { class: "meta" }, ` · ${a.domains.join(", ")}`))))) : null,
     people.items.length ? h("section", {}, h("h3", {}, "Contacts"), h("ul", { class: "plain", id: "found-contacts" }, ...people.items.map((c) => h("li", {},
@@ -251,7 +251,7 @@ async function runSearch(words) {
       h("a", { href: `/console/cases/${hit.case_id}`, "data-nav": "", class: "hit" },
         h("span", { class: `badge ${hit.kind}` }, hit.kind), " ", highlighted(hit), h("br"),
         h("span", { class: "meta" }, when(hit.created_at))))))
-      : h("p", {}, "No case mentions this."));
+      : h("p", {}, "No case mentions this.")].filter(Boolean));
 }
 
 async function openAccount(id) {
