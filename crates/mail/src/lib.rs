@@ -14,7 +14,9 @@ pub mod quote;
 pub mod thread_keys;
 
 pub use noise::{Noise, noise};
-pub use outbound::{BuildError, Outgoing, build, html_from_text, new_message_id};
+pub use outbound::{
+    BuildError, Outgoing, build, html_document, html_from_text, html_paragraphs, new_message_id,
+};
 pub use parse::{Bounce, InboundAttachment, InboundMail, Mailbox, ParseError, parse};
 pub use quote::{Reply, split_reply};
 pub use thread_keys::{ReplyTokens, parse_subject_tag, subject_tag};

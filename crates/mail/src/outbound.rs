@@ -46,6 +46,11 @@ pub fn new_message_id(domain: &str) -> String {
 /// Plain text as simple HTML: escaped, paragraphs and line breaks kept,
 /// web addresses made into links (sign-in links must be clickable).
 pub fn html_from_text(text: &str) -> String {
+    html_document(&html_paragraphs(text))
+}
+
+/// Plain text as HTML paragraphs, escaped, addresses linked.
+pub fn html_paragraphs(text: &str) -> String {
     let escaped = linked(
         &text
             .replace('&', "&amp;")
@@ -53,13 +58,16 @@ pub fn html_from_text(text: &str) -> String {
             .replace('>', "&gt;")
             .replace('"', "&quot;"),
     );
-    let paragraphs: Vec<String> = escaped
+    escaped
         .split("\n\n")
         .map(|p| format!("<p>{}</p>", p.trim().replace('\n', "<br>")))
-        .collect();
+        .collect()
+}
+
+/// A body of (already safe) HTML as the document of a mail's HTML part.
+pub fn html_document(body: &str) -> String {
     format!(
-        "<!DOCTYPE html><html><body style=\"font-family: sans-serif; line-height: 1.4\">{}</body></html>",
-        paragraphs.join("")
+        "<!DOCTYPE html><html><body style=\"font-family: sans-serif; line-height: 1.4\">{body}</body></html>"
     )
 }
 

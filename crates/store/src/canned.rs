@@ -21,6 +21,7 @@ struct Row {
     updated_by: String,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    actions: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,9 @@ pub struct CannedResponse {
     pub updated_by: StaffId,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What inserting it also does to the case (a macro), as JSON:
+    /// `{"status": …, "priority": …, "add_tags": […]}`; `{}` for none.
+    pub actions: serde_json::Value,
 }
 
 fn corrupt() -> StoreError {
@@ -54,6 +58,7 @@ fn from_row(r: Row) -> Result<CannedResponse, StoreError> {
         updated_by: r.updated_by.parse().map_err(|_| corrupt())?,
         created_at: r.created_at.and_utc(),
         updated_at: r.updated_at.and_utc(),
+        actions: serde_json::from_str(&r.actions).map_err(|_| corrupt())?,
     })
 }
 
@@ -67,6 +72,7 @@ fn to_row(c: &CannedResponse) -> Row {
         updated_by: c.updated_by.to_string(),
         created_at: c.created_at.naive_utc(),
         updated_at: c.updated_at.naive_utc(),
+        actions: c.actions.to_string(),
     }
 }
 

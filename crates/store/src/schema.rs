@@ -438,6 +438,7 @@ diesel::table! {
         updated_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        actions -> Text,
     }
 }
 

@@ -136,6 +136,26 @@ e2e_test! {
         b.wait_text(".thread", &format!("by {agent_name} (was ")).await;
         b.wait_text(".thread", "Assigned to ").await;
 
+        // A macro: the canned answer fills the composer and changes the case.
+        let canned = ok(app.post_as(&agent, "/api/v1/canned-responses", &json!({"team_id": w.team_in, "title": "Refund started", "body": "Hello {{contact.first_name}}, the **refund** is on its way.", "actions": {"status": "pending_client", "add_tags": ["refund"]}})).await, 201).await;
+        b.script("location.reload(); return true").await;
+        b.wait_text("#case-h", "Login page shows an error").await;
+        b.choose("#c-mode", "email").await;
+        b.choose("#c-canned", canned["id"].as_str().unwrap()).await;
+        wait_until(&b, "return document.getElementById('c-reply').value.includes('Hello Anna, the **refund** is on its way.')", "the canned text").await;
+        b.wait_text(".thread", &format!("Labels +refund by {agent_name}")).await;
+        assert_eq!(b.script("return document.getElementById('c-status').value").await, json!("pending_client"));
+        // Markdown, previewed, and sent as HTML in the email.
+        b.click("#c-preview-toggle").await;
+        wait_until(&b, "return document.querySelector('#c-preview strong')?.textContent === 'refund'", "the Markdown preview").await;
+        b.click("#c-reply-send").await;
+        b.wait_text(".thread", "the **refund** is on its way").await;
+        let (mail, _) = rapport_tests::http::wait_for_mail_matching(&db.data_dir().join("mailbox"), |m| {
+            m.to.iter().any(|t| t.address == "anna@acme.example") && m.text.contains("the **refund** is on its way")
+        })
+        .await;
+        assert!(mail.html.unwrap().contains("<strong>refund</strong>"), "the HTML part shows the Markdown formatted");
+
         // The client read it.
         let case_id = opened["case"]["id"].as_str().unwrap().to_owned();
         let last = app.get_as(&agent, &format!("/api/v1/cases/{case_id}/entries")).await.json()["items"].as_array().unwrap().last().unwrap()["id"].as_str().unwrap().to_owned();

@@ -25,6 +25,10 @@ pub struct CannedView {
     /// Text with placeholders: {{contact.name}}, {{contact.first_name}},
     /// {{case.number}}, {{case.subject}}, {{account.name}}, {{agent.name}}.
     pub body: String,
+    /// What inserting it also does to the case (a macro): `status`,
+    /// `priority`, `add_tags`; `{}` for nothing.
+    #[schema(value_type = Object)]
+    pub actions: serde_json::Value,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -35,6 +39,7 @@ impl From<&CannedResponse> for CannedView {
             team_id: c.team_id.map(|t| t.to_string()),
             title: c.title.clone(),
             body: c.body.clone(),
+            actions: c.actions.clone(),
             updated_at: c.updated_at,
         }
     }
@@ -48,9 +53,41 @@ pub struct CannedBody {
     pub team_id: Option<String>,
     pub title: String,
     pub body: String,
+    /// Make it a macro: what inserting it also does to the case.
+    #[serde(default)]
+    pub actions: Option<MacroBody>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MacroBody {
+    /// A status to set (`open`, `pending_client`, `pending_internal`,
+    /// `resolved`, `closed`).
+    pub status: Option<String>,
+    /// A priority to set.
+    pub priority: Option<String>,
+    /// Labels to add.
+    #[serde(default)]
+    pub add_tags: Vec<String>,
 }
 
 fn input(b: CannedBody) -> Result<CannedInput, ApiError> {
+    let actions = b.actions.unwrap_or_default();
+    let macro_actions = canned::MacroActions {
+        status: super::directory::parse_enum(
+            "actions",
+            actions.status.as_deref(),
+            rapport_domain::CaseStatus::parse,
+            rapport_domain::CaseStatus::choices(),
+        )?,
+        priority: super::directory::parse_enum(
+            "actions",
+            actions.priority.as_deref(),
+            rapport_domain::CasePriority::parse,
+            rapport_domain::CasePriority::choices(),
+        )?,
+        add_tags: actions.add_tags,
+    };
     Ok(CannedInput {
         team_id: b
             .team_id
@@ -59,6 +96,7 @@ fn input(b: CannedBody) -> Result<CannedInput, ApiError> {
             .transpose()?,
         title: b.title,
         body: b.body,
+        actions: macro_actions,
     })
 }
 
@@ -129,6 +167,10 @@ pub struct RenderBody {
 pub struct RenderedView {
     /// The text with every placeholder filled in for the case.
     pub text: String,
+    /// What inserting it also does to the case (a macro); the console
+    /// applies it as the agent's own change.
+    #[schema(value_type = Object)]
+    pub actions: serde_json::Value,
 }
 
 /// The response filled in for one case, to insert in the composer.
@@ -143,6 +185,7 @@ pub async fn render(
     let id: CannedResponseId = path_id(&id, "canned response")?;
     let case: CaseId = id_field("case_id", &body.case_id)?;
     let app = state.into_inner();
-    let text = blocking::run(move || canned::render(&app, &who.principal, id, case)).await?;
-    Ok(HttpResponse::Ok().json(RenderedView { text }))
+    let (text, actions) =
+        blocking::run(move || canned::render(&app, &who.principal, id, case)).await?;
+    Ok(HttpResponse::Ok().json(RenderedView { text, actions }))
 }

@@ -415,3 +415,40 @@ pub async fn deflect(
     blocking::run(move || knowledge::deflect(&app, &who.principal, id, helpful)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkdownBody {
+    /// Markdown, as written in a reply or an article.
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkdownPreview {
+    /// The HTML an email reply's HTML part (or an article) will show:
+    /// sanitised, no scripts, no event handlers.
+    pub html: String,
+}
+
+/// How Markdown will look (staff): the preview beside a reply or an article.
+#[utoipa::path(post, path = "/api/v1/markdown", tag = "knowledge", request_body = MarkdownBody, security(("bearer" = [])),
+    responses((status = 200, description = "The rendered HTML", body = MarkdownPreview),
+              (status = 403, description = "`forbidden` for everyone but staff", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn preview_markdown(
+    who: Authenticated,
+    body: web::Json<MarkdownBody>,
+) -> Result<HttpResponse, ApiError> {
+    who.staff()?;
+    let text = body.into_inner().text;
+    if text.chars().count() > knowledge::MAX_BODY_CHARS {
+        return Err(ApiError::UseCase(
+            crate::usecase::UseCaseError::Validation {
+                field: "text",
+                message: format!("must be at most {} characters", knowledge::MAX_BODY_CHARS),
+            },
+        ));
+    }
+    Ok(HttpResponse::Ok().json(MarkdownPreview {
+        html: knowledge::render(&text),
+    }))
+}

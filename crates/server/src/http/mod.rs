@@ -148,6 +148,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::post().to(cases::open)),
             )
             .service(get("/api/v1/cases/views").route(web::get().to(cases::views)))
+            .service(post("/api/v1/markdown").route(web::post().to(knowledge::preview_markdown)))
             .service(post("/api/v1/cases/with-files").route(web::post().to(cases::open_with_files)))
             .service(
                 resource("/api/v1/cases/{id}", "GET, PATCH")

@@ -50,6 +50,7 @@ use utoipa::OpenApi;
         super::cases::open,
         super::cases::open_with_files,
         super::cases::views,
+        super::knowledge::preview_markdown,
         super::cases::list,
         super::cases::get,
         super::cases::patch,

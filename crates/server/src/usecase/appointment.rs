@@ -212,6 +212,7 @@ pub fn propose(
                         automatic: false,
                         in_reply_to: None,
                         attachments: Vec::new(),
+                        html: None,
                     },
                 )?;
             }
@@ -423,6 +424,7 @@ fn send_invitations(
                     format!("text/calendar; charset=utf-8; method={method}"),
                     calendar.clone().into_bytes(),
                 )],
+                html: None,
             },
         )?;
     }

@@ -32,6 +32,56 @@ pub struct CannedInput {
     pub team_id: Option<TeamId>,
     pub title: String,
     pub body: String,
+    /// What inserting it also does to the case (a macro).
+    pub actions: MacroActions,
+}
+
+/// The changes a canned response makes to the case it is inserted into.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MacroActions {
+    pub status: Option<rapport_domain::CaseStatus>,
+    pub priority: Option<rapport_domain::CasePriority>,
+    pub add_tags: Vec<String>,
+}
+
+impl MacroActions {
+    /// As stored and shown: only what it sets.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        if let Some(s) = self.status {
+            map.insert("status".into(), json!(s.as_str()));
+        }
+        if let Some(p) = self.priority {
+            map.insert("priority".into(), json!(p.as_str()));
+        }
+        if !self.add_tags.is_empty() {
+            map.insert("add_tags".into(), json!(self.add_tags));
+        }
+        serde_json::Value::Object(map)
+    }
+
+    fn checked(&self) -> Result<MacroActions, UseCaseError> {
+        if self.status == Some(rapport_domain::CaseStatus::New) {
+            return Err(invalid("actions", "a case cannot go back to new"));
+        }
+        let mut tags: Vec<String> = Vec::new();
+        for t in &self.add_tags {
+            let t = t.trim().to_lowercase();
+            if t.is_empty() || t.chars().count() > 40 || t.chars().any(char::is_control) {
+                return Err(invalid("actions", "each label is 1 to 40 characters"));
+            }
+            if !tags.contains(&t) {
+                tags.push(t);
+            }
+        }
+        if tags.len() > 10 {
+            return Err(invalid("actions", "at most 10 labels"));
+        }
+        Ok(MacroActions {
+            add_tags: tags,
+            ..self.clone()
+        })
+    }
 }
 
 fn stream(id: CannedResponseId) -> StreamName {
@@ -140,12 +190,12 @@ pub fn list(state: &AppState, who: &Principal) -> Result<Vec<CannedResponse>, Us
     Ok(canned::list(conn, teams.as_deref())?)
 }
 
-fn checked(input: &CannedInput) -> Result<(String, String), UseCaseError> {
+fn checked(input: &CannedInput) -> Result<(String, String, serde_json::Value), UseCaseError> {
     let title = text("title", &input.title, 120)?;
     let body = optional_text("body", Some(&input.body), 20_000, true)?
         .ok_or_else(|| invalid("body", "must not be empty"))?;
     placeholders(&body)?;
-    Ok((title, body))
+    Ok((title, body, input.actions.checked()?.to_json()))
 }
 
 pub fn create(
@@ -153,7 +203,7 @@ pub fn create(
     who: &Principal,
     input: &CannedInput,
 ) -> Result<CannedResponse, UseCaseError> {
-    let (title, body) = checked(input)?;
+    let (title, body, actions) = checked(input)?;
     state.store.write(|conn| {
         let actor = may_write(conn, who, input.team_id)?;
         if let Some(t) = input.team_id {
@@ -174,6 +224,7 @@ pub fn create(
             updated_by: staff,
             created_at: now,
             updated_at: now,
+            actions: actions.clone(),
         };
         canned::insert(conn, &c)?;
         record(
@@ -182,7 +233,7 @@ pub fn create(
             actor,
             "canned_response.created",
             ("canned_response", Some(&c.id.to_string())),
-            json!({"team_id": c.team_id.map(|t| t.to_string()), "title": title, "body": body}),
+            json!({"team_id": c.team_id.map(|t| t.to_string()), "title": title, "body": body, "actions": actions}),
         )?;
         Ok(c)
     })
@@ -194,7 +245,7 @@ pub fn update(
     id: CannedResponseId,
     input: &CannedInput,
 ) -> Result<CannedResponse, UseCaseError> {
-    let (title, body) = checked(input)?;
+    let (title, body, actions) = checked(input)?;
     state.store.write(|conn| {
         let before = canned::find(conn, id)?.ok_or(UseCaseError::NotFound("canned response"))?;
         may_write(conn, who, before.team_id)?;
@@ -212,6 +263,7 @@ pub fn update(
             body: body.clone(),
             updated_by: *staff,
             updated_at: Utc::now(),
+            actions: actions.clone(),
             ..before
         };
         canned::save(conn, &after)?;
@@ -221,7 +273,7 @@ pub fn update(
             actor,
             "canned_response.updated",
             ("canned_response", Some(&id.to_string())),
-            json!({"team_id": after.team_id.map(|t| t.to_string()), "title": title, "body": body}),
+            json!({"team_id": after.team_id.map(|t| t.to_string()), "title": title, "body": body, "actions": actions}),
         )?;
         Ok(after)
     })
@@ -254,7 +306,7 @@ pub fn render(
     who: &Principal,
     id: CannedResponseId,
     case: CaseId,
-) -> Result<String, UseCaseError> {
+) -> Result<(String, serde_json::Value), UseCaseError> {
     let conn = &mut *state.store.conn()?;
     let response = canned::find(conn, id)?.ok_or(UseCaseError::NotFound("canned response"))?;
     if let (Some(team), Some(mine)) = (response.team_id, visible_teams(conn, who)?)
@@ -289,16 +341,19 @@ pub fn render(
             .unwrap_or_default(),
         _ => String::new(),
     };
-    Ok(fill(
-        &response.body,
-        &[
-            ("contact.name", contact_name),
-            ("contact.first_name", first_name),
-            ("case.number", format!("#{}", loaded.case.number)),
-            ("case.subject", loaded.case.subject.clone()),
-            ("account.name", loaded.account.name.clone()),
-            ("agent.name", agent),
-        ],
+    Ok((
+        fill(
+            &response.body,
+            &[
+                ("contact.name", contact_name),
+                ("contact.first_name", first_name),
+                ("case.number", format!("#{}", loaded.case.number)),
+                ("case.subject", loaded.case.subject.clone()),
+                ("account.name", loaded.account.name.clone()),
+                ("agent.name", agent),
+            ],
+        ),
+        response.actions,
     ))
 }
 

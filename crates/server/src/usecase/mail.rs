@@ -633,6 +633,7 @@ fn acknowledge(
             automatic: true,
             in_reply_to: mail.message_id.clone(),
             attachments: Vec::new(),
+            html: None,
         },
     )?;
     Ok(Some(id))
@@ -649,6 +650,9 @@ pub(crate) struct Queued<'a> {
     pub automatic: bool,
     pub in_reply_to: Option<String>,
     pub attachments: Vec<(String, String, Vec<u8>)>,
+    /// The HTML part, when it is more than the text as paragraphs (a reply
+    /// staff wrote in Markdown).
+    pub html: Option<String>,
 }
 
 /// Builds and queues a message inside the caller's transaction; returns
@@ -679,7 +683,10 @@ pub(crate) fn enqueue(
         to: q.to.clone(),
         subject: q.subject.clone(),
         text: q.text.clone(),
-        html: rapport_mail::html_from_text(&q.text),
+        html: q
+            .html
+            .clone()
+            .unwrap_or_else(|| rapport_mail::html_from_text(&q.text)),
         message_id: message_id.clone(),
         in_reply_to,
         references,
@@ -752,6 +759,19 @@ pub(crate) fn enqueue_reply(
             .map_err(|e| UseCaseError::Internal(format!("attachment unreadable: {e}")))?;
         files.push((a.filename.clone(), a.content_type.clone(), bytes));
     }
+    let signature = format!(
+        "-- \n{author_name}\n{}",
+        state.mail.from.name.clone().unwrap_or_default()
+    );
+    // What staff write by email is Markdown: the HTML part shows it
+    // formatted; the text part keeps it as written, readable as it is.
+    let html = matches!(kind, "reply" | "outreach").then(|| {
+        rapport_mail::html_document(&format!(
+            "{}{}",
+            super::knowledge::render(&entry.body),
+            rapport_mail::html_paragraphs(&signature)
+        ))
+    });
     let text = match kind {
         "chat_reply" => format!(
             "{author_name} replied in your chat:\n\n{}\n\nAnswer by replying to this email or in the portal.\n",
@@ -782,6 +802,7 @@ pub(crate) fn enqueue_reply(
             automatic: false,
             in_reply_to: None,
             attachments: files,
+            html,
         },
     )?;
     Ok(Some(id))
@@ -843,6 +864,7 @@ Case #{}: {}
             automatic: true,
             in_reply_to: None,
             attachments: Vec::new(),
+            html: None,
         },
     )?;
     Ok(())
@@ -870,6 +892,7 @@ pub(crate) fn enqueue_magic_link(
             automatic: true,
             in_reply_to: None,
             attachments: Vec::new(),
+            html: None,
         },
     )?;
     Ok(())

@@ -123,6 +123,7 @@ pub(super) fn ask(
                 automatic: true,
                 in_reply_to: None,
                 attachments: Vec::new(),
+                html: None,
             },
         )?;
     }

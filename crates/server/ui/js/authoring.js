@@ -79,9 +79,18 @@ export async function cannedAdmin(api, pane, me) {
     const team = h("select", { id: "cr-team" },
       me.role === "admin" ? h("option", { value: "" }, "Everyone (global)") : null,
       ...mine.map((t) => h("option", { value: t.id, selected: c?.team_id === t.id }, t.name)));
+    // A macro: inserting the response also changes the case.
+    const a = c?.actions || {};
+    const status = h("select", { id: "cr-status" }, h("option", { value: "" }, "Leave as it is"),
+      ...[["open", "Open"], ["pending_client", "Waiting on client"], ["pending_internal", "Waiting internally"], ["resolved", "Resolved"], ["closed", "Closed"]]
+        .map(([v, l]) => h("option", { value: v, selected: a.status === v }, l)));
+    const priority = h("select", { id: "cr-priority" }, h("option", { value: "" }, "Leave as it is"),
+      ...["urgent", "high", "normal", "low"].map((p) => h("option", { value: p, selected: a.priority === p }, p)));
+    const tags = h("input", { id: "cr-tags", value: (a.add_tags || []).join(", "), placeholder: "refund, billing" });
     return h("form", { class: "card", onsubmit: async (ev) => {
       ev.preventDefault();
-      const payload = { title: title.value, body: body.value, team_id: team.value || undefined };
+      const actions = { status: status.value || undefined, priority: priority.value || undefined, add_tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean) };
+      const payload = { title: title.value, body: body.value, team_id: team.value || undefined, actions };
       try {
         if (c) await api.put(`/api/v1/canned-responses/${c.id}`, payload); else await api.post("/api/v1/canned-responses", payload);
         cannedAdmin(api, pane, me);
@@ -90,13 +99,18 @@ export async function cannedAdmin(api, pane, me) {
     h("label", { for: "cr-title" }, "Title"), title,
     h("label", { for: "cr-body" }, "Text"), body,
     h("p", { class: "meta" }, "Placeholders: {{contact.name}}, {{contact.first_name}}, {{case.number}}, {{case.subject}}, {{account.name}}, {{agent.name}}"),
-    h("label", { for: "cr-team" }, "For"), team, h("p"), h("button", { type: "submit", id: "cr-save" }, "Save"));
+    h("label", { for: "cr-team" }, "For"), team,
+    h("fieldset", {}, h("legend", {}, "When inserted, also (a macro)"),
+      h("label", { for: "cr-status" }, "Set the status to"), status,
+      h("label", { for: "cr-priority" }, "Set the priority to"), priority,
+      h("label", { for: "cr-tags" }, "Add the labels (comma-separated)"), tags),
+    h("p"), h("button", { type: "submit", id: "cr-save" }, "Save"));
   };
   const editor = h("div");
   const teamName = (id) => teams.find((t) => t.id === id)?.name || "a team";
   pane.replaceChildren(h("h2", {}, "Canned responses"),
     h("table", { id: "canned" }, h("thead", {}, h("tr", {}, h("th", {}, "Title"), h("th", {}, "For"), h("th", {}, ""))),
-      h("tbody", {}, ...list.map((c) => h("tr", {}, h("td", {}, c.title), h("td", {}, c.team_id ? teamName(c.team_id) : "everyone"),
+      h("tbody", {}, ...list.map((c) => h("tr", {}, h("td", {}, c.title, Object.keys(c.actions || {}).length ? h("span", { class: "meta" }, " · macro") : null), h("td", {}, c.team_id ? teamName(c.team_id) : "everyone"),
         h("td", {}, me.role === "auditor" ? null : [
           h("button", { type: "button", class: "secondary small", onclick: () => editor.replaceChildren(form(c)) }, "Edit"),
           h("button", { type: "button", class: "secondary small", onclick: async () => {

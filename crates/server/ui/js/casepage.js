@@ -121,18 +121,39 @@ export class CasePage {
     cannedSel.addEventListener("change", async () => {
       if (!cannedSel.value) return;
       try {
-        const { text } = await api.post(`/api/v1/canned-responses/${cannedSel.value}/render`, { case_id: id });
+        const { text, actions } = await api.post(`/api/v1/canned-responses/${cannedSel.value}/render`, { case_id: id });
         const input = box.input;
         const at = input.selectionStart ?? input.value.length;
         input.value = input.value.slice(0, at) + text + input.value.slice(input.selectionEnd ?? at);
         drafts.set(id, input.value, mode.value);
+        // A macro changes the case too, as the agent's own change.
+        const change = {};
+        if (actions?.status) change.status = actions.status;
+        if (actions?.priority) change.priority = actions.priority;
+        if (actions?.add_tags?.length) change.tags = [...new Set([...(c.detail.tags || []), ...actions.add_tags])];
+        if (Object.keys(change).length) await patch(change);
         input.focus();
       } catch (e) { c.error.textContent = e.message; }
       cannedSel.value = "";
     });
+    // Markdown: **bold**, lists, links; the email's HTML part shows it
+    // formatted. The preview renders it as it will look.
+    const preview = h("div", { class: "article-body preview-box", id: "c-preview", hidden: true, "aria-live": "polite" });
+    const previewBtn = h("button", { type: "button", class: "secondary small", id: "c-preview-toggle", "aria-pressed": "false", onclick: async () => {
+      const on = preview.hidden;
+      previewBtn.setAttribute("aria-pressed", String(on));
+      if (!on) { preview.hidden = true; return; }
+      try {
+        const { html } = await api.post("/api/v1/markdown", { text: box.input.value });
+        preview.innerHTML = html; // sanitised by the server; the page's CSP forbids scripts anyway
+        preview.hidden = false;
+      } catch (e) { c.error.textContent = e.message; }
+    } }, "Preview");
+    box.input.addEventListener("input", () => { if (!preview.hidden) { preview.hidden = true; previewBtn.setAttribute("aria-pressed", "false"); } });
     const composerBox = working ? h("section", { class: "reply", "aria-label": "Write" },
       h("div", { class: "row" }, h("div", {}, h("label", { for: "c-mode" }, "Send as"), mode), h("div", {}, h("label", { for: "c-canned" }, "Canned response"), cannedSel)),
-      recipients, box.form) : null;
+      recipients, box.form,
+      h("p", { class: "meta" }, "Markdown works: **bold**, *italic*, - lists, [links](https://…). ", previewBtn), preview) : null;
 
     c.appointments = working ? appointmentsSection(api, id, "staff") : null;
     c.context = h("aside", { class: "context card", id: "context", "aria-label": "About this client" }, h("p", {}, "Loading…"));

@@ -1,0 +1,1 @@
+ALTER TABLE canned_responses DROP COLUMN actions;
