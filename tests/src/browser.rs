@@ -238,6 +238,17 @@ impl Browser {
         .await
     }
 
+    /// Runs an asynchronous script: it calls its last argument with the
+    /// result.
+    pub async fn script_async(&self, js: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": js, "args": []})),
+        )
+        .await
+    }
+
     /// Switches into the frame element the script returns (e.g.
     /// `return document.querySelector('iframe')`).
     pub async fn enter_frame(&self, js: &str) {

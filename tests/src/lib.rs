@@ -10,6 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
+pub mod axe;
 pub mod browser;
 pub mod chat_client;
 mod database;

@@ -117,12 +117,29 @@ pub struct Selection {
     pub served_by: Option<Vec<TeamId>>,
     /// Only the accounts this staff member owns.
     pub owner: Option<StaffId>,
+    /// Only cases with this label (figures not about cases, such as
+    /// deflected suggestions, are not narrowed by it).
+    pub tag: Option<String>,
 }
 
 /// Conditions selecting rows of `alias` (which has `account_id`, and
 /// `team`/`agent` columns as named) for `s`, period aside.
-fn scope(q: &mut RawQuery, s: &Selection, alias: &str, team: &str, agent: &str) -> String {
+fn scope(
+    q: &mut RawQuery,
+    s: &Selection,
+    (alias, case_id): (&str, &str),
+    team: &str,
+    agent: &str,
+) -> String {
     let mut parts = Vec::new();
+    if let (Some(tag), false) = (&s.tag, case_id.is_empty()) {
+        // Labels are a JSON array of plain lowercase words.
+        let quoted = format!("%{}%", serde_json::Value::String(tag.clone()));
+        parts.push(format!(
+            "{alias}.{case_id} IN (SELECT id FROM cases WHERE tags LIKE {})",
+            q.bind(quoted)
+        ));
+    }
     if let Some(a) = s.account {
         parts.push(format!("{alias}.account_id = {}", q.bind(a.to_string())));
     }
@@ -197,7 +214,7 @@ pub fn cases(conn: &mut DbConnection, s: &Selection) -> Result<Vec<CaseFact>, St
     let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
     let (from2, to2) = (q.bind_time(s.from), q.bind_time(s.to));
     let (from3, to3) = (q.bind_time(s.from), q.bind_time(s.to));
-    let scope = scope(&mut q, s, "c", "team_id", "assignee_id");
+    let scope = scope(&mut q, s, ("c", "id"), "team_id", "assignee_id");
     q.sql = format!(
         "SELECT c.id, c.account_id, c.status, c.channel, c.category, c.reopen_count, \
          c.created_at, c.resolved_at, c.closed_at FROM cases c \
@@ -225,7 +242,7 @@ pub struct ResponseFact {
 pub fn responses(conn: &mut DbConnection, s: &Selection) -> Result<Vec<ResponseFact>, StoreError> {
     let mut q = RawQuery::new(conn);
     let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
-    let scope = scope(&mut q, s, "r", "team_id", "agent_id");
+    let scope = scope(&mut q, s, ("r", "case_id"), "team_id", "agent_id");
     q.sql = format!(
         "SELECT r.account_id, r.kind, r.waited_seconds FROM case_responses r \
          WHERE r.responded_at >= {from} AND r.responded_at < {to} AND {scope}"
@@ -252,7 +269,7 @@ pub struct ClockFact {
 pub fn clocks(conn: &mut DbConnection, s: &Selection) -> Result<Vec<ClockFact>, StoreError> {
     let mut q = RawQuery::new(conn);
     let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
-    let scope = scope(&mut q, s, "c", "team_id", "assignee_id");
+    let scope = scope(&mut q, s, ("c", "id"), "team_id", "assignee_id");
     q.sql = format!(
         "SELECT k.account_id, k.clock, k.stopped_at, k.breached_at, k.due_at FROM sla_clocks k \
          JOIN cases c ON c.id = k.case_id \
@@ -278,7 +295,7 @@ pub struct RatingFact {
 pub fn ratings(conn: &mut DbConnection, s: &Selection) -> Result<Vec<RatingFact>, StoreError> {
     let mut q = RawQuery::new(conn);
     let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
-    let scope = scope(&mut q, s, "v", "team_id", "agent_id");
+    let scope = scope(&mut q, s, ("v", "case_id"), "team_id", "agent_id");
     q.sql = format!(
         "SELECT v.account_id, v.team_id, v.agent_id, v.rating FROM csat_surveys v \
          WHERE v.answered_at >= {from} AND v.answered_at < {to} AND v.rating IS NOT NULL AND {scope}"
@@ -301,7 +318,7 @@ pub fn surveys_asked(
 ) -> Result<Vec<(String, i64)>, StoreError> {
     let mut q = RawQuery::new(conn);
     let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
-    let scope = scope(&mut q, s, "v", "team_id", "agent_id");
+    let scope = scope(&mut q, s, ("v", "case_id"), "team_id", "agent_id");
     q.sql = format!(
         "SELECT v.account_id AS account_id, COUNT(*) AS n FROM csat_surveys v \
          WHERE v.requested_at >= {from} AND v.requested_at < {to} AND {scope} GROUP BY v.account_id"
@@ -334,7 +351,7 @@ pub fn deflections(
     };
     let mut q = RawQuery::new(conn);
     let (from, to) = (q.bind_time(s.from), q.bind_time(s.to));
-    let scope = scope(&mut q, &accounts_only, "k", "", "");
+    let scope = scope(&mut q, &accounts_only, ("k", ""), "", "");
     q.sql = format!(
         "SELECT k.account_id AS account_id, k.outcome AS outcome, COUNT(*) AS n FROM kb_suggestions k \
          WHERE k.created_at >= {from} AND k.created_at < {to} AND {scope} \

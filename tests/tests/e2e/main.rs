@@ -30,6 +30,7 @@ mod reports;
 mod satisfaction;
 mod sla;
 mod ui;
+mod ui_accessibility;
 mod ui_care;
 mod ui_first_run;
 mod ui_workspace;

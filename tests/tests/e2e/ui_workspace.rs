@@ -88,6 +88,11 @@ e2e_test! {
         b.script("document.getElementById('f-tag').dispatchEvent(new Event('change')); return true").await;
         wait_until(&b, "return document.querySelectorAll('#case-list tbody tr[data-case]').length === 2", "the label filter").await;
         assert_eq!(app.get_as(&agent, "/api/v1/cases?tag=vip").await.json()["items"].as_array().unwrap().len(), 2);
+        // Labels are reportable: the report narrowed to one counts its cases.
+        let labelled = app.get_as(&agent, "/api/v1/reports?tag=vip").await.json();
+        let everything = app.get_as(&agent, "/api/v1/reports").await.json();
+        assert_eq!(labelled["volume"]["created"], 2, "{labelled}");
+        assert_eq!(everything["volume"]["created"], 3);
 
         // The keyboard opens the case; its address survives a reload.
         b.goto(&format!("{}/console/views/team", app.base_url)).await;

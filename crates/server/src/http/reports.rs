@@ -36,6 +36,8 @@ pub struct ReportParams {
     /// Accounts owned by this staff member.
     #[param(format = Uuid)]
     pub owner_id: Option<String>,
+    /// Only cases with this label.
+    pub tag: Option<String>,
     /// `json` (default) or `csv`.
     pub format: Option<String>,
 }
@@ -75,6 +77,7 @@ fn query(p: &ReportParams) -> Result<ReportQuery, ApiError> {
         team: id::<TeamId>("team_id", p.team_id.as_deref())?,
         agent: id::<StaffId>("agent_id", p.agent_id.as_deref())?,
         owner: id::<StaffId>("owner_id", p.owner_id.as_deref())?,
+        tag: p.tag.clone(),
     })
 }
 

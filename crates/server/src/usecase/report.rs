@@ -31,6 +31,8 @@ pub struct ReportQuery {
     pub agent: Option<StaffId>,
     /// Only the accounts this staff member owns.
     pub owner: Option<StaffId>,
+    /// Only cases with this label.
+    pub tag: Option<String>,
 }
 
 /// Median and 90th percentile of durations, in seconds.
@@ -215,6 +217,11 @@ fn selection(
         agent: q.agent,
         served_by,
         owner: q.owner,
+        tag: q
+            .tag
+            .as_ref()
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty()),
     })
 }
 

@@ -43,7 +43,7 @@ export class CasePage {
       thread: new Thread(list, (e) => this.entryTools(id, e), api),
       title: h("h2", { id: "case-h" }),
       sla: h("p", { class: "sla", id: "c-sla" }),
-      people: h("div", { class: "people", "aria-label": "Also here" }),
+      people: h("div", { class: "people", role: "group", "aria-label": "Also here" }),
       typing: h("p", { class: "typing", "aria-live": "polite" }),
       seenBy: h("p", { class: "meta", id: "c-seen", "aria-live": "polite" }),
       error: h("p", { class: "error", role: "alert" }),
@@ -174,6 +174,9 @@ export class CasePage {
     for (const el of [c.statusSel, c.prioritySel, c.assigneeSel, c.labels, mergeSel, mergeBtn]) el.disabled = !working;
     this.fill(detail);
     showMode();
+    // The countdown moves on its own.
+    clearInterval(this.tick);
+    this.tick = setInterval(() => { if (this.current === c) c.sla.textContent = countdown(c.detail); else clearInterval(this.tick); }, 30_000);
     (await api.get(`/api/v1/cases/${id}/entries?limit=200`)).items.forEach((e) => c.thread.put(e));
     live.join(id);
     this.ctx.seen.mark(detail);
@@ -291,11 +294,22 @@ export class CasePage {
 
   // ---- live events for the open case ----
 
+  /// The case as the API has it now (service-level fields included).
+  async refreshCase() {
+    const cur = this.current;
+    if (!cur) return;
+    const fresh = await this.ctx.api.get(`/api/v1/cases/${cur.id}`).catch(() => null);
+    if (fresh && this.current === cur) this.fill(fresh);
+  }
+
   message(e) {
     const cur = this.current;
     if (cur?.id !== e.case_id) return false;
     cur.thread.put(e);
     cur.thread.complete(cur.id, e);
+    // An answer stops one clock and may start another.
+    clearTimeout(this.slaTimer);
+    this.slaTimer = setTimeout(() => this.refreshCase(), 300);
     cur.typing.textContent = "";
     if (e.kind === "event") cur.appointments?.refresh();
     this.ctx.seen.mark({ id: cur.id, last_activity_at: e.created_at });

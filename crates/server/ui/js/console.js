@@ -61,7 +61,7 @@ async function start() {
     error: (f) => { if (casePage.current) casePage.current.error.textContent = f.message; },
   });
   await live.connect();
-  const ctx = { api, me, staff, live, seen, navigate, refreshCounts, refreshList: soon, openAccount: (id) => navigate(`/console/accounts/${id}`) };
+  const ctx = { api, me, staff, accounts, live, seen, navigate, refreshCounts, refreshList: soon, openAccount: (id) => navigate(`/console/accounts/${id}`) };
   workspace = new Workspace(ctx);
   casePage = new CasePage(ctx);
   layout();

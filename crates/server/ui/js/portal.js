@@ -238,7 +238,7 @@ async function openCase(id) {
     thread: new Thread(list, () => [], api),
     title: h("h2", {}),
     status: h("p", { class: "meta" }),
-    helpers: h("div", { class: "people", "aria-label": "Who is helping" }),
+    helpers: h("div", { class: "people", role: "group", "aria-label": "Who is helping" }),
     typing: h("p", { class: "typing", "aria-live": "polite" }),
     notice: h("p", { class: "notice", role: "status" }),
     rating: h("section", { class: "rating-box", id: "rating" }),

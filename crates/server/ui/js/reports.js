@@ -53,16 +53,17 @@ export async function reportsPage(api, pane, instance) {
   const day = (d) => d.toISOString().slice(0, 10);
   const from = h("input", { id: "r-from", type: "date", value: day(new Date(Date.now() - 30 * 86400000)) });
   const to = h("input", { id: "r-to", type: "date", value: day(new Date(Date.now() + 86400000)) });
-  const sel = (id, label, items) => h("select", { id }, h("option", { value: "" }, label), ...items.map(([v, l]) => h("option", { value: v }, l)));
+  const sel = (id, label, items) => h("select", { id, "aria-label": label.replace("All ", "Only these ") }, h("option", { value: "" }, label), ...items.map(([v, l]) => h("option", { value: v }, l)));
   const account = sel("r-account", "All accounts", accounts.map((a) => [a.id, a.name]));
   const tier = sel("r-tier", "All tiers", (instance.tiers || []).map((t) => [t, t]));
   const team = sel("r-team", "All teams", teams.map((t) => [t.id, t.name]));
   const agent = sel("r-agent", "All agents", staff.filter((s) => s.role !== "auditor").map((s) => [s.id, s.display_name]));
+  const label = h("input", { id: "r-tag", type: "search", placeholder: "label", "aria-label": "Only cases with this label" });
   const out = h("div", { id: "report" });
   const err = h("p", { class: "error", role: "alert" });
   const params = () => {
     const q = new URLSearchParams({ from: from.value, to: to.value });
-    for (const [k, el] of [["account_id", account], ["tier", tier], ["team_id", team], ["agent_id", agent]]) if (el.value) q.set(k, el.value);
+    for (const [k, el] of [["account_id", account], ["tier", tier], ["team_id", team], ["agent_id", agent], ["tag", label]]) if (el.value) q.set(k, el.value.trim());
     return q;
   };
   const run = async () => {
@@ -79,7 +80,7 @@ export async function reportsPage(api, pane, instance) {
       h("div", { class: "row" },
         h("div", {}, h("label", { for: "r-from" }, "From"), from),
         h("div", {}, h("label", { for: "r-to" }, "Until (excluded)"), to)),
-      h("div", { class: "row" }, account, tier, team, agent),
+      h("div", { class: "row" }, account, tier, team, agent, label),
       h("p"), h("div", { class: "row" }, h("button", { type: "submit", id: "r-run" }, "Show"),
         h("button", { type: "button", class: "secondary", id: "r-csv", onclick: csv }, "Download CSV"))),
     err, out);

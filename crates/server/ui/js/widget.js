@@ -123,7 +123,7 @@ function openChat(id) {
   chat = {
     id,
     thread: new Thread(list, () => [], api),
-    team: h("div", { class: "people", "aria-label": "Your team online" }),
+    team: h("div", { class: "people", role: "group", "aria-label": "Your team online" }),
     choices: h("div", { class: "choices", "aria-label": "Topic" }),
     typing: h("p", { class: "typing", "aria-live": "polite" }),
     notice: h("p", { class: "notice", role: "status" }),

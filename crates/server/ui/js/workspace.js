@@ -68,9 +68,12 @@ export class Workspace {
     this.bulk = this.bulkBar();
     const tag = h("input", { id: "f-tag", type: "search", placeholder: "label", value: this.filters.tag, "aria-label": "Only cases with this label" });
     tag.addEventListener("change", () => { this.filters.tag = tag.value.trim().toLowerCase(); this.refresh(); });
+    const account = h("select", { id: "f-account", "aria-label": "Only cases of this account" }, h("option", { value: "" }, "All accounts"),
+      ...(this.ctx.accounts || []).map((a) => h("option", { value: a.id, selected: a.id === this.filters.account }, a.name)));
+    account.addEventListener("change", () => { this.filters.account = account.value; this.refresh(); });
     pane.replaceChildren(
       h("div", { class: "list-head" }, h("h2", { id: "view-h" }, label),
-        h("div", { class: "row" }, h("label", { for: "f-tag" }, "Label"), tag)),
+        h("div", { class: "row" }, h("div", {}, h("label", { for: "f-account" }, "Account"), account), h("div", {}, h("label", { for: "f-tag" }, "Label"), tag))),
       this.bulk, this.table);
     await this.refresh();
   }
@@ -79,6 +82,7 @@ export class Workspace {
     if (!this.table?.isConnected) return;
     const q = new URLSearchParams({ view: this.view, limit: "200" });
     if (this.filters.tag) q.set("tag", this.filters.tag);
+    if (this.filters.account) q.set("account_id", this.filters.account);
     const page = await this.ctx.api.get(`/api/v1/cases?${q}`);
     this.items = page.items;
     for (const id of [...this.selected]) if (!this.items.some((c) => c.id === id)) this.selected.delete(id);
