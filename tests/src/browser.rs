@@ -264,6 +264,17 @@ impl Browser {
         }
     }
 
+    /// Grants (or denies) the page a browser permission such as
+    /// `notifications`, as a person answering the browser's prompt would.
+    pub async fn set_permission(&self, name: &str, state: &str) {
+        self.cmd(
+            "POST",
+            "/permissions",
+            Some(json!({"descriptor": {"name": name}, "state": state})),
+        )
+        .await;
+    }
+
     /// Back from a frame to the page around it.
     pub async fn leave_frame(&self) {
         self.cmd("POST", "/frame/parent", Some(json!({}))).await;

@@ -49,6 +49,12 @@ e2e_test! {
         b.wait_text("a[data-view=team] .count", "2").await;
         assert!(b.script("return document.querySelector('tr[data-case] ').classList.contains('unread')").await == Value::Bool(true), "new cases are marked unread");
 
+        // Desktop notifications, once allowed, tell of new chats.
+        b.set_permission("notifications", "granted").await;
+        b.script("window.__notified = []; const Real = window.Notification; window.Notification = class extends Real { constructor(title, options) { super(title, options); window.__notified.push(title + ': ' + (options?.body || '')); } }; return true").await;
+        b.click("#notify-toggle").await;
+        b.wait_text("#notify-toggle", "Desktop notifications: on").await;
+
         // A new chat reaches the list by itself, within moments.
         let (mut client, _) = ChatClient::connect(&app, &w.contact_in).await;
         let started = Instant::now();
@@ -58,6 +64,7 @@ e2e_test! {
         let took = started.elapsed();
         assert!(took < Duration::from_secs(3), "the chat took {took:?} to reach the list");
         b.wait_text("a[data-view=team] .count", "3").await;
+        wait_until(&b, "return window.__notified.some((n) => n.startsWith('New chat') && n.includes('March credit note'))", "a desktop notification of the new chat").await;
         b.screenshot("console-workspace").await;
 
         // Sorting by case number, both ways.
@@ -124,9 +131,16 @@ e2e_test! {
         b.script("location.reload(); return true").await;
         b.wait_text("#case-h", "Login page shows an error").await;
         wait_until(&b, "return document.getElementById('c-reply').value === 'Half-written: check the SSO settings' && document.getElementById('c-mode').value === 'note'", "the draft after a reload").await;
+        // Files pasted from the clipboard and dropped on the box go with it.
+        b.script("const dt = new DataTransfer(); dt.items.add(new File([new Uint8Array([137,80,78,71])], 'pasted-shot.png', { type: 'image/png' })); document.getElementById('c-reply').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true })); return true").await;
+        b.script("const dt = new DataTransfer(); dt.items.add(new File(['order 4471'], 'dropped-order.txt', { type: 'text/plain' })); document.querySelector('form.composer').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true })); return true").await;
+        b.wait_text(".pending-files", "pasted-shot.png").await;
+        b.wait_text(".pending-files", "dropped-order.txt").await;
         // Ctrl+Enter sends; the mode goes back to replying.
         b.type_into("#c-reply", "\u{E009}\u{E007}\u{E000}").await;
         b.wait_text(".thread", "Half-written: check the SSO settings").await;
+        b.wait_text(".thread", "pasted-shot.png").await;
+        b.wait_text(".thread", "dropped-order.txt").await;
         wait_until(&b, "return document.getElementById('c-mode').value === 'chat' && document.getElementById('c-reply').value === ''", "reply mode after sending").await;
         b.script("location.reload(); return true").await;
         b.wait_text("#case-h", "Login page shows an error").await;
