@@ -37,6 +37,7 @@ struct InboundRow {
     attempts: i32,
     received_at: NaiveDateTime,
     processed_at: Option<NaiveDateTime>,
+    acknowledge: bool,
 }
 
 /// An inbound message and what became of it.
@@ -58,6 +59,8 @@ pub struct Inbound {
     pub attempts: i32,
     pub received_at: DateTime<Utc>,
     pub processed_at: Option<DateTime<Utc>>,
+    /// Whether a new case it opens may be acknowledged.
+    pub acknowledge: bool,
 }
 
 impl TryFrom<InboundRow> for Inbound {
@@ -80,6 +83,7 @@ impl TryFrom<InboundRow> for Inbound {
             attempts: r.attempts,
             received_at: r.received_at.and_utc(),
             processed_at: r.processed_at.map(|t| t.and_utc()),
+            acknowledge: r.acknowledge,
         })
     }
 }
@@ -93,6 +97,8 @@ pub struct NewInbound<'a> {
     pub envelope_from: Option<&'a str>,
     pub envelope_to: &'a [String],
     pub size: i64,
+    /// False: never acknowledge a case this message opens.
+    pub acknowledge: bool,
 }
 
 /// Records a spooled message as pending, or returns the row of the same
@@ -116,6 +122,7 @@ pub fn receive(conn: &mut DbConnection, m: &NewInbound<'_>) -> Result<(Inbound, 
         attempts: 0,
         received_at: now_micros(),
         processed_at: None,
+        acknowledge: m.acknowledge,
     };
     diesel::insert_into(inbound_mail::table)
         .values(&row)
@@ -578,6 +585,22 @@ pub fn list_outbound(
 }
 
 /// Acknowledgments sent to an address since a time (rate limit).
+/// Acknowledgments sent to any address at `domain` since `since`.
+pub fn acknowledgments_to_domain_since(
+    conn: &mut DbConnection,
+    domain: &str,
+    since: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    // Recipients are a JSON array of addresses: `"…@domain"`.
+    let needle = format!("%@{}\"%", domain.to_lowercase());
+    Ok(outbox::table
+        .filter(outbox::kind.eq("acknowledgment"))
+        .filter(outbox::created_at.ge(since.naive_utc()))
+        .filter(outbox::recipients.like(needle))
+        .count()
+        .get_result(conn)?)
+}
+
 pub fn acknowledgments_to_since(
     conn: &mut DbConnection,
     address: &str,

@@ -312,6 +312,7 @@ diesel::table! {
         attempts -> Integer,
         received_at -> Timestamp,
         processed_at -> Nullable<Timestamp>,
+        acknowledge -> Bool,
     }
 }
 

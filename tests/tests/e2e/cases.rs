@@ -82,7 +82,7 @@ e2e_test! {
         assert!(posted["case"]["resolved_at"].is_null());
         let thread = items(app.get_as(&w.agent_in, &format!("{path}/entries")).await.json());
         assert!(thread.iter().any(|e| e["kind"] == "event" && e["body"].as_str().unwrap().contains("Reopened")));
-        assert!(thread.iter().any(|e| e["kind"] == "event" && e["body"].as_str().unwrap().contains("to resolved")));
+        assert!(thread.iter().any(|e| e["kind"] == "event" && e["body"].as_str().unwrap().contains("→ Resolved by")));
     }
 }
 

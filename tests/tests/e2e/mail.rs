@@ -763,3 +763,54 @@ async fn two_nodes_never_send_the_same_message_twice() {
     a.wait_exit(std::time::Duration::from_secs(20));
     b.wait_exit(std::time::Duration::from_secs(20));
 }
+
+e2e_test! {
+    async fn imported_mail_is_acknowledged_only_when_recent_and_never_with_no_ack(db) {
+        use rapport_tests::{rapport_bin, run_rapport};
+        let app = TestApp::spawn(&db).await;
+        let w = crate::directory::world(&app, &db).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mail = |i: usize, from: &str, date: &str| format!("From: {from}\nTo: support@rapport.localhost\nSubject: Archived question {i}\nMessage-ID: <archive-{i}@acme.example>\nDate: {date}\n\nBody of question {i}.\n");
+        let recent = chrono::Utc::now().to_rfc2822();
+        let old = "Mon, 24 Nov 2025 09:00:00 +0000";
+        let import = |files: &[(&str, String)], extra: &[&str]| {
+            let sub = dir.path().join(format!("batch-{}", files[0].0));
+            std::fs::create_dir(&sub).unwrap();
+            for (name, text) in files {
+                std::fs::write(sub.join(format!("{name}.eml")), text).unwrap();
+            }
+            let mut args = vec!["--data-dir", db.data_dir().to_str().unwrap(), "--database-url", &db.url, "mail", "import"];
+            args.extend_from_slice(extra);
+            let path = sub.to_str().unwrap().to_owned();
+            let out = run_rapport(rapport_bin!(), &[args, vec![path.as_str()]].concat(), &[]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).to_string()
+        };
+        // A year-old archive: cases, and no acknowledgment at all.
+        let text = import(&[("a1", mail(1, "anna@acme.example", old)), ("a2", mail(2, "anna@acme.example", old)), ("a3", mail(3, "anna@acme.example", "not a date"))], &[]);
+        assert!(text.contains("3 threaded") && text.contains("0 acknowledgments queued"), "{text}");
+        // Mail of today is acknowledged, unless the import says --no-ack.
+        let text = import(&[("b1", mail(4, "anna@acme.example", &recent))], &[]);
+        assert!(text.contains("1 acknowledgments queued"), "{text}");
+        let text = import(&[("c1", mail(5, "anna@acme.example", &recent))], &["--no-ack"]);
+        assert!(text.contains("1 threaded") && text.contains("0 acknowledgments queued"), "{text}");
+        let outbox = app.get_as(&w.admin, "/api/v1/mail/outbox").await.json();
+        let acks = outbox.as_array().unwrap().iter().filter(|m| m["kind"] == "acknowledgment").count();
+        assert_eq!(acks, 1, "{outbox}");
+        let quarantine = app.get_as(&w.admin, "/api/v1/mail/inbound?limit=50").await.json();
+        let outcomes: Vec<String> = quarantine["items"].as_array().unwrap().iter().map(|m| m["outcome"].as_str().unwrap_or("").to_owned()).collect();
+        assert!(outcomes.iter().any(|o| o.contains("imported mail older than a day")), "{outcomes:?}");
+        assert!(outcomes.iter().any(|o| o.contains("imported with --no-ack")), "{outcomes:?}");
+
+        // Addresses never seen before at a client's domain: acknowledged per
+        // domain at most `acknowledgments_per_hour` times, whatever the address.
+        let strangers: Vec<(String, String)> = (0..12).map(|i| (format!("d{i}"), mail(100 + i, &format!("person{i}@acme.example"), &recent))).collect();
+        let refs: Vec<(&str, String)> = strangers.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        let text = import(&refs, &[]);
+        assert!(text.contains("12 threaded"), "{text}");
+        let outbox = app.get_as(&w.admin, "/api/v1/mail/outbox").await.json();
+        let to_domain: usize = outbox.as_array().unwrap().iter().filter(|m| m["kind"] == "acknowledgment" && m["recipients"].to_string().contains("@acme.example")).count();
+        let limit = app.state.config.settings.mail.acknowledgments_per_hour as usize;
+        assert_eq!(to_domain, limit, "at most {limit} acknowledgments an hour to acme.example once new addresses write");
+    }
+}

@@ -17,8 +17,9 @@ use crate::server;
 pub enum MailCommand {
     /// Import messages: an .eml file, a directory of them, a maildir
     /// (cur/ and new/) or an mbox file. Each goes through the inbound
-    /// pipeline (threading, dedupe, quarantine); no acknowledgment is sent
-    /// for imported mail older than a day.
+    /// pipeline (threading, dedupe, quarantine). A new case opened by mail
+    /// older than a day (by its Date header; none: old) is never
+    /// acknowledged; --no-ack acknowledges none at all.
     Import(ImportArgs),
 }
 
@@ -27,12 +28,15 @@ pub struct ImportArgs {
     /// File or directory to import.
     #[arg(value_name = "PATH")]
     path: PathBuf,
+    /// Send no acknowledgment for any case the import opens.
+    #[arg(long)]
+    no_ack: bool,
 }
 
 pub fn run(command: MailCommand, config: Config) -> ExitCode {
     crate::telemetry::init(&config.settings.log);
     let result = match command {
-        MailCommand::Import(args) => import(config, &args.path),
+        MailCommand::Import(args) => import(config, &args.path, !args.no_ack),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -91,7 +95,7 @@ fn messages(path: &Path) -> Result<Messages, String> {
     Ok(Box::new(std::iter::once(Ok(raw))))
 }
 
-fn import(config: Config, path: &Path) -> Result<(), String> {
+fn import(config: Config, path: &Path, acknowledge: bool) -> Result<(), String> {
     let config = Arc::new(config);
     let store = server::open_store(&config).map_err(|e| e.to_string())?;
     let state = server::state_for(config, store).map_err(|e| e.to_string())?;
@@ -103,6 +107,12 @@ fn import(config: Config, path: &Path) -> Result<(), String> {
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let (mut threaded, mut duplicates, mut other, mut failed) = (0u64, 0u64, 0u64, 0u64);
+    let mut acknowledged = 0u64;
+    let acknowledge = if acknowledge {
+        crate::usecase::mail::Acknowledge::AsConfigured
+    } else {
+        crate::usecase::mail::Acknowledge::Never
+    };
     for raw in messages(path)? {
         let raw = match raw {
             Ok(r) => r,
@@ -112,9 +122,18 @@ fn import(config: Config, path: &Path) -> Result<(), String> {
                 continue;
             }
         };
-        match crate::usecase::mail::ingest(&state, "import", None, &[], &raw) {
+        match crate::usecase::mail::ingest_with(&state, "import", None, &[], &raw, acknowledge) {
             Ok((_, false)) => duplicates += 1,
-            Ok((row, true)) if row.status == "threaded" => threaded += 1,
+            Ok((row, true)) if row.status == "threaded" => {
+                threaded += 1;
+                if row
+                    .outcome
+                    .as_deref()
+                    .is_some_and(|o| o.contains("; acknowledged"))
+                {
+                    acknowledged += 1;
+                }
+            }
             Ok((row, true)) => {
                 other += 1;
                 bar.println(format!(
@@ -131,9 +150,9 @@ fn import(config: Config, path: &Path) -> Result<(), String> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    // Acknowledgments and other mail the import queued leave with the server's worker.
+    // Acknowledgments the import queued leave with the server's worker.
     output::line(&format!(
-        "{threaded} threaded, {duplicates} already imported, {other} quarantined/ignored/bounces, {failed} failed"
+        "{threaded} threaded, {duplicates} already imported, {other} quarantined/ignored/bounces, {failed} failed; {acknowledged} acknowledgments queued"
     ));
     if failed > 0 {
         return Err(format!("{failed} messages could not be imported"));

@@ -31,12 +31,41 @@ use crate::state::AppState;
 
 /// Spools and records a message; `(row, new)`. Answering the sender after
 /// this returns is safe: the message is on disk and in the database.
+/// Whether the cases a message opens may be acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledge {
+    /// As configured (`mail.acknowledge_new_cases`), and for imports only
+    /// mail of the last day.
+    AsConfigured,
+    /// Never (`rapport mail import --no-ack`).
+    Never,
+}
+
 pub fn receive(
     state: &AppState,
     door: &str,
     envelope_from: Option<&str>,
     envelope_to: &[String],
     raw: &[u8],
+) -> Result<(Inbound, bool), UseCaseError> {
+    receive_with(
+        state,
+        door,
+        envelope_from,
+        envelope_to,
+        raw,
+        Acknowledge::AsConfigured,
+    )
+}
+
+/// [`receive`], saying whether new cases may be acknowledged.
+pub fn receive_with(
+    state: &AppState,
+    door: &str,
+    envelope_from: Option<&str>,
+    envelope_to: &[String],
+    raw: &[u8],
+    acknowledge: Acknowledge,
 ) -> Result<(Inbound, bool), UseCaseError> {
     let max = state.config.settings.mail.max_message_bytes;
     if raw.len() > max {
@@ -61,6 +90,7 @@ pub fn receive(
             &NewInbound {
                 sha256: &sha,
                 message_id: message_id.as_deref(),
+                acknowledge: acknowledge == Acknowledge::AsConfigured,
                 door,
                 envelope_from: envelope_from.filter(|f| !f.is_empty()),
                 envelope_to,
@@ -79,7 +109,26 @@ pub fn ingest(
     envelope_to: &[String],
     raw: &[u8],
 ) -> Result<(Inbound, bool), UseCaseError> {
-    let (row, new) = receive(state, door, envelope_from, envelope_to, raw)?;
+    ingest_with(
+        state,
+        door,
+        envelope_from,
+        envelope_to,
+        raw,
+        Acknowledge::AsConfigured,
+    )
+}
+
+/// [`ingest`], saying whether new cases may be acknowledged.
+pub fn ingest_with(
+    state: &AppState,
+    door: &str,
+    envelope_from: Option<&str>,
+    envelope_to: &[String],
+    raw: &[u8],
+    acknowledge: Acknowledge,
+) -> Result<(Inbound, bool), UseCaseError> {
+    let (row, new) = receive_with(state, door, envelope_from, envelope_to, raw, acknowledge)?;
     if row.status != "pending" {
         return Ok((row, new));
     }
@@ -272,7 +321,7 @@ fn sender_contact(
     conn: &mut DbConnection,
     state: &AppState,
     from: &Mailbox,
-) -> Result<Result<Contact, String>, UseCaseError> {
+) -> Result<Result<(Contact, bool), String>, UseCaseError> {
     let Ok(address) = EmailAddress::parse(&from.address) else {
         return Ok(Err(format!(
             "sender address `{}` is not valid",
@@ -281,7 +330,7 @@ fn sender_contact(
     };
     if let Some(c) = rapport_store::contact::find_by_email(conn, &address)? {
         return Ok(if c.active {
-            Ok(c)
+            Ok((c, false))
         } else {
             Err(format!("sender {} is a deactivated contact", from.address))
         });
@@ -333,7 +382,7 @@ fn sender_contact(
         ("contact", Some(&contact.id.to_string())),
         json!({"email": address.as_str(), "via": "inbound email", "verified": false}),
     )?;
-    Ok(Ok(contact))
+    Ok(Ok((contact, true)))
 }
 
 fn prospect_account(
@@ -420,8 +469,8 @@ fn thread(
     noise: Option<&Noise>,
     uploads: &[Upload],
 ) -> Result<Option<case::Posted>, UseCaseError> {
-    let contact = match sender_contact(conn, state, &mail.from)? {
-        Ok(c) => c,
+    let (contact, first_mail) = match sender_contact(conn, state, &mail.from)? {
+        Ok(found) => found,
         Err(why) => {
             store_mail::finish(conn, id, "quarantined", &why, None, None)?;
             return Ok(None);
@@ -563,8 +612,15 @@ fn thread(
         outcome.push_str(&format!("; not answered: {}", n.describe()));
     } else if how == "new case" && !known_sender {
         outcome.push_str("; not acknowledged: the sender is not a contact of a client account");
+    } else if how == "new case" && !row.acknowledge {
+        outcome.push_str("; not acknowledged: imported with --no-ack");
+    } else if how == "new case"
+        && row.door == "import"
+        && mail.date.is_none_or(|d| d < Utc::now() - Duration::days(1))
+    {
+        outcome.push_str("; not acknowledged: imported mail older than a day");
     } else if how == "new case" && state.config.settings.mail.acknowledge_new_cases {
-        match acknowledge(conn, state, &posted.case, &contact, mail)? {
+        match acknowledge(conn, state, &posted.case, &contact, mail, first_mail)? {
             Some(_) => outcome.push_str("; acknowledged"),
             None => outcome.push_str("; acknowledgment skipped (rate limit)"),
         }
@@ -581,18 +637,27 @@ fn thread(
 }
 
 /// The acknowledgment of a new case: its number and the promised first
-/// response, rate-limited per address so two auto-responders never loop.
+/// response, rate-limited per address so two auto-responders never loop,
+/// and for addresses never seen before (`first_mail`) per domain, so that
+/// mail forged from made-up addresses at a client's domain cannot make us
+/// send mail to all of them.
 fn acknowledge(
     conn: &mut DbConnection,
     state: &AppState,
     c: &Case,
     contact: &Contact,
     mail: &InboundMail,
+    first_mail: bool,
 ) -> Result<Option<String>, UseCaseError> {
     let to = mail.reply_to.clone().unwrap_or_else(|| mail.from.clone());
     let per_hour = i64::from(state.config.settings.mail.acknowledgments_per_hour);
-    if store_mail::acknowledgments_to_since(conn, &to.address, Utc::now() - Duration::hours(1))?
-        >= per_hour
+    let hour_ago = Utc::now() - Duration::hours(1);
+    if store_mail::acknowledgments_to_since(conn, &to.address, hour_ago)? >= per_hour {
+        return Ok(None);
+    }
+    let domain = mail.from.address.rsplit('@').next().unwrap_or("");
+    if first_mail
+        && store_mail::acknowledgments_to_domain_since(conn, domain, hour_ago)? >= per_hour
     {
         return Ok(None);
     }
