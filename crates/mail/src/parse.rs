@@ -129,6 +129,104 @@ fn ids(v: &HeaderValue<'_>) -> Vec<String> {
 /// Sanitises HTML for display: no scripts, styles, forms or event
 /// handlers; links open safely; images only from the message itself
 /// (`cid:`), so no remote content (tracking pixels) loads.
+/// HTML as plain text: blocks and line breaks become new lines, cells and
+/// the end of a link a space, scripts and styles nothing; entities decoded.
+pub fn html_text(html: &str) -> String {
+    const BLOCKS: &[&str] = &[
+        "p",
+        "div",
+        "br",
+        "li",
+        "tr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "blockquote",
+        "hr",
+        "ul",
+        "ol",
+        "pre",
+        "section",
+        "article",
+        "header",
+        "footer",
+    ];
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    let mut skipping: Option<String> = None;
+    while let Some(open) = rest.find('<') {
+        if skipping.is_none() {
+            out.push_str(&decode_entities(&rest[..open]));
+        }
+        let Some(close) = rest[open..].find('>') else {
+            rest = "";
+            break;
+        };
+        let tag = &rest[open + 1..open + close];
+        rest = &rest[open + close + 1..];
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if let Some(skipped) = &skipping {
+            if closing && *skipped == name {
+                skipping = None;
+            }
+            continue;
+        }
+        match name.as_str() {
+            "script" | "style" | "head" | "title" if !closing => skipping = Some(name),
+            n if BLOCKS.contains(&n) => out.push('\n'),
+            "td" | "th" => out.push(' '),
+            "a" if closing => out.push(' '),
+            _ => {}
+        }
+    }
+    if skipping.is_none() {
+        out.push_str(&decode_entities(rest));
+    }
+    let lines: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    // At most one empty line between paragraphs.
+    let mut text = String::new();
+    let mut blank = 0;
+    for l in lines {
+        if l.is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        text.push_str(&l);
+        text.push('\n');
+    }
+    text.trim().to_owned()
+}
+
+fn decode_entities(s: &str) -> String {
+    if !s.contains('&') {
+        return s.to_owned();
+    }
+    s.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
 pub fn sanitise_html(html: &str) -> String {
     let mut builder = ammonia::Builder::default();
     builder
@@ -158,9 +256,15 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
         .next()
         .or_else(|| mailboxes(msg.sender()).into_iter().next())
         .ok_or(ParseError::NoSender)?;
-    let text = match msg.body_text(0) {
-        Some(t) => t.into_owned(),
-        None => String::new(),
+    // Mail with only an HTML body: its text keeps the breaks between
+    // words that tags made (mail-parser's conversion runs "click</a>Thanks"
+    // together).
+    let text = match msg.text_bodies().next().map(|p| &p.body) {
+        Some(PartType::Html(h)) => html_text(h),
+        _ => match msg.body_text(0) {
+            Some(t) => t.into_owned(),
+            None => String::new(),
+        },
     };
     let html = msg
         .html_bodies()
@@ -324,6 +428,18 @@ mod tests {
         assert_eq!(m.cc[0].address, "bob@acme.example");
         assert_eq!(m.text.trim(), "Thanks!");
         assert!(m.bounce.is_none());
+    }
+
+    #[test]
+    fn html_only_mail_keeps_its_word_breaks() {
+        assert_eq!(
+            html_text(
+                "<p>Please <a href=\"https://x.example\">click</a>Thanks &amp; regards</p><div>Anna</div><style>p{}</style><table><tr><td>A</td><td>B</td></tr></table>"
+            ),
+            "Please click Thanks & regards\n\nAnna\n\nA B"
+        );
+        let raw = b"From: a@acme.example\r\nTo: s@desk.example\r\nSubject: x\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>See the <a href=\"https://x\">link</a>Thanks</p>";
+        assert_eq!(parse(raw).expect("parses").text, "See the link Thanks");
     }
 
     #[test]

@@ -10,21 +10,49 @@ pub struct Reply {
     pub collapsed: bool,
 }
 
+/// How mail clients say "wrote" in the languages clients write in.
+const WROTE: &[&str] = &[
+    "wrote",
+    "schrieb",
+    "a écrit",
+    "escribió",
+    "escreveu",
+    "scrisse",
+    "schreef",
+    "skrev",
+    "kirjoitti",
+    "napisał",
+    "napsal",
+    "írta",
+    "yazdı",
+    "написал",
+    "写道",
+    "寫道",
+];
+
+/// An attribution line ("On Mon, 23 Nov 2026, Anna <a@b> wrote:", "Am 30.
+/// Nov. 2026 schrieb Jonas <j@d>:", "30 нояб. 2026 г., в 10:00, Анна
+/// написала:"): ends with a colon, says "wrote" in some language, and names
+/// a date or an address, as attributions always do.
+fn is_attribution(line: &str) -> bool {
+    (line.ends_with(':') || line.ends_with('：'))
+        && WROTE.iter().any(|w| line.contains(w))
+        && line.chars().any(|c| c.is_ascii_digit() || c == '@')
+}
+
 /// Where quoted history starts: attribution lines of common clients.
 fn starts_history(lines: &[&str], i: usize) -> bool {
     let line = lines[i].trim();
     let next = lines.get(i + 1).map(|l| l.trim()).unwrap_or("");
     // Gmail and Apple Mail: "On <date>, <name> wrote:" (Gmail may wrap it
-    // over two lines); German and French clients say the same.
-    let attribution = |l: &str| {
-        l.ends_with("wrote:")
-            || l.ends_with("schrieb:")
-            || l.ends_with("a écrit :")
-            || l.ends_with("a écrit:")
-    };
-    if (line.starts_with("On ") || line.starts_with("Am ") || line.starts_with("Le "))
-        && (attribution(line) || attribution(next))
-    {
+    // over two lines), in any of the clients' languages.
+    // A wrapped attribution starts with its date and does not end a sentence.
+    let wrapped = line.chars().any(|c| c.is_ascii_digit())
+        && !line.ends_with(':')
+        && !line.ends_with('.')
+        && !next.starts_with('>')
+        && is_attribution(&format!("{line} {next}"));
+    if is_attribution(line) || wrapped {
         return true;
     }
     // Outlook desktop.
@@ -58,12 +86,49 @@ fn starts_history(lines: &[&str], i: usize) -> bool {
     false
 }
 
+/// Thunderbird's answer under the quote: an attribution, a `>` block, then
+/// the answer. The answer is what was written.
+fn answer_below_quote(lines: &[&str]) -> Option<Reply> {
+    let first = lines.iter().position(|l| !l.trim().is_empty())?;
+    let attribution = starts_history(lines, first) && !lines[first].trim_start().starts_with('>');
+    let quote_from = if attribution {
+        first + 1 + usize::from(!lines[first].trim().ends_with(':'))
+    } else {
+        first
+    };
+    let mut i = quote_from;
+    while i < lines.len() && (lines[i].trim_start().starts_with('>') || lines[i].trim().is_empty())
+    {
+        i += 1;
+    }
+    let quoted = lines[quote_from..i]
+        .iter()
+        .any(|l| l.trim_start().starts_with('>'));
+    if !quoted || i == lines.len() {
+        return None;
+    }
+    // The rest must be the answer alone: no further quotes (those are
+    // inline answers, kept whole).
+    if lines[i..].iter().any(|l| l.trim_start().starts_with('>')) {
+        return None;
+    }
+    let answer = split_reply(&lines[i..].join("\n"));
+    Some(Reply {
+        visible: answer.visible,
+        collapsed: true,
+    })
+}
+
 /// Splits a plain-text reply. Inline answers between quotes are kept
-/// whole (only trailing history is collapsed), and a reply that would
-/// become empty is shown in full.
+/// whole (only trailing history is collapsed), an answer written under
+/// the quote is what shows, and a reply that would become empty is shown
+/// in full.
 pub fn split_reply(text: &str) -> Reply {
     let normalised = text.replace("\r\n", "\n");
     let lines: Vec<&str> = normalised.lines().collect();
+    if let Some(reply) = answer_below_quote(&lines) {
+        return reply;
+    }
     let mut cut = lines.len();
     for i in 0..lines.len() {
         let line = lines[i];
@@ -123,6 +188,43 @@ mod tests {
         assert_eq!(r.visible, "Done.");
         let r = split_reply("Kind regards\n-- \nAnna Finance\nAcme Manufacturing");
         assert_eq!(r.visible, "Kind regards");
+        assert!(r.collapsed);
+    }
+
+    #[test]
+    fn attributions_in_other_languages_collapse() {
+        for (text, visible) in [
+            (
+                "Спасибо, всё работает.\n\n30 нояб. 2026 г., в 10:00, Анна <anna@acme.example> написала:\n> Попробуйте ещё раз.\n",
+                "Спасибо, всё работает.",
+            ),
+            (
+                "Merci.\n\nLe lun. 30 nov. 2026 à 10:00, Jonas <support@desk.example> a écrit :\n> Essayez encore.\n",
+                "Merci.",
+            ),
+            (
+                "Danke.\n\nAm Mo., 30. Nov. 2026 um 10:00 Uhr schrieb Jonas <support@desk.example>:\n> Bitte erneut.\n",
+                "Danke.",
+            ),
+            (
+                "Gracias.\n\nEl lun, 30 nov 2026 a las 10:00, Jonas (<support@desk.example>) escribió:\n> Inténtelo.\n",
+                "Gracias.",
+            ),
+        ] {
+            let r = split_reply(text);
+            assert_eq!(r.visible, visible, "{text}");
+            assert!(r.collapsed);
+        }
+        // A sentence that merely ends in "wrote:" is not history.
+        assert!(!split_reply("This is what she wrote:\nthe invoice is wrong.").collapsed);
+    }
+
+    #[test]
+    fn an_answer_under_the_quote_is_what_shows() {
+        let r = split_reply(
+            "On 30/11/2026 10:00, Jonas Weber wrote:\n> Which invoice?\n> Please send the number.\n\nInvoice 2026-0318, thanks.\n\n-- \nAnna",
+        );
+        assert_eq!(r.visible, "Invoice 2026-0318, thanks.");
         assert!(r.collapsed);
     }
 
