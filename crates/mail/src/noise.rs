@@ -19,9 +19,25 @@ pub enum Noise {
     MailerDaemon,
     /// A Message-ID of our own domain: our outbound mail came back.
     OwnMessage,
+    /// Delivered with an empty envelope sender (`MAIL FROM:<>`), as
+    /// automatic mail is (RFC 5321 §4.5.5).
+    EmptyEnvelopeSender,
 }
 
 impl Noise {
+    /// Sent by a machine on its own (auto-replies, bounces), as opposed to
+    /// bulk mail a person wrote for many: such mail never opens a case
+    /// and never reopens one.
+    pub fn is_automatic(&self) -> bool {
+        matches!(
+            self,
+            Noise::AutoSubmitted(_)
+                | Noise::AutoResponseSuppress(_)
+                | Noise::MailerDaemon
+                | Noise::EmptyEnvelopeSender
+        )
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Noise::AutoSubmitted(v) => format!("automatic message (Auto-Submitted: {v})"),
@@ -32,6 +48,7 @@ impl Noise {
             Noise::MailingList(v) => format!("mailing-list post ({v})"),
             Noise::MailerDaemon => "from a mailer daemon".to_owned(),
             Noise::OwnMessage => "our own message came back".to_owned(),
+            Noise::EmptyEnvelopeSender => "automatic message (empty envelope sender)".to_owned(),
         }
     }
 }

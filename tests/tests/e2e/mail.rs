@@ -814,3 +814,76 @@ e2e_test! {
         assert_eq!(to_domain, limit, "at most {limit} acknowledgments an hour to acme.example once new addresses write");
     }
 }
+
+e2e_test! {
+    async fn automatic_mail_is_kept_but_reopens_nothing_and_opens_no_case(db) {
+        let app = TestApp::spawn_with(&db, |s| s.mail.lmtp_bind = "127.0.0.1:0".into()).await;
+        let w = crate::directory::world(&app, &db).await;
+        let ingest = |raw: String| {
+            let app = &app;
+            let admin = w.admin.clone();
+            async move {
+                let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", raw.into_bytes(), Some(&admin)).await;
+                assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
+                res.json()
+            }
+        };
+        let opened = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Credit note for order 4471\r\nMessage-ID: <q-4471@acme.example>\r\nDate: Mon, 30 Nov 2026 09:00:00 +0000\r\n\r\nWhere is the credit note?\r\n".into()).await;
+        let case = opened["case_id"].as_str().unwrap().to_owned();
+        ok(app.send(Method::PATCH, &format!("/api/v1/cases/{case}"), Some(json!({"status": "resolved"}).to_string()), Some(&w.admin)).await, 200).await;
+        let before = app.get_as(&w.admin, &format!("/api/v1/cases/{case}")).await.json();
+
+        // An out-of-office reply in the thread: stored, and nothing moves.
+        let ooo = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Automatic reply: Credit note for order 4471\r\nMessage-ID: <ooo-1@acme.example>\r\nIn-Reply-To: <q-4471@acme.example>\r\nAuto-Submitted: auto-replied\r\n\r\nI am out of the office until Monday.\r\n".into()).await;
+        assert_eq!(ooo["status"], "threaded", "{ooo}");
+        let after = app.get_as(&w.admin, &format!("/api/v1/cases/{case}")).await.json();
+        assert_eq!(after["status"], "resolved");
+        assert_eq!(after["reopen_count"], 0);
+        assert_eq!(after["resolved_at"], before["resolved_at"]);
+        assert_eq!(after["sla_due_at"], before["sla_due_at"]);
+        let thread = thread_of(&app, &w.admin, &case).await;
+        assert!(thread.iter().any(|e| e["body"].as_str().unwrap_or("").contains("out of the office")));
+        assert!(!thread.iter().any(|e| e["body"].as_str().unwrap_or("").contains("Reopened")));
+        let report = app.get_as(&w.admin, "/api/v1/reports").await.json();
+        assert_eq!(report["reopen"]["reopened"], 0, "{report}");
+
+        // An automatic message that answers nothing opens no case.
+        let stray = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Out of office\r\nMessage-ID: <ooo-2@acme.example>\r\nAuto-Submitted: auto-replied\r\n\r\nAway until Monday.\r\n".into()).await;
+        assert_eq!(stray["status"], "quarantined");
+        assert!(stray["outcome"].as_str().unwrap().starts_with("automatic, unthreaded"), "{stray}");
+
+        // Mail with an empty envelope sender is automatic too.
+        let lmtp = app.lmtp_addr.unwrap();
+        let raw = b"From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Delivery report\r\nMessage-ID: <null-sender-1@acme.example>\r\n\r\nYour message was delivered.\r\n".to_vec();
+        lmtp_send(lmtp, "", &["support@rapport.localhost"], raw).await.unwrap();
+        let held = app.get_as(&w.admin, "/api/v1/mail/inbound?status=quarantined").await.json();
+        let reason = held["items"].as_array().unwrap().iter().find(|m| m["message_id"] == "null-sender-1@acme.example").expect("held")["outcome"].as_str().unwrap().to_owned();
+        assert_eq!(reason, "automatic, unthreaded: automatic message (empty envelope sender)");
+    }
+}
+
+e2e_test! {
+    async fn a_long_email_is_shortened_in_the_thread_and_attached_whole(db) {
+        let app = TestApp::spawn_with(&db, |s| s.cases.max_message_chars = 500).await;
+        let w = crate::directory::world(&app, &db).await;
+        let text: String = (0..60).map(|i| format!("Line {i} of the reconciliation notes.\r\n")).collect();
+        let raw = format!("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Reconciliation notes\r\nMessage-ID: <long-1@acme.example>\r\n\r\n{text}");
+        let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", raw.into_bytes(), Some(&w.admin)).await;
+        assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
+        let got = res.json();
+        assert_eq!(got["status"], "threaded", "{got}");
+        let entries = app.get_as(&w.admin, &format!("/api/v1/cases/{}/entries", got["case_id"].as_str().unwrap())).await.json();
+        let first = &entries["items"][0];
+        let body = first["body"].as_str().unwrap();
+        assert!(body.chars().count() <= 500, "the thread keeps the limit: {} chars", body.chars().count());
+        assert!(body.starts_with("Line 0 of the reconciliation notes."), "{body}");
+        assert!(body.ends_with("[… shortened here: the whole email is attached as whole-email.txt]"), "{body}");
+        let files = first["attachments"].as_array().unwrap();
+        assert_eq!(files.len(), 1, "{first}");
+        assert_eq!(files[0]["filename"], "whole-email.txt");
+        let whole = app.get_as(&w.admin, files[0]["url"].as_str().unwrap()).await;
+        assert_eq!(whole.status, 200);
+        let whole = String::from_utf8(whole.body).unwrap();
+        assert!(whole.contains("Line 0 of") && whole.contains("Line 59 of the reconciliation notes."), "{whole}");
+    }
+}

@@ -24,9 +24,6 @@ use super::input::{invalid, optional_text, text};
 use super::{UseCaseError, changes};
 use crate::state::AppState;
 
-/// Longest thread text of an email, in characters (the message itself is
-/// kept whole as received).
-pub const MAX_EMAIL_TEXT_CHARS: usize = 100_000;
 /// Longest client message id.
 const MAX_CLIENT_MESSAGE_ID: usize = 100;
 
@@ -1000,6 +997,10 @@ pub(super) enum Door {
     Api,
     /// The inbound mail pipeline: received email.
     Mail,
+    /// Received email that is automatic (an out-of-office reply, a
+    /// notification): kept on the case, but it reopens nothing, moves no
+    /// service-level clock and counts in no report.
+    AutomaticMail,
 }
 
 /// Posts inside the caller's transaction (see [`post`]).
@@ -1047,7 +1048,7 @@ pub(super) fn post_in(
             return Err(UseCaseError::Forbidden);
         }
         let allowed = match (door, who) {
-            (Door::Mail, _) => kind == EntryKind::EmailIn,
+            (Door::Mail | Door::AutomaticMail, _) => kind == EntryKind::EmailIn,
             (Door::Api, Principal::Contact { .. }) => {
                 matches!(kind, EntryKind::Portal | EntryKind::Chat)
             }
@@ -1072,7 +1073,8 @@ pub(super) fn post_in(
                 message: format!("this case was merged into #{number}; post there"),
             });
         }
-        if let Principal::Contact { .. } = who {
+        let automatic = door == Door::AutomaticMail;
+        if let (Principal::Contact { .. }, false) = (who, automatic) {
             match on_client_reply(case.status, case.closed_at, Utc::now(), window) {
                 ClientReply::NewCase => {
                     let subject = format!("Re: {}", case.subject)
@@ -1152,7 +1154,7 @@ pub(super) fn post_in(
             &body,
             client_message_id.as_deref(),
         )?;
-        if let Author::Contact(_) = author {
+        if let (Author::Contact(_), false) = (author, automatic) {
             rapport_store::report::start_wait(conn, case.id, entry.created_at.naive_utc())?;
         }
         if let (Author::Staff(staff), true) = (author, kind != EntryKind::Note) {

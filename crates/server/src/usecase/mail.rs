@@ -92,7 +92,7 @@ pub fn receive_with(
                 message_id: message_id.as_deref(),
                 acknowledge: acknowledge == Acknowledge::AsConfigured,
                 door,
-                envelope_from: envelope_from.filter(|f| !f.is_empty()),
+                envelope_from,
                 envelope_to,
                 size: i64::try_from(raw.len()).unwrap_or(i64::MAX),
             },
@@ -177,7 +177,10 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
     let decision = match rapport_mail::parse(&raw) {
         Err(e) => Decision::Quarantine(format!("unreadable: {e}")),
         Ok(mail) => {
-            let noise = rapport_mail::noise(&mail, &state.mail.domain);
+            let noise = rapport_mail::noise(&mail, &state.mail.domain).or_else(|| {
+                (row.envelope_from.as_deref().map(str::trim) == Some(""))
+                    .then_some(Noise::EmptyEnvelopeSender)
+            });
             if let Some(b) = mail.bounce.clone() {
                 Decision::Bounce(b)
             } else if noise == Some(Noise::OwnMessage) {
@@ -264,8 +267,19 @@ fn stage_attachments(state: &AppState, mail: &InboundMail) -> Result<Vec<Upload>
         r.write(&a.data).map_err(io)?;
         out.push(r.finish(&a.filename).map_err(io)?);
     }
+    // A message longer than the thread holds is shortened there; its whole
+    // text travels with it as a file the team opens in one click.
+    let visible = rapport_mail::split_reply(&mail.text).visible;
+    if visible.chars().count() > state.config.settings.cases.max_message_chars {
+        let mut r = Receiving::start(&state.config.settings.data_dir).map_err(io)?;
+        r.write(visible.as_bytes()).map_err(io)?;
+        out.push(r.finish(WHOLE_EMAIL_FILE).map_err(io)?);
+    }
     Ok(out)
 }
+
+/// The file holding the whole text of an email shortened in the thread.
+const WHOLE_EMAIL_FILE: &str = "whole-email.txt";
 
 /// A delivery failure report: the outgoing message it is about is failed,
 /// and the team sees it on the case.
@@ -486,18 +500,27 @@ fn thread(
         visibility: contact.visibility,
     };
     let reply = rapport_mail::split_reply(&mail.text);
+    // The thread holds a message within the one limit of every door; the
+    // whole email stays stored and one click away.
+    let limit = state.config.settings.cases.max_message_chars;
     let body = if reply.visible.trim().is_empty() {
         if uploads.is_empty() {
             "(no text)".to_owned()
         } else {
             String::new()
         }
-    } else {
-        reply
+    } else if reply.visible.chars().count() > limit {
+        const SHORTENED: &str =
+            "\n\n[… shortened here: the whole email is attached as whole-email.txt]";
+        let mut kept: String = reply
             .visible
             .chars()
-            .take(case::MAX_EMAIL_TEXT_CHARS)
-            .collect()
+            .take(limit.saturating_sub(SHORTENED.chars().count()))
+            .collect();
+        kept.push_str(SHORTENED);
+        kept
+    } else {
+        reply.visible.clone()
     };
     let mut found = find_case(conn, state, row, mail, contact.account_id)?;
     if let Some((c, "subject tag")) = &found {
@@ -509,6 +532,16 @@ fn thread(
         if !involved && contact.visibility != ContactVisibility::AllAccountCases {
             found = None;
         }
+    }
+    let automatic = noise.is_some_and(Noise::is_automatic);
+    if found.is_none() && automatic {
+        // An automatic message that answers nothing of ours opens no case.
+        let why = format!(
+            "automatic, unthreaded: {}",
+            noise.map(Noise::describe).unwrap_or_default()
+        );
+        store_mail::finish(conn, id, "quarantined", &why, None, None)?;
+        return Ok(None);
     }
     let (posted, how) = match found {
         Some((c, how)) => {
@@ -528,7 +561,11 @@ fn thread(
                     &body,
                     None,
                     uploads,
-                    Door::Mail,
+                    if automatic {
+                        Door::AutomaticMail
+                    } else {
+                        Door::Mail
+                    },
                 )?,
                 how,
             )
