@@ -39,10 +39,14 @@ pub enum BusEvent {
     EntryUpdated {
         entry: EntryView,
     },
-    /// A committed entry too large to travel inline: receivers load it.
+    /// A committed entry, or an edit of one, too large to travel inline:
+    /// receivers load it.
     EntryRef {
         case_id: CaseId,
         entry_id: EntryId,
+        /// An edit or redaction (`EntryUpdated`) rather than a new entry.
+        #[serde(default)]
+        updated: bool,
     },
     Typing {
         case_id: CaseId,

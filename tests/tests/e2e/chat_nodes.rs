@@ -187,6 +187,25 @@ async fn two_server_processes_fan_out_to_each_other() {
         .await;
     assert_eq!(big["entry"]["body"].as_str().unwrap(), long.trim_end());
 
+    // So does an edit that large, made on the other node.
+    let edited = "Corrected order history. ".repeat(400);
+    let res = client()
+        .patch(format!(
+            "{b}/api/v1/cases/{case}/entries/{}",
+            ack["entry_id"].as_str().unwrap()
+        ))
+        .bearer_auth(&agent_token)
+        .send_json(&json!({ "body": edited }))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200, "the agent edits their message");
+    let update = contact
+        .next_where("entry_updated", |m| m["entry"]["id"] == ack["entry_id"])
+        .await;
+    assert!(edited.len() > 8_000, "larger than a NOTIFY payload");
+    assert_eq!(update["entry"]["body"].as_str().unwrap(), edited.trim_end());
+    assert_eq!(update["entry"]["version"], 2);
+
     // Node B dies: after the node timeout, node A shows the agent offline.
     node_b.signal("KILL");
     node_b.wait_exit(Duration::from_secs(10));

@@ -102,6 +102,12 @@ fn encode(envelope: &Envelope) -> Option<String> {
         BusEvent::Entry { entry } => BusEvent::EntryRef {
             case_id: entry.case_id,
             entry_id: entry.id,
+            updated: false,
+        },
+        BusEvent::EntryUpdated { entry } => BusEvent::EntryRef {
+            case_id: entry.case_id,
+            entry_id: entry.id,
+            updated: true,
         },
         BusEvent::PersonState { who, online, cases } => {
             // Each case id is ~40 bytes; keep what fits, the rest shows on
@@ -223,10 +229,19 @@ fn receive(chat: &Chat, store: &Store, payload: &str) {
             }
             return;
         }
-        BusEvent::EntryRef { entry_id, .. } => match load_entry(chat, store, entry_id) {
+        BusEvent::EntryRef {
+            entry_id, updated, ..
+        } => match load_entry(chat, store, entry_id) {
+            // An edit loaded here is the entry as it is now: if a later
+            // edit already committed, clients get that one twice, never an
+            // older text after a newer one.
             Ok(Some(entry)) => Envelope {
                 node: envelope.node,
-                event: BusEvent::Entry { entry },
+                event: if updated {
+                    BusEvent::EntryUpdated { entry }
+                } else {
+                    BusEvent::Entry { entry }
+                },
             },
             Ok(None) => return,
             Err(e) => {
@@ -284,7 +299,25 @@ mod tests {
             back.event,
             BusEvent::EntryRef {
                 case_id: entry.case_id,
-                entry_id: entry.id
+                entry_id: entry.id,
+                updated: false,
+            }
+        );
+        let edit = Envelope {
+            node: NodeId("n".into()),
+            event: BusEvent::EntryUpdated {
+                entry: entry.clone(),
+            },
+        };
+        let text = encode(&edit).expect("encoded");
+        assert!(text.len() <= MAX_PAYLOAD_BYTES);
+        let back: Envelope = serde_json::from_str(&text).expect("parse");
+        assert_eq!(
+            back.event,
+            BusEvent::EntryRef {
+                case_id: entry.case_id,
+                entry_id: entry.id,
+                updated: true,
             }
         );
     }
