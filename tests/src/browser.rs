@@ -53,7 +53,9 @@ impl Driver {
                 !required(),
                 "browser tests need {CHROMEDRIVER} and {CHROMIUM}: apt-get install chromium chromium-driver"
             );
-            println!("browser tests skipped: {CHROMEDRIVER} is not installed");
+            crate::report_skip(&format!(
+                "the browser: {CHROMEDRIVER} is not installed (apt-get install chromium chromium-driver)"
+            ));
             return None;
         }
         let port = TcpListener::bind("127.0.0.1:0")

@@ -55,14 +55,16 @@ impl TestDatabase {
                         !postgres_required(),
                         "PostgreSQL tests are required here (CI) but RAPPORT_TEST_POSTGRES is not set"
                     );
-                    eprintln!("skipping the PostgreSQL leg: RAPPORT_TEST_POSTGRES is not set");
+                    crate::report_skip("the PostgreSQL leg: RAPPORT_TEST_POSTGRES is not set");
                     return None;
                 };
                 let name = format!("rapport_test_{}", uuid::Uuid::now_v7().simple());
                 let mut admin = match PgConnection::establish(&admin_url) {
                     Ok(conn) => conn,
                     Err(e) if !postgres_required() => {
-                        eprintln!("skipping the PostgreSQL leg: cannot reach {admin_url}: {e}");
+                        crate::report_skip(&format!(
+                            "the PostgreSQL leg: cannot reach {admin_url}: {e}"
+                        ));
                         return None;
                     }
                     Err(e) => panic!("PostgreSQL is required but unreachable at {admin_url}: {e}"),

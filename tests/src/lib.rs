@@ -5,8 +5,13 @@
 //!
 //! PostgreSQL tests use the server named by `RAPPORT_TEST_POSTGRES`
 //! (an admin URL such as `postgres://postgres@127.0.0.1:5432/postgres`).
-//! When it is unset or unreachable they are skipped with a notice, unless
+//! When it is unset or unreachable they are skipped, unless
 //! `RAPPORT_TEST_REQUIRE_POSTGRES=1` or `CI=true`: then they fail.
+//!
+//! A skipped test still shows as passed in cargo's summary, so each skip
+//! is reported on its own: a `SKIPPED` line on the terminal (written past
+//! the test's output capture) and a line in the file named by
+//! `RAPPORT_TEST_SKIPS`, which `make test` counts at the end.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -25,6 +30,23 @@ pub use chat_client::ChatClient;
 pub use database::{Backend, TestDatabase};
 pub use process::{RapportProcess, run_rapport};
 pub use server::{Response, TestApp, send_to};
+
+/// Reports that the running test skips some or all of what it checks.
+pub fn report_skip(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_owned();
+    let line = format!("SKIPPED {test}: {why}\n");
+    // Straight to the terminal: the harness captures print! and eprint!.
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    if let Ok(path) = std::env::var("RAPPORT_TEST_SKIPS")
+        && let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        let _ = file.write_all(line.as_bytes());
+    }
+}
 
 /// Defines one test per backend: `name::sqlite` and `name::postgres`.
 /// The body receives a fresh [`TestDatabase`].

@@ -259,13 +259,16 @@ pub fn parse(raw: &[u8]) -> Result<InboundMail, ParseError> {
     // Mail with only an HTML body: its text keeps the breaks between
     // words that tags made (mail-parser's conversion runs "click</a>Thanks"
     // together).
+    // Line ends as written, whichever door the mail came through (LMTP
+    // carries CRLF, mbox and maildir files bare LF).
     let text = match msg.text_bodies().next().map(|p| &p.body) {
         Some(PartType::Html(h)) => html_text(h),
         _ => match msg.body_text(0) {
             Some(t) => t.into_owned(),
             None => String::new(),
         },
-    };
+    }
+    .replace("\r\n", "\n");
     let html = msg
         .html_bodies()
         .next()

@@ -225,6 +225,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         })?
         .run();
     spawn_sla_worker(state.clone());
+    spawn_chat_digest_worker(state.clone());
     state.chat.start_transport(&state.config, &state.store);
     let transport =
         crate::mail::transport::Transport::from_config(&config).map_err(StartupError::Mail)?;
@@ -251,6 +252,32 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         state,
         server,
     })
+}
+
+/// Emails contacts the chat answers they missed, once the wait
+/// `chat.offline_email_after_secs` is over (checked a few times within it).
+fn spawn_chat_digest_worker(state: AppState) {
+    let wait = state.config.settings.chat.offline_email_after_secs;
+    let every = Duration::from_secs((wait / 4).clamp(1, 15));
+    actix_web::rt::spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            let state = state.clone();
+            match tokio::task::spawn_blocking(move || {
+                crate::usecase::chat::send_due_offline_digests(&state, chrono::Utc::now())
+            })
+            .await
+            {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "emailing missed chat answers failed; retrying at the next check")
+                }
+                Err(e) => tracing::error!(error = %e, "chat answer email task failed"),
+            }
+        }
+    });
 }
 
 /// Checks SLA clocks every `sla.check_interval_secs` for the life of the

@@ -7,7 +7,7 @@ use rapport_domain::{CaseId, EntryId};
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::schema::{chat_read_markers, chat_tickets};
+use crate::schema::{chat_offline_digests, chat_read_markers, chat_tickets};
 use crate::time::now_micros;
 
 /// Who a ticket admits: `("staff" | "contact", id)`.
@@ -124,6 +124,124 @@ pub fn read_marker(
         .select(chat_read_markers::entry_id)
         .first(conn)
         .optional()?;
+    id.map(|s| {
+        s.parse()
+            .map_err(|_| StoreError::Corrupt("chat_read_markers: entry id".into()))
+    })
+    .transpose()
+}
+
+/// Asks for an offline digest of the case at `due_at`, unless one already
+/// waits: answers during one absence join the digest already waiting.
+pub fn schedule_offline_digest(
+    conn: &mut DbConnection,
+    case: CaseId,
+    due_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let due = due_at.naive_utc();
+    let exists: i64 = chat_offline_digests::table
+        .find(case.to_string())
+        .count()
+        .get_result(conn)?;
+    if exists == 0 {
+        // A savepoint: a lost race must not abort the caller's transaction.
+        let inserted = conn.transaction(|c| {
+            diesel::insert_into(chat_offline_digests::table)
+                .values((
+                    chat_offline_digests::case_id.eq(case.to_string()),
+                    chat_offline_digests::due_at.eq(Some(due)),
+                ))
+                .execute(c)
+        });
+        match inserted {
+            Ok(_) => return Ok(()),
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    diesel::update(
+        chat_offline_digests::table
+            .find(case.to_string())
+            .filter(chat_offline_digests::due_at.is_null()),
+    )
+    .set(chat_offline_digests::due_at.eq(Some(due)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Cases whose digest is due at `now`, oldest first.
+pub fn due_offline_digests(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<CaseId>, StoreError> {
+    chat_offline_digests::table
+        .filter(chat_offline_digests::due_at.le(now.naive_utc()))
+        .order(chat_offline_digests::due_at.asc())
+        .select(chat_offline_digests::case_id)
+        .limit(limit)
+        .load::<String>(conn)?
+        .iter()
+        .map(|c| {
+            c.parse()
+                .map_err(|_| StoreError::Corrupt("chat_offline_digests: case id".into()))
+        })
+        .collect()
+}
+
+/// Takes a due digest for sending in the caller's transaction; `None` when
+/// another node took it first. Returns the newest entry already sent.
+pub fn claim_offline_digest(
+    conn: &mut DbConnection,
+    case: CaseId,
+    now: DateTime<Utc>,
+) -> Result<Option<Option<EntryId>>, StoreError> {
+    let claimed = diesel::update(
+        chat_offline_digests::table
+            .find(case.to_string())
+            .filter(chat_offline_digests::due_at.le(now.naive_utc())),
+    )
+    .set(chat_offline_digests::due_at.eq(None::<chrono::NaiveDateTime>))
+    .execute(conn)?;
+    if claimed == 0 {
+        return Ok(None);
+    }
+    let through: Option<String> = chat_offline_digests::table
+        .find(case.to_string())
+        .select(chat_offline_digests::sent_through)
+        .first(conn)?;
+    Ok(Some(
+        through
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| StoreError::Corrupt("chat_offline_digests: entry id".into()))
+            })
+            .transpose()?,
+    ))
+}
+
+/// Records the newest entry a digest carried.
+pub fn offline_digest_sent(
+    conn: &mut DbConnection,
+    case: CaseId,
+    through: EntryId,
+) -> Result<(), StoreError> {
+    diesel::update(chat_offline_digests::table.find(case.to_string()))
+        .set(chat_offline_digests::sent_through.eq(Some(through.to_string())))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The furthest any contact of the case has read.
+pub fn contacts_read_through(
+    conn: &mut DbConnection,
+    case: CaseId,
+) -> Result<Option<EntryId>, StoreError> {
+    let id: Option<String> = chat_read_markers::table
+        .filter(chat_read_markers::case_id.eq(case.to_string()))
+        .filter(chat_read_markers::reader_kind.eq("contact"))
+        .select(diesel::dsl::max(chat_read_markers::entry_id))
+        .first(conn)?;
     id.map(|s| {
         s.parse()
             .map_err(|_| StoreError::Corrupt("chat_read_markers: entry id".into()))

@@ -297,6 +297,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    chat_offline_digests (case_id) {
+        case_id -> Text,
+        due_at -> Nullable<Timestamp>,
+        sent_through -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     inbound_mail (id) {
         id -> Text,
         sha256 -> Text,

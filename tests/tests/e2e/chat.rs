@@ -300,8 +300,8 @@ e2e_test! {
 }
 
 e2e_test! {
-    async fn a_contact_is_told_when_the_team_is_offline_and_gets_replies_by_email(db) {
-        let app = TestApp::spawn(&db).await;
+    async fn a_contact_who_left_gets_one_email_per_absence_with_every_answer_not_read(db) {
+        let app = TestApp::spawn_with(&db, |s| s.chat.offline_email_after_secs = 3).await;
         let w = world(&app, &db).await;
         let (mut contact, _) = ChatClient::connect(&app, &w.contact_in).await;
         let case = start_chat(&mut contact, "Anyone there?").await;
@@ -309,22 +309,101 @@ e2e_test! {
         assert_eq!(notice["code"], "team_offline");
         assert!(notice["text"].as_str().unwrap().contains("email"));
         contact.close().await;
-        // The agent answers later; the contact is not connected.
         let mailbox = db.data_dir().join("mailbox");
-        let before: Vec<_> = std::fs::read_dir(&mailbox).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+
+        // First absence: five answers, one email carrying all five in order.
         let (mut agent, _) = ChatClient::connect(&app, &w.agent_in).await;
         agent.join(&case, None).await;
-        agent.say(&case, "late-1", "Sorry for the wait: your VAT rate is fixed.").await;
-        let path = rapport_tests::http::wait_for_new_mail(&mailbox, &before).await;
-        let mail = rapport_mail::parse(&std::fs::read(&path).unwrap()).unwrap();
-        assert!(mail.text.contains("your VAT rate is fixed"), "{}", mail.text);
+        let answers = ["Sorry for the wait.", "Your VAT rate is fixed.", "The credit note is on its way.", "It covers March and April.", "Anything else?"];
+        for (i, a) in answers.iter().enumerate() {
+            agent.say(&case, &format!("away-1-{i}"), a).await;
+        }
+        let first = wait_for_digests(&mailbox, 1).await;
+        let mail = &first[0];
+        let positions: Vec<usize> = answers.iter().map(|a| mail.text.find(a).unwrap_or_else(|| panic!("{a} missing: {}", mail.text))).collect();
+        assert!(positions.windows(2).all(|p| p[0] < p[1]), "in the order written: {}", mail.text);
         assert_eq!(mail.to[0].address, "anna@acme.example");
         assert!(mail.subject.contains("[#"), "the case tag: {}", mail.subject);
-        let reply_to = mail.reply_to.unwrap().address;
+        let reply_to = mail.reply_to.as_ref().unwrap().address.clone();
         assert!(reply_to.starts_with("support+"), "a signed reply address: {reply_to}");
-        // A burst of replies is one email, not one per message.
-        agent.say(&case, "late-2", "And the credit note is on its way.").await;
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        assert_eq!(std::fs::read_dir(&mailbox).unwrap().count(), before.len() + 1);
+
+        // Back in the chat, the contact reads an answer live: no email.
+        let (mut contact, _) = ChatClient::connect(&app, &w.contact_in).await;
+        contact.join(&case, None).await;
+        let live = agent.say(&case, "here-1", "Glad to see you back.").await;
+        contact.next_where("message", |m| m["entry"]["id"] == live["entry_id"]).await;
+        contact.send(json!({"type": "read", "case_id": case, "entry_id": live["entry_id"]})).await;
+        agent.next_where("read", |r| r["entry_id"] == live["entry_id"]).await;
+        contact.close().await;
+
+        // Second absence: an answer the contact then reads elsewhere is not emailed.
+        let seen = agent.say(&case, "away-2-0", "Seen on your phone, I hope.").await;
+        let (mut phone, _) = ChatClient::connect(&app, &w.contact_in).await;
+        phone.join(&case, None).await;
+        phone.send(json!({"type": "read", "case_id": case, "entry_id": seen["entry_id"]})).await;
+        agent.next_where("read", |r| r["entry_id"] == seen["entry_id"]).await;
+        phone.close().await;
+        wait_until_no_digest_waits(&app).await;
+        assert_eq!(chat_digests(&mailbox).len(), 1, "nothing unread, nothing sent");
+
+        // Third absence: only what came after is emailed, once.
+        agent.say(&case, "away-3-0", "One more thing: the new invoice number is 2026-0412.").await;
+        agent.say(&case, "away-3-1", "It replaces 2026-0318.").await;
+        let all = wait_for_digests(&mailbox, 2).await;
+        let last = &all[1];
+        assert!(last.text.contains("2026-0412") && last.text.contains("replaces 2026-0318"), "{}", last.text);
+        for earlier in answers.iter().chain(&["Glad to see you back.", "Seen on your phone"]) {
+            assert!(!last.text.contains(earlier), "{earlier} was sent or read before: {}", last.text);
+        }
+        wait_until_no_digest_waits(&app).await;
+        assert_eq!(chat_digests(&mailbox).len(), 2, "one email per absence");
+    }
+}
+
+/// The "replied in your chat" emails in the mailbox, oldest first.
+fn chat_digests(mailbox: &std::path::Path) -> Vec<rapport_mail::InboundMail> {
+    let mut files: Vec<_> = std::fs::read_dir(mailbox)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    files
+        .iter()
+        .filter_map(|p| rapport_mail::parse(&std::fs::read(p).ok()?).ok())
+        .filter(|m| m.text.contains("replied in your chat"))
+        .collect()
+}
+
+async fn wait_for_digests(mailbox: &std::path::Path, n: usize) -> Vec<rapport_mail::InboundMail> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = chat_digests(mailbox);
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} chat digests expected, {} arrived",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the server has dealt with every digest it had waiting.
+async fn wait_until_no_digest_waits(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let far = chrono::Utc::now() + chrono::Duration::days(1);
+    loop {
+        let waiting =
+            rapport_store::chat::due_offline_digests(&mut app.state.store.conn().unwrap(), far, 10)
+                .unwrap();
+        if waiting.is_empty() {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a chat digest still waits"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -253,10 +253,18 @@ e2e_test! {
         let reply_id = header(&reply, "Message-ID").unwrap().trim_matches(|c| c == '<' || c == '>').to_owned();
 
         // An out-of-office answer is stored but never answered.
+        let queued_before = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json().as_array().unwrap().len();
         lmtp_send(lmtp, "anna@acme.example", &["support@rapport.localhost"], corpus("out_of_office.eml", &fill)).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(sink.messages().len(), 2, "no answer to an automatic reply");
-        assert_eq!(thread_of(&app, &d.agent, &case_id).await.iter().filter(|e| e["kind"] == "email_in").count(), 5);
+        // An answer would be queued in the transaction that stores the
+        // message: once it is in the thread, the outbox says it all.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while thread_of(&app, &d.agent, &case_id).await.iter().filter(|e| e["kind"] == "email_in").count() < 5 {
+            assert!(std::time::Instant::now() < deadline, "the out-of-office reply is stored");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let queued = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json().as_array().unwrap().len();
+        assert_eq!(queued, queued_before, "no answer to an automatic reply");
+        assert_eq!(sink.messages().len(), 2);
 
         // A bounce of our reply marks it failed and tells the team, without a new case.
         fill.insert("OUR_MESSAGE_ID", reply_id.clone());
@@ -748,20 +756,20 @@ async fn two_nodes_never_send_the_same_message_twice() {
         .await;
         assert_eq!(status, 201, "{body}");
     }
-    let sent = sink.wait_for(N).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
-    let sent = sink.messages().len().max(sent.len());
-    assert_eq!(sent, N, "each message exactly once");
+    sink.wait_for(N).await;
+    // Once both nodes have stopped nothing is in flight: the sink holds
+    // everything that was ever sent.
+    a.signal("TERM");
+    b.signal("TERM");
+    a.wait_exit(std::time::Duration::from_secs(20));
+    b.wait_exit(std::time::Duration::from_secs(20));
+    assert_eq!(sink.messages().len(), N, "each message exactly once");
     let ids: std::collections::HashSet<String> = sink
         .messages()
         .iter()
         .map(|m| rapport_mail::parse(&m.raw).unwrap().message_id.unwrap())
         .collect();
     assert_eq!(ids.len(), N);
-    a.signal("TERM");
-    b.signal("TERM");
-    a.wait_exit(std::time::Duration::from_secs(20));
-    b.wait_exit(std::time::Duration::from_secs(20));
 }
 
 e2e_test! {

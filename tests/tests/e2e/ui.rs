@@ -154,7 +154,10 @@ e2e_test! {
         contact.type_into("#reply", "Thank you for the quick answer!").await;
         contact.click("#pane form button[type=submit]").await;
         console.wait_text(".thread", "Thank you for the quick answer!").await;
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        // The thread as the server gives it to the contact now, after the
+        // note was committed: the note is not in it.
+        contact.script("location.reload()").await;
+        contact.wait_text("#pane", "Thank you for the quick answer!").await;
         let seen = contact.text().await;
         assert!(!seen.contains("never updated"), "the note reached the portal: {seen}");
         // The account page: contacts, team, service levels and the timeline.

@@ -33,8 +33,6 @@ pub struct Chat {
     pg: Option<Arc<pg_fanout::PgFanout>>,
     /// Staff notifications of this node, also fed from the bus.
     pub notifier: crate::notify::Notifier,
-    /// When each case last emailed a reply to absent contacts.
-    offline_emails: Arc<Mutex<HashMap<rapport_domain::CaseId, Instant>>>,
     /// Open connections per person on this node.
     pub connections: connections::Connections,
 }
@@ -81,7 +79,6 @@ impl Chat {
             product_name: Arc::from(config.settings.instance.name.as_str()),
             pg,
             notifier,
-            offline_emails: Arc::new(Mutex::new(HashMap::new())),
             connections: connections::Connections::new(
                 config.settings.chat.max_connections_per_person,
             ),
@@ -103,21 +100,6 @@ impl Chat {
                 hub.tick();
             }
         });
-    }
-
-    /// True (and remembered) when no reply email went out for this case
-    /// within `every` on this node.
-    pub fn offline_email_due(&self, case: rapport_domain::CaseId, every: Duration) -> bool {
-        let mut sent = self
-            .offline_emails
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        sent.retain(|_, at| at.elapsed() < every);
-        if sent.contains_key(&case) {
-            return false;
-        }
-        sent.insert(case, Instant::now());
-        true
     }
 
     /// Notifies staff connected to this node and to every other node.

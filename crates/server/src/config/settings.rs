@@ -458,6 +458,9 @@ pub struct ChatSettings {
     /// Greet a contact who starts a chat, naming the team and asking for a
     /// category.
     pub greeting: bool,
+    /// Seconds after a team answer to a contact who is not in the chat
+    /// before one email carries every answer they have not read by then.
+    pub offline_email_after_secs: u64,
 }
 
 impl Default for ChatSettings {
@@ -478,6 +481,7 @@ impl Default for ChatSettings {
             max_connection_secs: 3_600,
             node_timeout_secs: 30,
             greeting: true,
+            offline_email_after_secs: 120,
         }
     }
 }

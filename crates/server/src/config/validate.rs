@@ -298,6 +298,12 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
     )?;
     in_range("chat.heartbeat_secs", chat.heartbeat_secs, 1, 3_600)?;
     in_range(
+        "chat.offline_email_after_secs",
+        chat.offline_email_after_secs,
+        1,
+        86_400,
+    )?;
+    in_range(
         "chat.idle_timeout_secs",
         chat.idle_timeout_secs,
         chat.heartbeat_secs + 1,

@@ -3,6 +3,8 @@
 //! contact's triage answer and read markers. Messages go through the same
 //! case use cases as every other channel.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use rapport_chat::{CaseSummary, EntryView, Person};
 use rapport_domain::{CaseId, Channel, ContactId, EntryId, EntryKind, Principal, StaffId};
@@ -307,7 +309,7 @@ pub fn send(
         Vec::new(),
     )?;
     if !posted.duplicate && user.is_staff() && !note && !state.chat.hub.contact_following(id) {
-        email_absent_contacts(state, &posted, &user.person);
+        email_absent_contacts(state, &posted);
     }
     Ok(posted)
 }
@@ -380,38 +382,81 @@ pub fn mark_read(
     )?)
 }
 
-/// Minimum time between two "you have a reply" emails about one case.
-const OFFLINE_EMAIL_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// An agent answered while no contact of the case was connected: the
-/// opener and participants get the reply by email, at most once per case
-/// every ten minutes (on this node) so a burst of messages is one email.
-fn email_absent_contacts(state: &AppState, posted: &Posted, agent: &Person) {
-    if !state
-        .chat
-        .offline_email_due(posted.case.id, OFFLINE_EMAIL_EVERY)
-    {
-        return;
-    }
-    let queued = state.store.write(|conn| {
-        super::mail::enqueue_reply(
-            conn,
-            state,
-            &posted.case,
-            &posted.entry,
-            "chat_reply",
-            &agent.name,
-            &[],
-        )
+/// An agent answered while no contact of the case was in the chat: a
+/// digest is due `chat.offline_email_after_secs` from now, unless one
+/// already waits (then this answer joins it).
+fn email_absent_contacts(state: &AppState, posted: &Posted) {
+    let due = Utc::now()
+        + chrono::Duration::seconds(
+            i64::try_from(state.config.settings.chat.offline_email_after_secs).unwrap_or(120),
+        );
+    let scheduled = state.store.write(|conn| {
+        rapport_store::chat::schedule_offline_digest(conn, posted.case.id, due)
+            .map_err(UseCaseError::from)
     });
-    match queued {
-        Ok(Some(_)) => {
-            state.mail.wake();
-            tracing::info!(case_id = %posted.case.id, "chat reply queued by email for absent contacts");
-        }
-        Ok(None) => {}
-        Err(e) => {
-            tracing::warn!(error = %e, case_id = %posted.case.id, "could not queue a chat reply email")
+    if let Err(e) = scheduled {
+        tracing::warn!(error = %e, case_id = %posted.case.id, "could not schedule the email of chat answers");
+    }
+}
+
+/// Sends every digest due at `now`; returns how many emails were queued.
+/// Each digest carries the team's chat answers after both the last digest
+/// and the furthest any contact has read; claiming it, queueing the email
+/// and recording what it carried commit together, so a digest is sent
+/// once, by one node.
+pub fn send_due_offline_digests(
+    state: &AppState,
+    now: chrono::DateTime<Utc>,
+) -> Result<usize, UseCaseError> {
+    let due = rapport_store::chat::due_offline_digests(&mut *state.store.conn()?, now, 100)?;
+    let mut queued = 0;
+    for case_id in due {
+        let sent = state.store.write(|conn| -> Result<bool, UseCaseError> {
+            let Some(sent_through) = rapport_store::chat::claim_offline_digest(conn, case_id, now)?
+            else {
+                return Ok(false);
+            };
+            let Some(c) = store_case::find(conn, case_id)? else {
+                return Ok(false);
+            };
+            let read = rapport_store::chat::contacts_read_through(conn, case_id)?;
+            let after = sent_through.max(read);
+            let mut answers = Vec::new();
+            let mut names: HashMap<StaffId, String> = HashMap::new();
+            for e in store_case::entries(conn, case_id, false, after, 200)? {
+                let Author::Staff(staff) = e.author else {
+                    continue;
+                };
+                if e.kind != EntryKind::Chat || e.redacted_at.is_some() {
+                    continue;
+                }
+                let name = match names.get(&staff) {
+                    Some(n) => n.clone(),
+                    None => {
+                        let n = rapport_store::staff::find(conn, staff)?
+                            .map(|s| s.name.as_str().to_owned())
+                            .unwrap_or_else(|| "Your support team".to_owned());
+                        names.insert(staff, n.clone());
+                        n
+                    }
+                };
+                answers.push((name, e));
+            }
+            let Some((_, last)) = answers.last() else {
+                return Ok(false);
+            };
+            let last = last.id;
+            let queued = super::mail::enqueue_chat_digest(conn, state, &c, &answers)?;
+            rapport_store::chat::offline_digest_sent(conn, case_id, last)?;
+            Ok(queued.is_some())
+        })?;
+        if sent {
+            queued += 1;
+            tracing::info!(%case_id, "chat answers emailed to contacts who were away");
         }
     }
+    if queued > 0 {
+        state.mail.wake();
+    }
+    Ok(queued)
 }

@@ -875,10 +875,6 @@ pub(crate) fn enqueue_reply(
         ))
     });
     let text = match kind {
-        "chat_reply" => format!(
-            "{author_name} replied in your chat:\n\n{}\n\nAnswer by replying to this email or in the portal.\n",
-            entry.body
-        ),
         "outreach" => format!(
             "{}\n\n-- \n{author_name}\n{}\n\nAnswer by replying to this email, or in the portal: {}/portal\n",
             entry.body,
@@ -905,6 +901,61 @@ pub(crate) fn enqueue_reply(
             in_reply_to: None,
             attachments: files,
             html,
+        },
+    )?;
+    Ok(Some(id))
+}
+
+/// The chat answers a contact missed while away, in one email: each with
+/// its author, in the order written. Queued in the caller's transaction.
+pub(crate) fn enqueue_chat_digest(
+    conn: &mut DbConnection,
+    state: &AppState,
+    c: &Case,
+    answers: &[(String, Entry)],
+) -> Result<Option<String>, UseCaseError> {
+    let Some((_, last)) = answers.last() else {
+        return Ok(None);
+    };
+    let to = case_recipients(conn, c)?;
+    if to.is_empty() {
+        return Ok(None);
+    }
+    let mut authors: Vec<&str> = Vec::new();
+    for (name, _) in answers {
+        if !authors.contains(&name.as_str()) {
+            authors.push(name);
+        }
+    }
+    let mut text = format!(
+        "{} replied in your chat while you were away:\n",
+        authors.join(", ")
+    );
+    for (name, e) in answers {
+        text.push_str(&format!(
+            "\n{name}, {}:\n{}\n",
+            e.created_at.format("%-d %b %Y %H:%M UTC"),
+            e.body
+        ));
+    }
+    text.push_str(&format!(
+        "\nAnswer by replying to this email, or in the portal: {}/portal\n",
+        state.public_url()
+    ));
+    let id = enqueue(
+        conn,
+        state,
+        &Queued {
+            kind: "chat_reply",
+            case: Some(c),
+            entry: Some(last),
+            to,
+            subject: format!("{} {}", rapport_mail::subject_tag(c.number), c.subject),
+            text,
+            automatic: false,
+            in_reply_to: None,
+            attachments: Vec::new(),
+            html: None,
         },
     )?;
     Ok(Some(id))
