@@ -258,49 +258,50 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
 /// `chat.offline_email_after_secs` is over (checked a few times within it).
 fn spawn_chat_digest_worker(state: AppState) {
     let wait = state.config.settings.chat.offline_email_after_secs;
-    let every = Duration::from_secs((wait / 4).clamp(1, 15));
-    actix_web::rt::spawn(async move {
-        let mut interval = tokio::time::interval(every);
-        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            interval.tick().await;
-            let state = state.clone();
-            match tokio::task::spawn_blocking(move || {
-                crate::usecase::chat::send_due_offline_digests(&state, chrono::Utc::now())
-            })
-            .await
-            {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "emailing missed chat answers failed; retrying at the next check")
-                }
-                Err(e) => tracing::error!(error = %e, "chat answer email task failed"),
-            }
-        }
-    });
+    spawn_periodic(
+        state,
+        Duration::from_secs((wait / 4).clamp(1, 15)),
+        "emailing missed chat answers",
+        |state| {
+            crate::usecase::chat::send_due_offline_digests(state, chrono::Utc::now())?;
+            Ok(())
+        },
+    );
 }
 
 /// Checks SLA clocks every `sla.check_interval_secs` for the life of the
 /// server. Marks are made once even when several nodes check.
 fn spawn_sla_worker(state: AppState) {
     let every = Duration::from_secs(state.config.settings.sla.check_interval_secs);
+    spawn_periodic(state, every, "SLA check", |state| {
+        let marks = crate::usecase::sla::tick(state, chrono::Utc::now())?;
+        if marks > 0 {
+            tracing::info!(marks, "SLA warnings and breaches recorded");
+        }
+        Ok(())
+    });
+}
+
+/// Runs `work` off the async threads every `every` for the life of the
+/// server; a failed round is logged and the next one tries again.
+fn spawn_periodic(
+    state: AppState,
+    every: Duration,
+    what: &'static str,
+    work: fn(&AppState) -> Result<(), crate::usecase::UseCaseError>,
+) {
     actix_web::rt::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
             let state = state.clone();
-            match tokio::task::spawn_blocking(move || {
-                crate::usecase::sla::tick(&state, chrono::Utc::now())
-            })
-            .await
-            {
-                Ok(Ok(0)) => {}
-                Ok(Ok(marks)) => tracing::info!(marks, "SLA warnings and breaches recorded"),
+            match tokio::task::spawn_blocking(move || work(&state)).await {
+                Ok(Ok(())) => {}
                 Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "SLA check failed; retrying at the next interval")
+                    tracing::warn!(error = %e, "{what} failed; retrying at the next interval")
                 }
-                Err(e) => tracing::error!(error = %e, "SLA check task failed"),
+                Err(e) => tracing::error!(error = %e, "{what} task failed"),
             }
         }
     });
