@@ -11,6 +11,7 @@ pub mod noise;
 pub mod outbound;
 pub mod parse;
 pub mod quote;
+pub mod thread_index;
 pub mod thread_keys;
 
 pub use noise::{Noise, noise};

@@ -21,6 +21,9 @@ pub struct Outgoing {
     pub message_id: String,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
+    /// Outlook's `Thread-Index`, so replies from Outlook thread even
+    /// without `In-Reply-To` ([`crate::thread_index`]).
+    pub thread_index: Option<String>,
     /// Acknowledgments, alerts, sign-in links: `Auto-Submitted: auto-generated`.
     pub automatic: bool,
     /// (file name, content type, bytes).
@@ -143,6 +146,9 @@ pub fn build(o: &Outgoing) -> Result<Vec<u8>, BuildError> {
         let refs: Vec<String> = o.references.iter().map(|r| format!("<{r}>")).collect();
         b = b.references(refs.join(" "));
     }
+    if let Some(index) = &o.thread_index {
+        b = b.raw_header(header("Thread-Index", index.clone())?);
+    }
     if o.automatic {
         b = b.raw_header(header("Auto-Submitted", "auto-generated".into())?);
         // Asks Exchange not to answer with out-of-office notices.
@@ -173,6 +179,7 @@ mod tests {
 
     #[test]
     fn built_messages_carry_threading_headers_and_parse_back() {
+        let conversation = uuid::Uuid::now_v7();
         let raw = build(&Outgoing {
             from: Mailbox {
                 name: Some("Acme Support".into()),
@@ -189,6 +196,7 @@ mod tests {
             message_id: "m1@desk.example".into(),
             in_reply_to: Some("c1@acme.example".into()),
             references: vec!["c0@acme.example".into(), "c1@acme.example".into()],
+            thread_index: Some(crate::thread_index::start(conversation, chrono::Utc::now())),
             automatic: true,
             attachments: vec![(
                 "invite.ics".into(),
@@ -204,6 +212,11 @@ mod tests {
         assert_eq!(back.message_id.as_deref(), Some("m1@desk.example"));
         assert_eq!(back.in_reply_to, vec!["c1@acme.example"]);
         assert_eq!(back.references.len(), 2);
+        assert_eq!(
+            back.header("thread-index")
+                .and_then(crate::thread_index::conversation),
+            Some(conversation)
+        );
         assert_eq!(
             back.reply_to.map(|r| r.address),
             Some("support+1042-0011223344556677@desk.example".into())

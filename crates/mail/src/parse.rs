@@ -94,6 +94,7 @@ const KEPT_HEADERS: &[&str] = &[
     "return-path",
     "delivered-to",
     "x-original-to",
+    "thread-index",
 ];
 
 fn mailboxes(a: Option<&Address<'_>>) -> Vec<Mailbox> {

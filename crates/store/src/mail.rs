@@ -7,7 +7,7 @@ use rapport_domain::{CaseId, EntryId};
 
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::schema::{entry_emails, inbound_mail, mail_message_ids, outbox};
+use crate::schema::{entry_emails, inbound_mail, mail_awaited_parents, mail_message_ids, outbox};
 use crate::time::now_micros;
 
 fn corrupt(what: &str) -> StoreError {
@@ -279,6 +279,61 @@ pub fn record_message_id(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Remembers the Message-IDs an email of `case` refers to that we have
+/// not seen: if one arrives later, it belongs to the same case.
+pub fn await_parents(
+    conn: &mut DbConnection,
+    ids: &[String],
+    case: CaseId,
+) -> Result<(), StoreError> {
+    let known: Vec<String> = mail_message_ids::table
+        .filter(mail_message_ids::message_id.eq_any(ids))
+        .select(mail_message_ids::message_id)
+        .load(conn)?;
+    let waiting: Vec<String> = mail_awaited_parents::table
+        .filter(mail_awaited_parents::message_id.eq_any(ids))
+        .filter(mail_awaited_parents::case_id.eq(case.to_string()))
+        .select(mail_awaited_parents::message_id)
+        .load(conn)?;
+    let mut added: Vec<&String> = Vec::new();
+    for id in ids {
+        if known.contains(id) || waiting.contains(id) || added.contains(&id) {
+            continue;
+        }
+        diesel::insert_into(mail_awaited_parents::table)
+            .values((
+                mail_awaited_parents::message_id.eq(id),
+                mail_awaited_parents::case_id.eq(case.to_string()),
+                mail_awaited_parents::created_at.eq(now_micros()),
+            ))
+            .execute(conn)?;
+        added.push(id);
+    }
+    Ok(())
+}
+
+/// The case a reply to this Message-ID went to before it arrived; the
+/// earliest when several did. The wait ends here.
+pub fn take_awaiting_case(
+    conn: &mut DbConnection,
+    message_id: &str,
+) -> Result<Option<CaseId>, StoreError> {
+    let case: Option<String> = mail_awaited_parents::table
+        .filter(mail_awaited_parents::message_id.eq(message_id))
+        .order(mail_awaited_parents::created_at.asc())
+        .select(mail_awaited_parents::case_id)
+        .first(conn)
+        .optional()?;
+    if case.is_some() {
+        diesel::delete(
+            mail_awaited_parents::table.filter(mail_awaited_parents::message_id.eq(message_id)),
+        )
+        .execute(conn)?;
+    }
+    case.map(|c| c.parse().map_err(|_| corrupt("case id")))
+        .transpose()
 }
 
 /// The case of the first of these Message-IDs that we know.

@@ -305,6 +305,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_awaited_parents (message_id, case_id) {
+        message_id -> Text,
+        case_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     inbound_mail (id) {
         id -> Text,
         sha256 -> Text,

@@ -827,15 +827,7 @@ e2e_test! {
     async fn automatic_mail_is_kept_but_reopens_nothing_and_opens_no_case(db) {
         let app = TestApp::spawn_with(&db, |s| s.mail.lmtp_bind = "127.0.0.1:0".into()).await;
         let w = crate::directory::world(&app, &db).await;
-        let ingest = |raw: String| {
-            let app = &app;
-            let admin = w.admin.clone();
-            async move {
-                let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", raw.into_bytes(), Some(&admin)).await;
-                assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
-                res.json()
-            }
-        };
+        let ingest = |raw: String| ingest_as(&app, &w.admin, raw);
         let opened = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Credit note for order 4471\r\nMessage-ID: <q-4471@acme.example>\r\nDate: Mon, 30 Nov 2026 09:00:00 +0000\r\n\r\nWhere is the credit note?\r\n".into()).await;
         let case = opened["case_id"].as_str().unwrap().to_owned();
         ok(app.send(Method::PATCH, &format!("/api/v1/cases/{case}"), Some(json!({"status": "resolved"}).to_string()), Some(&w.admin)).await, 200).await;
@@ -894,4 +886,66 @@ e2e_test! {
         let whole = String::from_utf8(whole.body).unwrap();
         assert!(whole.contains("Line 0 of") && whole.contains("Line 59 of the reconciliation notes."), "{whole}");
     }
+}
+
+e2e_test! {
+    async fn outlook_replies_thread_by_thread_index_and_a_late_parent_joins_its_reply(db) {
+        let app = TestApp::spawn(&db).await;
+        let w = crate::directory::world(&app, &db).await;
+        let ingest = |raw: String| ingest_as(&app, &w.admin, raw);
+        let opened = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Dunning letter sent by mistake\r\nMessage-ID: <dun-1@acme.example>\r\n\r\nWe paid invoice 2026-0290 on time.\r\n".into()).await;
+        let case = opened["case_id"].as_str().unwrap().to_owned();
+
+        // Our reply starts an Outlook conversation index of its own.
+        let mailbox = db.data_dir().join("mailbox");
+        let before: Vec<_> = std::fs::read_dir(&mailbox).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+        ok(app.post_as(&w.agent_in, &format!("/api/v1/cases/{case}/entries"), &json!({"kind": "email_out", "body": "Sorry: the letter is withdrawn."})).await, 201).await;
+        let mut seen = before.clone();
+        let sent = loop {
+            let path = rapport_tests::http::wait_for_new_mail(&mailbox, &seen).await;
+            let m = rapport_mail::parse(&std::fs::read(&path).unwrap()).unwrap();
+            if m.text.contains("withdrawn") { break m; }
+            seen.push(path);
+        };
+        let index = sent.header("thread-index").expect("a Thread-Index").to_owned();
+
+        // Outlook answers with neither In-Reply-To nor References, a
+        // subject without the tag, to the plain address; only the index,
+        // grown by one reply, is left.
+        use base64::Engine;
+        let mut grown = base64::engine::general_purpose::STANDARD.decode(&index).unwrap();
+        grown.extend_from_slice(&[0x00, 0x00, 0x1f, 0x3a, 0x10]);
+        let grown = base64::engine::general_purpose::STANDARD.encode(grown);
+        let reply = ingest(format!("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: AW: Dunning letter\r\nMessage-ID: <dun-2@acme.example>\r\nThread-Index: {grown}\r\nThread-Topic: Dunning letter\r\n\r\nThank you, all clear.\r\n")).await;
+        assert_eq!(reply["case_id"], case.as_str(), "{reply}");
+        assert!(reply["outcome"].as_str().unwrap().contains("Thread-Index"), "{reply}");
+        // Someone else's index, or one of another account's case, threads nothing.
+        let stranger = ingest(format!("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: New topic\r\nMessage-ID: <dun-3@acme.example>\r\nThread-Index: {}\r\n\r\nSomething else.\r\n", rapport_mail::thread_index::start(uuid::Uuid::now_v7(), chrono::Utc::now()))).await;
+        assert_ne!(stranger["case_id"], case.as_str(), "{stranger}");
+        let foreign = ingest(format!("From: Olga Other <olga@globex.example>\r\nTo: support@rapport.localhost\r\nSubject: AW: Dunning letter\r\nMessage-ID: <glx-1@globex.example>\r\nThread-Index: {grown}\r\n\r\nMay I see this?\r\n")).await;
+        assert_ne!(foreign["case_id"], case.as_str(), "another account never joins by index: {foreign}");
+
+        // Mail out of order: the follow-up arrives before the message it answers.
+        let child = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Re: Pallet count for delivery 5531\r\nMessage-ID: <pal-2@acme.example>\r\nIn-Reply-To: <pal-1@acme.example>\r\nReferences: <pal-1@acme.example>\r\n\r\nCorrection: 14 pallets, not 12.\r\n".into()).await;
+        let pallets = child["case_id"].as_str().unwrap().to_owned();
+        let parent = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Pallet count for delivery 5531\r\nMessage-ID: <pal-1@acme.example>\r\n\r\nDelivery 5531 arrived with 12 pallets.\r\n".into()).await;
+        assert_eq!(parent["case_id"], pallets.as_str(), "the late parent joins its reply's case: {parent}");
+        assert!(parent["outcome"].as_str().unwrap().contains("a reply to it arrived first"), "{parent}");
+        let bodies: Vec<String> = thread_of(&app, &w.admin, &pallets).await.iter().filter(|e| e["kind"] == "email_in").map(|e| e["body"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(bodies.len(), 2, "{bodies:?}");
+    }
+}
+
+/// One raw message through the HTTP door; what became of it.
+async fn ingest_as(app: &TestApp, token: &str, raw: String) -> Value {
+    let res = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            raw.into_bytes(),
+            Some(token),
+        )
+        .await;
+    assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
+    res.json()
 }

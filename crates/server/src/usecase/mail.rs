@@ -464,6 +464,23 @@ fn find_case(
     {
         return Ok(Some((c, "In-Reply-To/References")));
     }
+    // Outlook may drop both headers but keeps the index our mail started.
+    if let Some(conversation) = mail
+        .header("thread-index")
+        .and_then(rapport_mail::thread_index::conversation)
+        && let Some(c) = store_case::find(conn, CaseId::from(conversation))?
+        && c.account_id == account
+    {
+        return Ok(Some((c, "Thread-Index")));
+    }
+    // Mail is not delivered in order: a reply to this message came first.
+    if let Some(mid) = &mail.message_id
+        && let Some(id) = store_mail::take_awaiting_case(conn, mid)?
+        && let Some(c) = store_case::find(conn, id)?
+        && c.account_id == account
+    {
+        return Ok(Some((c, "a reply to it arrived first")));
+    }
     if let Some(n) = rapport_mail::parse_subject_tag(&mail.subject)
         && let Some(c) = store_case::find_by_number(conn, n)?
         && c.account_id == account
@@ -625,6 +642,9 @@ fn thread(
         Some(posted.entry.id),
         "in",
     )?;
+    let mut parents = mail.in_reply_to.clone();
+    parents.extend(mail.references.iter().rev().take(20).cloned());
+    store_mail::await_parents(conn, &parents, posted.case.id)?;
     let addresses = |list: &[Mailbox]| {
         serde_json::to_string(&list.iter().map(|m| m.address.clone()).collect::<Vec<_>>())
             .unwrap_or_else(|_| "[]".into())
@@ -792,6 +812,9 @@ pub(crate) fn enqueue(
         message_id: message_id.clone(),
         in_reply_to,
         references,
+        thread_index: q
+            .case
+            .map(|c| rapport_mail::thread_index::start(c.id.as_uuid(), c.created_at)),
         automatic: q.automatic,
         attachments: q.attachments.clone(),
     })
