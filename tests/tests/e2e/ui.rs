@@ -157,6 +157,8 @@ e2e_test! {
         // The thread as the server gives it to the contact now, after the
         // note was committed: the note is not in it.
         contact.script("location.reload()").await;
+        contact.wait_text("main", "VAT rate on invoice 2026-0318").await;
+        contact.script("[...document.querySelectorAll('[data-case]')].find(b => b.textContent.includes('VAT rate')).click()").await;
         contact.wait_text("#pane", "Thank you for the quick answer!").await;
         let seen = contact.text().await;
         assert!(!seen.contains("never updated"), "the note reached the portal: {seen}");
