@@ -26,15 +26,13 @@ pub enum Noise {
 
 impl Noise {
     /// Sent by a machine on its own (auto-replies, bounces), as opposed to
-    /// bulk mail a person wrote for many: such mail never opens a case
-    /// and never reopens one.
+    /// bulk mail a person wrote for many, or a person asking not to be
+    /// auto-answered (`X-Auto-Response-Suppress`): such mail never opens a
+    /// case and never reopens one.
     pub fn is_automatic(&self) -> bool {
         matches!(
             self,
-            Noise::AutoSubmitted(_)
-                | Noise::AutoResponseSuppress(_)
-                | Noise::MailerDaemon
-                | Noise::EmptyEnvelopeSender
+            Noise::AutoSubmitted(_) | Noise::MailerDaemon | Noise::EmptyEnvelopeSender
         )
     }
 

@@ -591,6 +591,24 @@ pub fn thread(
         .collect()
 }
 
+/// The entry just before `entry` in its case's thread, if any.
+pub fn entry_before(
+    conn: &mut DbConnection,
+    case: CaseId,
+    entry: EntryId,
+) -> Result<Option<EntryId>, StoreError> {
+    let id: Option<String> = case_entries::table
+        .filter(case_entries::case_id.eq(case.to_string()))
+        .filter(case_entries::id.lt(entry.to_string()))
+        .select(diesel::dsl::max(case_entries::id))
+        .first(conn)?;
+    id.map(|s| {
+        s.parse()
+            .map_err(|_| StoreError::Corrupt(format!("case_entries of {case}: id {s}")))
+    })
+    .transpose()
+}
+
 /// A case's thread in order, after `after`; notes only when asked for.
 pub fn entries(
     conn: &mut DbConnection,

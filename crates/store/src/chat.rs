@@ -132,41 +132,62 @@ pub fn read_marker(
 }
 
 /// Asks for an offline digest of the case at `due_at`, unless one already
-/// waits: answers during one absence join the digest already waiting.
+/// waits: answers during one wait join the digest already waiting. A new
+/// wait never reaches back before `floor` (the entry before the answer
+/// that started it), so a first digest does not repeat a case's history.
 pub fn schedule_offline_digest(
     conn: &mut DbConnection,
     case: CaseId,
     due_at: DateTime<Utc>,
+    floor: Option<EntryId>,
 ) -> Result<(), StoreError> {
     let due = due_at.naive_utc();
-    let exists: i64 = chat_offline_digests::table
-        .find(case.to_string())
-        .count()
-        .get_result(conn)?;
-    if exists == 0 {
-        // A savepoint: a lost race must not abort the caller's transaction.
-        let inserted = conn.transaction(|c| {
-            diesel::insert_into(chat_offline_digests::table)
-                .values((
-                    chat_offline_digests::case_id.eq(case.to_string()),
-                    chat_offline_digests::due_at.eq(Some(due)),
-                ))
-                .execute(c)
-        });
-        match inserted {
-            Ok(_) => return Ok(()),
-            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    diesel::update(
+    let current: Option<(Option<chrono::NaiveDateTime>, Option<String>)> =
         chat_offline_digests::table
             .find(case.to_string())
-            .filter(chat_offline_digests::due_at.is_null()),
-    )
-    .set(chat_offline_digests::due_at.eq(Some(due)))
-    .execute(conn)?;
-    Ok(())
+            .select((
+                chat_offline_digests::due_at,
+                chat_offline_digests::sent_through,
+            ))
+            .first(conn)
+            .optional()?;
+    let floor = floor.map(|f| f.to_string());
+    match current {
+        Some((Some(_), _)) => Ok(()),
+        Some((None, through)) => {
+            let through = through.max(floor);
+            // Only if still not waiting: another node may have started it.
+            diesel::update(
+                chat_offline_digests::table
+                    .find(case.to_string())
+                    .filter(chat_offline_digests::due_at.is_null()),
+            )
+            .set((
+                chat_offline_digests::due_at.eq(Some(due)),
+                chat_offline_digests::sent_through.eq(through),
+            ))
+            .execute(conn)?;
+            Ok(())
+        }
+        None => {
+            // A savepoint: a lost race must not abort the caller's transaction.
+            let inserted = conn.transaction(|c| {
+                diesel::insert_into(chat_offline_digests::table)
+                    .values((
+                        chat_offline_digests::case_id.eq(case.to_string()),
+                        chat_offline_digests::due_at.eq(Some(due)),
+                        chat_offline_digests::sent_through.eq(floor),
+                    ))
+                    .execute(c)
+            });
+            match inserted {
+                Ok(_) | Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                    Ok(())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+    }
 }
 
 /// Cases whose digest is due at `now`, oldest first.

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rapport_domain::{CaseId, EntryId};
 
 use crate::connection::DbConnection;
@@ -302,38 +303,55 @@ pub fn await_parents(
         if known.contains(id) || waiting.contains(id) || added.contains(&id) {
             continue;
         }
-        diesel::insert_into(mail_awaited_parents::table)
-            .values((
-                mail_awaited_parents::message_id.eq(id),
-                mail_awaited_parents::case_id.eq(case.to_string()),
-                mail_awaited_parents::created_at.eq(now_micros()),
-            ))
-            .execute(conn)?;
+        // A savepoint: another node recording the same wait first must not
+        // abort the caller's transaction.
+        let inserted = conn.transaction(|c| {
+            diesel::insert_into(mail_awaited_parents::table)
+                .values((
+                    mail_awaited_parents::message_id.eq(id),
+                    mail_awaited_parents::case_id.eq(case.to_string()),
+                    mail_awaited_parents::created_at.eq(now_micros()),
+                ))
+                .execute(c)
+        });
+        match inserted {
+            Ok(_) | Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
+            Err(e) => return Err(e.into()),
+        }
         added.push(id);
     }
     Ok(())
 }
 
-/// The case a reply to this Message-ID went to before it arrived; the
-/// earliest when several did. The wait ends here.
-pub fn take_awaiting_case(
+/// The cases replies to this Message-ID went to before it arrived, the
+/// earliest first.
+pub fn cases_awaiting(
     conn: &mut DbConnection,
     message_id: &str,
-) -> Result<Option<CaseId>, StoreError> {
-    let case: Option<String> = mail_awaited_parents::table
+) -> Result<Vec<CaseId>, StoreError> {
+    mail_awaited_parents::table
         .filter(mail_awaited_parents::message_id.eq(message_id))
         .order(mail_awaited_parents::created_at.asc())
         .select(mail_awaited_parents::case_id)
-        .first(conn)
-        .optional()?;
-    if case.is_some() {
-        diesel::delete(
-            mail_awaited_parents::table.filter(mail_awaited_parents::message_id.eq(message_id)),
-        )
-        .execute(conn)?;
-    }
-    case.map(|c| c.parse().map_err(|_| corrupt("case id")))
-        .transpose()
+        .load::<String>(conn)?
+        .iter()
+        .map(|c| c.parse().map_err(|_| corrupt("case id")))
+        .collect()
+}
+
+/// The awaited message arrived in `case`: the wait there ends.
+pub fn stop_awaiting(
+    conn: &mut DbConnection,
+    message_id: &str,
+    case: CaseId,
+) -> Result<(), StoreError> {
+    diesel::delete(
+        mail_awaited_parents::table
+            .filter(mail_awaited_parents::message_id.eq(message_id))
+            .filter(mail_awaited_parents::case_id.eq(case.to_string())),
+    )
+    .execute(conn)?;
+    Ok(())
 }
 
 /// The case of the first of these Message-IDs that we know.

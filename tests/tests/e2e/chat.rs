@@ -308,12 +308,17 @@ e2e_test! {
         let notice = contact.next_of("notice").await;
         assert_eq!(notice["code"], "team_offline");
         assert!(notice["text"].as_str().unwrap().contains("email"));
-        contact.close().await;
         let mailbox = db.data_dir().join("mailbox");
-
-        // First absence: five answers, one email carrying all five in order.
+        // An answer while the contact is there (never marked read) is no
+        // part of a later absence's email.
         let (mut agent, _) = ChatClient::connect(&app, &w.agent_in).await;
         agent.join(&case, None).await;
+        contact.join(&case, None).await;
+        let present = agent.say(&case, "present-0", "Hello Anna, I am on it.").await;
+        contact.next_where("message", |m| m["entry"]["id"] == present["entry_id"]).await;
+        contact.close().await;
+
+        // First absence: five answers, one email carrying all five in order.
         let answers = ["Sorry for the wait.", "Your VAT rate is fixed.", "The credit note is on its way.", "It covers March and April.", "Anything else?"];
         for (i, a) in answers.iter().enumerate() {
             agent.say(&case, &format!("away-1-{i}"), a).await;
@@ -322,6 +327,7 @@ e2e_test! {
         let mail = &first[0];
         let positions: Vec<usize> = answers.iter().map(|a| mail.text.find(a).unwrap_or_else(|| panic!("{a} missing: {}", mail.text))).collect();
         assert!(positions.windows(2).all(|p| p[0] < p[1]), "in the order written: {}", mail.text);
+        assert!(!mail.text.contains("I am on it"), "seen live before the absence: {}", mail.text);
         assert_eq!(mail.to[0].address, "anna@acme.example");
         assert!(mail.subject.contains("[#"), "the case tag: {}", mail.subject);
         let reply_to = mail.reply_to.as_ref().unwrap().address.clone();
@@ -338,13 +344,14 @@ e2e_test! {
 
         // Second absence: an answer the contact then reads elsewhere is not emailed.
         let seen = agent.say(&case, "away-2-0", "Seen on your phone, I hope.").await;
+        assert!(digest_waits(&app, &case), "the answer to an absent contact starts a wait");
         let (mut phone, _) = ChatClient::connect(&app, &w.contact_in).await;
         phone.join(&case, None).await;
         phone.send(json!({"type": "read", "case_id": case, "entry_id": seen["entry_id"]})).await;
         agent.next_where("read", |r| r["entry_id"] == seen["entry_id"]).await;
         phone.close().await;
         wait_until_no_digest_waits(&app).await;
-        assert_eq!(chat_digests(&mailbox).len(), 1, "nothing unread, nothing sent");
+        assert_eq!(chat_replies_queued(&app, &w.admin, &case).await, 1, "nothing unread, nothing sent");
 
         // Third absence: only what came after is emailed, once.
         agent.say(&case, "away-3-0", "One more thing: the new invoice number is 2026-0412.").await;
@@ -356,7 +363,7 @@ e2e_test! {
             assert!(!last.text.contains(earlier), "{earlier} was sent or read before: {}", last.text);
         }
         wait_until_no_digest_waits(&app).await;
-        assert_eq!(chat_digests(&mailbox).len(), 2, "one email per absence");
+        assert_eq!(chat_replies_queued(&app, &w.admin, &case).await, 2, "one email per absence");
     }
 }
 
@@ -387,6 +394,28 @@ async fn wait_for_digests(mailbox: &std::path::Path, n: usize) -> Vec<rapport_ma
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Chat answer emails queued for the case (sent or not yet).
+async fn chat_replies_queued(app: &TestApp, admin: &str, case: &str) -> usize {
+    let outbox = app
+        .get_as(admin, &format!("/api/v1/mail/outbox?case_id={case}"))
+        .await
+        .json();
+    outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "chat_reply")
+        .count()
+}
+
+fn digest_waits(app: &TestApp, case: &str) -> bool {
+    let far = chrono::Utc::now() + chrono::Duration::days(1);
+    rapport_store::chat::due_offline_digests(&mut app.state.store.conn().unwrap(), far, 100)
+        .unwrap()
+        .iter()
+        .any(|c| c.to_string() == case)
 }
 
 /// Waits until the server has dealt with every digest it had waiting.

@@ -924,6 +924,10 @@ e2e_test! {
         assert_ne!(stranger["case_id"], case.as_str(), "{stranger}");
         let foreign = ingest(format!("From: Olga Other <olga@globex.example>\r\nTo: support@rapport.localhost\r\nSubject: AW: Dunning letter\r\nMessage-ID: <glx-1@globex.example>\r\nThread-Index: {grown}\r\n\r\nMay I see this?\r\n")).await;
         assert_ne!(foreign["case_id"], case.as_str(), "another account never joins by index: {foreign}");
+        // Outlook keeps the index on a forward: a colleague who sees only
+        // their own cases does not join by it.
+        let forwarded = ingest(format!("From: Carl Colleague <carl@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: WG: Dunning letter\r\nMessage-ID: <fw-1@acme.example>\r\nThread-Index: {grown}\r\n\r\nAnna forwarded this; same for our account?\r\n")).await;
+        assert_ne!(forwarded["case_id"], case.as_str(), "{forwarded}");
 
         // Mail out of order: the follow-up arrives before the message it answers.
         let child = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Re: Pallet count for delivery 5531\r\nMessage-ID: <pal-2@acme.example>\r\nIn-Reply-To: <pal-1@acme.example>\r\nReferences: <pal-1@acme.example>\r\n\r\nCorrection: 14 pallets, not 12.\r\n".into()).await;

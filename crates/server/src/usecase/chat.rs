@@ -384,14 +384,17 @@ pub fn mark_read(
 
 /// An agent answered while no contact of the case was in the chat: a
 /// digest is due `chat.offline_email_after_secs` from now, unless one
-/// already waits (then this answer joins it).
+/// already waits (then this answer joins it). Answers after that digest
+/// went out start the next one: while a contact stays away they get at
+/// most one email per wait, each with only what is new and unread.
 fn email_absent_contacts(state: &AppState, posted: &Posted) {
     let due = Utc::now()
         + chrono::Duration::seconds(
             i64::try_from(state.config.settings.chat.offline_email_after_secs).unwrap_or(120),
         );
     let scheduled = state.store.write(|conn| {
-        rapport_store::chat::schedule_offline_digest(conn, posted.case.id, due)
+        let floor = store_case::entry_before(conn, posted.case.id, posted.entry.id)?;
+        rapport_store::chat::schedule_offline_digest(conn, posted.case.id, due, floor)
             .map_err(UseCaseError::from)
     });
     if let Err(e) = scheduled {

@@ -92,7 +92,8 @@ pub fn receive_with(
                 message_id: message_id.as_deref(),
                 acknowledge: acknowledge == Acknowledge::AsConfigured,
                 door,
-                envelope_from,
+                // `<>` as some doors spell it is the null sender too.
+                envelope_from: envelope_from.map(|f| if f.trim() == "<>" { "" } else { f }),
                 envelope_to,
                 size: i64::try_from(raw.len()).unwrap_or(i64::MAX),
             },
@@ -474,12 +475,15 @@ fn find_case(
         return Ok(Some((c, "Thread-Index")));
     }
     // Mail is not delivered in order: a reply to this message came first.
-    if let Some(mid) = &mail.message_id
-        && let Some(id) = store_mail::take_awaiting_case(conn, mid)?
-        && let Some(c) = store_case::find(conn, id)?
-        && c.account_id == account
-    {
-        return Ok(Some((c, "a reply to it arrived first")));
+    if let Some(mid) = &mail.message_id {
+        for id in store_mail::cases_awaiting(conn, mid)? {
+            if let Some(c) = store_case::find(conn, id)?
+                && c.account_id == account
+            {
+                store_mail::stop_awaiting(conn, mid, id)?;
+                return Ok(Some((c, "a reply to it arrived first")));
+            }
+        }
     }
     if let Some(n) = rapport_mail::parse_subject_tag(&mail.subject)
         && let Some(c) = store_case::find_by_number(conn, n)?
@@ -540,10 +544,11 @@ fn thread(
         reply.visible.clone()
     };
     let mut found = find_case(conn, state, row, mail, contact.account_id)?;
-    if let Some((c, "subject tag")) = &found {
-        // Case numbers are easy to guess: a tag alone never opens a case to
-        // a contact who may not read it (a reply address or Message-ID is
-        // proof of having received our mail; a tag is not).
+    if let Some((c, "subject tag" | "Thread-Index" | "a reply to it arrived first")) = &found {
+        // Case numbers are easy to guess and Outlook keeps the Thread-Index
+        // on forwards: these never open a case to a contact who may not
+        // read it (a reply address or our Message-ID is proof of having
+        // received our mail; a tag or an index is not).
         let involved = c.opened_by_contact_id == Some(contact.id)
             || store_case::participants(conn, c.id)?.contains(&contact.id);
         if !involved && contact.visibility != ContactVisibility::AllAccountCases {
