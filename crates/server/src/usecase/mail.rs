@@ -269,11 +269,12 @@ fn stage_attachments(state: &AppState, mail: &InboundMail) -> Result<Vec<Upload>
         out.push(r.finish(&a.filename).map_err(io)?);
     }
     // A message longer than the thread holds is shortened there; its whole
-    // text travels with it as a file the team opens in one click.
+    // text, quoted history included, travels with it as a file the team
+    // opens in one click.
     let visible = rapport_mail::split_reply(&mail.text).visible;
     if visible.chars().count() > state.config.settings.cases.max_message_chars {
         let mut r = Receiving::start(&state.config.settings.data_dir).map_err(io)?;
-        r.write(visible.as_bytes()).map_err(io)?;
+        r.write(mail.text.as_bytes()).map_err(io)?;
         out.push(r.finish(WHOLE_EMAIL_FILE).map_err(io)?);
     }
     Ok(out)
