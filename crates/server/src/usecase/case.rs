@@ -945,7 +945,49 @@ pub fn post(
     client_message_id: Option<&str>,
     uploads: Vec<Upload>,
 ) -> Result<Posted, UseCaseError> {
-    let result = post_inner(state, who, id, kind, body, client_message_id, &uploads);
+    post_and_then(
+        state,
+        who,
+        id,
+        kind,
+        body,
+        client_message_id,
+        uploads,
+        |_, _| Ok(()),
+    )
+}
+
+/// [`post`], with `then` run in the same transaction once the entry is new
+/// (not a repeated `client_message_id`): what must happen with the message
+/// or not at all.
+#[allow(clippy::too_many_arguments)]
+pub fn post_and_then(
+    state: &AppState,
+    who: &Principal,
+    id: CaseId,
+    kind: EntryKind,
+    body: &str,
+    client_message_id: Option<&str>,
+    uploads: Vec<Upload>,
+    then: impl FnOnce(&mut DbConnection, &Posted) -> Result<(), UseCaseError>,
+) -> Result<Posted, UseCaseError> {
+    let result = state.store.write(|conn| {
+        let posted = post_in(
+            conn,
+            state,
+            who,
+            id,
+            kind,
+            body,
+            client_message_id,
+            &uploads,
+            Door::Api,
+        )?;
+        if !posted.duplicate {
+            then(conn, &posted)?;
+        }
+        Ok(posted)
+    });
     match &result {
         Ok(p) if !p.duplicate => {
             let mut entries = p.events.clone();
@@ -964,30 +1006,6 @@ pub fn post(
         _ => uploads.iter().for_each(Upload::discard),
     }
     result
-}
-
-fn post_inner(
-    state: &AppState,
-    who: &Principal,
-    id: CaseId,
-    kind: EntryKind,
-    body: &str,
-    client_message_id: Option<&str>,
-    uploads: &[Upload],
-) -> Result<Posted, UseCaseError> {
-    state.store.write(|conn| {
-        post_in(
-            conn,
-            state,
-            who,
-            id,
-            kind,
-            body,
-            client_message_id,
-            uploads,
-            Door::Api,
-        )
-    })
 }
 
 /// Which way an entry comes in: what kinds it may post.

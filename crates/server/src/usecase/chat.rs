@@ -299,7 +299,8 @@ pub fn send(
     } else {
         EntryKind::Chat
     };
-    let posted = case::post(
+    let to_absent = user.is_staff() && !note && !state.chat.hub.contact_following(id);
+    case::post_and_then(
         state,
         &user.principal,
         id,
@@ -307,11 +308,13 @@ pub fn send(
         body,
         Some(client_message_id),
         Vec::new(),
-    )?;
-    if !posted.duplicate && user.is_staff() && !note && !state.chat.hub.contact_following(id) {
-        email_absent_contacts(state, &posted);
-    }
-    Ok(posted)
+        |conn, posted| {
+            if to_absent {
+                email_absent_contacts(conn, state, posted)?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// The contact answers the triage question. Only while the case has no
@@ -387,19 +390,22 @@ pub fn mark_read(
 /// already waits (then this answer joins it). Answers after that digest
 /// went out start the next one: while a contact stays away they get at
 /// most one email per wait, each with only what is new and unread.
-fn email_absent_contacts(state: &AppState, posted: &Posted) {
+fn email_absent_contacts(
+    conn: &mut DbConnection,
+    state: &AppState,
+    posted: &Posted,
+) -> Result<(), UseCaseError> {
     let due = Utc::now()
         + chrono::Duration::seconds(
             i64::try_from(state.config.settings.chat.offline_email_after_secs).unwrap_or(120),
         );
-    let scheduled = state.store.write(|conn| {
-        let floor = store_case::entry_before(conn, posted.case.id, posted.entry.id)?;
-        rapport_store::chat::schedule_offline_digest(conn, posted.case.id, due, floor)
-            .map_err(UseCaseError::from)
-    });
-    if let Err(e) = scheduled {
-        tracing::warn!(error = %e, case_id = %posted.case.id, "could not schedule the email of chat answers");
-    }
+    let floor = store_case::entry_before(conn, posted.case.id, posted.entry.id)?;
+    Ok(rapport_store::chat::schedule_offline_digest(
+        conn,
+        posted.case.id,
+        due,
+        floor,
+    )?)
 }
 
 /// Sends every digest due at `now`; returns how many emails were queued.
