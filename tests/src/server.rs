@@ -187,20 +187,7 @@ impl TestApp {
         if let Some(token) = bearer {
             req = req.insert_header(("authorization", format!("Bearer {token}")));
         }
-        let mut res = req
-            .send_body(body)
-            .await
-            .expect("request reaches the server");
-        let body = res
-            .body()
-            .limit(64 * 1024 * 1024)
-            .await
-            .expect("body readable");
-        Response {
-            status: res.status().as_u16(),
-            headers: res.headers().clone(),
-            body: body.to_vec(),
-        }
+        read_response(req.send_body(body).await).await
     }
 
     pub async fn send(
@@ -260,6 +247,17 @@ pub async fn send_to(
         }
         None => req.send().await,
     };
+    read_response(sent).await
+}
+
+/// The whole answer to a request sent to the server.
+async fn read_response<S>(
+    sent: Result<awc::ClientResponse<S>, awc::error::SendRequestError>,
+) -> Response
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, actix_web::error::PayloadError>>
+        + Unpin,
+{
     let mut res = sent.expect("request reaches the server");
     let body = res
         .body()

@@ -100,6 +100,22 @@ fn assemble(row: ContactRow, emails: Vec<String>) -> Result<Contact, StoreError>
     })
 }
 
+/// Contacts from their rows, each with its addresses (one query for all).
+fn with_emails(conn: &mut DbConnection, rows: Vec<ContactRow>) -> Result<Vec<Contact>, StoreError> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut by_contact: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::new();
+    for (contact, email) in load_emails(conn, &ids)? {
+        by_contact.entry(contact).or_default().push(email);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let emails = by_contact.remove(&row.id).unwrap_or_default();
+            assemble(row, emails)
+        })
+        .collect()
+}
+
 fn load_emails(
     conn: &mut DbConnection,
     ids: &[String],
@@ -310,15 +326,7 @@ pub fn list_for_account(
         q = q.filter(contacts::id.gt(after.to_string()));
     }
     let rows: Vec<ContactRow> = q.order(contacts::id.asc()).limit(limit).load(conn)?;
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut emails = load_emails(conn, &ids)?;
-    rows.into_iter()
-        .map(|row| {
-            let (mine, rest): (Vec<_>, Vec<_>) = emails.drain(..).partition(|(c, _)| *c == row.id);
-            emails = rest;
-            assemble(row, mine.into_iter().map(|(_, e)| e).collect())
-        })
-        .collect()
+    with_emails(conn, rows)
 }
 
 /// Contacts across accounts whose name or an address contains `search`:
@@ -352,15 +360,7 @@ pub fn search(
         q = q.filter(contacts::account_id.eq_any(served));
     }
     let rows: Vec<ContactRow> = q.order(contacts::name_key.asc()).limit(limit).load(conn)?;
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut emails = load_emails(conn, &ids)?;
-    rows.into_iter()
-        .map(|row| {
-            let (mine, rest): (Vec<_>, Vec<_>) = emails.drain(..).partition(|(c, _)| *c == row.id);
-            emails = rest;
-            assemble(row, mine.into_iter().map(|(_, e)| e).collect())
-        })
-        .collect()
+    with_emails(conn, rows)
 }
 
 /// How many contacts an account has.

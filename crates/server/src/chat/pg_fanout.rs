@@ -286,39 +286,35 @@ mod tests {
             version: 1,
             redacted: false,
         };
-        let env = Envelope {
-            node: NodeId("n".into()),
-            event: BusEvent::Entry {
-                entry: entry.clone(),
-            },
-        };
-        let text = encode(&env).expect("encoded");
-        assert!(text.len() <= MAX_PAYLOAD_BYTES);
-        let back: Envelope = serde_json::from_str(&text).expect("parse");
-        assert_eq!(
-            back.event,
-            BusEvent::EntryRef {
-                case_id: entry.case_id,
-                entry_id: entry.id,
-                updated: false,
-            }
-        );
-        let edit = Envelope {
-            node: NodeId("n".into()),
-            event: BusEvent::EntryUpdated {
-                entry: entry.clone(),
-            },
-        };
-        let text = encode(&edit).expect("encoded");
-        assert!(text.len() <= MAX_PAYLOAD_BYTES);
-        let back: Envelope = serde_json::from_str(&text).expect("parse");
-        assert_eq!(
-            back.event,
-            BusEvent::EntryRef {
-                case_id: entry.case_id,
-                entry_id: entry.id,
-                updated: true,
-            }
-        );
+        for (event, updated) in [
+            (
+                BusEvent::Entry {
+                    entry: entry.clone(),
+                },
+                false,
+            ),
+            (
+                BusEvent::EntryUpdated {
+                    entry: entry.clone(),
+                },
+                true,
+            ),
+        ] {
+            let env = Envelope {
+                node: NodeId("n".into()),
+                event,
+            };
+            let text = encode(&env).expect("encoded");
+            assert!(text.len() <= MAX_PAYLOAD_BYTES);
+            let back: Envelope = serde_json::from_str(&text).expect("parse");
+            assert_eq!(
+                back.event,
+                BusEvent::EntryRef {
+                    case_id: entry.case_id,
+                    entry_id: entry.id,
+                    updated,
+                }
+            );
+        }
     }
 }

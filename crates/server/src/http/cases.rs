@@ -927,6 +927,23 @@ async fn text_field(
         .map_err(|_| ApiError::InvalidMultipart(format!("field {name} is not UTF-8")))
 }
 
+/// Receives one more file of an entry, within `max_files`.
+async fn add_file(
+    field: &mut actix_multipart::Field,
+    uploads: &mut Vec<Upload>,
+    max_files: usize,
+    data_dir: &std::path::Path,
+    max_bytes: u64,
+) -> Result<(), ApiError> {
+    if uploads.len() == max_files {
+        return Err(ApiError::InvalidMultipart(format!(
+            "at most {max_files} files per entry"
+        )));
+    }
+    uploads.push(file_field(field, data_dir, max_bytes).await?);
+    Ok(())
+}
+
 /// Receives one file into a temporary file, hashing and counting as it comes.
 async fn file_field(
     field: &mut actix_multipart::Field,
@@ -1007,12 +1024,7 @@ pub async fn open_with_files(
         {
             match field.name().unwrap_or_default() {
                 "file" => {
-                    if uploads.len() == max_files {
-                        return Err(ApiError::InvalidMultipart(format!(
-                            "at most {max_files} files per entry"
-                        )));
-                    }
-                    uploads.push(file_field(&mut field, &data_dir, max_bytes).await?);
+                    add_file(&mut field, &mut uploads, max_files, &data_dir, max_bytes).await?;
                 }
                 "subject" => input.subject = text_field(&mut field, "subject", 1_000).await?,
                 "body" => input.body = text_field(&mut field, "body", 4 * max_chars).await?,
@@ -1091,12 +1103,7 @@ pub async fn post_files(
         {
             match field.name().unwrap_or_default() {
                 "file" => {
-                    if uploads.len() == max_files {
-                        return Err(ApiError::InvalidMultipart(format!(
-                            "at most {max_files} files per entry"
-                        )));
-                    }
-                    uploads.push(file_field(&mut field, &data_dir, max_bytes).await?);
+                    add_file(&mut field, &mut uploads, max_files, &data_dir, max_bytes).await?;
                 }
                 "kind" => kind = text_field(&mut field, "kind", 16).await?,
                 "body" => {

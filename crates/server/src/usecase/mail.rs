@@ -41,25 +41,9 @@ pub enum Acknowledge {
     Never,
 }
 
+/// Spools the raw bytes and commits a `pending` row, saying whether a
+/// case the message opens may be acknowledged; true when the bytes are new.
 pub fn receive(
-    state: &AppState,
-    door: &str,
-    envelope_from: Option<&str>,
-    envelope_to: &[String],
-    raw: &[u8],
-) -> Result<(Inbound, bool), UseCaseError> {
-    receive_with(
-        state,
-        door,
-        envelope_from,
-        envelope_to,
-        raw,
-        Acknowledge::AsConfigured,
-    )
-}
-
-/// [`receive`], saying whether new cases may be acknowledged.
-pub fn receive_with(
     state: &AppState,
     door: &str,
     envelope_from: Option<&str>,
@@ -129,7 +113,7 @@ pub fn ingest_with(
     raw: &[u8],
     acknowledge: Acknowledge,
 ) -> Result<(Inbound, bool), UseCaseError> {
-    let (row, new) = receive_with(state, door, envelope_from, envelope_to, raw, acknowledge)?;
+    let (row, new) = receive(state, door, envelope_from, envelope_to, raw, acknowledge)?;
     if row.status != "pending" {
         return Ok((row, new));
     }

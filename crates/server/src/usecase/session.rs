@@ -215,6 +215,23 @@ fn throttle_keys(
     (personal, vec![format!("ip:{ip}")])
 }
 
+/// Refuses an attempt while the person's or the address's throttle holds.
+fn check_throttles(
+    state: &AppState,
+    keys: &[String],
+    shared: &[String],
+    now: Instant,
+) -> Result<(), UseCaseError> {
+    state
+        .throttle
+        .check(keys, now)
+        .map_err(UseCaseError::RateLimited)?;
+    state
+        .shared_throttle
+        .check(shared, now)
+        .map_err(UseCaseError::RateLimited)
+}
+
 /// Signs a staff member or contact in with email and password. Unknown
 /// addresses, wrong passwords and accounts that may not sign in answer
 /// alike and take the same time; every attempt is audited; repeated
@@ -230,14 +247,7 @@ pub fn login(
     let parsed = EmailAddress::parse(email).ok();
     let (keys, shared) = throttle_keys(kind, &typed, ctx.ip.as_deref());
     let now = Instant::now();
-    state
-        .throttle
-        .check(&keys, now)
-        .map_err(UseCaseError::RateLimited)?;
-    state
-        .shared_throttle
-        .check(&shared, now)
-        .map_err(UseCaseError::RateLimited)?;
+    check_throttles(state, &keys, &shared, now)?;
     let found = match &parsed {
         Some(address) => Subject::find_by_email(&mut *state.store.conn()?, kind, address)?,
         None => None,
@@ -640,14 +650,7 @@ pub fn redeem_sign_in_code(
         ctx.ip.as_deref(),
     );
     let now = Instant::now();
-    state
-        .throttle
-        .check(&keys, now)
-        .map_err(UseCaseError::RateLimited)?;
-    state
-        .shared_throttle
-        .check(&shared, now)
-        .map_err(UseCaseError::RateLimited)?;
+    check_throttles(state, &keys, &shared, now)?;
     let found = match (EmailAddress::parse(email), SignInCode::typed(code)) {
         (Ok(address), Some(code)) => contact::find_by_email(&mut *state.store.conn()?, &address)?
             .map(|c| (c.id, code.hash(c.id))),
