@@ -93,12 +93,15 @@ impl ChatClient {
             .expect("send frame");
     }
 
-    /// The next JSON frame, or None when the connection closed or `wait` passed.
+    /// The next JSON frame, or None when the connection closed or `wait`
+    /// passed (`closed` tells which).
     pub async fn recv_within(&mut self, wait: Duration) -> Option<Value> {
         loop {
-            let next = tokio::time::timeout(wait, self.framed.next())
-                .await
-                .ok()??;
+            let Some(next) = tokio::time::timeout(wait, self.framed.next()).await.ok()? else {
+                // The socket ended without a close frame.
+                self.closed.get_or_insert(1006);
+                return None;
+            };
             match next {
                 Ok(Frame::Text(bytes)) => {
                     return Some(serde_json::from_slice(&bytes).expect("server frames are JSON"));
@@ -111,7 +114,10 @@ impl ChatClient {
                     return None;
                 }
                 Ok(_) => {}
-                Err(_) => return None,
+                Err(_) => {
+                    self.closed.get_or_insert(1006);
+                    return None;
+                }
             }
         }
     }

@@ -25,13 +25,18 @@ pub struct ConnectionId(u64);
 pub enum Outbound {
     /// A serialised frame, shared by every receiver.
     Frame(Arc<str>),
-    /// A thread entry: the writer skips ids it already delivered (a
-    /// backlog and a live message may overlap).
+    /// A thread entry: the writer puts it in thread order and drops what
+    /// it already delivered (a backlog and a live message may overlap).
     Entry {
         case_id: CaseId,
         entry_id: EntryId,
+        seq: i64,
         frame: Arc<str>,
     },
+    /// An entry this connection may not see (an internal note, for a
+    /// contact): only its place in the thread, so later ones are not held
+    /// back waiting for it.
+    Hidden { case_id: CaseId, seq: i64 },
     /// Events may have been lost between nodes: fetch what was missed.
     Resync,
 }
@@ -403,17 +408,20 @@ impl Hub {
                     entry: entry.clone(),
                 });
                 for conn in Self::room_conns(&st, entry.case_id) {
-                    if entry.is_note() && !conn.is_staff() {
-                        continue;
-                    }
-                    Self::push(
-                        conn,
+                    let out = if entry.is_note() && !conn.is_staff() {
+                        Outbound::Hidden {
+                            case_id: entry.case_id,
+                            seq: entry.seq,
+                        }
+                    } else {
                         Outbound::Entry {
                             case_id: entry.case_id,
                             entry_id: entry.id,
+                            seq: entry.seq,
                             frame: f.clone(),
-                        },
-                    );
+                        }
+                    };
+                    Self::push(conn, out);
                 }
             }
             BusEvent::EntryUpdated { entry } => {
@@ -655,16 +663,18 @@ mod tests {
             created_at: Utc::now(),
             version: 1,
             redacted: false,
+            seq: 1,
         }
     }
 
     fn drain(c: &mut Connection) -> Vec<String> {
         let mut out = Vec::new();
         while let Ok(o) = c.outbound.try_recv() {
-            out.push(match o {
-                Outbound::Frame(f) | Outbound::Entry { frame: f, .. } => f.to_string(),
-                Outbound::Resync => "resync".into(),
-            });
+            match o {
+                Outbound::Frame(f) | Outbound::Entry { frame: f, .. } => out.push(f.to_string()),
+                Outbound::Hidden { .. } => {}
+                Outbound::Resync => out.push("resync".into()),
+            }
         }
         out
     }

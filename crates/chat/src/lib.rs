@@ -11,6 +11,7 @@ pub mod bus;
 pub mod hub;
 pub mod limits;
 pub mod protocol;
+pub mod sequence;
 
 pub use bus::{BusEvent, Envelope, Fanout, NodeId, SingleNode};
 pub use hub::{Closer, Connection, ConnectionId, Hub, JoinError, Outbound};
@@ -19,3 +20,4 @@ pub use protocol::{
     Avatar, CaseSummary, ClientFrame, EntryView, ErrorCode, PROTOCOL_VERSION, Person, PersonKind,
     ServerFrame, close, parse_client_frame,
 };
+pub use sequence::{Arrival, CaseSequence};

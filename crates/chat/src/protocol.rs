@@ -192,6 +192,10 @@ pub struct EntryView {
     /// The content was removed by an admin (the body is empty).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redacted: bool,
+    /// The entry's place in the case's thread: 1, 2, 3… in commit order.
+    /// Internal notes take places too, so a contact sees some skipped.
+    #[serde(default)]
+    pub seq: i64,
 }
 
 fn first_version() -> i32 {

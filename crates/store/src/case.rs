@@ -407,6 +407,7 @@ struct EntryRow {
     version: i32,
     edited_at: Option<NaiveDateTime>,
     redacted_at: Option<NaiveDateTime>,
+    seq: i64,
 }
 
 /// Who wrote an entry.
@@ -433,6 +434,8 @@ pub struct Entry {
     pub edited_at: Option<DateTime<Utc>>,
     /// Set when an admin removed the content; the body is then empty.
     pub redacted_at: Option<DateTime<Utc>>,
+    /// The entry's place in its thread: 1, 2, 3… in commit order, no gaps.
+    pub seq: i64,
 }
 
 impl TryFrom<EntryRow> for Entry {
@@ -458,6 +461,7 @@ impl TryFrom<EntryRow> for Entry {
             version: r.version,
             edited_at: r.edited_at.map(|t| t.and_utc()),
             redacted_at: r.redacted_at.map(|t| t.and_utc()),
+            seq: r.seq,
         })
     }
 }
@@ -494,30 +498,52 @@ pub fn lock_for_append(conn: &mut DbConnection, id: CaseId) -> Result<(), StoreE
     Ok(())
 }
 
-/// An id greater than every entry already in the thread. UUIDv7 ids follow
-/// the clock, and clocks of two nodes may disagree by a little: under the
-/// append lock this keeps the thread's id order equal to its commit order,
-/// which is what lets a reconnecting client ask for everything after the
-/// last id it saw.
-fn next_entry_id(conn: &mut DbConnection, case: CaseId) -> Result<EntryId, StoreError> {
+/// The next entry's id and place in the thread. UUIDv7 ids follow the
+/// clock, and clocks of two nodes may disagree by a little: under the
+/// append lock the id is kept greater than every id already in the thread,
+/// so id order, `seq` order and commit order are one order.
+fn next_entry_position(
+    conn: &mut DbConnection,
+    case: CaseId,
+) -> Result<(EntryId, i64), StoreError> {
     let fresh = EntryId::new();
-    let last: Option<String> = case_entries::table
+    let (last, seq): (Option<String>, Option<i64>) = case_entries::table
         .filter(case_entries::case_id.eq(case.to_string()))
-        .select(diesel::dsl::max(case_entries::id))
+        .select((
+            diesel::dsl::max(case_entries::id),
+            diesel::dsl::max(case_entries::seq),
+        ))
         .first(conn)?;
+    let next_seq = seq.unwrap_or(0) + 1;
     let Some(last) = last else {
-        return Ok(fresh);
+        return Ok((fresh, next_seq));
     };
     let last: uuid::Uuid = last
         .parse()
         .map_err(|_| StoreError::Corrupt(format!("case_entries of {case}: id {last}")))?;
     if fresh.as_uuid() > last {
-        Ok(fresh)
+        Ok((fresh, next_seq))
     } else {
-        Ok(EntryId::from(uuid::Uuid::from_u128(last.as_u128() + 1)))
+        Ok((
+            EntryId::from(uuid::Uuid::from_u128(last.as_u128() + 1)),
+            next_seq,
+        ))
     }
 }
 
+/// The place of the thread's newest entry (0 for an empty thread), notes
+/// included.
+pub fn last_seq(conn: &mut DbConnection, case: CaseId) -> Result<i64, StoreError> {
+    let seq: Option<i64> = case_entries::table
+        .filter(case_entries::case_id.eq(case.to_string()))
+        .select(diesel::dsl::max(case_entries::seq))
+        .first(conn)?;
+    Ok(seq.unwrap_or(0))
+}
+
+/// Appends an entry to the thread. Takes the case's append lock itself
+/// (again, if the caller already holds it): two appends must never read
+/// the same last position.
 pub fn insert_entry(
     conn: &mut DbConnection,
     case: &Case,
@@ -531,8 +557,10 @@ pub fn insert_entry(
         Author::Contact(id) => ("contact", Some(id.to_string())),
         Author::System => ("system", None),
     };
+    lock_for_append(conn, case.id)?;
+    let (id, seq) = next_entry_position(conn, case.id)?;
     let row = EntryRow {
-        id: next_entry_id(conn, case.id)?.to_string(),
+        id: id.to_string(),
         case_id: case.id.to_string(),
         account_id: case.account_id.to_string(),
         kind: kind.as_str().to_owned(),
@@ -544,6 +572,7 @@ pub fn insert_entry(
         version: 1,
         edited_at: None,
         redacted_at: None,
+        seq,
     };
     diesel::insert_into(case_entries::table)
         .values(&row)
@@ -653,15 +682,21 @@ pub fn timeline(
         .collect()
 }
 
-/// Moves every entry of `from` into `into` (merge); returns how many.
+/// Moves every entry of `from` into `into` (merge), after `into`'s newest
+/// place in the thread, keeping their order; returns how many. The caller
+/// holds both cases' append locks.
 pub fn move_entries(
     conn: &mut DbConnection,
     from: CaseId,
     into: CaseId,
 ) -> Result<usize, StoreError> {
+    let base = last_seq(conn, into)?;
     Ok(
         diesel::update(case_entries::table.filter(case_entries::case_id.eq(from.to_string())))
-            .set(case_entries::case_id.eq(into.to_string()))
+            .set((
+                case_entries::case_id.eq(into.to_string()),
+                case_entries::seq.eq(case_entries::seq + base),
+            ))
             .execute(conn)?,
     )
 }

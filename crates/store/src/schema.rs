@@ -243,6 +243,7 @@ diesel::table! {
         version -> Integer,
         edited_at -> Nullable<Timestamp>,
         redacted_at -> Nullable<Timestamp>,
+        seq -> BigInt,
     }
 }
 

@@ -137,6 +137,11 @@ e2e_test! {
         // Every entry of both, plus the merge event; the merged case keeps
         // its own "merged into" event.
         assert_eq!(after.len(), before_a + before_b + 1, "{after:?}");
+        // The moved entries take the places after the survivor's own: still
+        // one place per entry, none skipped.
+        let mut places: Vec<i64> = after.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        places.sort_unstable();
+        assert_eq!(places, (1..=after.len() as i64).collect::<Vec<_>>());
         let left = items(app.get_as(&w.agent_in, &format!("/api/v1/cases/{other_id}/entries")).await.json());
         assert_eq!(left.len(), 1);
         assert!(left[0]["body"].as_str().unwrap().starts_with("Merged into #"));

@@ -19,7 +19,7 @@ fn client() -> awc::Client {
         .finish()
 }
 
-async fn login(base: &str, who: &(String, String)) -> String {
+pub(crate) async fn login(base: &str, who: &(String, String)) -> String {
     let (status, tokens) = call(
         &client(),
         "POST",
@@ -47,7 +47,10 @@ async fn created(base: &str, token: &str, path: &str, body: Value) -> Value {
 
 /// An account served by a team with one agent, and a contact signed in.
 /// Returns (agent credentials, agent id, contact token).
-async fn account_with_team(db: &TestDatabase, base: &str) -> ((String, String), String, String) {
+pub(crate) async fn account_with_team(
+    db: &TestDatabase,
+    base: &str,
+) -> ((String, String), String, String) {
     let admin = login(base, &seed::staff(db, "admin")).await;
     let agent = seed::staff(db, "agent");
     let agent_token = login(base, &agent).await;

@@ -14,6 +14,7 @@ mod care_access;
 mod cases;
 mod chat;
 mod chat_nodes;
+mod chat_resume;
 mod cli;
 mod defences;
 mod directory;

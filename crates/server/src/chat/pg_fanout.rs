@@ -285,6 +285,7 @@ mod tests {
             created_at: Utc::now(),
             version: 1,
             redacted: false,
+            seq: 1,
         };
         for (event, updated) in [
             (

@@ -3,12 +3,13 @@
 //! connection, so frames of one client are handled in order and an ack
 //! always precedes the echo of the same message.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError};
 use rapport_chat::{
-    BusEvent, CaseSummary, ClientFrame, Connection, EntryView, ErrorCode, Outbound,
+    Arrival, BusEvent, CaseSequence, CaseSummary, ClientFrame, Connection, ErrorCode, Outbound,
     PROTOCOL_VERSION, ServerFrame, TokenBucket, close,
 };
 use rapport_domain::{CaseId, EntryId};
@@ -17,58 +18,22 @@ use crate::blocking;
 use crate::http::ApiError;
 use crate::state::AppState;
 use crate::usecase::UseCaseError;
-use crate::usecase::chat::{self, ChatUser};
+use crate::usecase::chat::{self, ChatUser, ThreadPage};
 
 /// Entries per backlog frame.
 const BACKLOG_PAGE: i64 = 200;
 /// Entries a client without history gets on joining.
 const RECENT_ON_JOIN: i64 = 50;
-/// Live entry ids remembered per case to drop repeats.
-const RECENT_IDS: usize = 128;
-
 /// The client went away: stop.
 struct Gone;
-
-/// What this connection has delivered of one case.
-#[derive(Debug, Default)]
-struct Followed {
-    /// Everything up to here was in a backlog: live copies are repeats.
-    floor: Option<EntryId>,
-    /// The newest entry delivered, where a resync starts.
-    newest: Option<EntryId>,
-    recent: VecDeque<EntryId>,
-}
-
-impl Followed {
-    fn after_backlog(&mut self, last: Option<EntryId>) {
-        if let Some(last) = last {
-            self.floor = self.floor.max(Some(last));
-            self.newest = self.newest.max(Some(last));
-        }
-    }
-
-    /// Whether a live entry is new to this client. Live entries may arrive
-    /// out of id order (two nodes committing close together), so only the
-    /// backlog floor and exact repeats are dropped.
-    fn accept(&mut self, id: EntryId) -> bool {
-        if self.floor.is_some_and(|f| id <= f) || self.recent.contains(&id) {
-            return false;
-        }
-        if self.recent.len() == RECENT_IDS {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(id);
-        self.newest = self.newest.max(Some(id));
-        true
-    }
-}
 
 struct Session {
     state: AppState,
     user: ChatUser,
     ws: actix_ws::Session,
     conn: rapport_chat::ConnectionId,
-    followed: HashMap<CaseId, Followed>,
+    /// The cases followed, each with what was delivered of it.
+    followed: HashMap<CaseId, CaseSequence>,
     bucket: TokenBucket,
     violations: u32,
 }
@@ -145,6 +110,11 @@ pub async fn run(
                         break None;
                     }
                 }
+                _ = gap_wait(s.gap_deadline()) => {
+                    if s.fill_gaps().await.is_err() {
+                        break None;
+                    }
+                }
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() > limits.idle_timeout {
                         break Some(close::IDLE_TIMEOUT);
@@ -168,6 +138,14 @@ pub async fn run(
         let _ = s.ws.close(Some(reason)).await;
     }
     tracing::debug!(connection = %hub.wire_id(id), code, "chat connection closed");
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn gap_wait(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 fn close_description(code: u16) -> &'static str {
@@ -252,26 +230,71 @@ impl Session {
             Outbound::Entry {
                 case_id,
                 entry_id,
+                seq,
                 frame,
             } => {
-                let fresh = self
-                    .followed
-                    .get_mut(&case_id)
-                    .is_some_and(|f| f.accept(entry_id));
-                if fresh {
-                    self.ws.text(frame.to_string()).await.map_err(|_| Gone)?;
-                }
-                Ok(())
+                let arrival = Arrival {
+                    seq,
+                    shown: Some((entry_id, frame)),
+                };
+                self.arrive(case_id, arrival).await
+            }
+            Outbound::Hidden { case_id, seq } => {
+                self.arrive(case_id, Arrival { seq, shown: None }).await
             }
             Outbound::Resync => {
-                let cases: Vec<(CaseId, Option<EntryId>)> =
-                    self.followed.iter().map(|(c, f)| (*c, f.newest)).collect();
+                let cases: Vec<(CaseId, Option<EntryId>)> = self
+                    .followed
+                    .iter()
+                    .map(|(c, f)| (*c, f.newest()))
+                    .collect();
                 for (case, newest) in cases {
                     self.catch_up(case, newest).await?;
                 }
                 Ok(())
             }
         }
+    }
+
+    /// A live entry of a followed case: written once, in thread order.
+    async fn arrive(&mut self, case_id: CaseId, arrival: Arrival) -> Result<(), Gone> {
+        let due = match self.followed.get_mut(&case_id) {
+            Some(f) => f.arrive(arrival, Instant::now()),
+            None => return Ok(()),
+        };
+        self.write_all(due).await
+    }
+
+    async fn write_all(&mut self, frames: Vec<Arc<str>>) -> Result<(), Gone> {
+        for frame in frames {
+            self.ws.text(frame.to_string()).await.map_err(|_| Gone)?;
+        }
+        Ok(())
+    }
+
+    /// The earliest moment a held-back entry stops waiting for the ones
+    /// before it.
+    fn gap_deadline(&self) -> Option<Instant> {
+        self.followed
+            .values()
+            .filter_map(CaseSequence::gap_deadline)
+            .min()
+    }
+
+    /// Entries that never arrived live (a lost bus event, an entry no one
+    /// published): read them from the database.
+    async fn fill_gaps(&mut self) -> Result<(), Gone> {
+        let now = Instant::now();
+        let late: Vec<(CaseId, Option<EntryId>)> = self
+            .followed
+            .iter()
+            .filter(|(_, f)| f.gap_deadline().is_some_and(|d| d <= now))
+            .map(|(c, f)| (*c, f.newest()))
+            .collect();
+        for (case, newest) in late {
+            self.catch_up(case, newest).await?;
+        }
+        Ok(())
     }
 
     /// Handles one text frame; `Some(code)` closes the connection.
@@ -549,9 +572,7 @@ impl Session {
                 .error(ErrorCode::TooManyCases, &e.to_string(), Some("join".into()))
                 .await;
         }
-        let mut followed = Followed::default();
-        followed.after_backlog(since);
-        self.followed.insert(case_id, followed);
+        self.followed.insert(case_id, CaseSequence::after(since));
         match since {
             Some(_) => {
                 self.backlog_pages(case_id, since, following.summary)
@@ -562,8 +583,8 @@ impl Session {
                     .call(move |state, user| chat::recent(state, user, case_id, RECENT_ON_JOIN))
                     .await;
                 match recent {
-                    Ok(entries) => {
-                        self.send_backlog(case_id, following.summary, entries, true)
+                    Ok(page) => {
+                        self.send_backlog(case_id, following.summary, page, true)
                             .await?
                     }
                     Err(e) => return self.api_error(&e, "join".into()).await,
@@ -610,13 +631,13 @@ impl Session {
             let page =
                 blocking::run(move || chat::backlog(&state, &user, case_id, cursor, BACKLOG_PAGE))
                     .await;
-            let entries = match page {
+            let page = match page {
                 Ok(p) => p,
                 Err(e) => return self.api_error(&e, "join".into()).await,
             };
-            let complete = entries.len() < BACKLOG_PAGE as usize;
-            cursor = entries.last().map(|e| e.id).or(cursor);
-            self.send_backlog(case_id, summary.clone(), entries, complete)
+            let complete = page.entries.len() < BACKLOG_PAGE as usize;
+            cursor = page.entries.last().map(|e| e.id).or(cursor);
+            self.send_backlog(case_id, summary.clone(), page, complete)
                 .await?;
             if complete {
                 return Ok(());
@@ -624,22 +645,29 @@ impl Session {
         }
     }
 
+    /// A backlog frame, then the live entries it lets through.
     async fn send_backlog(
         &mut self,
         case_id: CaseId,
         case: CaseSummary,
-        entries: Vec<EntryView>,
+        page: ThreadPage,
         complete: bool,
     ) -> Result<(), Gone> {
-        if let Some(f) = self.followed.get_mut(&case_id) {
-            f.after_backlog(entries.last().map(|e| e.id));
-        }
+        let due = match self.followed.get_mut(&case_id) {
+            Some(f) => f.caught_up(
+                page.through,
+                page.entries.last().map(|e| e.id),
+                Instant::now(),
+            ),
+            None => Vec::new(),
+        };
         self.send(&ServerFrame::Backlog {
             case_id,
             case,
-            entries,
+            entries: page.entries,
             complete,
         })
-        .await
+        .await?;
+        self.write_all(due).await
     }
 }

@@ -45,6 +45,7 @@ pub(super) fn entry(e: &Entry, author: Person) -> EntryView {
         created_at: e.created_at,
         version: e.version,
         redacted: e.redacted_at.is_some(),
+        seq: e.seq,
     }
 }
 

@@ -180,6 +180,9 @@ pub struct EntryView {
     pub body: String,
     pub client_message_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The entry's place in its thread: 1, 2, 3… in commit order (internal
+    /// notes take places too).
+    pub seq: i64,
     /// Files of this entry (listed in case threads; absent in the timeline).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachments: Option<Vec<AttachmentView>>,
@@ -301,6 +304,7 @@ impl From<&Entry> for EntryView {
             body: e.body.clone(),
             client_message_id: e.client_message_id.clone(),
             created_at: e.created_at,
+            seq: e.seq,
             attachments: None,
             email: None,
             version: e.version,

@@ -241,6 +241,40 @@ pub fn follow(state: &AppState, user: &ChatUser, id: CaseId) -> Result<Following
     })
 }
 
+/// Entries of a thread as one connection may see them, oldest first, and
+/// the place in the thread up to which they are complete (internal notes
+/// hidden from a contact included).
+#[derive(Debug, Clone)]
+pub struct ThreadPage {
+    pub entries: Vec<EntryView>,
+    pub through: i64,
+}
+
+/// The thread's last place, read before its entries: every entry up to it
+/// has committed, so the entries read next hold all of them.
+fn last_place(state: &AppState, id: CaseId) -> Result<i64, UseCaseError> {
+    let mut conn = state.store.conn()?;
+    Ok(store_case::last_seq(&mut conn, id)?)
+}
+
+fn page(
+    state: &AppState,
+    entries: &[Entry],
+    last_place: i64,
+    full: bool,
+) -> Result<ThreadPage, UseCaseError> {
+    let last = entries.last().map_or(0, |e| e.seq);
+    // A full page may stop short of the thread's end: it covers up to its
+    // own last entry only.
+    let through = if full { last } else { last.max(last_place) };
+    let mut conn = state.store.conn()?;
+    let entries = entries
+        .iter()
+        .map(|e| state.chat.entry_view(&mut conn, e))
+        .collect::<Result<_, _>>()?;
+    Ok(ThreadPage { entries, through })
+}
+
 /// Entries after `since` as the caller may see them, oldest first, at most `limit`.
 pub fn backlog(
     state: &AppState,
@@ -248,13 +282,14 @@ pub fn backlog(
     id: CaseId,
     since: Option<EntryId>,
     limit: i64,
-) -> Result<Vec<EntryView>, UseCaseError> {
-    let entries = case::entries(state, &user.principal, id, since, limit)?;
-    let mut conn = state.store.conn()?;
-    entries
-        .iter()
-        .map(|(e, _)| Ok(state.chat.entry_view(&mut conn, e)?))
-        .collect()
+) -> Result<ThreadPage, UseCaseError> {
+    let place = last_place(state, id)?;
+    let entries: Vec<Entry> = case::entries(state, &user.principal, id, since, limit)?
+        .into_iter()
+        .map(|(e, _)| e)
+        .collect();
+    let full = entries.len() as i64 >= limit;
+    page(state, &entries, place, full)
 }
 
 /// The latest `limit` entries, oldest first: what a client without
@@ -264,22 +299,22 @@ pub fn recent(
     user: &ChatUser,
     id: CaseId,
     limit: i64,
-) -> Result<Vec<EntryView>, UseCaseError> {
+) -> Result<ThreadPage, UseCaseError> {
     case::get(state, &user.principal, id)?;
+    let place = last_place(state, id)?;
     let include_notes = user.is_staff();
-    let mut conn = state.store.conn()?;
-    let mut entries = store_case::thread(
-        &mut conn,
-        id,
-        include_notes,
-        store_case::ThreadEnd::Latest,
-        limit,
-    )?;
+    let mut entries = {
+        let mut conn = state.store.conn()?;
+        store_case::thread(
+            &mut conn,
+            id,
+            include_notes,
+            store_case::ThreadEnd::Latest,
+            limit,
+        )?
+    };
     entries.reverse();
-    entries
-        .iter()
-        .map(|e| Ok(state.chat.entry_view(&mut conn, e)?))
-        .collect()
+    page(state, &entries, place, false)
 }
 
 /// Sends a chat message (or, for staff, an internal note).

@@ -1,0 +1,2 @@
+DROP INDEX case_entries_seq;
+ALTER TABLE case_entries DROP COLUMN seq;
