@@ -226,6 +226,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         .run();
     spawn_sla_worker(state.clone());
     spawn_chat_digest_worker(state.clone());
+    spawn_mail_upkeep(state.clone());
     state.chat.start_transport(&state.config, &state.store);
     let transport =
         crate::mail::transport::Transport::from_config(&config).map_err(StartupError::Mail)?;
@@ -267,6 +268,21 @@ fn spawn_chat_digest_worker(state: AppState) {
             Ok(())
         },
     );
+}
+
+/// Hourly: forgets reply parents waited for too long.
+fn spawn_mail_upkeep(state: AppState) {
+    spawn_periodic(state, Duration::from_secs(3600), "mail upkeep", |state| {
+        let forgotten =
+            crate::usecase::mail::forget_stale_awaited_parents(state, chrono::Utc::now())?;
+        if forgotten > 0 {
+            tracing::info!(
+                forgotten,
+                "stopped waiting for reply parents that never came"
+            );
+        }
+        Ok(())
+    });
 }
 
 /// Checks SLA clocks every `sla.check_interval_secs` for the life of the

@@ -354,6 +354,17 @@ pub fn stop_awaiting(
     Ok(())
 }
 
+/// Ends every wait recorded before `cutoff`; returns how many.
+pub fn forget_awaited_parents_before(
+    conn: &mut DbConnection,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        mail_awaited_parents::table.filter(mail_awaited_parents::created_at.lt(cutoff.naive_utc())),
+    )
+    .execute(conn)?)
+}
+
 /// The case of the first of these Message-IDs that we know.
 pub fn case_of_message_ids(
     conn: &mut DbConnection,

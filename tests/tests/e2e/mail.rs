@@ -937,6 +937,14 @@ e2e_test! {
         assert!(parent["outcome"].as_str().unwrap().contains("a reply to it arrived first"), "{parent}");
         let bodies: Vec<String> = thread_of(&app, &w.admin, &pallets).await.iter().filter(|e| e["kind"] == "email_in").map(|e| e["body"].as_str().unwrap().to_owned()).collect();
         assert_eq!(bodies.len(), 2, "{bodies:?}");
+
+        // A parent is waited for 30 days; later it is old history and opens its own case.
+        let child = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Re: Crate sizes\r\nMessage-ID: <crate-2@acme.example>\r\nIn-Reply-To: <crate-1@acme.example>\r\n\r\nAnd the crates were 80 cm, not 60.\r\n".into()).await;
+        let upkeep = |days| rapport_server::usecase::mail::forget_stale_awaited_parents(&app.state, chrono::Utc::now() + chrono::Duration::days(days)).unwrap();
+        assert_eq!(upkeep(29), 0, "a wait younger than 30 days stays");
+        assert_eq!(upkeep(31), 1, "an older one is forgotten");
+        let parent = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Crate sizes\r\nMessage-ID: <crate-1@acme.example>\r\n\r\nThe crates were 60 cm.\r\n".into()).await;
+        assert_ne!(parent["case_id"], child["case_id"], "{parent}");
     }
 }
 

@@ -1065,6 +1065,24 @@ pub(crate) fn enqueue_magic_link(
 }
 
 /// Sends what is due; several nodes never take the same message.
+/// How long a reply's missing parent is waited for. Mail delayed in
+/// transit arrives within days; a parent that shows up months later is
+/// old history, not a message to join to the reply's case.
+pub const AWAITED_PARENT_DAYS: i64 = 30;
+
+/// Forgets the Message-IDs waited for longer than [`AWAITED_PARENT_DAYS`];
+/// returns how many.
+pub fn forget_stale_awaited_parents(
+    state: &AppState,
+    now: chrono::DateTime<Utc>,
+) -> Result<usize, UseCaseError> {
+    let mut conn = state.store.conn()?;
+    Ok(store_mail::forget_awaited_parents_before(
+        &mut conn,
+        now - Duration::days(AWAITED_PARENT_DAYS),
+    )?)
+}
+
 pub fn send_due(state: &AppState, transport: &Transport) -> Result<usize, UseCaseError> {
     let lease = Duration::seconds(
         i64::try_from(state.config.settings.mail.smtp_timeout_secs).unwrap_or(30) * 4,
