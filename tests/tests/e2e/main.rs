@@ -29,6 +29,7 @@ mod outreach;
 mod problems;
 mod reports;
 mod satisfaction;
+mod schema_parity;
 mod sla;
 mod ui;
 mod ui_accessibility;
