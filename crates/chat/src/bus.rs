@@ -27,7 +27,10 @@ impl fmt::Display for NodeId {
     }
 }
 
-/// What happened, for everyone following a case (or the whole staff).
+/// What happened, for everyone following a case. Entries and case changes
+/// are delivered by the node that learns of them, from its own commit or
+/// from the committed-changes log; between nodes only [`BusEvent::Changed`]
+/// announces them, so no event is ever too large for the bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "e", rename_all = "snake_case")]
 pub enum BusEvent {
@@ -39,15 +42,8 @@ pub enum BusEvent {
     EntryUpdated {
         entry: EntryView,
     },
-    /// A committed entry, or an edit of one, too large to travel inline:
-    /// receivers load it.
-    EntryRef {
-        case_id: CaseId,
-        entry_id: EntryId,
-        /// An edit or redaction (`EntryUpdated`) rather than a new entry.
-        #[serde(default)]
-        updated: bool,
-    },
+    /// The sending node committed changes: read the log.
+    Changed,
     Typing {
         case_id: CaseId,
         who: Person,
@@ -64,11 +60,6 @@ pub enum BusEvent {
     },
     CaseUpdated {
         case: CaseSummary,
-    },
-    /// A notification for staff dashboards (SLA warnings, new chats),
-    /// opaque to chat: the server delivers it to its own listeners.
-    StaffNotice {
-        notice: serde_json::Value,
     },
     /// Where a person is on the sending node now (absolute, so a lost
     /// event is repaired by the next one). No cases and `online: false`

@@ -271,6 +271,20 @@ impl Hub {
         self.person_changed(&mut st, &person, &[case], false);
     }
 
+    /// Delivers to this node's connections only (committed changes: the
+    /// other nodes read them from the log).
+    pub fn deliver_here(&self, event: &BusEvent) {
+        self.deliver(event);
+    }
+
+    /// Tells the other nodes, without delivering here.
+    pub fn announce(&self, event: BusEvent) {
+        self.fanout.publish(&Envelope {
+            node: self.node.clone(),
+            event,
+        });
+    }
+
     /// Delivers here and on every other node.
     pub fn publish(&self, event: BusEvent) {
         self.deliver(&event);
@@ -481,13 +495,10 @@ impl Hub {
                     Self::push(conn, Outbound::Frame(f.clone()));
                 }
             }
-            BusEvent::EntryRef { .. } => {
-                tracing::warn!("an entry reference reached the hub unresolved; dropped");
-            }
             BusEvent::PersonState { .. }
             | BusEvent::Alive
             | BusEvent::Hello
-            | BusEvent::StaffNotice { .. } => {}
+            | BusEvent::Changed => {}
         }
     }
 

@@ -8,6 +8,7 @@ pub mod audit_export;
 pub mod auth;
 pub mod blocking;
 pub mod bundle;
+pub mod changes;
 pub mod chat;
 pub mod cli;
 pub mod config;

@@ -162,7 +162,7 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
         tokens,
         throttle,
         shared_throttle,
-        chat: crate::chat::Chat::new(&config, notifier.clone()),
+        chat: crate::chat::Chat::new(&config),
         notifier,
         storage: crate::storage_health::StorageHealth::default(),
         public_url: Arc::from(config.public_url(config.settings.server.bind)),
@@ -226,8 +226,8 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         .run();
     spawn_sla_worker(state.clone());
     spawn_chat_digest_worker(state.clone());
-    spawn_mail_upkeep(state.clone());
-    state.chat.start_transport(&state.config, &state.store);
+    spawn_upkeep(state.clone());
+    state.chat.start_transport(&state);
     let transport =
         crate::mail::transport::Transport::from_config(&config).map_err(StartupError::Mail)?;
     crate::mail::worker::spawn(state.clone(), Arc::new(transport));
@@ -270,17 +270,17 @@ fn spawn_chat_digest_worker(state: AppState) {
     );
 }
 
-/// Hourly: forgets reply parents waited for too long.
-fn spawn_mail_upkeep(state: AppState) {
-    spawn_periodic(state, Duration::from_secs(3600), "mail upkeep", |state| {
-        let forgotten =
-            crate::usecase::mail::forget_stale_awaited_parents(state, chrono::Utc::now())?;
-        if forgotten > 0 {
-            tracing::info!(
-                forgotten,
-                "stopped waiting for reply parents that never came"
-            );
+/// Hourly: forgets reply parents waited for too long, and committed
+/// changes every consumer has long read.
+fn spawn_upkeep(state: AppState) {
+    spawn_periodic(state, Duration::from_secs(3600), "hourly upkeep", |state| {
+        let now = chrono::Utc::now();
+        let parents = crate::usecase::mail::forget_stale_awaited_parents(state, now)?;
+        if parents > 0 {
+            tracing::info!(parents, "stopped waiting for reply parents that never came");
         }
+        let changes = crate::changes::forget_old(state, now)?;
+        tracing::debug!(changes, "old committed changes forgotten");
         Ok(())
     });
 }

@@ -17,6 +17,7 @@ pub mod attachment;
 pub mod audit;
 pub mod canned;
 pub mod case;
+pub mod changes;
 pub mod chat;
 mod connection;
 pub mod contact;

@@ -519,3 +519,15 @@ diesel::table! {
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(cases, sla_clocks);
+
+diesel::table! {
+    committed_changes (id) {
+        id -> BigInt,
+        origin -> Text,
+        kind -> Text,
+        case_id -> Nullable<Text>,
+        entry_id -> Nullable<Text>,
+        data -> Text,
+        created_at -> Timestamp,
+    }
+}

@@ -301,3 +301,157 @@ e2e_test! {
         again.wait_exit(Duration::from_secs(20));
     }
 }
+
+/// An administrator's session on the test database, to cut the nodes'
+/// bus sessions and keep them from coming back for a while.
+struct Saboteur {
+    conn: diesel::PgConnection,
+    /// On the server's maintenance database: a database cannot lock
+    /// itself out from its own session.
+    admin: diesel::PgConnection,
+    database: String,
+}
+
+impl Saboteur {
+    fn new(db: &TestDatabase) -> Saboteur {
+        use diesel::Connection;
+        let conn = diesel::PgConnection::establish(&db.url).expect("connect");
+        let (server, database) = db.url.rsplit_once('/').unwrap();
+        let admin = diesel::PgConnection::establish(&format!("{server}/postgres"))
+            .expect("connect to the maintenance database");
+        Saboteur {
+            conn,
+            admin,
+            database: database.to_owned(),
+        }
+    }
+
+    /// Ends every chat bus listener session: announcements sent until the
+    /// nodes listen again are lost. Returns how many ended.
+    fn end_listeners(&mut self) -> usize {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Ended {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            ended: bool,
+        }
+        let rows: Vec<Ended> = diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+             WHERE datname = current_database() AND query = 'LISTEN rapport_chat'",
+        )
+        .load(&mut self.conn)
+        .expect("terminate listeners");
+        rows.iter().filter(|r| r.ended).count()
+    }
+
+    /// Whether new sessions may open (open ones stay).
+    fn allow_connections(&mut self, allow: bool) {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!(
+            "ALTER DATABASE \"{}\" WITH ALLOW_CONNECTIONS {allow}",
+            self.database
+        ))
+        .execute(&mut self.admin)
+        .expect("alter database");
+    }
+}
+
+#[actix_web::test]
+async fn a_node_that_missed_announcements_reads_the_change_log() {
+    let Some(db) = TestDatabase::create(Backend::Postgres) else {
+        return;
+    };
+    let mut node_a = RapportProcess::serve(rapport_bin!(), &db, &[], &[]);
+    let a = format!("http://{}", node_a.wait_ready(READY));
+    let mut node_b = RapportProcess::serve(rapport_bin!(), &db, &[], &[]);
+    let b = format!("http://{}", node_b.wait_ready(READY));
+    let (agent, _, contact_token) = account_with_team(&db, &a).await;
+    let agent = login(&a, &agent).await;
+    let (mut contact, _) = ChatClient::connect_to(&b, &contact_token).await;
+    contact
+        .send(json!({"type": "start", "client_message_id": "s-1", "body": "Customs papers"}))
+        .await;
+    let case = contact.next_of("ack").await["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    contact.next_of("backlog").await;
+
+    // The agent answers on node A while the nodes' bus sessions keep being
+    // cut: announcements sent meanwhile are lost.
+    const N: usize = 30;
+    let mut saboteur = Saboteur::new(&db);
+    let mut ended = 0;
+    for i in 0..N {
+        if i % 3 == 0 {
+            ended += saboteur.end_listeners();
+        }
+        let (status, body) = call(
+            &client(),
+            "POST",
+            format!("{a}/api/v1/cases/{case}/entries"),
+            Some(&agent),
+            Some(json!({"kind": "portal", "body": format!("Customs answer {i}")})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    assert!(ended > 0, "bus sessions were cut");
+    // A change of the case alone, with nothing after it, announced while
+    // no node listens: node B reads it from the log once it listens again.
+    saboteur.allow_connections(false);
+    ended += saboteur.end_listeners();
+    let (status, body) = call(
+        &client(),
+        "PATCH",
+        format!("{a}/api/v1/cases/{case}"),
+        Some(&agent),
+        Some(json!({"priority": "urgent"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    saboteur.allow_connections(true);
+
+    let mut answers: Vec<String> = Vec::new();
+    let mut urgent = false;
+    while answers.len() < N || !urgent {
+        let frame = contact.recv().await.unwrap_or_else(|| {
+            panic!(
+                "node B delivered {} entries and {} the priority change",
+                answers.len(),
+                if urgent { "" } else { "not" }
+            )
+        });
+        match frame["type"].as_str() {
+            Some("message") => answers.push(frame["entry"]["body"].as_str().unwrap().to_owned()),
+            Some("backlog") => answers.extend(
+                frame["entries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["body"].as_str().unwrap().to_owned()),
+            ),
+            Some("case_updated") => urgent |= frame["case"]["priority"] == "urgent",
+            _ => {}
+        }
+    }
+    let answers: Vec<&String> = answers
+        .iter()
+        .filter(|b| b.starts_with("Customs answer"))
+        .collect();
+    let want: Vec<String> = (0..N).map(|i| format!("Customs answer {i}")).collect();
+    assert_eq!(
+        answers,
+        want.iter().collect::<Vec<_>>(),
+        "each answer once, in order"
+    );
+    assert!(ended > 0);
+    assert!(
+        node_b.stderr_text().contains("reconnecting"),
+        "node B lost its bus session"
+    );
+    node_a.signal("TERM");
+    node_b.signal("TERM");
+    node_a.wait_exit(Duration::from_secs(20));
+    node_b.wait_exit(Duration::from_secs(20));
+}

@@ -31,8 +31,6 @@ pub struct Chat {
     product_name: Arc<str>,
     /// Started by [`Chat::start_transport`], once per serving process.
     pg: Option<Arc<pg_fanout::PgFanout>>,
-    /// Staff notifications of this node, also fed from the bus.
-    pub notifier: crate::notify::Notifier,
     /// Open connections per person on this node.
     pub connections: connections::Connections,
 }
@@ -58,7 +56,7 @@ impl Chat {
     /// The chat of one process. With several nodes on PostgreSQL the
     /// transport starts later ([`Chat::start_transport`]); until then, and
     /// for CLI commands, events stay in this process.
-    pub fn new(config: &Config, notifier: crate::notify::Notifier) -> Chat {
+    pub fn new(config: &Config) -> Chat {
         let use_pg = match config.settings.chat.bus {
             ChatBus::Auto => config.database_url.backend() == Backend::Postgres,
             ChatBus::InProcess => false,
@@ -78,7 +76,6 @@ impl Chat {
             people: Arc::new(Mutex::new(HashMap::new())),
             product_name: Arc::from(config.settings.instance.name.as_str()),
             pg,
-            notifier,
             connections: connections::Connections::new(
                 config.settings.chat.max_connections_per_person,
             ),
@@ -87,9 +84,10 @@ impl Chat {
 
     /// Starts the LISTEN/NOTIFY threads (PostgreSQL bus) and the periodic
     /// upkeep. Call once, from the serving process.
-    pub fn start_transport(&self, config: &Config, store: &Store) {
+    pub fn start_transport(&self, state: &crate::state::AppState) {
+        let config = &state.config;
         if let Some(pg) = &self.pg {
-            pg.start(&config.database_url, self.clone(), store.clone());
+            pg.start(&config.database_url, state.clone());
         }
         let hub = self.hub.clone();
         let every = Duration::from_secs((config.settings.chat.node_timeout_secs / 3).max(1));
@@ -102,12 +100,12 @@ impl Chat {
         });
     }
 
-    /// Notifies staff connected to this node and to every other node.
-    pub fn notify_staff(&self, n: crate::notify::Notification) {
-        if let Ok(notice) = serde_json::to_value(&n) {
-            self.hub.publish(BusEvent::StaffNotice { notice });
+    /// Tells the other nodes that this one committed changes: they read
+    /// them from the log.
+    pub fn announce_changes(&self) {
+        if self.pg.is_some() {
+            self.hub.announce(BusEvent::Changed);
         }
-        self.notifier.publish(n);
     }
 
     /// A name for `/readyz` and the logs.
@@ -159,39 +157,39 @@ impl Chat {
         views::summary(conn, case, assignee)
     }
 
-    /// Tells everyone following the case about a committed entry. Failing
-    /// to build the view loses nothing: the entry is stored and clients
-    /// fetch it on their next join.
+    /// Tells this node's followers of the case about a committed entry.
+    /// Failing to build the view loses nothing: the entry is stored and
+    /// clients fetch it on their next join.
     pub fn entry_committed(&self, store: &Store, entry: &Entry) {
         let view = store
             .conn()
             .and_then(|mut c| self.entry_view(&mut c, entry));
         match view {
-            Ok(entry) => self.hub.publish(BusEvent::Entry { entry }),
+            Ok(entry) => self.hub.deliver_here(&BusEvent::Entry { entry }),
             Err(e) => {
                 tracing::warn!(error = %e, entry_id = %entry.id, "could not fan out an entry")
             }
         }
     }
 
-    /// Tells everyone following the case that an entry was edited or redacted.
+    /// Tells this node's followers of the case that an entry was edited or redacted.
     pub fn entry_changed(&self, store: &Store, entry: &Entry) {
         let view = store
             .conn()
             .and_then(|mut c| self.entry_view(&mut c, entry));
         match view {
-            Ok(entry) => self.hub.publish(BusEvent::EntryUpdated { entry }),
+            Ok(entry) => self.hub.deliver_here(&BusEvent::EntryUpdated { entry }),
             Err(e) => {
                 tracing::warn!(error = %e, entry_id = %entry.id, "could not fan out an entry change")
             }
         }
     }
 
-    /// Tells everyone following the case that its state changed.
+    /// Tells this node's followers of the case that its state changed.
     pub fn case_changed(&self, store: &Store, case: &Case) {
         let summary = store.conn().and_then(|mut c| self.summary(&mut c, case));
         match summary {
-            Ok(case) => self.hub.publish(BusEvent::CaseUpdated { case }),
+            Ok(case) => self.hub.deliver_here(&BusEvent::CaseUpdated { case }),
             Err(e) => {
                 tracing::warn!(error = %e, case_id = %case.id, "could not fan out a case change")
             }

@@ -1,12 +1,14 @@
 //! The chat bus over PostgreSQL LISTEN/NOTIFY: every node listens on one
 //! channel of the database they share and ignores its own events.
+//! Committed changes do not travel here: a node announces that it
+//! committed some, and the others read them from the log.
 //!
 //! Publishing never blocks a request: events go into a bounded queue that
 //! a sender thread drains in batches. A listener thread polls its session
 //! every few milliseconds (diesel exposes no socket to wait on); after it
-//! reconnects, notifications sent meanwhile are lost, so every local
-//! connection fetches what it missed from the database and every node
-//! republishes its presence.
+//! reconnects, notifications sent meanwhile are lost, so it reads the
+//! change log from where it was, every local connection fetches what it
+//! missed, and every node republishes its presence.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,10 +16,11 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::time::Duration;
 
 use rapport_chat::{BusEvent, Envelope, Fanout};
+use rapport_store::DatabaseUrl;
 use rapport_store::notify::{Listener, MAX_PAYLOAD_BYTES, Notifier};
-use rapport_store::{DatabaseUrl, Store, StoreError};
 
-use super::Chat;
+use crate::changes::Follower;
+use crate::state::AppState;
 
 const CHANNEL: &str = "rapport_chat";
 /// Events waiting to be sent before new ones are dropped (and counted).
@@ -27,6 +30,8 @@ const BATCH: usize = 256;
 /// How often an idle listener looks for notifications.
 const POLL_EVERY: Duration = Duration::from_millis(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often the change log is read again while an id is still awaited.
+const STRAGGLER_POLL: Duration = Duration::from_millis(100);
 
 #[derive(Debug)]
 pub(super) struct PgFanout {
@@ -46,9 +51,21 @@ impl PgFanout {
     }
 
     /// Starts the sender and listener threads (once; later calls do nothing).
-    pub(super) fn start(&self, url: &DatabaseUrl, chat: Chat, store: Store) {
+    pub(super) fn start(&self, url: &DatabaseUrl, state: AppState) {
         let Some(rx) = self.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return;
+        };
+        let follower = match state
+            .store
+            .conn()
+            .map_err(crate::usecase::UseCaseError::from)
+            .and_then(|mut c| Follower::new(&mut c))
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the change log; chat stays on this node");
+                return;
+            }
         };
         let send_url = url.clone();
         let spawned = std::thread::Builder::new()
@@ -58,7 +75,7 @@ impl PgFanout {
                 let url = url.clone();
                 std::thread::Builder::new()
                     .name("chat-listen".into())
-                    .spawn(move || listen_loop(&url, &chat, &store))
+                    .spawn(move || listen_loop(&url, &state, &follower))
             });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the chat bus threads; chat stays on this node");
@@ -91,27 +108,17 @@ impl Fanout for PgFanout {
     }
 }
 
-/// The payload for NOTIFY, within PostgreSQL's size limit: a long entry
-/// travels as a reference that receivers load from the database.
+/// The payload for NOTIFY, within PostgreSQL's size limit. Only presence
+/// can grow (a person following many cases): it is cut to what fits, and
+/// the next change of that person repairs it.
 fn encode(envelope: &Envelope) -> Option<String> {
     let text = serde_json::to_string(envelope).ok()?;
     if text.len() <= MAX_PAYLOAD_BYTES {
         return Some(text);
     }
     let smaller = match &envelope.event {
-        BusEvent::Entry { entry } => BusEvent::EntryRef {
-            case_id: entry.case_id,
-            entry_id: entry.id,
-            updated: false,
-        },
-        BusEvent::EntryUpdated { entry } => BusEvent::EntryRef {
-            case_id: entry.case_id,
-            entry_id: entry.id,
-            updated: true,
-        },
         BusEvent::PersonState { who, online, cases } => {
-            // Each case id is ~40 bytes; keep what fits, the rest shows on
-            // the next change.
+            // Each case id is ~40 bytes.
             let keep = MAX_PAYLOAD_BYTES.saturating_sub(1_000) / 40;
             tracing::warn!(
                 cases = cases.len(),
@@ -181,7 +188,8 @@ fn send_loop(url: &DatabaseUrl, rx: &Receiver<String>) {
     }
 }
 
-fn listen_loop(url: &DatabaseUrl, chat: &Chat, store: &Store) {
+fn listen_loop(url: &DatabaseUrl, state: &AppState, follower: &Follower) {
+    let hub = &state.chat.hub;
     let mut backoff = Duration::from_millis(50);
     loop {
         let mut listener = match Listener::connect(url, CHANNEL) {
@@ -194,13 +202,31 @@ fn listen_loop(url: &DatabaseUrl, chat: &Chat, store: &Store) {
             }
         };
         backoff = Duration::from_millis(50);
-        tracing::info!(node = %chat.hub.node(), "chat bus listening on PostgreSQL");
-        // Whatever was sent while not listening is lost: catch up.
-        chat.hub.resync();
+        tracing::info!(node = %hub.node(), "chat bus listening on PostgreSQL");
+        // Whatever was announced while not listening is in the log; live
+        // presence and typing are not: connections resynchronise.
+        let mut awaiting = catch_up(state, follower);
+        hub.resync();
+        let mut last_read = std::time::Instant::now();
         loop {
             match listener.poll() {
-                Ok(payloads) if payloads.is_empty() => std::thread::sleep(POLL_EVERY),
-                Ok(payloads) => payloads.iter().for_each(|p| receive(chat, store, p)),
+                Ok(payloads) if payloads.is_empty() => {
+                    if awaiting && last_read.elapsed() >= STRAGGLER_POLL {
+                        awaiting = catch_up(state, follower);
+                        last_read = std::time::Instant::now();
+                    }
+                    std::thread::sleep(POLL_EVERY);
+                }
+                Ok(payloads) => {
+                    let mut changed = false;
+                    for p in &payloads {
+                        changed |= receive(state, p);
+                    }
+                    if changed {
+                        awaiting = catch_up(state, follower);
+                        last_read = std::time::Instant::now();
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "chat bus listener lost its session; reconnecting");
                     break;
@@ -210,112 +236,62 @@ fn listen_loop(url: &DatabaseUrl, chat: &Chat, store: &Store) {
     }
 }
 
-fn receive(chat: &Chat, store: &Store, payload: &str) {
+/// Reads the change log; whether an id is still awaited.
+fn catch_up(state: &AppState, follower: &Follower) -> bool {
+    match follower.catch_up(state) {
+        Ok(awaiting) => awaiting,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the change log; retrying shortly");
+            true
+        }
+    }
+}
+
+/// Handles one notification; whether another node committed changes.
+fn receive(state: &AppState, payload: &str) -> bool {
     let envelope: Envelope = match serde_json::from_str(payload) {
         Ok(e) => e,
         Err(e) => {
             tracing::warn!(error = %e, "unreadable chat bus event ignored");
-            return;
+            return false;
         }
     };
-    if &envelope.node == chat.hub.node() {
-        return;
+    if &envelope.node == state.chat.hub.node() {
+        return false;
     }
-    let envelope = match envelope.event {
-        BusEvent::StaffNotice { notice } => {
-            match serde_json::from_value::<crate::notify::Notification>(notice) {
-                Ok(n) => chat.notifier.publish(n),
-                Err(e) => tracing::warn!(error = %e, "unreadable staff notification from the bus"),
-            }
-            return;
-        }
-        BusEvent::EntryRef {
-            entry_id, updated, ..
-        } => match load_entry(chat, store, entry_id) {
-            // An edit loaded here is the entry as it is now: if a later
-            // edit already committed, clients get that one twice, never an
-            // older text after a newer one.
-            Ok(Some(entry)) => Envelope {
-                node: envelope.node,
-                event: if updated {
-                    BusEvent::EntryUpdated { entry }
-                } else {
-                    BusEvent::Entry { entry }
-                },
-            },
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, %entry_id, "cannot load a chat entry from the bus");
-                return;
-            }
-        },
-        _ => envelope,
-    };
-    chat.hub.receive(envelope);
-}
-
-fn load_entry(
-    chat: &Chat,
-    store: &Store,
-    id: rapport_domain::EntryId,
-) -> Result<Option<rapport_chat::EntryView>, StoreError> {
-    let mut conn = store.conn()?;
-    match rapport_store::case::find_entry(&mut conn, id)? {
-        Some(e) => Ok(Some(chat.entry_view(&mut conn, &e)?)),
-        None => Ok(None),
+    if envelope.event == BusEvent::Changed {
+        // Still a sign of life from that node.
+        state.chat.hub.receive(envelope);
+        return true;
     }
+    state.chat.hub.receive(envelope);
+    false
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
-    use rapport_chat::{EntryView, NodeId, Person, PersonKind};
-    use rapport_domain::{CaseId, EntryId};
+    use rapport_chat::{NodeId, Person, PersonKind};
+    use rapport_domain::CaseId;
 
     #[test]
-    fn long_entries_travel_as_references() {
-        let entry = EntryView {
-            id: EntryId::new(),
-            case_id: CaseId::new(),
-            kind: "chat".into(),
-            author: Person::new(PersonKind::Contact, "c", "Ana"),
-            body: "x".repeat(20_000),
-            client_message_id: None,
-            created_at: Utc::now(),
-            version: 1,
-            redacted: false,
-            seq: 1,
+    fn presence_too_large_is_cut_to_fit() {
+        let env = Envelope {
+            node: NodeId("n".into()),
+            event: BusEvent::PersonState {
+                who: Person::new(PersonKind::Staff, "s", "Ana"),
+                online: true,
+                cases: (0..1_000).map(|_| CaseId::new()).collect(),
+            },
         };
-        for (event, updated) in [
-            (
-                BusEvent::Entry {
-                    entry: entry.clone(),
-                },
-                false,
-            ),
-            (
-                BusEvent::EntryUpdated {
-                    entry: entry.clone(),
-                },
-                true,
-            ),
-        ] {
-            let env = Envelope {
-                node: NodeId("n".into()),
-                event,
-            };
-            let text = encode(&env).expect("encoded");
-            assert!(text.len() <= MAX_PAYLOAD_BYTES);
-            let back: Envelope = serde_json::from_str(&text).expect("parse");
-            assert_eq!(
-                back.event,
-                BusEvent::EntryRef {
-                    case_id: entry.case_id,
-                    entry_id: entry.id,
-                    updated,
-                }
-            );
+        let text = encode(&env).expect("encoded");
+        assert!(text.len() <= MAX_PAYLOAD_BYTES);
+        let back: Envelope = serde_json::from_str(&text).expect("parse");
+        match back.event {
+            BusEvent::PersonState { cases, .. } => {
+                assert!(!cases.is_empty() && cases.len() < 1_000)
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

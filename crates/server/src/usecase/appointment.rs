@@ -15,6 +15,7 @@ use serde_json::json;
 use super::UseCaseError;
 use super::case::{author_of, load, thread_event};
 use super::input::{invalid, optional_text, text};
+use crate::changes::Change;
 use crate::state::AppState;
 
 /// Most slots one proposal offers.
@@ -230,20 +231,20 @@ fn in_step(
     case_id: CaseId,
     f: impl FnOnce(&mut DbConnection, &mut Case) -> Result<(Appointment, Option<Entry>), UseCaseError>,
 ) -> Result<Step, UseCaseError> {
-    let step = state.store.write(|conn| -> Result<Step, UseCaseError> {
+    super::commit(state, |conn, changes| {
         rapport_store::case::lock_for_append(conn, case_id)?;
         let mut case = case_for(conn, state, who, case_id)?;
         let (appointment, event) = f(conn, &mut case)?;
+        if let Some(event) = &event {
+            changes.push(Change::EntryAdded(event.clone()));
+            changes.push(Change::CaseChanged(case.clone()));
+        }
         Ok(Step {
             appointment,
             case,
             event,
         })
-    })?;
-    if let Some(event) = &step.event {
-        super::case::publish(state, std::slice::from_ref(event), &[&step.case]);
-    }
-    Ok(step)
+    })
 }
 
 /// Writes a step to the thread (so the account timeline shows it) and to

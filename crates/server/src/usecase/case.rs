@@ -22,6 +22,8 @@ use sha2::{Digest, Sha256};
 use super::access::{account_access, agent_teams};
 use super::input::{invalid, optional_text, text};
 use super::{UseCaseError, changes};
+use crate::changes::Change;
+use crate::notify::Notification;
 use crate::state::AppState;
 
 /// Longest client message id.
@@ -167,8 +169,9 @@ pub(super) fn thread_event(
     )?)
 }
 
-/// Tells the team that a client wrote: a new case, or a message on one.
-pub(super) fn notify_client_wrote(state: &AppState, posted: &Posted) {
+/// What the team should be told of a post: a contact opened a case or
+/// wrote on one.
+pub(super) fn client_wrote_notice(posted: &Posted) -> Notification {
     let (kind, text) = if posted.opened {
         (
             "case_opened",
@@ -183,19 +186,21 @@ pub(super) fn notify_client_wrote(state: &AppState, posted: &Posted) {
             ),
         )
     };
-    state
-        .chat
-        .notify_staff(crate::notify::Notification::about(kind, &posted.case, text));
+    Notification::about(kind, &posted.case, text)
 }
 
-/// Tells live followers of the cases about committed entries and changes.
-pub(super) fn publish(state: &AppState, entries: &[Entry], cases: &[&Case]) {
-    for e in entries {
-        state.chat.entry_committed(&state.store, e);
+/// What a new post committed: the entry, the events it caused, the case
+/// when its status moved, and, when a contact wrote, word to the team.
+pub(super) fn post_changes(posted: &Posted, who: &Principal) -> Vec<Change> {
+    let mut changes = vec![Change::EntryAdded(posted.entry.clone())];
+    changes.extend(posted.events.iter().cloned().map(Change::EntryAdded));
+    if posted.status_changed {
+        changes.push(Change::CaseChanged(posted.case.clone()));
     }
-    for c in cases {
-        state.chat.case_changed(&state.store, c);
+    if matches!(who, Principal::Contact { .. }) {
+        changes.push(Change::StaffNotice(client_wrote_notice(posted)));
     }
+    changes
 }
 
 /// A case with what deciding access to it needs.
@@ -514,23 +519,29 @@ pub fn open(
     who: &Principal,
     input: OpenCase,
 ) -> Result<(Case, Entry), UseCaseError> {
-    let chat = input.channel == Some(Channel::Chat);
-    let (case, entry) = state
-        .store
-        .write(|conn| open_in(conn, state, who, &input))?;
-    // A chat says `chat_started` itself, once its greeting is in place.
-    if !chat {
-        notify_opened(state, &case);
-    }
-    Ok((case, entry))
+    open_announcing(state, who, input, opened_notice)
 }
 
-fn notify_opened(state: &AppState, case: &Case) {
-    state.chat.notify_staff(crate::notify::Notification::about(
+/// [`open`], telling the team about the new case with `notice`.
+pub(super) fn open_announcing(
+    state: &AppState,
+    who: &Principal,
+    input: OpenCase,
+    notice: impl FnOnce(&Case) -> Notification,
+) -> Result<(Case, Entry), UseCaseError> {
+    super::commit(state, |conn, changes| {
+        let (case, entry) = open_in(conn, state, who, &input)?;
+        changes.push(Change::StaffNotice(notice(&case)));
+        Ok((case, entry))
+    })
+}
+
+fn opened_notice(case: &Case) -> Notification {
+    Notification::about(
         "case_opened",
         case,
         format!("New case #{}: {}", case.number, case.subject),
-    ));
+    )
 }
 
 /// Opens a case whose first message carries files (a screenshot with the
@@ -542,7 +553,7 @@ pub fn open_with_files(
     input: OpenCase,
     uploads: Vec<Upload>,
 ) -> Result<(Case, Entry, Vec<Attachment>), UseCaseError> {
-    let result = state.store.write(|conn| {
+    let result = super::commit(state, |conn, changes| {
         let (author, _) = author_of(who)?;
         if let Some(cmid) = check_client_message_id(input.client_message_id.as_deref())?
             && let Some(entry) = case::find_by_client_message(conn, &author, &cmid)?
@@ -554,14 +565,13 @@ pub fn open_with_files(
         }
         let (case, entry) = open_in(conn, state, who, &input)?;
         let files = attach(conn, state, &entry, &uploads)?;
+        changes.push(Change::StaffNotice(opened_notice(&case)));
         Ok((case, entry, files, false))
     });
     match result {
         Ok((case, entry, files, duplicate)) => {
             if duplicate {
                 uploads.iter().for_each(Upload::discard);
-            } else {
-                notify_opened(state, &case);
             }
             Ok((case, entry, files))
         }
@@ -971,7 +981,7 @@ pub fn post_and_then(
     uploads: Vec<Upload>,
     then: impl FnOnce(&mut DbConnection, &Posted) -> Result<(), UseCaseError>,
 ) -> Result<Posted, UseCaseError> {
-    let result = state.store.write(|conn| {
+    let result = super::commit(state, |conn, changes| {
         let posted = post_in(
             conn,
             state,
@@ -985,25 +995,13 @@ pub fn post_and_then(
         )?;
         if !posted.duplicate {
             then(conn, &posted)?;
+            *changes = post_changes(&posted, who);
         }
         Ok(posted)
     });
-    match &result {
-        Ok(p) if !p.duplicate => {
-            let mut entries = p.events.clone();
-            entries.insert(0, p.entry.clone());
-            let changed: Vec<&Case> = if p.status_changed {
-                vec![&p.case]
-            } else {
-                vec![]
-            };
-            publish(state, &entries, &changed);
-            if matches!(who, Principal::Contact { .. }) {
-                notify_client_wrote(state, p);
-            }
-        }
+    if !matches!(&result, Ok(p) if !p.duplicate) {
         // Files not taken into the store (an error, a repeated post) go away.
-        _ => uploads.iter().for_each(Upload::discard),
+        uploads.iter().for_each(Upload::discard);
     }
     result
 }
@@ -1346,7 +1344,7 @@ pub fn update(
 ) -> Result<Case, UseCaseError> {
     let (_, actor) = author_of(who)?;
     let mut events = Vec::new();
-    let updated = state.store.write(|conn| {
+    let updated = super::commit(state, |conn, committed| {
         case::lock_for_append(conn, id)?;
         let loaded = load(conn, state, who, id)?;
         if !can_work_case(who, &loaded.access(who, state)) {
@@ -1392,7 +1390,10 @@ pub fn update(
                     Some(s)
                         if s.active && matches!(s.role, StaffRole::Agent | StaffRole::Admin) =>
                     {
-                        let target = Principal::Staff { id: s.id, role: s.role };
+                        let target = Principal::Staff {
+                            id: s.id,
+                            role: s.role,
+                        };
                         let teams = agent_teams(conn, &target)?;
                         let access = account_access(&loaded.account, &teams, agents_see_all);
                         if assignee != case.assignee_id
@@ -1450,19 +1451,19 @@ pub fn update(
         }
         audit(conn, &case, actor, "case.updated", data)?;
         case::save(conn, &case)?;
+        let said: Vec<&str> = events.iter().map(|e| e.body.as_str()).collect();
+        let notice = Notification::about(
+            "case_changed",
+            &case,
+            format!("#{}: {}", case.number, said.join("; ")),
+        );
+        committed.extend(events.drain(..).map(Change::EntryAdded));
+        committed.push(Change::CaseChanged(case.clone()));
+        committed.push(Change::StaffNotice(notice));
         Ok(Some(case))
     })?;
     match updated {
-        Some(case) => {
-            publish(state, &events, &[&case]);
-            let said: Vec<&str> = events.iter().map(|e| e.body.as_str()).collect();
-            state.chat.notify_staff(crate::notify::Notification::about(
-                "case_changed",
-                &case,
-                format!("#{}: {}", case.number, said.join("; ")),
-            ));
-            Ok(case)
-        }
+        Some(case) => Ok(case),
         // Nothing changed: the case as it is.
         None => Ok(get(state, who, id)?.case),
     }
@@ -1480,18 +1481,22 @@ pub fn merge(
     if id == into {
         return Err(invalid("into", "a case cannot be merged into itself"));
     }
-    let mut events = Vec::new();
-    let (gone, kept) = state.store.write(|conn| {
+    let kept = super::commit(state, |conn, changes| {
         // One lock order for every merge, so two opposite merges cannot deadlock.
         case::lock_for_append(conn, id.min(into))?;
         case::lock_for_append(conn, id.max(into))?;
         let merged = load(conn, state, who, id)?;
         let survivor = load(conn, state, who, into)?;
-        if !can_work_case(who, &merged.access(who, state)) || !can_work_case(who, &survivor.access(who, state)) {
+        if !can_work_case(who, &merged.access(who, state))
+            || !can_work_case(who, &survivor.access(who, state))
+        {
             return Err(UseCaseError::Forbidden);
         }
         if merged.case.account_id != survivor.case.account_id {
-            return Err(invalid("into", "cases of different accounts cannot be merged"));
+            return Err(invalid(
+                "into",
+                "cases of different accounts cannot be merged",
+            ));
         }
         if merged.case.merged_into_id.is_some() || survivor.case.merged_into_id.is_some() {
             return Err(invalid("into", "one of the cases is already merged"));
@@ -1499,7 +1504,11 @@ pub fn merge(
         let (mut gone, mut kept) = (merged.case.clone(), survivor.case.clone());
         let moved = case::move_entries(conn, gone.id, kept.id)?;
         rapport_store::report::move_wait(conn, gone.id, kept.id)?;
-        for p in merged.participants.iter().chain(gone.opened_by_contact_id.iter()) {
+        for p in merged
+            .participants
+            .iter()
+            .chain(gone.opened_by_contact_id.iter())
+        {
             if kept.opened_by_contact_id != Some(*p) {
                 case::add_participant(conn, kept.id, *p)?;
             }
@@ -1507,16 +1516,36 @@ pub fn merge(
         gone.merged_into_id = Some(kept.id);
         gone.status = CaseStatus::Closed;
         gone.closed_at = Some(Utc::now());
-        events.push(thread_event(conn, &mut gone, &format!("Merged into #{}", kept.number))?);
-        events.push(thread_event(conn, &mut kept, &format!("#{} merged into this case ({moved} entries)", gone.number))?);
-        audit(conn, &gone, actor.clone(), "case.merged", json!({"into": kept.id.to_string(), "into_number": kept.number, "entries_moved": moved}))?;
-        audit(conn, &kept, actor, "case.merge_received", json!({"from": gone.id.to_string(), "from_number": gone.number, "entries_moved": moved}))?;
+        let events = [
+            thread_event(conn, &mut gone, &format!("Merged into #{}", kept.number))?,
+            thread_event(
+                conn,
+                &mut kept,
+                &format!("#{} merged into this case ({moved} entries)", gone.number),
+            )?,
+        ];
+        audit(
+            conn,
+            &gone,
+            actor.clone(),
+            "case.merged",
+            json!({"into": kept.id.to_string(), "into_number": kept.number, "entries_moved": moved}),
+        )?;
+        audit(
+            conn,
+            &kept,
+            actor,
+            "case.merge_received",
+            json!({"from": gone.id.to_string(), "from_number": gone.number, "entries_moved": moved}),
+        )?;
         case::save(conn, &gone)?;
         case::save(conn, &kept)?;
         super::sla::on_merged(conn, &gone, Utc::now())?;
-        Ok((gone, kept))
+        changes.extend(events.into_iter().map(Change::EntryAdded));
+        changes.push(Change::CaseChanged(gone));
+        changes.push(Change::CaseChanged(kept.clone()));
+        Ok(kept)
     })?;
-    publish(state, &events, &[&gone, &kept]);
     Ok(kept)
 }
 

@@ -17,6 +17,8 @@ use super::UseCaseError;
 use super::case::{self, OpenCase, Posted};
 use super::input::invalid;
 use crate::auth::token::{new_opaque_token, opaque_token_hash};
+use crate::changes::Change;
+use crate::notify::Notification;
 use crate::state::AppState;
 
 /// Someone admitted to chat.
@@ -183,7 +185,7 @@ pub fn start(
         Some(s) => s.to_owned(),
         None => subject_from(body),
     };
-    let (case, entry) = case::open(
+    let (case, entry) = case::open_announcing(
         state,
         &user.principal,
         OpenCase {
@@ -194,12 +196,14 @@ pub fn start(
             client_message_id: Some(client_message_id.to_owned()),
             ..OpenCase::default()
         },
+        |case| {
+            Notification::about(
+                "chat_started",
+                case,
+                format!("{} started a chat: {}", user.person.name, case.subject),
+            )
+        },
     )?;
-    state.chat.notify_staff(crate::notify::Notification::about(
-        "chat_started",
-        &case,
-        format!("{} started a chat: {}", user.person.name, case.subject),
-    ));
     Ok((case, entry, false))
 }
 
@@ -380,7 +384,7 @@ pub fn choose_category(
     }
     case::get(state, &user.principal, id)?;
     let actor = case::author_of(&user.principal)?.1;
-    let changed = state.store.write(|conn| {
+    super::commit(state, |conn, changes| {
         store_case::lock_for_append(conn, id)?;
         let mut c = store_case::find(conn, id)?.ok_or(UseCaseError::NotFound("case"))?;
         if c.category.is_some() {
@@ -395,10 +399,9 @@ pub fn choose_category(
             json!({"before": {"category": null}, "after": {"category": category}, "via": "chat triage"}),
         )?;
         store_case::save(conn, &c)?;
+        changes.push(Change::CaseChanged(c.clone()));
         Ok(c)
-    })?;
-    state.chat.case_changed(&state.store, &changed);
-    Ok(changed)
+    })
 }
 
 /// Moves the caller's read marker; true when it moved (others are told).

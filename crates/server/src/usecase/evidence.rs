@@ -11,6 +11,7 @@ use serde_json::json;
 use super::UseCaseError;
 use super::case;
 use super::input::{invalid, optional_text};
+use crate::changes::Change;
 use crate::state::AppState;
 
 /// The entry if it is in this case and the caller may read it.
@@ -83,7 +84,7 @@ pub fn edit_entry(
         return Ok(entry);
     }
     let actor = Actor::new(ActorKind::Staff, staff_id)?;
-    let updated = state.store.write(|conn| {
+    super::commit(state, |conn, changes| {
         store_case::lock_for_append(conn, case_id)?;
         // Read again under the lock: two edits at once make two versions.
         let current =
@@ -103,10 +104,9 @@ pub fn edit_entry(
                 "body_sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(body.as_bytes())),
             }),
         )?;
-        Ok::<_, UseCaseError>(updated)
-    })?;
-    state.chat.entry_changed(&state.store, &updated);
-    Ok(updated)
+        changes.push(Change::EntryUpdated(updated.clone()));
+        Ok(updated)
+    })
 }
 
 /// Every version of an entry, for staff.
@@ -157,9 +157,10 @@ pub fn redact_entry(
         return Err(UseCaseError::Conflict("this entry is already redacted"));
     }
     let actor = Actor::new(ActorKind::Staff, admin)?;
-    let (tombstone, spool) = state.store.write(|conn| {
+    let (tombstone, spool) = super::commit(state, |conn, changes| {
         store_case::lock_for_append(conn, case_id)?;
-        let current = store_case::find_entry(conn, entry_id)?.ok_or(UseCaseError::NotFound("entry"))?;
+        let current =
+            store_case::find_entry(conn, entry_id)?.ok_or(UseCaseError::NotFound("entry"))?;
         // The original message of a received email goes too.
         let spool = rapport_store::mail::entry_emails_for(conn, &[entry_id])?
             .into_iter()
@@ -183,11 +184,11 @@ pub fn redact_entry(
                 "original_message_sha256": spool,
             }),
         )?;
-        Ok::<_, UseCaseError>((t, spool))
+        if let Some(e) = store_case::find_entry(conn, entry_id)? {
+            changes.push(Change::EntryUpdated(e));
+        }
+        Ok((t, spool))
     })?;
-    if let Some(e) = store_case::find_entry(&mut *state.store.conn()?, entry_id)? {
-        state.chat.entry_changed(&state.store, &e);
-    }
     if let Some(sha) = spool {
         let path = crate::mail::spool::path(&state.config.settings.data_dir, &sha);
         if let Err(e) = std::fs::remove_file(&path)

@@ -24,6 +24,7 @@ use super::UseCaseError;
 use super::case::{self, Door, OpenCase};
 use super::input::invalid;
 use crate::attachment_files::{Receiving, Upload};
+use crate::changes::Change;
 use crate::config::UnknownSenders;
 use crate::mail::spool;
 use crate::mail::transport::Transport;
@@ -182,7 +183,7 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
         Decision::Thread { mail, .. } => stage_attachments(state, mail)?,
         _ => Vec::new(),
     };
-    let result = state.store.write(|conn| {
+    let result = super::commit(state, |conn, changes| {
         // Another node or a concurrent retry may have finished it.
         store_mail::lock_inbound(conn, id)?;
         let Some(current) = store_mail::find_inbound(conn, id)? else {
@@ -219,23 +220,22 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
                     )?;
                     return Ok(None);
                 }
-                thread(conn, state, id, &row, mail, noise.as_ref(), &uploads)
+                let posted = thread(conn, state, id, &row, mail, noise.as_ref(), &uploads)?;
+                if let Some(p) = &posted {
+                    changes.push(Change::EntryAdded(p.entry.clone()));
+                    if p.status_changed {
+                        changes.push(Change::CaseChanged(p.case.clone()));
+                    }
+                    if matches!(p.entry.author, Author::Contact(_)) {
+                        changes.push(Change::StaffNotice(case::client_wrote_notice(p)));
+                    }
+                }
+                Ok(posted)
             }
         }
     });
     match &result {
-        Ok(Some(posted)) => {
-            let changed: &[&Case] = if posted.status_changed {
-                &[&posted.case]
-            } else {
-                &[]
-            };
-            case::publish(state, std::slice::from_ref(&posted.entry), changed);
-            if matches!(posted.entry.author, rapport_store::case::Author::Contact(_)) {
-                case::notify_client_wrote(state, posted);
-            }
-            state.mail.wake();
-        }
+        Ok(Some(_)) => state.mail.wake(),
         _ => uploads.iter().for_each(Upload::discard),
     }
     result?;

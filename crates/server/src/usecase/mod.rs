@@ -31,6 +31,9 @@ use rapport_audit::{Action, Actor, NewEvent, StreamName, Subject};
 use rapport_store::{DbConnection, StoreError};
 use serde_json::{Map, Value};
 
+use crate::changes::Change;
+use crate::state::AppState;
+
 /// Why a use case did not happen, in the product's words. Mapped to HTTP
 /// in `http::problem`.
 #[derive(Debug, thiserror::Error)]
@@ -161,4 +164,22 @@ pub(crate) fn record(
         data,
     )?;
     rapport_store::audit::append(conn, event, None).map(|_| ())
+}
+
+/// Runs one write transaction that notes what it changes in `changes`:
+/// they are recorded in the change log in the same transaction and, once
+/// committed, delivered to this node's consumers and announced to the
+/// others. Nothing is delivered for a transaction that rolled back.
+pub(crate) fn commit<T>(
+    state: &AppState,
+    f: impl FnOnce(&mut DbConnection, &mut Vec<Change>) -> Result<T, UseCaseError>,
+) -> Result<T, UseCaseError> {
+    let mut changes = Vec::new();
+    let out = state.store.write(|conn| {
+        let out = f(conn, &mut changes)?;
+        crate::changes::record(conn, state, &changes)?;
+        Ok::<_, UseCaseError>(out)
+    })?;
+    crate::changes::committed(state, &changes);
+    Ok(out)
 }

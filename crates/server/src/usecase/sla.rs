@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::UseCaseError;
 use super::case::{audit, thread_event};
+use crate::changes::Change;
 use crate::state::AppState;
 
 pub const FIRST_RESPONSE: &str = "first_response";
@@ -196,40 +197,64 @@ pub fn tick(state: &AppState, now: DateTime<Utc>) -> Result<usize, UseCaseError>
     let mut marks = 0;
     let due = sla::due_for_marking(&mut *state.store.conn()?, now, 500)?;
     for clock in due {
-        let (made, notices) = state.store.write(|conn| {
+        let (made, noticed) = super::commit(state, |conn, changes| {
             let mut made = 0;
             let mut notices = Vec::new();
             let Some(mut case) = rapport_store::case::find(conn, clock.case_id)? else {
-                return Ok::<_, UseCaseError>((0, notices));
+                return Ok((0, false));
             };
-            if clock.warned_at.is_none() && clock.warn_at <= now && clock.due_at > now && sla::mark_warned(conn, &clock, now)? {
-                let text = format!("SLA warning: {} due at {}", label(&clock.clock), rapport_audit::format_at(&clock.due_at));
+            if clock.warned_at.is_none()
+                && clock.warn_at <= now
+                && clock.due_at > now
+                && sla::mark_warned(conn, &clock, now)?
+            {
+                let text = format!(
+                    "SLA warning: {} due at {}",
+                    label(&clock.clock),
+                    rapport_audit::format_at(&clock.due_at)
+                );
                 thread_event(conn, &mut case, &text)?;
                 notices.push(notice("sla_warning", &case, text, now));
-                audit(conn, &case, Actor::system(), "case.sla_warning", json!({"clock": clock.clock, "due_at": rapport_audit::format_at(&clock.due_at)}))?;
+                audit(
+                    conn,
+                    &case,
+                    Actor::system(),
+                    "case.sla_warning",
+                    json!({"clock": clock.clock, "due_at": rapport_audit::format_at(&clock.due_at)}),
+                )?;
                 made += 1;
             }
             if clock.breached_at.is_none() && clock.due_at <= now {
                 // A breach implies the warning, even if no check ran in between.
                 sla::mark_warned(conn, &clock, now)?;
                 if sla::mark_breached(conn, &clock, now)? {
-                    let text = format!("SLA breached: {} was due at {}", label(&clock.clock), rapport_audit::format_at(&clock.due_at));
+                    let text = format!(
+                        "SLA breached: {} was due at {}",
+                        label(&clock.clock),
+                        rapport_audit::format_at(&clock.due_at)
+                    );
                     thread_event(conn, &mut case, &text)?;
                     notices.push(notice("sla_breached", &case, text, now));
-                    audit(conn, &case, Actor::system(), "case.sla_breached", json!({"clock": clock.clock, "due_at": rapport_audit::format_at(&clock.due_at)}))?;
+                    audit(
+                        conn,
+                        &case,
+                        Actor::system(),
+                        "case.sla_breached",
+                        json!({"clock": clock.clock, "due_at": rapport_audit::format_at(&clock.due_at)}),
+                    )?;
                     made += 1;
                 }
             }
             for n in &notices {
                 super::mail::alert_team(conn, state, &case, &n.text)?;
             }
-            Ok((made, notices))
+            let noticed = !notices.is_empty();
+            changes.extend(notices.into_iter().map(Change::StaffNotice));
+            Ok((made, noticed))
         })?;
-        if !notices.is_empty() {
+        if noticed {
             state.mail.wake();
         }
-        // Only what committed is announced.
-        notices.into_iter().for_each(|n| state.chat.notify_staff(n));
         marks += made;
     }
     Ok(marks)

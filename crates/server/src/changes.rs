@@ -1,0 +1,321 @@
+//! Committed changes as data. A use case records what it changed in the
+//! change log, in its own transaction ([`record`]); after commit it hands
+//! the same list to [`committed`], which delivers it to this node's
+//! consumers (chat rooms, the staff notification stream) and announces the
+//! newest id to the other nodes. They read the log from the last id they
+//! saw ([`Follower`]), so a lost announcement delays a change but never
+//! loses it, and no change is ever too large for the bus.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use rapport_store::DbConnection;
+use rapport_store::case::{Case, Entry};
+use rapport_store::changes::{ChangeRow, NewChange};
+use serde_json::Value;
+
+use crate::notify::Notification;
+use crate::state::AppState;
+use crate::usecase::UseCaseError;
+
+/// What a write committed.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A new thread entry.
+    EntryAdded(Entry),
+    /// An entry edited or redacted.
+    EntryUpdated(Entry),
+    /// A case's state (status, assignee, category, team, merge…).
+    CaseChanged(Case),
+    /// Something the case's team should know now.
+    StaffNotice(Notification),
+}
+
+impl Change {
+    fn kind(&self) -> &'static str {
+        match self {
+            Change::EntryAdded(_) => "entry_added",
+            Change::EntryUpdated(_) => "entry_updated",
+            Change::CaseChanged(_) => "case_changed",
+            Change::StaffNotice(_) => "staff_notice",
+        }
+    }
+}
+
+/// Writes `changes` to the log in the caller's transaction.
+pub fn record(
+    conn: &mut DbConnection,
+    state: &AppState,
+    changes: &[Change],
+) -> Result<(), UseCaseError> {
+    let rows: Vec<(String, Option<String>, Option<String>, String)> = changes
+        .iter()
+        .map(|c| {
+            let (case, entry, data) = match c {
+                Change::EntryAdded(e) | Change::EntryUpdated(e) => {
+                    (Some(e.case_id), Some(e.id.to_string()), Value::Null)
+                }
+                Change::CaseChanged(c) => (Some(c.id), None, Value::Null),
+                Change::StaffNotice(n) => (Some(n.case_id), None, serde_json::to_value(n)?),
+            };
+            Ok((
+                c.kind().to_owned(),
+                case.map(|c| c.to_string()),
+                entry,
+                data.to_string(),
+            ))
+        })
+        .collect::<Result<_, serde_json::Error>>()
+        .map_err(|e| UseCaseError::Internal(format!("a change could not be encoded: {e}")))?;
+    let new: Vec<NewChange<'_>> = rows
+        .iter()
+        .map(|(kind, case_id, entry_id, data)| NewChange {
+            kind,
+            case_id: case_id.as_deref(),
+            entry_id: entry_id.as_deref(),
+            data,
+        })
+        .collect();
+    rapport_store::changes::record(conn, &state.chat.hub.node().0, &new)?;
+    Ok(())
+}
+
+/// After commit: delivers on this node and tells the other nodes to read
+/// the log.
+pub fn committed(state: &AppState, changes: &[Change]) {
+    if changes.is_empty() {
+        return;
+    }
+    for c in changes {
+        deliver(state, c);
+    }
+    state.chat.announce_changes();
+}
+
+/// Hands one change to this node's consumers.
+fn deliver(state: &AppState, change: &Change) {
+    match change {
+        Change::EntryAdded(e) => state.chat.entry_committed(&state.store, e),
+        Change::EntryUpdated(e) => state.chat.entry_changed(&state.store, e),
+        Change::CaseChanged(c) => state.chat.case_changed(&state.store, c),
+        Change::StaffNotice(n) => state.notifier.publish(n.clone()),
+    }
+}
+
+/// A change another node committed, loaded as it is now (an entry edited
+/// twice quickly is delivered in its newest text both times, never an
+/// older text after a newer one). None when it no longer exists.
+fn load(conn: &mut DbConnection, row: &ChangeRow) -> Result<Option<Change>, UseCaseError> {
+    let entry = |conn: &mut DbConnection| -> Result<Option<Entry>, UseCaseError> {
+        let Some(id) = row.entry_id.as_deref().and_then(|s| s.parse().ok()) else {
+            return Err(corrupt(row));
+        };
+        Ok(rapport_store::case::find_entry(conn, id)?)
+    };
+    Ok(match row.kind.as_str() {
+        "entry_added" => entry(conn)?.map(Change::EntryAdded),
+        "entry_updated" => entry(conn)?.map(Change::EntryUpdated),
+        "case_changed" => {
+            let Some(id) = row.case_id.as_deref().and_then(|s| s.parse().ok()) else {
+                return Err(corrupt(row));
+            };
+            rapport_store::case::find(conn, id)?.map(Change::CaseChanged)
+        }
+        "staff_notice" => Some(Change::StaffNotice(
+            serde_json::from_str(&row.data).map_err(|_| corrupt(row))?,
+        )),
+        _ => return Err(corrupt(row)),
+    })
+}
+
+fn corrupt(row: &ChangeRow) -> UseCaseError {
+    UseCaseError::Internal(format!(
+        "committed change {} ({}) is unreadable",
+        row.id, row.kind
+    ))
+}
+
+/// How long changes stay in the log: every consumer reads them within
+/// moments of commit; a day leaves room to look into one.
+const KEEP: chrono::Duration = chrono::Duration::days(1);
+
+/// Forgets changes older than a day; returns how many.
+pub fn forget_old(
+    state: &AppState,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<usize, UseCaseError> {
+    let mut conn = state.store.conn()?;
+    Ok(rapport_store::changes::forget_before(
+        &mut conn,
+        now - KEEP,
+    )?)
+}
+
+/// How long a missing id is waited for: a change numbered before another
+/// may commit after it (PostgreSQL hands out ids at insert), or never (its
+/// transaction rolled back).
+const STRAGGLER_WAIT: Duration = Duration::from_secs(30);
+/// Rows read per round.
+const PAGE: i64 = 500;
+
+/// Which ids of the log this node has handled: all up to `through`, and
+/// some above it while ids below them are still missing.
+#[derive(Debug, Default)]
+pub struct Cursor {
+    through: i64,
+    ahead: BTreeSet<i64>,
+    /// Missing ids and since when.
+    missing: BTreeMap<i64, Instant>,
+}
+
+impl Cursor {
+    pub fn starting_at(through: i64) -> Cursor {
+        Cursor {
+            through,
+            ..Cursor::default()
+        }
+    }
+
+    /// Where the next read starts (exclusive).
+    pub fn through(&self) -> i64 {
+        self.through
+    }
+
+    /// Whether an id read from the log is new here; marks it handled.
+    pub fn take(&mut self, id: i64, now: Instant) -> bool {
+        if id <= self.through || !self.ahead.insert(id) {
+            return false;
+        }
+        let from = self.through + 1;
+        let known_up_to = self
+            .missing
+            .last_key_value()
+            .map_or(from, |(k, _)| (*k + 1).max(from));
+        for gap in known_up_to..id {
+            if !self.ahead.contains(&gap) {
+                self.missing.insert(gap, now);
+            }
+        }
+        self.missing.remove(&id);
+        self.advance(now);
+        true
+    }
+
+    /// Moves past ids handled, and past missing ones waited for too long.
+    pub fn advance(&mut self, now: Instant) {
+        loop {
+            let next = self.through + 1;
+            if self.ahead.remove(&next) {
+                self.through = next;
+            } else if self
+                .missing
+                .get(&next)
+                .is_some_and(|since| now.duration_since(*since) >= STRAGGLER_WAIT)
+            {
+                self.missing.remove(&next);
+                self.through = next;
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Whether some id is still awaited (read again soon).
+    pub fn waiting(&self) -> bool {
+        !self.missing.is_empty()
+    }
+}
+
+/// Reads the log for changes other nodes committed and delivers them here.
+#[derive(Debug)]
+pub struct Follower {
+    cursor: std::sync::Mutex<Cursor>,
+}
+
+impl Follower {
+    /// Follows from the newest change now in the log.
+    pub fn new(conn: &mut DbConnection) -> Result<Follower, UseCaseError> {
+        Ok(Follower {
+            cursor: std::sync::Mutex::new(Cursor::starting_at(rapport_store::changes::last_id(
+                conn,
+            )?)),
+        })
+    }
+
+    /// Reads and delivers everything new; returns whether ids are still
+    /// awaited (call again shortly).
+    pub fn catch_up(&self, state: &AppState) -> Result<bool, UseCaseError> {
+        let mut cursor = self.cursor.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = state.store.conn()?;
+        let me = &state.chat.hub.node().0;
+        loop {
+            let rows = rapport_store::changes::after(&mut conn, cursor.through(), PAGE)?;
+            let now = Instant::now();
+            let mut fresh = 0;
+            for row in &rows {
+                if !cursor.take(row.id, now) {
+                    continue;
+                }
+                fresh += 1;
+                if &row.origin == me {
+                    continue;
+                }
+                match load(&mut conn, row) {
+                    Ok(Some(change)) => deliver(state, &change),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "skipped a committed change"),
+                }
+            }
+            cursor.advance(now);
+            if rows.len() < PAGE as usize || fresh == 0 {
+                return Ok(cursor.waiting());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_in_order_advance_the_cursor() {
+        let now = Instant::now();
+        let mut c = Cursor::starting_at(10);
+        assert!(c.take(11, now));
+        assert!(c.take(12, now));
+        assert_eq!(c.through(), 12);
+        assert!(!c.take(12, now), "a repeat is not new");
+        assert!(!c.waiting());
+    }
+
+    #[test]
+    fn a_straggler_is_waited_for_then_delivered_once() {
+        let now = Instant::now();
+        let mut c = Cursor::starting_at(0);
+        assert!(c.take(1, now));
+        assert!(c.take(3, now), "3 is delivered while 2 is missing");
+        assert_eq!(c.through(), 1, "reading goes on from before the gap");
+        assert!(c.waiting());
+        assert!(!c.take(3, now), "3 read again is not delivered again");
+        assert!(
+            c.take(2, now),
+            "the straggler commits later and is delivered"
+        );
+        assert_eq!(c.through(), 3);
+        assert!(!c.waiting());
+    }
+
+    #[test]
+    fn an_id_that_never_commits_is_given_up_after_the_wait() {
+        let start = Instant::now();
+        let mut c = Cursor::starting_at(0);
+        assert!(c.take(2, start));
+        assert!(c.take(5, start));
+        c.advance(start + Duration::from_secs(1));
+        assert_eq!(c.through(), 0);
+        c.advance(start + STRAGGLER_WAIT);
+        assert_eq!(c.through(), 5, "1, 3 and 4 were rolled back");
+        assert!(!c.waiting());
+    }
+}
