@@ -6,6 +6,7 @@
 //! parses and hands it raw bytes through [`lmtp::Sink`]. It must never
 //! import diesel, actix, `rapport-store` or `rapport-server`.
 
+pub mod archive;
 pub mod lmtp;
 pub mod noise;
 pub mod outbound;

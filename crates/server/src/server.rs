@@ -155,18 +155,27 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
     ));
     let notifier = crate::notify::Notifier::default();
     let mail = crate::mail::Mail::new(&config, &secrets);
+    let live = crate::chat::Chat::new(&config);
+    let chat = rapport_app::chat::ChatState::new(
+        Arc::new(live.clone()),
+        &config.settings.instance.name,
+        config.settings.chat.max_connections_per_person,
+    );
     Ok(AppState {
-        mail,
-        store,
-        secrets: Arc::new(secrets),
-        tokens,
-        throttle,
-        shared_throttle,
-        chat: crate::chat::Chat::new(&config),
-        notifier,
-        storage: crate::storage_health::StorageHealth::default(),
-        public_url: Arc::from(config.public_url(config.settings.server.bind)),
-        config,
+        app: rapport_app::AppState {
+            mail,
+            store,
+            secrets: Arc::new(secrets),
+            tokens,
+            throttle,
+            shared_throttle,
+            chat,
+            notifier,
+            storage: crate::storage_health::StorageHealth::default(),
+            public_url: Arc::from(config.public_url(config.settings.server.bind)),
+            config,
+        },
+        live,
     })
 }
 
@@ -227,7 +236,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     spawn_sla_worker(state.clone());
     spawn_chat_digest_worker(state.clone());
     spawn_upkeep(state.clone());
-    state.chat.start_transport(&state);
+    state.live.start_transport(&state);
     let transport =
         crate::mail::transport::Transport::from_config(&config).map_err(StartupError::Mail)?;
     crate::mail::worker::spawn(state.clone(), Arc::new(transport));
@@ -245,7 +254,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
             Some(addr)
         }
     };
-    tracing::info!(bus = state.chat.transport(), node = %state.chat.hub.node(), "live chat ready");
+    tracing::info!(bus = state.live.transport(), node = %state.live.hub.node(), "live chat ready");
     Ok(RunningServer {
         addr,
         lmtp_addr,

@@ -1,42 +1,27 @@
-//! What every request handler can reach.
+//! What every request handler can reach: the application state the use
+//! cases run with, and this node's live chat hub.
 
-use std::sync::Arc;
+use std::ops::{Deref, DerefMut};
 
-use rapport_store::Store;
-
-use crate::auth::throttle::LoginThrottle;
-use crate::auth::token::TokenKeys;
-use crate::config::Config;
-use crate::secrets::Secrets;
-
-/// Shared application state. Cheap to clone: everything is behind `Arc` or
-/// is itself a handle.
+/// Shared server state. Cheap to clone. Dereferences to the application
+/// state, so handlers pass `&state` straight to the use cases.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub secrets: Arc<Secrets>,
-    pub tokens: Arc<TokenKeys>,
-    pub throttle: Arc<LoginThrottle>,
-    /// Failed sign-ins per key many people share (client IP, client
-    /// account), with a higher threshold than `throttle`.
-    pub shared_throttle: Arc<LoginThrottle>,
-    /// Live notifications to connected staff.
-    pub notifier: crate::notify::Notifier,
-    /// Live chat: this node's rooms and the bus to the others.
-    pub chat: crate::chat::Chat,
-    /// Email identity (address, signed reply addresses) and the workers' wake-up.
-    pub mail: crate::mail::Mail,
-    /// Whether writes fail for a full disk (readiness reports it).
-    pub storage: crate::storage_health::StorageHealth,
-    /// Where links in mail point (see [`crate::config::Config::public_url`]).
-    pub public_url: Arc<str>,
+    pub app: rapport_app::AppState,
+    /// This node's hub and the bus to the other nodes.
+    pub live: crate::chat::Chat,
 }
 
-impl AppState {
-    /// Where people reach this server, without a trailing slash, for
-    /// links in mail.
-    pub fn public_url(&self) -> &str {
-        &self.public_url
+impl Deref for AppState {
+    type Target = rapport_app::AppState;
+
+    fn deref(&self) -> &rapport_app::AppState {
+        &self.app
+    }
+}
+
+impl DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut rapport_app::AppState {
+        &mut self.app
     }
 }

@@ -9,10 +9,10 @@ use futures_util::future::LocalBoxFuture;
 use rapport_domain::{Permission, Principal, ScopeSet, StaffId, StaffRole, authorize};
 use tracing_actix_web::RequestId;
 
-use super::token::TokenError;
 use crate::blocking;
 use crate::http::ApiError;
 use crate::state::AppState;
+use rapport_app::auth::token::TokenError;
 
 /// A signed-in staff member or contact whose password is not a one-time
 /// password.
@@ -47,9 +47,7 @@ pub struct AuthenticatedAnyPassword {
     pub password_change_required: bool,
 }
 
-/// Prefix of API tokens, which are opaque and looked up in the database
-/// (access tokens are JWTs, checked by signature alone).
-pub const API_TOKEN_PREFIX: &str = "rpt_";
+pub use rapport_app::auth::token::API_TOKEN_PREFIX;
 
 fn bearer(req: &HttpRequest) -> Result<(web::Data<AppState>, String), ApiError> {
     let state = req
@@ -164,12 +162,17 @@ impl FromRequest for MaybeAuthenticated {
     }
 }
 
-/// Where a request came from, recorded with security events.
+/// Where a request came from, recorded with security events: the
+/// application layer's context, extracted from the request.
 #[derive(Debug, Clone, Default)]
-pub struct RequestContext {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
+pub struct RequestContext(pub rapport_app::auth::RequestContext);
+
+impl std::ops::Deref for RequestContext {
+    type Target = rapport_app::auth::RequestContext;
+
+    fn deref(&self) -> &rapport_app::auth::RequestContext {
+        &self.0
+    }
 }
 
 impl FromRequest for RequestContext {
@@ -186,10 +189,10 @@ impl FromRequest for RequestContext {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(256).collect());
         let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-        ready(Ok(RequestContext {
+        ready(Ok(RequestContext(rapport_app::auth::RequestContext {
             ip,
             user_agent,
             request_id,
-        }))
+        })))
     }
 }

@@ -1,9 +1,7 @@
-//! Authentication: password hashing, tokens, sign-in throttling, and the
-//! extractors that establish who is calling.
+//! Authentication over HTTP: the extractors that establish who is calling.
+//! Password hashing, tokens and throttles are the application layer's.
 
 pub mod extract;
-pub mod password;
-pub mod throttle;
-pub mod token;
 
 pub use extract::{Authenticated, AuthenticatedAnyPassword, MaybeAuthenticated, RequestContext};
+pub use rapport_app::auth::{password, throttle, token};

@@ -1,38 +1,28 @@
 //! Live chat in the server: the hub of this node with its fan-out to the
-//! other nodes, how store rows look on the wire, and the websocket
-//! sessions. Use cases publish committed entries and case changes here.
+//! other nodes, and the websocket sessions. Use cases reach the hub's
+//! rooms through `rapport_app::chat::Rooms`.
 
-pub mod connections;
 mod pg_fanout;
 pub mod session;
-mod views;
 
-pub(crate) use views::{contact_person, staff_person};
+pub use rapport_app::chat::{connections, contact_person, staff_person};
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use rapport_chat::{BusEvent, Fanout, Hub, Limits, NodeId, Person, SingleNode};
-use rapport_store::case::{Author, Case, Entry};
-use rapport_store::{Backend, DbConnection, Store, StoreError};
+use rapport_chat::{BusEvent, Fanout, Hub, Limits, NodeId, SingleNode};
+use rapport_domain::CaseId;
+use rapport_store::Backend;
 
 use crate::config::{ChatBus, Config};
 
-/// How long a looked-up name is reused before it is read again.
-const PERSON_CACHE_TTL: Duration = Duration::from_secs(300);
-
-/// The chat side of the application state. Cheap to clone.
+/// The live side of the server state. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Chat {
     pub hub: Arc<Hub>,
     pub limits: Limits,
-    people: Arc<Mutex<HashMap<String, (Person, Instant)>>>,
-    product_name: Arc<str>,
     /// Started by [`Chat::start_transport`], once per serving process.
     pg: Option<Arc<pg_fanout::PgFanout>>,
-    /// Open connections per person on this node.
-    pub connections: connections::Connections,
 }
 
 pub(crate) fn limits_from(config: &Config) -> Limits {
@@ -73,12 +63,7 @@ impl Chat {
         Chat {
             hub: Arc::new(Hub::new(node, fanout, node_timeout)),
             limits: limits_from(config),
-            people: Arc::new(Mutex::new(HashMap::new())),
-            product_name: Arc::from(config.settings.instance.name.as_str()),
             pg,
-            connections: connections::Connections::new(
-                config.settings.chat.max_connections_per_person,
-            ),
         }
     }
 
@@ -100,99 +85,28 @@ impl Chat {
         });
     }
 
-    /// Tells the other nodes that this one committed changes: they read
-    /// them from the log.
-    pub fn announce_changes(&self) {
+    /// A name for `/readyz` and the logs.
+    pub fn transport(&self) -> &'static str {
+        self.hub.fanout_name()
+    }
+}
+
+impl rapport_app::chat::Rooms for Chat {
+    fn deliver(&self, event: &BusEvent) {
+        self.hub.deliver_here(event);
+    }
+
+    fn contact_following(&self, case: CaseId) -> bool {
+        self.hub.contact_following(case)
+    }
+
+    fn announce_changes(&self) {
         if self.pg.is_some() {
             self.hub.announce(BusEvent::Changed);
         }
     }
 
-    /// A name for `/readyz` and the logs.
-    pub fn transport(&self) -> &'static str {
-        self.hub.fanout_name()
-    }
-
-    /// The author of an entry as chat clients show them.
-    pub fn person(&self, conn: &mut DbConnection, author: &Author) -> Result<Person, StoreError> {
-        let key = match author {
-            Author::Staff(id) => format!("staff:{id}"),
-            Author::Contact(id) => format!("contact:{id}"),
-            Author::System => return Ok(Person::system(&self.product_name)),
-        };
-        if let Some((p, at)) = self
-            .people
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            && at.elapsed() < PERSON_CACHE_TTL
-        {
-            return Ok(p.clone());
-        }
-        let person = views::person(conn, author)?;
-        self.people
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, (person.clone(), Instant::now()));
-        Ok(person)
-    }
-
-    pub fn entry_view(
-        &self,
-        conn: &mut DbConnection,
-        entry: &Entry,
-    ) -> Result<rapport_chat::EntryView, StoreError> {
-        Ok(views::entry(entry, self.person(conn, &entry.author)?))
-    }
-
-    pub fn summary(
-        &self,
-        conn: &mut DbConnection,
-        case: &Case,
-    ) -> Result<rapport_chat::CaseSummary, StoreError> {
-        let assignee = match case.assignee_id {
-            Some(id) => Some(self.person(conn, &Author::Staff(id))?),
-            None => None,
-        };
-        views::summary(conn, case, assignee)
-    }
-
-    /// Tells this node's followers of the case about a committed entry.
-    /// Failing to build the view loses nothing: the entry is stored and
-    /// clients fetch it on their next join.
-    pub fn entry_committed(&self, store: &Store, entry: &Entry) {
-        let view = store
-            .conn()
-            .and_then(|mut c| self.entry_view(&mut c, entry));
-        match view {
-            Ok(entry) => self.hub.deliver_here(&BusEvent::Entry { entry }),
-            Err(e) => {
-                tracing::warn!(error = %e, entry_id = %entry.id, "could not fan out an entry")
-            }
-        }
-    }
-
-    /// Tells this node's followers of the case that an entry was edited or redacted.
-    pub fn entry_changed(&self, store: &Store, entry: &Entry) {
-        let view = store
-            .conn()
-            .and_then(|mut c| self.entry_view(&mut c, entry));
-        match view {
-            Ok(entry) => self.hub.deliver_here(&BusEvent::EntryUpdated { entry }),
-            Err(e) => {
-                tracing::warn!(error = %e, entry_id = %entry.id, "could not fan out an entry change")
-            }
-        }
-    }
-
-    /// Tells this node's followers of the case that its state changed.
-    pub fn case_changed(&self, store: &Store, case: &Case) {
-        let summary = store.conn().and_then(|mut c| self.summary(&mut c, case));
-        match summary {
-            Ok(case) => self.hub.deliver_here(&BusEvent::CaseUpdated { case }),
-            Err(e) => {
-                tracing::warn!(error = %e, case_id = %case.id, "could not fan out a case change")
-            }
-        }
+    fn node(&self) -> &str {
+        &self.hub.node().0
     }
 }

@@ -189,7 +189,7 @@ fn send_loop(url: &DatabaseUrl, rx: &Receiver<String>) {
 }
 
 fn listen_loop(url: &DatabaseUrl, state: &AppState, follower: &Follower) {
-    let hub = &state.chat.hub;
+    let hub = &state.live.hub;
     let mut backoff = Duration::from_millis(50);
     loop {
         let mut listener = match Listener::connect(url, CHANNEL) {
@@ -256,15 +256,15 @@ fn receive(state: &AppState, payload: &str) -> bool {
             return false;
         }
     };
-    if &envelope.node == state.chat.hub.node() {
+    if &envelope.node == state.live.hub.node() {
         return false;
     }
     if envelope.event == BusEvent::Changed {
         // Still a sign of life from that node.
-        state.chat.hub.receive(envelope);
+        state.live.hub.receive(envelope);
         return true;
     }
-    state.chat.hub.receive(envelope);
+    state.live.hub.receive(envelope);
     false
 }
 

@@ -45,8 +45,8 @@ pub async fn run(
     ws: actix_ws::Session,
     mut stream: AggregatedMessageStream,
 ) {
-    let limits = state.chat.limits;
-    let hub = state.chat.hub.clone();
+    let limits = state.live.limits;
+    let hub = state.live.hub.clone();
     let Connection {
         id,
         mut outbound,
@@ -299,7 +299,7 @@ impl Session {
 
     /// Handles one text frame; `Some(code)` closes the connection.
     async fn on_text(&mut self, text: &str) -> Result<Option<u16>, Gone> {
-        let limits = self.state.chat.limits;
+        let limits = self.state.live.limits;
         if text.len() > limits.max_frame_bytes {
             self.error(
                 ErrorCode::FrameTooLarge,
@@ -358,7 +358,7 @@ impl Session {
             ClientFrame::Ping { nonce } => self.send(&ServerFrame::Pong { nonce }).await,
             ClientFrame::Join { case_id, since } => self.join(case_id, since).await,
             ClientFrame::Leave { case_id } => {
-                self.state.chat.hub.leave(self.conn, case_id);
+                self.state.live.hub.leave(self.conn, case_id);
                 self.followed.remove(&case_id);
                 Ok(())
             }
@@ -410,7 +410,7 @@ impl Session {
                         )
                         .await;
                 }
-                let hub = &self.state.chat.hub;
+                let hub = &self.state.live.hub;
                 hub.publish(BusEvent::Typing {
                     case_id,
                     who: self.user.person.clone(),
@@ -429,7 +429,7 @@ impl Session {
                     .await;
                 match moved {
                     Ok(true) => {
-                        self.state.chat.hub.publish(BusEvent::Read {
+                        self.state.live.hub.publish(BusEvent::Read {
                             case_id,
                             who: self.user.person.clone(),
                             entry_id,
@@ -457,7 +457,7 @@ impl Session {
     }
 
     async fn check_message(&mut self, client_message_id: &str, body: &str) -> Result<bool, Gone> {
-        let max = self.state.chat.limits.max_message_chars;
+        let max = self.state.live.limits.max_message_chars;
         if !valid_client_message_id(client_message_id) {
             self.error(
                 ErrorCode::InvalidInput,
@@ -565,8 +565,8 @@ impl Session {
             Ok(f) => f,
             Err(e) => return self.api_error(&e, "join".into()).await,
         };
-        let hub = self.state.chat.hub.clone();
-        let max = self.state.chat.limits.max_joined_cases;
+        let hub = self.state.live.hub.clone();
+        let max = self.state.live.limits.max_joined_cases;
         if let Err(e) = hub.join(self.conn, case_id, following.team_staff.clone(), max) {
             return self
                 .error(ErrorCode::TooManyCases, &e.to_string(), Some("join".into()))
@@ -613,7 +613,7 @@ impl Session {
             Ok(f) => self.backlog_pages(case_id, newest, f.summary).await,
             Err(e) => {
                 // Access may be gone: stop following.
-                self.state.chat.hub.leave(self.conn, case_id);
+                self.state.live.hub.leave(self.conn, case_id);
                 self.followed.remove(&case_id);
                 self.api_error(&e, "join".into()).await
             }

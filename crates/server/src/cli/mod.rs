@@ -193,7 +193,7 @@ async fn serve_until_signal(config: Config) -> Result<(), StartupError> {
 
     let running = server::start(config).await?;
     let handle = running.handle.clone();
-    let chat = running.state.chat.clone();
+    let chat = running.state.live.clone();
     let addr = running.addr;
     let mut server = actix_web::rt::spawn(running.run());
     tracing::info!(url = %format!("http://{addr}"), "Rapport is ready at http://{addr}");

@@ -1,7 +1,7 @@
 use rapport_store::{Backend, DatabaseUrl};
 use secrecy::ExposeSecret;
 
-use super::settings::ChatBus;
+use super::ChatBus;
 use super::{Config, ConfigError, Mode, Settings};
 
 /// Shortest accepted signing secret: HS256 wants a key at least as long as

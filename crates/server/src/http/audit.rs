@@ -6,7 +6,6 @@ use std::io::{self, Write};
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
 use rapport_domain::Permission;
-use rapport_store::audit::StreamSelection;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
@@ -198,17 +197,5 @@ impl Write for ChunkWriter {
 
     fn flush(&mut self) -> io::Result<()> {
         self.send()
-    }
-}
-
-/// Whether the export selects something that exists (a typo in a case id
-/// should be a 404, not an empty file).
-pub(crate) fn selection_exists(
-    conn: &mut rapport_store::DbConnection,
-    selection: &StreamSelection,
-) -> Result<bool, rapport_store::StoreError> {
-    match selection {
-        StreamSelection::One(stream) => rapport_store::audit::stream_exists(conn, stream),
-        StreamSelection::All | StreamSelection::Account(_) => Ok(true),
     }
 }

@@ -96,7 +96,7 @@ pub async fn websocket(
         });
         return Ok(response);
     };
-    let hard = state.chat.limits.hard_frame_bytes;
+    let hard = state.live.limits.hard_frame_bytes;
     let stream = stream
         .max_frame_size(hard)
         .aggregate_continuations()

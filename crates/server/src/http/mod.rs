@@ -289,8 +289,6 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(problem::method_not_allowed(allow)))
 }
 
-pub(crate) use audit::selection_exists as audit_selection_exists;
-
 pub use middleware::{
     error_bodies_as_problems, request_log_and_id, security_headers, watch_storage,
 };

@@ -76,7 +76,7 @@ pub fn record(
             data,
         })
         .collect();
-    rapport_store::changes::record(conn, &state.chat.hub.node().0, &new)?;
+    rapport_store::changes::record(conn, state.chat.rooms.node(), &new)?;
     Ok(())
 }
 
@@ -247,7 +247,7 @@ impl Follower {
     pub fn catch_up(&self, state: &AppState) -> Result<bool, UseCaseError> {
         let mut cursor = self.cursor.lock().unwrap_or_else(|e| e.into_inner());
         let mut conn = state.store.conn()?;
-        let me = &state.chat.hub.node().0;
+        let me = state.chat.rooms.node();
         loop {
             let rows = rapport_store::changes::after(&mut conn, cursor.through(), PAGE)?;
             let now = Instant::now();
@@ -257,7 +257,7 @@ impl Follower {
                     continue;
                 }
                 fresh += 1;
-                if &row.origin == me {
+                if row.origin == me {
                     continue;
                 }
                 match load(&mut conn, row) {

@@ -338,7 +338,7 @@ pub fn send(
     } else {
         EntryKind::Chat
     };
-    let to_absent = user.is_staff() && !note && !state.chat.hub.contact_following(id);
+    let to_absent = user.is_staff() && !note && !state.chat.rooms.contact_following(id);
     case::post_and_then(
         state,
         &user.principal,

@@ -5,7 +5,7 @@ use rapport_store::case::{Author, Case, Entry};
 use rapport_store::{DbConnection, StoreError};
 
 /// A staff member as chat clients see them.
-pub(crate) fn staff_person(s: rapport_store::staff::Staff) -> Person {
+pub fn staff_person(s: rapport_store::staff::Staff) -> Person {
     Person::new(
         PersonKind::Staff,
         &s.id.to_string(),
@@ -15,7 +15,7 @@ pub(crate) fn staff_person(s: rapport_store::staff::Staff) -> Person {
 }
 
 /// A contact as chat clients see them.
-pub(crate) fn contact_person(c: &rapport_store::contact::Contact) -> Person {
+pub fn contact_person(c: &rapport_store::contact::Contact) -> Person {
     Person::new(PersonKind::Contact, &c.id.to_string(), c.name.as_str())
 }
 

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::input::{invalid, text};
 use super::{UseCaseError, record};
-use crate::auth::extract::API_TOKEN_PREFIX;
+use crate::auth::token::API_TOKEN_PREFIX;
 use crate::auth::token::{new_opaque_token, opaque_token_hash};
 
 fn admin(who: &Principal) -> Result<(rapport_domain::StaffId, Actor), UseCaseError> {

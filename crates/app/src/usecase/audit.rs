@@ -20,7 +20,7 @@ pub fn record_export(
     ctx: &RequestContext,
 ) -> Result<String, StoreError> {
     store.write(|conn| {
-        if !crate::http::audit_selection_exists(conn, &request.query.streams)? {
+        if !crate::audit_export::selection_exists(conn, &request.query.streams)? {
             return Err(StoreError::NotFound("audit events for that selection"));
         }
         let instance = rapport_store::instance::ensure(conn)?;

@@ -146,6 +146,18 @@ pub fn run<W: Write>(
     Ok(writer.finish(&meta, signer)?)
 }
 
+/// Whether the export selects something that exists (a typo in a case id
+/// should be a 404, not an empty file).
+pub fn selection_exists(
+    conn: &mut rapport_store::DbConnection,
+    selection: &StreamSelection,
+) -> Result<bool, rapport_store::StoreError> {
+    match selection {
+        StreamSelection::One(stream) => rapport_store::audit::stream_exists(conn, stream),
+        StreamSelection::All | StreamSelection::Account(_) => Ok(true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,10 @@ use sha2::{Digest, Sha256};
 
 use crate::config::AuthSettings;
 
+/// Prefix of API tokens, which are opaque and looked up in the database
+/// (access tokens are JWTs, checked by signature alone).
+pub const API_TOKEN_PREFIX: &str = "rpt_";
+
 /// The audience every Rapport access token names.
 pub const AUDIENCE: &str = "rapport-api";
 

@@ -1,0 +1,146 @@
+//! Live chat as the use cases see it: how store rows look to chat
+//! clients, who is connected, and the rooms of this node, reached through
+//! [`Rooms`] (the server's hub implements it).
+
+pub mod connections;
+mod views;
+
+pub use views::{contact_person, staff_person};
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rapport_chat::{BusEvent, Person};
+use rapport_domain::CaseId;
+use rapport_store::case::{Author, Case, Entry};
+use rapport_store::{DbConnection, Store, StoreError};
+
+/// How long a looked-up name is reused before it is read again.
+const PERSON_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The live rooms of this node.
+pub trait Rooms: Send + Sync + std::fmt::Debug {
+    /// Delivers to this node's connections following the case.
+    fn deliver(&self, event: &BusEvent);
+    /// Whether any contact follows the case, on any node.
+    fn contact_following(&self, case: CaseId) -> bool;
+    /// Tells the other nodes that this one committed changes.
+    fn announce_changes(&self);
+    /// This server process, as other nodes know it.
+    fn node(&self) -> &str;
+}
+
+/// The chat side of the application state. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ChatState {
+    pub rooms: Arc<dyn Rooms>,
+    people: Arc<Mutex<HashMap<String, (Person, Instant)>>>,
+    product_name: Arc<str>,
+    /// Open connections per person on this node.
+    pub connections: connections::Connections,
+}
+
+impl ChatState {
+    pub fn new(
+        rooms: Arc<dyn Rooms>,
+        product_name: &str,
+        max_connections_per_person: usize,
+    ) -> ChatState {
+        ChatState {
+            rooms,
+            people: Arc::new(Mutex::new(HashMap::new())),
+            product_name: Arc::from(product_name),
+            connections: connections::Connections::new(max_connections_per_person),
+        }
+    }
+
+    /// The author of an entry as chat clients show them.
+    pub fn person(&self, conn: &mut DbConnection, author: &Author) -> Result<Person, StoreError> {
+        let key = match author {
+            Author::Staff(id) => format!("staff:{id}"),
+            Author::Contact(id) => format!("contact:{id}"),
+            Author::System => return Ok(Person::system(&self.product_name)),
+        };
+        if let Some((p, at)) = self
+            .people
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            && at.elapsed() < PERSON_CACHE_TTL
+        {
+            return Ok(p.clone());
+        }
+        let person = views::person(conn, author)?;
+        self.people
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (person.clone(), Instant::now()));
+        Ok(person)
+    }
+
+    pub fn entry_view(
+        &self,
+        conn: &mut DbConnection,
+        entry: &Entry,
+    ) -> Result<rapport_chat::EntryView, StoreError> {
+        Ok(views::entry(entry, self.person(conn, &entry.author)?))
+    }
+
+    pub fn summary(
+        &self,
+        conn: &mut DbConnection,
+        case: &Case,
+    ) -> Result<rapport_chat::CaseSummary, StoreError> {
+        let assignee = match case.assignee_id {
+            Some(id) => Some(self.person(conn, &Author::Staff(id))?),
+            None => None,
+        };
+        views::summary(conn, case, assignee)
+    }
+
+    /// Tells this node's followers of the case about a committed entry.
+    /// Failing to build the view loses nothing: the entry is stored and
+    /// clients fetch it on their next join.
+    pub fn entry_committed(&self, store: &Store, entry: &Entry) {
+        let view = store
+            .conn()
+            .and_then(|mut c| self.entry_view(&mut c, entry));
+        match view {
+            Ok(entry) => self.rooms.deliver(&BusEvent::Entry { entry }),
+            Err(e) => {
+                tracing::warn!(error = %e, entry_id = %entry.id, "could not fan out an entry")
+            }
+        }
+    }
+
+    /// Tells this node's followers of the case that an entry was edited or redacted.
+    pub fn entry_changed(&self, store: &Store, entry: &Entry) {
+        let view = store
+            .conn()
+            .and_then(|mut c| self.entry_view(&mut c, entry));
+        match view {
+            Ok(entry) => self.rooms.deliver(&BusEvent::EntryUpdated { entry }),
+            Err(e) => {
+                tracing::warn!(error = %e, entry_id = %entry.id, "could not fan out an entry change")
+            }
+        }
+    }
+
+    /// Tells this node's followers of the case that its state changed.
+    pub fn case_changed(&self, store: &Store, case: &Case) {
+        let summary = store.conn().and_then(|mut c| self.summary(&mut c, case));
+        match summary {
+            Ok(case) => self.rooms.deliver(&BusEvent::CaseUpdated { case }),
+            Err(e) => {
+                tracing::warn!(error = %e, case_id = %case.id, "could not fan out a case change")
+            }
+        }
+    }
+
+    /// Tells the other nodes that this one committed changes: they read
+    /// them from the log.
+    pub fn announce_changes(&self) {
+        self.rooms.announce_changes();
+    }
+}
