@@ -1,9 +1,72 @@
-//! The one way async code calls blocking storage: on actix's blocking
-//! pool, inside the caller's tracing span so logs keep the request id.
+//! The one way async code calls blocking work (storage, password hashing,
+//! file I/O): on the runtime's blocking pool, inside the caller's tracing
+//! span so logs keep the request id. [`spawn`] is the primitive; the rest
+//! say what the caller gets back.
 
 use rapport_store::{DbConnection, Store, StoreError};
 
 use crate::http::ApiError;
+use crate::usecase::UseCaseError;
+
+/// A blocking task that did not finish (it panicked or the runtime is
+/// shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("a blocking task failed: {0}")]
+pub struct TaskFailed(String);
+
+impl From<TaskFailed> for ApiError {
+    fn from(e: TaskFailed) -> ApiError {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<TaskFailed> for UseCaseError {
+    fn from(e: TaskFailed) -> UseCaseError {
+        UseCaseError::Internal(e.to_string())
+    }
+}
+
+/// Runs `f` on the blocking pool and returns what it returned.
+pub async fn spawn<T, F>(f: F) -> Result<T, TaskFailed>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
+        .await
+        .map_err(|e| TaskFailed(e.to_string()))
+}
+
+/// Starts `f` on the blocking pool without waiting for it (a producer that
+/// feeds a response stream and ends when its reader does).
+pub fn detach<F>(f: F)
+where
+    F: FnOnce() + Send + 'static,
+{
+    let span = tracing::Span::current();
+    drop(tokio::task::spawn_blocking(move || span.in_scope(f)));
+}
+
+/// Runs a use case (or any fallible blocking work) for an HTTP handler.
+pub async fn run<T, E, F>(f: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    spawn(f).await?.map_err(Into::into)
+}
+
+/// Runs a use case for a channel that is not HTTP (websocket, LMTP,
+/// workers): its error stays the use case's own.
+pub async fn call<T, F>(f: F) -> Result<T, UseCaseError>
+where
+    F: FnOnce() -> Result<T, UseCaseError> + Send + 'static,
+    T: Send + 'static,
+{
+    spawn(f).await?
+}
 
 /// Runs `f` with a pooled connection off the async executor.
 pub async fn with_conn<T, F>(store: &Store, f: F) -> Result<T, ApiError>
@@ -17,18 +80,4 @@ where
         f(&mut conn)
     })
     .await
-}
-
-/// Runs blocking work (storage, password hashing) off the async executor.
-pub async fn run<T, E, F>(f: F) -> Result<T, ApiError>
-where
-    F: FnOnce() -> Result<T, E> + Send + 'static,
-    E: Into<ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let span = tracing::Span::current();
-    actix_web::web::block(move || span.in_scope(f))
-        .await
-        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
-        .map_err(Into::into)
 }

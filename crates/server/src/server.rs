@@ -196,7 +196,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         source,
     })?;
     let prepared = Arc::clone(&config);
-    let mut state = tokio::task::spawn_blocking(move || prepare(prepared))
+    let mut state = crate::blocking::spawn(move || prepare(prepared))
         .await
         .map_err(|e| StartupError::Task(e.to_string()))??;
     state.public_url = Arc::from(config.public_url(addr));
@@ -321,7 +321,7 @@ fn spawn_periodic(
         loop {
             interval.tick().await;
             let state = state.clone();
-            match tokio::task::spawn_blocking(move || work(&state)).await {
+            match crate::blocking::spawn(move || work(&state)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "{what} failed; retrying at the next interval")

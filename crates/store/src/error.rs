@@ -1,7 +1,6 @@
 /// What went wrong in storage, in storage's words. The server maps these
 /// to HTTP in one place.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StoreError {
     #[error("invalid database URL: {0}")]
     Url(#[from] crate::DatabaseUrlError),

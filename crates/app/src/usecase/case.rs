@@ -653,7 +653,7 @@ pub(super) fn open_in(
             },
         )?;
         if let (Channel::Chat, Author::Contact(contact)) = (channel, author) {
-            super::chat::greet(conn, state, &case, contact)?;
+            super::greeting::greet(conn, state, &case, contact)?;
         }
         if let Some(suggestion) = input.kb_suggestion {
             let shown = super::knowledge::continued(conn, who, suggestion, case.id)?;

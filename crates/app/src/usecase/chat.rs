@@ -106,56 +106,6 @@ pub fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Option<ChatUser>,
     })
 }
 
-/// The greeting a contact gets on starting a chat: the team by name, and
-/// the triage question when no category was given.
-pub(super) fn greet(
-    conn: &mut DbConnection,
-    state: &AppState,
-    case: &Case,
-    contact: ContactId,
-) -> Result<Option<Entry>, UseCaseError> {
-    if !state.config.settings.chat.greeting {
-        return Ok(None);
-    }
-    let first_name = rapport_store::contact::find(conn, contact)?
-        .map(|c| {
-            c.name
-                .as_str()
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_owned()
-        })
-        .unwrap_or_default();
-    let team = match case.team_id {
-        Some(t) => rapport_store::team::find(conn, t)?.map(|t| t.name),
-        None => None,
-    };
-    let desk = &state.config.settings.instance.name;
-    let mut text = match team {
-        Some(team) => {
-            format!("Hello {first_name}, you are chatting with the {team} team at {desk}.")
-        }
-        None => format!("Hello {first_name}, you are chatting with {desk}."),
-    };
-    text = text.replace("Hello ,", "Hello,");
-    if case.category.is_none() {
-        text.push_str(&format!(
-            " What is this about: {}?",
-            state.config.settings.cases.categories.join(", ")
-        ));
-    }
-    text.push_str(&format!(" Your case number is #{}.", case.number));
-    Ok(Some(store_case::insert_entry(
-        conn,
-        case,
-        EntryKind::Chat,
-        Author::System,
-        &text,
-        None,
-    )?))
-}
-
 /// A contact starts a chat: a case on the chat channel, routed like any
 /// case. Returns the case, the opening message and whether this client
 /// message id had started a chat before.

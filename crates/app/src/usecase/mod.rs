@@ -14,6 +14,7 @@ pub mod chat;
 pub mod contact;
 pub mod directory_csv;
 pub mod evidence;
+mod greeting;
 mod input;
 pub mod knowledge;
 pub mod mail;
@@ -34,10 +35,11 @@ use serde_json::{Map, Value};
 use crate::changes::Change;
 use crate::state::AppState;
 
-/// Why a use case did not happen, in the product's words. Mapped to HTTP
-/// in `http::problem`.
+/// Why a use case did not happen, in the product's words. Each channel
+/// maps every variant in one exhaustive match: HTTP in the server's
+/// `http::problem`, websocket frames in `chat::session`, LMTP replies in
+/// `mail::lmtp_door`.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum UseCaseError {
     #[error("{field} {message}")]
     Validation {

@@ -15,7 +15,6 @@ use rapport_chat::{
 use rapport_domain::{CaseId, EntryId};
 
 use crate::blocking;
-use crate::http::ApiError;
 use crate::state::AppState;
 use crate::usecase::UseCaseError;
 use crate::usecase::chat::{self, ChatUser, ThreadPage};
@@ -160,27 +159,38 @@ fn close_description(code: u16) -> &'static str {
     }
 }
 
-/// The wire error for a use-case failure, in one place.
-fn wire_error(e: &ApiError) -> (ErrorCode, String) {
+/// The wire error for a use-case failure: every variant, no fallback.
+fn wire_error(e: &UseCaseError) -> (ErrorCode, String) {
+    let retry = || {
+        tracing::warn!(error = %e, "chat request failed");
+        (
+            ErrorCode::Unavailable,
+            "the server could not complete this; retrying is safe".to_owned(),
+        )
+    };
     match e {
-        ApiError::UseCase(UseCaseError::NotFound("case")) => (
+        // Every chat frame names one case: whatever was missing, it is
+        // that case as far as the caller may know.
+        UseCaseError::NotFound(what) => (
             ErrorCode::CaseNotFound,
-            "no such case, or not one you may read".into(),
+            format!("{what} not found, or not one you may read"),
         ),
-        ApiError::UseCase(UseCaseError::Forbidden) | ApiError::Forbidden(_) => {
-            (ErrorCode::Forbidden, "your role does not allow this".into())
+        UseCaseError::Forbidden => (ErrorCode::Forbidden, "your role does not allow this".into()),
+        UseCaseError::Validation { .. } | UseCaseError::Conflict(_) | UseCaseError::Redacted(_) => {
+            (ErrorCode::InvalidInput, e.to_string())
         }
-        ApiError::UseCase(
-            u @ (UseCaseError::Validation { .. }
-            | UseCaseError::Conflict(_)
-            | UseCaseError::NotFound(_)),
-        ) => (ErrorCode::InvalidInput, u.to_string()),
-        other => {
-            tracing::warn!(error = %other, "chat request failed");
-            (
-                ErrorCode::Unavailable,
-                "the server could not complete this; retrying is safe".into(),
-            )
+        UseCaseError::RateLimited(_) | UseCaseError::TooManyConnections(_) => {
+            (ErrorCode::RateLimited, e.to_string())
+        }
+        UseCaseError::InvalidCredentials
+        | UseCaseError::InvalidRefreshToken
+        | UseCaseError::RefreshTokenReused
+        | UseCaseError::InvalidMagicLink
+        | UseCaseError::InvalidSignInCode
+        | UseCaseError::InvalidInvitation
+        | UseCaseError::InvalidRatingLink => (ErrorCode::Forbidden, e.to_string()),
+        UseCaseError::StorageFull(_) | UseCaseError::Store(_) | UseCaseError::Internal(_) => {
+            retry()
         }
     }
 }
@@ -191,13 +201,13 @@ fn valid_client_message_id(id: &str) -> bool {
 
 impl Session {
     /// Runs a chat use case as this connection's person, off the executor.
-    async fn call<T, F>(&self, f: F) -> Result<T, ApiError>
+    async fn call<T, F>(&self, f: F) -> Result<T, UseCaseError>
     where
         F: FnOnce(&AppState, &ChatUser) -> Result<T, UseCaseError> + Send + 'static,
         T: Send + 'static,
     {
         let (state, user) = (self.state.clone(), self.user.clone());
-        blocking::run(move || f(&state, &user)).await
+        blocking::call(move || f(&state, &user)).await
     }
 
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), Gone> {
@@ -219,7 +229,7 @@ impl Session {
         .await
     }
 
-    async fn api_error(&mut self, e: &ApiError, about: String) -> Result<(), Gone> {
+    async fn use_case_error(&mut self, e: &UseCaseError, about: String) -> Result<(), Gone> {
         let (code, message) = wire_error(e);
         self.error(code, &message, Some(about)).await
     }
@@ -385,12 +395,13 @@ impl Session {
                     return Ok(());
                 }
                 let (state, user) = (self.state.clone(), self.user.clone());
-                let done =
-                    blocking::run(move || chat::choose_category(&state, &user, case_id, &category))
-                        .await;
+                let done = blocking::call(move || {
+                    chat::choose_category(&state, &user, case_id, &category)
+                })
+                .await;
                 match done {
                     Ok(_) => Ok(()),
-                    Err(e) => self.api_error(&e, name.into()).await,
+                    Err(e) => self.use_case_error(&e, name.into()).await,
                 }
             }
             ClientFrame::Typing {
@@ -437,7 +448,7 @@ impl Session {
                         Ok(())
                     }
                     Ok(false) => Ok(()),
-                    Err(e) => self.api_error(&e, name.into()).await,
+                    Err(e) => self.use_case_error(&e, name.into()).await,
                 }
             }
         }
@@ -519,7 +530,7 @@ impl Session {
                 }
                 Ok(())
             }
-            Err(e) => self.api_error(&e, client_message_id).await,
+            Err(e) => self.use_case_error(&e, client_message_id).await,
         }
     }
 
@@ -551,7 +562,7 @@ impl Session {
                 self.ack(client_message_id, &entry, duplicate).await?;
                 self.join(case.id, None).await
             }
-            Err(e) => self.api_error(&e, client_message_id).await,
+            Err(e) => self.use_case_error(&e, client_message_id).await,
         }
     }
 
@@ -563,7 +574,7 @@ impl Session {
             .await;
         let following = match following {
             Ok(f) => f,
-            Err(e) => return self.api_error(&e, "join".into()).await,
+            Err(e) => return self.use_case_error(&e, "join".into()).await,
         };
         let hub = self.state.live.hub.clone();
         let max = self.state.live.limits.max_joined_cases;
@@ -587,7 +598,7 @@ impl Session {
                         self.send_backlog(case_id, following.summary, page, true)
                             .await?
                     }
-                    Err(e) => return self.api_error(&e, "join".into()).await,
+                    Err(e) => return self.use_case_error(&e, "join".into()).await,
                 }
             }
         }
@@ -615,7 +626,7 @@ impl Session {
                 // Access may be gone: stop following.
                 self.state.live.hub.leave(self.conn, case_id);
                 self.followed.remove(&case_id);
-                self.api_error(&e, "join".into()).await
+                self.use_case_error(&e, "join".into()).await
             }
         }
     }
@@ -629,11 +640,11 @@ impl Session {
         loop {
             let (state, user) = (self.state.clone(), self.user.clone());
             let page =
-                blocking::run(move || chat::backlog(&state, &user, case_id, cursor, BACKLOG_PAGE))
+                blocking::call(move || chat::backlog(&state, &user, case_id, cursor, BACKLOG_PAGE))
                     .await;
             let page = match page {
                 Ok(p) => p,
-                Err(e) => return self.api_error(&e, "join".into()).await,
+                Err(e) => return self.use_case_error(&e, "join".into()).await,
             };
             let complete = page.entries.len() < BACKLOG_PAGE as usize;
             cursor = page.entries.last().map(|e| e.id).or(cursor);

@@ -106,9 +106,7 @@ pub async fn export(
     let store = state.store.clone();
     let secrets = state.secrets.clone();
     let format = request.format;
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || {
-        let _entered = span.enter();
+    blocking::detach(move || {
         let failure_tx = tx.clone();
         let result = store
             .conn()

@@ -989,9 +989,8 @@ async fn file_field(
             return Err(io(e));
         }
     }
-    web::block(move || receiving.finish(&filename))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+    crate::blocking::spawn(move || receiving.finish(&filename))
+        .await?
         .map_err(io)
 }
 
@@ -1197,9 +1196,8 @@ pub async fn download(
     let (attachment, path) =
         blocking::run(move || cases::attachment(&app, &who.principal, &id)).await?;
     // Opened before answering, so a missing file is a clean 500, not a cut stream.
-    let file = web::block(move || std::fs::File::open(path))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+    let file = blocking::spawn(move || std::fs::File::open(path))
+        .await?
         .map_err(|e| ApiError::Internal(format!("attachment content missing: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type(attachment_files::served_type(&attachment.content_type).to_owned())
@@ -1297,7 +1295,7 @@ fn file_chunks(
 ) -> impl futures_util::Stream<Item = std::io::Result<web::Bytes>> {
     use std::io::Read;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<web::Bytes>>(4);
-    tokio::task::spawn_blocking(move || {
+    blocking::detach(move || {
         let mut file = file;
         loop {
             let mut buf = vec![0u8; 64 * 1024];

@@ -238,7 +238,7 @@ pub async fn bundle(
     .await?;
     let stream = futures_util::stream::unfold(Some(file), |file| async move {
         let mut file = file?;
-        let read = web::block(move || {
+        let read = crate::blocking::spawn(move || {
             use std::io::Read;
             let mut buf = vec![0u8; 256 * 1024];
             let n = file.read(&mut buf)?;

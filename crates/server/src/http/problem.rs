@@ -7,6 +7,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error, web};
 use rapport_store::StoreError;
+
+use crate::usecase::UseCaseError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -95,89 +97,48 @@ pub enum ApiError {
     #[error("this one-time password must be changed first: POST /api/v1/me/password")]
     PasswordChangeRequired,
     #[error(transparent)]
-    UseCase(#[from] crate::usecase::UseCaseError),
+    UseCase(#[from] UseCaseError),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl ApiError {
+    /// The stable problem code clients match on.
     pub fn code(&self) -> &'static str {
-        use crate::usecase::UseCaseError as U;
-        match self {
-            ApiError::UseCase(U::Store(e)) => ApiError::store_code(e),
-            ApiError::UseCase(U::Validation { .. }) => "validation_failed",
-            ApiError::UseCase(U::Conflict(_)) => "conflict",
-            ApiError::UseCase(U::NotFound(_)) => "not_found",
-            ApiError::UseCase(U::Forbidden) => "forbidden",
-            ApiError::UseCase(U::InvalidCredentials) => "invalid_credentials",
-            ApiError::UseCase(U::RateLimited(_)) => "rate_limited",
-            ApiError::UseCase(U::InvalidRefreshToken) => "invalid_refresh_token",
-            ApiError::UseCase(U::RefreshTokenReused) => "refresh_token_reused",
-            ApiError::UseCase(U::InvalidMagicLink) => "invalid_magic_link",
-            ApiError::UseCase(U::Redacted(_)) => "redacted",
-            ApiError::UseCase(U::InvalidRatingLink) => "invalid_rating_link",
-            ApiError::UseCase(U::InvalidInvitation) => "invalid_invitation",
-            ApiError::UseCase(U::InvalidSignInCode) => "invalid_sign_in_code",
-            ApiError::UseCase(U::StorageFull(_)) => "storage_full",
-            ApiError::UseCase(U::TooManyConnections(_)) => "too_many_connections",
-            ApiError::UseCase(_) => "internal",
-            ApiError::Unauthenticated(code, _) => code,
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::PasswordChangeRequired => "password_change_required",
-            ApiError::Store(e) => ApiError::store_code(e),
-            ApiError::Internal(_) => "internal",
-            ApiError::MigrationsPending(_) => "migrations_pending",
-            ApiError::RouteNotFound { .. } => "route_not_found",
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::InvalidJson(_) => "invalid_json",
-            ApiError::InvalidMultipart(_) => "invalid_multipart",
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::InvalidQuery(_) => "invalid_query",
-            ApiError::InvalidPath(_) => "invalid_path",
-            ApiError::NotWebsocket(_) => "not_websocket",
-        }
-    }
-
-    fn store_code(e: &StoreError) -> &'static str {
-        match e {
-            e if e.is_unavailable() => "database_unavailable",
-            StoreError::StorageFull(_) => "storage_full",
-            StoreError::NotFound(_) => "not_found",
-            StoreError::Conflict(_) => "conflict",
-            _ => "internal",
-        }
+        self.classify().1
     }
 
     fn status(&self) -> StatusCode {
-        match self.code() {
-            "database_unavailable" | "migrations_pending" | "storage_full" => {
-                StatusCode::SERVICE_UNAVAILABLE
+        self.classify().0
+    }
+
+    /// Every error's status and code, in one exhaustive match.
+    fn classify(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::UseCase(e) => use_case_problem(e),
+            ApiError::Store(e) => store_problem(e),
+            ApiError::Unauthenticated(code, _) => (StatusCode::UNAUTHORIZED, code),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::MigrationsPending(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "migrations_pending")
             }
-            "not_found" | "route_not_found" => StatusCode::NOT_FOUND,
-            "conflict" => StatusCode::CONFLICT,
-            "validation_failed" => StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_credentials"
-            | "invalid_magic_link"
-            | "invalid_invitation"
-            | "invalid_sign_in_code"
-            | "invalid_refresh_token"
-            | "refresh_token_reused"
-            | "unauthenticated"
-            | "invalid_token"
-            | "token_expired"
-            | "invalid_ticket" => StatusCode::UNAUTHORIZED,
-            "forbidden" | "password_change_required" | "invalid_rating_link" => {
-                StatusCode::FORBIDDEN
+            ApiError::RouteNotFound { .. } => (StatusCode::NOT_FOUND, "route_not_found"),
+            ApiError::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
             }
-            "rate_limited" | "too_many_connections" => StatusCode::TOO_MANY_REQUESTS,
-            "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_json" | "invalid_query" | "invalid_path" | "invalid_multipart"
-            | "not_websocket" => StatusCode::BAD_REQUEST,
-            "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-            "redacted" => StatusCode::GONE,
-            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            ApiError::InvalidMultipart(_) => (StatusCode::BAD_REQUEST, "invalid_multipart"),
+            ApiError::PayloadTooLarge { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+            }
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            ApiError::InvalidPath(_) => (StatusCode::BAD_REQUEST, "invalid_path"),
+            ApiError::NotWebsocket(_) => (StatusCode::BAD_REQUEST, "not_websocket"),
         }
     }
 
@@ -199,6 +160,54 @@ impl ApiError {
     }
 }
 
+/// A use case's error as HTTP: every variant, no fallback.
+pub(crate) fn use_case_problem(e: &UseCaseError) -> (StatusCode, &'static str) {
+    match e {
+        UseCaseError::Store(e) => store_problem(e),
+        UseCaseError::Validation { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        UseCaseError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        UseCaseError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        UseCaseError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        UseCaseError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        UseCaseError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        UseCaseError::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token"),
+        UseCaseError::RefreshTokenReused => (StatusCode::UNAUTHORIZED, "refresh_token_reused"),
+        UseCaseError::InvalidMagicLink => (StatusCode::UNAUTHORIZED, "invalid_magic_link"),
+        UseCaseError::InvalidSignInCode => (StatusCode::UNAUTHORIZED, "invalid_sign_in_code"),
+        UseCaseError::InvalidInvitation => (StatusCode::UNAUTHORIZED, "invalid_invitation"),
+        UseCaseError::InvalidRatingLink => (StatusCode::FORBIDDEN, "invalid_rating_link"),
+        UseCaseError::Redacted(_) => (StatusCode::GONE, "redacted"),
+        UseCaseError::TooManyConnections(_) => {
+            (StatusCode::TOO_MANY_REQUESTS, "too_many_connections")
+        }
+        UseCaseError::StorageFull(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_full"),
+        UseCaseError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+/// A storage error as HTTP: a database that cannot be reached is worth a
+/// retry (503), a broken row or query is ours (500).
+fn store_problem(e: &StoreError) -> (StatusCode, &'static str) {
+    const UNAVAILABLE: (StatusCode, &str) =
+        (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable");
+    const INTERNAL: (StatusCode, &str) = (StatusCode::INTERNAL_SERVER_ERROR, "internal");
+    match e {
+        StoreError::Unavailable(_)
+        | StoreError::Connect { .. }
+        | StoreError::SqliteFileMissing(_) => UNAVAILABLE,
+        StoreError::Database(_) if e.is_unavailable() => UNAVAILABLE,
+        StoreError::StorageFull(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_full"),
+        StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        StoreError::Database(_)
+        | StoreError::Url(_)
+        | StoreError::CreateDir { .. }
+        | StoreError::Migration(_)
+        | StoreError::AuditEvent(_)
+        | StoreError::Corrupt(_) => INTERNAL,
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status()
@@ -210,7 +219,7 @@ impl ResponseError for ApiError {
             tracing::error!(code = self.code(), error = %error_chain(self), "request failed");
         }
         let mut problem = Problem::new(status, self.code(), self.detail());
-        if let ApiError::UseCase(crate::usecase::UseCaseError::Validation { field, .. }) = self {
+        if let ApiError::UseCase(UseCaseError::Validation { field, .. }) = self {
             problem.field = Some((*field).to_owned());
         }
         let mut res = problem.response();
@@ -219,7 +228,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { allow, .. } => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }
-            ApiError::UseCase(crate::usecase::UseCaseError::RateLimited(wait)) => {
+            ApiError::UseCase(UseCaseError::RateLimited(wait)) => {
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
                     headers.insert(header::RETRY_AFTER, v);
@@ -318,5 +327,109 @@ pub(super) fn code_for_status(status: StatusCode) -> &'static str {
         503 => "unavailable",
         s if s >= 500 => "internal",
         _ => "client_error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// One of every use-case error, with the answer clients rely on.
+    /// `use_case_problem` has no fallback arm, so a new variant does not
+    /// compile until it is mapped; add it here too.
+    fn every_use_case_error() -> Vec<(UseCaseError, u16, &'static str)> {
+        vec![
+            (
+                UseCaseError::Validation {
+                    field: "body",
+                    message: "is empty".into(),
+                },
+                422,
+                "validation_failed",
+            ),
+            (UseCaseError::Conflict("taken"), 409, "conflict"),
+            (UseCaseError::NotFound("case"), 404, "not_found"),
+            (UseCaseError::Forbidden, 403, "forbidden"),
+            (UseCaseError::InvalidCredentials, 401, "invalid_credentials"),
+            (
+                UseCaseError::RateLimited(Duration::from_secs(3)),
+                429,
+                "rate_limited",
+            ),
+            (
+                UseCaseError::InvalidRefreshToken,
+                401,
+                "invalid_refresh_token",
+            ),
+            (
+                UseCaseError::RefreshTokenReused,
+                401,
+                "refresh_token_reused",
+            ),
+            (UseCaseError::InvalidMagicLink, 401, "invalid_magic_link"),
+            (UseCaseError::InvalidSignInCode, 401, "invalid_sign_in_code"),
+            (UseCaseError::InvalidInvitation, 401, "invalid_invitation"),
+            (UseCaseError::InvalidRatingLink, 403, "invalid_rating_link"),
+            (UseCaseError::Redacted("2026-11-30".into()), 410, "redacted"),
+            (
+                UseCaseError::TooManyConnections(5),
+                429,
+                "too_many_connections",
+            ),
+            (
+                UseCaseError::StorageFull("disk".into()),
+                503,
+                "storage_full",
+            ),
+            (UseCaseError::Internal("bug".into()), 500, "internal"),
+            (
+                UseCaseError::Store(StoreError::Corrupt("row".into())),
+                500,
+                "internal",
+            ),
+            (
+                UseCaseError::Store(StoreError::SqliteFileMissing("x".into())),
+                503,
+                "database_unavailable",
+            ),
+            (
+                UseCaseError::Store(StoreError::NotFound("case")),
+                404,
+                "not_found",
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_use_case_error_has_its_status_and_code() {
+        for (e, status, code) in every_use_case_error() {
+            let described = e.to_string();
+            let api = ApiError::UseCase(e);
+            assert_eq!(api.status().as_u16(), status, "{described}");
+            assert_eq!(api.code(), code, "{described}");
+            let res = api.error_response();
+            assert_eq!(res.status().as_u16(), status);
+            if status == 429 && code == "rate_limited" {
+                assert!(res.headers().contains_key(header::RETRY_AFTER));
+            }
+            if status == 401 {
+                assert!(res.headers().contains_key(header::WWW_AUTHENTICATE));
+            }
+        }
+    }
+
+    #[test]
+    fn only_internal_errors_hide_their_message() {
+        for (e, status, _) in every_use_case_error() {
+            let described = e.to_string();
+            let detail = ApiError::UseCase(e).detail();
+            if status == 500 {
+                assert!(!detail.contains(&described), "{detail}");
+            } else if status != 503 {
+                assert_eq!(detail, described);
+            }
+        }
     }
 }

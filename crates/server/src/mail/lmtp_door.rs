@@ -18,7 +18,7 @@ impl Sink for Door {
     fn accept(&self, envelope: Envelope, raw: Vec<u8>) -> SinkFuture {
         let state = self.state.clone();
         Box::pin(async move {
-            let received = tokio::task::spawn_blocking(move || {
+            let received = crate::blocking::spawn(move || {
                 crate::usecase::mail::ingest(
                     &state,
                     "lmtp",
@@ -31,13 +31,36 @@ impl Sink for Door {
             .map_err(|e| Refusal::Temporary(format!("internal error: {e}")))?;
             match received {
                 Ok(_) => Ok(()),
-                Err(UseCaseError::Validation { message, .. }) => Err(Refusal::Permanent(message)),
-                Err(UseCaseError::StorageFull(_)) => Err(Refusal::InsufficientStorage(
-                    "insufficient system storage; try again later".into(),
-                )),
-                Err(e) => Err(Refusal::Temporary(format!("try again later: {e}"))),
+                Err(e) => Err(refusal(e)),
             }
         })
+    }
+}
+
+/// The LMTP reply for a message the pipeline did not take: every
+/// use-case error, no fallback. Only a message that can never be taken is
+/// refused for good; anything else the sending server retries.
+fn refusal(e: UseCaseError) -> Refusal {
+    match e {
+        UseCaseError::Validation { message, .. } => Refusal::Permanent(message),
+        UseCaseError::StorageFull(_) => {
+            Refusal::InsufficientStorage("insufficient system storage; try again later".into())
+        }
+        UseCaseError::Conflict(_)
+        | UseCaseError::NotFound(_)
+        | UseCaseError::Forbidden
+        | UseCaseError::InvalidCredentials
+        | UseCaseError::RateLimited(_)
+        | UseCaseError::InvalidRefreshToken
+        | UseCaseError::RefreshTokenReused
+        | UseCaseError::InvalidMagicLink
+        | UseCaseError::InvalidSignInCode
+        | UseCaseError::InvalidInvitation
+        | UseCaseError::InvalidRatingLink
+        | UseCaseError::Redacted(_)
+        | UseCaseError::TooManyConnections(_)
+        | UseCaseError::Store(_)
+        | UseCaseError::Internal(_) => Refusal::Temporary(format!("try again later: {e}")),
     }
 }
 

@@ -17,7 +17,7 @@ pub fn spawn(state: AppState, transport: Arc<Transport>) {
                 _ = state.mail.wakeup.notified() => {}
             }
             let (s, t) = (state.clone(), transport.clone());
-            let done = tokio::task::spawn_blocking(move || {
+            let done = crate::blocking::spawn(move || {
                 let processed = crate::usecase::mail::process_pending(&s);
                 let sent = crate::usecase::mail::send_due(&s, &t);
                 (processed, sent)
