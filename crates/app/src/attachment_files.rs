@@ -127,6 +127,57 @@ pub fn keep(data_dir: &Path, upload: &Upload) -> std::io::Result<PathBuf> {
     Ok(target)
 }
 
+/// Content is placed before its row commits (so a committed row always
+/// finds its file); a transaction that then rolls back leaves the file
+/// behind. Files older than `grace` (far longer than any transaction) that
+/// `referenced` does not know, and abandoned uploads, are removed. Returns
+/// how many files went.
+pub fn sweep_unreferenced<E>(
+    data_dir: &Path,
+    grace: std::time::Duration,
+    mut referenced: impl FnMut(&str) -> Result<bool, E>,
+) -> Result<usize, E> {
+    let old_enough = |path: &Path| {
+        fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= grace)
+    };
+    let files = |dir: &Path| -> Vec<PathBuf> {
+        fs::read_dir(dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default()
+    };
+    let mut removed = 0;
+    let root = root(data_dir);
+    for path in files(&root.join("tmp")) {
+        if old_enough(&path) && fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    for first in files(&root)
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n.len() == 2))
+    {
+        for second in files(&first) {
+            for path in files(&second) {
+                let Some(sha) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+                    continue;
+                };
+                if sha.len() == 64
+                    && old_enough(&path)
+                    && !referenced(&sha)?
+                    && fs::remove_file(&path).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// A file name safe to show and to put in a header: no directories, no
 /// control characters or quotes, at most 200 characters.
 pub fn clean_filename(raw: &str) -> String {

@@ -384,7 +384,7 @@ fn write_case<W: Write + Seek>(
                     rapport_audit::format_at(&t.redacted_at.and_utc()),
                     t.redacted_by,
                     t.reason,
-                    t.removed_sha256
+                    String::from(t.removed_sha256.clone())
                 );
                 let _ = writeln!(text, "{line}");
                 let _ = write!(html, "<p class=\"tomb\">{}</p>", escape(&line));

@@ -134,3 +134,11 @@ pub fn for_entries(
         .map(Attachment::try_from)
         .collect()
 }
+
+/// Whether any attachment row names this content.
+pub fn content_referenced(conn: &mut DbConnection, sha256: &str) -> Result<bool, StoreError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        attachments::table.filter(attachments::sha256.eq(sha256)),
+    ))
+    .get_result(conn)?)
+}

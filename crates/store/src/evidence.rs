@@ -148,8 +148,9 @@ pub struct Redaction {
     pub target_kind: String,
     pub target_id: String,
     pub case_id: String,
-    /// JSON array of the SHA-256 of every removed content.
-    pub removed_sha256: String,
+    /// The SHA-256 of every removed content.
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub removed_sha256: crate::json::JsonList,
     pub reason: String,
     /// The admin's staff id.
     pub redacted_by: String,
@@ -274,14 +275,13 @@ fn tombstone(
         target_kind: kind.to_owned(),
         target_id: target.to_owned(),
         case_id: case.to_string(),
-        removed_sha256: serde_json::to_string(removed)
-            .map_err(|_| StoreError::Corrupt("redaction hashes".into()))?,
+        removed_sha256: removed.to_vec().into(),
         reason: reason.to_owned(),
         redacted_by: by.to_owned(),
         redacted_at: at,
     };
     diesel::insert_into(redactions::table)
-        .values(&row)
+        .values(row.clone())
         .execute(conn)?;
     Ok(row)
 }

@@ -341,15 +341,23 @@ pub fn search(
         );
     }
     let rows: Vec<HitRow> = q.load(conn, limit)?;
-    let found = find_many(conn, &ids(rows.iter().map(|r| r.id.clone()))?)?;
-    Ok(found
-        .into_iter()
-        .zip(rows)
-        .map(|(article, row)| ArticleHit {
-            article,
-            snippet: row.snippet,
+    let mut found: std::collections::HashMap<ArticleId, Article> =
+        find_many(conn, &ids(rows.iter().map(|r| r.id.clone()))?)?
+            .into_iter()
+            .map(|a| (a.id, a))
+            .collect();
+    // By id: an article deleted between the two reads drops out with its
+    // own snippet, never shifting the others' onto the wrong article.
+    rows.into_iter()
+        .map(|row| {
+            let id: ArticleId = row.id.parse().map_err(|_| corrupt("article id"))?;
+            Ok(found.remove(&id).map(|article| ArticleHit {
+                article,
+                snippet: row.snippet,
+            }))
         })
-        .collect())
+        .filter_map(Result::transpose)
+        .collect()
 }
 
 /// The articles one contact was shown while writing a subject, and what

@@ -412,10 +412,10 @@ pub struct EntryEmail {
     pub inbound_id: Option<String>,
     pub message_id: String,
     pub from_address: String,
-    /// JSON array.
-    pub to_addresses: String,
-    /// JSON array.
-    pub cc_addresses: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub to_addresses: crate::json::JsonList,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub cc_addresses: crate::json::JsonList,
     pub subject: String,
     pub html: Option<String>,
     pub collapsed: bool,
@@ -424,7 +424,7 @@ pub struct EntryEmail {
 
 pub fn insert_entry_email(conn: &mut DbConnection, e: &EntryEmail) -> Result<(), StoreError> {
     diesel::insert_into(entry_emails::table)
-        .values(e)
+        .values(e.clone())
         .execute(conn)?;
     Ok(())
 }

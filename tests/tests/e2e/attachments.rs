@@ -127,3 +127,67 @@ e2e_test! {
         assert!(got.body == data, "content differs");
     }
 }
+
+/// Sets a file's modification time into the past.
+fn age(path: &std::path::Path, hours: u32) {
+    let status = std::process::Command::new("touch")
+        .arg("-d")
+        .arg(format!("{hours} hours ago"))
+        .arg(path)
+        .status()
+        .expect("touch runs");
+    assert!(status.success());
+}
+
+async fn content_no_row_refers_to_is_swept_after_an_hour(db: rapport_tests::TestDatabase) {
+    let app = TestApp::spawn(&db).await;
+    let w = world(&app, &db).await;
+    let path = format!("/api/v1/cases/{}/attachments", w.acme_case);
+    let body = multipart(
+        &[("body", "The signed contract.")],
+        &[("contract.pdf", PDF)],
+    );
+    let res = app
+        .send_raw(&path, &content_type(), body, Some(&w.contact_in))
+        .await;
+    assert_eq!(res.status, 201, "{}", String::from_utf8_lossy(&res.body));
+    let url = res.json()["entry"]["attachments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // What a rolled-back write leaves: content placed, no row. And an
+    // upload abandoned mid-way.
+    let root = db.data_dir().join("attachments");
+    let orphan_sha = "ab".repeat(32);
+    let orphan = root.join("ab/ab").join(&orphan_sha);
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
+    std::fs::write(&orphan, b"left behind").unwrap();
+    let abandoned = root.join("tmp/abandoned-upload");
+    std::fs::write(&abandoned, b"half a file").unwrap();
+    let sweep = || rapport_server::usecase::case::sweep_attachment_files(&app.state).unwrap();
+    assert_eq!(sweep(), 0, "nothing young is touched");
+    assert!(orphan.exists() && abandoned.exists());
+
+    // An hour later both go; the file the thread refers to stays.
+    for dir in [root.join("ab/ab"), root.join("tmp")] {
+        for f in std::fs::read_dir(&dir).unwrap().flatten() {
+            age(&f.path(), 2);
+        }
+    }
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(PDF));
+    let kept = root.join(&sha[..2]).join(&sha[2..4]).join(&sha);
+    age(&kept, 2);
+    assert_eq!(sweep(), 2);
+    assert!(!orphan.exists() && !abandoned.exists());
+    assert!(kept.exists());
+    let got = app.get_as(&w.agent_in, &url).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, PDF);
+}
+
+e2e_test! {
+    async fn unreferenced_attachment_content_is_swept_after_an_hour(db) {
+        content_no_row_refers_to_is_swept_after_an_hour(db).await
+    }
+}

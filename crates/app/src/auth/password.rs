@@ -23,7 +23,6 @@ pub enum PasswordError {
 }
 
 fn hasher() -> Argon2<'static> {
-    #[allow(clippy::expect_used)]
     let params =
         Params::new(M_COST_KIB, T_COST, P_COST, None).expect("OWASP argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)

@@ -11,13 +11,22 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rapport_chat::{BusEvent, Person};
+use rapport_chat::{BusEvent, EntryView, Person};
 use rapport_domain::CaseId;
 use rapport_store::case::{Author, Case, Entry};
 use rapport_store::{DbConnection, Store, StoreError};
 
 /// How long a looked-up name is reused before it is read again.
 const PERSON_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The cache key of a person; `None` for the system.
+fn person_key(author: &Author) -> Option<String> {
+    match author {
+        Author::Staff(id) => Some(format!("staff:{id}")),
+        Author::Contact(id) => Some(format!("contact:{id}")),
+        Author::System => None,
+    }
+}
 
 /// The live rooms of this node.
 pub trait Rooms: Send + Sync + std::fmt::Debug {
@@ -57,33 +66,46 @@ impl ChatState {
 
     /// The author of an entry as chat clients show them.
     pub fn person(&self, conn: &mut DbConnection, author: &Author) -> Result<Person, StoreError> {
-        let key = match author {
-            Author::Staff(id) => format!("staff:{id}"),
-            Author::Contact(id) => format!("contact:{id}"),
-            Author::System => return Ok(Person::system(&self.product_name)),
-        };
-        if let Some((p, at)) = self
-            .people
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            && at.elapsed() < PERSON_CACHE_TTL
-        {
-            return Ok(p.clone());
+        if let Some(p) = self.cached_person(author) {
+            return Ok(p);
         }
         let person = views::person(conn, author)?;
+        if let Some(key) = person_key(author) {
+            self.people
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key, (person.clone(), Instant::now()));
+        }
+        Ok(person)
+    }
+
+    /// The author, when known without reading the directory.
+    fn cached_person(&self, author: &Author) -> Option<Person> {
+        let Some(key) = person_key(author) else {
+            return Some(Person::system(&self.product_name));
+        };
         self.people
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, (person.clone(), Instant::now()));
-        Ok(person)
+            .get(&key)
+            .filter(|(_, at)| at.elapsed() < PERSON_CACHE_TTL)
+            .map(|(p, _)| p.clone())
+    }
+
+    /// An entry as chat clients see it, reading the directory (one pooled
+    /// connection) only when its author is not cached.
+    fn entry_view_from(&self, store: &Store, entry: &Entry) -> Result<EntryView, StoreError> {
+        match self.cached_person(&entry.author) {
+            Some(author) => Ok(views::entry(entry, author)),
+            None => self.entry_view(&mut *store.conn()?, entry),
+        }
     }
 
     pub fn entry_view(
         &self,
         conn: &mut DbConnection,
         entry: &Entry,
-    ) -> Result<rapport_chat::EntryView, StoreError> {
+    ) -> Result<EntryView, StoreError> {
         Ok(views::entry(entry, self.person(conn, &entry.author)?))
     }
 
@@ -103,10 +125,7 @@ impl ChatState {
     /// Failing to build the view loses nothing: the entry is stored and
     /// clients fetch it on their next join.
     pub fn entry_committed(&self, store: &Store, entry: &Entry) {
-        let view = store
-            .conn()
-            .and_then(|mut c| self.entry_view(&mut c, entry));
-        match view {
+        match self.entry_view_from(store, entry) {
             Ok(entry) => self.rooms.deliver(&BusEvent::Entry { entry }),
             Err(e) => {
                 tracing::warn!(error = %e, entry_id = %entry.id, "could not fan out an entry")
@@ -116,10 +135,7 @@ impl ChatState {
 
     /// Tells this node's followers of the case that an entry was edited or redacted.
     pub fn entry_changed(&self, store: &Store, entry: &Entry) {
-        let view = store
-            .conn()
-            .and_then(|mut c| self.entry_view(&mut c, entry));
-        match view {
+        match self.entry_view_from(store, entry) {
             Ok(entry) => self.rooms.deliver(&BusEvent::EntryUpdated { entry }),
             Err(e) => {
                 tracing::warn!(error = %e, entry_id = %entry.id, "could not fan out an entry change")

@@ -111,18 +111,15 @@ pub(super) fn audit(
     action: &str,
     data: Value,
 ) -> Result<(), UseCaseError> {
-    let data = match data {
-        Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    };
-    let event = rapport_audit::NewEvent::new(
+    super::append_audit(
+        conn,
         case_stream(case.id),
         actor,
-        rapport_audit::Action::parse(action)?,
-        rapport_audit::Subject::new("case", Some(&case.id.to_string()))?,
+        action,
+        ("case", Some(&case.id.to_string())),
         data,
+        Some(&case.account_id.to_string()),
     )?;
-    rapport_store::audit::append(conn, event, Some(&case.account_id.to_string()))?;
     Ok(())
 }
 
@@ -321,7 +318,8 @@ pub(super) fn check_body(state: &AppState, body: &str) -> Result<String, UseCase
     .ok_or_else(|| invalid("body", "must not be empty"))
 }
 
-fn check_client_message_id(id: Option<&str>) -> Result<Option<String>, UseCaseError> {
+/// A client message id as every door accepts it (see [`check_client_id`]).
+pub fn check_client_message_id(id: Option<&str>) -> Result<Option<String>, UseCaseError> {
     check_client_id("client_message_id", id)
 }
 
@@ -916,6 +914,21 @@ pub(super) fn attach(
         )?);
     }
     Ok(stored)
+}
+
+/// How long placed content may stay without its row: far longer than any
+/// transaction that could still commit it.
+const UNREFERENCED_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes attachment content no row names (left by rolled-back writes)
+/// and abandoned uploads, once older than an hour; returns how many files.
+pub fn sweep_attachment_files(state: &AppState) -> Result<usize, UseCaseError> {
+    let mut conn = state.store.conn()?;
+    Ok(attachment_files::sweep_unreferenced(
+        &state.config.settings.data_dir,
+        UNREFERENCED_GRACE,
+        |sha| rapport_store::attachment::content_referenced(&mut conn, sha),
+    )?)
 }
 
 /// An attachment and where its content is, if the caller may read the

@@ -124,12 +124,16 @@ pub fn start(
         });
     };
     let author = Author::Contact(id);
-    if let Some(entry) =
-        store_case::find_by_client_message(&mut *state.store.conn()?, &author, client_message_id)?
     {
-        let case = store_case::find(&mut *state.store.conn()?, entry.case_id)?
-            .ok_or(UseCaseError::NotFound("case"))?;
-        return Ok((case, entry, true));
+        // One connection for both reads, returned before opening the case.
+        let mut conn = state.store.conn()?;
+        if let Some(entry) =
+            store_case::find_by_client_message(&mut conn, &author, client_message_id)?
+        {
+            let case = store_case::find(&mut conn, entry.case_id)?
+                .ok_or(UseCaseError::NotFound("case"))?;
+            return Ok((case, entry, true));
+        }
     }
     let subject = match subject.map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => s.to_owned(),

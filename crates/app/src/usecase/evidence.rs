@@ -180,7 +180,7 @@ pub fn redact_entry(
             json!({
                 "entry_id": entry_id.to_string(),
                 "reason": reason,
-                "removed_sha256": serde_json::from_str::<serde_json::Value>(&t.removed_sha256).unwrap_or_default(),
+                "removed_sha256": t.removed_sha256.0,
                 "original_message_sha256": spool,
             }),
         )?;

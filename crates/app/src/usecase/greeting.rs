@@ -57,4 +57,3 @@ pub(super) fn greet(
         None,
     )?))
 }
-

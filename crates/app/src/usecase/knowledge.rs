@@ -365,12 +365,12 @@ const STOP_WORDS: &[&str] = &[
 ];
 
 fn subject_words(subject: &str) -> Vec<String> {
-    let mut words: Vec<String> = rapport_store::search::words(subject)
+    let mut seen = std::collections::HashSet::new();
+    rapport_store::search::words(subject)
         .into_iter()
         .filter(|w| w.chars().count() >= 3 && !STOP_WORDS.contains(&w.as_str()))
-        .collect();
-    words.dedup();
-    words
+        .filter(|w| seen.insert(w.clone()))
+        .collect()
 }
 
 /// Articles for a subject being typed, best first. For a contact the
@@ -576,6 +576,19 @@ mod tests {
         assert_eq!(
             subject_words("Help: the VAT number on our invoice is wrong"),
             ["vat", "number", "invoice", "wrong"]
+        );
+    }
+}
+
+#[cfg(test)]
+mod subject_word_tests {
+    use super::subject_words;
+
+    #[test]
+    fn each_word_counts_once_wherever_it_repeats() {
+        assert_eq!(
+            subject_words("Invoice late: the invoice for March, invoice 42"),
+            ["invoice", "late", "march"]
         );
     }
 }

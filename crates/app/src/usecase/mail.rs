@@ -636,8 +636,7 @@ fn thread(
     parents.extend(mail.references.iter().rev().take(20).cloned());
     store_mail::await_parents(conn, &parents, posted.case.id)?;
     let addresses = |list: &[Mailbox]| {
-        serde_json::to_string(&list.iter().map(|m| m.address.clone()).collect::<Vec<_>>())
-            .unwrap_or_else(|_| "[]".into())
+        rapport_store::json::JsonList(list.iter().map(|m| m.address.clone()).collect())
     };
     store_mail::insert_entry_email(
         conn,

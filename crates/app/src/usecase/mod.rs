@@ -154,6 +154,21 @@ pub(crate) fn record(
     subject: (&str, Option<&str>),
     data: Value,
 ) -> Result<(), StoreError> {
+    append_audit(conn, stream, actor, action, subject, data, None)
+}
+
+/// Appends one audit event in the caller's transaction, linked to an
+/// account when it belongs to one (so the account's export includes it).
+/// Data that is not a JSON object is recorded as an empty object.
+pub(crate) fn append_audit(
+    conn: &mut DbConnection,
+    stream: StreamName,
+    actor: Actor,
+    action: &str,
+    subject: (&str, Option<&str>),
+    data: Value,
+    account: Option<&str>,
+) -> Result<(), StoreError> {
     let data = match data {
         Value::Object(map) => map,
         _ => Map::new(),
@@ -165,7 +180,7 @@ pub(crate) fn record(
         Subject::new(subject.0, subject.1)?,
         data,
     )?;
-    rapport_store::audit::append(conn, event, None).map(|_| ())
+    rapport_store::audit::append(conn, event, account).map(|_| ())
 }
 
 /// Runs one write transaction that notes what it changes in `changes`:

@@ -195,10 +195,6 @@ fn wire_error(e: &UseCaseError) -> (ErrorCode, String) {
     }
 }
 
-fn valid_client_message_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 100 && id.chars().all(|c| c.is_ascii_graphic())
-}
-
 impl Session {
     /// Runs a chat use case as this connection's person, off the executor.
     async fn call<T, F>(&self, f: F) -> Result<T, UseCaseError>
@@ -469,13 +465,9 @@ impl Session {
 
     async fn check_message(&mut self, client_message_id: &str, body: &str) -> Result<bool, Gone> {
         let max = self.state.live.limits.max_message_chars;
-        if !valid_client_message_id(client_message_id) {
-            self.error(
-                ErrorCode::InvalidInput,
-                "client_message_id must be 1 to 100 visible ASCII characters",
-                None,
-            )
-            .await?;
+        if let Err(e) = crate::usecase::case::check_client_message_id(Some(client_message_id)) {
+            self.error(ErrorCode::InvalidInput, &e.to_string(), None)
+                .await?;
             return Ok(false);
         }
         let chars = body.chars().count();

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::ApiError;
-use super::directory::{parse_enum, ref_id};
+use super::directory::{parse_enum, parse_required, ref_id};
 use super::page::{Page, PageParams, double_option, id_field, path_id};
 use crate::attachment_files::{self, Receiving, Upload};
 use crate::auth::Authenticated;
@@ -71,26 +71,31 @@ pub struct CaseView {
 }
 
 impl CaseView {
-    /// Names who opened the case and, for staff, the account and the
-    /// opener's function.
-    fn with_people(mut self, people: &People) -> Self {
-        let opener = self
+    /// A case as listed: who opened it and, for staff, the account, the
+    /// opener's function and the service-level fields.
+    fn listed(c: &Case, clocks: &Clocks, people: &People) -> Self {
+        CaseView::from(c)
+            .with_sla(clocks.get(&c.id).map_or(&[], Vec::as_slice))
+            .with_people(c, people)
+    }
+
+    fn with_people(mut self, c: &Case, people: &People) -> Self {
+        let opener = c
             .opened_by_contact_id
-            .as_ref()
-            .and_then(|id| people.contacts.get(id));
+            .and_then(|id| people.contacts.get(&id));
         self.opened_by_name = opener.map(|(name, _)| name.clone());
         if people.staff {
             self.opened_by_function = opener.map(|(_, function)| function.clone());
-            self.account_name = people.accounts.get(&self.account_id).cloned();
+            self.account_name = people.accounts.get(&c.account_id).cloned();
         }
         self
     }
 
-    /// Fills the service-level fields from the cases' clocks.
+    /// Fills the service-level fields from the case's clocks.
     fn with_sla(mut self, clocks: &[rapport_store::sla::Clock]) -> Self {
-        let running = clocks.iter().filter(|k| {
-            k.case_id.to_string() == self.id && k.stopped_at.is_none() && k.paused_at.is_none()
-        });
+        let running = clocks
+            .iter()
+            .filter(|k| k.stopped_at.is_none() && k.paused_at.is_none());
         for k in running {
             self.sla_due_at = Some(self.sla_due_at.map_or(k.due_at, |d| d.min(k.due_at)));
             if k.breached_at.is_some() || k.due_at <= Utc::now() {
@@ -101,16 +106,25 @@ impl CaseView {
     }
 }
 
+/// Service-level clocks by case.
+type Clocks = std::collections::HashMap<CaseId, Vec<rapport_store::sla::Clock>>;
+
 /// The clocks of these cases, for staff (clients do not see targets).
 async fn clocks_for(
     store: &rapport_store::Store,
     who: &rapport_domain::Principal,
     ids: Vec<CaseId>,
-) -> Result<Vec<rapport_store::sla::Clock>, ApiError> {
+) -> Result<Clocks, ApiError> {
     if !matches!(who, rapport_domain::Principal::Staff { .. }) {
-        return Ok(Vec::new());
+        return Ok(Clocks::new());
     }
-    blocking::with_conn(store, move |conn| rapport_store::sla::for_cases(conn, &ids)).await
+    let clocks =
+        blocking::with_conn(store, move |conn| rapport_store::sla::for_cases(conn, &ids)).await?;
+    let mut by_case = Clocks::new();
+    for k in clocks {
+        by_case.entry(k.case_id).or_default().push(k);
+    }
+    Ok(by_case)
 }
 
 impl From<&Case> for CaseView {
@@ -216,7 +230,7 @@ impl From<&rapport_store::evidence::Redaction> for TombstoneView {
             redacted_by: r.redacted_by.clone(),
             redacted_at: r.redacted_at.and_utc(),
             reason: r.reason.clone(),
-            removed_sha256: serde_json::from_str(&r.removed_sha256).unwrap_or_default(),
+            removed_sha256: r.removed_sha256.0.clone(),
         }
     }
 }
@@ -238,12 +252,11 @@ pub struct EmailView {
 
 impl From<&rapport_store::mail::EntryEmail> for EmailView {
     fn from(e: &rapport_store::mail::EntryEmail) -> Self {
-        let list = |j: &str| serde_json::from_str::<Vec<String>>(j).unwrap_or_default();
         EmailView {
             message_id: e.message_id.clone(),
             from: e.from_address.clone(),
-            to: list(&e.to_addresses),
-            cc: list(&e.cc_addresses),
+            to: e.to_addresses.0.clone(),
+            cc: e.cc_addresses.0.clone(),
             subject: e.subject.clone(),
             html: e.html.clone(),
             collapsed: e.collapsed,
@@ -562,7 +575,7 @@ pub async fn list(
     let names = opener_names(&store, &principal, &items).await?;
     let items: Vec<CaseView> = items
         .iter()
-        .map(|c| CaseView::from(c).with_sla(&clocks).with_people(&names))
+        .map(|c| CaseView::listed(c, &clocks, &names))
         .collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |c| c.id.clone())))
 }
@@ -572,8 +585,8 @@ pub async fn list(
 #[derive(Debug, Default)]
 struct People {
     staff: bool,
-    contacts: std::collections::HashMap<String, (String, String)>,
-    accounts: std::collections::HashMap<String, String>,
+    contacts: std::collections::HashMap<ContactId, (String, String)>,
+    accounts: std::collections::HashMap<AccountId, String>,
 }
 
 /// [`People`] of `cases` (already readable by the caller).
@@ -604,14 +617,14 @@ async fn opener_names(
         for id in ids {
             if let Some(c) = rapport_store::contact::find(conn, id)? {
                 people.contacts.insert(
-                    id.to_string(),
+                    id,
                     (c.name.as_str().to_owned(), c.function.as_str().to_owned()),
                 );
             }
         }
         for id in accounts {
             if let Some(a) = rapport_store::account::find(conn, id)? {
-                people.accounts.insert(id.to_string(), a.name);
+                people.accounts.insert(id, a.name);
             }
         }
         Ok(people)
@@ -645,9 +658,7 @@ pub async fn get(
     let clocks = clocks_for(&store, &principal, vec![detail.case.id]).await?;
     let names = opener_names(&store, &principal, std::slice::from_ref(&detail.case)).await?;
     Ok(HttpResponse::Ok().json(CaseDetailView {
-        case: CaseView::from(&detail.case)
-            .with_sla(&clocks)
-            .with_people(&names),
+        case: CaseView::listed(&detail.case, &clocks, &names),
         participant_ids: detail
             .participants
             .iter()
@@ -779,13 +790,12 @@ pub async fn post(
 ) -> Result<HttpResponse, ApiError> {
     let id: CaseId = path_id(&id, "case")?;
     let b = body.into_inner();
-    let kind = parse_enum(
+    let kind = parse_required(
         "kind",
-        Some(&b.kind),
+        &b.kind,
         EntryKind::parse,
         "portal, chat, note, email_out".into(),
-    )?
-    .ok_or(ApiError::Internal("kind".into()))?;
+    )?;
     let app = state.into_inner();
     let posted = blocking::run(move || {
         cases::post(
@@ -1282,9 +1292,9 @@ pub async fn sla_report(
             next_response_minutes: report.targets.next_response_minutes,
             resolution_minutes: report.targets.resolution_minutes,
         },
-        first_response: view("first_response"),
-        next_response: view("next_response"),
-        resolution: view("resolution"),
+        first_response: view(crate::usecase::sla::FIRST_RESPONSE),
+        next_response: view(crate::usecase::sla::NEXT_RESPONSE),
+        resolution: view(crate::usecase::sla::RESOLUTION),
     }))
 }
 

@@ -31,15 +31,23 @@ pub(super) fn parse_enum<T>(
     choices: String,
 ) -> Result<Option<T>, ApiError> {
     value
-        .map(|v| {
-            parse(v).ok_or_else(|| {
-                ApiError::UseCase(crate::usecase::UseCaseError::Validation {
-                    field,
-                    message: format!("must be one of: {choices}"),
-                })
-            })
-        })
+        .map(|v| parse_required(field, v, parse, choices))
         .transpose()
+}
+
+/// A required text enum, or 422 naming the choices.
+pub(super) fn parse_required<T>(
+    field: &'static str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+    choices: String,
+) -> Result<T, ApiError> {
+    parse(value).ok_or_else(|| {
+        ApiError::UseCase(crate::usecase::UseCaseError::Validation {
+            field,
+            message: format!("must be one of: {choices}"),
+        })
+    })
 }
 
 // ---------- staff ----------
