@@ -26,7 +26,7 @@ struct PostgresDatabase {
     admin_url: String,
     name: String,
     /// A tablespace made for this database alone, dropped after it.
-    tablespace: Option<String>,
+    tablespace: std::sync::Mutex<Option<String>>,
 }
 
 fn postgres_required() -> bool {
@@ -80,7 +80,7 @@ impl TestDatabase {
                     postgres: Some(PostgresDatabase {
                         admin_url,
                         name,
-                        tablespace: None,
+                        tablespace: std::sync::Mutex::new(None),
                     }),
                 })
             }
@@ -89,8 +89,8 @@ impl TestDatabase {
 
     /// Moves a fresh PostgreSQL database to a tablespace at `location` (a
     /// directory the server's user owns), so that its tables live there.
-    pub fn move_to_tablespace(&mut self, location: &Path) {
-        let pg = self.postgres.as_mut().expect("a PostgreSQL database");
+    pub fn move_to_tablespace(&self, location: &Path) {
+        let pg = self.postgres.as_ref().expect("a PostgreSQL database");
         let tablespace = format!("{}_space", pg.name);
         let mut admin = PgConnection::establish(&pg.admin_url).expect("admin connection");
         diesel::sql_query(format!(
@@ -99,7 +99,7 @@ impl TestDatabase {
         ))
         .execute(&mut admin)
         .expect("create tablespace");
-        pg.tablespace = Some(tablespace.clone());
+        *pg.tablespace.lock().unwrap_or_else(|e| e.into_inner()) = Some(tablespace.clone());
         diesel::sql_query(format!(
             "ALTER DATABASE {} SET TABLESPACE {tablespace}",
             pg.name
@@ -146,9 +146,12 @@ fn drop_database(pg: &PostgresDatabase) {
                 .is_ok()
         });
         if dropped {
-            if let (Some(space), Ok(mut admin)) =
-                (&pg.tablespace, PgConnection::establish(&pg.admin_url))
-            {
+            let space = pg
+                .tablespace
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let (Some(space), Ok(mut admin)) = (space, PgConnection::establish(&pg.admin_url)) {
                 let _ = diesel::sql_query(format!("DROP TABLESPACE IF EXISTS {space}"))
                     .execute(&mut admin);
             }

@@ -20,6 +20,7 @@ pub mod browser;
 pub mod chat_client;
 mod database;
 pub mod http;
+pub mod invariants;
 mod process;
 pub mod seed;
 mod server;
@@ -48,27 +49,27 @@ pub fn report_skip(why: &str) {
     }
 }
 
-/// Defines one test per backend: `name::sqlite` and `name::postgres`.
-/// The body receives a fresh [`TestDatabase`].
+/// Runs `async fn name(db: &TestDatabase)` once per backend, as the tests
+/// `name::sqlite` and `name::postgres`, each on a fresh database, and then
+/// checks what must hold after any test ([`invariants::check`]). The test
+/// body is an ordinary function, so rustfmt formats it.
 #[macro_export]
 macro_rules! e2e_test {
-    ($(#[$meta:meta])* async fn $name:ident($db:ident) $body:block) => {
-        $(#[$meta])*
+    ($name:ident) => {
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($db: $crate::TestDatabase) $body
-
             #[actix_web::test]
             async fn sqlite() {
-                run($crate::TestDatabase::create($crate::Backend::Sqlite).expect("SQLite always works")).await
+                let db = $crate::TestDatabase::create($crate::Backend::Sqlite)
+                    .expect("SQLite always works");
+                super::$name(&db).await;
+                $crate::invariants::check(&db);
             }
 
             #[actix_web::test]
             async fn postgres() {
                 if let Some(db) = $crate::TestDatabase::create($crate::Backend::Postgres) {
-                    run(db).await
+                    super::$name(&db).await;
+                    $crate::invariants::check(&db);
                 }
             }
         }

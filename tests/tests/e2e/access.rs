@@ -4,6 +4,7 @@
 
 use actix_web::http::Method;
 use rapport_server::config::UnknownSenders;
+use rapport_tests::TestDatabase;
 use rapport_tests::{TestApp, e2e_test};
 use serde_json::{Value, json};
 
@@ -210,36 +211,87 @@ pub(crate) fn conversation_rows(w: &World, ids: &ConversationIds) -> Vec<MatrixR
     ]
 }
 
-e2e_test! {
-    async fn every_conversation_endpoint_answers_each_kind_of_caller_exactly_as_intended(db) {
-        // Every caller fails to sign in from one address: room for all of them.
-        let app = TestApp::spawn_with(&db, |s| {
-            s.mail.unknown_senders = UnknownSenders::Quarantine;
-            s.auth.login_free_attempts = 100;
-        })
+e2e_test!(every_conversation_endpoint_answers_each_kind_of_caller_exactly_as_intended);
+async fn every_conversation_endpoint_answers_each_kind_of_caller_exactly_as_intended(
+    db: &TestDatabase,
+) {
+    // Every caller fails to sign in from one address: room for all of them.
+    let app = TestApp::spawn_with(db, |s| {
+        s.mail.unknown_senders = UnknownSenders::Quarantine;
+        s.auth.login_free_attempts = 100;
+    })
+    .await;
+    let w = world(&app, db).await;
+    let t = tokens(&app, &w).await;
+    let case = &w.acme_case;
+    let uploaded = app
+        .send_raw(
+            &format!("/api/v1/cases/{case}/attachments"),
+            &content_type(),
+            multipart(
+                &[("body", "The PO scan")],
+                &[("PO 7781.txt", b"PO 7781 total 1,250.00")],
+            ),
+            Some(&w.contact_in),
+        )
         .await;
-        let w = world(&app, &db).await;
-        let t = tokens(&app, &w).await;
-        let case = &w.acme_case;
-        let uploaded = app.send_raw(&format!("/api/v1/cases/{case}/attachments"), &content_type(), multipart(&[("body", "The PO scan")], &[("PO 7781.txt", b"PO 7781 total 1,250.00")]), Some(&w.contact_in)).await;
-        let uploaded = ok(uploaded, 201).await;
-        let attachment = uploaded["entry"]["attachments"][0]["id"].as_str().unwrap().to_owned();
-        let note = ok(app.post_as(&w.agent_in, &format!("/api/v1/cases/{case}/entries"), &json!({"kind": "note", "body": "Internal check of PO 7781"})).await, 201).await;
-        let entry = note["entry"]["id"].as_str().unwrap().to_owned();
-        let spare = ok(app.post_as(&w.contact_in, "/api/v1/cases", &json!({"subject": "Invoice 2026-114 again", "body": "Same question as before"})).await, 201).await;
-        let held = app.send_raw("/api/v1/inbound/email", "message/rfc822", QUARANTINED.replace("{n}", "0").into_bytes(), Some(&t.mail)).await;
-        let held = ok(held, 202).await;
-        assert_eq!(held["status"], "quarantined");
-        let doomed = ok(app.post_as(&w.admin, "/api/v1/api-tokens", &json!({"name": "Doomed", "scopes": ["directory:read"]})).await, 201).await;
-        let ids = ConversationIds {
-            attachment,
-            entry,
-            spare_case: spare["case"]["id"].as_str().unwrap().to_owned(),
-            held_mail: held["id"].as_str().unwrap().to_owned(),
-            token_to_revoke: doomed["id"].as_str().unwrap().to_owned(),
-        };
-        check_matrix(&app, &w, &t, &conversation_rows(&w, &ids), |_| &["Invoice 2026-114", "PO 7781", "Internal check"]).await;
-    }
+    let uploaded = ok(uploaded, 201).await;
+    let attachment = uploaded["entry"]["attachments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let note = ok(
+        app.post_as(
+            &w.agent_in,
+            &format!("/api/v1/cases/{case}/entries"),
+            &json!({"kind": "note", "body": "Internal check of PO 7781"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let entry = note["entry"]["id"].as_str().unwrap().to_owned();
+    let spare = ok(
+        app.post_as(
+            &w.contact_in,
+            "/api/v1/cases",
+            &json!({"subject": "Invoice 2026-114 again", "body": "Same question as before"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let held = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            QUARANTINED.replace("{n}", "0").into_bytes(),
+            Some(&t.mail),
+        )
+        .await;
+    let held = ok(held, 202).await;
+    assert_eq!(held["status"], "quarantined");
+    let doomed = ok(
+        app.post_as(
+            &w.admin,
+            "/api/v1/api-tokens",
+            &json!({"name": "Doomed", "scopes": ["directory:read"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let ids = ConversationIds {
+        attachment,
+        entry,
+        spare_case: spare["case"]["id"].as_str().unwrap().to_owned(),
+        held_mail: held["id"].as_str().unwrap().to_owned(),
+        token_to_revoke: doomed["id"].as_str().unwrap().to_owned(),
+    };
+    check_matrix(&app, &w, &t, &conversation_rows(&w, &ids), |_| {
+        &["Invoice 2026-114", "PO 7781", "Internal check"]
+    })
+    .await;
 }
 
 /// Routes no matrix can call, each with the reason and where it is tested.

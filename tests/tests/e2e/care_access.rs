@@ -3,6 +3,7 @@
 
 use actix_web::http::Method;
 use chrono::{Duration, Utc};
+use rapport_tests::TestDatabase;
 use rapport_tests::{TestApp, e2e_test};
 use serde_json::json;
 
@@ -65,30 +66,81 @@ pub(crate) fn care_rows(w: &World, ids: &CareIds) -> Vec<MatrixRow> {
     ]
 }
 
-e2e_test! {
-    async fn every_care_endpoint_answers_each_kind_of_caller_exactly_as_intended(db) {
-        let app = TestApp::spawn(&db).await;
-        let w = world(&app, &db).await;
-        let t = tokens(&app, &w).await;
-        let case = &w.acme_case;
-        let article = ok(app.post_as(&w.agent_in, "/api/v1/kb/articles", &json!({"title": "Strategic escalation desk", "body": "Call the desk.", "visibility": "restricted", "audience_tiers": ["strategic"], "status": "published"})).await, 201).await["id"].as_str().unwrap().to_owned();
-        let canned = ok(app.post_as(&w.agent_in, "/api/v1/canned-responses", &json!({"team_id": w.team_in, "title": "Acme greeting", "body": "Hello {{contact.name}}"})).await, 201).await["id"].as_str().unwrap().to_owned();
-        let doomed = ok(app.post_as(&w.agent_in, "/api/v1/canned-responses", &json!({"team_id": w.team_in, "title": "Old", "body": "Old text"})).await, 201).await["id"].as_str().unwrap().to_owned();
-        let suggestion = app.get_as(&w.contact_in, "/api/v1/kb/suggest?q=escalation").await.json()["suggestion_id"].as_str().unwrap().to_owned();
-        let start = Utc::now() + Duration::days(2);
-        let slots = json!([{"start": start, "end": start + Duration::minutes(30)}]);
-        let meeting = ok(app.post_as(&w.agent_in, &format!("/api/v1/cases/{case}/appointments"), &json!({"title": "Acme review", "slots": slots})).await, 201).await["id"].as_str().unwrap().to_owned();
-        ok(app.send(Method::PATCH, &format!("/api/v1/cases/{case}"), Some(json!({"status": "resolved"}).to_string()), Some(&w.agent_in)).await, 200).await;
+e2e_test!(every_care_endpoint_answers_each_kind_of_caller_exactly_as_intended);
+async fn every_care_endpoint_answers_each_kind_of_caller_exactly_as_intended(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let t = tokens(&app, &w).await;
+    let case = &w.acme_case;
+    let article = ok(app.post_as(&w.agent_in, "/api/v1/kb/articles", &json!({"title": "Strategic escalation desk", "body": "Call the desk.", "visibility": "restricted", "audience_tiers": ["strategic"], "status": "published"})).await, 201).await["id"].as_str().unwrap().to_owned();
+    let canned = ok(app.post_as(&w.agent_in, "/api/v1/canned-responses", &json!({"team_id": w.team_in, "title": "Acme greeting", "body": "Hello {{contact.name}}"})).await, 201).await["id"].as_str().unwrap().to_owned();
+    let doomed = ok(
+        app.post_as(
+            &w.agent_in,
+            "/api/v1/canned-responses",
+            &json!({"team_id": w.team_in, "title": "Old", "body": "Old text"}),
+        )
+        .await,
+        201,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let suggestion = app
+        .get_as(&w.contact_in, "/api/v1/kb/suggest?q=escalation")
+        .await
+        .json()["suggestion_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let start = Utc::now() + Duration::days(2);
+    let slots = json!([{"start": start, "end": start + Duration::minutes(30)}]);
+    let meeting = ok(
+        app.post_as(
+            &w.agent_in,
+            &format!("/api/v1/cases/{case}/appointments"),
+            &json!({"title": "Acme review", "slots": slots}),
+        )
+        .await,
+        201,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        app.send(
+            Method::PATCH,
+            &format!("/api/v1/cases/{case}"),
+            Some(json!({"status": "resolved"}).to_string()),
+            Some(&w.agent_in),
+        )
+        .await,
+        200,
+    )
+    .await;
 
-        let ids = CareIds { article, canned, doomed, suggestion, meeting };
-        // The knowledge base is every agent's; a restricted article is not for other clients.
-        check_matrix(&app, &w, &t, &care_rows(&w, &ids), |who| {
-            if who == "agent outside it" {
-                &["Acme", "Invoice 2026-114", "Acme review", "Hello Anna"]
-            } else {
-                &["Acme", "Invoice 2026-114", "Acme review", "Hello Anna", "Call the desk"]
-            }
-        })
-        .await;
-    }
+    let ids = CareIds {
+        article,
+        canned,
+        doomed,
+        suggestion,
+        meeting,
+    };
+    // The knowledge base is every agent's; a restricted article is not for other clients.
+    check_matrix(&app, &w, &t, &care_rows(&w, &ids), |who| {
+        if who == "agent outside it" {
+            &["Acme", "Invoice 2026-114", "Acme review", "Hello Anna"]
+        } else {
+            &[
+                "Acme",
+                "Invoice 2026-114",
+                "Acme review",
+                "Hello Anna",
+                "Call the desk",
+            ]
+        }
+    })
+    .await;
 }

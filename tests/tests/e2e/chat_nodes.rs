@@ -229,77 +229,101 @@ async fn two_server_processes_fan_out_to_each_other() {
     node_a.wait_exit(Duration::from_secs(20));
 }
 
-e2e_test! {
-    async fn acknowledged_chat_messages_survive_a_killed_server(db) {
-        const N: usize = 300;
-        let env = [("RAPPORT_CHAT__FRAMES_PER_SECOND", "10000"), ("RAPPORT_CHAT__BURST", "10000")];
-        let mut server = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
-        let base = format!("http://{}", server.wait_ready(READY));
-        let (_, _, contact_token) = account_with_team(&db, &base).await;
-        let (mut contact, _) = ChatClient::connect_to(&base, &contact_token).await;
-        contact.send(json!({"type": "start", "client_message_id": "start", "body": "Bulk order questions"})).await;
-        let case = contact.next_of("ack").await["case_id"].as_str().unwrap().to_owned();
+e2e_test!(acknowledged_chat_messages_survive_a_killed_server);
+async fn acknowledged_chat_messages_survive_a_killed_server(db: &TestDatabase) {
+    const N: usize = 300;
+    let env = [
+        ("RAPPORT_CHAT__FRAMES_PER_SECOND", "10000"),
+        ("RAPPORT_CHAT__BURST", "10000"),
+    ];
+    let mut server = RapportProcess::serve(rapport_bin!(), db, &[], &env);
+    let base = format!("http://{}", server.wait_ready(READY));
+    let (_, _, contact_token) = account_with_team(db, &base).await;
+    let (mut contact, _) = ChatClient::connect_to(&base, &contact_token).await;
+    contact
+        .send(
+            json!({"type": "start", "client_message_id": "start", "body": "Bulk order questions"}),
+        )
+        .await;
+    let case = contact.next_of("ack").await["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
-        // Send everything at once, and kill the server once a third is acknowledged.
-        for i in 0..N {
-            contact.send(json!({"type": "send", "case_id": case, "client_message_id": format!("m-{i}"), "body": format!("line {i}")})).await;
-        }
-        let mut acked: HashMap<String, String> = HashMap::new();
-        while acked.len() < N / 3 {
-            let frame = contact.recv().await.expect("acks arrive");
-            if frame["type"] == "ack" {
-                acked.insert(frame["client_message_id"].as_str().unwrap().to_owned(), frame["entry_id"].as_str().unwrap().to_owned());
-            }
-        }
-        server.signal("KILL");
-        // Acks already on the wire count too.
-        while let Some(frame) = contact.recv_within(Duration::from_secs(2)).await {
-            if frame["type"] == "ack" {
-                acked.insert(frame["client_message_id"].as_str().unwrap().to_owned(), frame["entry_id"].as_str().unwrap().to_owned());
-            }
-        }
-        server.wait_exit(Duration::from_secs(10));
-        assert!(acked.len() < N, "the kill came mid-stream ({} acked)", acked.len());
-
-        // Restarted, the client resends everything it sent, as a client
-        // without its acks would.
-        let mut again = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
-        let base = format!("http://{}", again.wait_ready(READY));
-        let (mut contact, _) = ChatClient::connect_to(&base, &contact_token).await;
-        contact.join(&case, None).await;
-        for i in 0..N {
-            let id = format!("m-{i}");
-            let ack = contact.say(&case, &id, &format!("line {i}")).await;
-            if let Some(before) = acked.get(&id) {
-                assert_eq!(ack["duplicate"], true, "{id} was stored before the kill");
-                assert_eq!(ack["entry_id"].as_str().unwrap(), before);
-            }
-        }
-        // Every message is in the thread exactly once.
-        let agent = login(&base, &seed::staff(&db, "admin")).await;
-        let mut bodies: Vec<String> = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                Some(c) => format!("{base}/api/v1/cases/{case}/entries?limit=200&cursor={c}"),
-                None => format!("{base}/api/v1/cases/{case}/entries?limit=200"),
-            };
-            let (status, page) = call(&client(), "GET", path, Some(&agent), None).await;
-            assert_eq!(status, 200, "{page}");
-            let items = page["items"].as_array().unwrap();
-            bodies.extend(items.iter().filter(|e| e["kind"] == "chat").map(|e| e["body"].as_str().unwrap().to_owned()));
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_owned()),
-                None => break,
-            }
-        }
-        for i in 0..N {
-            let want = format!("line {i}");
-            assert_eq!(bodies.iter().filter(|b| **b == want).count(), 1, "{want}");
-        }
-        again.signal("TERM");
-        again.wait_exit(Duration::from_secs(20));
+    // Send everything at once, and kill the server once a third is acknowledged.
+    for i in 0..N {
+        contact.send(json!({"type": "send", "case_id": case, "client_message_id": format!("m-{i}"), "body": format!("line {i}")})).await;
     }
+    let mut acked: HashMap<String, String> = HashMap::new();
+    while acked.len() < N / 3 {
+        let frame = contact.recv().await.expect("acks arrive");
+        if frame["type"] == "ack" {
+            acked.insert(
+                frame["client_message_id"].as_str().unwrap().to_owned(),
+                frame["entry_id"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+    server.signal("KILL");
+    // Acks already on the wire count too.
+    while let Some(frame) = contact.recv_within(Duration::from_secs(2)).await {
+        if frame["type"] == "ack" {
+            acked.insert(
+                frame["client_message_id"].as_str().unwrap().to_owned(),
+                frame["entry_id"].as_str().unwrap().to_owned(),
+            );
+        }
+    }
+    server.wait_exit(Duration::from_secs(10));
+    assert!(
+        acked.len() < N,
+        "the kill came mid-stream ({} acked)",
+        acked.len()
+    );
+
+    // Restarted, the client resends everything it sent, as a client
+    // without its acks would.
+    let mut again = RapportProcess::serve(rapport_bin!(), db, &[], &env);
+    let base = format!("http://{}", again.wait_ready(READY));
+    let (mut contact, _) = ChatClient::connect_to(&base, &contact_token).await;
+    contact.join(&case, None).await;
+    for i in 0..N {
+        let id = format!("m-{i}");
+        let ack = contact.say(&case, &id, &format!("line {i}")).await;
+        if let Some(before) = acked.get(&id) {
+            assert_eq!(ack["duplicate"], true, "{id} was stored before the kill");
+            assert_eq!(ack["entry_id"].as_str().unwrap(), before);
+        }
+    }
+    // Every message is in the thread exactly once.
+    let agent = login(&base, &seed::staff(db, "admin")).await;
+    let mut bodies: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("{base}/api/v1/cases/{case}/entries?limit=200&cursor={c}"),
+            None => format!("{base}/api/v1/cases/{case}/entries?limit=200"),
+        };
+        let (status, page) = call(&client(), "GET", path, Some(&agent), None).await;
+        assert_eq!(status, 200, "{page}");
+        let items = page["items"].as_array().unwrap();
+        bodies.extend(
+            items
+                .iter()
+                .filter(|e| e["kind"] == "chat")
+                .map(|e| e["body"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    for i in 0..N {
+        let want = format!("line {i}");
+        assert_eq!(bodies.iter().filter(|b| **b == want).count(), 1, "{want}");
+    }
+    again.signal("TERM");
+    again.wait_exit(Duration::from_secs(20));
 }
 
 /// An administrator's session on the test database, to cut the nodes'

@@ -288,21 +288,20 @@ async fn exercise(
     }
 }
 
-async fn one_node(db: TestDatabase) {
-    let app = TestApp::spawn_with(&db, |s| {
+async fn one_node(db: &TestDatabase) {
+    let app = TestApp::spawn_with(db, |s| {
         s.chat.frames_per_second = 1_000;
         s.chat.burst = 1_000;
     })
     .await;
-    let w = world(&app, &db).await;
+    let w = world(&app, db).await;
     let bases = vec![app.base_url.clone()];
     exercise(&bases, &bases, &w.agent_in, &w.contact_in, &w.acme_case).await;
 }
 
-e2e_test! {
-    async fn readers_killed_at_random_resume_with_every_entry_exactly_once(db) {
-        one_node(db).await
-    }
+e2e_test!(readers_killed_at_random_resume_with_every_entry_exactly_once);
+async fn readers_killed_at_random_resume_with_every_entry_exactly_once(db: &TestDatabase) {
+    one_node(db).await
 }
 
 #[actix_web::test]

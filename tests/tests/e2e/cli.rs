@@ -18,27 +18,37 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> u16 {
         .as_u16()
 }
 
-e2e_test! {
-    async fn serve_answers_and_stops_gracefully_on_sigterm(db) {
-        let mut server = RapportProcess::serve(rapport_bin!(), &db, &[], &[]);
-        let addr = server.wait_ready(Duration::from_secs(60));
-        assert_eq!(http_get(addr, "/healthz").await, 200);
-        assert_eq!(http_get(addr, "/readyz").await, 200);
-        server.signal("TERM");
-        let status = server.wait_exit(Duration::from_secs(20));
-        assert!(status.success(), "exit {status:?}; stderr:\n{}", server.stderr_text());
-        assert!(server.stderr_text().contains("Rapport stopped"), "{}", server.stderr_text());
-    }
+e2e_test!(serve_answers_and_stops_gracefully_on_sigterm);
+async fn serve_answers_and_stops_gracefully_on_sigterm(db: &TestDatabase) {
+    let mut server = RapportProcess::serve(rapport_bin!(), db, &[], &[]);
+    let addr = server.wait_ready(Duration::from_secs(60));
+    assert_eq!(http_get(addr, "/healthz").await, 200);
+    assert_eq!(http_get(addr, "/readyz").await, 200);
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(20));
+    assert!(
+        status.success(),
+        "exit {status:?}; stderr:\n{}",
+        server.stderr_text()
+    );
+    assert!(
+        server.stderr_text().contains("Rapport stopped"),
+        "{}",
+        server.stderr_text()
+    );
 }
 
-e2e_test! {
-    async fn serve_stops_gracefully_on_sigint(db) {
-        let mut server = RapportProcess::serve(rapport_bin!(), &db, &[], &[]);
-        server.wait_ready(Duration::from_secs(60));
-        server.signal("INT");
-        let status = server.wait_exit(Duration::from_secs(20));
-        assert!(status.success(), "exit {status:?}; stderr:\n{}", server.stderr_text());
-    }
+e2e_test!(serve_stops_gracefully_on_sigint);
+async fn serve_stops_gracefully_on_sigint(db: &TestDatabase) {
+    let mut server = RapportProcess::serve(rapport_bin!(), db, &[], &[]);
+    server.wait_ready(Duration::from_secs(60));
+    server.signal("INT");
+    let status = server.wait_exit(Duration::from_secs(20));
+    assert!(
+        status.success(),
+        "exit {status:?}; stderr:\n{}",
+        server.stderr_text()
+    );
 }
 
 #[test]
@@ -208,45 +218,51 @@ fn version_prints_the_package_version() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
 
-e2e_test! {
-    async fn embedded_mode_generates_a_private_secret_once(db) {
-        let mut first = RapportProcess::serve(rapport_bin!(), &db, &[], &[]);
-        first.wait_ready(Duration::from_secs(60));
-        first.signal("TERM");
-        first.wait_exit(Duration::from_secs(20));
-        let key = db.data_dir().join("secrets/jwt.key");
-        let meta = std::fs::metadata(&key).expect("secret generated");
-        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        let dir_mode = std::fs::metadata(db.data_dir().join("secrets")).unwrap().permissions().mode();
-        assert_eq!(dir_mode & 0o077, 0, "secrets dir is private");
-        let content = std::fs::read_to_string(&key).unwrap();
-        assert!(!first.stderr_text().contains(&content), "secret was logged");
+e2e_test!(embedded_mode_generates_a_private_secret_once);
+async fn embedded_mode_generates_a_private_secret_once(db: &TestDatabase) {
+    let mut first = RapportProcess::serve(rapport_bin!(), db, &[], &[]);
+    first.wait_ready(Duration::from_secs(60));
+    first.signal("TERM");
+    first.wait_exit(Duration::from_secs(20));
+    let key = db.data_dir().join("secrets/jwt.key");
+    let meta = std::fs::metadata(&key).expect("secret generated");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let dir_mode = std::fs::metadata(db.data_dir().join("secrets"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o077, 0, "secrets dir is private");
+    let content = std::fs::read_to_string(&key).unwrap();
+    assert!(!first.stderr_text().contains(&content), "secret was logged");
 
-        let mut second = RapportProcess::serve(rapport_bin!(), &db, &[], &[]);
-        second.wait_ready(Duration::from_secs(60));
-        assert_eq!(std::fs::read_to_string(&key).unwrap(), content, "secret is reused");
-    }
+    let mut second = RapportProcess::serve(rapport_bin!(), db, &[], &[]);
+    second.wait_ready(Duration::from_secs(60));
+    assert_eq!(
+        std::fs::read_to_string(&key).unwrap(),
+        content,
+        "secret is reused"
+    );
 }
 
-e2e_test! {
-    async fn json_logs_are_one_object_per_line(db) {
-        let mut server = RapportProcess::serve(rapport_bin!(), &db, &[], &[("RAPPORT_LOG__FORMAT", "json")]);
-        let addr = server.wait_ready(Duration::from_secs(60));
-        assert_eq!(http_get(addr, "/readyz").await, 200);
-        server.signal("TERM");
-        server.wait_exit(Duration::from_secs(20));
-        let logs = server.stderr_text();
-        let mut saw_request = false;
-        for line in logs.lines().filter(|l| !l.trim().is_empty()) {
-            let value: serde_json::Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            if value["message"] == "request served" {
-                saw_request = true;
-                assert!(value["span"]["request_id"].is_string(), "{line}");
-            }
+e2e_test!(json_logs_are_one_object_per_line);
+async fn json_logs_are_one_object_per_line(db: &TestDatabase) {
+    let mut server =
+        RapportProcess::serve(rapport_bin!(), db, &[], &[("RAPPORT_LOG__FORMAT", "json")]);
+    let addr = server.wait_ready(Duration::from_secs(60));
+    assert_eq!(http_get(addr, "/readyz").await, 200);
+    server.signal("TERM");
+    server.wait_exit(Duration::from_secs(20));
+    let logs = server.stderr_text();
+    let mut saw_request = false;
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        if value["message"] == "request served" {
+            saw_request = true;
+            assert!(value["span"]["request_id"].is_string(), "{line}");
         }
-        assert!(saw_request, "no request log line:\n{logs}");
     }
+    assert!(saw_request, "no request log line:\n{logs}");
 }
 
 /// Operators set the short forms and section keys in the environment;

@@ -174,225 +174,508 @@ async fn thread_of(app: &TestApp, token: &str, case: &str) -> Vec<Value> {
         .clone()
 }
 
-e2e_test! {
-    async fn mail_through_lmtp_threads_into_one_case_and_replies_reach_an_smtp_sink(db) {
-        let sink = SmtpSink::start();
-        let app = TestApp::spawn_with(&db, |s| {
-            s.mail.lmtp_bind = "127.0.0.1:0".into();
-            s.mail.transport = MailTransport::Smtp;
-            s.mail.smtp_host = "127.0.0.1".into();
-            s.mail.smtp_port = sink.addr.port();
-            s.mail.smtp_security = SmtpSecurity::None;
-        })
-        .await;
-        let lmtp = app.lmtp_addr.expect("the LMTP listener runs");
-        let d = desk(&app, &db).await;
+e2e_test!(mail_through_lmtp_threads_into_one_case_and_replies_reach_an_smtp_sink);
+async fn mail_through_lmtp_threads_into_one_case_and_replies_reach_an_smtp_sink(db: &TestDatabase) {
+    let sink = SmtpSink::start();
+    let app = TestApp::spawn_with(db, |s| {
+        s.mail.lmtp_bind = "127.0.0.1:0".into();
+        s.mail.transport = MailTransport::Smtp;
+        s.mail.smtp_host = "127.0.0.1".into();
+        s.mail.smtp_port = sink.addr.port();
+        s.mail.smtp_security = SmtpSecurity::None;
+    })
+    .await;
+    let lmtp = app.lmtp_addr.expect("the LMTP listener runs");
+    let d = desk(&app, db).await;
 
-        // A new message opens a case and is acknowledged over SMTP.
-        lmtp_send(lmtp, "anna@acme.example", &["support@rapport.localhost"], first_mail("Invoice 2026-0318 shows the wrong VAT rate", "first-1@acme.example")).await.unwrap();
-        let sent = sink.wait_for(1).await;
-        let ack = String::from_utf8_lossy(&sent[0].raw).into_owned();
-        assert_eq!(sent[0].rcpt_to, vec!["anna@acme.example"]);
-        assert_eq!(sent[0].mail_from, "support@rapport.localhost");
-        assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-generated"));
-        assert_eq!(header(&ack, "In-Reply-To"), Some("<first-1@acme.example>"));
-        let subject = header(&ack, "Subject").unwrap().to_owned();
-        assert!(subject.starts_with("[#"), "{subject}");
-        let number: i64 = subject[2..subject.find(']').unwrap()].parse().unwrap();
-        let reply_to = header(&ack, "Reply-To").unwrap().to_owned();
-        assert!(reply_to.contains(&format!("support+{number}-")) && reply_to.contains("@rapport.localhost"), "{reply_to}");
-        let ack_id = header(&ack, "Message-ID").unwrap().trim_matches(|c| c == '<' || c == '>').to_owned();
-        assert!(ack_id.ends_with("@rapport.localhost"));
-        let parsed = rapport_mail::parse(&sent[0].raw).unwrap();
-        assert!(parsed.text.contains(&format!("case #{number}")), "{}", parsed.text);
-        assert!(parsed.html.is_some(), "text and HTML parts");
-        let cases = app.get_as(&d.agent, "/api/v1/cases").await.json();
-        let case = cases["items"].as_array().unwrap().iter().find(|c| c["number"] == number).unwrap().clone();
-        let case_id = case["id"].as_str().unwrap().to_owned();
-        assert_eq!(case["channel"], "email");
-        assert_eq!(case["account_id"], d.acme.as_str());
+    // A new message opens a case and is acknowledged over SMTP.
+    lmtp_send(
+        lmtp,
+        "anna@acme.example",
+        &["support@rapport.localhost"],
+        first_mail(
+            "Invoice 2026-0318 shows the wrong VAT rate",
+            "first-1@acme.example",
+        ),
+    )
+    .await
+    .unwrap();
+    let sent = sink.wait_for(1).await;
+    let ack = String::from_utf8_lossy(&sent[0].raw).into_owned();
+    assert_eq!(sent[0].rcpt_to, vec!["anna@acme.example"]);
+    assert_eq!(sent[0].mail_from, "support@rapport.localhost");
+    assert_eq!(header(&ack, "Auto-Submitted"), Some("auto-generated"));
+    assert_eq!(header(&ack, "In-Reply-To"), Some("<first-1@acme.example>"));
+    let subject = header(&ack, "Subject").unwrap().to_owned();
+    assert!(subject.starts_with("[#"), "{subject}");
+    let number: i64 = subject[2..subject.find(']').unwrap()].parse().unwrap();
+    let reply_to = header(&ack, "Reply-To").unwrap().to_owned();
+    assert!(
+        reply_to.contains(&format!("support+{number}-")) && reply_to.contains("@rapport.localhost"),
+        "{reply_to}"
+    );
+    let ack_id = header(&ack, "Message-ID")
+        .unwrap()
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_owned();
+    assert!(ack_id.ends_with("@rapport.localhost"));
+    let parsed = rapport_mail::parse(&sent[0].raw).unwrap();
+    assert!(
+        parsed.text.contains(&format!("case #{number}")),
+        "{}",
+        parsed.text
+    );
+    assert!(parsed.html.is_some(), "text and HTML parts");
+    let cases = app.get_as(&d.agent, "/api/v1/cases").await.json();
+    let case = cases["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["number"] == number)
+        .unwrap()
+        .clone();
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    assert_eq!(case["channel"], "email");
+    assert_eq!(case["account_id"], d.acme.as_str());
 
-        // Replies thread back: by In-Reply-To (Gmail), by the signed reply
-        // address (Apple Mail), by the subject tag from a colleague (Outlook).
-        let mut fill = HashMap::from([("RUN", "lmtp".to_owned()), ("CASE_NUMBER", number.to_string()), ("OUR_MESSAGE_ID", ack_id.clone())]);
-        lmtp_send(lmtp, "anna@acme.example", &["support@rapport.localhost"], corpus("gmail_reply.eml", &fill)).await.unwrap();
-        let address = reply_to.trim_start_matches(|c| c != '<').trim_matches(|c| c == '<' || c == '>').to_owned();
-        let address = if address.is_empty() { reply_to.clone() } else { address };
-        fill.insert("REPLY_ADDRESS", address.clone());
-        lmtp_send(lmtp, "anna@acme.example", &[&address], corpus("apple_mail_reply.eml", &fill)).await.unwrap();
-        lmtp_send(lmtp, "bob@acme.example", &["support@rapport.localhost"], corpus("outlook_reply.eml", &fill)).await.unwrap();
-        let thread = thread_of(&app, &d.agent, &case_id).await;
-        let bodies: Vec<&str> = thread.iter().filter(|e| e["kind"] == "email_in").map(|e| e["body"].as_str().unwrap()).collect();
-        assert_eq!(bodies.len(), 4, "{bodies:?}");
-        assert_eq!(bodies[1], "Thanks, the corrected invoice arrived and the totals match now.", "quoted history collapsed");
-        assert!(bodies[2].starts_with("Could you send the credit note as PDF too?"));
-        assert!(!bodies[2].contains("> Hello Anna"));
-        assert!(bodies[3].contains("Hall 3") && !bodies[3].contains("Original Message"));
-        let inbound = app.get_as(&d.admin, "/api/v1/mail/inbound?limit=200").await.json();
-        let outcomes: Vec<String> = inbound["items"].as_array().unwrap().iter().map(|m| m["outcome"].as_str().unwrap_or("").to_owned()).collect();
-        assert!(outcomes[1].contains("In-Reply-To"), "{outcomes:?}");
-        assert!(outcomes[2].contains("reply address"), "{outcomes:?}");
-        assert!(outcomes[3].contains("subject tag"), "{outcomes:?}");
-        // Bob, who sees all of Acme's cases, takes part now.
-        let detail = app.get_as(&d.agent, &format!("/api/v1/cases/{case_id}")).await.json();
-        assert_eq!(detail["participant_ids"].as_array().unwrap().len(), 1, "{detail}");
+    // Replies thread back: by In-Reply-To (Gmail), by the signed reply
+    // address (Apple Mail), by the subject tag from a colleague (Outlook).
+    let mut fill = HashMap::from([
+        ("RUN", "lmtp".to_owned()),
+        ("CASE_NUMBER", number.to_string()),
+        ("OUR_MESSAGE_ID", ack_id.clone()),
+    ]);
+    lmtp_send(
+        lmtp,
+        "anna@acme.example",
+        &["support@rapport.localhost"],
+        corpus("gmail_reply.eml", &fill),
+    )
+    .await
+    .unwrap();
+    let address = reply_to
+        .trim_start_matches(|c| c != '<')
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_owned();
+    let address = if address.is_empty() {
+        reply_to.clone()
+    } else {
+        address
+    };
+    fill.insert("REPLY_ADDRESS", address.clone());
+    lmtp_send(
+        lmtp,
+        "anna@acme.example",
+        &[&address],
+        corpus("apple_mail_reply.eml", &fill),
+    )
+    .await
+    .unwrap();
+    lmtp_send(
+        lmtp,
+        "bob@acme.example",
+        &["support@rapport.localhost"],
+        corpus("outlook_reply.eml", &fill),
+    )
+    .await
+    .unwrap();
+    let thread = thread_of(&app, &d.agent, &case_id).await;
+    let bodies: Vec<&str> = thread
+        .iter()
+        .filter(|e| e["kind"] == "email_in")
+        .map(|e| e["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies.len(), 4, "{bodies:?}");
+    assert_eq!(
+        bodies[1], "Thanks, the corrected invoice arrived and the totals match now.",
+        "quoted history collapsed"
+    );
+    assert!(bodies[2].starts_with("Could you send the credit note as PDF too?"));
+    assert!(!bodies[2].contains("> Hello Anna"));
+    assert!(bodies[3].contains("Hall 3") && !bodies[3].contains("Original Message"));
+    let inbound = app
+        .get_as(&d.admin, "/api/v1/mail/inbound?limit=200")
+        .await
+        .json();
+    let outcomes: Vec<String> = inbound["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["outcome"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(outcomes[1].contains("In-Reply-To"), "{outcomes:?}");
+    assert!(outcomes[2].contains("reply address"), "{outcomes:?}");
+    assert!(outcomes[3].contains("subject tag"), "{outcomes:?}");
+    // Bob, who sees all of Acme's cases, takes part now.
+    let detail = app
+        .get_as(&d.agent, &format!("/api/v1/cases/{case_id}"))
+        .await
+        .json();
+    assert_eq!(
+        detail["participant_ids"].as_array().unwrap().len(),
+        1,
+        "{detail}"
+    );
 
-        // An agent's email reply goes to Anna and Bob, threaded.
-        ok(app.post_as(&d.agent, &format!("/api/v1/cases/{case_id}/entries"), &json!({"kind": "email_out", "body": "The credit note is attached to this email.\n\nKind regards"})).await, 201).await;
-        let sent = sink.wait_for(2).await;
-        let reply = String::from_utf8_lossy(&sent[1].raw).into_owned();
-        let mut to = sent[1].rcpt_to.clone();
-        to.sort();
-        assert_eq!(to, vec!["anna@acme.example", "bob@acme.example"]);
-        assert_eq!(header(&reply, "Auto-Submitted"), None, "a person's reply is not automatic");
-        assert!(header(&reply, "Subject").unwrap().starts_with(&format!("[#{number}]")));
-        let parsed = rapport_mail::parse(&sent[1].raw).unwrap();
-        assert!(parsed.references.contains(&ack_id) && parsed.references.contains(&"CAGmail-lmtp-0001@mail.gmail.com".to_owned()), "{:?}", parsed.references);
-        assert_eq!(parsed.references.first().map(String::as_str), Some("first-1@acme.example"), "oldest first");
-        assert_eq!(parsed.in_reply_to.first(), parsed.references.last());
-        let reply_id = header(&reply, "Message-ID").unwrap().trim_matches(|c| c == '<' || c == '>').to_owned();
+    // An agent's email reply goes to Anna and Bob, threaded.
+    ok(app.post_as(&d.agent, &format!("/api/v1/cases/{case_id}/entries"), &json!({"kind": "email_out", "body": "The credit note is attached to this email.\n\nKind regards"})).await, 201).await;
+    let sent = sink.wait_for(2).await;
+    let reply = String::from_utf8_lossy(&sent[1].raw).into_owned();
+    let mut to = sent[1].rcpt_to.clone();
+    to.sort();
+    assert_eq!(to, vec!["anna@acme.example", "bob@acme.example"]);
+    assert_eq!(
+        header(&reply, "Auto-Submitted"),
+        None,
+        "a person's reply is not automatic"
+    );
+    assert!(
+        header(&reply, "Subject")
+            .unwrap()
+            .starts_with(&format!("[#{number}]"))
+    );
+    let parsed = rapport_mail::parse(&sent[1].raw).unwrap();
+    assert!(
+        parsed.references.contains(&ack_id)
+            && parsed
+                .references
+                .contains(&"CAGmail-lmtp-0001@mail.gmail.com".to_owned()),
+        "{:?}",
+        parsed.references
+    );
+    assert_eq!(
+        parsed.references.first().map(String::as_str),
+        Some("first-1@acme.example"),
+        "oldest first"
+    );
+    assert_eq!(parsed.in_reply_to.first(), parsed.references.last());
+    let reply_id = header(&reply, "Message-ID")
+        .unwrap()
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_owned();
 
-        // An out-of-office answer is stored but never answered.
-        let queued_before = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json().as_array().unwrap().len();
-        lmtp_send(lmtp, "anna@acme.example", &["support@rapport.localhost"], corpus("out_of_office.eml", &fill)).await.unwrap();
-        // An answer would be queued in the transaction that stores the
-        // message: once it is in the thread, the outbox says it all.
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while thread_of(&app, &d.agent, &case_id).await.iter().filter(|e| e["kind"] == "email_in").count() < 5 {
-            assert!(std::time::Instant::now() < deadline, "the out-of-office reply is stored");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let queued = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json().as_array().unwrap().len();
-        assert_eq!(queued, queued_before, "no answer to an automatic reply");
-        assert_eq!(sink.messages().len(), 2);
-
-        // A bounce of our reply marks it failed and tells the team, without a new case.
-        fill.insert("OUR_MESSAGE_ID", reply_id.clone());
-        lmtp_send(lmtp, "", &["support@rapport.localhost"], corpus("dsn_bounce.eml", &fill)).await.unwrap();
-        let outbox = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json();
-        let failed = outbox.as_array().unwrap().iter().find(|m| m["message_id"] == reply_id.as_str()).unwrap();
-        assert_eq!(failed["status"], "failed");
-        assert!(failed["last_error"].as_str().unwrap().contains("5.1.1"));
-        let thread = thread_of(&app, &d.agent, &case_id).await;
-        assert!(thread.iter().any(|e| e["kind"] == "note" && e["body"].as_str().unwrap().contains("could not be delivered")));
-        assert_eq!(app.get_as(&d.agent, "/api/v1/cases").await.json()["items"].as_array().unwrap().len(), 1, "no case for the bounce");
-        assert_eq!(sink.messages().len(), 2);
+    // An out-of-office answer is stored but never answered.
+    let queued_before = app
+        .get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}"))
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .len();
+    lmtp_send(
+        lmtp,
+        "anna@acme.example",
+        &["support@rapport.localhost"],
+        corpus("out_of_office.eml", &fill),
+    )
+    .await
+    .unwrap();
+    // An answer would be queued in the transaction that stores the
+    // message: once it is in the thread, the outbox says it all.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while thread_of(&app, &d.agent, &case_id)
+        .await
+        .iter()
+        .filter(|e| e["kind"] == "email_in")
+        .count()
+        < 5
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the out-of-office reply is stored"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let queued = app
+        .get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}"))
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(queued, queued_before, "no answer to an automatic reply");
+    assert_eq!(sink.messages().len(), 2);
+
+    // A bounce of our reply marks it failed and tells the team, without a new case.
+    fill.insert("OUR_MESSAGE_ID", reply_id.clone());
+    lmtp_send(
+        lmtp,
+        "",
+        &["support@rapport.localhost"],
+        corpus("dsn_bounce.eml", &fill),
+    )
+    .await
+    .unwrap();
+    let outbox = app
+        .get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}"))
+        .await
+        .json();
+    let failed = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["message_id"] == reply_id.as_str())
+        .unwrap();
+    assert_eq!(failed["status"], "failed");
+    assert!(failed["last_error"].as_str().unwrap().contains("5.1.1"));
+    let thread = thread_of(&app, &d.agent, &case_id).await;
+    assert!(thread.iter().any(|e| {
+        e["kind"] == "note"
+            && e["body"]
+                .as_str()
+                .unwrap()
+                .contains("could not be delivered")
+    }));
+    assert_eq!(
+        app.get_as(&d.agent, "/api/v1/cases").await.json()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "no case for the bounce"
+    );
+    assert_eq!(sink.messages().len(), 2);
 }
 
-e2e_test! {
-    async fn a_corpus_of_real_world_mail_lands_where_it_should(db) {
-        let app = TestApp::spawn(&db).await;
-        let d = desk(&app, &db).await;
-        let token = ok(app.post_as(&d.admin, "/api/v1/api-tokens", &json!({"name": "mail provider", "scopes": ["mail:ingest"]})).await, 201).await;
-        let ingest = token["secret"].as_str().unwrap().to_owned();
-        let post = |raw: Vec<u8>, to: &'static str| {
-            let (app, ingest) = (&app, ingest.clone());
-            async move {
-                let res = app.send_raw(&format!("/api/v1/inbound/email?to={to}"), "message/rfc822", raw, Some(&ingest)).await;
-                assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
-                res.json()
-            }
-        };
-        let first = post(first_mail("Invoice 2026-0318 shows the wrong VAT rate", "c-first@acme.example"), "support@rapport.localhost").await;
-        assert_eq!(first["status"], "threaded");
-        assert!(first["outcome"].as_str().unwrap().contains("acknowledged"));
-        let case_id = first["case_id"].as_str().unwrap().to_owned();
-        let case = app.get_as(&d.agent, &format!("/api/v1/cases/{case_id}")).await.json();
-        let number = case["number"].as_i64().unwrap();
-        let outbox = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json();
-        let ack_id = outbox[0]["message_id"].as_str().unwrap().to_owned();
-        let reply_address = app.state.mail.tokens.reply_address("support@rapport.localhost", number);
-        let fill = HashMap::from([("RUN", "http".to_owned()), ("CASE_NUMBER", number.to_string()), ("OUR_MESSAGE_ID", ack_id.clone()), ("REPLY_ADDRESS", reply_address)]);
+e2e_test!(a_corpus_of_real_world_mail_lands_where_it_should);
+async fn a_corpus_of_real_world_mail_lands_where_it_should(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let d = desk(&app, db).await;
+    let token = ok(
+        app.post_as(
+            &d.admin,
+            "/api/v1/api-tokens",
+            &json!({"name": "mail provider", "scopes": ["mail:ingest"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let ingest = token["secret"].as_str().unwrap().to_owned();
+    let post = |raw: Vec<u8>, to: &'static str| {
+        let (app, ingest) = (&app, ingest.clone());
+        async move {
+            let res = app
+                .send_raw(
+                    &format!("/api/v1/inbound/email?to={to}"),
+                    "message/rfc822",
+                    raw,
+                    Some(&ingest),
+                )
+                .await;
+            assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
+            res.json()
+        }
+    };
+    let first = post(
+        first_mail(
+            "Invoice 2026-0318 shows the wrong VAT rate",
+            "c-first@acme.example",
+        ),
+        "support@rapport.localhost",
+    )
+    .await;
+    assert_eq!(first["status"], "threaded");
+    assert!(first["outcome"].as_str().unwrap().contains("acknowledged"));
+    let case_id = first["case_id"].as_str().unwrap().to_owned();
+    let case = app
+        .get_as(&d.agent, &format!("/api/v1/cases/{case_id}"))
+        .await
+        .json();
+    let number = case["number"].as_i64().unwrap();
+    let outbox = app
+        .get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}"))
+        .await
+        .json();
+    let ack_id = outbox[0]["message_id"].as_str().unwrap().to_owned();
+    let reply_address = app
+        .state
+        .mail
+        .tokens
+        .reply_address("support@rapport.localhost", number);
+    let fill = HashMap::from([
+        ("RUN", "http".to_owned()),
+        ("CASE_NUMBER", number.to_string()),
+        ("OUR_MESSAGE_ID", ack_id.clone()),
+        ("REPLY_ADDRESS", reply_address),
+    ]);
 
-        let gmail = post(corpus("gmail_reply.eml", &fill), "").await;
-        assert_eq!((gmail["status"].as_str(), gmail["case_id"].as_str()), (Some("threaded"), Some(case_id.as_str())));
-        // The thread shows the reply; its email keeps the whole text and safe HTML.
-        let thread = thread_of(&app, &d.agent, &case_id).await;
-        let email = thread.iter().find(|e| e["id"] == gmail["entry_id"]).unwrap()["email"].clone();
-        assert_eq!(email["from"], "anna@acme.example");
-        assert_eq!(email["collapsed"], true);
-        assert!(email["full_text"].as_str().unwrap().contains("the corrected invoice is attached"));
-        let html = email["html"].as_str().unwrap();
-        assert!(html.contains("corrected invoice arrived") && !html.contains("script") && !html.contains("tracker.example"), "{html}");
-        let outlook = post(corpus("outlook_reply.eml", &fill), "").await;
-        assert_eq!(outlook["case_id"], case_id.as_str());
-        // A colleague only known by the domain cannot join a case by its
-        // (guessable) number: the tag opens a new case instead.
-        let guess = format!("From: Mallory <mallory@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Re: [#{number}] anything\r\nMessage-ID: <guess@acme.example>\r\n\r\nWhat is in this case?\r\n");
-        let guessed = post(guess.into_bytes(), "").await;
-        assert_eq!(guessed["status"], "threaded");
-        assert_ne!(guessed["case_id"], case_id.as_str());
-        let apple = post(corpus("apple_mail_reply.eml", &fill), "").await;
-        assert_eq!(apple["case_id"], case_id.as_str());
-        let ooo = post(corpus("out_of_office.eml", &fill), "").await;
-        assert_eq!(ooo["case_id"], case_id.as_str());
-        assert!(ooo["outcome"].as_str().unwrap().contains("not answered"), "{ooo}");
-        let list = post(corpus("mailing_list.eml", &fill), "").await;
-        assert_eq!(list["status"], "threaded");
-        assert!(list["outcome"].as_str().unwrap().contains("mailing-list"), "{list}");
-        assert_ne!(list["case_id"], case_id.as_str());
-        let bounce = post(corpus("dsn_bounce.eml", &fill), "").await;
-        assert_eq!(bounce["status"], "bounce");
-        assert!(bounce["case_id"].is_null());
-        let outbox = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json();
-        assert_eq!(outbox.as_array().unwrap().iter().find(|m| m["message_id"] == ack_id.as_str()).unwrap()["status"], "failed");
+    let gmail = post(corpus("gmail_reply.eml", &fill), "").await;
+    assert_eq!(
+        (gmail["status"].as_str(), gmail["case_id"].as_str()),
+        (Some("threaded"), Some(case_id.as_str()))
+    );
+    // The thread shows the reply; its email keeps the whole text and safe HTML.
+    let thread = thread_of(&app, &d.agent, &case_id).await;
+    let email = thread
+        .iter()
+        .find(|e| e["id"] == gmail["entry_id"])
+        .unwrap()["email"]
+        .clone();
+    assert_eq!(email["from"], "anna@acme.example");
+    assert_eq!(email["collapsed"], true);
+    assert!(
+        email["full_text"]
+            .as_str()
+            .unwrap()
+            .contains("the corrected invoice is attached")
+    );
+    let html = email["html"].as_str().unwrap();
+    assert!(
+        html.contains("corrected invoice arrived")
+            && !html.contains("script")
+            && !html.contains("tracker.example"),
+        "{html}"
+    );
+    let outlook = post(corpus("outlook_reply.eml", &fill), "").await;
+    assert_eq!(outlook["case_id"], case_id.as_str());
+    // A colleague only known by the domain cannot join a case by its
+    // (guessable) number: the tag opens a new case instead.
+    let guess = format!(
+        "From: Mallory <mallory@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Re: [#{number}] anything\r\nMessage-ID: <guess@acme.example>\r\n\r\nWhat is in this case?\r\n"
+    );
+    let guessed = post(guess.into_bytes(), "").await;
+    assert_eq!(guessed["status"], "threaded");
+    assert_ne!(guessed["case_id"], case_id.as_str());
+    let apple = post(corpus("apple_mail_reply.eml", &fill), "").await;
+    assert_eq!(apple["case_id"], case_id.as_str());
+    let ooo = post(corpus("out_of_office.eml", &fill), "").await;
+    assert_eq!(ooo["case_id"], case_id.as_str());
+    assert!(
+        ooo["outcome"].as_str().unwrap().contains("not answered"),
+        "{ooo}"
+    );
+    let list = post(corpus("mailing_list.eml", &fill), "").await;
+    assert_eq!(list["status"], "threaded");
+    assert!(
+        list["outcome"].as_str().unwrap().contains("mailing-list"),
+        "{list}"
+    );
+    assert_ne!(list["case_id"], case_id.as_str());
+    let bounce = post(corpus("dsn_bounce.eml", &fill), "").await;
+    assert_eq!(bounce["status"], "bounce");
+    assert!(bounce["case_id"].is_null());
+    let outbox = app
+        .get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}"))
+        .await
+        .json();
+    assert_eq!(
+        outbox
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["message_id"] == ack_id.as_str())
+            .unwrap()["status"],
+        "failed"
+    );
 
-        // Charsets are decoded.
-        let latin = post(corpus("iso_8859_1.eml", &fill), "").await;
-        let latin_case = app.get_as(&d.agent, &format!("/api/v1/cases/{}", latin["case_id"].as_str().unwrap())).await.json();
-        assert_eq!(latin_case["subject"], "Unvollständige Lieferung 4711");
-        let body = &thread_of(&app, &d.agent, latin["case_id"].as_str().unwrap()).await[0]["body"];
-        assert!(body.as_str().unwrap().contains("Grüße aus München"), "{body}");
-        let sjis = post(corpus("shift_jis.eml", &fill), "").await;
-        let sjis_case = app.get_as(&d.agent, &format!("/api/v1/cases/{}", sjis["case_id"].as_str().unwrap())).await.json();
-        assert_eq!(sjis_case["subject"], "請求書について");
-        let body = &thread_of(&app, &d.agent, sjis["case_id"].as_str().unwrap()).await[0]["body"];
-        assert!(body.as_str().unwrap().contains("請求書の金額について"), "{body}");
+    // Charsets are decoded.
+    let latin = post(corpus("iso_8859_1.eml", &fill), "").await;
+    let latin_case = app
+        .get_as(
+            &d.agent,
+            &format!("/api/v1/cases/{}", latin["case_id"].as_str().unwrap()),
+        )
+        .await
+        .json();
+    assert_eq!(latin_case["subject"], "Unvollständige Lieferung 4711");
+    let body = &thread_of(&app, &d.agent, latin["case_id"].as_str().unwrap()).await[0]["body"];
+    assert!(
+        body.as_str().unwrap().contains("Grüße aus München"),
+        "{body}"
+    );
+    let sjis = post(corpus("shift_jis.eml", &fill), "").await;
+    let sjis_case = app
+        .get_as(
+            &d.agent,
+            &format!("/api/v1/cases/{}", sjis["case_id"].as_str().unwrap()),
+        )
+        .await
+        .json();
+    assert_eq!(sjis_case["subject"], "請求書について");
+    let body = &thread_of(&app, &d.agent, sjis["case_id"].as_str().unwrap()).await[0]["body"];
+    assert!(
+        body.as_str().unwrap().contains("請求書の金額について"),
+        "{body}"
+    );
 
-        // No Message-ID: the bytes identify it; a redelivery stores nothing new.
-        let raw = corpus("no_message_id.eml", &fill);
-        let once = post(raw.clone(), "").await;
-        assert_eq!(once["status"], "threaded");
-        let twice = post(raw, "").await;
-        assert_eq!(twice["duplicate"], true);
-        assert_eq!(twice["id"], once["id"]);
-        // The same Message-ID with other bytes (another relay's headers): ignored.
-        let mut relayed = b"Received: from mx2.acme.example by mx.rapport.localhost; Mon, 23 Nov 2026 10:20:00 +0000\r\n".to_vec();
-        relayed.extend(corpus("gmail_reply.eml", &fill));
-        let again = post(relayed, "").await;
-        assert_eq!(again["status"], "ignored");
-        assert!(again["outcome"].as_str().unwrap().contains("duplicate"));
-        let gmail_bodies = thread_of(&app, &d.agent, &case_id).await.iter().filter(|e| e["body"] == "Thanks, the corrected invoice arrived and the totals match now.").count();
-        assert_eq!(gmail_bodies, 1);
+    // No Message-ID: the bytes identify it; a redelivery stores nothing new.
+    let raw = corpus("no_message_id.eml", &fill);
+    let once = post(raw.clone(), "").await;
+    assert_eq!(once["status"], "threaded");
+    let twice = post(raw, "").await;
+    assert_eq!(twice["duplicate"], true);
+    assert_eq!(twice["id"], once["id"]);
+    // The same Message-ID with other bytes (another relay's headers): ignored.
+    let mut relayed = b"Received: from mx2.acme.example by mx.rapport.localhost; Mon, 23 Nov 2026 10:20:00 +0000\r\n".to_vec();
+    relayed.extend(corpus("gmail_reply.eml", &fill));
+    let again = post(relayed, "").await;
+    assert_eq!(again["status"], "ignored");
+    assert!(again["outcome"].as_str().unwrap().contains("duplicate"));
+    let gmail_bodies = thread_of(&app, &d.agent, &case_id)
+        .await
+        .iter()
+        .filter(|e| e["body"] == "Thanks, the corrected invoice arrived and the totals match now.")
+        .count();
+    assert_eq!(gmail_bodies, 1);
 
-        // A damaged MIME tree still yields its text.
-        let broken = post(corpus("malformed_mime.eml", &fill), "").await;
-        assert_eq!(broken["status"], "threaded");
-        let body = &thread_of(&app, &d.agent, broken["case_id"].as_str().unwrap()).await[0]["body"];
-        assert!(body.as_str().unwrap().contains("The scanner sent this"), "{body}");
+    // A damaged MIME tree still yields its text.
+    let broken = post(corpus("malformed_mime.eml", &fill), "").await;
+    assert_eq!(broken["status"], "threaded");
+    let body = &thread_of(&app, &d.agent, broken["case_id"].as_str().unwrap()).await[0]["body"];
+    assert!(
+        body.as_str().unwrap().contains("The scanner sent this"),
+        "{body}"
+    );
 
-        // A large attachment is stored whole, like any attachment.
-        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-        let mut b64 = String::new();
-        for chunk in base64_lines(&data) { b64.push_str(&chunk); b64.push_str("\r\n"); }
-        let big = format!("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Scans of the delivery\r\nMessage-ID: <big-http@acme.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nScans attached.\r\n--B\r\nContent-Type: application/octet-stream; name=\"scans.bin\"\r\nContent-Disposition: attachment; filename=\"scans.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}--B--\r\n");
-        let big = post(big.into_bytes(), "").await;
-        let entries = app.get_as(&d.agent, &format!("/api/v1/cases/{}/entries", big["case_id"].as_str().unwrap())).await.json();
-        let files = entries["items"][0]["attachments"].as_array().unwrap().clone();
-        assert_eq!(files.len(), 1, "{entries}");
-        assert_eq!(files[0]["size"], 3_000_000);
-        let download = app.get_as(&d.agent, files[0]["url"].as_str().unwrap()).await;
-        assert_eq!(download.status, 200);
-        assert!(download.body == data, "the attachment comes back byte for byte");
-
-        // Not a message at all: quarantined, not dropped.
-        let junk = post(b"\x00\x01\x02 this is not an email".to_vec(), "").await;
-        assert_eq!(junk["status"], "quarantined");
-        // Nothing may come in without the ingest scope.
-        let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", first_mail("x", "x@acme.example"), Some(&d.agent)).await;
-        res.assert_problem(403, "forbidden");
+    // A large attachment is stored whole, like any attachment.
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut b64 = String::new();
+    for chunk in base64_lines(&data) {
+        b64.push_str(&chunk);
+        b64.push_str("\r\n");
     }
+    let big = format!(
+        "From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Scans of the delivery\r\nMessage-ID: <big-http@acme.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nScans attached.\r\n--B\r\nContent-Type: application/octet-stream; name=\"scans.bin\"\r\nContent-Disposition: attachment; filename=\"scans.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}--B--\r\n"
+    );
+    let big = post(big.into_bytes(), "").await;
+    let entries = app
+        .get_as(
+            &d.agent,
+            &format!("/api/v1/cases/{}/entries", big["case_id"].as_str().unwrap()),
+        )
+        .await
+        .json();
+    let files = entries["items"][0]["attachments"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(files.len(), 1, "{entries}");
+    assert_eq!(files[0]["size"], 3_000_000);
+    let download = app
+        .get_as(&d.agent, files[0]["url"].as_str().unwrap())
+        .await;
+    assert_eq!(download.status, 200);
+    assert!(
+        download.body == data,
+        "the attachment comes back byte for byte"
+    );
+
+    // Not a message at all: quarantined, not dropped.
+    let junk = post(b"\x00\x01\x02 this is not an email".to_vec(), "").await;
+    assert_eq!(junk["status"], "quarantined");
+    // Nothing may come in without the ingest scope.
+    let res = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            first_mail("x", "x@acme.example"),
+            Some(&d.agent),
+        )
+        .await;
+    res.assert_problem(403, "forbidden");
 }
 
 fn base64_lines(data: &[u8]) -> Vec<String> {
@@ -404,71 +687,139 @@ fn base64_lines(data: &[u8]) -> Vec<String> {
         .collect()
 }
 
-e2e_test! {
-    async fn the_quarantine_holds_unknown_senders_for_admins_to_retry(db) {
-        let app = TestApp::spawn_with(&db, |s| s.mail.unknown_senders = UnknownSenders::Quarantine).await;
-        let d = desk(&app, &db).await;
-        let raw = b"From: Stranger <someone@newclient.example>\r\nTo: support@rapport.localhost\r\nSubject: Offer request\r\nMessage-ID: <q-1@newclient.example>\r\n\r\nPlease send us an offer.\r\n".to_vec();
-        let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", raw.clone(), Some(&d.admin)).await;
-        assert_eq!(res.status, 202);
-        let held = res.json();
-        assert_eq!(held["status"], "quarantined");
-        assert!(held["outcome"].as_str().unwrap().contains("unknown sender"));
-        let id = held["id"].as_str().unwrap().to_owned();
-        // Admins only, for every quarantine route.
-        let contact_free = app.token_for(&db, "auditor").await;
-        for token in [&d.agent, &contact_free] {
-            app.get_as(token, "/api/v1/mail/inbound?status=quarantined").await.assert_problem(403, "forbidden");
-            app.get_as(token, &format!("/api/v1/mail/inbound/{id}/raw")).await.assert_problem(403, "forbidden");
-            app.post_as(token, &format!("/api/v1/mail/inbound/{id}/retry"), &json!({})).await.assert_problem(403, "forbidden");
-            app.get_as(token, "/api/v1/mail/outbox").await.assert_problem(403, "forbidden");
-        }
-        let list = app.get_as(&d.admin, "/api/v1/mail/inbound?status=quarantined").await.json();
-        assert_eq!(list["items"][0]["id"], id.as_str());
-        let original = app.get_as(&d.admin, &format!("/api/v1/mail/inbound/{id}/raw")).await;
-        assert_eq!(original.body, raw);
-        assert_eq!(original.header("content-type"), Some("message/rfc822"));
-        // The sender's company becomes a client; the message is retried.
-        ok(app.post_as(&d.admin, "/api/v1/accounts", &json!({"name": "New Client", "domains": ["newclient.example"]})).await, 201).await;
-        let retried = ok(app.post_as(&d.admin, &format!("/api/v1/mail/inbound/{id}/retry"), &json!({})).await, 200).await;
-        assert_eq!(retried["status"], "threaded", "{retried}");
-        app.post_as(&d.admin, &format!("/api/v1/mail/inbound/{id}/retry"), &json!({})).await.assert_problem(409, "conflict");
-        app.get_as(&d.admin, "/api/v1/mail/inbound?status=nonsense").await.assert_problem(400, "invalid_query");
+e2e_test!(the_quarantine_holds_unknown_senders_for_admins_to_retry);
+async fn the_quarantine_holds_unknown_senders_for_admins_to_retry(db: &TestDatabase) {
+    let app =
+        TestApp::spawn_with(db, |s| s.mail.unknown_senders = UnknownSenders::Quarantine).await;
+    let d = desk(&app, db).await;
+    let raw = b"From: Stranger <someone@newclient.example>\r\nTo: support@rapport.localhost\r\nSubject: Offer request\r\nMessage-ID: <q-1@newclient.example>\r\n\r\nPlease send us an offer.\r\n".to_vec();
+    let res = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            raw.clone(),
+            Some(&d.admin),
+        )
+        .await;
+    assert_eq!(res.status, 202);
+    let held = res.json();
+    assert_eq!(held["status"], "quarantined");
+    assert!(held["outcome"].as_str().unwrap().contains("unknown sender"));
+    let id = held["id"].as_str().unwrap().to_owned();
+    // Admins only, for every quarantine route.
+    let contact_free = app.token_for(db, "auditor").await;
+    for token in [&d.agent, &contact_free] {
+        app.get_as(token, "/api/v1/mail/inbound?status=quarantined")
+            .await
+            .assert_problem(403, "forbidden");
+        app.get_as(token, &format!("/api/v1/mail/inbound/{id}/raw"))
+            .await
+            .assert_problem(403, "forbidden");
+        app.post_as(
+            token,
+            &format!("/api/v1/mail/inbound/{id}/retry"),
+            &json!({}),
+        )
+        .await
+        .assert_problem(403, "forbidden");
+        app.get_as(token, "/api/v1/mail/outbox")
+            .await
+            .assert_problem(403, "forbidden");
     }
+    let list = app
+        .get_as(&d.admin, "/api/v1/mail/inbound?status=quarantined")
+        .await
+        .json();
+    assert_eq!(list["items"][0]["id"], id.as_str());
+    let original = app
+        .get_as(&d.admin, &format!("/api/v1/mail/inbound/{id}/raw"))
+        .await;
+    assert_eq!(original.body, raw);
+    assert_eq!(original.header("content-type"), Some("message/rfc822"));
+    // The sender's company becomes a client; the message is retried.
+    ok(
+        app.post_as(
+            &d.admin,
+            "/api/v1/accounts",
+            &json!({"name": "New Client", "domains": ["newclient.example"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let retried = ok(
+        app.post_as(
+            &d.admin,
+            &format!("/api/v1/mail/inbound/{id}/retry"),
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(retried["status"], "threaded", "{retried}");
+    app.post_as(
+        &d.admin,
+        &format!("/api/v1/mail/inbound/{id}/retry"),
+        &json!({}),
+    )
+    .await
+    .assert_problem(409, "conflict");
+    app.get_as(&d.admin, "/api/v1/mail/inbound?status=nonsense")
+        .await
+        .assert_problem(400, "invalid_query");
 }
 
-e2e_test! {
-    async fn a_failing_relay_is_retried_then_the_team_is_told(db) {
-        let sink = SmtpSink::start();
-        sink.refuse_with(Some("451 4.3.0 try later"));
-        let app = TestApp::spawn_with(&db, |s| {
-            s.mail.transport = MailTransport::Smtp;
-            s.mail.smtp_host = "127.0.0.1".into();
-            s.mail.smtp_port = sink.addr.port();
-            s.mail.smtp_security = SmtpSecurity::None;
-            s.mail.max_attempts = 2;
-            s.mail.retry_base_secs = 1;
-        })
+e2e_test!(a_failing_relay_is_retried_then_the_team_is_told);
+async fn a_failing_relay_is_retried_then_the_team_is_told(db: &TestDatabase) {
+    let sink = SmtpSink::start();
+    sink.refuse_with(Some("451 4.3.0 try later"));
+    let app = TestApp::spawn_with(db, |s| {
+        s.mail.transport = MailTransport::Smtp;
+        s.mail.smtp_host = "127.0.0.1".into();
+        s.mail.smtp_port = sink.addr.port();
+        s.mail.smtp_security = SmtpSecurity::None;
+        s.mail.max_attempts = 2;
+        s.mail.retry_base_secs = 1;
+    })
+    .await;
+    let d = desk(&app, db).await;
+    let res = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            first_mail("Delivery address", "retry-1@acme.example"),
+            Some(&d.admin),
+        )
         .await;
-        let d = desk(&app, &db).await;
-        let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", first_mail("Delivery address", "retry-1@acme.example"), Some(&d.admin)).await;
-        let case_id = res.json()["case_id"].as_str().unwrap().to_owned();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        let failed = loop {
-            let outbox = app.get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}")).await.json();
-            let m = outbox[0].clone();
-            if m["status"] == "failed" {
-                break m;
-            }
-            assert!(std::time::Instant::now() < deadline, "still {m}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
-        assert_eq!(failed["attempts"], 2);
-        assert!(failed["last_error"].as_str().unwrap().contains("451"), "{failed}");
-        let thread = thread_of(&app, &d.agent, &case_id).await;
-        assert!(thread.iter().any(|e| e["kind"] == "note" && e["body"].as_str().unwrap().contains("could not be sent after 2 attempts")));
-        assert!(sink.messages().is_empty());
-    }
+    let case_id = res.json()["case_id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let failed = loop {
+        let outbox = app
+            .get_as(&d.agent, &format!("/api/v1/mail/outbox?case_id={case_id}"))
+            .await
+            .json();
+        let m = outbox[0].clone();
+        if m["status"] == "failed" {
+            break m;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {m}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(failed["attempts"], 2);
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("451"),
+        "{failed}"
+    );
+    let thread = thread_of(&app, &d.agent, &case_id).await;
+    assert!(thread.iter().any(|e| {
+        e["kind"] == "note"
+            && e["body"]
+                .as_str()
+                .unwrap()
+                .contains("could not be sent after 2 attempts")
+    }));
+    assert!(sink.messages().is_empty());
 }
 
 /// Sends messages `indices` over one LMTP connection, printing `ACK i`
@@ -516,170 +867,259 @@ fn lmtp_batch(
     child.wait().expect("python3 finishes").success()
 }
 
-e2e_test! {
-    async fn mail_acknowledged_over_lmtp_survives_a_killed_server_exactly_once(db) {
-        use rapport_tests::http::call;
-        use rapport_tests::{RapportProcess, rapport_bin, seed};
-        const N: usize = 60;
-        let env = [("RAPPORT_MAIL__LMTP_BIND", "127.0.0.1:0")];
-        let mut server = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
-        let base = format!("http://{}", server.wait_ready(Duration::from_secs(60)));
-        let lmtp = server.lmtp_addr().expect("LMTP listening");
-        let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
-        let (email, password) = seed::staff(&db, "admin");
-        let (_, t) = call(&client, "POST", format!("{base}/api/v1/auth/login"), None, Some(json!({"email": email, "password": password}))).await;
-        let admin = t["access_token"].as_str().unwrap().to_owned();
-        let (status, acme) = call(&client, "POST", format!("{base}/api/v1/accounts"), Some(&admin), Some(json!({"name": "Acme Manufacturing", "domains": ["acme.example"]}))).await;
-        assert_eq!(status, 201);
-        let (status, _) = call(&client, "POST", format!("{base}/api/v1/accounts/{}/contacts", acme["id"].as_str().unwrap()), Some(&admin), Some(json!({"name": "Anna Finance", "emails": ["anna@acme.example"]}))).await;
-        assert_eq!(status, 201);
+e2e_test!(mail_acknowledged_over_lmtp_survives_a_killed_server_exactly_once);
+async fn mail_acknowledged_over_lmtp_survives_a_killed_server_exactly_once(db: &TestDatabase) {
+    use rapport_tests::http::call;
+    use rapport_tests::{RapportProcess, rapport_bin, seed};
+    const N: usize = 60;
+    let env = [("RAPPORT_MAIL__LMTP_BIND", "127.0.0.1:0")];
+    let mut server = RapportProcess::serve(rapport_bin!(), db, &[], &env);
+    let base = format!("http://{}", server.wait_ready(Duration::from_secs(60)));
+    let lmtp = server.lmtp_addr().expect("LMTP listening");
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let (email, password) = seed::staff(db, "admin");
+    let (_, t) = call(
+        &client,
+        "POST",
+        format!("{base}/api/v1/auth/login"),
+        None,
+        Some(json!({"email": email, "password": password})),
+    )
+    .await;
+    let admin = t["access_token"].as_str().unwrap().to_owned();
+    let (status, acme) = call(
+        &client,
+        "POST",
+        format!("{base}/api/v1/accounts"),
+        Some(&admin),
+        Some(json!({"name": "Acme Manufacturing", "domains": ["acme.example"]})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _) = call(
+        &client,
+        "POST",
+        format!(
+            "{base}/api/v1/accounts/{}/contacts",
+            acme["id"].as_str().unwrap()
+        ),
+        Some(&admin),
+        Some(json!({"name": "Anna Finance", "emails": ["anna@acme.example"]})),
+    )
+    .await;
+    assert_eq!(status, 201);
 
-        // The MTA delivers a batch; the server dies a third of the way in.
-        let all: Vec<usize> = (0..N).collect();
-        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let server = std::sync::Arc::new(std::sync::Mutex::new(server));
-        let (a, s) = (acked.clone(), server.clone());
-        let finished = tokio::task::spawn_blocking(move || {
-            lmtp_batch(lmtp, &all, |i| {
-                let mut a = a.lock().unwrap();
-                a.push(i);
-                if a.len() == N / 3 {
-                    s.lock().unwrap().signal("KILL");
-                }
-            })
+    // The MTA delivers a batch; the server dies a third of the way in.
+    let all: Vec<usize> = (0..N).collect();
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let server = std::sync::Arc::new(std::sync::Mutex::new(server));
+    let (a, s) = (acked.clone(), server.clone());
+    let finished = tokio::task::spawn_blocking(move || {
+        lmtp_batch(lmtp, &all, |i| {
+            let mut a = a.lock().unwrap();
+            a.push(i);
+            if a.len() == N / 3 {
+                s.lock().unwrap().signal("KILL");
+            }
         })
+    })
+    .await
+    .unwrap();
+    assert!(!finished, "the batch was cut by the kill");
+    let acked: Vec<usize> = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= N / 3 && acked.len() < N,
+        "{} acknowledged",
+        acked.len()
+    );
+    server.lock().unwrap().wait_exit(Duration::from_secs(10));
+
+    // Restarted, the MTA retries what it has no 250 for (and, as a
+    // lost answer would make it, the last acknowledged one too).
+    let mut again = RapportProcess::serve(rapport_bin!(), db, &[], &env);
+    let base = format!("http://{}", again.wait_ready(Duration::from_secs(60)));
+    let lmtp = again.lmtp_addr().expect("LMTP listening");
+    let mut retry: Vec<usize> = (0..N).filter(|i| !acked.contains(i)).collect();
+    retry.push(*acked.last().unwrap());
+    let all_ok = tokio::task::spawn_blocking(move || lmtp_batch(lmtp, &retry, |_| {}))
         .await
         .unwrap();
-        assert!(!finished, "the batch was cut by the kill");
-        let acked: Vec<usize> = acked.lock().unwrap().clone();
-        assert!(acked.len() >= N / 3 && acked.len() < N, "{} acknowledged", acked.len());
-        server.lock().unwrap().wait_exit(Duration::from_secs(10));
+    assert!(all_ok);
 
-        // Restarted, the MTA retries what it has no 250 for (and, as a
-        // lost answer would make it, the last acknowledged one too).
-        let mut again = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
-        let base = format!("http://{}", again.wait_ready(Duration::from_secs(60)));
-        let lmtp = again.lmtp_addr().expect("LMTP listening");
-        let mut retry: Vec<usize> = (0..N).filter(|i| !acked.contains(i)).collect();
-        retry.push(*acked.last().unwrap());
-        let all_ok = tokio::task::spawn_blocking(move || lmtp_batch(lmtp, &retry, |_| {})).await.unwrap();
-        assert!(all_ok);
-
-        // Every message is there exactly once: one received row, one case.
-        let (_, inbound) = call(&client, "GET", format!("{base}/api/v1/mail/inbound?limit=200"), Some(&admin), None).await;
-        let rows = inbound["items"].as_array().unwrap();
-        assert_eq!(rows.len(), N, "one row per message");
-        assert!(rows.iter().all(|r| r["status"] == "threaded"), "{inbound}");
-        let mut cursor: Option<String> = None;
-        let mut subjects: Vec<String> = Vec::new();
-        loop {
-            let url = match &cursor {
-                Some(c) => format!("{base}/api/v1/cases?limit=200&cursor={c}"),
-                None => format!("{base}/api/v1/cases?limit=200"),
-            };
-            let (_, page) = call(&client, "GET", url, Some(&admin), None).await;
-            subjects.extend(page["items"].as_array().unwrap().iter().map(|c| c["subject"].as_str().unwrap().to_owned()));
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_owned()),
-                None => break,
-            }
+    // Every message is there exactly once: one received row, one case.
+    let (_, inbound) = call(
+        &client,
+        "GET",
+        format!("{base}/api/v1/mail/inbound?limit=200"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    let rows = inbound["items"].as_array().unwrap();
+    assert_eq!(rows.len(), N, "one row per message");
+    assert!(rows.iter().all(|r| r["status"] == "threaded"), "{inbound}");
+    let mut cursor: Option<String> = None;
+    let mut subjects: Vec<String> = Vec::new();
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{base}/api/v1/cases?limit=200&cursor={c}"),
+            None => format!("{base}/api/v1/cases?limit=200"),
+        };
+        let (_, page) = call(&client, "GET", url, Some(&admin), None).await;
+        subjects.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["subject"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
         }
-        for i in 0..N {
-            let want = format!("Order question {i}");
-            assert_eq!(subjects.iter().filter(|s| **s == want).count(), 1, "{want}");
-        }
-        again.signal("TERM");
-        again.wait_exit(Duration::from_secs(20));
     }
+    for i in 0..N {
+        let want = format!("Order question {i}");
+        assert_eq!(subjects.iter().filter(|s| **s == want).count(), 1, "{want}");
+    }
+    again.signal("TERM");
+    again.wait_exit(Duration::from_secs(20));
 }
 
-e2e_test! {
-    async fn mail_import_reads_files_maildir_and_mbox_once(db) {
-        use rapport_tests::{rapport_bin, run_rapport, seed};
-        // An account whose domain places the senders.
-        let store = seed::store(&db);
-        rapport_store::account::insert(
-            &mut store.conn().unwrap(),
-            &rapport_store::account::AccountFields {
-                name: "Acme Manufacturing".into(),
-                domains: vec![rapport_domain::Domain::parse("acme.example").unwrap()],
-                tier: "standard".into(),
-                lifecycle: rapport_domain::LifecycleStage::Customer,
-                team_id: None,
-                owner_id: None,
-                notes: String::new(),
-                custom_fields: serde_json::Map::new(),
-            },
+e2e_test!(mail_import_reads_files_maildir_and_mbox_once);
+async fn mail_import_reads_files_maildir_and_mbox_once(db: &TestDatabase) {
+    use rapport_tests::{rapport_bin, run_rapport, seed};
+    // An account whose domain places the senders.
+    let store = seed::store(db);
+    rapport_store::account::insert(
+        &mut store.conn().unwrap(),
+        &rapport_store::account::AccountFields {
+            name: "Acme Manufacturing".into(),
+            domains: vec![rapport_domain::Domain::parse("acme.example").unwrap()],
+            tier: "standard".into(),
+            lifecycle: rapport_domain::LifecycleStage::Customer,
+            team_id: None,
+            owner_id: None,
+            notes: String::new(),
+            custom_fields: serde_json::Map::new(),
+        },
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let msg = |i: usize| {
+        format!(
+            "From: Anna Finance <anna@acme.example>\nTo: support@rapport.localhost\nSubject: Imported question {i}\nMessage-ID: <import-{i}@acme.example>\n\nBody of question {i}.\n"
         )
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let msg = |i: usize| format!("From: Anna Finance <anna@acme.example>\nTo: support@rapport.localhost\nSubject: Imported question {i}\nMessage-ID: <import-{i}@acme.example>\n\nBody of question {i}.\n");
-        let eml = dir.path().join("eml");
-        std::fs::create_dir(&eml).unwrap();
-        std::fs::write(eml.join("1.eml"), msg(1)).unwrap();
-        std::fs::write(eml.join("2.eml"), msg(2)).unwrap();
-        let maildir = dir.path().join("maildir");
-        for sub in ["cur", "new", "tmp"] {
-            std::fs::create_dir_all(maildir.join(sub)).unwrap();
-        }
-        std::fs::write(maildir.join("new/1700000000.M1P1.host"), msg(3)).unwrap();
-        std::fs::write(maildir.join("cur/1700000001.M2P2.host:2,S"), msg(4)).unwrap();
-        let mbox = dir.path().join("archive.mbox");
-        std::fs::write(&mbox, format!("From anna@acme.example Mon Nov 23 09:00:00 2026\n{}\nFrom anna@acme.example Mon Nov 23 09:05:00 2026\n{}\n", msg(5), msg(6))).unwrap();
-
-        let import = |path: &std::path::Path| {
-            run_rapport(
-                rapport_bin!(),
-                &["--data-dir", db.data_dir().to_str().unwrap(), "--database-url", &db.url, "mail", "import", path.to_str().unwrap()],
-                &[],
-            )
-        };
-        for (path, want) in [(&eml, "2 threaded"), (&maildir, "2 threaded"), (&mbox, "2 threaded")] {
-            let out = import(path);
-            let text = String::from_utf8_lossy(&out.stdout);
-            assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
-            assert!(text.contains(want), "{}: {text}", path.display());
-        }
-        // Importing again stores nothing new.
-        let out = import(&mbox);
-        assert!(String::from_utf8_lossy(&out.stdout).contains("0 threaded, 2 already imported"));
-        let count: i64 = {
-            use diesel::RunQueryDsl;
-            #[derive(diesel::QueryableByName)]
-            struct N {
-                #[diesel(sql_type = diesel::sql_types::BigInt)]
-                n: i64,
-            }
-            diesel::sql_query("SELECT COUNT(*) AS n FROM cases").get_result::<N>(&mut *store.conn().unwrap()).unwrap().n
-        };
-        assert_eq!(count, 6);
-        // A path that is not there is a clear error.
-        let out = import(&dir.path().join("missing"));
-        assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
+    };
+    let eml = dir.path().join("eml");
+    std::fs::create_dir(&eml).unwrap();
+    std::fs::write(eml.join("1.eml"), msg(1)).unwrap();
+    std::fs::write(eml.join("2.eml"), msg(2)).unwrap();
+    let maildir = dir.path().join("maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
+    std::fs::write(maildir.join("new/1700000000.M1P1.host"), msg(3)).unwrap();
+    std::fs::write(maildir.join("cur/1700000001.M2P2.host:2,S"), msg(4)).unwrap();
+    let mbox = dir.path().join("archive.mbox");
+    std::fs::write(&mbox, format!("From anna@acme.example Mon Nov 23 09:00:00 2026\n{}\nFrom anna@acme.example Mon Nov 23 09:05:00 2026\n{}\n", msg(5), msg(6))).unwrap();
+
+    let import = |path: &std::path::Path| {
+        run_rapport(
+            rapport_bin!(),
+            &[
+                "--data-dir",
+                db.data_dir().to_str().unwrap(),
+                "--database-url",
+                &db.url,
+                "mail",
+                "import",
+                path.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    for (path, want) in [
+        (&eml, "2 threaded"),
+        (&maildir, "2 threaded"),
+        (&mbox, "2 threaded"),
+    ] {
+        let out = import(path);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(want), "{}: {text}", path.display());
+    }
+    // Importing again stores nothing new.
+    let out = import(&mbox);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 threaded, 2 already imported"));
+    let count: i64 = {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query("SELECT COUNT(*) AS n FROM cases")
+            .get_result::<N>(&mut *store.conn().unwrap())
+            .unwrap()
+            .n
+    };
+    assert_eq!(count, 6);
+    // A path that is not there is a clear error.
+    let out = import(&dir.path().join("missing"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }
 
-e2e_test! {
-    async fn oversized_mail_is_refused_at_every_door(db) {
-        let app = TestApp::spawn_with(&db, |s| {
-            s.mail.max_message_bytes = 4_096;
-            s.mail.lmtp_bind = "127.0.0.1:0".into();
-        })
+e2e_test!(oversized_mail_is_refused_at_every_door);
+async fn oversized_mail_is_refused_at_every_door(db: &TestDatabase) {
+    let app = TestApp::spawn_with(db, |s| {
+        s.mail.max_message_bytes = 4_096;
+        s.mail.lmtp_bind = "127.0.0.1:0".into();
+    })
+    .await;
+    let d = desk(&app, db).await;
+    let mut big = first_mail("Huge scan", "huge@acme.example");
+    big.extend(std::iter::repeat_n(b'x', 8_000));
+    big.extend_from_slice(b"\r\n");
+    let res = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            big.clone(),
+            Some(&d.admin),
+        )
         .await;
-        let d = desk(&app, &db).await;
-        let mut big = first_mail("Huge scan", "huge@acme.example");
-        big.extend(std::iter::repeat_n(b'x', 8_000));
-        big.extend_from_slice(b"\r\n");
-        let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", big.clone(), Some(&d.admin)).await;
-        res.assert_problem(413, "payload_too_large");
-        let refused = lmtp_send(app.lmtp_addr.unwrap(), "anna@acme.example", &["support@rapport.localhost"], big).await.unwrap_err();
-        assert!(refused.starts_with("552"), "{refused}");
-        let inbound = app.get_as(&d.admin, "/api/v1/mail/inbound").await.json();
-        assert!(inbound["items"].as_array().unwrap().is_empty(), "nothing stored");
-        // The listener is still there for the next message.
-        lmtp_send(app.lmtp_addr.unwrap(), "anna@acme.example", &["support@rapport.localhost"], first_mail("Small", "small@acme.example")).await.unwrap();
-    }
+    res.assert_problem(413, "payload_too_large");
+    let refused = lmtp_send(
+        app.lmtp_addr.unwrap(),
+        "anna@acme.example",
+        &["support@rapport.localhost"],
+        big,
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.starts_with("552"), "{refused}");
+    let inbound = app.get_as(&d.admin, "/api/v1/mail/inbound").await.json();
+    assert!(
+        inbound["items"].as_array().unwrap().is_empty(),
+        "nothing stored"
+    );
+    // The listener is still there for the next message.
+    lmtp_send(
+        app.lmtp_addr.unwrap(),
+        "anna@acme.example",
+        &["support@rapport.localhost"],
+        first_mail("Small", "small@acme.example"),
+    )
+    .await
+    .unwrap();
 }
 
 /// Two server processes on one PostgreSQL send from one outbox: every
@@ -772,180 +1212,377 @@ async fn two_nodes_never_send_the_same_message_twice() {
     assert_eq!(ids.len(), N);
 }
 
-e2e_test! {
-    async fn imported_mail_is_acknowledged_only_when_recent_and_never_with_no_ack(db) {
-        use rapport_tests::{rapport_bin, run_rapport};
-        let app = TestApp::spawn(&db).await;
-        let w = crate::directory::world(&app, &db).await;
-        let dir = tempfile::tempdir().unwrap();
-        let mail = |i: usize, from: &str, date: &str| format!("From: {from}\nTo: support@rapport.localhost\nSubject: Archived question {i}\nMessage-ID: <archive-{i}@acme.example>\nDate: {date}\n\nBody of question {i}.\n");
-        let recent = chrono::Utc::now().to_rfc2822();
-        let old = "Mon, 24 Nov 2025 09:00:00 +0000";
-        let import = |files: &[(&str, String)], extra: &[&str]| {
-            let sub = dir.path().join(format!("batch-{}", files[0].0));
-            std::fs::create_dir(&sub).unwrap();
-            for (name, text) in files {
-                std::fs::write(sub.join(format!("{name}.eml")), text).unwrap();
-            }
-            let mut args = vec!["--data-dir", db.data_dir().to_str().unwrap(), "--database-url", &db.url, "mail", "import"];
-            args.extend_from_slice(extra);
-            let path = sub.to_str().unwrap().to_owned();
-            let out = run_rapport(rapport_bin!(), &[args, vec![path.as_str()]].concat(), &[]);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            String::from_utf8_lossy(&out.stdout).to_string()
-        };
-        // A year-old archive: cases, and no acknowledgment at all.
-        let text = import(&[("a1", mail(1, "anna@acme.example", old)), ("a2", mail(2, "anna@acme.example", old)), ("a3", mail(3, "anna@acme.example", "not a date"))], &[]);
-        assert!(text.contains("3 threaded") && text.contains("0 acknowledgments queued"), "{text}");
-        // Mail of today is acknowledged, unless the import says --no-ack.
-        let text = import(&[("b1", mail(4, "anna@acme.example", &recent))], &[]);
-        assert!(text.contains("1 acknowledgments queued"), "{text}");
-        let text = import(&[("c1", mail(5, "anna@acme.example", &recent))], &["--no-ack"]);
-        assert!(text.contains("1 threaded") && text.contains("0 acknowledgments queued"), "{text}");
-        let outbox = app.get_as(&w.admin, "/api/v1/mail/outbox").await.json();
-        let acks = outbox.as_array().unwrap().iter().filter(|m| m["kind"] == "acknowledgment").count();
-        assert_eq!(acks, 1, "{outbox}");
-        let quarantine = app.get_as(&w.admin, "/api/v1/mail/inbound?limit=50").await.json();
-        let outcomes: Vec<String> = quarantine["items"].as_array().unwrap().iter().map(|m| m["outcome"].as_str().unwrap_or("").to_owned()).collect();
-        assert!(outcomes.iter().any(|o| o.contains("imported mail older than a day")), "{outcomes:?}");
-        assert!(outcomes.iter().any(|o| o.contains("imported with --no-ack")), "{outcomes:?}");
+e2e_test!(imported_mail_is_acknowledged_only_when_recent_and_never_with_no_ack);
+async fn imported_mail_is_acknowledged_only_when_recent_and_never_with_no_ack(db: &TestDatabase) {
+    use rapport_tests::{rapport_bin, run_rapport};
+    let app = TestApp::spawn(db).await;
+    let w = crate::directory::world(&app, db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mail = |i: usize, from: &str, date: &str| {
+        format!(
+            "From: {from}\nTo: support@rapport.localhost\nSubject: Archived question {i}\nMessage-ID: <archive-{i}@acme.example>\nDate: {date}\n\nBody of question {i}.\n"
+        )
+    };
+    let recent = chrono::Utc::now().to_rfc2822();
+    let old = "Mon, 24 Nov 2025 09:00:00 +0000";
+    let import = |files: &[(&str, String)], extra: &[&str]| {
+        let sub = dir.path().join(format!("batch-{}", files[0].0));
+        std::fs::create_dir(&sub).unwrap();
+        for (name, text) in files {
+            std::fs::write(sub.join(format!("{name}.eml")), text).unwrap();
+        }
+        let mut args = vec![
+            "--data-dir",
+            db.data_dir().to_str().unwrap(),
+            "--database-url",
+            &db.url,
+            "mail",
+            "import",
+        ];
+        args.extend_from_slice(extra);
+        let path = sub.to_str().unwrap().to_owned();
+        let out = run_rapport(rapport_bin!(), &[args, vec![path.as_str()]].concat(), &[]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    // A year-old archive: cases, and no acknowledgment at all.
+    let text = import(
+        &[
+            ("a1", mail(1, "anna@acme.example", old)),
+            ("a2", mail(2, "anna@acme.example", old)),
+            ("a3", mail(3, "anna@acme.example", "not a date")),
+        ],
+        &[],
+    );
+    assert!(
+        text.contains("3 threaded") && text.contains("0 acknowledgments queued"),
+        "{text}"
+    );
+    // Mail of today is acknowledged, unless the import says --no-ack.
+    let text = import(&[("b1", mail(4, "anna@acme.example", &recent))], &[]);
+    assert!(text.contains("1 acknowledgments queued"), "{text}");
+    let text = import(
+        &[("c1", mail(5, "anna@acme.example", &recent))],
+        &["--no-ack"],
+    );
+    assert!(
+        text.contains("1 threaded") && text.contains("0 acknowledgments queued"),
+        "{text}"
+    );
+    let outbox = app.get_as(&w.admin, "/api/v1/mail/outbox").await.json();
+    let acks = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "acknowledgment")
+        .count();
+    assert_eq!(acks, 1, "{outbox}");
+    let quarantine = app
+        .get_as(&w.admin, "/api/v1/mail/inbound?limit=50")
+        .await
+        .json();
+    let outcomes: Vec<String> = quarantine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["outcome"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.contains("imported mail older than a day")),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| o.contains("imported with --no-ack")),
+        "{outcomes:?}"
+    );
 
-        // Addresses never seen before at a client's domain: acknowledged per
-        // domain at most `acknowledgments_per_hour` times, whatever the address.
-        let strangers: Vec<(String, String)> = (0..12).map(|i| (format!("d{i}"), mail(100 + i, &format!("person{i}@acme.example"), &recent))).collect();
-        let refs: Vec<(&str, String)> = strangers.iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
-        let text = import(&refs, &[]);
-        assert!(text.contains("12 threaded"), "{text}");
-        let outbox = app.get_as(&w.admin, "/api/v1/mail/outbox").await.json();
-        let to_domain: usize = outbox.as_array().unwrap().iter().filter(|m| m["kind"] == "acknowledgment" && m["recipients"].to_string().contains("@acme.example")).count();
-        let limit = app.state.config.settings.mail.acknowledgments_per_hour as usize;
-        assert_eq!(to_domain, limit, "at most {limit} acknowledgments an hour to acme.example once new addresses write");
-    }
+    // Addresses never seen before at a client's domain: acknowledged per
+    // domain at most `acknowledgments_per_hour` times, whatever the address.
+    let strangers: Vec<(String, String)> = (0..12)
+        .map(|i| {
+            (
+                format!("d{i}"),
+                mail(100 + i, &format!("person{i}@acme.example"), &recent),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, String)> = strangers
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.clone()))
+        .collect();
+    let text = import(&refs, &[]);
+    assert!(text.contains("12 threaded"), "{text}");
+    let outbox = app.get_as(&w.admin, "/api/v1/mail/outbox").await.json();
+    let to_domain: usize = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["kind"] == "acknowledgment" && m["recipients"].to_string().contains("@acme.example")
+        })
+        .count();
+    let limit = app.state.config.settings.mail.acknowledgments_per_hour as usize;
+    assert_eq!(
+        to_domain, limit,
+        "at most {limit} acknowledgments an hour to acme.example once new addresses write"
+    );
 }
 
-e2e_test! {
-    async fn automatic_mail_is_kept_but_reopens_nothing_and_opens_no_case(db) {
-        let app = TestApp::spawn_with(&db, |s| s.mail.lmtp_bind = "127.0.0.1:0".into()).await;
-        let w = crate::directory::world(&app, &db).await;
-        let ingest = |raw: String| ingest_as(&app, &w.admin, raw);
-        let opened = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Credit note for order 4471\r\nMessage-ID: <q-4471@acme.example>\r\nDate: Mon, 30 Nov 2026 09:00:00 +0000\r\n\r\nWhere is the credit note?\r\n".into()).await;
-        let case = opened["case_id"].as_str().unwrap().to_owned();
-        ok(app.send(Method::PATCH, &format!("/api/v1/cases/{case}"), Some(json!({"status": "resolved"}).to_string()), Some(&w.admin)).await, 200).await;
-        let before = app.get_as(&w.admin, &format!("/api/v1/cases/{case}")).await.json();
+e2e_test!(automatic_mail_is_kept_but_reopens_nothing_and_opens_no_case);
+async fn automatic_mail_is_kept_but_reopens_nothing_and_opens_no_case(db: &TestDatabase) {
+    let app = TestApp::spawn_with(db, |s| s.mail.lmtp_bind = "127.0.0.1:0".into()).await;
+    let w = crate::directory::world(&app, db).await;
+    let ingest = |raw: String| ingest_as(&app, &w.admin, raw);
+    let opened = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Credit note for order 4471\r\nMessage-ID: <q-4471@acme.example>\r\nDate: Mon, 30 Nov 2026 09:00:00 +0000\r\n\r\nWhere is the credit note?\r\n".into()).await;
+    let case = opened["case_id"].as_str().unwrap().to_owned();
+    ok(
+        app.send(
+            Method::PATCH,
+            &format!("/api/v1/cases/{case}"),
+            Some(json!({"status": "resolved"}).to_string()),
+            Some(&w.admin),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let before = app
+        .get_as(&w.admin, &format!("/api/v1/cases/{case}"))
+        .await
+        .json();
 
-        // An out-of-office reply in the thread: stored, and nothing moves.
-        let ooo = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Automatic reply: Credit note for order 4471\r\nMessage-ID: <ooo-1@acme.example>\r\nIn-Reply-To: <q-4471@acme.example>\r\nAuto-Submitted: auto-replied\r\n\r\nI am out of the office until Monday.\r\n".into()).await;
-        assert_eq!(ooo["status"], "threaded", "{ooo}");
-        let after = app.get_as(&w.admin, &format!("/api/v1/cases/{case}")).await.json();
-        assert_eq!(after["status"], "resolved");
-        assert_eq!(after["reopen_count"], 0);
-        assert_eq!(after["resolved_at"], before["resolved_at"]);
-        assert_eq!(after["sla_due_at"], before["sla_due_at"]);
-        let thread = thread_of(&app, &w.admin, &case).await;
-        assert!(thread.iter().any(|e| e["body"].as_str().unwrap_or("").contains("out of the office")));
-        assert!(!thread.iter().any(|e| e["body"].as_str().unwrap_or("").contains("Reopened")));
-        let report = app.get_as(&w.admin, "/api/v1/reports").await.json();
-        assert_eq!(report["reopen"]["reopened"], 0, "{report}");
+    // An out-of-office reply in the thread: stored, and nothing moves.
+    let ooo = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Automatic reply: Credit note for order 4471\r\nMessage-ID: <ooo-1@acme.example>\r\nIn-Reply-To: <q-4471@acme.example>\r\nAuto-Submitted: auto-replied\r\n\r\nI am out of the office until Monday.\r\n".into()).await;
+    assert_eq!(ooo["status"], "threaded", "{ooo}");
+    let after = app
+        .get_as(&w.admin, &format!("/api/v1/cases/{case}"))
+        .await
+        .json();
+    assert_eq!(after["status"], "resolved");
+    assert_eq!(after["reopen_count"], 0);
+    assert_eq!(after["resolved_at"], before["resolved_at"]);
+    assert_eq!(after["sla_due_at"], before["sla_due_at"]);
+    let thread = thread_of(&app, &w.admin, &case).await;
+    assert!(thread.iter().any(|e| {
+        e["body"]
+            .as_str()
+            .unwrap_or("")
+            .contains("out of the office")
+    }));
+    assert!(
+        !thread
+            .iter()
+            .any(|e| e["body"].as_str().unwrap_or("").contains("Reopened"))
+    );
+    let report = app.get_as(&w.admin, "/api/v1/reports").await.json();
+    assert_eq!(report["reopen"]["reopened"], 0, "{report}");
 
-        // An automatic message that answers nothing opens no case.
-        let stray = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Out of office\r\nMessage-ID: <ooo-2@acme.example>\r\nAuto-Submitted: auto-replied\r\n\r\nAway until Monday.\r\n".into()).await;
-        assert_eq!(stray["status"], "quarantined");
-        assert!(stray["outcome"].as_str().unwrap().starts_with("automatic, unthreaded"), "{stray}");
+    // An automatic message that answers nothing opens no case.
+    let stray = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Out of office\r\nMessage-ID: <ooo-2@acme.example>\r\nAuto-Submitted: auto-replied\r\n\r\nAway until Monday.\r\n".into()).await;
+    assert_eq!(stray["status"], "quarantined");
+    assert!(
+        stray["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("automatic, unthreaded"),
+        "{stray}"
+    );
 
-        // Mail with an empty envelope sender is automatic too.
-        let lmtp = app.lmtp_addr.unwrap();
-        let raw = b"From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Delivery report\r\nMessage-ID: <null-sender-1@acme.example>\r\n\r\nYour message was delivered.\r\n".to_vec();
-        lmtp_send(lmtp, "", &["support@rapport.localhost"], raw).await.unwrap();
-        let held = app.get_as(&w.admin, "/api/v1/mail/inbound?status=quarantined").await.json();
-        let reason = held["items"].as_array().unwrap().iter().find(|m| m["message_id"] == "null-sender-1@acme.example").expect("held")["outcome"].as_str().unwrap().to_owned();
-        assert_eq!(reason, "automatic, unthreaded: automatic message (empty envelope sender)");
-    }
+    // Mail with an empty envelope sender is automatic too.
+    let lmtp = app.lmtp_addr.unwrap();
+    let raw = b"From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Delivery report\r\nMessage-ID: <null-sender-1@acme.example>\r\n\r\nYour message was delivered.\r\n".to_vec();
+    lmtp_send(lmtp, "", &["support@rapport.localhost"], raw)
+        .await
+        .unwrap();
+    let held = app
+        .get_as(&w.admin, "/api/v1/mail/inbound?status=quarantined")
+        .await
+        .json();
+    let reason = held["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["message_id"] == "null-sender-1@acme.example")
+        .expect("held")["outcome"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        reason,
+        "automatic, unthreaded: automatic message (empty envelope sender)"
+    );
 }
 
-e2e_test! {
-    async fn a_long_email_is_shortened_in_the_thread_and_attached_whole(db) {
-        let app = TestApp::spawn_with(&db, |s| s.cases.max_message_chars = 500).await;
-        let w = crate::directory::world(&app, &db).await;
-        let text: String = (0..60).map(|i| format!("Line {i} of the reconciliation notes.\r\n")).collect();
-        let raw = format!("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Reconciliation notes\r\nMessage-ID: <long-1@acme.example>\r\n\r\n{text}");
-        let res = app.send_raw("/api/v1/inbound/email", "message/rfc822", raw.into_bytes(), Some(&w.admin)).await;
-        assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
-        let got = res.json();
-        assert_eq!(got["status"], "threaded", "{got}");
-        let entries = app.get_as(&w.admin, &format!("/api/v1/cases/{}/entries", got["case_id"].as_str().unwrap())).await.json();
-        let first = &entries["items"][0];
-        let body = first["body"].as_str().unwrap();
-        assert!(body.chars().count() <= 500, "the thread keeps the limit: {} chars", body.chars().count());
-        assert!(body.starts_with("Line 0 of the reconciliation notes."), "{body}");
-        assert!(body.ends_with("[… shortened here: the whole email is attached as whole-email.txt]"), "{body}");
-        let files = first["attachments"].as_array().unwrap();
-        assert_eq!(files.len(), 1, "{first}");
-        assert_eq!(files[0]["filename"], "whole-email.txt");
-        let whole = app.get_as(&w.admin, files[0]["url"].as_str().unwrap()).await;
-        assert_eq!(whole.status, 200);
-        let whole = String::from_utf8(whole.body).unwrap();
-        assert!(whole.contains("Line 0 of") && whole.contains("Line 59 of the reconciliation notes."), "{whole}");
-    }
+e2e_test!(a_long_email_is_shortened_in_the_thread_and_attached_whole);
+async fn a_long_email_is_shortened_in_the_thread_and_attached_whole(db: &TestDatabase) {
+    let app = TestApp::spawn_with(db, |s| s.cases.max_message_chars = 500).await;
+    let w = crate::directory::world(&app, db).await;
+    let text: String = (0..60)
+        .map(|i| format!("Line {i} of the reconciliation notes.\r\n"))
+        .collect();
+    let raw = format!(
+        "From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Reconciliation notes\r\nMessage-ID: <long-1@acme.example>\r\n\r\n{text}"
+    );
+    let res = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            raw.into_bytes(),
+            Some(&w.admin),
+        )
+        .await;
+    assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
+    let got = res.json();
+    assert_eq!(got["status"], "threaded", "{got}");
+    let entries = app
+        .get_as(
+            &w.admin,
+            &format!("/api/v1/cases/{}/entries", got["case_id"].as_str().unwrap()),
+        )
+        .await
+        .json();
+    let first = &entries["items"][0];
+    let body = first["body"].as_str().unwrap();
+    assert!(
+        body.chars().count() <= 500,
+        "the thread keeps the limit: {} chars",
+        body.chars().count()
+    );
+    assert!(
+        body.starts_with("Line 0 of the reconciliation notes."),
+        "{body}"
+    );
+    assert!(
+        body.ends_with("[… shortened here: the whole email is attached as whole-email.txt]"),
+        "{body}"
+    );
+    let files = first["attachments"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{first}");
+    assert_eq!(files[0]["filename"], "whole-email.txt");
+    let whole = app
+        .get_as(&w.admin, files[0]["url"].as_str().unwrap())
+        .await;
+    assert_eq!(whole.status, 200);
+    let whole = String::from_utf8(whole.body).unwrap();
+    assert!(
+        whole.contains("Line 0 of") && whole.contains("Line 59 of the reconciliation notes."),
+        "{whole}"
+    );
 }
 
-e2e_test! {
-    async fn outlook_replies_thread_by_thread_index_and_a_late_parent_joins_its_reply(db) {
-        let app = TestApp::spawn(&db).await;
-        let w = crate::directory::world(&app, &db).await;
-        let ingest = |raw: String| ingest_as(&app, &w.admin, raw);
-        let opened = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Dunning letter sent by mistake\r\nMessage-ID: <dun-1@acme.example>\r\n\r\nWe paid invoice 2026-0290 on time.\r\n".into()).await;
-        let case = opened["case_id"].as_str().unwrap().to_owned();
+e2e_test!(outlook_replies_thread_by_thread_index_and_a_late_parent_joins_its_reply);
+async fn outlook_replies_thread_by_thread_index_and_a_late_parent_joins_its_reply(
+    db: &TestDatabase,
+) {
+    let app = TestApp::spawn(db).await;
+    let w = crate::directory::world(&app, db).await;
+    let ingest = |raw: String| ingest_as(&app, &w.admin, raw);
+    let opened = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Dunning letter sent by mistake\r\nMessage-ID: <dun-1@acme.example>\r\n\r\nWe paid invoice 2026-0290 on time.\r\n".into()).await;
+    let case = opened["case_id"].as_str().unwrap().to_owned();
 
-        // Our reply starts an Outlook conversation index of its own.
-        let mailbox = db.data_dir().join("mailbox");
-        let before: Vec<_> = std::fs::read_dir(&mailbox).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
-        ok(app.post_as(&w.agent_in, &format!("/api/v1/cases/{case}/entries"), &json!({"kind": "email_out", "body": "Sorry: the letter is withdrawn."})).await, 201).await;
-        let mut seen = before.clone();
-        let sent = loop {
-            let path = rapport_tests::http::wait_for_new_mail(&mailbox, &seen).await;
-            let m = rapport_mail::parse(&std::fs::read(&path).unwrap()).unwrap();
-            if m.text.contains("withdrawn") { break m; }
-            seen.push(path);
-        };
-        let index = sent.header("thread-index").expect("a Thread-Index").to_owned();
+    // Our reply starts an Outlook conversation index of its own.
+    let mailbox = db.data_dir().join("mailbox");
+    let before: Vec<_> = std::fs::read_dir(&mailbox)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    ok(
+        app.post_as(
+            &w.agent_in,
+            &format!("/api/v1/cases/{case}/entries"),
+            &json!({"kind": "email_out", "body": "Sorry: the letter is withdrawn."}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let mut seen = before.clone();
+    let sent = loop {
+        let path = rapport_tests::http::wait_for_new_mail(&mailbox, &seen).await;
+        let m = rapport_mail::parse(&std::fs::read(&path).unwrap()).unwrap();
+        if m.text.contains("withdrawn") {
+            break m;
+        }
+        seen.push(path);
+    };
+    let index = sent
+        .header("thread-index")
+        .expect("a Thread-Index")
+        .to_owned();
 
-        // Outlook answers with neither In-Reply-To nor References, a
-        // subject without the tag, to the plain address; only the index,
-        // grown by one reply, is left.
-        use base64::Engine;
-        let mut grown = base64::engine::general_purpose::STANDARD.decode(&index).unwrap();
-        grown.extend_from_slice(&[0x00, 0x00, 0x1f, 0x3a, 0x10]);
-        let grown = base64::engine::general_purpose::STANDARD.encode(grown);
-        let reply = ingest(format!("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: AW: Dunning letter\r\nMessage-ID: <dun-2@acme.example>\r\nThread-Index: {grown}\r\nThread-Topic: Dunning letter\r\n\r\nThank you, all clear.\r\n")).await;
-        assert_eq!(reply["case_id"], case.as_str(), "{reply}");
-        assert!(reply["outcome"].as_str().unwrap().contains("Thread-Index"), "{reply}");
-        // Someone else's index, or one of another account's case, threads nothing.
-        let stranger = ingest(format!("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: New topic\r\nMessage-ID: <dun-3@acme.example>\r\nThread-Index: {}\r\n\r\nSomething else.\r\n", rapport_mail::thread_index::start(uuid::Uuid::now_v7(), chrono::Utc::now()))).await;
-        assert_ne!(stranger["case_id"], case.as_str(), "{stranger}");
-        let foreign = ingest(format!("From: Olga Other <olga@globex.example>\r\nTo: support@rapport.localhost\r\nSubject: AW: Dunning letter\r\nMessage-ID: <glx-1@globex.example>\r\nThread-Index: {grown}\r\n\r\nMay I see this?\r\n")).await;
-        assert_ne!(foreign["case_id"], case.as_str(), "another account never joins by index: {foreign}");
-        // Outlook keeps the index on a forward: a colleague who sees only
-        // their own cases does not join by it.
-        let forwarded = ingest(format!("From: Carl Colleague <carl@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: WG: Dunning letter\r\nMessage-ID: <fw-1@acme.example>\r\nThread-Index: {grown}\r\n\r\nAnna forwarded this; same for our account?\r\n")).await;
-        assert_ne!(forwarded["case_id"], case.as_str(), "{forwarded}");
+    // Outlook answers with neither In-Reply-To nor References, a
+    // subject without the tag, to the plain address; only the index,
+    // grown by one reply, is left.
+    use base64::Engine;
+    let mut grown = base64::engine::general_purpose::STANDARD
+        .decode(&index)
+        .unwrap();
+    grown.extend_from_slice(&[0x00, 0x00, 0x1f, 0x3a, 0x10]);
+    let grown = base64::engine::general_purpose::STANDARD.encode(grown);
+    let reply = ingest(format!("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: AW: Dunning letter\r\nMessage-ID: <dun-2@acme.example>\r\nThread-Index: {grown}\r\nThread-Topic: Dunning letter\r\n\r\nThank you, all clear.\r\n")).await;
+    assert_eq!(reply["case_id"], case.as_str(), "{reply}");
+    assert!(
+        reply["outcome"].as_str().unwrap().contains("Thread-Index"),
+        "{reply}"
+    );
+    // Someone else's index, or one of another account's case, threads nothing.
+    let stranger = ingest(format!("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: New topic\r\nMessage-ID: <dun-3@acme.example>\r\nThread-Index: {}\r\n\r\nSomething else.\r\n", rapport_mail::thread_index::start(uuid::Uuid::now_v7(), chrono::Utc::now()))).await;
+    assert_ne!(stranger["case_id"], case.as_str(), "{stranger}");
+    let foreign = ingest(format!("From: Olga Other <olga@globex.example>\r\nTo: support@rapport.localhost\r\nSubject: AW: Dunning letter\r\nMessage-ID: <glx-1@globex.example>\r\nThread-Index: {grown}\r\n\r\nMay I see this?\r\n")).await;
+    assert_ne!(
+        foreign["case_id"],
+        case.as_str(),
+        "another account never joins by index: {foreign}"
+    );
+    // Outlook keeps the index on a forward: a colleague who sees only
+    // their own cases does not join by it.
+    let forwarded = ingest(format!("From: Carl Colleague <carl@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: WG: Dunning letter\r\nMessage-ID: <fw-1@acme.example>\r\nThread-Index: {grown}\r\n\r\nAnna forwarded this; same for our account?\r\n")).await;
+    assert_ne!(forwarded["case_id"], case.as_str(), "{forwarded}");
 
-        // Mail out of order: the follow-up arrives before the message it answers.
-        let child = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Re: Pallet count for delivery 5531\r\nMessage-ID: <pal-2@acme.example>\r\nIn-Reply-To: <pal-1@acme.example>\r\nReferences: <pal-1@acme.example>\r\n\r\nCorrection: 14 pallets, not 12.\r\n".into()).await;
-        let pallets = child["case_id"].as_str().unwrap().to_owned();
-        let parent = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Pallet count for delivery 5531\r\nMessage-ID: <pal-1@acme.example>\r\n\r\nDelivery 5531 arrived with 12 pallets.\r\n".into()).await;
-        assert_eq!(parent["case_id"], pallets.as_str(), "the late parent joins its reply's case: {parent}");
-        assert!(parent["outcome"].as_str().unwrap().contains("a reply to it arrived first"), "{parent}");
-        let bodies: Vec<String> = thread_of(&app, &w.admin, &pallets).await.iter().filter(|e| e["kind"] == "email_in").map(|e| e["body"].as_str().unwrap().to_owned()).collect();
-        assert_eq!(bodies.len(), 2, "{bodies:?}");
+    // Mail out of order: the follow-up arrives before the message it answers.
+    let child = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Re: Pallet count for delivery 5531\r\nMessage-ID: <pal-2@acme.example>\r\nIn-Reply-To: <pal-1@acme.example>\r\nReferences: <pal-1@acme.example>\r\n\r\nCorrection: 14 pallets, not 12.\r\n".into()).await;
+    let pallets = child["case_id"].as_str().unwrap().to_owned();
+    let parent = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Pallet count for delivery 5531\r\nMessage-ID: <pal-1@acme.example>\r\n\r\nDelivery 5531 arrived with 12 pallets.\r\n".into()).await;
+    assert_eq!(
+        parent["case_id"],
+        pallets.as_str(),
+        "the late parent joins its reply's case: {parent}"
+    );
+    assert!(
+        parent["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("a reply to it arrived first"),
+        "{parent}"
+    );
+    let bodies: Vec<String> = thread_of(&app, &w.admin, &pallets)
+        .await
+        .iter()
+        .filter(|e| e["kind"] == "email_in")
+        .map(|e| e["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
 
-        // A parent is waited for 30 days; later it is old history and opens its own case.
-        let child = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Re: Crate sizes\r\nMessage-ID: <crate-2@acme.example>\r\nIn-Reply-To: <crate-1@acme.example>\r\n\r\nAnd the crates were 80 cm, not 60.\r\n".into()).await;
-        let upkeep = |days| rapport_server::usecase::mail::forget_stale_awaited_parents(&app.state, chrono::Utc::now() + chrono::Duration::days(days)).unwrap();
-        assert_eq!(upkeep(29), 0, "a wait younger than 30 days stays");
-        assert_eq!(upkeep(31), 1, "an older one is forgotten");
-        let parent = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Crate sizes\r\nMessage-ID: <crate-1@acme.example>\r\n\r\nThe crates were 60 cm.\r\n".into()).await;
-        assert_ne!(parent["case_id"], child["case_id"], "{parent}");
-    }
+    // A parent is waited for 30 days; later it is old history and opens its own case.
+    let child = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Re: Crate sizes\r\nMessage-ID: <crate-2@acme.example>\r\nIn-Reply-To: <crate-1@acme.example>\r\n\r\nAnd the crates were 80 cm, not 60.\r\n".into()).await;
+    let upkeep = |days| {
+        rapport_server::usecase::mail::forget_stale_awaited_parents(
+            &app.state,
+            chrono::Utc::now() + chrono::Duration::days(days),
+        )
+        .unwrap()
+    };
+    assert_eq!(upkeep(29), 0, "a wait younger than 30 days stays");
+    assert_eq!(upkeep(31), 1, "an older one is forgotten");
+    let parent = ingest("From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Crate sizes\r\nMessage-ID: <crate-1@acme.example>\r\n\r\nThe crates were 60 cm.\r\n".into()).await;
+    assert_ne!(parent["case_id"], child["case_id"], "{parent}");
 }
 
 /// One raw message through the HTTP door; what became of it.

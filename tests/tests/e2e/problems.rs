@@ -1,22 +1,26 @@
 use actix_web::http::Method;
 use rapport_tests::{Backend, TestApp, TestDatabase, e2e_test};
 
-e2e_test! {
-    async fn unknown_route_is_a_problem_document(db) {
-        let app = TestApp::spawn(&db).await;
-        let body = app.get("/api/v1/nothing-here").await.assert_problem(404, "route_not_found");
-        assert_eq!(body["detail"], "no route for GET /api/v1/nothing-here");
-    }
+e2e_test!(unknown_route_is_a_problem_document);
+async fn unknown_route_is_a_problem_document(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let body = app
+        .get("/api/v1/nothing-here")
+        .await
+        .assert_problem(404, "route_not_found");
+    assert_eq!(body["detail"], "no route for GET /api/v1/nothing-here");
 }
 
-e2e_test! {
-    async fn wrong_method_is_a_problem_document_that_names_the_allowed_one(db) {
-        let app = TestApp::spawn(&db).await;
-        let res = app.request(Method::DELETE, "/healthz", None).await;
-        let body = res.assert_problem(405, "method_not_allowed");
-        assert_eq!(body["detail"], "DELETE is not allowed on /healthz; allowed: GET");
-        assert_eq!(res.header("allow"), Some("GET"));
-    }
+e2e_test!(wrong_method_is_a_problem_document_that_names_the_allowed_one);
+async fn wrong_method_is_a_problem_document_that_names_the_allowed_one(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let res = app.request(Method::DELETE, "/healthz", None).await;
+    let body = res.assert_problem(405, "method_not_allowed");
+    assert_eq!(
+        body["detail"],
+        "DELETE is not allowed on /healthz; allowed: GET"
+    );
+    assert_eq!(res.header("allow"), Some("GET"));
 }
 
 fn sqlite() -> TestDatabase {
