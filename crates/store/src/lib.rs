@@ -43,6 +43,7 @@ pub mod staff;
 pub mod staff_invitation;
 pub mod team;
 mod time;
+pub mod totp;
 
 pub use connection::{ConnectError, ConnectionManager, DbConnection};
 pub use database_url::{Backend, DatabaseUrl, DatabaseUrlError};

@@ -531,3 +531,21 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    staff_totp (staff_id) {
+        staff_id -> Text,
+        sealed_secret -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        last_step -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_recovery_codes (staff_id, code_sha256) {
+        staff_id -> Text,
+        code_sha256 -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}

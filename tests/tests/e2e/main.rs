@@ -30,6 +30,7 @@ mod problems;
 mod reports;
 mod satisfaction;
 mod schema_parity;
+mod second_factor;
 mod sla;
 mod ui;
 mod ui_accessibility;

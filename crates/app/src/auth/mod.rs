@@ -4,6 +4,7 @@
 pub mod password;
 pub mod throttle;
 pub mod token;
+pub mod totp;
 
 /// Where a request came from, recorded with security events.
 #[derive(Debug, Clone, Default)]

@@ -41,6 +41,24 @@ pub struct Claims {
     /// Set while the password is a one-time password: only changing it is allowed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pcr: bool,
+    /// Set while the role requires a second factor not yet set up: only
+    /// setting it up is allowed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tfa: bool,
+}
+
+/// What a session may do until its holder acts: change a one-time
+/// password, or set up a second factor their role requires.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Restrictions {
+    pub password_change: bool,
+    pub second_factor_enrolment: bool,
+}
+
+impl Restrictions {
+    pub fn any(self) -> bool {
+        self.password_change || self.second_factor_enrolment
+    }
 }
 
 /// Why a presented token was refused.
@@ -95,7 +113,7 @@ impl TokenKeys {
     pub fn issue(
         &self,
         principal: &Principal,
-        password_change_required: bool,
+        restrictions: Restrictions,
     ) -> Result<String, TokenError> {
         let now = Utc::now().timestamp();
         let mut claims = Claims {
@@ -108,7 +126,8 @@ impl TokenKeys {
             vis: None,
             iat: now,
             exp: now + self.lifetime_secs,
-            pcr: password_change_required,
+            pcr: restrictions.password_change,
+            tfa: restrictions.second_factor_enrolment,
         };
         match principal {
             Principal::Staff { id, role } => {
@@ -143,8 +162,8 @@ impl TokenKeys {
             })
     }
 
-    /// Who a valid token speaks for, and whether it is a one-time-password session.
-    pub fn principal(&self, token: &str) -> Result<(Principal, bool), TokenError> {
+    /// Who a valid token speaks for, and what the session is limited to.
+    pub fn principal(&self, token: &str) -> Result<(Principal, Restrictions), TokenError> {
         let claims = self.verify(token)?;
         let principal = match (claims.kind.as_str(), claims.role, &claims.acc, &claims.vis) {
             ("staff", Some(role), None, None) => Principal::Staff {
@@ -166,7 +185,13 @@ impl TokenKeys {
             },
             _ => return Err(TokenError::Invalid),
         };
-        Ok((principal, claims.pcr))
+        Ok((
+            principal,
+            Restrictions {
+                password_change: claims.pcr,
+                second_factor_enrolment: claims.tfa,
+            },
+        ))
     }
 }
 
@@ -211,18 +236,30 @@ mod tests {
             id: StaffId::new(),
             role: StaffRole::Auditor,
         };
-        let token = k.issue(&staff, false).expect("issue");
+        let token = k.issue(&staff, Restrictions::default()).expect("issue");
         let claims = k.verify(&token).expect("valid");
         assert_eq!(claims.exp - claims.iat, 15 * 60);
-        assert_eq!(k.principal(&token), Ok((staff, false)));
+        assert_eq!(k.principal(&token), Ok((staff, Restrictions::default())));
         let contact = Principal::Contact {
             id: ContactId::new(),
             account: AccountId::new(),
             visibility: ContactVisibility::AllAccountCases,
         };
+        let one_time = Restrictions {
+            password_change: true,
+            second_factor_enrolment: false,
+        };
         assert_eq!(
-            k.principal(&k.issue(&contact, true).expect("issue")),
-            Ok((contact, true))
+            k.principal(&k.issue(&contact, one_time).expect("issue")),
+            Ok((contact, one_time))
+        );
+        let enrol = Restrictions {
+            password_change: false,
+            second_factor_enrolment: true,
+        };
+        assert_eq!(
+            k.principal(&k.issue(&staff, enrol).expect("issue")),
+            Ok((staff, enrol))
         );
     }
 
@@ -232,7 +269,9 @@ mod tests {
             id: StaffId::new(),
             role: StaffRole::Agent,
         };
-        let token = keys(SECRET).issue(&agent, false).expect("issue");
+        let token = keys(SECRET)
+            .issue(&agent, Restrictions::default())
+            .expect("issue");
         assert_eq!(
             keys(&"x".repeat(32)).verify(&token),
             Err(TokenError::Invalid)
@@ -248,7 +287,7 @@ mod tests {
     #[test]
     fn alg_none_and_other_algorithms_are_refused() {
         let k = keys(SECRET);
-        let token = k.issue(&admin(), false).expect("issue");
+        let token = k.issue(&admin(), Restrictions::default()).expect("issue");
         let payload = token.split('.').nth(1).expect("payload");
         for alg in ["none", "HS512", "RS256"] {
             let header = URL_SAFE_NO_PAD.encode(format!("{{\"alg\":\"{alg}\",\"typ\":\"JWT\"}}"));
@@ -277,6 +316,7 @@ mod tests {
             iat: now - 3_600,
             exp: now + exp_from_now,
             pcr: false,
+            tfa: false,
         };
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

@@ -207,6 +207,9 @@ pub struct AuthSettings {
     pub login_free_attempts: u32,
     /// Longest delay, in seconds, imposed after repeated failed sign-ins.
     pub login_max_delay_secs: u64,
+    /// Staff roles that must sign in with a second factor (TOTP): until
+    /// they set one up, their sessions may only set it up.
+    pub totp_required_roles: Vec<String>,
 }
 
 impl Default for AuthSettings {
@@ -218,6 +221,7 @@ impl Default for AuthSettings {
             refresh_token_days: 30,
             login_free_attempts: 5,
             login_max_delay_secs: 900,
+            totp_required_roles: Vec::new(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod knowledge;
 pub mod mail;
 pub mod report;
 pub mod satisfaction;
+pub mod second_factor;
 pub mod session;
 pub mod sla;
 pub mod staff;
@@ -54,6 +55,12 @@ pub enum UseCaseError {
     Forbidden,
     #[error("the email address or password is wrong")]
     InvalidCredentials,
+    #[error(
+        "this account signs in with a code from its authenticator app too: give `totp_code` (or a `recovery_code`)"
+    )]
+    TotpRequired,
+    #[error("the authenticator code or recovery code is wrong, expired or already used")]
+    InvalidTotp,
     #[error("too many failed sign-ins; retry in {} s", .0.as_secs().max(1))]
     RateLimited(Duration),
     #[error("the refresh token is invalid, expired or revoked; sign in again")]

@@ -16,7 +16,7 @@ use super::staff::stream as staff_stream;
 use super::{UseCaseError, record};
 use crate::auth::RequestContext;
 use crate::auth::password;
-use crate::auth::token::{new_opaque_token, opaque_token_hash};
+use crate::auth::token::{Restrictions, new_opaque_token, opaque_token_hash};
 use crate::state::AppState;
 
 /// Minutes a magic link stays valid.
@@ -29,6 +29,9 @@ pub struct SessionTokens {
     pub expires_in: i64,
     pub refresh_token: String,
     pub password_change_required: bool,
+    /// The role requires a second factor not yet set up: only setting it
+    /// up is allowed until then.
+    pub totp_enrolment_required: bool,
 }
 
 /// Who a session belongs to.
@@ -179,16 +182,27 @@ fn issue(
         &subject.id(),
         Utc::now() + chrono::Duration::days(days),
     )?;
-    let pcr = subject.password_change_required();
+    let restrictions = Restrictions {
+        password_change: subject.password_change_required(),
+        second_factor_enrolment: match subject {
+            Subject::Staff(s) => {
+                super::second_factor::required_for(state, s.role)
+                    && rapport_store::totp::find(conn, s.id)?
+                        .is_none_or(|t| t.confirmed_at.is_none())
+            }
+            Subject::Contact(_) => false,
+        },
+    };
     let access = state
         .tokens
-        .issue(&subject.principal(), pcr)
+        .issue(&subject.principal(), restrictions)
         .map_err(|e| UseCaseError::Internal(e.to_string()))?;
     Ok(SessionTokens {
         access_token: access,
         expires_in: state.tokens.lifetime_secs(),
         refresh_token: refresh,
-        password_change_required: pcr,
+        password_change_required: restrictions.password_change,
+        totp_enrolment_required: restrictions.second_factor_enrolment,
     })
 }
 
@@ -241,6 +255,7 @@ pub fn login(
     kind: SubjectKind,
     email: &str,
     password: &str,
+    second: &super::second_factor::Presented,
     ctx: &RequestContext,
 ) -> Result<SessionTokens, UseCaseError> {
     let typed = email.trim().to_lowercase();
@@ -252,7 +267,7 @@ pub fn login(
         Some(address) => Subject::find_by_email(&mut *state.store.conn()?, kind, address)?,
         None => None,
     };
-    let failure = match &found {
+    let mut failure = match &found {
         None => {
             password::verify_against_nothing(password);
             Some("unknown_email")
@@ -276,6 +291,21 @@ pub fn login(
             }
         }
     };
+    // The password matched: a second factor, when enabled, must too. A
+    // missing code is no failure (the form asks for it next); a wrong one is.
+    let mut method = "password";
+    if failure.is_none()
+        && let Some(Subject::Staff(s)) = &found
+    {
+        match state
+            .store
+            .write(|conn| super::second_factor::check_at_sign_in(conn, state, s.id, second))
+        {
+            Ok(used) => method = used.unwrap_or("password"),
+            Err(UseCaseError::InvalidTotp) => failure = Some("wrong_second_factor"),
+            Err(e) => return Err(e),
+        }
+    }
     if let Some(reason) = failure {
         state.throttle.record_failure(&keys, Instant::now());
         state
@@ -295,7 +325,11 @@ pub fn login(
                 data,
             ),
         })?;
-        return Err(UseCaseError::InvalidCredentials);
+        return Err(if reason == "wrong_second_factor" {
+            UseCaseError::InvalidTotp
+        } else {
+            UseCaseError::InvalidCredentials
+        });
     }
     let Some(subject) = found else {
         return Err(UseCaseError::InvalidCredentials);
@@ -315,7 +349,7 @@ pub fn login(
         let tokens = issue(conn, state, &subject, &family)?;
         let mut data = context_data(ctx);
         data["session"] = json!(family);
-        data["method"] = json!("password");
+        data["method"] = json!(method);
         data["password_rehashed"] = json!(rehash.is_some());
         subject.record(conn, subject.actor()?, "auth.login_succeeded", data)?;
         Ok(tokens)

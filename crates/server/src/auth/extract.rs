@@ -40,11 +40,14 @@ impl Authenticated {
 }
 
 /// Like [`Authenticated`], but also accepts a session that must first
-/// change its one-time password: for `/me` and changing the password.
+/// change its one-time password or set up a second factor: for `/me`,
+/// changing the password and setting up the second factor.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthenticatedAnyPassword {
     pub user: Authenticated,
     pub password_change_required: bool,
+    /// The role requires a second factor not set up yet.
+    pub totp_enrolment_required: bool,
 }
 
 pub use rapport_app::auth::token::API_TOKEN_PREFIX;
@@ -96,19 +99,19 @@ async fn authenticate(
                 },
             },
             password_change_required: false,
+            totp_enrolment_required: false,
         });
     }
-    let (principal, password_change_required) =
-        state.tokens.principal(&token).map_err(|e| match e {
-            TokenError::Expired => ApiError::Unauthenticated(
-                "token_expired",
-                "the access token has expired; refresh it",
-            ),
-            TokenError::Invalid => invalid(),
-        })?;
+    let (principal, restrictions) = state.tokens.principal(&token).map_err(|e| match e {
+        TokenError::Expired => {
+            ApiError::Unauthenticated("token_expired", "the access token has expired; refresh it")
+        }
+        TokenError::Invalid => invalid(),
+    })?;
     Ok(AuthenticatedAnyPassword {
         user: Authenticated { principal },
-        password_change_required,
+        password_change_required: restrictions.password_change,
+        totp_enrolment_required: restrictions.second_factor_enrolment,
     })
 }
 
@@ -136,6 +139,8 @@ impl FromRequest for Authenticated {
             let who = authenticate(state, token).await?;
             if who.password_change_required {
                 Err(ApiError::PasswordChangeRequired)
+            } else if who.totp_enrolment_required {
+                Err(ApiError::TotpEnrolmentRequired)
             } else {
                 Ok(who.user)
             }

@@ -4,4 +4,4 @@
 pub mod extract;
 
 pub use extract::{Authenticated, AuthenticatedAnyPassword, MaybeAuthenticated, RequestContext};
-pub use rapport_app::auth::{password, throttle, token};
+pub use rapport_app::auth::{password, throttle, token, totp};

@@ -183,6 +183,8 @@ fn wire_error(e: &UseCaseError) -> (ErrorCode, String) {
             (ErrorCode::RateLimited, e.to_string())
         }
         UseCaseError::InvalidCredentials
+        | UseCaseError::TotpRequired
+        | UseCaseError::InvalidTotp
         | UseCaseError::InvalidRefreshToken
         | UseCaseError::RefreshTokenReused
         | UseCaseError::InvalidMagicLink

@@ -81,6 +81,18 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         1,
         86_400,
     )?;
+    if let Some(role) = settings
+        .auth
+        .totp_required_roles
+        .iter()
+        .find(|r| rapport_domain::StaffRole::parse(r).is_none())
+    {
+        return Err(key_error(
+            "auth.totp_required_roles",
+            &format!("names `{role}`"),
+            "list staff roles: admin, agent, auditor",
+        ));
+    }
     let tiers = &settings.accounts.tiers;
     let tier_ok = |t: &String| {
         !t.is_empty()

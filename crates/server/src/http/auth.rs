@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiError;
-use crate::auth::{AuthenticatedAnyPassword, RequestContext};
+use crate::auth::{Authenticated, AuthenticatedAnyPassword, RequestContext};
 use crate::blocking;
 use crate::state::AppState;
 use crate::usecase::UseCaseError;
+use crate::usecase::second_factor;
 use crate::usecase::session::{self, SessionTokens};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -18,6 +19,13 @@ pub struct LoginRequest {
     #[schema(example = "anna@support.example")]
     pub email: String,
     pub password: String,
+    /// Staff with a second factor: the six-digit code of their app.
+    #[serde(default)]
+    pub totp_code: Option<String>,
+    /// Staff with a second factor and no phone at hand: one of their
+    /// recovery codes (each works once).
+    #[serde(default)]
+    pub recovery_code: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -82,6 +90,10 @@ pub struct TokenResponse {
     pub refresh_token: String,
     /// When true, only `GET /api/v1/me` and `POST /api/v1/me/password` are allowed.
     pub password_change_required: bool,
+    /// When true, the role requires a second factor: only `/api/v1/me`,
+    /// `/api/v1/me/password` and `/api/v1/me/totp*` are allowed until it is
+    /// set up and the session refreshed.
+    pub totp_enrolment_required: bool,
 }
 
 impl From<SessionTokens> for TokenResponse {
@@ -92,6 +104,7 @@ impl From<SessionTokens> for TokenResponse {
             expires_in: t.expires_in,
             refresh_token: t.refresh_token,
             password_change_required: t.password_change_required,
+            totp_enrolment_required: t.totp_enrolment_required,
         }
     }
 }
@@ -118,10 +131,23 @@ async fn password_login(
 ) -> Result<HttpResponse, ApiError> {
     bounded("email", &body.email, 254)?;
     bounded("password", &body.password, MAX_PASSWORD)?;
+    for (field, value) in [
+        ("totp_code", &body.totp_code),
+        ("recovery_code", &body.recovery_code),
+    ] {
+        if let Some(v) = value {
+            bounded(field, v, 64)?;
+        }
+    }
+    let second = second_factor::Presented {
+        totp_code: body.totp_code.clone(),
+        recovery_code: body.recovery_code.clone(),
+    };
     let state = state.into_inner();
-    let tokens =
-        blocking::run(move || session::login(&state, kind, &body.email, &body.password, &ctx))
-            .await?;
+    let tokens = blocking::run(move || {
+        session::login(&state, kind, &body.email, &body.password, &second, &ctx)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
 }
 
@@ -129,7 +155,7 @@ async fn password_login(
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenResponse),
-        (status = 401, description = "`invalid_credentials`: unknown address, wrong password or deactivated", body = super::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`: unknown address, wrong password or deactivated; `totp_required`: the password is right, now give `totp_code` or `recovery_code`; `invalid_totp`: that code is wrong, expired or used", body = super::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many failures; see Retry-After", body = super::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
@@ -305,4 +331,117 @@ pub async fn change_password(
     })
     .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
+}
+
+/// Whether sign-in asks for a code from an authenticator app.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpStatusView {
+    pub enabled: bool,
+    /// Set up begun, no code confirmed yet.
+    pub pending: bool,
+    pub recovery_codes_left: i64,
+    /// The caller's role must sign in with a second factor.
+    pub required: bool,
+}
+
+/// What an authenticator app needs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpEnrolmentView {
+    /// Base32, to type into the app.
+    pub secret: String,
+    /// `otpauth://totp/...`, to scan or import.
+    pub otpauth_uri: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpConfirmRequest {
+    /// The six-digit code the app shows now.
+    pub code: String,
+}
+
+/// Shown once: each works once in place of a code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecoveryCodesView {
+    pub recovery_codes: Vec<String>,
+}
+
+/// The caller's second factor (staff).
+#[utoipa::path(get, path = "/api/v1/me/totp", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "Second factor status", body = TotpStatusView)))]
+pub async fn totp_status(
+    state: web::Data<AppState>,
+    who: AuthenticatedAnyPassword,
+) -> Result<HttpResponse, ApiError> {
+    let state = state.into_inner();
+    let principal = who.user.principal;
+    let s = blocking::run(move || second_factor::status(&state, &principal)).await?;
+    Ok(HttpResponse::Ok().json(TotpStatusView {
+        enabled: s.enabled,
+        pending: s.pending,
+        recovery_codes_left: s.recovery_codes_left,
+        required: s.required,
+    }))
+}
+
+/// Start setting up a second factor (staff): a new secret for an
+/// authenticator app. Sign-in asks for codes once one is confirmed.
+#[utoipa::path(post, path = "/api/v1/me/totp", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The secret, shown once", body = TotpEnrolmentView),
+        (status = 409, description = "`conflict`: a second factor is already enabled", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn totp_begin(
+    state: web::Data<AppState>,
+    who: AuthenticatedAnyPassword,
+) -> Result<HttpResponse, ApiError> {
+    let state = state.into_inner();
+    let principal = who.user.principal;
+    let e = blocking::run(move || second_factor::begin(&state, &principal)).await?;
+    Ok(HttpResponse::Ok().json(TotpEnrolmentView {
+        secret: e.secret,
+        otpauth_uri: e.otpauth_uri,
+    }))
+}
+
+/// Confirm the second factor with a code from the app (staff): from now
+/// on sign-in asks for a code. Returns ten single-use recovery codes.
+/// A session limited to setting it up is refreshed to a full one with
+/// `POST /api/v1/auth/refresh`.
+#[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "auth", request_body = TotpConfirmRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Enabled", body = RecoveryCodesView),
+        (status = 422, description = "`validation_failed`: not the app's current code", body = super::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: nothing to confirm, or already enabled", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn totp_confirm(
+    state: web::Data<AppState>,
+    who: AuthenticatedAnyPassword,
+    body: web::Json<TotpConfirmRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    bounded("code", &body.code, 64)?;
+    let state = state.into_inner();
+    let principal = who.user.principal;
+    let codes =
+        blocking::run(move || second_factor::confirm(&state, &principal, &body.code)).await?;
+    Ok(HttpResponse::Ok().json(RecoveryCodesView {
+        recovery_codes: codes,
+    }))
+}
+
+/// Remove a staff member's second factor (admins), for someone who lost
+/// their phone and recovery codes; they set up a new one after signing in.
+#[utoipa::path(delete, path = "/api/v1/staff/{id}/totp", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Removed")))]
+pub async fn totp_remove(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let staff = super::page::path_id(&id, "staff member")?;
+    let state = state.into_inner();
+    blocking::run(move || second_factor::remove(&state, &who.principal, staff)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -49,6 +49,8 @@ pub struct Me {
     /// Contact: `own_cases` or `all_account_cases`.
     pub visibility: Option<String>,
     pub password_change_required: bool,
+    /// This session may only set up the second factor the role requires.
+    pub totp_enrolment_required: bool,
 }
 
 /// Who is signed in.
@@ -62,6 +64,7 @@ pub async fn me(
     who: AuthenticatedAnyPassword,
 ) -> Result<HttpResponse, ApiError> {
     let principal = who.user.principal;
+    let totp_enrolment_required = who.totp_enrolment_required;
     if matches!(principal, Principal::ApiToken { .. }) {
         return Err(ApiError::Forbidden("an API token has no profile"));
     }
@@ -80,6 +83,7 @@ pub async fn me(
                 account_id: None,
                 visibility: None,
                 password_change_required: s.password_change_required,
+                totp_enrolment_required,
             })
         }
         Principal::Contact { id, .. } => {
@@ -100,6 +104,7 @@ pub async fn me(
                 account_id: Some(c.account_id.to_string()),
                 visibility: Some(c.visibility.as_str().to_owned()),
                 password_change_required: false,
+                totp_enrolment_required: false,
             })
         }
         Principal::ApiToken { .. } => Err(StoreError::NotFound("profile")),

@@ -75,6 +75,16 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/api/v1/me").route(web::get().to(me::me)))
             .service(post("/api/v1/me/password").route(web::post().to(auth::change_password)))
             .service(
+                resource("/api/v1/me/totp", "GET, POST")
+                    .route(web::get().to(auth::totp_status))
+                    .route(web::post().to(auth::totp_begin)),
+            )
+            .service(post("/api/v1/me/totp/confirm").route(web::post().to(auth::totp_confirm)))
+            .service(
+                resource("/api/v1/staff/{id}/totp", "DELETE")
+                    .route(web::delete().to(auth::totp_remove)),
+            )
+            .service(
                 resource("/api/v1/staff", "GET, POST")
                     .route(web::get().to(directory::list_staff))
                     .route(web::post().to(directory::create_staff)),

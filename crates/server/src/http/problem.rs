@@ -96,6 +96,10 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("this one-time password must be changed first: POST /api/v1/me/password")]
     PasswordChangeRequired,
+    #[error(
+        "your role signs in with a second factor: set one up first (POST /api/v1/me/totp, then /api/v1/me/totp/confirm), then refresh the session"
+    )]
+    TotpEnrolmentRequired,
     #[error(transparent)]
     UseCase(#[from] UseCaseError),
     #[error("internal error: {0}")]
@@ -120,6 +124,7 @@ impl ApiError {
             ApiError::Unauthenticated(code, _) => (StatusCode::UNAUTHORIZED, code),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required"),
+            ApiError::TotpEnrolmentRequired => (StatusCode::FORBIDDEN, "totp_enrolment_required"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::MigrationsPending(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "migrations_pending")
@@ -169,6 +174,8 @@ pub(crate) fn use_case_problem(e: &UseCaseError) -> (StatusCode, &'static str) {
         UseCaseError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         UseCaseError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
         UseCaseError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+        UseCaseError::TotpRequired => (StatusCode::UNAUTHORIZED, "totp_required"),
+        UseCaseError::InvalidTotp => (StatusCode::UNAUTHORIZED, "invalid_totp"),
         UseCaseError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         UseCaseError::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token"),
         UseCaseError::RefreshTokenReused => (StatusCode::UNAUTHORIZED, "refresh_token_reused"),
@@ -353,6 +360,8 @@ mod tests {
             (UseCaseError::NotFound("case"), 404, "not_found"),
             (UseCaseError::Forbidden, 403, "forbidden"),
             (UseCaseError::InvalidCredentials, 401, "invalid_credentials"),
+            (UseCaseError::TotpRequired, 401, "totp_required"),
+            (UseCaseError::InvalidTotp, 401, "invalid_totp"),
             (
                 UseCaseError::RateLimited(Duration::from_secs(3)),
                 429,

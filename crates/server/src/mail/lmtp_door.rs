@@ -50,6 +50,8 @@ fn refusal(e: UseCaseError) -> Refusal {
         | UseCaseError::NotFound(_)
         | UseCaseError::Forbidden
         | UseCaseError::InvalidCredentials
+        | UseCaseError::TotpRequired
+        | UseCaseError::InvalidTotp
         | UseCaseError::RateLimited(_)
         | UseCaseError::InvalidRefreshToken
         | UseCaseError::RefreshTokenReused

@@ -3,7 +3,7 @@
 // widget, CSV import and export, service levels and API tokens. Every
 // change goes through the same API (and audit log) as any other client.
 
-import { Api, ApiError, staffSignIn, h } from "./api.js";
+import { Api, ApiError, staffSignIn, pendingSecondFactor, h } from "./api.js";
 
 const api = new Api("admin");
 const app = document.getElementById("app");
@@ -24,6 +24,8 @@ async function start() {
   if (!api.signedIn) return show(staffSignIn(api, "Administrator sign-in"));
   let me;
   try { me = await api.get("/api/v1/me"); } catch { return show(staffSignIn(api, "Administrator sign-in")); }
+  const pending = pendingSecondFactor(api, me);
+  if (pending) return show(pending);
   // Not an admin: say so, without ending the session the other pages use.
   if (me.role !== "admin") {
     return show(h("section", { class: "card" }, h("h2", {}, "This page is for admins"),
@@ -98,13 +100,16 @@ async function staffSection() {
         h("button", { type: "button", class: "secondary small", id: `s-active-${s.id}`, onclick: () => change(s, { active: !s.active }, `${s.display_name} is ${s.active ? "deactivated: they are signed out and cannot sign in" : "active again"}.`) }, s.active ? "Deactivate" : "Reactivate"),
         s.active ? h("button", { type: "button", class: "secondary small", id: `s-invite-${s.id}`, onclick: async () => {
           try { const r = await api.post(`/api/v1/staff/${s.id}/invitation`); reopen(`A new invitation went to ${r.invitation_sent_to} (the link works once, until ${until(r.invitation_expires_at)}).`); } catch (e) { reopen(e.message); }
-        } }, "Send new invitation") : null)];
+        } }, "Send new invitation") : null,
+        h("button", { type: "button", class: "secondary small", id: `s-two-step-off-${s.id}`, onclick: async () => {
+          try { await api.del(`/api/v1/staff/${s.id}/totp`); reopen(`Two-step sign-in is off for ${s.display_name}: they sign in with their password and can set it up again.`); } catch (e) { reopen(e.message); }
+        } }, "Turn off two-step sign-in"))];
   });
   const email = h("input", { id: "s-email", type: "email", required: true, autocomplete: "off" });
   const name = h("input", { id: "s-name", required: true, autocomplete: "off" });
   const role = select("s-role", ROLES.map((r) => [r, r]), "agent");
   return [h("section", { class: "card" }, h("h2", {}, "Staff"),
-    h("p", { class: "meta" }, "Change a role in its list; deactivating signs the person out at once. \"Send new invitation\" mails a fresh link to choose a password (for an expired invitation or a forgotten password)."),
+    h("p", { class: "meta" }, "Change a role in its list; deactivating signs the person out at once. \"Send new invitation\" mails a fresh link to choose a password (for an expired invitation or a forgotten password). \"Turn off two-step sign-in\" helps someone who lost their phone and recovery codes."),
     table(["Name", "Email", "Role", "Teams", "Status", ""], rows, "staff-list")),
   form("s-form", "Invite a staff member", [...field("s-email", "Email", email), ...field("s-name", "Name", name), ...field("s-role", "Role", role)], "Send invitation", async () => {
     const r = await api.post("/api/v1/staff", { email: email.value, name: name.value, role: role.value });

@@ -207,27 +207,133 @@ function choosePassword(api, session, done) {
   ...fields.nodes, h("p"), h("button", { type: "submit", id: "c-save" }, "Save and continue"), err);
 }
 
+/// Groups a base32 secret in fours, as authenticator apps show them.
+function grouped(secret) {
+  return secret.replace(/(.{4})/g, "$1 ").trim();
+}
+
+/// Setting up a second factor: the secret for an authenticator app, a
+/// first code to prove it, then the recovery codes, shown once. `done`
+/// runs once the person confirms they kept the codes.
+export function setUpSecondFactor(api, done, intro = "") {
+  const card = h("section", { class: "card", id: "second-factor" });
+  const err = h("p", { class: "error", role: "alert" });
+  const start = async () => {
+    let setup;
+    try { setup = await api.post("/api/v1/me/totp"); } catch (e) { card.replaceChildren(h("p", { class: "error", role: "alert" }, e.message)); return; }
+    const code = h("input", { id: "totp-new-code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "7", required: true });
+    const form = h("form", { onsubmit: async (ev) => {
+      ev.preventDefault();
+      err.textContent = "";
+      try {
+        const { recovery_codes } = await api.post("/api/v1/me/totp/confirm", { code: code.value });
+        card.replaceChildren(
+          h("h2", {}, "Two-step sign-in is on"),
+          h("p", {}, "From now on, signing in asks for the code your app shows. If you lose your phone, each of these recovery codes works once instead. Keep them somewhere safe (a password manager, a printout): they are shown only now."),
+          h("ul", { id: "recovery-codes", class: "codes" }, ...recovery_codes.map((c) => h("li", {}, h("code", {}, c)))),
+          h("button", { type: "button", id: "recovery-saved", onclick: () => done() }, "I have kept these codes"));
+        card.querySelector("#recovery-saved").focus();
+      } catch (e) { err.textContent = e.message; }
+    } },
+    h("label", { for: "totp-new-code" }, "The six-digit code your app shows now"), code,
+    h("p"), h("button", { type: "submit", id: "totp-turn-on" }, "Turn on"), err);
+    card.replaceChildren(
+      h("h2", {}, "Set up two-step sign-in"),
+      intro ? h("p", {}, intro) : "",
+      h("ol", {},
+        h("li", {}, "Open an authenticator app on your phone (for example FreeOTP, Aegis, Google or Microsoft Authenticator) and add an account."),
+        h("li", {}, "Choose to enter a setup key and type this key (or open the link on the phone):"),
+      ),
+      h("p", {}, h("code", { id: "totp-secret" }, grouped(setup.secret))),
+      h("p", {}, h("a", { href: setup.otpauth_uri, id: "totp-link" }, "Open in an authenticator app")),
+      form);
+    code.focus();
+  };
+  start();
+  return card;
+}
+
+/// For a session that may only set up the second factor its role requires
+/// (a page reloaded midway): the setup, else nothing.
+export function pendingSecondFactor(api, me) {
+  if (!me.totp_enrolment_required) return null;
+  return setUpSecondFactor(api, async () => { await api.refresh(); location.reload(); },
+    "Your role signs in with a code from an authenticator app besides the password. Set it up now to continue.");
+}
+
+/// Two-step sign-in for the signed-in staff member: its state, and setting
+/// it up when it is off.
+export async function secondFactorPanel(api) {
+  const status = await api.get("/api/v1/me/totp");
+  const card = h("section", { class: "card", id: "two-step" });
+  if (status.enabled) {
+    card.append(h("h2", {}, "Two-step sign-in is on"),
+      h("p", {}, `Signing in asks for the code your authenticator app shows. Recovery codes left: ${status.recovery_codes_left}.`),
+      h("p", {}, "Lost your phone and your recovery codes? An administrator can turn two-step sign-in off for you, so you can set it up again."));
+    return card;
+  }
+  card.append(h("h2", {}, "Two-step sign-in is off"),
+    h("p", {}, "With it on, signing in needs the password and a code from an authenticator app on your phone: a stolen password alone no longer opens your account."),
+    h("button", { type: "button", id: "two-step-start", onclick: () => card.replaceWith(setUpSecondFactor(api, () => location.reload())) }, "Set up two-step sign-in"));
+  return card;
+}
+
 /// The staff sign-in form (console, admin and audit pages); reloads when
-/// signed in, after a new password where the one given was one-time.
+/// signed in, after a new password where the one given was one-time, a
+/// code from the authenticator app where two-step sign-in is on, or
+/// setting it up where the role requires it.
 export function staffSignIn(api, title, message = "") {
   const err = h("p", { class: "error", role: "alert" }, message);
   const email = h("input", { id: "email", type: "email", autocomplete: "username", required: true });
   const password = h("input", { id: "password", type: "password", autocomplete: "current-password", required: true });
+  // Shown once the password is right and the account uses two-step sign-in.
+  let recovery = false;
+  const codeLabel = h("label", { for: "totp-code" }, "Code from your authenticator app");
+  const code = h("input", { id: "totp-code", autocomplete: "one-time-code", inputmode: "numeric" });
+  const switchCode = h("button", { type: "button", class: "secondary small", id: "use-recovery", onclick: () => {
+    recovery = !recovery;
+    codeLabel.textContent = recovery ? "One of your recovery codes" : "Code from your authenticator app";
+    code.setAttribute("inputmode", recovery ? "text" : "numeric");
+    switchCode.textContent = recovery ? "Use the app's code instead" : "Use a recovery code instead";
+    code.value = "";
+    code.focus();
+  } }, "Use a recovery code instead");
+  const second = h("div", { id: "second-step", hidden: true }, codeLabel, code, h("p", {}, switchCode));
+  const signedIn = (t) => {
+    if (t.password_change_required) {
+      form.replaceWith(choosePassword(api, t, (fresh) => { api.tokens = fresh; location.reload(); }));
+      return;
+    }
+    api.tokens = t;
+    if (t.totp_enrolment_required) {
+      form.replaceWith(setUpSecondFactor(api, async () => { await api.refresh(); location.reload(); },
+        "Your role signs in with a code from an authenticator app besides the password. Set it up now to continue."));
+      return;
+    }
+    location.reload();
+  };
   const form = h("form", { class: "card", onsubmit: async (ev) => {
     ev.preventDefault();
+    err.textContent = "";
+    const body = { email: email.value, password: password.value };
+    if (!second.hidden && code.value.trim()) body[recovery ? "recovery_code" : "totp_code"] = code.value.trim();
     try {
-      const t = await api.post("/api/v1/auth/login", { email: email.value, password: password.value });
-      if (t.password_change_required) {
-        form.replaceWith(choosePassword(api, t, (fresh) => { api.tokens = fresh; location.reload(); }));
+      signedIn(await api.post("/api/v1/auth/login", body));
+    } catch (e) {
+      if (e.code === "totp_required") {
+        second.hidden = false;
+        code.required = true;
+        err.textContent = "Now type the code your authenticator app shows.";
+        code.focus();
         return;
       }
-      api.tokens = t;
-      location.reload();
-    } catch (e) { err.textContent = e.message; }
+      err.textContent = e.message;
+    }
   } },
   h("h2", {}, title),
   h("label", { for: "email" }, "Email address"), email,
   h("label", { for: "password" }, "Password"), password,
+  second,
   h("p"), h("button", { type: "submit" }, "Sign in"), err);
   return form;
 }

@@ -2,7 +2,7 @@
 // Lines, CSV) or evidence bundle, and verify an export or bundle file
 // against this installation's audit key.
 
-import { Api, ApiError, staffSignIn, h } from "./api.js";
+import { Api, ApiError, staffSignIn, pendingSecondFactor, h } from "./api.js";
 
 const api = new Api("auditor");
 const app = document.getElementById("app");
@@ -15,6 +15,8 @@ async function start() {
   if (!api.signedIn) return signIn();
   let me;
   try { me = await api.get("/api/v1/me"); } catch { return signIn(); }
+  const pending = pendingSecondFactor(api, me);
+  if (pending) return app.replaceChildren(pending);
   if (me.kind !== "staff" || !["auditor", "admin"].includes(me.role)) {
     // Without ending the session the other pages use.
     return app.replaceChildren(h("section", { class: "card" }, h("h2", {}, "This page is for auditors and admins"),

@@ -4,7 +4,7 @@
 // own address (reload, back and forward, a link for a colleague); live
 // updates from the notification stream; keyboard shortcuts.
 
-import { Api, ApiError, staffSignIn, h, avatar, when, highlighted } from "./api.js";
+import { Api, ApiError, staffSignIn, pendingSecondFactor, secondFactorPanel, h, avatar, when, highlighted } from "./api.js";
 import { Live } from "./live.js";
 import { knowledgeAdmin, cannedAdmin } from "./authoring.js";
 import { reportsPage, healthBlock, portfolioPage } from "./reports.js";
@@ -35,6 +35,8 @@ async function start() {
   if (!api.signedIn) return show(staffSignIn(api, "Staff sign-in"));
   try { me = await api.get("/api/v1/me"); } catch { return show(staffSignIn(api, "Staff sign-in")); }
   if (me.kind !== "staff") { await api.signOut(); return show(staffSignIn(api, "Staff sign-in", "This console is for staff; clients use the portal.")); }
+  const pending = pendingSecondFactor(api, me);
+  if (pending) return show(pending);
   api.onSessionChange(() => location.reload());
   const notifyToggle = h("button", { type: "button", class: "secondary small", id: "notify-toggle", "aria-pressed": String(desktop.on), onclick: async () => {
     if (desktop.on) desktop.disable(); else await desktop.enable();
@@ -44,6 +46,10 @@ async function start() {
   document.getElementById("who").replaceChildren(
     notifyToggle, " ",
     h("span", {}, avatar(me), `${me.display_name} (${me.role}) `),
+    h("button", { type: "button", class: "secondary small", id: "open-two-step", onclick: async () => {
+      const panel = await secondFactorPanel(api);
+      show(panel, h("p", {}, h("a", { href: "/console" }, "Back to the console")));
+    } }, "Two-step sign-in"), " ",
     h("button", { type: "button", onclick: async () => { live?.close(); await api.signOut(); location.assign("/console"); } }, "Sign out"));
   seen = new Seen(me);
   [accounts, staff] = await Promise.all([

@@ -1,0 +1,248 @@
+//! A second factor for staff sign-in: TOTP from an authenticator app, with
+//! ten single-use recovery codes for a lost phone. Enrolment proves the
+//! app holds the secret (a first code) before sign-in asks for it; an
+//! administrator can remove it for someone locked out.
+
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use rapport_audit::{Actor, ActorKind, StreamName};
+use rapport_domain::{Principal, StaffId, StaffRole};
+use rapport_store::DbConnection;
+use secrecy::ExposeSecret;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::UseCaseError;
+use crate::auth::totp;
+use crate::state::AppState;
+
+/// Recovery codes given at enrolment.
+pub const RECOVERY_CODES: usize = 10;
+
+/// What an authenticator app needs, shown once while enrolling.
+#[derive(Debug, Clone)]
+pub struct Enrolment {
+    /// Base32, for typing into the app.
+    pub secret: String,
+    /// For scanning or importing.
+    pub otpauth_uri: String,
+}
+
+/// Whether a staff member's sign-in asks for a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    pub enabled: bool,
+    /// Enrolment begun, no code confirmed yet.
+    pub pending: bool,
+    pub recovery_codes_left: i64,
+    /// The staff member's role must have a second factor.
+    pub required: bool,
+}
+
+/// The second factor presented with a password.
+#[derive(Debug, Clone, Default)]
+pub struct Presented {
+    pub totp_code: Option<String>,
+    pub recovery_code: Option<String>,
+}
+
+fn staff_of(who: &Principal) -> Result<(StaffId, StaffRole), UseCaseError> {
+    match who {
+        Principal::Staff { id, role } => Ok((*id, *role)),
+        _ => Err(UseCaseError::Forbidden),
+    }
+}
+
+/// A key of its own per staff member, derived from the signing secret: a
+/// database copy alone does not reveal the TOTP secrets.
+fn seal_key(state: &AppState, staff: StaffId) -> Result<[u8; 32], UseCaseError> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(state.secrets.jwt.expose_secret().as_bytes())
+        .map_err(|e| UseCaseError::Internal(format!("seal key: {e}")))?;
+    mac.update(b"rapport totp seal v1:");
+    mac.update(staff.to_string().as_bytes());
+    Ok(mac.finalize().into_bytes().into())
+}
+
+fn seal(state: &AppState, staff: StaffId, secret: &[u8]) -> Result<String, UseCaseError> {
+    let key = seal_key(state, staff)?;
+    Ok(hex::encode(
+        secret
+            .iter()
+            .zip(key.iter())
+            .map(|(s, k)| s ^ k)
+            .collect::<Vec<u8>>(),
+    ))
+}
+
+fn unseal(state: &AppState, staff: StaffId, sealed: &str) -> Result<Vec<u8>, UseCaseError> {
+    let bytes = hex::decode(sealed)
+        .map_err(|_| UseCaseError::Internal("a sealed TOTP secret is unreadable".into()))?;
+    let key = seal_key(state, staff)?;
+    Ok(bytes.iter().zip(key.iter()).map(|(s, k)| s ^ k).collect())
+}
+
+fn code_hash(code: &str) -> String {
+    let normalised: String = code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    hex::encode(Sha256::digest(normalised.as_bytes()))
+}
+
+fn now_step() -> i64 {
+    totp::step_at(Utc::now().timestamp())
+}
+
+fn audit(
+    conn: &mut DbConnection,
+    actor: StaffId,
+    staff: StaffId,
+    action: &str,
+) -> Result<(), UseCaseError> {
+    super::record(
+        conn,
+        StreamName::system(),
+        Actor::new(ActorKind::Staff, actor)?,
+        action,
+        ("staff", Some(&staff.to_string())),
+        json!({}),
+    )?;
+    Ok(())
+}
+
+/// Whether the caller's sign-in asks for a code.
+pub fn status(state: &AppState, who: &Principal) -> Result<Status, UseCaseError> {
+    let (staff, role) = staff_of(who)?;
+    let mut conn = state.store.conn()?;
+    let found = rapport_store::totp::find(&mut conn, staff)?;
+    let enabled = found.as_ref().is_some_and(|t| t.confirmed_at.is_some());
+    Ok(Status {
+        enabled,
+        pending: found.is_some() && !enabled,
+        recovery_codes_left: if enabled {
+            rapport_store::totp::recovery_codes_left(&mut conn, staff)?
+        } else {
+            0
+        },
+        required: required_for(state, role),
+    })
+}
+
+/// Whether admins made a second factor mandatory for this role.
+pub fn required_for(state: &AppState, role: StaffRole) -> bool {
+    state
+        .config
+        .settings
+        .auth
+        .totp_required_roles
+        .iter()
+        .any(|r| r == role.as_str())
+}
+
+/// Starts enrolment: a new secret, not asked for at sign-in until a code
+/// from it is confirmed. Refused while one is enabled.
+pub fn begin(state: &AppState, who: &Principal) -> Result<Enrolment, UseCaseError> {
+    let (staff, _) = staff_of(who)?;
+    let secret =
+        totp::new_secret().map_err(|e| UseCaseError::Internal(format!("randomness: {e}")))?;
+    let sealed = seal(state, staff, &secret)?;
+    let email = state.store.write(|conn| {
+        if rapport_store::totp::find(conn, staff)?.is_some_and(|t| t.confirmed_at.is_some()) {
+            return Err(UseCaseError::Conflict(
+                "a second factor is already enabled; an administrator removes it before a new one",
+            ));
+        }
+        let member = rapport_store::staff::find(conn, staff)?
+            .ok_or(UseCaseError::NotFound("staff member"))?;
+        rapport_store::totp::begin(conn, staff, &sealed)?;
+        audit(conn, staff, staff, "auth.totp_enrolment_started")?;
+        Ok(member.email.to_string())
+    })?;
+    Ok(Enrolment {
+        secret: totp::base32(&secret),
+        otpauth_uri: totp::otpauth_uri(&state.config.settings.instance.name, &email, &secret),
+    })
+}
+
+/// Confirms enrolment with a code from the app; returns the recovery codes
+/// (shown once, stored only as hashes).
+pub fn confirm(state: &AppState, who: &Principal, code: &str) -> Result<Vec<String>, UseCaseError> {
+    let (staff, _) = staff_of(who)?;
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| {
+            let mut bytes = [0u8; 5];
+            getrandom::fill(&mut bytes)
+                .map_err(|e| UseCaseError::Internal(format!("randomness: {e}")))?;
+            let hex = hex::encode(bytes);
+            Ok(format!("{}-{}", &hex[..5], &hex[5..]))
+        })
+        .collect::<Result<_, UseCaseError>>()?;
+    let hashes: Vec<String> = codes.iter().map(|c| code_hash(c)).collect();
+    state.store.write(|conn| {
+        let Some(pending) = rapport_store::totp::find(conn, staff)? else {
+            return Err(UseCaseError::Conflict("start enrolment first"));
+        };
+        if pending.confirmed_at.is_some() {
+            return Err(UseCaseError::Conflict("the second factor is already enabled"));
+        }
+        let secret = unseal(state, staff, &pending.sealed_secret)?;
+        let Some(step) = totp::verify(&secret, code, now_step(), 0) else {
+            return Err(super::input::invalid(
+                "code",
+                "is not the code your app shows now; check the app's clock and type the current six digits",
+            ));
+        };
+        rapport_store::totp::confirm(conn, staff, step, &hashes)?;
+        audit(conn, staff, staff, "auth.totp_enabled")?;
+        Ok(())
+    })?;
+    Ok(codes)
+}
+
+/// Removes a staff member's second factor: an administrator's help for
+/// someone who lost both phone and recovery codes.
+pub fn remove(state: &AppState, who: &Principal, staff: StaffId) -> Result<(), UseCaseError> {
+    let Principal::Staff {
+        id: admin,
+        role: StaffRole::Admin,
+    } = who
+    else {
+        return Err(UseCaseError::Forbidden);
+    };
+    state.store.write(|conn| {
+        rapport_store::staff::find(conn, staff)?.ok_or(UseCaseError::NotFound("staff member"))?;
+        rapport_store::totp::remove(conn, staff)?;
+        audit(conn, *admin, staff, "auth.totp_removed")
+    })
+}
+
+/// At sign-in, after the password matched: what the staff member's second
+/// factor asks. `Ok(method)` names what was used (`None`: none enabled).
+pub(super) fn check_at_sign_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    staff: StaffId,
+    presented: &Presented,
+) -> Result<Option<&'static str>, UseCaseError> {
+    let Some(totp) = rapport_store::totp::find(conn, staff)?.filter(|t| t.confirmed_at.is_some())
+    else {
+        return Ok(None);
+    };
+    if let Some(code) = presented.totp_code.as_deref() {
+        let secret = unseal(state, staff, &totp.sealed_secret)?;
+        let step = totp::verify(&secret, code, now_step(), totp.last_step)
+            .ok_or(UseCaseError::InvalidTotp)?;
+        if !rapport_store::totp::use_step(conn, staff, step)? {
+            return Err(UseCaseError::InvalidTotp);
+        }
+        return Ok(Some("totp"));
+    }
+    if let Some(code) = presented.recovery_code.as_deref() {
+        if !rapport_store::totp::use_recovery_code(conn, staff, &code_hash(code))? {
+            return Err(UseCaseError::InvalidTotp);
+        }
+        return Ok(Some("recovery_code"));
+    }
+    Err(UseCaseError::TotpRequired)
+}
