@@ -8,19 +8,22 @@ use serde_json::{Value, json};
 
 use super::directory::ok;
 
-/// The code an authenticator app holding `secret` shows one step from now
-/// (accepted: codes are valid one step either side), so a code just used
-/// for the current step does not make the next sign-in wait.
-fn next_code(secret: &str) -> String {
+/// The code an authenticator app holding `secret` shows `steps` steps
+/// from now.
+fn code_in(secret: &str, steps: i64) -> String {
     let key = totp::from_base32(secret).expect("base32 secret");
-    let step = totp::step_at(chrono::Utc::now().timestamp()) + 1;
+    let step = totp::step_at(chrono::Utc::now().timestamp()) + steps;
     format!("{:06}", totp::code(&key, step, 6))
 }
 
 fn current_code(secret: &str) -> String {
-    let key = totp::from_base32(secret).expect("base32 secret");
-    let step = totp::step_at(chrono::Utc::now().timestamp());
-    format!("{:06}", totp::code(&key, step, 6))
+    code_in(secret, 0)
+}
+
+/// The next step's code (accepted: codes are valid one step either side),
+/// so a code just used for the current step does not make a sign-in wait.
+fn next_code(secret: &str) -> String {
+    code_in(secret, 1)
 }
 
 async fn sign_in(app: &TestApp, who: &(String, String), extra: Value) -> rapport_tests::Response {
