@@ -25,8 +25,18 @@ pub enum Change {
     EntryAdded(Entry),
     /// An entry edited or redacted.
     EntryUpdated(Entry),
-    /// A case's state (status, assignee, category, team, merge…).
-    CaseChanged(Case),
+    /// A new case.
+    CaseOpened(Case),
+    /// A case's state; `fields` names what changed (`status`, `priority`,
+    /// `assignee_id`, `team_id`, `category`, `subject`, `tags`, `merge`,
+    /// `appointment`).
+    CaseChanged { case: Case, fields: Vec<String> },
+    /// A contact rated how their resolved case went.
+    SatisfactionReceived {
+        case: Case,
+        rating: i32,
+        comment: Option<String>,
+    },
     /// Something the case's team should know now.
     StaffNotice(Notification),
 }
@@ -36,7 +46,9 @@ impl Change {
         match self {
             Change::EntryAdded(_) => "entry_added",
             Change::EntryUpdated(_) => "entry_updated",
-            Change::CaseChanged(_) => "case_changed",
+            Change::CaseOpened(_) => "case_opened",
+            Change::CaseChanged { .. } => "case_changed",
+            Change::SatisfactionReceived { .. } => "satisfaction_received",
             Change::StaffNotice(_) => "staff_notice",
         }
     }
@@ -55,7 +67,19 @@ pub fn record(
                 Change::EntryAdded(e) | Change::EntryUpdated(e) => {
                     (Some(e.case_id), Some(e.id.to_string()), Value::Null)
                 }
-                Change::CaseChanged(c) => (Some(c.id), None, Value::Null),
+                Change::CaseOpened(c) => (Some(c.id), None, Value::Null),
+                Change::CaseChanged { case, fields } => {
+                    (Some(case.id), None, serde_json::json!({ "fields": fields }))
+                }
+                Change::SatisfactionReceived {
+                    case,
+                    rating,
+                    comment,
+                } => (
+                    Some(case.id),
+                    None,
+                    serde_json::json!({ "rating": rating, "comment": comment }),
+                ),
                 Change::StaffNotice(n) => (Some(n.case_id), None, serde_json::to_value(n)?),
             };
             Ok((
@@ -97,7 +121,8 @@ fn deliver(state: &AppState, change: &Change) {
     match change {
         Change::EntryAdded(e) => state.chat.entry_committed(&state.store, e),
         Change::EntryUpdated(e) => state.chat.entry_changed(&state.store, e),
-        Change::CaseChanged(c) => state.chat.case_changed(&state.store, c),
+        Change::CaseChanged { case, .. } => state.chat.case_changed(&state.store, case),
+        Change::CaseOpened(_) | Change::SatisfactionReceived { .. } => {}
         Change::StaffNotice(n) => state.notifier.publish(n.clone()),
     }
 }
@@ -105,7 +130,16 @@ fn deliver(state: &AppState, change: &Change) {
 /// A change another node committed, loaded as it is now (an entry edited
 /// twice quickly is delivered in its newest text both times, never an
 /// older text after a newer one). None when it no longer exists.
-fn load(conn: &mut DbConnection, row: &ChangeRow) -> Result<Option<Change>, UseCaseError> {
+pub(crate) fn load(
+    conn: &mut DbConnection,
+    row: &ChangeRow,
+) -> Result<Option<Change>, UseCaseError> {
+    let case = |conn: &mut DbConnection| -> Result<Option<Case>, UseCaseError> {
+        let Some(id) = row.case_id.as_deref().and_then(|s| s.parse().ok()) else {
+            return Err(corrupt(row));
+        };
+        Ok(rapport_store::case::find(conn, id)?)
+    };
     let entry = |conn: &mut DbConnection| -> Result<Option<Entry>, UseCaseError> {
         let Some(id) = row.entry_id.as_deref().and_then(|s| s.parse().ok()) else {
             return Err(corrupt(row));
@@ -115,17 +149,39 @@ fn load(conn: &mut DbConnection, row: &ChangeRow) -> Result<Option<Change>, UseC
     Ok(match row.kind.as_str() {
         "entry_added" => entry(conn)?.map(Change::EntryAdded),
         "entry_updated" => entry(conn)?.map(Change::EntryUpdated),
+        "case_opened" => case(conn)?.map(Change::CaseOpened),
         "case_changed" => {
-            let Some(id) = row.case_id.as_deref().and_then(|s| s.parse().ok()) else {
-                return Err(corrupt(row));
-            };
-            rapport_store::case::find(conn, id)?.map(Change::CaseChanged)
+            let data: CaseChangedData =
+                serde_json::from_str(&row.data).map_err(|_| corrupt(row))?;
+            case(conn)?.map(|case| Change::CaseChanged {
+                case,
+                fields: data.fields,
+            })
+        }
+        "satisfaction_received" => {
+            let data: RatingData = serde_json::from_str(&row.data).map_err(|_| corrupt(row))?;
+            case(conn)?.map(|case| Change::SatisfactionReceived {
+                case,
+                rating: data.rating,
+                comment: data.comment,
+            })
         }
         "staff_notice" => Some(Change::StaffNotice(
             serde_json::from_str(&row.data).map_err(|_| corrupt(row))?,
         )),
         _ => return Err(corrupt(row)),
     })
+}
+
+#[derive(serde::Deserialize)]
+struct CaseChangedData {
+    fields: Vec<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct RatingData {
+    rating: i32,
+    comment: Option<String>,
 }
 
 fn corrupt(row: &ChangeRow) -> UseCaseError {
@@ -139,15 +195,20 @@ fn corrupt(row: &ChangeRow) -> UseCaseError {
 /// moments of commit; a day leaves room to look into one.
 const KEEP: chrono::Duration = chrono::Duration::days(1);
 
-/// Forgets changes older than a day; returns how many.
+/// Forgets changes older than a day that every consumer has read;
+/// returns how many.
 pub fn forget_old(
     state: &AppState,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<usize, UseCaseError> {
     let mut conn = state.store.conn()?;
+    // Webhooks read the log at their own pace: what they have not turned
+    // into deliveries yet stays.
+    let webhooks = rapport_store::webhook::cursor_if_any(&mut conn)?;
     Ok(rapport_store::changes::forget_before(
         &mut conn,
         now - KEEP,
+        webhooks,
     )?)
 }
 
@@ -179,6 +240,12 @@ impl Cursor {
     /// Where the next read starts (exclusive).
     pub fn through(&self) -> i64 {
         self.through
+    }
+
+    /// Whether an id read from the log is not handled yet (without
+    /// marking it: see [`Cursor::take`]).
+    pub fn is_new(&self, id: i64) -> bool {
+        id > self.through && !self.ahead.contains(&id)
     }
 
     /// Whether an id read from the log is new here; marks it handled.

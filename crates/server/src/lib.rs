@@ -15,6 +15,7 @@ mod output;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use rapport_app::{
     attachment_files, audit_export, bundle, changes, durable, notify, secrets, storage_health,

@@ -176,6 +176,7 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
             config,
         },
         live,
+        webhooks: crate::webhooks::Dispatcher::default(),
     })
 }
 
@@ -236,6 +237,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     spawn_sla_worker(state.clone());
     spawn_chat_digest_worker(state.clone());
     spawn_upkeep(state.clone());
+    crate::webhooks::spawn(state.clone());
     state.live.start_transport(&state);
     let transport =
         crate::mail::transport::Transport::from_config(&config).map_err(StartupError::Mail)?;

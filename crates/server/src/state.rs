@@ -10,6 +10,8 @@ pub struct AppState {
     pub app: rapport_app::AppState,
     /// This node's hub and the bus to the other nodes.
     pub live: crate::chat::Chat,
+    /// This node's webhook worker (its place in the change log).
+    pub webhooks: crate::webhooks::Dispatcher,
 }
 
 impl Deref for AppState {

@@ -19,6 +19,7 @@ pub struct ChangeRow {
     pub entry_id: Option<String>,
     /// JSON.
     pub data: String,
+    pub created_at: NaiveDateTime,
 }
 
 /// A change about to be recorded.
@@ -41,7 +42,15 @@ struct InsertRow<'a> {
     created_at: NaiveDateTime,
 }
 
-type Selected = (i64, String, String, Option<String>, Option<String>, String);
+type Selected = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    NaiveDateTime,
+);
 
 /// Records changes in the caller's transaction; returns their ids in the
 /// order given.
@@ -86,18 +95,22 @@ pub fn after(
             committed_changes::case_id,
             committed_changes::entry_id,
             committed_changes::data,
+            committed_changes::created_at,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, origin, kind, case_id, entry_id, data)| ChangeRow {
-            id,
-            origin,
-            kind,
-            case_id,
-            entry_id,
-            data,
-        })
+        .map(
+            |(id, origin, kind, case_id, entry_id, data, created_at)| ChangeRow {
+                id,
+                origin,
+                kind,
+                case_id,
+                entry_id,
+                data,
+                created_at,
+            },
+        )
         .collect())
 }
 
@@ -109,10 +122,19 @@ pub fn last_id(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(id.unwrap_or(0))
 }
 
-/// Forgets changes recorded before `cutoff`; returns how many.
-pub fn forget_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
-    Ok(diesel::delete(
-        committed_changes::table.filter(committed_changes::created_at.lt(cutoff.naive_utc())),
-    )
-    .execute(conn)?)
+/// Forgets changes recorded before `cutoff`, and never one after
+/// `handled_through` (a consumer that has not read it yet); returns how
+/// many.
+pub fn forget_before(
+    conn: &mut DbConnection,
+    cutoff: DateTime<Utc>,
+    handled_through: Option<i64>,
+) -> Result<usize, StoreError> {
+    let old = committed_changes::table.filter(committed_changes::created_at.lt(cutoff.naive_utc()));
+    Ok(match handled_through {
+        Some(through) => {
+            diesel::delete(old.filter(committed_changes::id.le(through))).execute(conn)?
+        }
+        None => diesel::delete(old).execute(conn)?,
+    })
 }

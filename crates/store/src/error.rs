@@ -55,6 +55,17 @@ impl From<diesel::result::Error> for StoreError {
 }
 
 impl StoreError {
+    /// A row with the same key is already there.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+
     /// True when the database could not be reached, as opposed to a query
     /// that reached it and failed.
     pub fn is_unavailable(&self) -> bool {

@@ -44,6 +44,7 @@ pub mod staff_invitation;
 pub mod team;
 mod time;
 pub mod totp;
+pub mod webhook;
 
 pub use connection::{ConnectError, ConnectionManager, DbConnection};
 pub use database_url::{Backend, DatabaseUrl, DatabaseUrlError};

@@ -151,6 +151,7 @@ pub(crate) struct ConversationIds {
     spare_case: String,
     held_mail: String,
     token_to_revoke: String,
+    webhook: String,
 }
 
 const QUARANTINED: &str = "From: Stranger <someone@newclient.example>\r\nTo: support@rapport.localhost\r\nSubject: Offer request {n}\r\nMessage-ID: <matrix-{n}@newclient.example>\r\n\r\nPlease send us an offer.\r\n";
@@ -193,6 +194,12 @@ pub(crate) fn conversation_rows(w: &World, ids: &ConversationIds) -> Vec<MatrixR
         (Method::POST, "/api/v1/me/totp".into(), Some(json!({})), [401, 200, 200, 200, 403, 403, 403, 403, 403, 403, 200]),
         (Method::POST, "/api/v1/me/totp/confirm".into(), Some(json!({"code": "not a code {n}"})), [401, 422, 422, 422, 403, 403, 403, 403, 403, 403, 422]),
         (Method::DELETE, format!("/api/v1/staff/{}/totp", w.spare_id), None, [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 204]),
+        (Method::GET, "/api/v1/webhooks".into(), None, [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200]),
+        (Method::POST, "/api/v1/webhooks".into(), Some(json!({"url": "https://erp.example/hooks/{n}", "events": ["case.opened"]})), [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 201]),
+        (Method::GET, format!("/api/v1/webhooks/{}/deliveries", ids.webhook), None, [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200]),
+        (Method::POST, format!("/api/v1/webhooks/{}/enable", ids.webhook), Some(json!({})), [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200]),
+        (Method::POST, format!("/api/v1/webhooks/{}/deliveries/msg_none/redeliver", ids.webhook), Some(json!({})), [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404]),
+        (Method::DELETE, format!("/api/v1/webhooks/{}", ids.webhook), None, [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 204]),
         (Method::GET, "/api/v1/sla/policies".into(), None, [401, 200, 200, 200, 403, 403, 403, 403, 403, 403, 200]),
         (Method::GET, format!("/api/v1/accounts/{acme}/sla"), None, [401, 200, 404, 200, 403, 403, 403, 403, 403, 403, 200]),
         (Method::POST, "/api/v1/chat/ticket".into(), Some(json!({})), [401, 201, 201, 201, 201, 201, 403, 403, 403, 403, 201]),
@@ -285,12 +292,23 @@ async fn every_conversation_endpoint_answers_each_kind_of_caller_exactly_as_inte
         201,
     )
     .await;
+    let hook = ok(
+        app.post_as(
+            &w.admin,
+            "/api/v1/webhooks",
+            &json!({"url": "https://erp.example/hooks", "events": ["case.opened"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
     let ids = ConversationIds {
         attachment,
         entry,
         spare_case: spare["case"]["id"].as_str().unwrap().to_owned(),
         held_mail: held["id"].as_str().unwrap().to_owned(),
         token_to_revoke: doomed["id"].as_str().unwrap().to_owned(),
+        webhook: hook["id"].as_str().unwrap().to_owned(),
     };
     check_matrix(&app, &w, &t, &conversation_rows(&w, &ids), |_| {
         &["Invoice 2026-114", "PO 7781", "Internal check"]

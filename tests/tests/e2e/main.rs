@@ -37,3 +37,4 @@ mod ui_accessibility;
 mod ui_care;
 mod ui_first_run;
 mod ui_workspace;
+mod webhooks;

@@ -237,7 +237,10 @@ fn in_step(
         let (appointment, event) = f(conn, &mut case)?;
         if let Some(event) = &event {
             changes.push(Change::EntryAdded(event.clone()));
-            changes.push(Change::CaseChanged(case.clone()));
+            changes.push(Change::CaseChanged {
+                case: case.clone(),
+                fields: vec!["appointment".into()],
+            });
         }
         Ok(Step {
             appointment,

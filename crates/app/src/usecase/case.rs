@@ -192,7 +192,10 @@ pub(super) fn post_changes(posted: &Posted, who: &Principal) -> Vec<Change> {
     let mut changes = vec![Change::EntryAdded(posted.entry.clone())];
     changes.extend(posted.events.iter().cloned().map(Change::EntryAdded));
     if posted.status_changed {
-        changes.push(Change::CaseChanged(posted.case.clone()));
+        changes.push(Change::CaseChanged {
+            case: posted.case.clone(),
+            fields: vec!["status".into()],
+        });
     }
     if matches!(who, Principal::Contact { .. }) {
         changes.push(Change::StaffNotice(client_wrote_notice(posted)));
@@ -529,6 +532,8 @@ pub(super) fn open_announcing(
 ) -> Result<(Case, Entry), UseCaseError> {
     super::commit(state, |conn, changes| {
         let (case, entry) = open_in(conn, state, who, &input)?;
+        changes.push(Change::CaseOpened(case.clone()));
+        changes.push(Change::EntryAdded(entry.clone()));
         changes.push(Change::StaffNotice(notice(&case)));
         Ok((case, entry))
     })
@@ -563,6 +568,8 @@ pub fn open_with_files(
         }
         let (case, entry) = open_in(conn, state, who, &input)?;
         let files = attach(conn, state, &entry, &uploads)?;
+        changes.push(Change::CaseOpened(case.clone()));
+        changes.push(Change::EntryAdded(entry.clone()));
         changes.push(Change::StaffNotice(opened_notice(&case)));
         Ok((case, entry, files, false))
     });
@@ -1459,6 +1466,10 @@ pub fn update(
         let Some(data) = changes(&before, &snapshot(&case)) else {
             return Ok(None);
         };
+        let fields: Vec<String> = data["after"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         for text in change_sentences(conn, who, &loaded.case, &case)? {
             events.push(thread_event(conn, &mut case, &text)?);
         }
@@ -1471,7 +1482,10 @@ pub fn update(
             format!("#{}: {}", case.number, said.join("; ")),
         );
         committed.extend(events.drain(..).map(Change::EntryAdded));
-        committed.push(Change::CaseChanged(case.clone()));
+        committed.push(Change::CaseChanged {
+            case: case.clone(),
+            fields,
+        });
         committed.push(Change::StaffNotice(notice));
         Ok(Some(case))
     })?;
@@ -1555,8 +1569,14 @@ pub fn merge(
         case::save(conn, &kept)?;
         super::sla::on_merged(conn, &gone, Utc::now())?;
         changes.extend(events.into_iter().map(Change::EntryAdded));
-        changes.push(Change::CaseChanged(gone));
-        changes.push(Change::CaseChanged(kept.clone()));
+        changes.push(Change::CaseChanged {
+            case: gone,
+            fields: vec!["status".into(), "merge".into()],
+        });
+        changes.push(Change::CaseChanged {
+            case: kept.clone(),
+            fields: vec!["merge".into()],
+        });
         Ok(kept)
     })?;
     Ok(kept)

@@ -353,7 +353,10 @@ pub fn choose_category(
             json!({"before": {"category": null}, "after": {"category": category}, "via": "chat triage"}),
         )?;
         store_case::save(conn, &c)?;
-        changes.push(Change::CaseChanged(c.clone()));
+        changes.push(Change::CaseChanged {
+            case: c.clone(),
+            fields: vec!["category".into()],
+        });
         Ok(c)
     })
 }

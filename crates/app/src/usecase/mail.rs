@@ -224,7 +224,10 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
                 if let Some(p) = &posted {
                     changes.push(Change::EntryAdded(p.entry.clone()));
                     if p.status_changed {
-                        changes.push(Change::CaseChanged(p.case.clone()));
+                        changes.push(Change::CaseChanged {
+                            case: p.case.clone(),
+                            fields: vec!["status".into()],
+                        });
                     }
                     if matches!(p.entry.author, Author::Contact(_)) {
                         changes.push(Change::StaffNotice(case::client_wrote_notice(p)));
@@ -971,6 +974,45 @@ pub(crate) fn enqueue_chat_digest(
         },
     )?;
     Ok(Some(id))
+}
+
+/// Mails every active administrator (an endpoint disabled, say), queued
+/// in the caller's transaction.
+pub(crate) fn alert_admins(
+    conn: &mut DbConnection,
+    state: &AppState,
+    subject: &str,
+    text: &str,
+) -> Result<(), UseCaseError> {
+    let to: Vec<Mailbox> = rapport_store::staff::list(conn, None, None, 1_000)?
+        .into_iter()
+        .filter(|s| s.active && s.role == rapport_domain::StaffRole::Admin)
+        .map(|s| Mailbox {
+            name: Some(s.display_name.as_str().to_owned()),
+            address: s.email.as_str().to_owned(),
+        })
+        .collect();
+    if to.is_empty() {
+        return Ok(());
+    }
+    enqueue(
+        conn,
+        state,
+        &Queued {
+            kind: "admin_alert",
+            case: None,
+            entry: None,
+            to,
+            subject: subject.to_owned(),
+            text: text.to_owned(),
+            automatic: true,
+            in_reply_to: None,
+            attachments: Vec::new(),
+            html: None,
+        },
+    )?;
+    state.mail.wake();
+    Ok(())
 }
 
 /// An SLA warning or breach by email to the case's team (staff who are

@@ -26,6 +26,7 @@ pub mod sla;
 pub mod staff;
 pub mod system;
 pub mod team;
+pub mod webhooks;
 
 use std::time::Duration;
 

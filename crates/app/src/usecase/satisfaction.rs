@@ -196,7 +196,7 @@ pub fn rate(
         return Err(invalid("rating", "must be 1 to 5"));
     }
     let comment = optional_text("comment", comment, MAX_COMMENT, true)?;
-    state.store.write(|conn| {
+    super::commit(state, |conn, changes| {
         let (c, survey) = checked(conn, state, rater, case)?;
         // Who rates is settled first: staff never rate for the client.
         let (by, via, actor) = match rater {
@@ -247,6 +247,11 @@ pub fn rate(
             "satisfaction.rated",
             json!({"survey_id": survey.id, "rating": rating, "comment": comment, "via": via}),
         )?;
+        changes.push(crate::changes::Change::SatisfactionReceived {
+            case: c.clone(),
+            rating,
+            comment: comment.clone(),
+        });
         csat::for_case(conn, case)?.ok_or(UseCaseError::NotFound("survey"))
     })
 }

@@ -25,6 +25,7 @@ mod reports;
 mod satisfaction;
 mod snippet;
 mod ui;
+mod webhooks;
 
 pub use problem::{ApiError, Problem};
 
@@ -80,6 +81,24 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::post().to(auth::totp_begin)),
             )
             .service(post("/api/v1/me/totp/confirm").route(web::post().to(auth::totp_confirm)))
+            .service(
+                resource("/api/v1/webhooks", "GET, POST")
+                    .route(web::get().to(webhooks::list))
+                    .route(web::post().to(webhooks::register)),
+            )
+            .service(
+                resource("/api/v1/webhooks/{id}", "DELETE")
+                    .route(web::delete().to(webhooks::remove)),
+            )
+            .service(post("/api/v1/webhooks/{id}/enable").route(web::post().to(webhooks::enable)))
+            .service(
+                resource("/api/v1/webhooks/{id}/deliveries", "GET")
+                    .route(web::get().to(webhooks::deliveries)),
+            )
+            .service(
+                post("/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver")
+                    .route(web::post().to(webhooks::redeliver)),
+            )
             .service(
                 resource("/api/v1/staff/{id}/totp", "DELETE")
                     .route(web::delete().to(auth::totp_remove)),

@@ -1,0 +1,400 @@
+//! Outgoing webhooks against a real HTTP receiver: signed deliveries of
+//! the events an endpoint asked for, retries on the schedule, disabling
+//! after persistent failure with word to the admins, redelivery.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use base64::Engine;
+use rapport_tests::{TestApp, TestDatabase, e2e_test};
+use serde_json::{Value, json};
+
+use super::directory::{ok, world};
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    id: String,
+    timestamp: String,
+    signature: String,
+    body: String,
+}
+
+/// A receiver on loopback that answers with `status`.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+    status: Arc<AtomicU16>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let status = Arc::new(AtomicU16::new(204));
+        let (g, s) = (got.clone(), status.clone());
+        let server = HttpServer::new(move || {
+            let (g, s) = (g.clone(), s.clone());
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let (g, s) = (g.clone(), s.clone());
+                async move {
+                    let header = |n: &str| {
+                        req.headers()
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned()
+                    };
+                    g.lock().unwrap().push(Received {
+                        id: header("webhook-id"),
+                        timestamp: header("webhook-timestamp"),
+                        signature: header("webhook-signature"),
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    });
+                    let code = s.load(Ordering::SeqCst);
+                    HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
+                        .body(format!("receiver answered {code}"))
+                }
+            }))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let addr = server.addrs()[0];
+        actix_web::rt::spawn(server.run());
+        Receiver {
+            url: format!("http://{addr}/hooks"),
+            got,
+            status,
+        }
+    }
+
+    /// Waits until a request with this event type arrived.
+    async fn wait_for(&self, event: &str) -> Received {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(r) =
+                self.got.lock().unwrap().iter().find(|r| {
+                    serde_json::from_str::<Value>(&r.body).is_ok_and(|b| b["type"] == event)
+                })
+            {
+                return r.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {event} delivery arrived; got {:?}",
+                self.got.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn count(&self, event: &str) -> usize {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| serde_json::from_str::<Value>(&r.body).is_ok_and(|b| b["type"] == event))
+            .count()
+    }
+}
+
+/// An endpoint's delivery log, newest first.
+async fn deliveries(app: &TestApp, admin: &str, endpoint: &str) -> Value {
+    ok(
+        app.get_as(admin, &format!("/api/v1/webhooks/{endpoint}/deliveries"))
+            .await,
+        200,
+    )
+    .await
+}
+
+/// Checks a delivery as a receiver following Standard Webhooks would.
+fn verify(secret: &str, r: &Received) {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").expect("whsec_ prefix"))
+        .expect("base64 secret");
+    let signed = format!("{}.{}.{}", r.id, r.timestamp, r.body);
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(signed.as_bytes());
+    let want = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    assert_eq!(r.signature, want, "the signature verifies");
+    let ts: i64 = r.timestamp.parse().expect("unix seconds");
+    assert!(
+        (chrono::Utc::now().timestamp() - ts).abs() < 300,
+        "a fresh timestamp"
+    );
+}
+
+e2e_test!(an_endpoint_gets_the_events_it_asked_for_signed);
+async fn an_endpoint_gets_the_events_it_asked_for_signed(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let receiver = Receiver::start();
+    // Only admins register, with known events and a URL.
+    app.post_as(
+        &w.agent_in,
+        "/api/v1/webhooks",
+        &json!({"url": receiver.url, "events": ["case.opened"]}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.post_as(
+        &w.admin,
+        "/api/v1/webhooks",
+        &json!({"url": receiver.url, "events": ["case.exploded"]}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.post_as(
+        &w.admin,
+        "/api/v1/webhooks",
+        &json!({"url": "ftp://x", "events": ["case.opened"]}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let registered = ok(
+        app.post_as(
+            &w.admin,
+            "/api/v1/webhooks",
+            &json!({"url": receiver.url, "events": ["case.opened", "entry.added", "case.status_changed"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let secret = registered["secret"].as_str().unwrap().to_owned();
+    let endpoint = registered["id"].as_str().unwrap().to_owned();
+    let listed = ok(app.get_as(&w.admin, "/api/v1/webhooks").await, 200).await;
+    assert!(listed.to_string().contains(&endpoint));
+    assert!(
+        !listed.to_string().contains(&secret),
+        "the secret is shown once"
+    );
+
+    // A contact opens a case: case.opened and its first entry.
+    let opened = ok(
+        app.post_as(
+            &w.contact_in,
+            "/api/v1/cases",
+            &json!({"subject": "Duplicate charge on invoice 88", "body": "We were charged twice."}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let case = opened["case"]["id"].as_str().unwrap().to_owned();
+    let got = receiver.wait_for("case.opened").await;
+    verify(&secret, &got);
+    let body: Value = serde_json::from_str(&got.body).unwrap();
+    assert_eq!(body["data"]["case"]["id"], case.as_str());
+    assert!(body["timestamp"].is_string());
+    let entry = receiver.wait_for("entry.added").await;
+    verify(&secret, &entry);
+    assert_ne!(entry.id, got.id, "each event has its own webhook-id");
+
+    // A note stays internal (this endpoint did not ask for notes); a status change is sent.
+    ok(
+        app.post_as(
+            &w.agent_in,
+            &format!("/api/v1/cases/{case}/entries"),
+            &json!({"kind": "note", "body": "Refund approved internally"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    ok(
+        app.send(
+            actix_web::http::Method::PATCH,
+            &format!("/api/v1/cases/{case}"),
+            Some(json!({"status": "pending_client"}).to_string()),
+            Some(&w.agent_in),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let changed = receiver.wait_for("case.status_changed").await;
+    verify(&secret, &changed);
+    let changed: Value = serde_json::from_str(&changed.body).unwrap();
+    assert_eq!(changed["data"]["case"]["status"], "pending_client");
+    assert!(
+        receiver
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| !r.body.contains("Refund approved internally")),
+        "notes are not sent"
+    );
+
+    // The delivery log shows each with the receiver's answer.
+    let log = ok(
+        app.get_as(&w.admin, &format!("/api/v1/webhooks/{endpoint}/deliveries"))
+            .await,
+        200,
+    )
+    .await;
+    let log = log.as_array().unwrap();
+    assert!(log.len() >= 3, "{log:?}");
+    assert!(
+        log.iter()
+            .all(|d| d["status"] == "delivered" && d["last_status"] == 204)
+    );
+    assert_eq!(receiver.count("case.opened"), 1, "sent once");
+}
+
+e2e_test!(a_failing_endpoint_is_retried_for_a_day_then_disabled_and_admins_are_told);
+async fn a_failing_endpoint_is_retried_for_a_day_then_disabled_and_admins_are_told(
+    db: &TestDatabase,
+) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let receiver = Receiver::start();
+    receiver.status.store(503, Ordering::SeqCst);
+    let registered = ok(
+        app.post_as(
+            &w.admin,
+            "/api/v1/webhooks",
+            &json!({"url": receiver.url, "events": ["case.opened"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let endpoint = registered["id"].as_str().unwrap().to_owned();
+    ok(
+        app.post_as(
+            &w.contact_in,
+            "/api/v1/cases",
+            &json!({"subject": "Pallets missing", "body": "Two pallets short."}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    receiver.wait_for("case.opened").await;
+    // The first attempt failed: the log says why and when the next one is.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let first = loop {
+        let log = deliveries(&app, &w.admin, &endpoint).await;
+        if log[0]["attempts"] == 1 {
+            break log[0].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(first["status"], "pending");
+    assert_eq!(first["last_status"], 503);
+    assert!(
+        first["last_response"]
+            .as_str()
+            .unwrap()
+            .contains("receiver answered 503")
+    );
+    let delivery = first["id"].as_str().unwrap().to_owned();
+
+    // Walk the schedule: each retry at its due time, for more than a day.
+    let client = rapport_server::webhooks::client();
+    let mut now = chrono::Utc::now();
+    let mut waited = chrono::Duration::zero();
+    for wait in rapport_server::usecase::webhooks::RETRY_AFTER_SECS {
+        now += chrono::Duration::seconds(*wait + 1);
+        waited += chrono::Duration::seconds(*wait);
+        let round = app
+            .state
+            .webhooks
+            .run_once(&app.state, &client, now)
+            .await
+            .unwrap();
+        assert_eq!(round.sent, 1, "one retry due after {wait} s");
+    }
+    assert!(
+        waited >= chrono::Duration::hours(24),
+        "retried for more than a day"
+    );
+    let log = deliveries(&app, &w.admin, &endpoint).await;
+    assert_eq!(log[0]["status"], "failed");
+    assert_eq!(log[0]["attempts"], 8);
+    assert_eq!(receiver.count("case.opened"), 8);
+
+    // The endpoint is disabled, and the admins got an email saying so.
+    let listed = ok(app.get_as(&w.admin, "/api/v1/webhooks").await, 200).await;
+    let ours = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == endpoint.as_str())
+        .unwrap()
+        .clone();
+    assert!(ours["disabled_at"].is_string());
+    assert!(
+        ours["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("receiver answered 503")
+    );
+    let mailbox = db.data_dir().join("mailbox");
+    let mut seen = Vec::new();
+    loop {
+        let path = rapport_tests::http::wait_for_new_mail(&mailbox, &seen).await;
+        let mail = rapport_mail::parse(&std::fs::read(&path).unwrap()).unwrap();
+        if mail.subject.contains("Webhook endpoint disabled") {
+            assert!(mail.text.contains(&receiver.url));
+            break;
+        }
+        seen.push(path);
+    }
+
+    // Fixed on the receiver's side: enabled again, the failed delivery is sent again, same id.
+    receiver.status.store(200, Ordering::SeqCst);
+    ok(
+        app.post_as(
+            &w.admin,
+            &format!("/api/v1/webhooks/{endpoint}/enable"),
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    ok(
+        app.post_as(
+            &w.admin,
+            &format!("/api/v1/webhooks/{endpoint}/deliveries/{delivery}/redeliver"),
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = deliveries(&app, &w.admin, &endpoint).await;
+        if log[0]["status"] == "delivered" {
+            assert_eq!(log[0]["last_status"], 200);
+            assert_eq!(log[0]["id"], delivery.as_str());
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ids: Vec<String> = receiver
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    assert!(
+        ids.iter().all(|i| *i == delivery),
+        "every attempt carried the same webhook-id"
+    );
+}
