@@ -398,3 +398,56 @@ async fn a_failing_endpoint_is_retried_for_a_day_then_disabled_and_admins_are_to
         "every attempt carried the same webhook-id"
     );
 }
+
+e2e_test!(an_admin_adds_a_webhook_in_the_browser_and_reads_its_deliveries);
+async fn an_admin_adds_a_webhook_in_the_browser_and_reads_its_deliveries(db: &TestDatabase) {
+    let Some(driver) = rapport_tests::browser::Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let receiver = Receiver::start();
+    let (email, password) = rapport_tests::seed::staff(db, "admin");
+    let b = driver.browser().await;
+    b.goto(&format!("{}/admin", app.base_url)).await;
+    super::ui::staff_sign_in(&b, &email, &password).await;
+    b.click("#nav-webhooks").await;
+    b.wait_text("#section", "No endpoint yet").await;
+    b.type_into("#w-url", &receiver.url).await;
+    b.click("#w-event-case-opened").await;
+    b.click("#w-form-submit").await;
+    b.wait_text("#section-status", "receives case.opened").await;
+    b.wait_text("#w-secret-shown", "whsec_").await;
+    let secret = b
+        .script("return document.getElementById('w-secret-value').textContent")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A client opens a case; the receiver gets it, signed with that secret.
+    ok(
+        app.post_as(
+            &w.contact_in,
+            "/api/v1/cases",
+            &json!({"subject": "Customs papers for order 5512", "body": "Which forms do you need?"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let got = receiver.wait_for("case.opened").await;
+    verify(&secret, &got);
+
+    // The admin reads the delivery log and sends it again.
+    b.click("#w-list button[id^=w-log-]").await;
+    b.wait_text("#w-deliveries", "delivered").await;
+    b.wait_text("#w-deliveries", "case.opened").await;
+    b.click("#w-deliveries button[id^=w-again-]").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while receiver.count("case.opened") < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "sent again");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    b.quit().await;
+}

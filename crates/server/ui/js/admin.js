@@ -40,7 +40,7 @@ async function start() {
   const sections = {
     staff: ["Staff", staffSection], teams: ["Teams", teamsSection], accounts: ["Accounts", accountsSection],
     contacts: ["Contacts", contactsSection], import: ["Import and export", importSection], widget: ["Chat widget", widgetSection],
-    sla: ["Service levels", slaSection], tokens: ["API tokens", tokensSection],
+    sla: ["Service levels", slaSection], tokens: ["API tokens", tokensSection], webhooks: ["Webhooks", webhooksSection],
   };
   const nav = h("nav", { "aria-label": "Sections", class: "row" },
     ...Object.entries(sections).map(([key, [label]]) => h("button", { type: "button", class: "secondary", id: `nav-${key}`, onclick: () => open(key) }, label)));
@@ -365,6 +365,62 @@ async function tokensSection() {
     const scopes = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
     const t = await api.post("/api/v1/api-tokens", { name: name.value, scopes });
     secret.textContent = `Token ${t.name} (copy it now, it is shown once): ${t.secret}`;
+  })];
+}
+
+// ---------- webhooks ----------
+
+const WEBHOOK_EVENTS = [
+  ["case.opened", "A case is opened"],
+  ["entry.added", "A message, email or event is added to a case"],
+  ["case.status_changed", "A case's status changes"],
+  ["case.assignee_changed", "A case is assigned to someone else"],
+  ["case.priority_changed", "A case's priority changes"],
+  ["satisfaction.received", "A client rates a resolved case"],
+  ["sla.breached", "A service-level target is missed"],
+];
+
+async function webhooksSection() {
+  const endpoints = await api.get("/api/v1/webhooks");
+  const log = h("div", { id: "w-log" });
+  const showLog = async (e) => {
+    const deliveries = await api.get(`/api/v1/webhooks/${e.id}/deliveries?limit=50`);
+    log.replaceChildren(h("section", { class: "card" }, h("h3", {}, `Deliveries to ${e.url}`),
+      deliveries.length === 0 ? h("p", {}, "Nothing was sent yet: events after the endpoint was added appear here.") :
+        table(["Event", "Created", "Status", "Attempts", "Last answer", ""], deliveries.map((d) => [
+          d.event_type, until(d.created_at),
+          d.status === "pending" && d.next_attempt_at ? `waiting (next try ${until(d.next_attempt_at)})` : d.status,
+          String(d.attempts),
+          d.last_status ? `${d.last_status}: ${d.last_response || ""}` : (d.last_response || "—"),
+          h("button", { type: "button", class: "secondary small", id: `w-again-${d.id}`, onclick: async () => {
+            try { await api.post(`/api/v1/webhooks/${e.id}/deliveries/${d.id}/redeliver`); await showLog(e); } catch (err) { reopen(err.message); }
+          } }, "Send again"),
+        ]), "w-deliveries")));
+  };
+  const rows = endpoints.map((e) => [e.url, e.events.join(", ") + (e.include_notes ? " (with internal notes)" : ""),
+    e.disabled_at ? `disabled: ${e.disabled_reason}` : "active",
+    h("span", {},
+      h("button", { type: "button", class: "secondary small", id: `w-log-${e.id}`, onclick: () => showLog(e) }, "Deliveries"),
+      e.disabled_at ? h("button", { type: "button", class: "secondary small", id: `w-enable-${e.id}`, onclick: async () => {
+        try { await api.post(`/api/v1/webhooks/${e.id}/enable`); reopen(`${e.url} is enabled again; the events that waited are sent now.`); } catch (err) { reopen(err.message); }
+      } }, "Enable") : null,
+      h("button", { type: "button", class: "secondary small", id: `w-remove-${e.id}`, onclick: async () => {
+        try { await api.del(`/api/v1/webhooks/${e.id}`); reopen(`${e.url} no longer receives events.`); } catch (err) { reopen(err.message); }
+      } }, "Remove"))]);
+  const url = h("input", { id: "w-url", type: "url", required: true, placeholder: "https://" });
+  const boxes = WEBHOOK_EVENTS.map(([v, label]) => h("label", { for: `w-event-${v.replace(".", "-")}` },
+    h("input", { type: "checkbox", id: `w-event-${v.replace(".", "-")}`, value: v }), ` ${label} (${v})`));
+  const notes = checkbox("w-notes", " Include internal notes in \"message added\"", false);
+  return [h("section", { class: "card" }, h("h2", {}, "Webhooks"),
+    h("p", { class: "meta" }, "Your other systems (ERP, CRM, chat) hear of events as they happen: each event is POSTed as JSON, signed with the endpoint's secret (Standard Webhooks), and tried again for more than a day while the receiver fails."),
+    endpoints.length === 0 ? h("p", {}, "No endpoint yet.") : table(["URL", "Events", "State", ""], rows, "w-list")),
+  log,
+  form("w-form", "Add an endpoint", [...field("w-url", "URL that receives the events", url), h("p", {}, "Events to send:"), ...boxes, notes], "Add endpoint", async () => {
+    const events = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+    const r = await api.post("/api/v1/webhooks", { url: url.value, events, include_notes: notes.querySelector("input").checked });
+    await reopen(`${r.url} receives ${r.events.join(", ")}.`);
+    document.getElementById("section-status")?.after(h("p", { class: "notice", role: "status", id: "w-secret-shown" },
+      "Signing secret (copy it now, it is shown once): ", h("code", { id: "w-secret-value" }, r.secret)));
   })];
 }
 
