@@ -13,6 +13,7 @@ mod event;
 mod export;
 mod hash;
 mod manifest;
+pub mod merkle;
 mod signing;
 mod verify;
 

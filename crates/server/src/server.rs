@@ -238,6 +238,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     spawn_chat_digest_worker(state.clone());
     spawn_upkeep(state.clone());
     crate::webhooks::spawn(state.clone());
+    spawn_audit_checkpoints(state.clone());
     state.live.start_transport(&state);
     let transport =
         crate::mail::transport::Transport::from_config(&config).map_err(StartupError::Mail)?;
@@ -296,6 +297,18 @@ fn spawn_upkeep(state: AppState) {
         let files = crate::usecase::case::sweep_attachment_files(state)?;
         if files > 0 {
             tracing::info!(files, "removed attachment files no entry refers to");
+        }
+        Ok(())
+    });
+}
+
+/// Signs a checkpoint of the audit log every `audit.checkpoint_interval_secs`
+/// when events were added.
+fn spawn_audit_checkpoints(state: AppState) {
+    let every = Duration::from_secs(state.config.settings.audit.checkpoint_interval_secs);
+    spawn_periodic(state, every, "audit checkpoint", |state| {
+        if let Some(c) = crate::usecase::audit_tree::checkpoint(state, chrono::Utc::now())? {
+            tracing::info!(tree_size = c.tree_size, root = %c.root_hash, "audit checkpoint signed");
         }
         Ok(())
     });

@@ -15,6 +15,7 @@ pub mod api_token;
 pub mod appointment;
 pub mod attachment;
 pub mod audit;
+pub mod audit_tree;
 pub mod canned;
 pub mod case;
 pub mod changes;

@@ -587,3 +587,21 @@ diesel::table! {
         through_id -> BigInt,
     }
 }
+
+diesel::table! {
+    audit_tree_leaves (position) {
+        position -> BigInt,
+        event_id -> Text,
+        leaf_hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_checkpoints (tree_size) {
+        tree_size -> BigInt,
+        root_hash -> Text,
+        created_at -> Timestamp,
+        key_id -> Text,
+        signature -> Text,
+    }
+}

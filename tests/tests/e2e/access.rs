@@ -152,6 +152,7 @@ pub(crate) struct ConversationIds {
     held_mail: String,
     token_to_revoke: String,
     webhook: String,
+    checkpoint_size: i64,
 }
 
 const QUARANTINED: &str = "From: Stranger <someone@newclient.example>\r\nTo: support@rapport.localhost\r\nSubject: Offer request {n}\r\nMessage-ID: <matrix-{n}@newclient.example>\r\n\r\nPlease send us an offer.\r\n";
@@ -208,6 +209,9 @@ pub(crate) fn conversation_rows(w: &World, ids: &ConversationIds) -> Vec<MatrixR
         (Method::PATCH, format!("/api/v1/cases/{case}/entries/{entry}"), Some(json!({"body": "Corrected note {n}"})), [401, 200, 404, 403, 403, 403, 403, 403, 403, 403, 200]),
         (Method::GET, format!("/api/v1/cases/{case}/entries/{entry}/versions"), None, [401, 200, 404, 200, 403, 403, 403, 403, 403, 403, 200]),
         (Method::GET, format!("/api/v1/audit/bundle?case={case}"), None, [401, 403, 403, 200, 403, 403, 200, 403, 403, 200, 200]),
+        (Method::GET, "/api/v1/audit/checkpoints/latest".into(), None, [401, 403, 403, 200, 403, 403, 200, 403, 403, 200, 200]),
+        (Method::GET, format!("/api/v1/audit/checkpoints/{}", ids.checkpoint_size), None, [401, 403, 403, 200, 403, 403, 200, 403, 403, 200, 200]),
+        (Method::GET, format!("/api/v1/audit/consistency?from=1&to={}", ids.checkpoint_size), None, [401, 403, 403, 200, 403, 403, 200, 403, 403, 200, 200]),
         (Method::POST, "/api/v1/audit/verify".into(), raw("not an export", "application/octet-stream"), [401, 403, 403, 200, 403, 403, 200, 403, 403, 200, 200]),
         (Method::POST, "/api/v1/inbound/email".into(), raw(QUARANTINED, "message/rfc822"), [401, 403, 403, 403, 403, 403, 403, 403, 202, 202, 202]),
         (Method::GET, "/api/v1/mail/inbound".into(), None, [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200]),
@@ -309,6 +313,20 @@ async fn every_conversation_endpoint_answers_each_kind_of_caller_exactly_as_inte
         held_mail: held["id"].as_str().unwrap().to_owned(),
         token_to_revoke: doomed["id"].as_str().unwrap().to_owned(),
         webhook: hook["id"].as_str().unwrap().to_owned(),
+        checkpoint_size: rapport_server::usecase::audit_tree::checkpoint(
+            &app.state,
+            chrono::Utc::now(),
+        )
+        .unwrap()
+        .map_or_else(
+            || {
+                rapport_server::usecase::audit_tree::get(&app.state, None)
+                    .unwrap()
+                    .0
+                    .tree_size
+            },
+            |c| c.tree_size,
+        ),
     };
     check_matrix(&app, &w, &t, &conversation_rows(&w, &ids), |_| {
         &["Invoice 2026-114", "PO 7781", "Internal check"]

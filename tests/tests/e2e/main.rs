@@ -7,6 +7,7 @@ mod access;
 mod appointments;
 mod attachments;
 mod audit;
+mod audit_checkpoints;
 mod audit_http;
 mod auth;
 mod canned;

@@ -226,7 +226,7 @@ impl Default for AuthSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditSettings {
     /// Ed25519 seed that signs audit export manifests: 32 bytes as 64 hex
@@ -235,6 +235,18 @@ pub struct AuditSettings {
     /// `<data_dir>/secrets/audit-signing.key`.
     #[serde(skip_serializing)]
     pub signing_key: Option<SecretString>,
+    /// Seconds between signed checkpoints of the whole log (made only when
+    /// something was added).
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            signing_key: None,
+            checkpoint_interval_secs: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

@@ -8,6 +8,7 @@ pub mod account;
 pub mod api_token;
 pub mod appointment;
 pub mod audit;
+pub mod audit_tree;
 pub mod canned;
 pub mod case;
 pub mod chat;

@@ -76,6 +76,12 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         100,
     )?;
     in_range(
+        "audit.checkpoint_interval_secs",
+        settings.audit.checkpoint_interval_secs,
+        1,
+        86_400,
+    )?;
+    in_range(
         "auth.login_max_delay_secs",
         settings.auth.login_max_delay_secs,
         1,

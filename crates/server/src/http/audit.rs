@@ -197,3 +197,101 @@ impl Write for ChunkWriter {
         self.send()
     }
 }
+
+/// A signed statement of the audit log's Merkle tree.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckpointView {
+    /// Events in the tree.
+    pub tree_size: i64,
+    /// Hex SHA-256 Merkle root (RFC 9162 hashing over event hashes).
+    pub root_hash: String,
+    pub created_at: String,
+    pub key_id: String,
+    /// Base64 Ed25519 signature of `signed_text`, by the audit key.
+    pub signature: String,
+    /// Exactly what was signed.
+    pub signed_text: String,
+}
+
+fn checkpoint_view(c: &rapport_store::audit_tree::Checkpoint, instance: &str) -> CheckpointView {
+    CheckpointView {
+        tree_size: c.tree_size,
+        root_hash: c.root_hash.clone(),
+        created_at: rapport_audit::format_at(&c.created_at.and_utc()),
+        key_id: c.key_id.clone(),
+        signature: c.signature.clone(),
+        signed_text: crate::usecase::audit_tree::signed_text(instance, c),
+    }
+}
+
+/// The newest signed checkpoint of the audit log (auditors, admins,
+/// `audit:read`).
+#[utoipa::path(get, path = "/api/v1/audit/checkpoints/latest", tag = "audit", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The checkpoint", body = CheckpointView),
+        (status = 404, description = "`not_found`: no checkpoint yet", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn latest_checkpoint(
+    state: web::Data<AppState>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Permission::ReadAuditLog)?;
+    let state = state.into_inner();
+    let (c, instance) =
+        blocking::run(move || crate::usecase::audit_tree::get(&state, None)).await?;
+    Ok(HttpResponse::Ok().json(checkpoint_view(&c, &instance)))
+}
+
+/// The signed checkpoint of a tree size (auditors, admins, `audit:read`).
+#[utoipa::path(get, path = "/api/v1/audit/checkpoints/{size}", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, description = "The checkpoint", body = CheckpointView)))]
+pub async fn checkpoint_of_size(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    size: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Permission::ReadAuditLog)?;
+    let size: i64 = super::page::path_id(&size, "checkpoint")?;
+    let state = state.into_inner();
+    let (c, instance) =
+        blocking::run(move || crate::usecase::audit_tree::get(&state, Some(size))).await?;
+    Ok(HttpResponse::Ok().json(checkpoint_view(&c, &instance)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ConsistencyParams {
+    /// The older tree size (an earlier checkpoint's).
+    pub from: i64,
+    /// The newer tree size, at most the newest checkpoint's.
+    pub to: i64,
+}
+
+/// The RFC 9162 consistency proof that the tree of `from` events is a
+/// prefix of the tree of `to` (hex hashes, in order).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsistencyView {
+    pub from: i64,
+    pub to: i64,
+    pub proof: Vec<String>,
+}
+
+/// Proof that an older checkpoint's log is a prefix of a newer one's
+/// (auditors, admins, `audit:read`).
+#[utoipa::path(get, path = "/api/v1/audit/consistency", tag = "audit", params(ConsistencyParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The proof", body = ConsistencyView),
+        (status = 422, description = "`validation_failed`: sizes out of range", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn consistency(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    q: web::Query<ConsistencyParams>,
+) -> Result<HttpResponse, ApiError> {
+    who.require(Permission::ReadAuditLog)?;
+    let (from, to) = (q.from, q.to);
+    let state = state.into_inner();
+    let proof =
+        blocking::run(move || crate::usecase::audit_tree::consistency(&state, from, to)).await?;
+    Ok(HttpResponse::Ok().json(ConsistencyView { from, to, proof }))
+}

@@ -226,6 +226,15 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/api/v1/accounts/{id}/timeline").route(web::get().to(cases::timeline)))
             .service(get("/api/v1/audit/public-key").route(web::get().to(audit::public_key)))
             .service(get("/api/v1/audit/export").route(web::get().to(audit::export)))
+            .service(
+                get("/api/v1/audit/checkpoints/latest")
+                    .route(web::get().to(audit::latest_checkpoint)),
+            )
+            .service(
+                get("/api/v1/audit/checkpoints/{size}")
+                    .route(web::get().to(audit::checkpoint_of_size)),
+            )
+            .service(get("/api/v1/audit/consistency").route(web::get().to(audit::consistency)))
             .service(get("/api/v1/audit/bundle").route(web::get().to(evidence::bundle)))
             .service(post("/api/v1/audit/verify").route(web::post().to(evidence::verify)))
             .service(
