@@ -2,8 +2,8 @@
 //! AA), run inside the real browser on a page as a person sees it.
 //!
 //! axe-core comes from the npm registry, pinned, into `target/axe-core`
-//! the first time (`.ci/run` fetches it up front); without it the check
-//! fails rather than passing silently.
+//! the first time, once per test run however many tests ask for it at
+//! once; without it the check fails rather than passing silently.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,7 +14,14 @@ use crate::browser::Browser;
 
 const AXE_VERSION: &str = "4.14.1";
 
+/// axe-core's source, fetched by the first test that needs it while the
+/// others wait (two `npm install` into one directory break each other).
 fn source() -> String {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(fetch).clone()
+}
+
+fn fetch() -> String {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/axe-core");
     let file = dir.join("node_modules/axe-core/axe.min.js");
     if !file.exists() {
