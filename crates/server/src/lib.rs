@@ -12,6 +12,7 @@ mod config_report;
 pub mod http;
 pub mod mail;
 mod output;
+pub mod schema_gate;
 pub mod server;
 pub mod state;
 pub mod telemetry;

@@ -38,6 +38,10 @@ pub enum StartupError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error(
+        "the database schema is newer than this binary: it has migration(s) {applied}, and this rapport knows migrations up to {known}; run the newer rapport that migrated it (or restore the backup taken before the upgrade)"
+    )]
+    SchemaNewer { applied: String, known: String },
     #[error("startup task failed: {0}")]
     Task(String),
     #[error("{0}")]
@@ -101,6 +105,8 @@ fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
         })?;
     let store = open_store(&config)?;
     tracing::info!(database = %store.url(), "database connected");
+    refuse_newer_schema(&store)?;
+    let mut pending_at_start = Vec::new();
     let schema_current = if config.settings.database.migrate_on_start {
         let applied = store.migrate()?.applied;
         for version in &applied {
@@ -116,8 +122,9 @@ fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
                 tracing::warn!(
                     pending = pending.join(", "),
                     "migrations are pending and database.migrate_on_start is false; \
-                     /readyz answers 503 until `rapport migrate` runs"
+                     the API answers 503 migrations_pending and /readyz 503 until `rapport migrate` runs"
                 );
+                pending_at_start = pending;
                 false
             }
         }
@@ -133,7 +140,21 @@ fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
              {program} admin create --email you@example.com --name \"Your Name\""
         );
     }
-    state_for(config, store)
+    let mut state = state_for(config, store)?;
+    state.schema = crate::schema_gate::SchemaGate::new(&pending_at_start);
+    Ok(state)
+}
+
+/// Refuses a database migrated by a newer release: this binary would
+/// misread tables it does not know.
+pub fn refuse_newer_schema(store: &Store) -> Result<(), StartupError> {
+    match store.schema_newer_than_binary()? {
+        Some((applied, known)) => Err(StartupError::SchemaNewer {
+            applied: applied.join(", "),
+            known,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// The application state over an open store: secrets, token keys and
@@ -177,6 +198,7 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
         },
         live,
         webhooks: crate::webhooks::Dispatcher::default(),
+        schema: crate::schema_gate::SchemaGate::new(&[]),
     })
 }
 
@@ -211,6 +233,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         App::new()
             .wrap(http::error_bodies_as_problems())
             .wrap(from_fn(http::watch_storage))
+            .wrap(from_fn(http::wait_for_schema))
             .wrap(from_fn(http::request_log_and_id))
             .wrap(http::security_headers())
             .wrap(Compress::default())
@@ -240,6 +263,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     crate::webhooks::spawn(state.clone());
     spawn_audit_checkpoints(state.clone());
     state.live.start_transport(&state);
+    state.schema.watch(state.store.clone());
     let transport =
         crate::mail::transport::Transport::from_config(&config).map_err(StartupError::Mail)?;
     crate::mail::worker::spawn(state.clone(), Arc::new(transport));
@@ -340,6 +364,9 @@ fn spawn_periodic(
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
+            if !state.schema.is_current() {
+                continue;
+            }
             let state = state.clone();
             match crate::blocking::spawn(move || work(&state)).await {
                 Ok(Ok(())) => {}

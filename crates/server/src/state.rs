@@ -12,6 +12,8 @@ pub struct AppState {
     pub live: crate::chat::Chat,
     /// This node's webhook worker (its place in the change log).
     pub webhooks: crate::webhooks::Dispatcher,
+    /// Whether the schema is current (requests and workers wait otherwise).
+    pub schema: crate::schema_gate::SchemaGate,
 }
 
 impl Deref for AppState {

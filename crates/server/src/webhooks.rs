@@ -116,6 +116,9 @@ pub fn spawn(state: AppState) {
         let client = client();
         loop {
             tokio::time::sleep(EVERY).await;
+            if !state.schema.is_current() {
+                continue;
+            }
             if let Err(e) = dispatcher.run_once(&state, &client, Utc::now()).await {
                 tracing::warn!(error = %e, "webhook round failed; retrying shortly");
             }

@@ -1,5 +1,6 @@
 use diesel::RunQueryDsl;
 use diesel::connection::Connection;
+use diesel::migration::MigrationSource;
 use diesel::migration::MigrationVersion;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -61,4 +62,47 @@ pub(crate) fn pending(conn: &mut DbConnection) -> Result<Vec<String>, StoreError
         }),
     };
     pending.map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+/// The newest migration this binary carries.
+pub fn latest_known(conn: &DbConnection) -> String {
+    let known = match conn {
+        DbConnection::Sqlite(_) => known::<diesel::sqlite::Sqlite>(&SQLITE),
+        DbConnection::Postgres(_) => known::<diesel::pg::Pg>(&POSTGRES),
+    };
+    known.last().cloned().unwrap_or_default()
+}
+
+fn known<DB: diesel::backend::Backend>(source: &EmbeddedMigrations) -> Vec<String>
+where
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    let mut versions: Vec<String> = MigrationSource::<DB>::migrations(source)
+        .map(|list| {
+            list.iter()
+                .map(|m| m.name().version().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    versions
+}
+
+/// Migrations the database has that this binary does not know: the schema
+/// is newer than the binary (an older release started after an upgrade).
+pub(crate) fn unknown_applied(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
+    let (applied, known) = match conn {
+        DbConnection::Sqlite(c) => (
+            c.applied_migrations().map(versions),
+            known::<diesel::sqlite::Sqlite>(&SQLITE),
+        ),
+        DbConnection::Postgres(c) => (
+            c.applied_migrations().map(versions),
+            known::<diesel::pg::Pg>(&POSTGRES),
+        ),
+    };
+    let applied = applied.map_err(|e: HarnessError| StoreError::Migration(e.to_string()))?;
+    let mut unknown: Vec<String> = applied.into_iter().filter(|v| !known.contains(v)).collect();
+    unknown.sort();
+    Ok(unknown)
 }

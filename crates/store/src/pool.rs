@@ -124,6 +124,24 @@ impl Store {
         Ok(self.pool.get()?)
     }
 
+    /// Migrations the database has that this binary does not know (it is
+    /// older than the schema), and the newest one it knows.
+    pub fn schema_newer_than_binary(&self) -> Result<Option<(Vec<String>, String)>, StoreError> {
+        let mut conn = self.conn()?;
+        let unknown = migrations::unknown_applied(&mut conn)?;
+        if unknown.is_empty() {
+            Ok(None)
+        } else {
+            Ok(Some((unknown, migrations::latest_known(&conn))))
+        }
+    }
+
+    /// Versions of the migrations not yet applied, oldest first.
+    pub fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.conn()?;
+        migrations::pending(&mut conn)
+    }
+
     /// Applies every pending migration of this backend, in order.
     pub fn migrate(&self) -> Result<migrations::MigrationReport, StoreError> {
         let mut conn = self.conn()?;

@@ -67,3 +67,140 @@ async fn nodes_migrating_at_once_apply_each_migration_exactly_once(db: &TestData
     let applying: Vec<_> = reports.iter().filter(|r| !r.applied.is_empty()).collect();
     assert_eq!(applying.len(), 1, "exactly one node applies: {reports:?}");
 }
+
+e2e_test!(a_server_waiting_for_migrations_answers_503_until_they_run);
+async fn a_server_waiting_for_migrations_answers_503_until_they_run(db: &TestDatabase) {
+    let env = [("RAPPORT_DATABASE__MIGRATE_ON_START", "false")];
+    let mut server = rapport_tests::RapportProcess::serve(rapport_bin!(), db, &[], &env);
+    let base = format!(
+        "http://{}",
+        server.wait_ready(std::time::Duration::from_secs(60))
+    );
+    let client = awc::Client::new();
+    let login = || {
+        rapport_tests::http::call(
+            &client,
+            "POST",
+            format!("{base}/api/v1/auth/login"),
+            None,
+            Some(serde_json::json!({"email": "nobody@support.example", "password": "a password"})),
+        )
+    };
+    // Every API request says why, instead of failing on a missing table.
+    let (status, problem) = login().await;
+    assert_eq!(status, 503, "{problem}");
+    assert_eq!(problem["code"], "migrations_pending");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("rapport migrate")
+    );
+    let (status, _) = rapport_tests::http::call(
+        &client,
+        "GET",
+        format!("{base}/api/v1/instance"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 503);
+    let (status, _) =
+        rapport_tests::http::call(&client, "GET", format!("{base}/healthz"), None, None).await;
+    assert_eq!(status, 200, "the process itself is alive");
+
+    // A dry run lists what would run and changes nothing.
+    let args = ["--database-url", db.url.as_str(), "migrate", "--dry-run"];
+    let dry = run_rapport(rapport_bin!(), &args, &[]);
+    assert!(dry.status.success());
+    let out = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        out.contains("would apply migration") && out.contains("nothing was changed"),
+        "{out}"
+    );
+    assert_eq!(login().await.0, 503);
+
+    // Migrated: within seconds the server serves again.
+    let migrated = run_rapport(
+        rapport_bin!(),
+        &["--database-url", db.url.as_str(), "migrate"],
+        &[],
+    );
+    assert!(migrated.status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (status, body) = login().await;
+        if status == 401 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {status}: {body}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    server.signal("TERM");
+    server.wait_exit(std::time::Duration::from_secs(20));
+    let log = server.stderr_text();
+    assert_eq!(
+        log.matches("migrations are pending").count(),
+        1,
+        "said once: {log}"
+    );
+    assert!(log.contains("schema is current now"), "{log}");
+}
+
+e2e_test!(a_binary_older_than_the_schema_refuses_to_start_and_names_both_versions);
+async fn a_binary_older_than_the_schema_refuses_to_start_and_names_both_versions(
+    db: &TestDatabase,
+) {
+    use diesel::RunQueryDsl;
+    let store = connect(&db.url);
+    store.migrate().unwrap();
+    // A newer release ran a migration this binary does not have.
+    diesel::sql_query(
+        "INSERT INTO __diesel_schema_migrations (version, run_on) VALUES ('20991231000001', CURRENT_TIMESTAMP)",
+    )
+    .execute(&mut *store.conn().unwrap())
+    .unwrap();
+    drop(store);
+    let serve = run_rapport(
+        rapport_bin!(),
+        &[
+            "--database-url",
+            db.url.as_str(),
+            "--bind",
+            "127.0.0.1:0",
+            "serve",
+        ],
+        &[],
+    );
+    assert!(!serve.status.success(), "an older binary does not serve");
+    let err = String::from_utf8_lossy(&serve.stderr);
+    assert!(
+        err.contains("20991231000001"),
+        "names the database's migration: {err}"
+    );
+    let newest: String =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/sqlite"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .max()
+            .unwrap()
+            .chars()
+            .take_while(|c| *c != '_')
+            .filter(char::is_ascii_digit)
+            .collect();
+    assert!(
+        err.contains(&newest),
+        "and the newest this binary knows ({newest}): {err}"
+    );
+    let migrate = run_rapport(
+        rapport_bin!(),
+        &["--database-url", db.url.as_str(), "migrate"],
+        &[],
+    );
+    assert!(!migrate.status.success());
+    assert!(String::from_utf8_lossy(&migrate.stderr).contains("newer than this binary"));
+}

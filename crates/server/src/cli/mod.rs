@@ -62,7 +62,11 @@ pub enum Command {
     /// database.migrate_on_start = false). Stops gracefully on SIGTERM/SIGINT.
     Serve,
     /// Apply pending database migrations and exit.
-    Migrate,
+    Migrate {
+        /// List the migrations that would run, and apply nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Validate the configuration and print the effective settings (secrets hidden).
     CheckConfig,
     /// Print version information.
@@ -126,7 +130,7 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Migrate => migrate(&config),
+        Command::Migrate { dry_run } => migrate(&config, dry_run),
         Command::Serve => serve(config),
         Command::Audit { command } => audit::run(command, &config),
         Command::Admin { command } => admin::run(command, &config),
@@ -135,11 +139,45 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn migrate(config: &Config) -> ExitCode {
+fn migrate(config: &Config, dry_run: bool) -> ExitCode {
     telemetry::init(&config.settings.log);
     output::progress(&format!("connecting to {}", config.database_url));
-    let result = server::open_store(config).and_then(|store| {
-        let report = store.migrate()?;
+    let store = match server::open_store(config) {
+        Ok(s) => s,
+        Err(e) => {
+            output::error(&format!(
+                "{e}; check database.url (--database-url, RAPPORT_DATABASE_URL)"
+            ));
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = server::refuse_newer_schema(&store) {
+        output::error(&e.to_string());
+        return ExitCode::FAILURE;
+    }
+    if dry_run {
+        return match store.pending_migrations() {
+            Ok(pending) if pending.is_empty() => {
+                output::line("database schema is current; no migrations would run");
+                ExitCode::SUCCESS
+            }
+            Ok(pending) => {
+                for version in &pending {
+                    output::line(&format!("would apply migration {version}"));
+                }
+                output::line(&format!(
+                    "{} migration(s) would run; nothing was changed",
+                    pending.len()
+                ));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                output::error(&e.to_string());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let result = store.migrate().and_then(|report| {
         crate::usecase::system::record_schema_migrated(&store, &report.applied)?;
         Ok(report)
     });

@@ -114,3 +114,25 @@ pub fn error_bodies_as_problems<B: MessageBody + 'static>() -> ErrorHandlers<B> 
         Ok(ErrorHandlerResponse::Response(res))
     })
 }
+
+/// While migrations are pending (a server started with
+/// `database.migrate_on_start = false`), every API request and chat
+/// connection answers 503 `migrations_pending`, never a failure on a
+/// missing table. Probes and pages are served.
+pub async fn wait_for_schema(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, Error> {
+    let path = req.path();
+    let gated = path.starts_with("/api/") || path == "/ws";
+    let pending = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .filter(|s| !s.schema.is_current())
+        .map(|s| s.schema.pending().to_owned());
+    if let (true, Some(pending)) = (gated, pending) {
+        let res =
+            actix_web::ResponseError::error_response(&super::ApiError::MigrationsPending(pending));
+        return Ok(req.into_response(res).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}

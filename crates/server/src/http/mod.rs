@@ -328,5 +328,5 @@ fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
 }
 
 pub use middleware::{
-    error_bodies_as_problems, request_log_and_id, security_headers, watch_storage,
+    error_bodies_as_problems, request_log_and_id, security_headers, wait_for_schema, watch_storage,
 };

@@ -16,6 +16,9 @@ pub fn spawn(state: AppState, transport: Arc<Transport>) {
                 _ = tokio::time::sleep(every) => {}
                 _ = state.mail.wakeup.notified() => {}
             }
+            if !state.schema.is_current() {
+                continue;
+            }
             let (s, t) = (state.clone(), transport.clone());
             let done = crate::blocking::spawn(move || {
                 let processed = crate::usecase::mail::process_pending(&s);
