@@ -11,6 +11,7 @@
 pub mod attachment_files;
 pub mod audit_export;
 pub mod auth;
+pub mod backup;
 pub mod bundle;
 pub mod changes;
 pub mod chat;

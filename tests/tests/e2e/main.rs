@@ -10,6 +10,7 @@ mod audit;
 mod audit_checkpoints;
 mod audit_http;
 mod auth;
+mod backup;
 mod canned;
 mod care_access;
 mod cases;
