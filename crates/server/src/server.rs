@@ -42,6 +42,10 @@ pub enum StartupError {
         "the database schema is newer than this binary: it has migration(s) {applied}, and this rapport knows migrations up to {known}; run the newer rapport that migrated it (or restore the backup taken before the upgrade)"
     )]
     SchemaNewer { applied: String, known: String },
+    #[error(
+        "this node's secrets differ from the other nodes' on this database (tokens it signs would be refused elsewhere, and audit exports signed with another key): copy <data_dir>/secrets from a running node into {data_dir}/secrets, or give every node the same auth.jwt_secret and audit.signing_key"
+    )]
+    SecretsDiffer { data_dir: String },
     #[error("startup task failed: {0}")]
     Task(String),
     #[error("{0}")]
@@ -142,7 +146,30 @@ fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
     }
     let mut state = state_for(config, store)?;
     state.schema = crate::schema_gate::SchemaGate::new(&pending_at_start);
+    if schema_current && state.store.backend() == rapport_store::Backend::Postgres {
+        same_secrets_as_the_other_nodes(&state)?;
+    }
     Ok(state)
+}
+
+/// Nodes on one PostgreSQL must sign with the same secrets, or tokens from
+/// one are refused by another and exports are signed with another key: a
+/// node whose secrets differ from those recorded refuses to start.
+fn same_secrets_as_the_other_nodes(state: &AppState) -> Result<(), StartupError> {
+    use secrecy::ExposeSecret;
+    let ours = rapport_app::secrets::fingerprint(
+        state.secrets.jwt.expose_secret().as_bytes(),
+        &state.secrets.audit.public_key().to_base64(),
+    );
+    let recorded =
+        rapport_store::instance::shared_secrets_fingerprint(&mut *state.store.conn()?, &ours)?;
+    if recorded == ours {
+        Ok(())
+    } else {
+        Err(StartupError::SecretsDiffer {
+            data_dir: state.config.settings.data_dir.display().to_string(),
+        })
+    }
 }
 
 /// Refuses a database migrated by a newer release: this binary would

@@ -605,3 +605,11 @@ diesel::table! {
         signature -> Text,
     }
 }
+
+diesel::table! {
+    shared_secrets (name) {
+        name -> Text,
+        fingerprint -> Text,
+        created_at -> Timestamp,
+    }
+}

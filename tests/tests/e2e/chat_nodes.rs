@@ -479,3 +479,69 @@ async fn a_node_that_missed_announcements_reads_the_change_log() {
     node_a.wait_exit(Duration::from_secs(20));
     node_b.wait_exit(Duration::from_secs(20));
 }
+
+#[actix_web::test]
+async fn a_node_with_other_secrets_refuses_to_join_the_others() {
+    let Some(db) = TestDatabase::create(Backend::Postgres) else {
+        return;
+    };
+    let mut first = RapportProcess::serve(rapport_bin!(), &db, &[], &[]);
+    first.wait_ready(READY);
+
+    // A second node given a data directory of its own would make its own secrets.
+    let other = tempfile::tempdir().unwrap();
+    let mut second = std::process::Command::new(rapport_bin!())
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(other.path())
+        .args(["--database-url", db.url.as_str(), "serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            second.kill().unwrap();
+            panic!("the node with other secrets kept running");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("secrets differ from the other nodes"), "{err}");
+    assert!(err.contains("secrets"), "says how to fix it: {err}");
+
+    // With the first node's secrets copied, it joins.
+    let secrets = db.data_dir().join("secrets");
+    std::fs::create_dir_all(other.path().join("secrets")).unwrap();
+    for f in std::fs::read_dir(&secrets).unwrap().flatten() {
+        std::fs::copy(f.path(), other.path().join("secrets").join(f.file_name())).unwrap();
+    }
+    let mut joined = std::process::Command::new(rapport_bin!())
+        .args(["--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(other.path())
+        .args(["--database-url", db.url.as_str(), "serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = joined.stderr.take().unwrap();
+    let ready = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l.contains("Rapport is ready"))
+    });
+    assert!(
+        ready.join().unwrap(),
+        "the node with the shared secrets serves"
+    );
+    joined.kill().unwrap();
+    first.signal("TERM");
+    first.wait_exit(Duration::from_secs(20));
+}
