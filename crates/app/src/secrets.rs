@@ -184,6 +184,17 @@ fn read_existing(path: &Path, bytes: usize) -> Result<SecretString, SecretError>
     Ok(SecretString::from(text.to_owned()))
 }
 
+/// A fingerprint of the secrets nodes must share (the token signing
+/// secret and the audit public key), safe to store: it reveals neither.
+pub fn fingerprint(jwt_secret: &[u8], audit_public_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"rapport shared secrets v1\0");
+    h.update(Sha256::digest(jwt_secret));
+    h.update(audit_public_key.as_bytes());
+    hex::encode(h.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,15 +232,4 @@ mod tests {
         let err = load_or_generate(dir.path(), "jwt.key", 64).expect_err("must refuse");
         assert!(matches!(err, SecretError::Corrupt { .. }), "{err}");
     }
-}
-
-/// A fingerprint of the secrets nodes must share (the token signing
-/// secret and the audit public key), safe to store: it reveals neither.
-pub fn fingerprint(jwt_secret: &[u8], audit_public_key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(b"rapport shared secrets v1\0");
-    h.update(Sha256::digest(jwt_secret));
-    h.update(audit_public_key.as_bytes());
-    hex::encode(h.finalize())
 }
