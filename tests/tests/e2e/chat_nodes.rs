@@ -542,6 +542,7 @@ async fn a_node_with_other_secrets_refuses_to_join_the_others() {
         "the node with the shared secrets serves"
     );
     joined.kill().unwrap();
+    joined.wait().unwrap();
     first.signal("TERM");
     first.wait_exit(Duration::from_secs(20));
 }
