@@ -7,7 +7,7 @@ CARGO ?= cargo
 # which makes them fail.
 RAPPORT_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run build test lint fmt openapi bench help
+.PHONY: run build test lint fmt openapi bench dist help
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -39,3 +39,13 @@ bench: ## Benchmarks (release build), each against a baseline from the same run;
 
 openapi: ## Regenerate docs/openapi.json from the code
 	$(CARGO) run -q -p rapport-server --bin rapport -- openapi > docs/openapi.json
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+DIST := rapport-$(VERSION)-$(shell uname -m)-linux
+
+dist: build ## Release tarball at target/dist/: the binary, default config, docs, systemd unit, container and proxy examples
+	rm -rf target/dist/$(DIST) && mkdir -p target/dist/$(DIST)/bin
+	cp target/release/rapport target/dist/$(DIST)/bin/
+	cp -r config docs packaging README.md target/dist/$(DIST)/
+	tar -C target/dist -czf target/dist/$(DIST).tar.gz $(DIST)
+	@echo "target/dist/$(DIST).tar.gz"

@@ -28,6 +28,7 @@ mod knowledge;
 mod mail;
 mod migrations;
 mod outreach;
+mod packaging;
 mod problems;
 mod reports;
 mod satisfaction;

@@ -1,0 +1,76 @@
+//! The packaging files in the repository: the systemd unit passes
+//! `systemd-analyze verify` with no warning, and the container recipe and
+//! proxy examples point at what the server really has.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use rapport_tests::rapport_bin;
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
+}
+
+#[test]
+fn the_systemd_unit_verifies_without_a_warning() {
+    let unit = std::fs::read_to_string(repo("packaging/rapport.service")).unwrap();
+    for hardening in [
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/rapport",
+        "NoNewPrivileges=yes",
+        "DynamicUser=yes",
+    ] {
+        assert!(unit.contains(hardening), "the unit sets {hardening}");
+    }
+    // Checked with this build's binary where the unit expects it installed.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rapport.service");
+    std::fs::write(
+        &file,
+        unit.replace("/usr/local/bin/rapport", rapport_bin!()),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&file)
+        .output()
+        .expect("systemd-analyze runs (Debian package systemd; .ci/run installs it)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.trim().is_empty(), "no warning: {stderr}");
+}
+
+#[test]
+fn the_container_and_proxy_examples_match_the_server() {
+    let container = std::fs::read_to_string(repo("packaging/Containerfile")).unwrap();
+    assert!(
+        container.contains("USER rapport"),
+        "runs as a non-root user"
+    );
+    assert!(container.contains("VOLUME [\"/var/lib/rapport\"]"));
+    assert!(
+        container.contains("/readyz"),
+        "the healthcheck asks for readiness"
+    );
+    assert!(
+        repo("config/default.toml").exists(),
+        "the recipe copies config/default.toml"
+    );
+    let nginx = std::fs::read_to_string(repo("packaging/nginx.conf")).unwrap();
+    assert!(nginx.contains("location /ws") && nginx.contains("Upgrade $http_upgrade"));
+    let caddy = std::fs::read_to_string(repo("packaging/Caddyfile")).unwrap();
+    assert!(caddy.contains("health_uri /readyz"));
+    // The settings the examples name exist.
+    let check = Command::new(rapport_bin!())
+        .args(["check-config"])
+        .env("RAPPORT_SERVER__TRUSTED_PROXIES", "127.0.0.1")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
