@@ -613,3 +613,4 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, webhook_endpoints);

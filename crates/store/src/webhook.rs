@@ -143,13 +143,18 @@ pub fn insert_delivery(conn: &mut DbConnection, d: &Delivery) -> Result<(), Stor
     Ok(())
 }
 
-/// Pending deliveries due by `now`, oldest first.
+/// Pending deliveries due by `now` to enabled endpoints, oldest first (a
+/// disabled endpoint's backlog never holds up the others).
 pub fn due(
     conn: &mut DbConnection,
     now: NaiveDateTime,
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
+    let enabled = webhook_endpoints::table
+        .filter(webhook_endpoints::disabled_at.is_null())
+        .select(webhook_endpoints::id);
     Ok(webhook_deliveries::table
+        .filter(webhook_deliveries::endpoint_id.eq_any(enabled))
         .filter(webhook_deliveries::status.eq("pending"))
         .filter(webhook_deliveries::next_attempt_at.le(now))
         .order(webhook_deliveries::next_attempt_at.asc())
