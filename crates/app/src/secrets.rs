@@ -60,6 +60,41 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
+    /// The key that seals a small secret of `owner` at rest, derived from
+    /// the signing secret for one `purpose`: a database copy alone reveals
+    /// none of them.
+    fn seal_key(&self, purpose: &str, owner: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.jwt.expose_secret().as_bytes())
+                .expect("HMAC takes keys of any length");
+        mac.update(format!("rapport {purpose} seal v1:").as_bytes());
+        mac.update(owner.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Seals a secret of at most 32 bytes (a TOTP secret, a webhook signing
+    /// key) for storage: hex. `None` when it is longer.
+    pub fn seal(&self, purpose: &str, owner: &str, secret: &[u8]) -> Option<String> {
+        let key = self.seal_key(purpose, owner);
+        (secret.len() <= key.len()).then(|| {
+            hex::encode(
+                secret
+                    .iter()
+                    .zip(key)
+                    .map(|(s, k)| s ^ k)
+                    .collect::<Vec<u8>>(),
+            )
+        })
+    }
+
+    /// What [`Secrets::seal`] sealed; `None` when `sealed` is not one.
+    pub fn unseal(&self, purpose: &str, owner: &str, sealed: &str) -> Option<Vec<u8>> {
+        let bytes = hex::decode(sealed).ok()?;
+        let key = self.seal_key(purpose, owner);
+        (bytes.len() <= key.len()).then(|| bytes.iter().zip(key).map(|(s, k)| s ^ k).collect())
+    }
+
     /// Takes each secret from the config, or in embedded mode from (or
     /// into) the data directory. Production without a configured secret
     /// was already refused by config validation.

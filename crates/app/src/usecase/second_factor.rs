@@ -4,11 +4,9 @@
 //! administrator can remove it for someone locked out.
 
 use chrono::Utc;
-use hmac::{Hmac, Mac};
 use rapport_audit::{Actor, ActorKind, StreamName};
 use rapport_domain::{Principal, StaffId, StaffRole};
 use rapport_store::DbConnection;
-use secrecy::ExposeSecret;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -53,32 +51,21 @@ fn staff_of(who: &Principal) -> Result<(StaffId, StaffRole), UseCaseError> {
     }
 }
 
-/// A key of its own per staff member, derived from the signing secret: a
-/// database copy alone does not reveal the TOTP secrets.
-fn seal_key(state: &AppState, staff: StaffId) -> Result<[u8; 32], UseCaseError> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(state.secrets.jwt.expose_secret().as_bytes())
-        .map_err(|e| UseCaseError::Internal(format!("seal key: {e}")))?;
-    mac.update(b"rapport totp seal v1:");
-    mac.update(staff.to_string().as_bytes());
-    Ok(mac.finalize().into_bytes().into())
-}
+/// The purpose TOTP secrets are sealed for ([`crate::secrets::Secrets::seal`]).
+const SEALED_AS: &str = "totp";
 
 fn seal(state: &AppState, staff: StaffId, secret: &[u8]) -> Result<String, UseCaseError> {
-    let key = seal_key(state, staff)?;
-    Ok(hex::encode(
-        secret
-            .iter()
-            .zip(key.iter())
-            .map(|(s, k)| s ^ k)
-            .collect::<Vec<u8>>(),
-    ))
+    state
+        .secrets
+        .seal(SEALED_AS, &staff.to_string(), secret)
+        .ok_or_else(|| UseCaseError::Internal("a TOTP secret is too long to seal".into()))
 }
 
 fn unseal(state: &AppState, staff: StaffId, sealed: &str) -> Result<Vec<u8>, UseCaseError> {
-    let bytes = hex::decode(sealed)
-        .map_err(|_| UseCaseError::Internal("a sealed TOTP secret is unreadable".into()))?;
-    let key = seal_key(state, staff)?;
-    Ok(bytes.iter().zip(key.iter()).map(|(s, k)| s ^ k).collect())
+    state
+        .secrets
+        .unseal(SEALED_AS, &staff.to_string(), sealed)
+        .ok_or_else(|| UseCaseError::Internal("a sealed TOTP secret is unreadable".into()))
 }
 
 fn code_hash(code: &str) -> String {

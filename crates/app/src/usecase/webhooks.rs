@@ -14,7 +14,6 @@ use rapport_store::DbConnection;
 use rapport_store::changes::ChangeRow;
 use rapport_store::json::JsonList;
 use rapport_store::webhook::{self as store, Attempt, Delivery, Endpoint};
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -116,30 +115,17 @@ fn check_events(events: &[String]) -> Result<Vec<String>, UseCaseError> {
     Ok(out)
 }
 
-/// The key that seals an endpoint's secret at rest, derived from the
-/// server's signing secret.
-fn seal_key(state: &AppState, endpoint: &str) -> Result<Vec<u8>, UseCaseError> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(state.secrets.jwt.expose_secret().as_bytes())
-        .map_err(|e| UseCaseError::Internal(format!("seal key: {e}")))?;
-    mac.update(b"rapport webhook secret seal v1:");
-    mac.update(endpoint.as_bytes());
-    Ok(mac.finalize().into_bytes().to_vec())
-}
-
-fn xor(bytes: &[u8], key: &[u8]) -> Vec<u8> {
-    bytes
-        .iter()
-        .zip(key.iter().cycle())
-        .map(|(b, k)| b ^ k)
-        .collect()
-}
+/// The purpose signing keys are sealed for ([`crate::secrets::Secrets::seal`]).
+const SEALED_AS: &str = "webhook secret";
 
 /// The signing key of an endpoint (the bytes behind `whsec_…`).
 fn signing_key(state: &AppState, e: &Endpoint) -> Result<Vec<u8>, UseCaseError> {
-    let sealed = hex::decode(&e.sealed_secret).map_err(|_| {
-        UseCaseError::Internal(format!("webhook {}: sealed secret unreadable", e.id))
-    })?;
-    Ok(xor(&sealed, &seal_key(state, &e.id)?))
+    state
+        .secrets
+        .unseal(SEALED_AS, &e.id, &e.sealed_secret)
+        .ok_or_else(|| {
+            UseCaseError::Internal(format!("webhook {}: sealed secret unreadable", e.id))
+        })
 }
 
 /// `v1,` + base64 of HMAC-SHA256 over `id.timestamp.body`: the
@@ -165,7 +151,10 @@ pub fn register(
     getrandom::fill(&mut key).map_err(|e| UseCaseError::Internal(format!("randomness: {e}")))?;
     let id = format!("wh_{}", uuid::Uuid::now_v7().simple());
     let endpoint = Endpoint {
-        sealed_secret: hex::encode(xor(&key, &seal_key(state, &id)?)),
+        sealed_secret: state
+            .secrets
+            .seal(SEALED_AS, &id, &key)
+            .ok_or_else(|| UseCaseError::Internal("a webhook key is too long to seal".into()))?,
         id,
         url,
         events: JsonList(events),
@@ -448,22 +437,31 @@ pub fn take_due(
 ) -> Result<Vec<Outgoing>, UseCaseError> {
     let mut conn = state.store.conn()?;
     let lease = (now + chrono::Duration::seconds(ATTEMPT_LEASE_SECS)).naive_utc();
+    let due = store::due(&mut conn, now.naive_utc(), limit)?;
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Only enabled endpoints have due deliveries; their keys once per round.
+    let endpoints: std::collections::HashMap<String, (String, Vec<u8>)> =
+        store::endpoints(&mut conn)?
+            .into_iter()
+            .filter(|e| e.disabled_at.is_none())
+            .map(|e| Ok((e.id.clone(), (e.url.clone(), signing_key(state, &e)?))))
+            .collect::<Result<_, UseCaseError>>()?;
     let mut out = Vec::new();
-    for d in store::due(&mut conn, now.naive_utc(), limit)? {
-        let Some(e) = store::find_endpoint(&mut conn, &d.endpoint_id)? else {
+    for d in due {
+        let Some((url, key)) = endpoints.get(&d.endpoint_id) else {
             continue;
         };
-        // A disabled endpoint's deliveries wait until it is enabled again.
-        if e.disabled_at.is_some() || !store::claim(&mut conn, &d, lease)? {
+        if !store::claim(&mut conn, &d, lease)? {
             continue;
         }
-        let key = signing_key(state, &e)?;
         let timestamp = now.timestamp();
         out.push(Outgoing {
-            webhook_signature: signature(&key, &d.id, timestamp, &d.payload),
+            webhook_signature: signature(key, &d.id, timestamp, &d.payload),
             webhook_id: d.id.clone(),
             webhook_timestamp: timestamp,
-            url: e.url,
+            url: url.clone(),
             delivery: d,
         });
     }
