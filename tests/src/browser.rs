@@ -328,6 +328,28 @@ impl Browser {
         }
     }
 
+    /// Waits until the script returns `want` (state the page reaches
+    /// asynchronously, e.g. after a message between frames).
+    pub async fn wait_script(&self, js: &str, want: Value, what: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let got = self.script(js).await;
+            if got == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: the page answered {got} instead of {want}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the script returns `true`.
+    pub async fn wait_true(&self, js: &str, what: &str) {
+        self.wait_script(js, Value::Bool(true), what).await;
+    }
+
     /// Saves a PNG of the window under `target/ui-screenshots/`.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let b64 = self.cmd("GET", "/screenshot", None).await;

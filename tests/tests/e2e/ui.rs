@@ -564,11 +564,7 @@ async fn the_chat_widget_on_a_client_site_greets_triages_and_chats(db: &TestData
     b.type_into("#w-reply", "Here is what I see").await;
     b.click("#w-reply-send").await;
     b.wait_text(".thread", "invoice-screenshot.png").await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while b.script("return [...document.querySelectorAll('.thread img.preview')].some((i) => i.complete && i.naturalWidth > 0)").await != serde_json::Value::Bool(true) {
-        assert!(std::time::Instant::now() < deadline, "the screenshot never showed in the thread");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    b.wait_true("return [...document.querySelectorAll('.thread img.preview')].some((i) => i.complete && i.naturalWidth > 0)", "the screenshot in the thread").await;
     let files = app
         .get_as(&w.agent_in, &format!("/api/v1/cases/{case_id}/entries"))
         .await
@@ -587,20 +583,19 @@ async fn the_chat_widget_on_a_client_site_greets_triages_and_chats(db: &TestData
     b.leave_frame().await;
     let badge =
         "return document.getElementById('rapport-chat-widget').shadowRoot.querySelector('.badge')";
+    // Closing travels from the frame to the page by a message: wait for it.
+    b.wait_true("return document.getElementById('rapport-chat-widget').shadowRoot.querySelector('iframe').hidden", "the widget closed").await;
     assert_eq!(
         b.script(&format!("{badge}.hidden")).await,
         serde_json::Value::Bool(true)
     );
-    assert_eq!(b.script("return document.getElementById('rapport-chat-widget').shadowRoot.querySelector('iframe').hidden").await, serde_json::Value::Bool(true));
     agent.say(&case_id, "w-2", "Anything else?").await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while b.script(&format!("{badge}.textContent")).await != serde_json::Value::String("1".into()) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no unread badge on the closed widget"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    b.wait_script(
+        &format!("{badge}.textContent"),
+        serde_json::Value::String("1".into()),
+        "an unread badge on the closed widget",
+    )
+    .await;
     b.enter_frame("const host = document.getElementById('rapport-chat-widget'); host.shadowRoot.querySelector('button').click(); return host.shadowRoot.querySelector('iframe');").await;
     b.wait_text(".thread", "Anything else?").await;
     b.leave_frame().await;

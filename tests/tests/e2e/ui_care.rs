@@ -4,24 +4,12 @@
 use actix_web::http::Method;
 use chrono::{Duration, Utc};
 use rapport_tests::TestDatabase;
-use rapport_tests::browser::{Browser, Driver};
+use rapport_tests::browser::Driver;
 use rapport_tests::{TestApp, e2e_test};
 use serde_json::json;
 
 use super::directory::{ok, world};
 use super::ui::{sign_in_link, staff_sign_in, team_agent};
-
-/// Waits until the script returns `true`.
-async fn until(b: &Browser, js: &str, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while b.script(js).await != json!(true) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-}
 
 e2e_test!(articles_canned_answers_meetings_ratings_and_reports_in_the_browser);
 async fn articles_canned_answers_meetings_ratings_and_reports_in_the_browser(db: &TestDatabase) {
@@ -115,7 +103,7 @@ async fn articles_canned_answers_meetings_ratings_and_reports_in_the_browser(db:
     console
         .choose("#c-canned", canned["id"].as_str().unwrap())
         .await;
-    until(&console, "return document.querySelector('#c-reply').value.includes('Hello Anna, a copy for Acme Manufacturing')", "the canned text").await;
+    console.wait_true("return document.querySelector('#c-reply').value.includes('Hello Anna, a copy for Acme Manufacturing')", "the canned text").await;
     console.click("#pane form button[type=submit]").await;
     contact
         .wait_text(

@@ -21,14 +21,6 @@ async fn press(b: &Browser, key: &str) {
     b.script(&format!("document.dispatchEvent(new KeyboardEvent('keydown', {{ key: {key:?}, bubbles: true }})); return true")).await;
 }
 
-async fn wait_until(b: &Browser, js: &str, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while b.script(js).await != Value::Bool(true) {
-        assert!(Instant::now() < deadline, "{what}: {}", b.text().await);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 e2e_test!(an_agent_works_a_day_in_the_console);
 async fn an_agent_works_a_day_in_the_console(db: &TestDatabase) {
     let Some(driver) = Driver::start().await else {
@@ -97,14 +89,14 @@ async fn an_agent_works_a_day_in_the_console(db: &TestDatabase) {
         "the chat took {took:?} to reach the list"
     );
     b.wait_text("a[data-view=team] .count", "3").await;
-    wait_until(&b, "return window.__notified.some((n) => n.startsWith('New chat') && n.includes('March credit note'))", "a desktop notification of the new chat").await;
+    b.wait_true("return window.__notified.some((n) => n.startsWith('New chat') && n.includes('March credit note'))", "a desktop notification of the new chat").await;
     b.screenshot("console-workspace").await;
 
     // Sorting by case number, both ways.
     b.click("button[data-sort=case]").await;
-    wait_until(&b, "const rows = [...document.querySelectorAll('#case-list tbody tr[data-case]')].map((r) => r.querySelector('a[data-open]').textContent); return rows.length === 3 && rows[0].startsWith('#1001')", "ascending by number").await;
+    b.wait_true("const rows = [...document.querySelectorAll('#case-list tbody tr[data-case]')].map((r) => r.querySelector('a[data-open]').textContent); return rows.length === 3 && rows[0].startsWith('#1001')", "ascending by number").await;
     b.click("button[data-sort=case]").await;
-    wait_until(&b, "const first = document.querySelector('#case-list tbody tr[data-case] a[data-open]').textContent; return first.startsWith('#1003')", "descending by number").await;
+    b.wait_true("const first = document.querySelector('#case-list tbody tr[data-case] a[data-open]').textContent; return first.startsWith('#1003')", "descending by number").await;
 
     // Two cases at once: waiting on the client, labelled.
     let ids: Vec<String> = app.get_as(&agent, "/api/v1/cases?view=team").await.json()["items"]
@@ -133,8 +125,7 @@ async fn an_agent_works_a_day_in_the_console(db: &TestDatabase) {
     }
     b.type_into("#bulk-label", "vip").await;
     b.click("#bulk-add-label").await;
-    wait_until(
-        &b,
+    b.wait_true(
         "return document.querySelectorAll('#case-list .label').length === 2",
         "two cases labelled",
     )
@@ -142,8 +133,7 @@ async fn an_agent_works_a_day_in_the_console(db: &TestDatabase) {
     b.type_into("#f-tag", "vip\u{E007}").await;
     b.script("document.getElementById('f-tag').dispatchEvent(new Event('change')); return true")
         .await;
-    wait_until(
-        &b,
+    b.wait_true(
         "return document.querySelectorAll('#case-list tbody tr[data-case]').length === 2",
         "the label filter",
     )
@@ -166,7 +156,7 @@ async fn an_agent_works_a_day_in_the_console(db: &TestDatabase) {
         .await;
     b.wait_text("#case-list", "Login page shows an error").await;
     b.click("button[data-sort=case]").await;
-    wait_until(&b, "return document.querySelector('#case-list tbody tr[data-case] a[data-open]').textContent.startsWith('#1001')", "sorted").await;
+    b.wait_true("return document.querySelector('#case-list tbody tr[data-case] a[data-open]').textContent.startsWith('#1001')", "sorted").await;
     press(&b, "j").await;
     press(&b, "Enter").await;
     b.wait_text("#case-h", "Login page shows an error").await;
@@ -178,7 +168,7 @@ async fn an_agent_works_a_day_in_the_console(db: &TestDatabase) {
     b.wait_text("#case-h", "Login page shows an error").await;
 
     // The screenshot shows in the thread; the client's context beside it.
-    wait_until(&b, "return [...document.querySelectorAll('.thread img.preview')].some((i) => i.complete && i.naturalWidth > 0)", "the screenshot preview").await;
+    b.wait_true("return [...document.querySelectorAll('.thread img.preview')].some((i) => i.complete && i.naturalWidth > 0)", "the screenshot preview").await;
     b.wait_text("#context", "Acme Manufacturing").await;
     b.wait_text("#context", "strategic").await;
     b.wait_text("#c-contact", "Anna Finance").await;
@@ -204,7 +194,7 @@ async fn an_agent_works_a_day_in_the_console(db: &TestDatabase) {
         .await;
     b.script("location.reload(); return true").await;
     b.wait_text("#case-h", "Login page shows an error").await;
-    wait_until(&b, "return document.getElementById('c-reply').value === 'Half-written: check the SSO settings' && document.getElementById('c-mode').value === 'note'", "the draft after a reload").await;
+    b.wait_true("return document.getElementById('c-reply').value === 'Half-written: check the SSO settings' && document.getElementById('c-mode').value === 'note'", "the draft after a reload").await;
     // Files pasted from the clipboard and dropped on the box go with it.
     b.script("const dt = new DataTransfer(); dt.items.add(new File([new Uint8Array([137,80,78,71])], 'pasted-shot.png', { type: 'image/png' })); document.getElementById('c-reply').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true })); return true").await;
     b.script("const dt = new DataTransfer(); dt.items.add(new File(['order 4471'], 'dropped-order.txt', { type: 'text/plain' })); document.querySelector('form.composer').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true })); return true").await;
@@ -216,7 +206,7 @@ async fn an_agent_works_a_day_in_the_console(db: &TestDatabase) {
         .await;
     b.wait_text(".thread", "pasted-shot.png").await;
     b.wait_text(".thread", "dropped-order.txt").await;
-    wait_until(&b, "return document.getElementById('c-mode').value === 'chat' && document.getElementById('c-reply').value === ''", "reply mode after sending").await;
+    b.wait_true("return document.getElementById('c-mode').value === 'chat' && document.getElementById('c-reply').value === ''", "reply mode after sending").await;
     b.script("location.reload(); return true").await;
     b.wait_text("#case-h", "Login page shows an error").await;
     assert_eq!(
@@ -255,7 +245,7 @@ async fn an_agent_works_a_day_in_the_console(db: &TestDatabase) {
     b.wait_text("#case-h", "Login page shows an error").await;
     b.choose("#c-mode", "email").await;
     b.choose("#c-canned", canned["id"].as_str().unwrap()).await;
-    wait_until(&b, "return document.getElementById('c-reply').value.includes('Hello Anna, the **refund** is on its way.')", "the canned text").await;
+    b.wait_true("return document.getElementById('c-reply').value.includes('Hello Anna, the **refund** is on its way.')", "the canned text").await;
     b.wait_text(".thread", &format!("Labels +refund by {agent_name}"))
         .await;
     assert_eq!(
@@ -265,8 +255,7 @@ async fn an_agent_works_a_day_in_the_console(db: &TestDatabase) {
     );
     // Markdown, previewed, and sent as HTML in the email.
     b.click("#c-preview-toggle").await;
-    wait_until(
-        &b,
+    b.wait_true(
         "return document.querySelector('#c-preview strong')?.textContent === 'refund'",
         "the Markdown preview",
     )
