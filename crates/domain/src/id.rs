@@ -56,6 +56,20 @@ macro_rules! typed_id {
             }
         }
 
+        impl TryFrom<String> for $name {
+            type Error = IdParseError;
+
+            fn try_from(s: String) -> Result<Self, IdParseError> {
+                s.parse()
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.to_string()
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 // Hyphenated lowercase: the one text form stored and exported.

@@ -13,6 +13,7 @@ mod knowledge;
 mod permission;
 mod staff;
 mod text_enum;
+pub use text_enum::UnknownText;
 
 pub use account::{
     ApiScope, ContactFunction, ContactVisibility, Domain, DomainError, LifecycleStage,

@@ -34,6 +34,23 @@ impl StaffRole {
     }
 }
 
+impl TryFrom<String> for StaffRole {
+    type Error = crate::text_enum::UnknownText;
+
+    fn try_from(text: String) -> Result<StaffRole, crate::text_enum::UnknownText> {
+        StaffRole::parse(&text).ok_or_else(|| crate::text_enum::UnknownText {
+            kind: "StaffRole",
+            text: text.chars().take(64).collect(),
+        })
+    }
+}
+
+impl From<StaffRole> for String {
+    fn from(role: StaffRole) -> String {
+        role.as_str().to_owned()
+    }
+}
+
 impl fmt::Display for StaffRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

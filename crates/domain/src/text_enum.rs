@@ -1,5 +1,13 @@
 //! Closed sets of values stored and exchanged as lowercase text.
 
+/// Text that names none of an enum's values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a {kind}")]
+pub struct UnknownText {
+    pub kind: &'static str,
+    pub text: String,
+}
+
 /// Declares an enum whose variants have one text form each, used in
 /// storage, JSON and error messages alike.
 macro_rules! text_enum {
@@ -36,6 +44,23 @@ macro_rules! text_enum {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::text_enum::UnknownText;
+
+            fn try_from(text: String) -> Result<Self, $crate::text_enum::UnknownText> {
+                $name::parse(&text).ok_or_else(|| $crate::text_enum::UnknownText {
+                    kind: stringify!($name),
+                    text: text.chars().take(64).collect(),
+                })
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.as_str().to_owned()
             }
         }
 

@@ -1,145 +1,67 @@
 //! Cases, their participants and their thread entries.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rapport_domain::{
     AccountId, CaseId, CasePriority, CaseStatus, Channel, ContactId, EntryId, EntryKind, StaffId,
     TeamId,
 };
 
+use crate::column::{JsonText, OptText, OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::{case_entries, case_participants, cases, counters};
 use crate::time::now_micros;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = cases, treat_none_as_null = true)]
-struct CaseRow {
-    id: String,
-    number: i64,
-    account_id: String,
-    opened_by_contact_id: Option<String>,
-    opened_by_staff_id: Option<String>,
-    subject: String,
-    team_id: Option<String>,
-    assignee_id: Option<String>,
-    status: String,
-    priority: String,
-    category: Option<String>,
-    tags: String,
-    channel: String,
-    merged_into_id: Option<String>,
-    follows_case_id: Option<String>,
-    reopen_count: i32,
-    first_response_at: Option<NaiveDateTime>,
-    resolved_at: Option<NaiveDateTime>,
-    closed_at: Option<NaiveDateTime>,
-    last_activity_at: NaiveDateTime,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-}
-
 /// A case as stored. The use cases change it and write it back whole.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = cases, treat_none_as_null = true)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Case {
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub id: CaseId,
     pub number: i64,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub account_id: AccountId,
+    #[diesel(deserialize_as = OptText<ContactId>, serialize_as = OptText<ContactId>)]
     pub opened_by_contact_id: Option<ContactId>,
+    #[diesel(deserialize_as = OptText<StaffId>, serialize_as = OptText<StaffId>)]
     pub opened_by_staff_id: Option<StaffId>,
     pub subject: String,
+    #[diesel(deserialize_as = OptText<TeamId>, serialize_as = OptText<TeamId>)]
     pub team_id: Option<TeamId>,
+    #[diesel(deserialize_as = OptText<StaffId>, serialize_as = OptText<StaffId>)]
     pub assignee_id: Option<StaffId>,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub status: CaseStatus,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub priority: CasePriority,
     pub category: Option<String>,
+    #[diesel(deserialize_as = JsonText<Vec<String>>, serialize_as = JsonText<Vec<String>>)]
     pub tags: Vec<String>,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub channel: Channel,
+    #[diesel(deserialize_as = OptText<CaseId>, serialize_as = OptText<CaseId>)]
     pub merged_into_id: Option<CaseId>,
+    #[diesel(deserialize_as = OptText<CaseId>, serialize_as = OptText<CaseId>)]
     pub follows_case_id: Option<CaseId>,
     pub reopen_count: i32,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub first_response_at: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub resolved_at: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub closed_at: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub last_activity_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub updated_at: DateTime<Utc>,
 }
 
 fn corrupt(id: &str, what: &str) -> StoreError {
     StoreError::Corrupt(format!("cases {id}: {what}"))
-}
-
-fn parse<T: std::str::FromStr>(id: &str, what: &str, v: &str) -> Result<T, StoreError> {
-    v.parse().map_err(|_| corrupt(id, what))
-}
-
-fn opt<T: std::str::FromStr>(
-    id: &str,
-    what: &str,
-    v: Option<String>,
-) -> Result<Option<T>, StoreError> {
-    v.map(|v| parse(id, what, &v)).transpose()
-}
-
-impl TryFrom<CaseRow> for Case {
-    type Error = StoreError;
-
-    fn try_from(r: CaseRow) -> Result<Case, StoreError> {
-        let id = r.id.clone();
-        Ok(Case {
-            id: parse(&id, "id", &r.id)?,
-            number: r.number,
-            account_id: parse(&id, "account_id", &r.account_id)?,
-            opened_by_contact_id: opt(&id, "opened_by_contact_id", r.opened_by_contact_id)?,
-            opened_by_staff_id: opt(&id, "opened_by_staff_id", r.opened_by_staff_id)?,
-            subject: r.subject,
-            team_id: opt(&id, "team_id", r.team_id)?,
-            assignee_id: opt(&id, "assignee_id", r.assignee_id)?,
-            status: CaseStatus::parse(&r.status).ok_or_else(|| corrupt(&id, "status"))?,
-            priority: CasePriority::parse(&r.priority).ok_or_else(|| corrupt(&id, "priority"))?,
-            category: r.category,
-            tags: serde_json::from_str(&r.tags).map_err(|_| corrupt(&id, "tags"))?,
-            channel: Channel::parse(&r.channel).ok_or_else(|| corrupt(&id, "channel"))?,
-            merged_into_id: opt(&id, "merged_into_id", r.merged_into_id)?,
-            follows_case_id: opt(&id, "follows_case_id", r.follows_case_id)?,
-            reopen_count: r.reopen_count,
-            first_response_at: r.first_response_at.map(|t| t.and_utc()),
-            resolved_at: r.resolved_at.map(|t| t.and_utc()),
-            closed_at: r.closed_at.map(|t| t.and_utc()),
-            last_activity_at: r.last_activity_at.and_utc(),
-            created_at: r.created_at.and_utc(),
-            updated_at: r.updated_at.and_utc(),
-        })
-    }
-}
-
-fn to_row(c: &Case) -> Result<CaseRow, StoreError> {
-    Ok(CaseRow {
-        id: c.id.to_string(),
-        number: c.number,
-        account_id: c.account_id.to_string(),
-        opened_by_contact_id: c.opened_by_contact_id.map(|v| v.to_string()),
-        opened_by_staff_id: c.opened_by_staff_id.map(|v| v.to_string()),
-        subject: c.subject.clone(),
-        team_id: c.team_id.map(|v| v.to_string()),
-        assignee_id: c.assignee_id.map(|v| v.to_string()),
-        status: c.status.as_str().to_owned(),
-        priority: c.priority.as_str().to_owned(),
-        category: c.category.clone(),
-        tags: serde_json::to_string(&c.tags)
-            .map_err(|e| StoreError::Corrupt(format!("tags: {e}")))?,
-        channel: c.channel.as_str().to_owned(),
-        merged_into_id: c.merged_into_id.map(|v| v.to_string()),
-        follows_case_id: c.follows_case_id.map(|v| v.to_string()),
-        reopen_count: c.reopen_count,
-        first_response_at: c.first_response_at.map(|t| t.naive_utc()),
-        resolved_at: c.resolved_at.map(|t| t.naive_utc()),
-        closed_at: c.closed_at.map(|t| t.naive_utc()),
-        last_activity_at: c.last_activity_at.naive_utc(),
-        created_at: c.created_at.naive_utc(),
-        updated_at: c.updated_at.naive_utc(),
-    })
 }
 
 /// The next human case number. The counter row stays locked until the
@@ -157,17 +79,17 @@ pub fn next_number(conn: &mut DbConnection) -> Result<i64, StoreError> {
 
 pub fn insert(conn: &mut DbConnection, case: &Case) -> Result<(), StoreError> {
     diesel::insert_into(cases::table)
-        .values(to_row(case)?)
+        .values(case.clone())
         .execute(conn)?;
     Ok(())
 }
 
 /// Writes every mutable field of `case` back.
 pub fn save(conn: &mut DbConnection, case: &Case) -> Result<(), StoreError> {
-    let mut row = to_row(case)?;
-    row.updated_at = now_micros();
+    let mut row = case.clone();
+    row.updated_at = now_micros().and_utc();
     diesel::update(cases::table.find(case.id.to_string()))
-        .set(&row)
+        .set(row)
         .execute(conn)?;
     Ok(())
 }
@@ -198,23 +120,19 @@ pub fn find_by_ref(conn: &mut DbConnection, r: CaseRef) -> Result<Option<Case>, 
 }
 
 pub fn find_by_number(conn: &mut DbConnection, number: i64) -> Result<Option<Case>, StoreError> {
-    cases::table
+    Ok(cases::table
         .filter(cases::number.eq(number))
-        .select(CaseRow::as_select())
+        .select(Case::as_select())
         .first(conn)
-        .optional()?
-        .map(Case::try_from)
-        .transpose()
+        .optional()?)
 }
 
 pub fn find(conn: &mut DbConnection, id: CaseId) -> Result<Option<Case>, StoreError> {
-    cases::table
+    Ok(cases::table
         .find(id.to_string())
-        .select(CaseRow::as_select())
+        .select(Case::as_select())
         .first(conn)
-        .optional()?
-        .map(Case::try_from)
-        .transpose()
+        .optional()?)
 }
 
 /// Which cases a list returns.
@@ -325,16 +243,11 @@ pub fn list(
     before: Option<CaseId>,
     limit: i64,
 ) -> Result<Vec<Case>, StoreError> {
-    let mut q = filtered(cases::table.select(CaseRow::as_select()).into_boxed(), f);
+    let mut q = filtered(cases::table.select(Case::as_select()).into_boxed(), f);
     if let Some(b) = before {
         q = q.filter(cases::id.lt(b.to_string()));
     }
-    q.order(cases::id.desc())
-        .limit(limit)
-        .load::<CaseRow>(conn)?
-        .into_iter()
-        .map(Case::try_from)
-        .collect()
+    Ok(q.order(cases::id.desc()).limit(limit).load::<Case>(conn)?)
 }
 
 /// How many cases `f` selects.
@@ -394,19 +307,27 @@ pub fn open_cases_of(conn: &mut DbConnection, staff: StaffId) -> Result<i64, Sto
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = case_entries)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct EntryRow {
-    id: String,
-    case_id: String,
-    account_id: String,
-    kind: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    id: EntryId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    case_id: CaseId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    account_id: AccountId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    kind: EntryKind,
     author_kind: String,
     author_id: Option<String>,
     body: String,
     client_message_id: Option<String>,
-    created_at: NaiveDateTime,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    created_at: DateTime<Utc>,
     version: i32,
-    edited_at: Option<NaiveDateTime>,
-    redacted_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
+    edited_at: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
+    redacted_at: Option<DateTime<Utc>>,
     seq: i64,
 }
 
@@ -441,26 +362,28 @@ pub struct Entry {
 impl TryFrom<EntryRow> for Entry {
     type Error = StoreError;
 
+    /// The author is two columns (kind and id), so it is the one field
+    /// assembled here.
     fn try_from(r: EntryRow) -> Result<Entry, StoreError> {
-        let bad = |what: &str| StoreError::Corrupt(format!("case_entries {}: {what}", r.id));
+        let bad = || StoreError::Corrupt(format!("case_entries {}: author", r.id));
         let author = match (r.author_kind.as_str(), &r.author_id) {
-            ("staff", Some(id)) => Author::Staff(id.parse().map_err(|_| bad("author"))?),
-            ("contact", Some(id)) => Author::Contact(id.parse().map_err(|_| bad("author"))?),
+            ("staff", Some(id)) => Author::Staff(id.parse().map_err(|_| bad())?),
+            ("contact", Some(id)) => Author::Contact(id.parse().map_err(|_| bad())?),
             ("system", _) => Author::System,
-            _ => return Err(bad("author")),
+            _ => return Err(bad()),
         };
         Ok(Entry {
-            id: r.id.parse().map_err(|_| bad("id"))?,
-            case_id: r.case_id.parse().map_err(|_| bad("case_id"))?,
-            account_id: r.account_id.parse().map_err(|_| bad("account_id"))?,
-            kind: EntryKind::parse(&r.kind).ok_or_else(|| bad("kind"))?,
+            id: r.id,
+            case_id: r.case_id,
+            account_id: r.account_id,
+            kind: r.kind,
             author,
             body: r.body,
             client_message_id: r.client_message_id,
-            created_at: r.created_at.and_utc(),
+            created_at: r.created_at,
             version: r.version,
-            edited_at: r.edited_at.map(|t| t.and_utc()),
-            redacted_at: r.redacted_at.map(|t| t.and_utc()),
+            edited_at: r.edited_at,
+            redacted_at: r.redacted_at,
             seq: r.seq,
         })
     }
@@ -560,22 +483,22 @@ pub fn insert_entry(
     lock_for_append(conn, case.id)?;
     let (id, seq) = next_entry_position(conn, case.id)?;
     let row = EntryRow {
-        id: id.to_string(),
-        case_id: case.id.to_string(),
-        account_id: case.account_id.to_string(),
-        kind: kind.as_str().to_owned(),
+        id,
+        case_id: case.id,
+        account_id: case.account_id,
+        kind,
         author_kind: author_kind.to_owned(),
         author_id,
         body: body.to_owned(),
         client_message_id: client_message_id.map(str::to_owned),
-        created_at: now_micros(),
+        created_at: now_micros().and_utc(),
         version: 1,
         edited_at: None,
         redacted_at: None,
         seq,
     };
     diesel::insert_into(case_entries::table)
-        .values(&row)
+        .values(row.clone())
         .execute(conn)?;
     row.try_into()
 }

@@ -20,6 +20,7 @@ pub mod canned;
 pub mod case;
 pub mod changes;
 pub mod chat;
+mod column;
 mod connection;
 pub mod contact;
 pub mod csat;
