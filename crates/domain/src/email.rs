@@ -20,6 +20,20 @@ pub enum EmailError {
     Malformed,
 }
 
+impl TryFrom<String> for EmailAddress {
+    type Error = EmailError;
+
+    fn try_from(raw: String) -> Result<EmailAddress, EmailError> {
+        EmailAddress::parse(&raw)
+    }
+}
+
+impl From<EmailAddress> for String {
+    fn from(address: EmailAddress) -> String {
+        address.as_str().to_owned()
+    }
+}
+
 impl EmailAddress {
     pub const MAX_LEN: usize = 254;
 

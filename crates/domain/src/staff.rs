@@ -67,6 +67,20 @@ pub struct PersonName(String);
 #[error("must be 1 to 100 characters without control characters")]
 pub struct PersonNameError;
 
+impl TryFrom<String> for PersonName {
+    type Error = PersonNameError;
+
+    fn try_from(raw: String) -> Result<PersonName, PersonNameError> {
+        PersonName::parse(&raw)
+    }
+}
+
+impl From<PersonName> for String {
+    fn from(name: PersonName) -> String {
+        name.0
+    }
+}
+
 impl PersonName {
     pub fn parse(raw: &str) -> Result<PersonName, PersonNameError> {
         let name = raw.trim();

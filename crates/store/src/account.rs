@@ -1,11 +1,12 @@
 //! Accounts (client companies) and their email domains.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rapport_domain::{AccountId, Domain, LifecycleStage, StaffId, TeamId};
 use serde_json::{Map, Value};
 
+use crate::column::{JsonText, OptText, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::{account_domains, accounts};
@@ -13,18 +14,26 @@ use crate::time::now_micros;
 
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = accounts, treat_none_as_null = true)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct AccountRow {
-    id: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    id: AccountId,
     name: String,
     name_key: String,
     tier: String,
-    lifecycle: String,
-    team_id: Option<String>,
-    owner_id: Option<String>,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    lifecycle: LifecycleStage,
+    #[diesel(deserialize_as = OptText<TeamId>, serialize_as = OptText<TeamId>)]
+    team_id: Option<TeamId>,
+    #[diesel(deserialize_as = OptText<StaffId>, serialize_as = OptText<StaffId>)]
+    owner_id: Option<StaffId>,
     notes: String,
-    custom_fields: String,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+    #[diesel(deserialize_as = JsonText<Map<String, Value>>, serialize_as = JsonText<Map<String, Value>>)]
+    custom_fields: Map<String, Value>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    updated_at: DateTime<Utc>,
 }
 
 /// An account as stored.
@@ -61,34 +70,21 @@ fn corrupt(id: &str, what: &str) -> StoreError {
 }
 
 fn assemble(row: AccountRow, domains: Vec<String>) -> Result<Account, StoreError> {
-    let id = row.id.clone();
-    let custom: Value =
-        serde_json::from_str(&row.custom_fields).map_err(|_| corrupt(&id, "custom_fields"))?;
     Ok(Account {
-        id: row.id.parse().map_err(|_| corrupt(&id, "id"))?,
-        name: row.name,
         domains: domains
             .iter()
-            .map(|d| Domain::parse(d).map_err(|_| corrupt(&id, "domain")))
+            .map(|d| Domain::parse(d).map_err(|_| corrupt(&row.id.to_string(), "domain")))
             .collect::<Result<_, _>>()?,
+        id: row.id,
+        name: row.name,
         tier: row.tier,
-        lifecycle: LifecycleStage::parse(&row.lifecycle)
-            .ok_or_else(|| corrupt(&id, "lifecycle"))?,
-        team_id: row
-            .team_id
-            .map(|t| t.parse().map_err(|_| corrupt(&id, "team_id")))
-            .transpose()?,
-        owner_id: row
-            .owner_id
-            .map(|o| o.parse().map_err(|_| corrupt(&id, "owner_id")))
-            .transpose()?,
+        lifecycle: row.lifecycle,
+        team_id: row.team_id,
+        owner_id: row.owner_id,
         notes: row.notes,
-        custom_fields: match custom {
-            Value::Object(map) => map,
-            _ => return Err(corrupt(&id, "custom_fields")),
-        },
-        created_at: row.created_at.and_utc(),
-        updated_at: row.updated_at.and_utc(),
+        custom_fields: row.custom_fields,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
     })
 }
 
@@ -115,36 +111,30 @@ fn write_domains(conn: &mut DbConnection, id: &str, domains: &[Domain]) -> Resul
     Ok(())
 }
 
-fn row(
-    id: &str,
-    fields: &AccountFields,
-    created_at: NaiveDateTime,
-) -> Result<AccountRow, StoreError> {
-    Ok(AccountRow {
-        id: id.to_owned(),
+fn row(id: AccountId, fields: &AccountFields, created_at: DateTime<Utc>) -> AccountRow {
+    AccountRow {
+        id,
         name: fields.name.clone(),
         name_key: fields.name.to_lowercase(),
         tier: fields.tier.clone(),
-        lifecycle: fields.lifecycle.as_str().to_owned(),
-        team_id: fields.team_id.map(|t| t.to_string()),
-        owner_id: fields.owner_id.map(|o| o.to_string()),
+        lifecycle: fields.lifecycle,
+        team_id: fields.team_id,
+        owner_id: fields.owner_id,
         notes: fields.notes.clone(),
-        custom_fields: serde_json::to_string(&fields.custom_fields)
-            .map_err(|e| StoreError::Corrupt(format!("custom_fields: {e}")))?,
+        custom_fields: fields.custom_fields.clone(),
         created_at,
-        updated_at: now_micros(),
-    })
+        updated_at: now_micros().and_utc(),
+    }
 }
 
 /// Creates an account; a domain already used by another account is a `Conflict`.
 pub fn insert(conn: &mut DbConnection, fields: &AccountFields) -> Result<Account, StoreError> {
-    let id = AccountId::new().to_string();
-    let row = row(&id, fields, now_micros())?;
+    let id = AccountId::new();
     diesel::insert_into(accounts::table)
-        .values(&row)
+        .values(row(id, fields, now_micros().and_utc()))
         .execute(conn)?;
-    write_domains(conn, &id, &fields.domains)?;
-    find(conn, id.parse().map_err(|_| corrupt(&id, "id"))?)?.ok_or(StoreError::NotFound("account"))
+    write_domains(conn, &id.to_string(), &fields.domains)?;
+    find(conn, id)?.ok_or(StoreError::NotFound("account"))
 }
 
 /// Replaces the editable fields.
@@ -154,9 +144,8 @@ pub fn update(
     fields: &AccountFields,
 ) -> Result<Account, StoreError> {
     let id = existing.id.to_string();
-    let row = row(&id, fields, existing.created_at.naive_utc())?;
     diesel::update(accounts::table.find(&id))
-        .set(&row)
+        .set(row(existing.id, fields, existing.created_at))
         .execute(conn)?;
     if existing.domains != fields.domains {
         write_domains(conn, &id, &fields.domains)?;
@@ -174,7 +163,7 @@ pub fn find(conn: &mut DbConnection, id: AccountId) -> Result<Option<Account>, S
         return Ok(None);
     };
     let domains = account_domains::table
-        .filter(account_domains::account_id.eq(&row.id))
+        .filter(account_domains::account_id.eq(row.id.to_string()))
         .order(account_domains::domain.asc())
         .select(account_domains::domain)
         .load(conn)?;
@@ -189,7 +178,7 @@ pub fn find_by_name(conn: &mut DbConnection, name: &str) -> Result<Option<Accoun
         .first(conn)
         .optional()?;
     match id {
-        Some(id) => find(conn, id.parse().map_err(|_| corrupt(&id, "id"))?),
+        Some(id) => find(conn, AccountId::try_from(id)?),
         None => Ok(None),
     }
 }
@@ -204,8 +193,9 @@ pub fn find_by_domain(
         .select(account_domains::account_id)
         .first::<String>(conn)
         .optional()?
-        .map(|id| id.parse().map_err(|_| corrupt(&id, "id")))
+        .map(AccountId::try_from)
         .transpose()
+        .map_err(StoreError::from)
 }
 
 /// Which accounts a list returns.
@@ -272,7 +262,7 @@ pub fn list(
         q = q.filter(accounts::id.gt(after.to_string()));
     }
     let rows: Vec<AccountRow> = q.order(accounts::id.asc()).limit(limit).load(conn)?;
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
     let mut domains: Vec<(String, String)> = account_domains::table
         .filter(account_domains::account_id.eq_any(&ids))
         .order(account_domains::domain.asc())
@@ -280,7 +270,8 @@ pub fn list(
         .load(conn)?;
     rows.into_iter()
         .map(|row| {
-            let (mine, rest): (Vec<_>, Vec<_>) = domains.drain(..).partition(|(a, _)| *a == row.id);
+            let id = row.id.to_string();
+            let (mine, rest): (Vec<_>, Vec<_>) = domains.drain(..).partition(|(a, _)| *a == id);
             domains = rest;
             assemble(row, mine.into_iter().map(|(_, d)| d).collect())
         })

@@ -1,25 +1,33 @@
 //! API tokens for integrations.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rapport_domain::{ApiScope, ApiTokenId, StaffId};
 
+use crate::column::{OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::api_tokens;
 use crate::time::now_micros;
 
-#[derive(Debug, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_tokens)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct TokenRow {
-    id: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    id: ApiTokenId,
     name: String,
     token_hash: String,
+    /// Space-separated scope names.
     scopes: String,
-    created_by: String,
-    created_at: NaiveDateTime,
-    expires_at: Option<NaiveDateTime>,
-    revoked_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    created_by: StaffId,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
+    expires_at: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
+    revoked_at: Option<DateTime<Utc>>,
 }
 
 /// An API token as stored (never its secret).
@@ -44,19 +52,23 @@ impl ApiToken {
 impl TryFrom<TokenRow> for ApiToken {
     type Error = StoreError;
 
+    /// Scopes are one column of words and revocation a time shown as a
+    /// flag: the two fields assembled here.
     fn try_from(r: TokenRow) -> Result<ApiToken, StoreError> {
-        let bad = |what: &str| StoreError::Corrupt(format!("api_tokens {}: {what}", r.id));
         Ok(ApiToken {
-            id: r.id.parse().map_err(|_| bad("id"))?,
             scopes: r
                 .scopes
                 .split_whitespace()
-                .map(|s| ApiScope::parse(s).ok_or_else(|| bad("scope")))
+                .map(|s| {
+                    ApiScope::parse(s)
+                        .ok_or_else(|| StoreError::Corrupt(format!("api_tokens {}: scope", r.id)))
+                })
                 .collect::<Result<_, _>>()?,
-            created_by: r.created_by.parse().map_err(|_| bad("created_by"))?,
+            id: r.id,
+            created_by: r.created_by,
             name: r.name,
-            created_at: r.created_at.and_utc(),
-            expires_at: r.expires_at.map(|e| e.and_utc()),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
             revoked: r.revoked_at.is_some(),
         })
     }
@@ -71,7 +83,7 @@ pub fn insert(
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<ApiToken, StoreError> {
     let row = TokenRow {
-        id: ApiTokenId::new().to_string(),
+        id: ApiTokenId::new(),
         name: name.to_owned(),
         token_hash: token_hash.to_owned(),
         scopes: scopes
@@ -79,13 +91,13 @@ pub fn insert(
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join(" "),
-        created_by: created_by.to_string(),
-        created_at: now_micros(),
-        expires_at: expires_at.map(|e| e.naive_utc()),
+        created_by,
+        created_at: now_micros().and_utc(),
+        expires_at,
         revoked_at: None,
     };
     diesel::insert_into(api_tokens::table)
-        .values(&row)
+        .values(row.clone())
         .execute(conn)?;
     row.try_into()
 }

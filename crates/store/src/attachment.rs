@@ -1,58 +1,31 @@
 //! Attachment metadata (the content is on disk, addressed by SHA-256).
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rapport_domain::EntryId;
 
+use crate::column::{OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::attachments;
 use crate::time::now_micros;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = attachments)]
-struct AttachmentRow {
-    id: String,
-    entry_id: String,
-    sha256: String,
-    size: i64,
-    filename: String,
-    content_type: String,
-    created_at: NaiveDateTime,
-    redacted_at: Option<NaiveDateTime>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Attachment {
     pub id: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub entry_id: EntryId,
     pub sha256: String,
     pub size: i64,
     pub filename: String,
     pub content_type: String,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub created_at: DateTime<Utc>,
     /// Set when an admin removed the file; its content is gone from disk.
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub redacted_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<AttachmentRow> for Attachment {
-    type Error = StoreError;
-
-    fn try_from(r: AttachmentRow) -> Result<Attachment, StoreError> {
-        Ok(Attachment {
-            entry_id: r
-                .entry_id
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("attachments {}: entry", r.id)))?,
-            id: r.id,
-            sha256: r.sha256,
-            size: r.size,
-            filename: r.filename,
-            content_type: r.content_type,
-            created_at: r.created_at.and_utc(),
-            redacted_at: r.redacted_at.map(|t| t.and_utc()),
-        })
-    }
 }
 
 pub fn insert(
@@ -63,30 +36,28 @@ pub fn insert(
     filename: &str,
     content_type: &str,
 ) -> Result<Attachment, StoreError> {
-    let row = AttachmentRow {
+    let row = Attachment {
         id: uuid::Uuid::now_v7().to_string(),
-        entry_id: entry.to_string(),
+        entry_id: entry,
         sha256: sha256.to_owned(),
         size,
         filename: filename.to_owned(),
         content_type: content_type.to_owned(),
-        created_at: now_micros(),
+        created_at: now_micros().and_utc(),
         redacted_at: None,
     };
     diesel::insert_into(attachments::table)
-        .values(&row)
+        .values(row.clone())
         .execute(conn)?;
-    row.try_into()
+    Ok(row)
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Attachment>, StoreError> {
-    attachments::table
+    Ok(attachments::table
         .find(id)
-        .select(AttachmentRow::as_select())
+        .select(Attachment::as_select())
         .first(conn)
-        .optional()?
-        .map(Attachment::try_from)
-        .transpose()
+        .optional()?)
 }
 
 /// Files whose name contains `part` (case-insensitive), newest first, not
@@ -96,7 +67,7 @@ pub fn named_like(
     part: &str,
     limit: i64,
 ) -> Result<Vec<Attachment>, StoreError> {
-    attachments::table
+    Ok(attachments::table
         .filter(attachments::redacted_at.is_null())
         .filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>("LOWER(filename) LIKE ")
@@ -107,11 +78,8 @@ pub fn named_like(
         )
         .order(attachments::id.desc())
         .limit(limit)
-        .select(AttachmentRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Attachment::try_from)
-        .collect()
+        .select(Attachment::as_select())
+        .load(conn)?)
 }
 
 /// The attachments of these entries.
@@ -122,17 +90,14 @@ pub fn for_entries(
     if entries.is_empty() {
         return Ok(Vec::new());
     }
-    attachments::table
+    Ok(attachments::table
         .filter(
             attachments::entry_id
                 .eq_any(entries.iter().map(ToString::to_string).collect::<Vec<_>>()),
         )
         .order(attachments::id.asc())
-        .select(AttachmentRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Attachment::try_from)
-        .collect()
+        .select(Attachment::as_select())
+        .load(conn)?)
 }
 
 /// Whether any attachment row names this content.

@@ -91,19 +91,31 @@ pub struct JsonText<T> {
     value: T,
 }
 
-impl From<Vec<String>> for JsonText<Vec<String>> {
-    fn from(value: Vec<String>) -> Self {
-        // A list of strings always serialises.
-        let text = serde_json::to_string(&value).unwrap_or_else(|_| String::from("[]"));
-        JsonText { text, value }
-    }
+/// The JSON shapes stored in text columns. Each conversion is spelled out
+/// because the orphan rule forbids `impl<T> From<JsonText<T>> for T`.
+macro_rules! json_column {
+    ($($ty:ty),+) => {$(
+        impl From<$ty> for JsonText<$ty> {
+            fn from(value: $ty) -> Self {
+                // Strings, lists and maps of JSON values always serialise.
+                let text = serde_json::to_string(&value).unwrap_or_default();
+                JsonText { text, value }
+            }
+        }
+
+        impl From<JsonText<$ty>> for $ty {
+            fn from(column: JsonText<$ty>) -> $ty {
+                column.value
+            }
+        }
+    )+};
 }
 
-impl From<JsonText<Vec<String>>> for Vec<String> {
-    fn from(column: JsonText<Vec<String>>) -> Vec<String> {
-        column.value
-    }
-}
+json_column!(
+    Vec<String>,
+    serde_json::Map<String, serde_json::Value>,
+    serde_json::Value
+);
 
 impl<T, DB> FromSql<Text, DB> for JsonText<T>
 where

@@ -1,6 +1,6 @@
 //! Contacts: the people of an account, with installation-unique emails.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rapport_domain::{
@@ -9,6 +9,7 @@ use rapport_domain::{
 };
 
 use crate::account::contains_pattern;
+use crate::column::UtcStamp;
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::{contact_emails, contacts};
@@ -16,22 +17,58 @@ use crate::time::now_micros;
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = contacts, treat_none_as_null = true)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct ContactRow {
-    id: String,
-    account_id: String,
-    name: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    id: ContactId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    account_id: AccountId,
+    #[diesel(embed)]
+    fields: EditableColumns,
+    password_hash: Option<String>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    created_at: DateTime<Utc>,
+}
+
+/// The columns an update rewrites; the password hash has its own writer.
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = contacts, treat_none_as_null = true)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
+struct EditableColumns {
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    name: PersonName,
     name_key: String,
     phone: Option<String>,
-    function: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    function: ContactFunction,
     title: Option<String>,
     is_primary: bool,
     portal_access: bool,
-    visibility: String,
-    preferred_channel: String,
-    password_hash: Option<String>,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    visibility: ContactVisibility,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    preferred_channel: PreferredChannel,
     active: bool,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    updated_at: DateTime<Utc>,
+}
+
+impl EditableColumns {
+    fn new(f: &ContactFields) -> EditableColumns {
+        EditableColumns {
+            name: f.name.clone(),
+            name_key: f.name.as_str().to_lowercase(),
+            phone: f.phone.clone(),
+            function: f.function,
+            title: f.title.clone(),
+            is_primary: f.is_primary,
+            portal_access: f.portal_access,
+            visibility: f.visibility,
+            preferred_channel: f.preferred_channel,
+            active: f.active,
+            updated_at: now_micros().and_utc(),
+        }
+    }
 }
 
 /// A contact as stored.
@@ -75,34 +112,33 @@ fn corrupt(id: &str, what: &str) -> StoreError {
 }
 
 fn assemble(row: ContactRow, emails: Vec<String>) -> Result<Contact, StoreError> {
-    let id = row.id.clone();
-    let bad = |what: &str| corrupt(&id, what);
+    let f = row.fields;
     Ok(Contact {
-        id: row.id.parse().map_err(|_| bad("id"))?,
-        account_id: row.account_id.parse().map_err(|_| bad("account_id"))?,
-        name: PersonName::parse(&row.name).map_err(|_| bad("name"))?,
         emails: emails
-            .iter()
-            .map(|e| EmailAddress::parse(e).map_err(|_| bad("email")))
-            .collect::<Result<_, _>>()?,
-        phone: row.phone,
-        function: ContactFunction::parse(&row.function).ok_or_else(|| bad("function"))?,
-        title: row.title,
-        is_primary: row.is_primary,
-        portal_access: row.portal_access,
-        visibility: ContactVisibility::parse(&row.visibility).ok_or_else(|| bad("visibility"))?,
-        preferred_channel: PreferredChannel::parse(&row.preferred_channel)
-            .ok_or_else(|| bad("preferred_channel"))?,
+            .into_iter()
+            .map(EmailAddress::try_from)
+            .collect::<Result<_, _>>()
+            .map_err(|_| corrupt(&row.id.to_string(), "email"))?,
+        id: row.id,
+        account_id: row.account_id,
+        name: f.name,
+        phone: f.phone,
+        function: f.function,
+        title: f.title,
+        is_primary: f.is_primary,
+        portal_access: f.portal_access,
+        visibility: f.visibility,
+        preferred_channel: f.preferred_channel,
         password_hash: row.password_hash,
-        active: row.active,
-        created_at: row.created_at.and_utc(),
-        updated_at: row.updated_at.and_utc(),
+        active: f.active,
+        created_at: row.created_at,
+        updated_at: f.updated_at,
     })
 }
 
 /// Contacts from their rows, each with its addresses (one query for all).
 fn with_emails(conn: &mut DbConnection, rows: Vec<ContactRow>) -> Result<Vec<Contact>, StoreError> {
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
     let mut by_contact: std::collections::HashMap<String, Vec<String>> =
         std::collections::HashMap::new();
     for (contact, email) in load_emails(conn, &ids)? {
@@ -110,7 +146,7 @@ fn with_emails(conn: &mut DbConnection, rows: Vec<ContactRow>) -> Result<Vec<Con
     }
     rows.into_iter()
         .map(|row| {
-            let emails = by_contact.remove(&row.id).unwrap_or_default();
+            let emails = by_contact.remove(&row.id.to_string()).unwrap_or_default();
             assemble(row, emails)
         })
         .collect()
@@ -175,32 +211,6 @@ fn clear_other_primaries(
     Ok(())
 }
 
-fn row(
-    id: &str,
-    account: &str,
-    f: &ContactFields,
-    password_hash: Option<String>,
-    created_at: NaiveDateTime,
-) -> ContactRow {
-    ContactRow {
-        id: id.to_owned(),
-        account_id: account.to_owned(),
-        name: f.name.as_str().to_owned(),
-        name_key: f.name.as_str().to_lowercase(),
-        phone: f.phone.clone(),
-        function: f.function.as_str().to_owned(),
-        title: f.title.clone(),
-        is_primary: f.is_primary,
-        portal_access: f.portal_access,
-        visibility: f.visibility.as_str().to_owned(),
-        preferred_channel: f.preferred_channel.as_str().to_owned(),
-        password_hash,
-        active: f.active,
-        created_at,
-        updated_at: now_micros(),
-    }
-}
-
 pub fn insert(
     conn: &mut DbConnection,
     account: AccountId,
@@ -209,7 +219,13 @@ pub fn insert(
     let id = ContactId::new();
     let (id_text, account_text) = (id.to_string(), account.to_string());
     diesel::insert_into(contacts::table)
-        .values(row(&id_text, &account_text, fields, None, now_micros()))
+        .values(ContactRow {
+            id,
+            account_id: account,
+            fields: EditableColumns::new(fields),
+            password_hash: None,
+            created_at: now_micros().and_utc(),
+        })
         .execute(conn)?;
     write_emails(conn, &id_text, &fields.emails)?;
     if fields.is_primary {
@@ -224,27 +240,8 @@ pub fn update(
     fields: &ContactFields,
 ) -> Result<Contact, StoreError> {
     let (id, account) = (existing.id.to_string(), existing.account_id.to_string());
-    let changed = row(
-        &id,
-        &account,
-        fields,
-        existing.password_hash.clone(),
-        existing.created_at.naive_utc(),
-    );
     diesel::update(contacts::table.find(&id))
-        .set((
-            contacts::name.eq(&changed.name),
-            contacts::name_key.eq(&changed.name_key),
-            contacts::phone.eq(&changed.phone),
-            contacts::function.eq(&changed.function),
-            contacts::title.eq(&changed.title),
-            contacts::is_primary.eq(changed.is_primary),
-            contacts::portal_access.eq(changed.portal_access),
-            contacts::visibility.eq(&changed.visibility),
-            contacts::preferred_channel.eq(&changed.preferred_channel),
-            contacts::active.eq(changed.active),
-            contacts::updated_at.eq(changed.updated_at),
-        ))
+        .set(EditableColumns::new(fields))
         .execute(conn)?;
     if existing.emails != fields.emails {
         write_emails(conn, &id, &fields.emails)?;
@@ -278,7 +275,7 @@ pub fn find(conn: &mut DbConnection, id: ContactId) -> Result<Option<Contact>, S
     else {
         return Ok(None);
     };
-    let emails = load_emails(conn, std::slice::from_ref(&row.id))?;
+    let emails = load_emails(conn, &[row.id.to_string()])?;
     assemble(row, emails.into_iter().map(|(_, e)| e).collect()).map(Some)
 }
 
@@ -292,7 +289,7 @@ pub fn find_by_email(
         .first(conn)
         .optional()?;
     match id {
-        Some(id) => find(conn, id.parse().map_err(|_| corrupt(&id, "id"))?),
+        Some(id) => find(conn, ContactId::try_from(id)?),
         None => Ok(None),
     }
 }

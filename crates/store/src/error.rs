@@ -54,6 +54,18 @@ impl From<diesel::result::Error> for StoreError {
     }
 }
 
+impl From<rapport_domain::IdParseError> for StoreError {
+    fn from(e: rapport_domain::IdParseError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+impl From<rapport_domain::UnknownText> for StoreError {
+    fn from(e: rapport_domain::UnknownText) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
 impl StoreError {
     /// A row with the same key is already there.
     pub fn is_unique_violation(&self) -> bool {

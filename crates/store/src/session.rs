@@ -1,8 +1,9 @@
 //! Refresh tokens: stored hashed, spent on use, revoked by family.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::column::{OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::refresh_tokens;
@@ -15,26 +16,47 @@ pub enum SubjectKind {
     Contact,
 }
 
-impl SubjectKind {
-    fn as_str(self) -> &'static str {
-        match self {
+impl From<SubjectKind> for String {
+    fn from(kind: SubjectKind) -> String {
+        match kind {
             SubjectKind::Staff => "staff",
             SubjectKind::Contact => "contact",
+        }
+        .to_owned()
+    }
+}
+
+impl TryFrom<String> for SubjectKind {
+    type Error = StoreError;
+
+    fn try_from(text: String) -> Result<SubjectKind, StoreError> {
+        match text.as_str() {
+            "staff" => Ok(SubjectKind::Staff),
+            "contact" => Ok(SubjectKind::Contact),
+            other => Err(StoreError::Corrupt(format!(
+                "refresh token subject kind {other:?}"
+            ))),
         }
     }
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct TokenRow {
     token_hash: String,
     family_id: String,
-    subject_kind: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    subject_kind: SubjectKind,
     subject_id: String,
-    issued_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
-    spent_at: Option<NaiveDateTime>,
-    revoked_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    issued_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    expires_at: DateTime<Utc>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
+    spent_at: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
+    revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A refresh token as stored.
@@ -62,10 +84,10 @@ pub fn insert(
         .values(TokenRow {
             token_hash: token_hash.to_owned(),
             family_id: family_id.to_owned(),
-            subject_kind: subject_kind.as_str().to_owned(),
+            subject_kind,
             subject_id: subject_id.to_owned(),
-            issued_at: now_micros(),
-            expires_at: expires_at.naive_utc(),
+            issued_at: now_micros().and_utc(),
+            expires_at,
             spent_at: None,
             revoked_at: None,
         })
@@ -89,26 +111,15 @@ pub fn lock(conn: &mut DbConnection, token_hash: &str) -> Result<Option<RefreshT
             .first(sqlite)
             .optional()?,
     };
-    row.map(|r| {
-        Ok(RefreshToken {
-            subject_kind: match r.subject_kind.as_str() {
-                "staff" => SubjectKind::Staff,
-                "contact" => SubjectKind::Contact,
-                other => {
-                    return Err(StoreError::Corrupt(format!(
-                        "refresh token subject kind {other:?}"
-                    )));
-                }
-            },
-            token_hash: r.token_hash,
-            family_id: r.family_id,
-            subject_id: r.subject_id,
-            expires_at: r.expires_at.and_utc(),
-            spent: r.spent_at.is_some(),
-            revoked: r.revoked_at.is_some(),
-        })
-    })
-    .transpose()
+    Ok(row.map(|r: TokenRow| RefreshToken {
+        subject_kind: r.subject_kind,
+        token_hash: r.token_hash,
+        family_id: r.family_id,
+        subject_id: r.subject_id,
+        expires_at: r.expires_at,
+        spent: r.spent_at.is_some(),
+        revoked: r.revoked_at.is_some(),
+    }))
 }
 
 pub fn mark_spent(conn: &mut DbConnection, token_hash: &str) -> Result<(), StoreError> {
@@ -137,7 +148,7 @@ pub fn revoke_subject(
 ) -> Result<usize, StoreError> {
     Ok(diesel::update(
         refresh_tokens::table
-            .filter(refresh_tokens::subject_kind.eq(kind.as_str()))
+            .filter(refresh_tokens::subject_kind.eq(String::from(kind)))
             .filter(refresh_tokens::subject_id.eq(subject_id))
             .filter(refresh_tokens::revoked_at.is_null()),
     )

@@ -1,44 +1,38 @@
 //! Staff users.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rapport_domain::{EmailAddress, PersonName, StaffId, StaffRole};
 
+use crate::column::UtcStamp;
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::staff_users;
 use crate::time::now_micros;
 
-#[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = staff_users)]
-struct StaffRow {
-    id: String,
-    email: String,
-    name: String,
-    display_name: String,
-    avatar_url: Option<String>,
-    role: String,
-    active: bool,
-    password_hash: String,
-    password_change_required: bool,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-}
-
 /// A staff member as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = staff_users)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Staff {
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub id: StaffId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub email: EmailAddress,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub name: PersonName,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub display_name: PersonName,
     pub avatar_url: Option<String>,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub role: StaffRole,
     pub active: bool,
     pub password_hash: String,
     pub password_change_required: bool,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -53,37 +47,16 @@ pub struct NewStaff {
     pub password_change_required: bool,
 }
 
-impl TryFrom<StaffRow> for Staff {
-    type Error = StoreError;
-
-    fn try_from(r: StaffRow) -> Result<Staff, StoreError> {
-        let bad = |what: &str| StoreError::Corrupt(format!("staff_users {}: {what}", r.id));
-        Ok(Staff {
-            id: r.id.parse().map_err(|_| bad("id"))?,
-            email: EmailAddress::parse(&r.email).map_err(|_| bad("email"))?,
-            name: PersonName::parse(&r.name).map_err(|_| bad("name"))?,
-            display_name: PersonName::parse(&r.display_name).map_err(|_| bad("display_name"))?,
-            avatar_url: r.avatar_url,
-            role: StaffRole::parse(&r.role).ok_or_else(|| bad("role"))?,
-            active: r.active,
-            password_hash: r.password_hash,
-            password_change_required: r.password_change_required,
-            created_at: r.created_at.and_utc(),
-            updated_at: r.updated_at.and_utc(),
-        })
-    }
-}
-
 /// Creates a staff member; an email already in use is a `Conflict`.
 pub fn insert(conn: &mut DbConnection, new: NewStaff) -> Result<Staff, StoreError> {
-    let now = now_micros();
-    let row = StaffRow {
-        id: StaffId::new().to_string(),
-        email: new.email.as_str().to_owned(),
-        name: new.name.as_str().to_owned(),
-        display_name: new.display_name.as_str().to_owned(),
+    let now = now_micros().and_utc();
+    let row = Staff {
+        id: StaffId::new(),
+        email: new.email,
+        name: new.name,
+        display_name: new.display_name,
         avatar_url: None,
-        role: new.role.as_str().to_owned(),
+        role: new.role,
         active: true,
         password_hash: new.password_hash,
         password_change_required: new.password_change_required,
@@ -91,10 +64,10 @@ pub fn insert(conn: &mut DbConnection, new: NewStaff) -> Result<Staff, StoreErro
         updated_at: now,
     };
     match diesel::insert_into(staff_users::table)
-        .values(&row)
+        .values(row.clone())
         .execute(conn)
     {
-        Ok(_) => row.try_into(),
+        Ok(_) => Ok(row),
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(
             StoreError::Conflict("a staff member with this email already exists"),
         ),
@@ -103,26 +76,22 @@ pub fn insert(conn: &mut DbConnection, new: NewStaff) -> Result<Staff, StoreErro
 }
 
 pub fn find(conn: &mut DbConnection, id: StaffId) -> Result<Option<Staff>, StoreError> {
-    staff_users::table
+    Ok(staff_users::table
         .find(id.to_string())
-        .select(StaffRow::as_select())
+        .select(Staff::as_select())
         .first(conn)
-        .optional()?
-        .map(Staff::try_from)
-        .transpose()
+        .optional()?)
 }
 
 pub fn find_by_email(
     conn: &mut DbConnection,
     email: &EmailAddress,
 ) -> Result<Option<Staff>, StoreError> {
-    staff_users::table
+    Ok(staff_users::table
         .filter(staff_users::email.eq(email.as_str()))
-        .select(StaffRow::as_select())
+        .select(Staff::as_select())
         .first(conn)
-        .optional()?
-        .map(Staff::try_from)
-        .transpose()
+        .optional()?)
 }
 
 /// Replaces the password hash (a new password, or a rehash with current
@@ -158,9 +127,7 @@ pub fn list(
     after: Option<StaffId>,
     limit: i64,
 ) -> Result<Vec<Staff>, StoreError> {
-    let mut q = staff_users::table
-        .select(StaffRow::as_select())
-        .into_boxed();
+    let mut q = staff_users::table.select(Staff::as_select()).into_boxed();
     if let Some(search) = search {
         let pattern = crate::account::contains_pattern(search);
         q = q.filter(
@@ -177,12 +144,7 @@ pub fn list(
     if let Some(after) = after {
         q = q.filter(staff_users::id.gt(after.to_string()));
     }
-    q.order(staff_users::id.asc())
-        .limit(limit)
-        .load::<StaffRow>(conn)?
-        .into_iter()
-        .map(Staff::try_from)
-        .collect()
+    Ok(q.order(staff_users::id.asc()).limit(limit).load(conn)?)
 }
 
 /// The editable profile of a staff member.

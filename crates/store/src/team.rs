@@ -1,32 +1,42 @@
 //! Teams and their members.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rapport_domain::{StaffId, TeamId, TeamRole};
 
+use crate::column::UtcStamp;
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::{team_members, teams};
 use crate::time::now_micros;
 
-#[derive(Debug, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = teams)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct TeamRow {
-    id: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    id: TeamId,
     name: String,
     name_key: String,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = team_members)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct MemberRow {
-    team_id: String,
-    staff_id: String,
-    role: String,
-    added_at: NaiveDateTime,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    team_id: TeamId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    staff_id: StaffId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    role: TeamRole,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    added_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,28 +56,20 @@ pub struct Team {
 
 const NAME_TAKEN: &str = "a team with this name already exists";
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("teams: {what}"))
-}
-
-fn member(row: MemberRow) -> Result<TeamMember, StoreError> {
-    Ok(TeamMember {
-        staff_id: row
-            .staff_id
-            .parse()
-            .map_err(|_| corrupt("member staff id"))?,
-        role: TeamRole::parse(&row.role).ok_or_else(|| corrupt("member role"))?,
-    })
-}
-
-fn assemble(row: TeamRow, members: Vec<MemberRow>) -> Result<Team, StoreError> {
-    Ok(Team {
-        id: row.id.parse().map_err(|_| corrupt("id"))?,
+fn assemble(row: TeamRow, members: Vec<MemberRow>) -> Team {
+    Team {
+        id: row.id,
         name: row.name,
-        members: members.into_iter().map(member).collect::<Result<_, _>>()?,
-        created_at: row.created_at.and_utc(),
-        updated_at: row.updated_at.and_utc(),
-    })
+        members: members
+            .into_iter()
+            .map(|m| TeamMember {
+                staff_id: m.staff_id,
+                role: m.role,
+            })
+            .collect(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
 }
 
 fn name_conflict(e: DieselError) -> StoreError {
@@ -80,19 +82,19 @@ fn name_conflict(e: DieselError) -> StoreError {
 }
 
 pub fn insert(conn: &mut DbConnection, name: &str) -> Result<Team, StoreError> {
-    let now = now_micros();
+    let now = now_micros().and_utc();
     let row = TeamRow {
-        id: TeamId::new().to_string(),
+        id: TeamId::new(),
         name: name.to_owned(),
         name_key: name.to_lowercase(),
         created_at: now,
         updated_at: now,
     };
     diesel::insert_into(teams::table)
-        .values(&row)
+        .values(row.clone())
         .execute(conn)
         .map_err(name_conflict)?;
-    assemble(row, Vec::new())
+    Ok(assemble(row, Vec::new()))
 }
 
 pub fn rename(conn: &mut DbConnection, id: TeamId, name: &str) -> Result<(), StoreError> {
@@ -120,11 +122,11 @@ pub fn find(conn: &mut DbConnection, id: TeamId) -> Result<Option<Team>, StoreEr
         return Ok(None);
     };
     let members = team_members::table
-        .filter(team_members::team_id.eq(&row.id))
+        .filter(team_members::team_id.eq(row.id.to_string()))
         .order(team_members::added_at.asc())
         .select(MemberRow::as_select())
         .load(conn)?;
-    assemble(row, members).map(Some)
+    Ok(Some(assemble(row, members)))
 }
 
 /// Every team with its members, by name. Teams are few (tens).
@@ -137,14 +139,15 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<Team>, StoreError> {
         .order(team_members::added_at.asc())
         .select(MemberRow::as_select())
         .load(conn)?;
-    rows.into_iter()
+    Ok(rows
+        .into_iter()
         .map(|row| {
             let (mine, rest): (Vec<_>, Vec<_>) =
                 members.drain(..).partition(|m| m.team_id == row.id);
             members = rest;
             assemble(row, mine)
         })
-        .collect()
+        .collect())
 }
 
 /// Adds `staff` to the team, or changes their role there. Returns the
@@ -170,10 +173,10 @@ pub fn set_member(
         None => {
             diesel::insert_into(team_members::table)
                 .values(MemberRow {
-                    team_id: key.0.clone(),
-                    staff_id: key.1.clone(),
-                    role: role.as_str().to_owned(),
-                    added_at: now_micros(),
+                    team_id: team,
+                    staff_id: staff,
+                    role,
+                    added_at: now_micros().and_utc(),
                 })
                 .execute(conn)?;
         }
@@ -199,7 +202,7 @@ pub fn teams_of(conn: &mut DbConnection, staff: StaffId) -> Result<Vec<TeamId>, 
         .select(team_members::team_id)
         .load::<String>(conn)?
         .into_iter()
-        .map(|id| id.parse().map_err(|_| corrupt("member team id")))
+        .map(|id| Ok(TeamId::try_from(id)?))
         .collect()
 }
 
@@ -211,7 +214,7 @@ pub fn find_by_name(conn: &mut DbConnection, name: &str) -> Result<Option<Team>,
         .first(conn)
         .optional()?;
     match id {
-        Some(id) => find(conn, id.parse().map_err(|_| corrupt("id"))?),
+        Some(id) => find(conn, TeamId::try_from(id)?),
         None => Ok(None),
     }
 }
