@@ -1,92 +1,52 @@
 //! Canned responses: answers agents insert in the composer, for everyone
 //! or for one team.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rapport_domain::{CannedResponseId, StaffId, TeamId};
+use serde_json::Value;
 
+use crate::column::{JsonText, OptText, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::canned_responses;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = canned_responses)]
-#[diesel(treat_none_as_null = true)]
-struct Row {
-    id: String,
-    team_id: Option<String>,
-    title: String,
-    body: String,
-    created_by: String,
-    updated_by: String,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    actions: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = canned_responses, treat_none_as_null = true)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct CannedResponse {
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub id: CannedResponseId,
     /// `None`: for every agent.
+    #[diesel(deserialize_as = OptText<TeamId>, serialize_as = OptText<TeamId>)]
     pub team_id: Option<TeamId>,
     pub title: String,
     /// Text with placeholders such as `{{contact.name}}`.
     pub body: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub created_by: StaffId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub updated_by: StaffId,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub updated_at: DateTime<Utc>,
     /// What inserting it also does to the case (a macro), as JSON:
     /// `{"status": …, "priority": …, "add_tags": […]}`; `{}` for none.
-    pub actions: serde_json::Value,
-}
-
-fn corrupt() -> StoreError {
-    StoreError::Corrupt("canned_responses: row".into())
-}
-
-fn from_row(r: Row) -> Result<CannedResponse, StoreError> {
-    Ok(CannedResponse {
-        id: r.id.parse().map_err(|_| corrupt())?,
-        team_id: r
-            .team_id
-            .map(|t| t.parse().map_err(|_| corrupt()))
-            .transpose()?,
-        title: r.title,
-        body: r.body,
-        created_by: r.created_by.parse().map_err(|_| corrupt())?,
-        updated_by: r.updated_by.parse().map_err(|_| corrupt())?,
-        created_at: r.created_at.and_utc(),
-        updated_at: r.updated_at.and_utc(),
-        actions: serde_json::from_str(&r.actions).map_err(|_| corrupt())?,
-    })
-}
-
-fn to_row(c: &CannedResponse) -> Row {
-    Row {
-        id: c.id.to_string(),
-        team_id: c.team_id.map(|t| t.to_string()),
-        title: c.title.clone(),
-        body: c.body.clone(),
-        created_by: c.created_by.to_string(),
-        updated_by: c.updated_by.to_string(),
-        created_at: c.created_at.naive_utc(),
-        updated_at: c.updated_at.naive_utc(),
-        actions: c.actions.to_string(),
-    }
+    #[diesel(deserialize_as = JsonText<Value>, serialize_as = JsonText<Value>)]
+    pub actions: Value,
 }
 
 pub fn insert(conn: &mut DbConnection, c: &CannedResponse) -> Result<(), StoreError> {
     diesel::insert_into(canned_responses::table)
-        .values(to_row(c))
+        .values(c.clone())
         .execute(conn)?;
     Ok(())
 }
 
 pub fn save(conn: &mut DbConnection, c: &CannedResponse) -> Result<(), StoreError> {
-    let row = to_row(c);
-    diesel::update(canned_responses::table.find(&row.id))
-        .set(&row)
+    diesel::update(canned_responses::table.find(c.id.to_string()))
+        .set(c.clone())
         .execute(conn)?;
     Ok(())
 }
@@ -99,13 +59,11 @@ pub fn find(
     conn: &mut DbConnection,
     id: CannedResponseId,
 ) -> Result<Option<CannedResponse>, StoreError> {
-    canned_responses::table
+    Ok(canned_responses::table
         .find(id.to_string())
-        .select(Row::as_select())
+        .select(CannedResponse::as_select())
         .first(conn)
-        .optional()?
-        .map(from_row)
-        .transpose()
+        .optional()?)
 }
 
 /// The global responses and those of `teams` (`None`: every team's), by title.
@@ -114,7 +72,7 @@ pub fn list(
     teams: Option<&[TeamId]>,
 ) -> Result<Vec<CannedResponse>, StoreError> {
     let mut query = canned_responses::table
-        .select(Row::as_select())
+        .select(CannedResponse::as_select())
         .order((canned_responses::title, canned_responses::id))
         .into_boxed();
     if let Some(teams) = teams {
@@ -125,5 +83,5 @@ pub fn list(
                 .or(canned_responses::team_id.eq_any(keys)),
         );
     }
-    query.load(conn)?.into_iter().map(from_row).collect()
+    Ok(query.load(conn)?)
 }

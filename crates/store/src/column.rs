@@ -114,7 +114,8 @@ macro_rules! json_column {
 json_column!(
     Vec<String>,
     serde_json::Map<String, serde_json::Value>,
-    serde_json::Value
+    serde_json::Value,
+    Vec<crate::appointment::Slot>
 );
 
 impl<T, DB> FromSql<Text, DB> for JsonText<T>

@@ -1,116 +1,74 @@
 //! Satisfaction surveys: one per case, asked at its first resolution,
 //! answered once.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rapport_domain::{AccountId, CaseId, StaffId, TeamId};
 
+use crate::column::{OptText, OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::csat_surveys;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = csat_surveys)]
-struct Row {
-    id: String,
-    case_id: String,
-    account_id: String,
-    team_id: Option<String>,
-    agent_id: Option<String>,
-    requested_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
-    rating: Option<i32>,
-    comment: Option<String>,
-    answered_at: Option<NaiveDateTime>,
-    answered_by: Option<String>,
-    answered_via: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Survey {
     pub id: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub case_id: CaseId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub account_id: AccountId,
+    #[diesel(deserialize_as = OptText<TeamId>, serialize_as = OptText<TeamId>)]
     pub team_id: Option<TeamId>,
+    #[diesel(deserialize_as = OptText<StaffId>, serialize_as = OptText<StaffId>)]
     pub agent_id: Option<StaffId>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub requested_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub expires_at: DateTime<Utc>,
     pub rating: Option<i32>,
     pub comment: Option<String>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub answered_at: Option<DateTime<Utc>>,
     /// The contact who answered.
     pub answered_by: Option<String>,
     pub answered_via: Option<String>,
 }
 
-fn corrupt() -> StoreError {
-    StoreError::Corrupt("csat_surveys: row".into())
-}
-
-fn from_row(r: Row) -> Result<Survey, StoreError> {
-    Ok(Survey {
-        id: r.id,
-        case_id: r.case_id.parse().map_err(|_| corrupt())?,
-        account_id: r.account_id.parse().map_err(|_| corrupt())?,
-        team_id: r
-            .team_id
-            .map(|t| t.parse().map_err(|_| corrupt()))
-            .transpose()?,
-        agent_id: r
-            .agent_id
-            .map(|t| t.parse().map_err(|_| corrupt()))
-            .transpose()?,
-        requested_at: r.requested_at.and_utc(),
-        expires_at: r.expires_at.and_utc(),
-        rating: r.rating,
-        comment: r.comment,
-        answered_at: r.answered_at.map(|t| t.and_utc()),
-        answered_by: r.answered_by,
-        answered_via: r.answered_via,
-    })
-}
-
 pub fn insert(conn: &mut DbConnection, s: &Survey) -> Result<(), StoreError> {
     diesel::insert_into(csat_surveys::table)
-        .values(Row {
+        .values(Survey {
             id: s.id.clone(),
-            case_id: s.case_id.to_string(),
-            account_id: s.account_id.to_string(),
-            team_id: s.team_id.map(|t| t.to_string()),
-            agent_id: s.agent_id.map(|t| t.to_string()),
-            requested_at: s.requested_at.naive_utc(),
-            expires_at: s.expires_at.naive_utc(),
             rating: None,
             comment: None,
             answered_at: None,
             answered_by: None,
             answered_via: None,
+            ..s.clone()
         })
         .execute(conn)?;
     Ok(())
 }
 
 pub fn for_case(conn: &mut DbConnection, case: CaseId) -> Result<Option<Survey>, StoreError> {
-    csat_surveys::table
+    Ok(csat_surveys::table
         .filter(csat_surveys::case_id.eq(case.to_string()))
-        .select(Row::as_select())
+        .select(Survey::as_select())
         .first(conn)
-        .optional()?
-        .map(from_row)
-        .transpose()
+        .optional()?)
 }
 
 pub fn for_cases(conn: &mut DbConnection, cases: &[CaseId]) -> Result<Vec<Survey>, StoreError> {
     let keys: Vec<String> = cases.iter().map(ToString::to_string).collect();
     let mut out = Vec::new();
     for chunk in keys.chunks(500) {
-        let rows: Vec<Row> = csat_surveys::table
-            .filter(csat_surveys::case_id.eq_any(chunk))
-            .select(Row::as_select())
-            .load(conn)?;
-        for r in rows {
-            out.push(from_row(r)?);
-        }
+        out.extend(
+            csat_surveys::table
+                .filter(csat_surveys::case_id.eq_any(chunk))
+                .select(Survey::as_select())
+                .load(conn)?,
+        );
     }
     Ok(out)
 }

@@ -1,44 +1,26 @@
 //! The installation's identity: a stable id shared by every server node
 //! of one deployment, created once by whichever node starts first.
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::column::UtcStamp;
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::instance;
+use crate::time::now_micros;
 use rapport_domain::InstanceId;
 
+/// The installation as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = instance)]
-struct InstanceRow {
-    singleton: i32,
-    id: String,
-    created_at: NaiveDateTime,
-}
-
-/// The installation as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Instance {
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub id: InstanceId,
-    pub created_at: chrono::DateTime<Utc>,
-}
-
-impl TryFrom<InstanceRow> for Instance {
-    type Error = StoreError;
-
-    fn try_from(row: InstanceRow) -> Result<Self, StoreError> {
-        let id = row.id.parse().map_err(|_| {
-            StoreError::Database(DieselError::DeserializationError(
-                format!("instance.id {:?} is not a UUID", row.id).into(),
-            ))
-        })?;
-        Ok(Instance {
-            id,
-            created_at: row.created_at.and_utc(),
-        })
-    }
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    pub created_at: DateTime<Utc>,
 }
 
 /// Returns the installation, creating it on first call. Safe when several
@@ -47,14 +29,12 @@ pub fn ensure(conn: &mut DbConnection) -> Result<Instance, StoreError> {
     if let Some(found) = find(conn)? {
         return Ok(found);
     }
-    let row = InstanceRow {
-        singleton: 1,
-        id: InstanceId::new().to_string(),
-        // PostgreSQL keeps microseconds; truncate so both backends agree.
-        created_at: truncate_to_micros(Utc::now().naive_utc()),
+    let fresh = Instance {
+        id: InstanceId::new(),
+        created_at: now_micros().and_utc(),
     };
     match diesel::insert_into(instance::table)
-        .values(&row)
+        .values((instance::singleton.eq(1), fresh))
         .execute(conn)
     {
         Ok(_) | Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
@@ -64,56 +44,8 @@ pub fn ensure(conn: &mut DbConnection) -> Result<Instance, StoreError> {
 }
 
 pub fn find(conn: &mut DbConnection) -> Result<Option<Instance>, StoreError> {
-    let row = instance::table
-        .select(InstanceRow::as_select())
+    Ok(instance::table
+        .select(Instance::as_select())
         .first(conn)
-        .optional()?;
-    row.map(Instance::try_from).transpose()
-}
-
-fn truncate_to_micros(t: NaiveDateTime) -> NaiveDateTime {
-    use chrono::{SubsecRound, Timelike};
-    let micros = t.nanosecond() / 1_000;
-    t.trunc_subsecs(0)
-        .with_nanosecond(micros * 1_000)
-        .unwrap_or(t)
-}
-
-/// The fingerprint of the secrets the nodes share: records `ours` when
-/// none is recorded yet and returns the one recorded (equal to `ours`
-/// unless another node runs with other secrets).
-pub fn shared_secrets_fingerprint(
-    conn: &mut DbConnection,
-    ours: &str,
-) -> Result<String, StoreError> {
-    use crate::schema::shared_secrets;
-    let found: Option<String> = shared_secrets::table
-        .find("nodes")
-        .select(shared_secrets::fingerprint)
-        .first(conn)
-        .optional()?;
-    if let Some(f) = found {
-        return Ok(f);
-    }
-    let inserted = crate::savepoint(conn, |c| {
-        diesel::insert_into(shared_secrets::table)
-            .values((
-                shared_secrets::name.eq("nodes"),
-                shared_secrets::fingerprint.eq(ours),
-                shared_secrets::created_at.eq(crate::now_micros()),
-            ))
-            .execute(c)
-    });
-    match inserted {
-        Ok(_) => Ok(ours.to_owned()),
-        // Another node recorded its own at the same moment: compare with it.
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(shared_secrets::table
-            .find("nodes")
-            .select(shared_secrets::fingerprint)
-            .first(conn)?),
-        Err(e) => Err(e.into()),
-    }
+        .optional()?)
 }
