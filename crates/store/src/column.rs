@@ -115,7 +115,8 @@ json_column!(
     Vec<String>,
     serde_json::Map<String, serde_json::Value>,
     serde_json::Value,
-    Vec<crate::appointment::Slot>
+    Vec<crate::appointment::Slot>,
+    Vec<rapport_domain::ArticleId>
 );
 
 impl<T, DB> FromSql<Text, DB> for JsonText<T>

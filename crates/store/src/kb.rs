@@ -9,28 +9,40 @@ use rapport_domain::{
     StaffId, SuggestionId,
 };
 
+use crate::column::{JsonText, OptText, OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::raw::RawQuery;
 use crate::schema::{article_audiences, articles, kb_suggestions};
 
+/// An article without its audience, which has a table of its own.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = articles)]
 #[diesel(treat_none_as_null = true)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct ArticleRow {
-    id: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    id: ArticleId,
     title: String,
     body: String,
     category: Option<String>,
-    tags: String,
-    visibility: String,
-    status: String,
+    #[diesel(deserialize_as = JsonText<Vec<String>>, serialize_as = JsonText<Vec<String>>)]
+    tags: Vec<String>,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    visibility: ArticleVisibility,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    status: ArticleStatus,
     revision: i32,
-    created_by: String,
-    updated_by: String,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    published_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    created_by: StaffId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    updated_by: StaffId,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    updated_at: DateTime<Utc>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
+    published_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,42 +81,41 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("articles: {what}"))
 }
 
-fn to_row(a: &Article) -> Result<ArticleRow, StoreError> {
-    Ok(ArticleRow {
-        id: a.id.to_string(),
+fn to_row(a: &Article) -> ArticleRow {
+    ArticleRow {
+        id: a.id,
         title: a.title.clone(),
         body: a.body.clone(),
         category: a.category.clone(),
-        tags: serde_json::to_string(&a.tags).map_err(|_| corrupt("tags"))?,
-        visibility: a.visibility.as_str().to_owned(),
-        status: a.status.as_str().to_owned(),
+        tags: a.tags.clone(),
+        visibility: a.visibility,
+        status: a.status,
         revision: a.revision,
-        created_by: a.created_by.to_string(),
-        updated_by: a.updated_by.to_string(),
-        created_at: a.created_at.naive_utc(),
-        updated_at: a.updated_at.naive_utc(),
-        published_at: a.published_at.map(|t| t.naive_utc()),
-    })
+        created_by: a.created_by,
+        updated_by: a.updated_by,
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+        published_at: a.published_at,
+    }
 }
 
-fn assemble(row: ArticleRow, audience: ArticleAudience) -> Result<Article, StoreError> {
-    Ok(Article {
-        id: row.id.parse().map_err(|_| corrupt("id"))?,
+fn assemble(row: ArticleRow, audience: ArticleAudience) -> Article {
+    Article {
+        id: row.id,
         title: row.title,
         body: row.body,
         category: row.category,
-        tags: serde_json::from_str(&row.tags).map_err(|_| corrupt("tags"))?,
-        visibility: ArticleVisibility::parse(&row.visibility)
-            .ok_or_else(|| corrupt("visibility"))?,
+        tags: row.tags,
+        visibility: row.visibility,
         audience,
-        status: ArticleStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+        status: row.status,
         revision: row.revision,
-        created_by: row.created_by.parse().map_err(|_| corrupt("author"))?,
-        updated_by: row.updated_by.parse().map_err(|_| corrupt("editor"))?,
-        created_at: row.created_at.and_utc(),
-        updated_at: row.updated_at.and_utc(),
-        published_at: row.published_at.map(|t| t.and_utc()),
-    })
+        created_by: row.created_by,
+        updated_by: row.updated_by,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        published_at: row.published_at,
+    }
 }
 
 fn write_audience(conn: &mut DbConnection, a: &Article) -> Result<(), StoreError> {
@@ -132,15 +143,14 @@ fn write_audience(conn: &mut DbConnection, a: &Article) -> Result<(), StoreError
 
 pub fn insert(conn: &mut DbConnection, a: &Article) -> Result<(), StoreError> {
     diesel::insert_into(articles::table)
-        .values(to_row(a)?)
+        .values(to_row(a))
         .execute(conn)?;
     write_audience(conn, a)
 }
 
 pub fn save(conn: &mut DbConnection, a: &Article) -> Result<(), StoreError> {
-    let row = to_row(a)?;
-    diesel::update(articles::table.find(&row.id))
-        .set(&row)
+    diesel::update(articles::table.find(a.id.to_string()))
+        .set(to_row(a))
         .execute(conn)?;
     write_audience(conn, a)
 }
@@ -165,16 +175,15 @@ pub fn find_many(conn: &mut DbConnection, ids: &[ArticleId]) -> Result<Vec<Artic
         .load(conn)?;
     let mut by_id = std::collections::HashMap::new();
     for row in rows {
+        let id = row.id.to_string();
         let mut audience = ArticleAudience::default();
-        for (_, kind, value) in audiences.iter().filter(|(a, _, _)| *a == row.id) {
+        for (_, kind, value) in audiences.iter().filter(|(a, _, _)| *a == id) {
             match kind.as_str() {
                 "tier" => audience.tiers.push(value.clone()),
-                _ => audience
-                    .accounts
-                    .push(value.parse().map_err(|_| corrupt("audience account"))?),
+                _ => audience.accounts.push(AccountId::try_from(value.clone())?),
             }
         }
-        by_id.insert(row.id.clone(), assemble(row, audience)?);
+        by_id.insert(id, assemble(row, audience));
     }
     Ok(keys.iter().filter_map(|k| by_id.remove(k)).collect())
 }
@@ -226,7 +235,7 @@ struct HitRow {
 
 fn ids(rows: impl IntoIterator<Item = String>) -> Result<Vec<ArticleId>, StoreError> {
     rows.into_iter()
-        .map(|id| id.parse().map_err(|_| corrupt("id")))
+        .map(|id| Ok(ArticleId::try_from(id)?))
         .collect()
 }
 
@@ -362,79 +371,34 @@ pub fn search(
 
 /// The articles one contact was shown while writing a subject, and what
 /// they did next.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = kb_suggestions)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Suggestion {
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub id: SuggestionId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub contact_id: ContactId,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub account_id: AccountId,
     pub query: String,
+    #[diesel(deserialize_as = JsonText<Vec<ArticleId>>, serialize_as = JsonText<Vec<ArticleId>>)]
     pub article_ids: Vec<ArticleId>,
     /// `shown`, `deflected` or `continued`.
     pub outcome: String,
+    #[diesel(deserialize_as = OptText<ArticleId>, serialize_as = OptText<ArticleId>)]
     pub helpful_article_id: Option<ArticleId>,
+    #[diesel(deserialize_as = OptText<CaseId>, serialize_as = OptText<CaseId>)]
     pub case_id: Option<CaseId>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub decided_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = kb_suggestions)]
-struct SuggestionRow {
-    id: String,
-    contact_id: String,
-    account_id: String,
-    query: String,
-    article_ids: String,
-    outcome: String,
-    helpful_article_id: Option<String>,
-    case_id: Option<String>,
-    created_at: NaiveDateTime,
-    decided_at: Option<NaiveDateTime>,
-}
-
-fn suggestion(row: SuggestionRow) -> Result<Suggestion, StoreError> {
-    let bad = || StoreError::Corrupt("kb_suggestions: row".into());
-    let listed: Vec<String> = serde_json::from_str(&row.article_ids).map_err(|_| bad())?;
-    Ok(Suggestion {
-        id: row.id.parse().map_err(|_| bad())?,
-        contact_id: row.contact_id.parse().map_err(|_| bad())?,
-        account_id: row.account_id.parse().map_err(|_| bad())?,
-        query: row.query,
-        article_ids: ids(listed)?,
-        outcome: row.outcome,
-        helpful_article_id: row
-            .helpful_article_id
-            .map(|a| a.parse().map_err(|_| bad()))
-            .transpose()?,
-        case_id: row
-            .case_id
-            .map(|c| c.parse().map_err(|_| bad()))
-            .transpose()?,
-        created_at: row.created_at.and_utc(),
-        decided_at: row.decided_at.map(|t| t.and_utc()),
-    })
 }
 
 pub fn insert_suggestion(conn: &mut DbConnection, s: &Suggestion) -> Result<(), StoreError> {
     diesel::insert_into(kb_suggestions::table)
-        .values(SuggestionRow {
-            id: s.id.to_string(),
-            contact_id: s.contact_id.to_string(),
-            account_id: s.account_id.to_string(),
-            query: s.query.clone(),
-            article_ids: serde_json::to_string(
-                &s.article_ids
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>(),
-            )
-            .map_err(|_| corrupt("suggestion"))?,
-            outcome: s.outcome.clone(),
-            helpful_article_id: s.helpful_article_id.map(|a| a.to_string()),
-            case_id: s.case_id.map(|c| c.to_string()),
-            created_at: s.created_at.naive_utc(),
-            decided_at: s.decided_at.map(|t| t.naive_utc()),
-        })
+        .values(s.clone())
         .execute(conn)?;
     Ok(())
 }
@@ -443,13 +407,11 @@ pub fn find_suggestion(
     conn: &mut DbConnection,
     id: SuggestionId,
 ) -> Result<Option<Suggestion>, StoreError> {
-    kb_suggestions::table
+    Ok(kb_suggestions::table
         .find(id.to_string())
-        .select(SuggestionRow::as_select())
+        .select(Suggestion::as_select())
         .first(conn)
-        .optional()?
-        .map(suggestion)
-        .transpose()
+        .optional()?)
 }
 
 /// The contact's newest undecided suggestion made since `since`: the one a
@@ -459,16 +421,14 @@ pub fn open_suggestion_of(
     contact: ContactId,
     since: NaiveDateTime,
 ) -> Result<Option<Suggestion>, StoreError> {
-    kb_suggestions::table
+    Ok(kb_suggestions::table
         .filter(kb_suggestions::contact_id.eq(contact.to_string()))
         .filter(kb_suggestions::outcome.eq("shown"))
         .filter(kb_suggestions::created_at.ge(since))
         .order(kb_suggestions::created_at.desc())
-        .select(SuggestionRow::as_select())
+        .select(Suggestion::as_select())
         .first(conn)
-        .optional()?
-        .map(suggestion)
-        .transpose()
+        .optional()?)
 }
 
 /// Replaces what an undecided suggestion showed (the subject changed).
@@ -480,13 +440,7 @@ pub fn refine_suggestion(conn: &mut DbConnection, s: &Suggestion) -> Result<(), 
     )
     .set((
         kb_suggestions::query.eq(&s.query),
-        kb_suggestions::article_ids.eq(serde_json::to_string(
-            &s.article_ids
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>(),
-        )
-        .map_err(|_| corrupt("suggestion"))?),
+        kb_suggestions::article_ids.eq(JsonText::from(s.article_ids.clone())),
     ))
     .execute(conn)?;
     Ok(())
@@ -521,11 +475,9 @@ pub fn suggestion_of_case(
     conn: &mut DbConnection,
     case: CaseId,
 ) -> Result<Option<Suggestion>, StoreError> {
-    kb_suggestions::table
+    Ok(kb_suggestions::table
         .filter(kb_suggestions::case_id.eq(case.to_string()))
-        .select(SuggestionRow::as_select())
+        .select(Suggestion::as_select())
         .first(conn)
-        .optional()?
-        .map(suggestion)
-        .transpose()
+        .optional()?)
 }
