@@ -381,10 +381,10 @@ fn write_case<W: Write + Seek>(
             if let Some(t) = tombstones.iter().find(|t| t.target_id == e.id.to_string()) {
                 let line = format!(
                     "REDACTED on {} by staff {}: {} (removed content SHA-256: {})",
-                    rapport_audit::format_at(&t.redacted_at.and_utc()),
+                    rapport_audit::format_at(&t.redacted_at),
                     t.redacted_by,
                     t.reason,
-                    String::from(t.removed_sha256.clone())
+                    serde_json::json!(t.removed_sha256)
                 );
                 let _ = writeln!(text, "{line}");
                 let _ = write!(html, "<p class=\"tomb\">{}</p>", escape(&line));
@@ -416,7 +416,7 @@ fn write_case<W: Write + Seek>(
                     Some(t) => format!(
                         "attachment {} REDACTED on {}: {}",
                         a.filename,
-                        rapport_audit::format_at(&t.redacted_at.and_utc()),
+                        rapport_audit::format_at(&t.redacted_at),
                         t.reason
                     ),
                     None => format!(

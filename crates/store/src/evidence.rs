@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use rapport_domain::CaseId;
+use rapport_domain::{CaseId, EntryId};
 
 use crate::case::{Author, Entry};
+use crate::column::{JsonText, OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::{attachments, case_entries, entry_emails, entry_versions, outbox, redactions};
@@ -24,21 +25,20 @@ fn author_parts(a: &Author) -> (&'static str, Option<String>) {
     }
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = entry_versions)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct VersionRow {
-    entry_id: String,
-    version: i32,
-    body: String,
-    body_sha256: String,
-    written_by_kind: String,
-    written_by_id: Option<String>,
-    written_at: NaiveDateTime,
-    redacted_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    entry_id: EntryId,
+    #[diesel(embed)]
+    version: Version,
 }
 
 /// One version of an entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = entry_versions)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Version {
     pub version: i32,
     pub body: String,
@@ -46,22 +46,10 @@ pub struct Version {
     /// `staff`, `contact` or `system`.
     pub written_by_kind: String,
     pub written_by_id: Option<String>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub written_at: DateTime<Utc>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub redacted_at: Option<DateTime<Utc>>,
-}
-
-impl From<VersionRow> for Version {
-    fn from(r: VersionRow) -> Version {
-        Version {
-            version: r.version,
-            body: r.body,
-            body_sha256: r.body_sha256,
-            written_by_kind: r.written_by_kind,
-            written_by_id: r.written_by_id,
-            written_at: r.written_at.and_utc(),
-            redacted_at: r.redacted_at.map(|t| t.and_utc()),
-        }
-    }
 }
 
 /// Every version of an entry, oldest first (one when never edited).
@@ -69,11 +57,8 @@ pub fn versions(conn: &mut DbConnection, entry: &Entry) -> Result<Vec<Version>, 
     let stored: Vec<Version> = entry_versions::table
         .filter(entry_versions::entry_id.eq(entry.id.to_string()))
         .order(entry_versions::version.asc())
-        .select(VersionRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Version::from)
-        .collect();
+        .select(Version::as_select())
+        .load(conn)?;
     if !stored.is_empty() {
         return Ok(stored);
     }
@@ -102,30 +87,34 @@ pub fn edit(
     if entry.version == 1 {
         let (kind, id) = author_parts(&entry.author);
         diesel::insert_into(entry_versions::table)
-            .values(&VersionRow {
-                entry_id: entry.id.to_string(),
-                version: 1,
-                body: entry.body.clone(),
-                body_sha256: previous_sha.clone(),
-                written_by_kind: kind.to_owned(),
-                written_by_id: id,
-                written_at: entry.created_at.naive_utc(),
-                redacted_at: None,
+            .values(VersionRow {
+                entry_id: entry.id,
+                version: Version {
+                    version: 1,
+                    body: entry.body.clone(),
+                    body_sha256: previous_sha.clone(),
+                    written_by_kind: kind.to_owned(),
+                    written_by_id: id,
+                    written_at: entry.created_at,
+                    redacted_at: None,
+                },
             })
             .execute(conn)?;
     }
     let (kind, id) = author_parts(editor);
     let version = entry.version + 1;
     diesel::insert_into(entry_versions::table)
-        .values(&VersionRow {
-            entry_id: entry.id.to_string(),
-            version,
-            body: new_body.to_owned(),
-            body_sha256: sha256(new_body),
-            written_by_kind: kind.to_owned(),
-            written_by_id: id,
-            written_at: now,
-            redacted_at: None,
+        .values(VersionRow {
+            entry_id: entry.id,
+            version: Version {
+                version,
+                body: new_body.to_owned(),
+                body_sha256: sha256(new_body),
+                written_by_kind: kind.to_owned(),
+                written_by_id: id,
+                written_at: now.and_utc(),
+                redacted_at: None,
+            },
         })
         .execute(conn)?;
     diesel::update(case_entries::table.find(entry.id.to_string()))
@@ -142,19 +131,22 @@ pub fn edit(
 /// A tombstone.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = redactions)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Redaction {
     pub id: String,
     /// `entry` or `attachment`.
     pub target_kind: String,
     pub target_id: String,
-    pub case_id: String,
-    /// The SHA-256 of every removed content.
     #[diesel(deserialize_as = String, serialize_as = String)]
-    pub removed_sha256: crate::json::JsonList,
+    pub case_id: CaseId,
+    /// The SHA-256 of every removed content.
+    #[diesel(deserialize_as = JsonText<Vec<String>>, serialize_as = JsonText<Vec<String>>)]
+    pub removed_sha256: Vec<String>,
     pub reason: String,
     /// The admin's staff id.
     pub redacted_by: String,
-    pub redacted_at: NaiveDateTime,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    pub redacted_at: DateTime<Utc>,
 }
 
 /// Removes an entry's content, every version's and its email text, and
@@ -274,11 +266,11 @@ fn tombstone(
         id: uuid::Uuid::now_v7().to_string(),
         target_kind: kind.to_owned(),
         target_id: target.to_owned(),
-        case_id: case.to_string(),
-        removed_sha256: removed.to_vec().into(),
+        case_id: case,
+        removed_sha256: removed.to_vec(),
         reason: reason.to_owned(),
         redacted_by: by.to_owned(),
-        redacted_at: at,
+        redacted_at: at.and_utc(),
     };
     diesel::insert_into(redactions::table)
         .values(row.clone())

@@ -49,3 +49,42 @@ pub fn find(conn: &mut DbConnection) -> Result<Option<Instance>, StoreError> {
         .first(conn)
         .optional()?)
 }
+
+/// The fingerprint of the secrets the nodes share: records `ours` when
+/// none is recorded yet and returns the one recorded (equal to `ours`
+/// unless another node runs with other secrets).
+pub fn shared_secrets_fingerprint(
+    conn: &mut DbConnection,
+    ours: &str,
+) -> Result<String, StoreError> {
+    use crate::schema::shared_secrets;
+    let found: Option<String> = shared_secrets::table
+        .find("nodes")
+        .select(shared_secrets::fingerprint)
+        .first(conn)
+        .optional()?;
+    if let Some(f) = found {
+        return Ok(f);
+    }
+    let inserted = crate::savepoint(conn, |c| {
+        diesel::insert_into(shared_secrets::table)
+            .values((
+                shared_secrets::name.eq("nodes"),
+                shared_secrets::fingerprint.eq(ours),
+                shared_secrets::created_at.eq(crate::now_micros()),
+            ))
+            .execute(c)
+    });
+    match inserted {
+        Ok(_) => Ok(ours.to_owned()),
+        // Another node recorded its own at the same moment: compare with it.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(shared_secrets::table
+            .find("nodes")
+            .select(shared_secrets::fingerprint)
+            .first(conn)?),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,43 +1,39 @@
 //! SLA clocks of cases.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rapport_domain::{AccountId, CaseId};
 
+use crate::column::{OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::sla_clocks;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = sla_clocks, treat_none_as_null = true)]
-struct ClockRow {
-    case_id: String,
-    clock: String,
-    account_id: String,
-    target_minutes: i32,
-    started_at: NaiveDateTime,
-    warn_at: NaiveDateTime,
-    due_at: NaiveDateTime,
-    paused_at: Option<NaiveDateTime>,
-    stopped_at: Option<NaiveDateTime>,
-    warned_at: Option<NaiveDateTime>,
-    breached_at: Option<NaiveDateTime>,
-}
-
 /// One SLA clock of one case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = sla_clocks, treat_none_as_null = true)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Clock {
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub case_id: CaseId,
     /// `first_response`, `next_response` or `resolution`.
     pub clock: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
     pub account_id: AccountId,
     pub target_minutes: i32,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub started_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub warn_at: DateTime<Utc>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub due_at: DateTime<Utc>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub paused_at: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub stopped_at: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub warned_at: Option<DateTime<Utc>>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub breached_at: Option<DateTime<Utc>>,
 }
 
@@ -52,72 +48,28 @@ impl Clock {
     }
 }
 
-fn utc(t: NaiveDateTime) -> DateTime<Utc> {
-    t.and_utc()
-}
-
-impl TryFrom<ClockRow> for Clock {
-    type Error = StoreError;
-
-    fn try_from(r: ClockRow) -> Result<Clock, StoreError> {
-        let bad = || StoreError::Corrupt(format!("sla_clocks {} {}", r.case_id, r.clock));
-        Ok(Clock {
-            case_id: r.case_id.parse().map_err(|_| bad())?,
-            account_id: r.account_id.parse().map_err(|_| bad())?,
-            clock: r.clock.clone(),
-            target_minutes: r.target_minutes,
-            started_at: utc(r.started_at),
-            warn_at: utc(r.warn_at),
-            due_at: utc(r.due_at),
-            paused_at: r.paused_at.map(utc),
-            stopped_at: r.stopped_at.map(utc),
-            warned_at: r.warned_at.map(utc),
-            breached_at: r.breached_at.map(utc),
-        })
-    }
-}
-
-fn row(c: &Clock) -> ClockRow {
-    ClockRow {
-        case_id: c.case_id.to_string(),
-        clock: c.clock.clone(),
-        account_id: c.account_id.to_string(),
-        target_minutes: c.target_minutes,
-        started_at: c.started_at.naive_utc(),
-        warn_at: c.warn_at.naive_utc(),
-        due_at: c.due_at.naive_utc(),
-        paused_at: c.paused_at.map(|t| t.naive_utc()),
-        stopped_at: c.stopped_at.map(|t| t.naive_utc()),
-        warned_at: c.warned_at.map(|t| t.naive_utc()),
-        breached_at: c.breached_at.map(|t| t.naive_utc()),
-    }
-}
-
 /// Starts (or restarts) a clock: a restarted clock replaces the old one.
 pub fn start(conn: &mut DbConnection, clock: &Clock) -> Result<(), StoreError> {
     diesel::delete(sla_clocks::table.find((clock.case_id.to_string(), clock.clock.clone())))
         .execute(conn)?;
     diesel::insert_into(sla_clocks::table)
-        .values(row(clock))
+        .values(clock.clone())
         .execute(conn)?;
     Ok(())
 }
 
 pub fn save(conn: &mut DbConnection, clock: &Clock) -> Result<(), StoreError> {
     diesel::update(sla_clocks::table.find((clock.case_id.to_string(), clock.clock.clone())))
-        .set(row(clock))
+        .set(clock.clone())
         .execute(conn)?;
     Ok(())
 }
 
 pub fn for_case(conn: &mut DbConnection, case: CaseId) -> Result<Vec<Clock>, StoreError> {
-    sla_clocks::table
+    Ok(sla_clocks::table
         .filter(sla_clocks::case_id.eq(case.to_string()))
-        .select(ClockRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Clock::try_from)
-        .collect()
+        .select(Clock::as_select())
+        .load(conn)?)
 }
 
 /// The clocks of several cases (a page of a case list).
@@ -125,25 +77,19 @@ pub fn for_cases(conn: &mut DbConnection, cases: &[CaseId]) -> Result<Vec<Clock>
     if cases.is_empty() {
         return Ok(Vec::new());
     }
-    sla_clocks::table
+    Ok(sla_clocks::table
         .filter(
             sla_clocks::case_id.eq_any(cases.iter().map(ToString::to_string).collect::<Vec<_>>()),
         )
-        .select(ClockRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Clock::try_from)
-        .collect()
+        .select(Clock::as_select())
+        .load(conn)?)
 }
 
 pub fn for_account(conn: &mut DbConnection, account: AccountId) -> Result<Vec<Clock>, StoreError> {
-    sla_clocks::table
+    Ok(sla_clocks::table
         .filter(sla_clocks::account_id.eq(account.to_string()))
-        .select(ClockRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Clock::try_from)
-        .collect()
+        .select(Clock::as_select())
+        .load(conn)?)
 }
 
 /// Running, unpaused clocks whose warning or due time has come and that
@@ -154,7 +100,7 @@ pub fn due_for_marking(
     limit: i64,
 ) -> Result<Vec<Clock>, StoreError> {
     let now = now.naive_utc();
-    sla_clocks::table
+    Ok(sla_clocks::table
         .filter(sla_clocks::stopped_at.is_null())
         .filter(sla_clocks::paused_at.is_null())
         .filter(
@@ -167,11 +113,8 @@ pub fn due_for_marking(
         )
         .order(sla_clocks::due_at.asc())
         .limit(limit)
-        .select(ClockRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Clock::try_from)
-        .collect()
+        .select(Clock::as_select())
+        .load(conn)?)
 }
 
 /// Marks a warning once: false when another node already did.

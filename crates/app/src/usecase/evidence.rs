@@ -180,7 +180,7 @@ pub fn redact_entry(
             json!({
                 "entry_id": entry_id.to_string(),
                 "reason": reason,
-                "removed_sha256": t.removed_sha256.0,
+                "removed_sha256": t.removed_sha256,
                 "original_message_sha256": spool,
             }),
         )?;

@@ -228,9 +228,9 @@ impl From<&rapport_store::evidence::Redaction> for TombstoneView {
     fn from(r: &rapport_store::evidence::Redaction) -> Self {
         TombstoneView {
             redacted_by: r.redacted_by.clone(),
-            redacted_at: r.redacted_at.and_utc(),
+            redacted_at: r.redacted_at,
             reason: r.reason.clone(),
-            removed_sha256: r.removed_sha256.0.clone(),
+            removed_sha256: r.removed_sha256.clone(),
         }
     }
 }
