@@ -1,11 +1,12 @@
 //! Email rows: inbound mail and its processing state, the Message-IDs of
 //! every email in a case, email details of thread entries, and the outbox.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rapport_domain::{CaseId, EntryId};
 
+use crate::column::{JsonText, OptText, OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::{entry_emails, inbound_mail, mail_awaited_parents, mail_message_ids, outbox};
@@ -15,34 +16,12 @@ fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(format!("mail: {what}"))
 }
 
-fn parse_id<T: std::str::FromStr>(s: Option<String>, what: &str) -> Result<Option<T>, StoreError> {
-    s.map(|v| v.parse().map_err(|_| corrupt(what))).transpose()
-}
-
 // ---------------------------------------------------------------- inbound
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = inbound_mail)]
-struct InboundRow {
-    id: String,
-    sha256: String,
-    message_id: Option<String>,
-    door: String,
-    envelope_from: Option<String>,
-    envelope_to: String,
-    size: i64,
-    status: String,
-    outcome: Option<String>,
-    case_id: Option<String>,
-    entry_id: Option<String>,
-    attempts: i32,
-    received_at: NaiveDateTime,
-    processed_at: Option<NaiveDateTime>,
-    acknowledge: bool,
-}
-
 /// An inbound message and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inbound_mail)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Inbound {
     pub id: String,
     pub sha256: String,
@@ -50,43 +29,23 @@ pub struct Inbound {
     /// `lmtp`, `http` or `import`.
     pub door: String,
     pub envelope_from: Option<String>,
+    #[diesel(deserialize_as = JsonText<Vec<String>>, serialize_as = JsonText<Vec<String>>)]
     pub envelope_to: Vec<String>,
     pub size: i64,
     /// `pending`, `threaded`, `ignored`, `bounce` or `quarantined`.
     pub status: String,
     pub outcome: Option<String>,
+    #[diesel(deserialize_as = OptText<CaseId>, serialize_as = OptText<CaseId>)]
     pub case_id: Option<CaseId>,
+    #[diesel(deserialize_as = OptText<EntryId>, serialize_as = OptText<EntryId>)]
     pub entry_id: Option<EntryId>,
     pub attempts: i32,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub received_at: DateTime<Utc>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub processed_at: Option<DateTime<Utc>>,
     /// Whether a new case it opens may be acknowledged.
     pub acknowledge: bool,
-}
-
-impl TryFrom<InboundRow> for Inbound {
-    type Error = StoreError;
-
-    fn try_from(r: InboundRow) -> Result<Inbound, StoreError> {
-        Ok(Inbound {
-            envelope_to: serde_json::from_str(&r.envelope_to)
-                .map_err(|_| corrupt("envelope_to"))?,
-            case_id: parse_id(r.case_id, "case_id")?,
-            entry_id: parse_id(r.entry_id, "entry_id")?,
-            id: r.id,
-            sha256: r.sha256,
-            message_id: r.message_id,
-            door: r.door,
-            envelope_from: r.envelope_from,
-            size: r.size,
-            status: r.status,
-            outcome: r.outcome,
-            attempts: r.attempts,
-            received_at: r.received_at.and_utc(),
-            processed_at: r.processed_at.map(|t| t.and_utc()),
-            acknowledge: r.acknowledge,
-        })
-    }
 }
 
 /// What arrived at a door.
@@ -108,40 +67,38 @@ pub fn receive(conn: &mut DbConnection, m: &NewInbound<'_>) -> Result<(Inbound, 
     if let Some(existing) = find_by_sha256(conn, m.sha256)? {
         return Ok((existing, false));
     }
-    let row = InboundRow {
+    let row = Inbound {
         id: uuid::Uuid::now_v7().to_string(),
         sha256: m.sha256.to_owned(),
         message_id: m.message_id.map(str::to_owned),
         door: m.door.to_owned(),
         envelope_from: m.envelope_from.map(str::to_owned),
-        envelope_to: serde_json::to_string(m.envelope_to).map_err(|_| corrupt("envelope_to"))?,
+        envelope_to: m.envelope_to.to_vec(),
         size: m.size,
         status: "pending".into(),
         outcome: None,
         case_id: None,
         entry_id: None,
         attempts: 0,
-        received_at: now_micros(),
+        received_at: now_micros().and_utc(),
         processed_at: None,
         acknowledge: m.acknowledge,
     };
     diesel::insert_into(inbound_mail::table)
-        .values(&row)
+        .values(row.clone())
         .execute(conn)?;
-    Ok((row.try_into()?, true))
+    Ok((row, true))
 }
 
 pub fn find_by_sha256(
     conn: &mut DbConnection,
     sha256: &str,
 ) -> Result<Option<Inbound>, StoreError> {
-    inbound_mail::table
+    Ok(inbound_mail::table
         .filter(inbound_mail::sha256.eq(sha256))
-        .select(InboundRow::as_select())
+        .select(Inbound::as_select())
         .first(conn)
-        .optional()?
-        .map(Inbound::try_from)
-        .transpose()
+        .optional()?)
 }
 
 /// Holds the row's lock until the transaction ends, so two workers (or
@@ -157,13 +114,11 @@ pub fn lock_inbound(conn: &mut DbConnection, id: &str) -> Result<(), StoreError>
 }
 
 pub fn find_inbound(conn: &mut DbConnection, id: &str) -> Result<Option<Inbound>, StoreError> {
-    inbound_mail::table
+    Ok(inbound_mail::table
         .find(id)
-        .select(InboundRow::as_select())
+        .select(Inbound::as_select())
         .first(conn)
-        .optional()?
-        .map(Inbound::try_from)
-        .transpose()
+        .optional()?)
 }
 
 /// Another processed message with this Message-ID (the same mail by
@@ -173,15 +128,13 @@ pub fn processed_with_message_id(
     message_id: &str,
     except: &str,
 ) -> Result<Option<Inbound>, StoreError> {
-    inbound_mail::table
+    Ok(inbound_mail::table
         .filter(inbound_mail::message_id.eq(message_id))
         .filter(inbound_mail::id.ne(except))
         .filter(inbound_mail::status.eq_any(["threaded", "bounce", "ignored"]))
-        .select(InboundRow::as_select())
+        .select(Inbound::as_select())
         .first(conn)
-        .optional()?
-        .map(Inbound::try_from)
-        .transpose()
+        .optional()?)
 }
 
 /// Ends processing: the status, what happened, and the entry it made.
@@ -229,7 +182,7 @@ pub fn list_inbound(
     limit: i64,
 ) -> Result<Vec<Inbound>, StoreError> {
     let mut q = inbound_mail::table
-        .select(InboundRow::as_select())
+        .select(Inbound::as_select())
         .into_boxed();
     if let Some(s) = status {
         q = q.filter(inbound_mail::status.eq(s.to_owned()));
@@ -237,12 +190,7 @@ pub fn list_inbound(
     if let Some(a) = after {
         q = q.filter(inbound_mail::id.gt(a.to_owned()));
     }
-    q.order(inbound_mail::id.asc())
-        .limit(limit)
-        .load(conn)?
-        .into_iter()
-        .map(Inbound::try_from)
-        .collect()
+    Ok(q.order(inbound_mail::id.asc()).limit(limit).load(conn)?)
 }
 
 /// Ids of messages still waiting to be processed, oldest first.
@@ -334,8 +282,8 @@ pub fn cases_awaiting(
         .order(mail_awaited_parents::created_at.asc())
         .select(mail_awaited_parents::case_id)
         .load::<String>(conn)?
-        .iter()
-        .map(|c| c.parse().map_err(|_| corrupt("case id")))
+        .into_iter()
+        .map(|c| Ok(CaseId::try_from(c)?))
         .collect()
 }
 
@@ -380,7 +328,7 @@ pub fn case_of_message_ids(
     // In-Reply-To first, then References from the newest.
     for id in ids {
         if let Some((_, case)) = found.iter().find(|(m, _)| m == id) {
-            return case.parse().map(Some).map_err(|_| corrupt("case id"));
+            return Ok(Some(CaseId::try_from(case.clone())?));
         }
     }
     Ok(None)
@@ -442,67 +390,33 @@ pub fn entry_emails_for(
 
 // ---------------------------------------------------------------- outbox
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = outbox)]
-struct OutboxRow {
-    id: String,
-    kind: String,
-    case_id: Option<String>,
-    entry_id: Option<String>,
-    message_id: String,
-    recipients: String,
-    subject: String,
-    raw: Vec<u8>,
-    status: String,
-    attempts: i32,
-    next_attempt_at: NaiveDateTime,
-    last_error: Option<String>,
-    created_at: NaiveDateTime,
-    sent_at: Option<NaiveDateTime>,
-}
-
 /// A message in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = outbox)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Outbound {
     pub id: String,
     /// `reply`, `acknowledgment`, `magic_link`, `sla_alert` or `chat_reply`.
     pub kind: String,
+    #[diesel(deserialize_as = OptText<CaseId>, serialize_as = OptText<CaseId>)]
     pub case_id: Option<CaseId>,
+    #[diesel(deserialize_as = OptText<EntryId>, serialize_as = OptText<EntryId>)]
     pub entry_id: Option<EntryId>,
     pub message_id: String,
+    #[diesel(deserialize_as = JsonText<Vec<String>>, serialize_as = JsonText<Vec<String>>)]
     pub recipients: Vec<String>,
     pub subject: String,
     pub raw: Vec<u8>,
     /// `pending`, `sent` or `failed`.
     pub status: String,
     pub attempts: i32,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     pub sent_at: Option<DateTime<Utc>>,
-}
-
-impl TryFrom<OutboxRow> for Outbound {
-    type Error = StoreError;
-
-    fn try_from(r: OutboxRow) -> Result<Outbound, StoreError> {
-        Ok(Outbound {
-            recipients: serde_json::from_str(&r.recipients).map_err(|_| corrupt("recipients"))?,
-            case_id: parse_id(r.case_id, "case_id")?,
-            entry_id: parse_id(r.entry_id, "entry_id")?,
-            id: r.id,
-            kind: r.kind,
-            message_id: r.message_id,
-            subject: r.subject,
-            raw: r.raw,
-            status: r.status,
-            attempts: r.attempts,
-            next_attempt_at: r.next_attempt_at.and_utc(),
-            last_error: r.last_error,
-            created_at: r.created_at.and_utc(),
-            sent_at: r.sent_at.map(|t| t.and_utc()),
-        })
-    }
 }
 
 /// A message to queue.
@@ -521,20 +435,20 @@ pub fn enqueue(conn: &mut DbConnection, m: &NewOutbound<'_>) -> Result<String, S
     let now = now_micros();
     let id = uuid::Uuid::now_v7().to_string();
     diesel::insert_into(outbox::table)
-        .values(&OutboxRow {
+        .values(Outbound {
             id: id.clone(),
             kind: m.kind.to_owned(),
-            case_id: m.case_id.map(|c| c.to_string()),
-            entry_id: m.entry_id.map(|e| e.to_string()),
+            case_id: m.case_id,
+            entry_id: m.entry_id,
             message_id: m.message_id.to_owned(),
-            recipients: serde_json::to_string(m.recipients).map_err(|_| corrupt("recipients"))?,
+            recipients: m.recipients.to_vec(),
             subject: m.subject.to_owned(),
             raw: m.raw.to_vec(),
             status: "pending".into(),
             attempts: 0,
-            next_attempt_at: now,
+            next_attempt_at: now.and_utc(),
             last_error: None,
-            created_at: now,
+            created_at: now.and_utc(),
             sent_at: None,
         })
         .execute(conn)?;
@@ -576,13 +490,10 @@ pub fn claim_due(
     diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
         .set(outbox::next_attempt_at.eq(now + lease))
         .execute(conn)?;
-    outbox::table
+    Ok(outbox::table
         .filter(outbox::id.eq_any(&ids))
-        .select(OutboxRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(Outbound::try_from)
-        .collect()
+        .select(Outbound::as_select())
+        .load(conn)?)
 }
 
 #[derive(QueryableByName)]
@@ -637,13 +548,11 @@ pub fn find_outbound_by_message_id(
     conn: &mut DbConnection,
     message_id: &str,
 ) -> Result<Option<Outbound>, StoreError> {
-    outbox::table
+    Ok(outbox::table
         .filter(outbox::message_id.eq(message_id))
-        .select(OutboxRow::as_select())
+        .select(Outbound::as_select())
         .first(conn)
-        .optional()?
-        .map(Outbound::try_from)
-        .transpose()
+        .optional()?)
 }
 
 /// Messages of the outbox, newest first; of one case when given.
@@ -653,19 +562,14 @@ pub fn list_outbound(
     status: Option<&str>,
     limit: i64,
 ) -> Result<Vec<Outbound>, StoreError> {
-    let mut q = outbox::table.select(OutboxRow::as_select()).into_boxed();
+    let mut q = outbox::table.select(Outbound::as_select()).into_boxed();
     if let Some(c) = case {
         q = q.filter(outbox::case_id.eq(c.to_string()));
     }
     if let Some(s) = status {
         q = q.filter(outbox::status.eq(s.to_owned()));
     }
-    q.order(outbox::id.desc())
-        .limit(limit)
-        .load(conn)?
-        .into_iter()
-        .map(Outbound::try_from)
-        .collect()
+    Ok(q.order(outbox::id.desc()).limit(limit).load(conn)?)
 }
 
 /// Acknowledgments sent to an address since a time (rate limit).
