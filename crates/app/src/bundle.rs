@@ -437,7 +437,7 @@ fn write_case<W: Write + Seek>(
             {
                 let inbound = emails
                     .iter()
-                    .find(|m| m.entry_id == e.id.to_string())
+                    .find(|m| m.entry_id == e.id)
                     .and_then(|m| m.inbound_id.clone());
                 email_entries.push((e.clone(), inbound));
             }

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use rapport_domain::{CaseId, EntryId};
 use rapport_store::DbConnection;
 use rapport_store::case::{Case, Entry};
 use rapport_store::changes::{ChangeRow, NewChange};
@@ -60,12 +61,12 @@ pub fn record(
     state: &AppState,
     changes: &[Change],
 ) -> Result<(), UseCaseError> {
-    let rows: Vec<(String, Option<String>, Option<String>, String)> = changes
+    let rows: Vec<(String, Option<CaseId>, Option<EntryId>, String)> = changes
         .iter()
         .map(|c| {
             let (case, entry, data) = match c {
                 Change::EntryAdded(e) | Change::EntryUpdated(e) => {
-                    (Some(e.case_id), Some(e.id.to_string()), Value::Null)
+                    (Some(e.case_id), Some(e.id), Value::Null)
                 }
                 Change::CaseOpened(c) => (Some(c.id), None, Value::Null),
                 Change::CaseChanged { case, fields } => {
@@ -82,12 +83,7 @@ pub fn record(
                 ),
                 Change::StaffNotice(n) => (Some(n.case_id), None, serde_json::to_value(n)?),
             };
-            Ok((
-                c.kind().to_owned(),
-                case.map(|c| c.to_string()),
-                entry,
-                data.to_string(),
-            ))
+            Ok((c.kind().to_owned(), case, entry, data.to_string()))
         })
         .collect::<Result<_, serde_json::Error>>()
         .map_err(|e| UseCaseError::Internal(format!("a change could not be encoded: {e}")))?;
@@ -95,8 +91,8 @@ pub fn record(
         .iter()
         .map(|(kind, case_id, entry_id, data)| NewChange {
             kind,
-            case_id: case_id.as_deref(),
-            entry_id: entry_id.as_deref(),
+            case_id: *case_id,
+            entry_id: *entry_id,
             data,
         })
         .collect();
@@ -135,13 +131,13 @@ pub(crate) fn load(
     row: &ChangeRow,
 ) -> Result<Option<Change>, UseCaseError> {
     let case = |conn: &mut DbConnection| -> Result<Option<Case>, UseCaseError> {
-        let Some(id) = row.case_id.as_deref().and_then(|s| s.parse().ok()) else {
+        let Some(id) = row.case_id else {
             return Err(corrupt(row));
         };
         Ok(rapport_store::case::find(conn, id)?)
     };
     let entry = |conn: &mut DbConnection| -> Result<Option<Entry>, UseCaseError> {
-        let Some(id) = row.entry_id.as_deref().and_then(|s| s.parse().ok()) else {
+        let Some(id) = row.entry_id else {
             return Err(corrupt(row));
         };
         Ok(rapport_store::case::find_entry(conn, id)?)

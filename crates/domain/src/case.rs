@@ -90,6 +90,18 @@ pub fn on_client_reply(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_text_enum_round_trips_through_its_stored_text_and_unknown_text_is_an_error() {
+        for status in super::CaseStatus::ALL {
+            assert_eq!(
+                super::CaseStatus::try_from(String::from(*status)),
+                Ok(*status)
+            );
+        }
+        let err = super::CaseStatus::try_from("lost".to_owned()).expect_err("not a status");
+        assert_eq!(err.to_string(), "\"lost\" is not a CaseStatus");
+    }
+
     use super::*;
 
     #[test]

@@ -168,6 +168,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_id_round_trips_through_its_stored_text_and_garbage_names_itself() {
+        let id = CaseId::new();
+        assert_eq!(CaseId::try_from(String::from(id)), Ok(id));
+        let err = CaseId::try_from("not-a-uuid".to_owned()).expect_err("not an id");
+        assert_eq!(err.kind, "case");
+        assert!(err.to_string().contains("not-a-uuid"));
+    }
+
+    #[test]
     fn ids_round_trip_through_text() {
         let id = InstanceId::new();
         let parsed: InstanceId = id.to_string().parse().expect("own text parses");

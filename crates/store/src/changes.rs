@@ -1,56 +1,57 @@
 //! The committed-changes log: a row per change, written in the transaction
 //! that made the change, read after commit by whatever reacts to it.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use rapport_domain::{CaseId, EntryId};
 
+use crate::column::{OptText, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::committed_changes;
 use crate::time::now_micros;
 
 /// A change as stored: its kind names what the ids and data mean.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = committed_changes)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct ChangeRow {
     pub id: i64,
     pub origin: String,
     pub kind: String,
-    pub case_id: Option<String>,
-    pub entry_id: Option<String>,
+    #[diesel(deserialize_as = OptText<CaseId>)]
+    pub case_id: Option<CaseId>,
+    #[diesel(deserialize_as = OptText<EntryId>)]
+    pub entry_id: Option<EntryId>,
     /// JSON.
     pub data: String,
-    pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = UtcStamp)]
+    pub created_at: DateTime<Utc>,
 }
 
 /// A change about to be recorded.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct NewChange<'a> {
     pub kind: &'a str,
-    pub case_id: Option<&'a str>,
-    pub entry_id: Option<&'a str>,
+    pub case_id: Option<CaseId>,
+    pub entry_id: Option<EntryId>,
     pub data: &'a str,
 }
 
 #[derive(Insertable)]
 #[diesel(table_name = committed_changes)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct InsertRow<'a> {
     origin: &'a str,
     kind: &'a str,
-    case_id: Option<&'a str>,
-    entry_id: Option<&'a str>,
+    #[diesel(serialize_as = OptText<CaseId>)]
+    case_id: Option<CaseId>,
+    #[diesel(serialize_as = OptText<EntryId>)]
+    entry_id: Option<EntryId>,
     data: &'a str,
-    created_at: NaiveDateTime,
+    #[diesel(serialize_as = UtcStamp)]
+    created_at: DateTime<Utc>,
 }
-
-type Selected = (
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    NaiveDateTime,
-);
 
 /// Records changes in the caller's transaction; returns their ids in the
 /// order given.
@@ -59,7 +60,7 @@ pub fn record(
     origin: &str,
     changes: &[NewChange<'_>],
 ) -> Result<Vec<i64>, StoreError> {
-    let at = now_micros();
+    let at = now_micros().and_utc();
     changes
         .iter()
         .map(|c| {
@@ -84,34 +85,12 @@ pub fn after(
     after: i64,
     limit: i64,
 ) -> Result<Vec<ChangeRow>, StoreError> {
-    let rows: Vec<Selected> = committed_changes::table
+    Ok(committed_changes::table
         .filter(committed_changes::id.gt(after))
         .order(committed_changes::id.asc())
         .limit(limit)
-        .select((
-            committed_changes::id,
-            committed_changes::origin,
-            committed_changes::kind,
-            committed_changes::case_id,
-            committed_changes::entry_id,
-            committed_changes::data,
-            committed_changes::created_at,
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, origin, kind, case_id, entry_id, data, created_at)| ChangeRow {
-                id,
-                origin,
-                kind,
-                case_id,
-                entry_id,
-                data,
-                created_at,
-            },
-        )
-        .collect())
+        .select(ChangeRow::as_select())
+        .load(conn)?)
 }
 
 /// The newest id recorded (0 when none).

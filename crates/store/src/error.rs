@@ -37,6 +37,20 @@ impl From<diesel::result::Error> for StoreError {
     /// (SQLite's SQLITE_FULL and PostgreSQL's 53100 arrive as text), so the
     /// message decides.
     fn from(e: diesel::result::Error) -> Self {
+        // A value that does not read as its type (an unknown status, an id
+        // that is not a UUID, broken JSON) is damaged data, not a fault of
+        // the query.
+        if let diesel::result::Error::DeserializationError(cause) = &e {
+            // diesel names the field; its source names the value.
+            let mut why = cause.to_string();
+            let mut source = cause.source();
+            while let Some(s) = source {
+                why.push_str(": ");
+                why.push_str(&s.to_string());
+                source = s.source();
+            }
+            return StoreError::Corrupt(why);
+        }
         if let diesel::result::Error::DatabaseError(_, info) = &e {
             let message = info.message();
             if [

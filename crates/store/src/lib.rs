@@ -28,7 +28,6 @@ mod database_url;
 mod error;
 pub mod evidence;
 pub mod instance;
-pub mod json;
 pub mod kb;
 pub mod magic_link;
 pub mod mail;

@@ -355,15 +355,17 @@ pub fn message_ids_of_case(
 /// Email details of a thread entry.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = entry_emails)]
+#[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct EntryEmail {
-    pub entry_id: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub entry_id: EntryId,
     pub inbound_id: Option<String>,
     pub message_id: String,
     pub from_address: String,
-    #[diesel(deserialize_as = String, serialize_as = String)]
-    pub to_addresses: crate::json::JsonList,
-    #[diesel(deserialize_as = String, serialize_as = String)]
-    pub cc_addresses: crate::json::JsonList,
+    #[diesel(deserialize_as = JsonText<Vec<String>>, serialize_as = JsonText<Vec<String>>)]
+    pub to_addresses: Vec<String>,
+    #[diesel(deserialize_as = JsonText<Vec<String>>, serialize_as = JsonText<Vec<String>>)]
+    pub cc_addresses: Vec<String>,
     pub subject: String,
     pub html: Option<String>,
     pub collapsed: bool,

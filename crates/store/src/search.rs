@@ -8,11 +8,12 @@
 pub const MATCH_START: char = '\u{e000}';
 pub const MATCH_END: char = '\u{e001}';
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
 use rapport_domain::{AccountId, CaseId};
 
+use crate::column::UtcStamp;
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::raw::RawQuery;
@@ -43,6 +44,8 @@ pub struct SearchHit {
     pub created_at: DateTime<Utc>,
 }
 
+/// A hit as the backend-specific SQL returns it; raw queries load by name,
+/// which converts infallibly, so the case id is parsed here.
 #[derive(Debug, QueryableByName)]
 struct HitRow {
     #[diesel(sql_type = Text)]
@@ -53,8 +56,8 @@ struct HitRow {
     kind: String,
     #[diesel(sql_type = Text)]
     snippet: String,
-    #[diesel(sql_type = Timestamp)]
-    created_at: NaiveDateTime,
+    #[diesel(sql_type = Timestamp, deserialize_as = UtcStamp)]
+    created_at: DateTime<Utc>,
 }
 
 /// The words of a query: letters and digits only, so no user input is
@@ -137,14 +140,11 @@ pub fn search(
     rows.into_iter()
         .map(|r| {
             Ok(SearchHit {
-                case_id: r
-                    .case_id
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt("search index case id".into()))?,
+                case_id: CaseId::try_from(r.case_id)?,
                 doc_id: r.doc_id,
                 kind: r.kind,
                 snippet: r.snippet,
-                created_at: r.created_at.and_utc(),
+                created_at: r.created_at,
             })
         })
         .collect()

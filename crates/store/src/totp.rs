@@ -1,9 +1,10 @@
 //! Staff second factors: the sealed TOTP secret and the recovery codes.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rapport_domain::StaffId;
 
+use crate::column::{OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
 use crate::schema::{staff_recovery_codes, staff_totp};
@@ -17,10 +18,12 @@ pub struct Totp {
     /// The secret, sealed by the caller.
     pub sealed_secret: String,
     /// Unset until a first code proved the app holds the secret.
-    pub confirmed_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = OptUtcStamp)]
+    pub confirmed_at: Option<DateTime<Utc>>,
     /// The last step a code was accepted for.
     pub last_step: i64,
-    pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = UtcStamp)]
+    pub created_at: DateTime<Utc>,
 }
 
 pub fn find(conn: &mut DbConnection, staff: StaffId) -> Result<Option<Totp>, StoreError> {

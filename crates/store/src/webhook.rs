@@ -2,12 +2,12 @@
 //! event and endpoint with its attempts, and how far the change log has
 //! been turned into deliveries.
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::column::{JsonText, OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::json::JsonList;
 use crate::schema::{webhook_cursor, webhook_deliveries, webhook_endpoints};
 use crate::time::now_micros;
 
@@ -17,15 +17,17 @@ pub struct Endpoint {
     pub id: String,
     pub url: String,
     /// Event types it receives.
-    #[diesel(deserialize_as = String, serialize_as = String)]
-    pub events: JsonList,
+    #[diesel(deserialize_as = JsonText<Vec<String>>, serialize_as = JsonText<Vec<String>>)]
+    pub events: Vec<String>,
     /// Internal notes are sent as `entry.added` too.
     pub include_notes: bool,
     /// The signing secret, sealed by the caller.
     pub sealed_secret: String,
     pub created_by: String,
-    pub created_at: NaiveDateTime,
-    pub disabled_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
+    pub disabled_at: Option<DateTime<Utc>>,
     pub disabled_reason: Option<String>,
 }
 
@@ -41,14 +43,18 @@ pub struct Delivery {
     /// `pending`, `delivered` or `failed`.
     pub status: String,
     pub attempts: i32,
-    pub next_attempt_at: NaiveDateTime,
-    pub last_attempt_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    pub next_attempt_at: DateTime<Utc>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
+    pub last_attempt_at: Option<DateTime<Utc>>,
     /// The receiver's HTTP status; none when it could not be reached.
     pub last_status: Option<i32>,
     /// The start of the receiver's answer, or why it could not be reached.
     pub last_response: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub delivered_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
+    pub delivered_at: Option<DateTime<Utc>>,
 }
 
 pub fn insert_endpoint(conn: &mut DbConnection, e: &Endpoint) -> Result<(), StoreError> {
@@ -147,7 +153,7 @@ pub fn insert_delivery(conn: &mut DbConnection, d: &Delivery) -> Result<(), Stor
 /// disabled endpoint's backlog never holds up the others).
 pub fn due(
     conn: &mut DbConnection,
-    now: NaiveDateTime,
+    now: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Delivery>, StoreError> {
     let enabled = webhook_endpoints::table
@@ -156,7 +162,7 @@ pub fn due(
     Ok(webhook_deliveries::table
         .filter(webhook_deliveries::endpoint_id.eq_any(enabled))
         .filter(webhook_deliveries::status.eq("pending"))
-        .filter(webhook_deliveries::next_attempt_at.le(now))
+        .filter(webhook_deliveries::next_attempt_at.le(now.naive_utc()))
         .order(webhook_deliveries::next_attempt_at.asc())
         .limit(limit)
         .select(Delivery::as_select())
@@ -168,15 +174,15 @@ pub fn due(
 pub fn claim(
     conn: &mut DbConnection,
     d: &Delivery,
-    until: NaiveDateTime,
+    until: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     Ok(diesel::update(
         webhook_deliveries::table
             .find(&d.id)
             .filter(webhook_deliveries::status.eq("pending"))
-            .filter(webhook_deliveries::next_attempt_at.eq(d.next_attempt_at)),
+            .filter(webhook_deliveries::next_attempt_at.eq(d.next_attempt_at.naive_utc())),
     )
-    .set(webhook_deliveries::next_attempt_at.eq(until))
+    .set(webhook_deliveries::next_attempt_at.eq(until.naive_utc()))
     .execute(conn)?
         == 1)
 }
@@ -186,8 +192,8 @@ pub fn claim(
 pub struct Attempt<'a> {
     /// `pending` (retry at `next_attempt_at`), `delivered` or `failed`.
     pub status: &'a str,
-    pub at: NaiveDateTime,
-    pub next_attempt_at: NaiveDateTime,
+    pub at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
     pub http_status: Option<i32>,
     pub response: &'a str,
 }
@@ -201,11 +207,12 @@ pub fn record_attempt(
         .set((
             webhook_deliveries::status.eq(a.status),
             webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
-            webhook_deliveries::last_attempt_at.eq(Some(a.at)),
-            webhook_deliveries::next_attempt_at.eq(a.next_attempt_at),
+            webhook_deliveries::last_attempt_at.eq(Some(a.at.naive_utc())),
+            webhook_deliveries::next_attempt_at.eq(a.next_attempt_at.naive_utc()),
             webhook_deliveries::last_status.eq(a.http_status),
             webhook_deliveries::last_response.eq(Some(a.response)),
-            webhook_deliveries::delivered_at.eq((a.status == "delivered").then_some(a.at)),
+            webhook_deliveries::delivered_at
+                .eq((a.status == "delivered").then_some(a.at.naive_utc())),
         ))
         .execute(conn)?;
     Ok(())

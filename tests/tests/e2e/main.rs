@@ -35,6 +35,7 @@ mod satisfaction;
 mod schema_parity;
 mod second_factor;
 mod sla;
+mod stored_values;
 mod ui;
 mod ui_accessibility;
 mod ui_care;

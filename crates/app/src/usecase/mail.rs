@@ -638,13 +638,12 @@ fn thread(
     let mut parents = mail.in_reply_to.clone();
     parents.extend(mail.references.iter().rev().take(20).cloned());
     store_mail::await_parents(conn, &parents, posted.case.id)?;
-    let addresses = |list: &[Mailbox]| {
-        rapport_store::json::JsonList(list.iter().map(|m| m.address.clone()).collect())
-    };
+    let addresses =
+        |list: &[Mailbox]| -> Vec<String> { list.iter().map(|m| m.address.clone()).collect() };
     store_mail::insert_entry_email(
         conn,
         &EntryEmail {
-            entry_id: posted.entry.id.to_string(),
+            entry_id: posted.entry.id,
             inbound_id: Some(id.to_owned()),
             message_id,
             from_address: mail.from.address.clone(),

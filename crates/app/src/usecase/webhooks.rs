@@ -6,13 +6,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rapport_audit::{Actor, ActorKind, StreamName};
 use rapport_domain::{EntryKind, Principal, StaffId, StaffRole};
 use rapport_store::DbConnection;
 use rapport_store::changes::ChangeRow;
-use rapport_store::json::JsonList;
 use rapport_store::webhook::{self as store, Attempt, Delivery, Endpoint};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -157,10 +156,10 @@ pub fn register(
             .ok_or_else(|| UseCaseError::Internal("a webhook key is too long to seal".into()))?,
         id,
         url,
-        events: JsonList(events),
+        events,
         include_notes: input.include_notes,
         created_by: admin.to_string(),
-        created_at: rapport_store::now_micros(),
+        created_at: rapport_store::now_micros().and_utc(),
         disabled_at: None,
         disabled_reason: None,
     };
@@ -171,7 +170,7 @@ pub fn register(
             admin,
             &endpoint.id,
             "webhook.registered",
-            json!({"url": endpoint.url, "events": endpoint.events.0}),
+            json!({"url": endpoint.url, "events": endpoint.events}),
         )
     })?;
     Ok(Registered {
@@ -399,11 +398,11 @@ fn queue_change(
                 payload: body.clone(),
                 status: "pending".into(),
                 attempts: 0,
-                next_attempt_at: rapport_store::now_micros(),
+                next_attempt_at: rapport_store::now_micros().and_utc(),
                 last_attempt_at: None,
                 last_status: None,
                 last_response: None,
-                created_at: rapport_store::now_micros(),
+                created_at: rapport_store::now_micros().and_utc(),
                 delivered_at: None,
             };
             // Another node may queue the same delivery at the same moment.
@@ -436,8 +435,8 @@ pub fn take_due(
     limit: i64,
 ) -> Result<Vec<Outgoing>, UseCaseError> {
     let mut conn = state.store.conn()?;
-    let lease = (now + chrono::Duration::seconds(ATTEMPT_LEASE_SECS)).naive_utc();
-    let due = store::due(&mut conn, now.naive_utc(), limit)?;
+    let lease = now + chrono::Duration::seconds(ATTEMPT_LEASE_SECS);
+    let due = store::due(&mut conn, now, limit)?;
     if due.is_empty() {
         return Ok(Vec::new());
     }
@@ -503,7 +502,7 @@ pub fn attempted(
             None => ("failed", now),
         }
     };
-    let at: NaiveDateTime = rapport_audit::to_micros(now).naive_utc();
+    let at = rapport_audit::to_micros(now);
     state.store.write(|conn| {
         store::record_attempt(
             conn,
@@ -511,7 +510,7 @@ pub fn attempted(
             &Attempt {
                 status,
                 at,
-                next_attempt_at: rapport_audit::to_micros(next).naive_utc(),
+                next_attempt_at: rapport_audit::to_micros(next),
                 http_status,
                 response: &response,
             },

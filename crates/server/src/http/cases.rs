@@ -255,8 +255,8 @@ impl From<&rapport_store::mail::EntryEmail> for EmailView {
         EmailView {
             message_id: e.message_id.clone(),
             from: e.from_address.clone(),
-            to: e.to_addresses.0.clone(),
-            cc: e.cc_addresses.0.clone(),
+            to: e.to_addresses.clone(),
+            cc: e.cc_addresses.clone(),
             subject: e.subject.clone(),
             html: e.html.clone(),
             collapsed: e.collapsed,
@@ -759,7 +759,7 @@ pub async fn entries(
             let mut view = EntryView::with_files(e, files);
             view.email = emails
                 .iter()
-                .find(|m| m.entry_id == view.id)
+                .find(|m| m.entry_id.to_string() == view.id)
                 .map(EmailView::from);
             view.redaction = tombstones
                 .iter()

@@ -45,10 +45,10 @@ impl From<&rapport_store::webhook::Endpoint> for EndpointView {
         EndpointView {
             id: e.id.clone(),
             url: e.url.clone(),
-            events: e.events.0.clone(),
+            events: e.events.clone(),
             include_notes: e.include_notes,
-            created_at: e.created_at.and_utc(),
-            disabled_at: e.disabled_at.map(|t| t.and_utc()),
+            created_at: e.created_at,
+            disabled_at: e.disabled_at,
             disabled_reason: e.disabled_reason.clone(),
         }
     }
@@ -90,12 +90,12 @@ impl From<&rapport_store::webhook::Delivery> for DeliveryView {
             event_type: d.event_type.clone(),
             status: d.status.clone(),
             attempts: d.attempts,
-            created_at: d.created_at.and_utc(),
-            next_attempt_at: (d.status == "pending").then(|| d.next_attempt_at.and_utc()),
-            last_attempt_at: d.last_attempt_at.map(|t| t.and_utc()),
+            created_at: d.created_at,
+            next_attempt_at: (d.status == "pending").then_some(d.next_attempt_at),
+            last_attempt_at: d.last_attempt_at,
             last_status: d.last_status,
             last_response: d.last_response.clone(),
-            delivered_at: d.delivered_at.map(|t| t.and_utc()),
+            delivered_at: d.delivered_at,
             payload: serde_json::from_str(&d.payload).unwrap_or(serde_json::Value::Null),
         }
     }
