@@ -11,8 +11,11 @@ use std::time::{Duration, Instant};
 
 use rapport_domain::{CaseId, EntryId};
 use rapport_store::DbConnection;
-use rapport_store::case::{Case, Entry};
+use rapport_store::account::Account;
+use rapport_store::case::{Author, Case, Entry};
 use rapport_store::changes::{ChangeRow, NewChange};
+use rapport_store::contact::Contact;
+use rapport_store::staff::Staff;
 use serde_json::Value;
 
 use crate::notify::Notification;
@@ -40,6 +43,30 @@ pub enum Change {
     },
     /// Something the case's team should know now.
     StaffNotice(Notification),
+    /// A new client company.
+    AccountAdded(Account),
+    /// An account's details; `fields` names what changed.
+    AccountChanged {
+        account: Account,
+        fields: Vec<String>,
+    },
+    /// A new person at a client company.
+    ContactAdded(Contact),
+    /// A contact's details; `fields` names what changed.
+    ContactChanged {
+        contact: Contact,
+        fields: Vec<String>,
+    },
+    /// A staff member's profile, role or activity.
+    StaffChanged(Staff),
+}
+
+/// The names of what a `{"before", "after"}` change record changed.
+pub(crate) fn changed_fields(change: &Value) -> Vec<String> {
+    change["after"]
+        .as_object()
+        .map(|after| after.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 impl Change {
@@ -51,6 +78,11 @@ impl Change {
             Change::CaseChanged { .. } => "case_changed",
             Change::SatisfactionReceived { .. } => "satisfaction_received",
             Change::StaffNotice(_) => "staff_notice",
+            Change::AccountAdded(_) => "account_added",
+            Change::AccountChanged { .. } => "account_changed",
+            Change::ContactAdded(_) => "contact_added",
+            Change::ContactChanged { .. } => "contact_changed",
+            Change::StaffChanged(_) => "staff_changed",
         }
     }
 }
@@ -82,6 +114,19 @@ pub fn record(
                     serde_json::json!({ "rating": rating, "comment": comment }),
                 ),
                 Change::StaffNotice(n) => (Some(n.case_id), None, serde_json::to_value(n)?),
+                Change::AccountAdded(a) => (None, None, serde_json::json!({ "id": a.id })),
+                Change::AccountChanged { account, fields } => (
+                    None,
+                    None,
+                    serde_json::json!({ "id": account.id, "fields": fields }),
+                ),
+                Change::ContactAdded(c) => (None, None, serde_json::json!({ "id": c.id })),
+                Change::ContactChanged { contact, fields } => (
+                    None,
+                    None,
+                    serde_json::json!({ "id": contact.id, "fields": fields }),
+                ),
+                Change::StaffChanged(s) => (None, None, serde_json::json!({ "id": s.id })),
             };
             Ok((c.kind().to_owned(), case, entry, data.to_string()))
         })
@@ -118,8 +163,18 @@ fn deliver(state: &AppState, change: &Change) {
         Change::EntryAdded(e) => state.chat.entry_committed(&state.store, e),
         Change::EntryUpdated(e) => state.chat.entry_changed(&state.store, e),
         Change::CaseChanged { case, .. } => state.chat.case_changed(&state.store, case),
-        Change::CaseOpened(_) | Change::SatisfactionReceived { .. } => {}
         Change::StaffNotice(n) => state.notifier.publish(n.clone()),
+        // A renamed person shows under the new name in the next message,
+        // on every node, not when the cached name expires.
+        Change::ContactChanged { contact, .. } => {
+            state.chat.forget_person(&Author::Contact(contact.id))
+        }
+        Change::StaffChanged(s) => state.chat.forget_person(&Author::Staff(s.id)),
+        Change::CaseOpened(_)
+        | Change::SatisfactionReceived { .. }
+        | Change::AccountAdded(_)
+        | Change::AccountChanged { .. }
+        | Change::ContactAdded(_) => {}
     }
 }
 
@@ -165,6 +220,27 @@ pub(crate) fn load(
         "staff_notice" => Some(Change::StaffNotice(
             serde_json::from_str(&row.data).map_err(|_| corrupt(row))?,
         )),
+        "account_added" | "account_changed" => {
+            let data: DirectoryData = serde_json::from_str(&row.data).map_err(|_| corrupt(row))?;
+            let id = data.id.parse().map_err(|_| corrupt(row))?;
+            rapport_store::account::find(conn, id)?.map(|account| match data.fields {
+                Some(fields) => Change::AccountChanged { account, fields },
+                None => Change::AccountAdded(account),
+            })
+        }
+        "contact_added" | "contact_changed" => {
+            let data: DirectoryData = serde_json::from_str(&row.data).map_err(|_| corrupt(row))?;
+            let id = data.id.parse().map_err(|_| corrupt(row))?;
+            rapport_store::contact::find(conn, id)?.map(|contact| match data.fields {
+                Some(fields) => Change::ContactChanged { contact, fields },
+                None => Change::ContactAdded(contact),
+            })
+        }
+        "staff_changed" => {
+            let data: DirectoryData = serde_json::from_str(&row.data).map_err(|_| corrupt(row))?;
+            let id = data.id.parse().map_err(|_| corrupt(row))?;
+            rapport_store::staff::find(conn, id)?.map(Change::StaffChanged)
+        }
         _ => return Err(corrupt(row)),
     })
 }
@@ -172,6 +248,14 @@ pub(crate) fn load(
 #[derive(serde::Deserialize)]
 struct CaseChangedData {
     fields: Vec<String>,
+}
+
+/// An account, contact or staff change: which one, and what changed
+/// (none for a new one).
+#[derive(serde::Deserialize)]
+struct DirectoryData {
+    id: String,
+    fields: Option<Vec<String>>,
 }
 
 #[derive(serde::Deserialize)]

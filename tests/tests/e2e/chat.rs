@@ -680,3 +680,40 @@ async fn wait_until_no_digest_waits(app: &TestApp) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+e2e_test!(a_renamed_contact_shows_under_the_new_name_in_the_next_message);
+async fn a_renamed_contact_shows_under_the_new_name_in_the_next_message(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let (mut agent, _) = ChatClient::connect(&app, &w.agent_in).await;
+    let (mut contact, _) = ChatClient::connect(&app, &w.contact_in).await;
+    let case = start_chat(&mut contact, "Where is the credit note for March?").await;
+    contact.next_of("backlog").await;
+    agent.join(&case, None).await;
+    contact.say(&case, "r-1", "Any news?").await;
+    let first = agent
+        .next_where("message", |m| m["entry"]["body"] == "Any news?")
+        .await;
+    assert_eq!(first["entry"]["author"]["name"], "Anna Finance");
+
+    // An admin corrects her name: the chat's cached name goes at once.
+    ok(
+        app.send(
+            actix_web::http::Method::PATCH,
+            &format!("/api/v1/contacts/{}", w.anna),
+            Some(json!({"name": "Anna Keller"}).to_string()),
+            Some(&w.admin),
+        )
+        .await,
+        200,
+    )
+    .await;
+    contact.say(&case, "r-2", "Still waiting on it").await;
+    let second = agent
+        .next_where("message", |m| m["entry"]["body"] == "Still waiting on it")
+        .await;
+    assert_eq!(
+        second["entry"]["author"]["name"], "Anna Keller",
+        "the next message carries the new name, not the cached one"
+    );
+}

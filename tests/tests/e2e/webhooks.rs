@@ -73,12 +73,22 @@ impl Receiver {
 
     /// Waits until a request with this event type arrived.
     async fn wait_for(&self, event: &str) -> Received {
+        self.wait_for_nth(event, 1).await
+    }
+
+    /// Waits until the `n`th request with this event type arrived.
+    async fn wait_for_nth(&self, event: &str, n: usize) -> Received {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
-            if let Some(r) =
-                self.got.lock().unwrap().iter().find(|r| {
+            if let Some(r) = self
+                .got
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| {
                     serde_json::from_str::<Value>(&r.body).is_ok_and(|b| b["type"] == event)
                 })
+                .nth(n - 1)
             {
                 return r.clone();
             }
@@ -450,4 +460,125 @@ async fn an_admin_adds_a_webhook_in_the_browser_and_reads_its_deliveries(db: &Te
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     b.quit().await;
+}
+
+e2e_test!(a_crm_endpoint_hears_of_accounts_and_contacts_as_they_change);
+async fn a_crm_endpoint_hears_of_accounts_and_contacts_as_they_change(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let receiver = Receiver::start();
+    let registered = ok(
+        app.post_as(
+            &w.admin,
+            "/api/v1/webhooks",
+            &json!({"url": receiver.url, "events": ["account.created", "account.updated", "contact.created", "contact.updated"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let secret = registered["secret"].as_str().unwrap().to_owned();
+
+    let account = ok(
+        app.post_as(
+            &w.admin,
+            "/api/v1/accounts",
+            &json!({"name": "Nordwind Logistics", "domains": ["nordwind.example"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let account_id = account["id"].as_str().unwrap().to_owned();
+    let created = receiver.wait_for("account.created").await;
+    verify(&secret, &created);
+    let body: Value = serde_json::from_str(&created.body).unwrap();
+    assert_eq!(body["data"]["account"]["id"], account_id.as_str());
+    assert_eq!(body["data"]["account"]["domains"][0], "nordwind.example");
+
+    ok(
+        app.send(
+            actix_web::http::Method::PATCH,
+            &format!("/api/v1/accounts/{account_id}"),
+            Some(json!({"tier": "strategic"}).to_string()),
+            Some(&w.admin),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let updated = receiver.wait_for("account.updated").await;
+    verify(&secret, &updated);
+    let body: Value = serde_json::from_str(&updated.body).unwrap();
+    assert_eq!(body["data"]["changed"], json!(["tier"]));
+    assert_eq!(body["data"]["account"]["tier"], "strategic");
+
+    // A contact added, then given a title; a password never travels.
+    let contact = ok(
+        app.post_as(
+            &w.admin,
+            &format!("/api/v1/accounts/{account_id}/contacts"),
+            &json!({"name": "Jonas Berg", "emails": ["jonas@nordwind.example"], "function": "finance"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let contact_id = contact["id"].as_str().unwrap().to_owned();
+    let added = receiver.wait_for("contact.created").await;
+    let body: Value = serde_json::from_str(&added.body).unwrap();
+    assert_eq!(body["data"]["contact"]["id"], contact_id.as_str());
+    assert_eq!(body["data"]["contact"]["account_id"], account_id.as_str());
+    assert_eq!(
+        body["data"]["contact"]["emails"][0],
+        "jonas@nordwind.example"
+    );
+    ok(
+        app.send(
+            actix_web::http::Method::PATCH,
+            &format!("/api/v1/contacts/{contact_id}"),
+            Some(json!({"title": "Chief Financial Officer"}).to_string()),
+            Some(&w.admin),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let retitled = receiver.wait_for("contact.updated").await;
+    verify(&secret, &retitled);
+    let body: Value = serde_json::from_str(&retitled.body).unwrap();
+    assert_eq!(body["data"]["changed"], json!(["title"]));
+    assert_eq!(body["data"]["contact"]["title"], "Chief Financial Officer");
+
+    // An import: a dry run sends nothing; applied, an unchanged row sends
+    // nothing and a new one sends its event.
+    let csv = "account,name,emails,title\n\
+               Nordwind Logistics,Jonas Berg,jonas@nordwind.example,Chief Financial Officer\n\
+               Nordwind Logistics,Mia Lund,mia@nordwind.example,Operations Lead\n";
+    for dry_run in [true, false] {
+        let report = ok(
+            app.send(
+                actix_web::http::Method::POST,
+                &format!("/api/v1/directory/import?kind=contacts&dry_run={dry_run}"),
+                Some(csv.to_owned()),
+                Some(&w.admin),
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(report["created"], 1, "{report}");
+        assert_eq!(report["unchanged"], 1, "{report}");
+    }
+    let imported = receiver.wait_for_nth("contact.created", 2).await;
+    assert!(
+        imported.body.contains("mia@nordwind.example"),
+        "{}",
+        imported.body
+    );
+    for r in receiver.got.lock().unwrap().iter() {
+        assert!(!r.body.contains("password"), "{}", r.body);
+    }
+    assert_eq!(receiver.count("contact.updated"), 1);
+    assert_eq!(receiver.count("account.created"), 1);
 }

@@ -79,6 +79,16 @@ impl ChatState {
         Ok(person)
     }
 
+    /// Drops a cached name, so the next message reads it again.
+    pub fn forget_person(&self, author: &Author) {
+        if let Some(key) = person_key(author) {
+            self.people
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+        }
+    }
+
     /// The author, when known without reading the directory.
     fn cached_person(&self, author: &Author) -> Option<Person> {
         let Some(key) = person_key(author) else {

@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 use super::access::{account_access, agent_teams};
 use super::input::{field, invalid, optional_text, text};
 use super::{UseCaseError, changes, record};
+use crate::changes::{Change, changed_fields};
 use crate::state::AppState;
 
 /// At most this many email domains per account.
@@ -151,9 +152,9 @@ pub fn create(
     input: AccountInput,
 ) -> Result<Account, UseCaseError> {
     let actor = admin_actor(who)?;
-    state
-        .store
-        .write(|conn| create_in(conn, state, actor, &input).map(|(created, _)| created))
+    super::commit(state, |conn, changes| {
+        create_in(conn, state, actor, &input, changes).map(|(created, _)| created)
+    })
 }
 
 /// Creates an account in the caller's transaction; also returns what it
@@ -163,6 +164,7 @@ pub(super) fn create_in(
     state: &AppState,
     actor: Actor,
     input: &AccountInput,
+    committed: &mut Vec<Change>,
 ) -> Result<(Account, Value), UseCaseError> {
     let Some(name) = &input.name else {
         return Err(invalid("name", "is required"));
@@ -188,6 +190,7 @@ pub(super) fn create_in(
         ("account", Some(&created.id.to_string())),
         json!({"after": after}),
     )?;
+    committed.push(Change::AccountAdded(created.clone()));
     Ok((created, after))
 }
 
@@ -198,9 +201,9 @@ pub fn update(
     input: AccountInput,
 ) -> Result<Account, UseCaseError> {
     let actor = admin_actor(who)?;
-    state
-        .store
-        .write(|conn| update_in(conn, state, actor, id, &input).map(|(updated, _)| updated))
+    super::commit(state, |conn, changes| {
+        update_in(conn, state, actor, id, &input, changes).map(|(updated, _)| updated)
+    })
 }
 
 /// Changes an account in the caller's transaction; also returns what
@@ -211,6 +214,7 @@ pub(super) fn update_in(
     actor: Actor,
     id: AccountId,
     input: &AccountInput,
+    committed: &mut Vec<Change>,
 ) -> Result<(Account, Option<Value>), UseCaseError> {
     {
         let current = account::find(conn, id)?.ok_or(UseCaseError::NotFound("account"))?;
@@ -237,6 +241,10 @@ pub(super) fn update_in(
                 ("account", Some(&id.to_string())),
                 data.clone(),
             )?;
+            committed.push(Change::AccountChanged {
+                account: updated.clone(),
+                fields: changed_fields(data),
+            });
         }
         Ok((updated, changed))
     }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::access::{account_access, agent_teams};
 use super::input::{field, invalid, optional_text, phone};
 use super::{UseCaseError, changes, record};
+use crate::changes::{Change, changed_fields};
 use crate::state::AppState;
 
 const MAX_EMAILS: usize = 10;
@@ -143,9 +144,9 @@ pub fn create(
     account: AccountId,
     input: ContactInput,
 ) -> Result<Contact, UseCaseError> {
-    state
-        .store
-        .write(|conn| create_in(conn, state, who, account, &input).map(|(created, _)| created))
+    super::commit(state, |conn, changes| {
+        create_in(conn, state, who, account, &input, changes).map(|(created, _)| created)
+    })
 }
 
 /// Creates a contact in the caller's transaction; also returns what it was
@@ -156,6 +157,7 @@ pub(super) fn create_in(
     who: &Principal,
     account: AccountId,
     input: &ContactInput,
+    committed: &mut Vec<Change>,
 ) -> Result<(Contact, Value), UseCaseError> {
     let Some(name) = &input.name else {
         return Err(invalid("name", "is required"));
@@ -188,6 +190,7 @@ pub(super) fn create_in(
         ("contact", Some(&created.id.to_string())),
         json!({"after": after}),
     )?;
+    committed.push(Change::ContactAdded(created.clone()));
     Ok((created, after))
 }
 
@@ -197,9 +200,9 @@ pub fn update(
     id: ContactId,
     input: ContactInput,
 ) -> Result<Contact, UseCaseError> {
-    state
-        .store
-        .write(|conn| update_in(conn, state, who, id, &input).map(|(updated, _)| updated))
+    super::commit(state, |conn, changes| {
+        update_in(conn, state, who, id, &input, changes).map(|(updated, _)| updated)
+    })
 }
 
 /// Changes a contact in the caller's transaction; also returns what
@@ -210,6 +213,7 @@ pub(super) fn update_in(
     who: &Principal,
     id: ContactId,
     input: &ContactInput,
+    committed: &mut Vec<Change>,
 ) -> Result<(Contact, Option<Value>), UseCaseError> {
     {
         let current = readable(conn, state, who, id)?;
@@ -235,6 +239,10 @@ pub(super) fn update_in(
                 ("contact", Some(&id.to_string())),
                 data.clone(),
             )?;
+            committed.push(Change::ContactChanged {
+                contact: updated.clone(),
+                fields: changed_fields(data),
+            });
         }
         Ok((updated, changed))
     }

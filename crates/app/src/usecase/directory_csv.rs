@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use super::account::{AccountInput, admin_actor};
 use super::contact::ContactInput;
 use super::{UseCaseError, record};
+use crate::changes::Change;
 use crate::state::AppState;
 
 /// Most rows one import reads.
@@ -127,6 +128,7 @@ pub fn import(
 ) -> Result<ImportReport, UseCaseError> {
     let actor = admin_actor(who)?;
     let table = read(csv, kind)?;
+    let mut committed: Vec<Change> = Vec::new();
     let result = state.store.write(|conn| {
         let mut report = ImportReport {
             kind,
@@ -142,10 +144,17 @@ pub fn import(
             let line = i + 2;
             // Each row in a savepoint: an invalid one leaves the others'
             // work, and on PostgreSQL the transaction, intact.
+            // A row's changes count only when its savepoint holds.
+            let mut row_changes = Vec::new();
             let done = rapport_store::savepoint(conn, |c| match kind {
-                Kind::Accounts => account_row(c, state, actor.clone(), &table.header, row),
-                Kind::Contacts => contact_row(c, state, who, &table.header, row),
+                Kind::Accounts => {
+                    account_row(c, state, actor.clone(), &table.header, row, &mut row_changes)
+                }
+                Kind::Contacts => contact_row(c, state, who, &table.header, row, &mut row_changes),
             });
+            if done.is_ok() {
+                committed.append(&mut row_changes);
+            }
             let row_report = match done {
                 Ok((action, key, changes)) => RowReport {
                     line,
@@ -186,10 +195,14 @@ pub fn import(
             ("directory", None),
             json!({"kind": kind, "created": report.created, "updated": report.updated, "unchanged": report.unchanged}),
         )?;
+        crate::changes::record(conn, state, &committed)?;
         Ok(report)
     });
     match result {
-        Ok(report) => Ok(report),
+        Ok(report) => {
+            crate::changes::committed(state, &committed);
+            Ok(report)
+        }
         Err(Outcome::RolledBack(report)) => Ok(*report),
         Err(Outcome::Failed(e)) => Err(e),
     }
@@ -317,6 +330,7 @@ fn account_row(
     actor: Actor,
     header: &[bool],
     row: &[String],
+    committed: &mut Vec<Change>,
 ) -> Result<RowDone, UseCaseError> {
     let name = cell(header, row, 1).unwrap_or("");
     let mut input = AccountInput {
@@ -381,14 +395,16 @@ fn account_row(
     match existing {
         Some(current) => {
             let key = current.name.clone();
-            let (_, changed) = super::account::update_in(conn, state, actor, current.id, &input)?;
+            let (_, changed) =
+                super::account::update_in(conn, state, actor, current.id, &input, committed)?;
             Ok(match changed {
                 Some(c) => (RowAction::Update, key, Some(c)),
                 None => (RowAction::Unchanged, key, None),
             })
         }
         None => {
-            let (created, after) = super::account::create_in(conn, state, actor, &input)?;
+            let (created, after) =
+                super::account::create_in(conn, state, actor, &input, committed)?;
             Ok((
                 RowAction::Create,
                 created.name,
@@ -404,6 +420,7 @@ fn contact_row(
     who: &Principal,
     header: &[bool],
     row: &[String],
+    committed: &mut Vec<Change>,
 ) -> Result<RowDone, UseCaseError> {
     let emails = cell(header, row, 3).map(list);
     let mut input = ContactInput {
@@ -479,7 +496,8 @@ fn contact_row(
                 .first()
                 .map(|e| e.as_str().to_owned())
                 .unwrap_or_default();
-            let (_, changed) = super::contact::update_in(conn, state, who, current.id, &input)?;
+            let (_, changed) =
+                super::contact::update_in(conn, state, who, current.id, &input, committed)?;
             Ok(match changed {
                 Some(c) => (RowAction::Update, key, Some(c)),
                 None => (RowAction::Unchanged, key, None),
@@ -488,7 +506,8 @@ fn contact_row(
         None => {
             let account = account
                 .ok_or_else(|| invalid("account", "is required for a new contact".into()))?;
-            let (created, after) = super::contact::create_in(conn, state, who, account.id, &input)?;
+            let (created, after) =
+                super::contact::create_in(conn, state, who, account.id, &input, committed)?;
             let key = created
                 .emails
                 .first()

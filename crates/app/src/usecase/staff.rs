@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::{UseCaseError, record};
 use crate::auth::password;
+use crate::changes::Change;
 use crate::state::AppState;
 
 /// The audit stream of one staff member: sign-ins, password and role changes.
@@ -117,7 +118,7 @@ pub struct StaffChanges {
 /// Admins change staff. Deactivation and role changes revoke the person's
 /// sign-ins so they take effect at the next refresh.
 pub fn update(
-    store: &Store,
+    state: &AppState,
     who: &rapport_domain::Principal,
     id: StaffId,
     changes: StaffChanges,
@@ -139,7 +140,7 @@ pub fn update(
             message: "an admin cannot deactivate or demote themself; ask another admin".into(),
         });
     }
-    store.write(|conn| {
+    super::commit(state, |conn, committed| {
         let current = staff::find(conn, id)?.ok_or(UseCaseError::NotFound("staff member"))?;
         let profile = staff::StaffProfile {
             name: match &changes.name {
@@ -183,6 +184,7 @@ pub fn update(
                 ("staff", Some(&id.to_string())),
                 data,
             )?;
+            committed.push(Change::StaffChanged(updated.clone()));
         }
         Ok(updated)
     })

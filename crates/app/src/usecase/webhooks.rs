@@ -30,6 +30,10 @@ pub const EVENTS: &[&str] = &[
     "case.priority_changed",
     "satisfaction.received",
     "sla.breached",
+    "account.created",
+    "account.updated",
+    "contact.created",
+    "contact.updated",
 ];
 
 /// Waits before each retry after the first attempt (Standard Webhooks'
@@ -318,7 +322,48 @@ fn events_of(
             json!({"case_id": n.case_id, "case_number": n.case_number, "account_id": n.account_id, "text": n.text}),
             false,
         )],
-        Change::StaffNotice(_) | Change::EntryUpdated(_) => Vec::new(),
+        Change::AccountAdded(a) => vec![("account.created", json!({"account": account(a)}), false)],
+        Change::AccountChanged { account: a, fields } => vec![(
+            "account.updated",
+            json!({"account": account(a), "changed": fields}),
+            false,
+        )],
+        Change::ContactAdded(c) => vec![("contact.created", json!({"contact": contact(c)}), false)],
+        Change::ContactChanged { contact: c, fields } => vec![(
+            "contact.updated",
+            json!({"contact": contact(c), "changed": fields}),
+            false,
+        )],
+        Change::StaffNotice(_) | Change::EntryUpdated(_) | Change::StaffChanged(_) => Vec::new(),
+    })
+}
+
+/// An account as integrations see it (a CRM matches it by id or domain).
+fn account(a: &rapport_store::account::Account) -> Value {
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "domains": a.domains.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
+        "tier": a.tier,
+        "lifecycle": a.lifecycle,
+        "team_id": a.team_id,
+        "owner_id": a.owner_id,
+        "custom_fields": a.custom_fields,
+    })
+}
+
+/// A contact as integrations see it (never a password hash).
+fn contact(c: &rapport_store::contact::Contact) -> Value {
+    json!({
+        "id": c.id,
+        "account_id": c.account_id,
+        "name": c.name.as_str(),
+        "emails": c.emails.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+        "phone": c.phone,
+        "function": c.function,
+        "title": c.title,
+        "is_primary": c.is_primary,
+        "active": c.active,
     })
 }
 

@@ -230,9 +230,8 @@ pub async fn patch_staff(
         role: body.role.as_deref().map(role).transpose()?,
         active: body.active,
     };
-    let store = state.store.clone();
-    let staff =
-        blocking::run(move || staff_uc::update(&store, &who.principal, id, changes)).await?;
+    let app = state.app.clone();
+    let staff = blocking::run(move || staff_uc::update(&app, &who.principal, id, changes)).await?;
     Ok(HttpResponse::Ok().json(StaffView::from(&staff)))
 }
 

@@ -21,7 +21,8 @@ pub struct NewEndpointBody {
     pub url: String,
     /// Any of `case.opened`, `entry.added`, `case.status_changed`,
     /// `case.assignee_changed`, `case.priority_changed`,
-    /// `satisfaction.received`, `sla.breached`.
+    /// `satisfaction.received`, `sla.breached`, `account.created`,
+    /// `account.updated`, `contact.created`, `contact.updated`.
     pub events: Vec<String>,
     /// Internal notes are sent as `entry.added` too (off unless asked).
     #[serde(default)]

@@ -378,6 +378,10 @@ const WEBHOOK_EVENTS = [
   ["case.priority_changed", "A case's priority changes"],
   ["satisfaction.received", "A client rates a resolved case"],
   ["sla.breached", "A service-level target is missed"],
+  ["account.created", "A client account is added"],
+  ["account.updated", "A client account's details change"],
+  ["contact.created", "A contact is added to an account"],
+  ["contact.updated", "A contact's details change"],
 ];
 
 async function webhooksSection() {
