@@ -20,6 +20,7 @@ pub mod browser;
 pub mod chat_client;
 mod database;
 pub mod http;
+pub mod idp;
 pub mod invariants;
 mod process;
 pub mod seed;

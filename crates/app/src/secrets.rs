@@ -73,26 +73,53 @@ impl Secrets {
         mac.finalize().into_bytes().into()
     }
 
-    /// Seals a secret of at most 32 bytes (a TOTP secret, a webhook signing
-    /// key) for storage: hex. `None` when it is longer.
+    /// Seals a secret (a TOTP secret, a webhook signing key, an identity
+    /// provider's client secret, up to 1 KiB) for storage. A fresh nonce
+    /// per sealing, so the same owner's next secret never reuses a key
+    /// stream: `v2:` and hex of the nonce and the secret XOR an HMAC-SHA256
+    /// stream of the nonce. `None` when the secret is longer.
     pub fn seal(&self, purpose: &str, owner: &str, secret: &[u8]) -> Option<String> {
-        let key = self.seal_key(purpose, owner);
-        (secret.len() <= key.len()).then(|| {
-            hex::encode(
-                secret
-                    .iter()
-                    .zip(key)
-                    .map(|(s, k)| s ^ k)
-                    .collect::<Vec<u8>>(),
-            )
-        })
+        if secret.len() > 1024 {
+            return None;
+        }
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce).ok()?;
+        let stream = self.key_stream(purpose, owner, &nonce, secret.len());
+        let mut out = nonce.to_vec();
+        out.extend(secret.iter().zip(stream).map(|(s, k)| s ^ k));
+        Some(format!("v2:{}", hex::encode(out)))
     }
 
     /// What [`Secrets::seal`] sealed; `None` when `sealed` is not one.
+    /// Values sealed before nonces (32 bytes at most, no prefix) still open.
     pub fn unseal(&self, purpose: &str, owner: &str, sealed: &str) -> Option<Vec<u8>> {
+        if let Some(v2) = sealed.strip_prefix("v2:") {
+            let bytes = hex::decode(v2).ok()?;
+            let (nonce, body) = bytes.split_at_checked(16)?;
+            let stream = self.key_stream(purpose, owner, nonce, body.len());
+            return Some(body.iter().zip(stream).map(|(s, k)| s ^ k).collect());
+        }
         let bytes = hex::decode(sealed).ok()?;
         let key = self.seal_key(purpose, owner);
         (bytes.len() <= key.len()).then(|| bytes.iter().zip(key).map(|(s, k)| s ^ k).collect())
+    }
+
+    /// `len` bytes of HMAC-SHA256(seal key, nonce ‖ block counter).
+    fn key_stream(&self, purpose: &str, owner: &str, nonce: &[u8], len: usize) -> Vec<u8> {
+        use hmac::{Hmac, Mac};
+        let key = self.seal_key(purpose, owner);
+        let mut stream = Vec::with_capacity(len + 32);
+        let mut block: u32 = 0;
+        while stream.len() < len {
+            let mut mac =
+                <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key");
+            mac.update(nonce);
+            mac.update(&block.to_be_bytes());
+            stream.extend_from_slice(&mac.finalize().into_bytes());
+            block += 1;
+        }
+        stream.truncate(len);
+        stream
     }
 
     /// Takes each secret from the config, or in embedded mode from (or
@@ -233,6 +260,54 @@ pub fn fingerprint(jwt_secret: &[u8], audit_public_key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn secrets() -> Secrets {
+        Secrets {
+            jwt: SecretString::from("k".repeat(64)),
+            audit: Arc::new(AuditSigner::from_seed_hex(&"01".repeat(32)).expect("seed")),
+        }
+    }
+
+    #[test]
+    fn a_sealed_secret_of_any_size_opens_only_for_its_purpose_and_owner() {
+        let s = secrets();
+        let long = b"a client secret longer than thirty-two bytes, as providers issue them";
+        let sealed = s.seal("sso", "account-1", long).expect("sealed");
+        assert!(sealed.starts_with("v2:"));
+        assert!(!sealed.contains("client"), "nothing readable is left");
+        assert_eq!(
+            s.unseal("sso", "account-1", &sealed).as_deref(),
+            Some(&long[..])
+        );
+        assert_ne!(
+            s.unseal("sso", "account-2", &sealed).as_deref(),
+            Some(&long[..])
+        );
+        assert_ne!(
+            s.unseal("totp", "account-1", &sealed).as_deref(),
+            Some(&long[..])
+        );
+        // The same secret sealed twice looks different: no key stream is reused.
+        assert_ne!(s.seal("sso", "account-1", long), Some(sealed));
+        assert!(s.seal("sso", "x", &[0u8; 1025]).is_none());
+    }
+
+    #[test]
+    fn a_secret_sealed_before_nonces_still_opens() {
+        let s = secrets();
+        let key = s.seal_key("webhook", "endpoint-1");
+        let legacy = hex::encode(
+            b"whsec-key"
+                .iter()
+                .zip(key)
+                .map(|(a, k)| a ^ k)
+                .collect::<Vec<u8>>(),
+        );
+        assert_eq!(
+            s.unseal("webhook", "endpoint-1", &legacy).as_deref(),
+            Some(&b"whsec-key"[..])
+        );
+    }
 
     #[test]
     fn generated_secret_is_private_and_stable() {

@@ -334,7 +334,8 @@ fn spawn_chat_digest_worker(state: AppState) {
 }
 
 /// Hourly: forgets reply parents waited for too long and committed
-/// changes every consumer has long read, and removes attachment files no
+/// changes every consumer has long read, single sign-on attempts of
+/// yesterday, and removes attachment files no
 /// entry refers to.
 fn spawn_upkeep(state: AppState) {
     spawn_periodic(state, Duration::from_secs(3600), "hourly upkeep", |state| {
@@ -345,6 +346,8 @@ fn spawn_upkeep(state: AppState) {
         }
         let changes = crate::changes::forget_old(state, now)?;
         tracing::debug!(changes, "old committed changes forgotten");
+        let attempts = crate::usecase::sso::forget_old_attempts(state, now)?;
+        tracing::debug!(attempts, "old single sign-on attempts forgotten");
         let files = crate::usecase::case::sweep_attachment_files(state)?;
         if files > 0 {
             tracing::info!(files, "removed attachment files no entry refers to");

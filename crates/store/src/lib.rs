@@ -40,6 +40,7 @@ pub mod schema;
 pub mod search;
 pub mod session;
 pub mod sla;
+pub mod sso;
 pub mod staff;
 pub mod staff_invitation;
 pub mod team;

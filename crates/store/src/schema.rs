@@ -614,3 +614,32 @@ diesel::table! {
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, webhook_endpoints);
+
+diesel::table! {
+    sso_attempts (state) {
+        state -> Text,
+        audience -> Text,
+        account_id -> Nullable<Text>,
+        nonce -> Text,
+        verifier -> Text,
+        return_to -> Text,
+        created_at -> Timestamp,
+        subject_id -> Nullable<Text>,
+        handoff_hash -> Nullable<Text>,
+        completed_at -> Nullable<Timestamp>,
+        redeemed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    account_identity_providers (account_id) {
+        account_id -> Text,
+        issuer -> Text,
+        client_id -> Text,
+        sealed_secret -> Text,
+        label -> Text,
+        required -> Bool,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}

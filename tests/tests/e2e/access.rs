@@ -186,6 +186,12 @@ pub(crate) fn conversation_rows(w: &World, ids: &ConversationIds) -> Vec<MatrixR
         (Method::POST, "/api/v1/auth/contact/magic-link".into(), Some(json!({"email": "nobody-{n}@acme.example"})), [202; 11]),
         (Method::POST, "/api/v1/auth/contact/magic-link/redeem".into(), Some(json!({"token": "forged-{n}"})), [401; 11]),
         (Method::POST, "/api/v1/auth/contact/code".into(), Some(json!({"email": "nobody-{n}@acme.example", "code": "ABCD-EFGH"})), [401; 11]),
+        (Method::GET, "/api/v1/auth/sso".into(), None, [200; 11]),
+        (Method::GET, "/api/v1/auth/sso/contact?email=anna%40acme.example".into(), None, [200; 11]),
+        (Method::POST, "/api/v1/auth/sso/redeem".into(), Some(json!({"code": "forged-{n}"})), [401; 11]),
+        (Method::GET, format!("/api/v1/accounts/{acme}/sso"), None, [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404]),
+        (Method::PUT, format!("/api/v1/accounts/{acme}/sso"), Some(json!({"issuer": "https://login.acme.example", "client_id": "rapport", "client_secret": "acme secret {n}", "label": "Acme sign-in"})), [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200]),
+        (Method::DELETE, format!("/api/v1/accounts/{acme}/sso"), None, [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 204]),
         (Method::POST, "/api/v1/cases/with-files".into(), raw(&opening, &content_type()), [401, 201, 404, 403, 201, 404, 403, 403, 403, 403, 201]),
         (Method::POST, "/api/v1/auth/invitation".into(), Some(json!({"token": "forged-{n}", "password": "a long enough passphrase"})), [401; 11]),
         (Method::POST, "/api/v1/auth/refresh".into(), Some(json!({"refresh_token": "forged-{n}"})), [401; 11]),
@@ -335,7 +341,22 @@ async fn every_conversation_endpoint_answers_each_kind_of_caller_exactly_as_inte
 }
 
 /// Routes no matrix can call, each with the reason and where it is tested.
-const NOT_IN_A_MATRIX: [(&str, &str, &str); 2] = [
+const NOT_IN_A_MATRIX: [(&str, &str, &str); 5] = [
+    (
+        "GET",
+        "/auth/sso/staff",
+        "a browser redirect to the identity provider, for no principal: ui_sso tests",
+    ),
+    (
+        "GET",
+        "/auth/sso/contact",
+        "a browser redirect to the company's identity provider, for no principal: ui_sso tests",
+    ),
+    (
+        "GET",
+        "/auth/sso/callback",
+        "the identity provider's answer, for no principal: ui_sso tests (forged and replayed answers too)",
+    ),
     (
         "GET",
         "/ws",

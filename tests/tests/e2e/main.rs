@@ -40,5 +40,6 @@ mod ui;
 mod ui_accessibility;
 mod ui_care;
 mod ui_first_run;
+mod ui_sso;
 mod ui_workspace;
 mod webhooks;

@@ -7,7 +7,8 @@ mod settings;
 pub use settings::{
     AccountSettings, AuditSettings, AuthSettings, CaseSettings, ChatBus, ChatSettings,
     DatabaseSettings, InstanceSettings, LogFormat, LogSettings, MailSettings, MailTransport, Mode,
-    ServerSettings, Settings, SlaSettings, SlaTargets, SmtpSecurity, UnknownSenders, WeekHours,
+    OidcSettings, ServerSettings, Settings, SlaSettings, SlaTargets, SmtpSecurity, UnknownSenders,
+    WeekHours,
 };
 
 use rapport_store::DatabaseUrl;

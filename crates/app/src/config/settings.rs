@@ -210,6 +210,51 @@ pub struct AuthSettings {
     /// Staff roles that must sign in with a second factor (TOTP): until
     /// they set one up, their sessions may only set it up.
     pub totp_required_roles: Vec<String>,
+    /// Staff roles that may not sign in with a password (they use single
+    /// sign-on, `auth.oidc`).
+    pub password_disabled_roles: Vec<String>,
+    /// Single sign-on for staff through the organisation's OpenID Connect
+    /// provider.
+    pub oidc: OidcSettings,
+}
+
+/// The organisation's OpenID Connect provider. Off while `issuer` is unset.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The provider's issuer URL (its discovery document is at
+    /// `<issuer>/.well-known/openid-configuration`).
+    pub issuer: Option<String>,
+    pub client_id: String,
+    #[serde(skip_serializing)]
+    pub client_secret: Option<SecretString>,
+    /// How the sign-in button names the provider: "Sign in with …".
+    pub label: String,
+    /// Email domains accepted from the provider; empty: any.
+    pub allowed_domains: Vec<String>,
+    /// A claim naming the staff role (`admin`, `agent` or `auditor`): it
+    /// sets the role of people created on first sign-in and keeps the
+    /// role of others in step. Empty: roles are managed in Rapport.
+    pub role_claim: String,
+    /// Creates a staff member on first sign-in (with `role_claim`'s role,
+    /// else `default_role`); otherwise only existing staff may sign in.
+    pub create_unknown_staff: bool,
+    pub default_role: String,
+}
+
+impl Default for OidcSettings {
+    fn default() -> Self {
+        OidcSettings {
+            issuer: None,
+            client_id: String::new(),
+            client_secret: None,
+            label: "your company account".to_owned(),
+            allowed_domains: Vec::new(),
+            role_claim: String::new(),
+            create_unknown_staff: false,
+            default_role: "agent".to_owned(),
+        }
+    }
 }
 
 impl Default for AuthSettings {
@@ -222,6 +267,8 @@ impl Default for AuthSettings {
             login_free_attempts: 5,
             login_max_delay_secs: 900,
             totp_required_roles: Vec::new(),
+            password_disabled_roles: Vec::new(),
+            oidc: OidcSettings::default(),
         }
     }
 }

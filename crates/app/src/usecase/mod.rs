@@ -24,6 +24,7 @@ pub mod satisfaction;
 pub mod second_factor;
 pub mod session;
 pub mod sla;
+pub mod sso;
 pub mod staff;
 pub mod system;
 pub mod team;
@@ -69,6 +70,16 @@ pub enum UseCaseError {
     InvalidRefreshToken,
     #[error("the sign-in link is invalid, used or expired; ask for a new one")]
     InvalidMagicLink,
+    #[error("this role signs in through the organisation's identity provider, not with a password")]
+    PasswordSignInDisabled,
+    #[error("this company signs its people in through its own identity provider; use its sign-in")]
+    SingleSignOnRequired,
+    #[error("single sign-on refused: {0}")]
+    SingleSignOnRefused(&'static str),
+    #[error("the identity provider's answer could not be used: {0}")]
+    SingleSignOnFailed(String),
+    #[error("this single sign-on code is invalid, used or expired; sign in again")]
+    InvalidSingleSignOnCode,
     #[error(
         "this refresh token was already used; every session of its sign-in is revoked, sign in again"
     )]

@@ -36,7 +36,7 @@ pub struct SessionTokens {
 
 /// Who a session belongs to.
 #[derive(Debug, Clone)]
-enum Subject {
+pub(super) enum Subject {
     Staff(Staff),
     Contact(Contact),
 }
@@ -85,14 +85,14 @@ impl Subject {
         }
     }
 
-    fn actor(&self) -> Result<Actor, StoreError> {
+    pub(super) fn actor(&self) -> Result<Actor, StoreError> {
         Ok(match self {
             Subject::Staff(s) => Actor::new(ActorKind::Staff, s.id)?,
             Subject::Contact(c) => Actor::new(ActorKind::Contact, c.id)?,
         })
     }
 
-    fn may_sign_in(&self) -> bool {
+    pub(super) fn may_sign_in(&self) -> bool {
         match self {
             Subject::Staff(s) => s.active,
             Subject::Contact(c) => c.active && c.portal_access,
@@ -138,7 +138,7 @@ impl Subject {
         })
     }
 
-    fn record(
+    pub(super) fn record(
         &self,
         conn: &mut DbConnection,
         actor: Actor,
@@ -157,7 +157,7 @@ impl Subject {
     }
 }
 
-fn context_data(ctx: &RequestContext) -> serde_json::Value {
+pub(super) fn context_data(ctx: &RequestContext) -> serde_json::Value {
     json!({"ip": ctx.ip, "user_agent": ctx.user_agent, "request_id": ctx.request_id})
 }
 
@@ -166,7 +166,7 @@ fn randomness(e: getrandom::Error) -> UseCaseError {
 }
 
 /// Issues an access token and a new refresh token of `family`.
-fn issue(
+pub(super) fn issue(
     conn: &mut DbConnection,
     state: &AppState,
     subject: &Subject,
@@ -291,6 +291,30 @@ pub fn login(
             }
         }
     };
+    // The password matched, but some people sign in only through an
+    // identity provider: staff of a role without passwords, contacts of a
+    // company that requires its own sign-in.
+    if failure.is_none() {
+        failure = match &found {
+            Some(Subject::Staff(s))
+                if state
+                    .config
+                    .settings
+                    .auth
+                    .password_disabled_roles
+                    .iter()
+                    .any(|r| r == s.role.as_str()) =>
+            {
+                Some("password_disabled")
+            }
+            Some(Subject::Contact(c))
+                if super::sso::required_for(&mut *state.store.conn()?, c.account_id)? =>
+            {
+                Some("sso_required")
+            }
+            _ => None,
+        };
+    }
     // The password matched: a second factor, when enabled, must too. A
     // missing code is no failure (the form asks for it next); a wrong one is.
     let mut method = "password";
@@ -325,10 +349,11 @@ pub fn login(
                 data,
             ),
         })?;
-        return Err(if reason == "wrong_second_factor" {
-            UseCaseError::InvalidTotp
-        } else {
-            UseCaseError::InvalidCredentials
+        return Err(match reason {
+            "wrong_second_factor" => UseCaseError::InvalidTotp,
+            "password_disabled" => UseCaseError::PasswordSignInDisabled,
+            "sso_required" => UseCaseError::SingleSignOnRequired,
+            _ => UseCaseError::InvalidCredentials,
         });
     }
     let Some(subject) = found else {
@@ -701,6 +726,11 @@ pub fn redeem_sign_in_code(
             else {
                 return Ok(None);
             };
+            if let Subject::Contact(c) = &subject
+                && super::sso::required_for(conn, c.account_id)?
+            {
+                return Err(UseCaseError::SingleSignOnRequired);
+            }
             let family = SessionFamilyId::new().to_string();
             let tokens = issue(conn, state, &subject, &family)?;
             let mut data = context_data(ctx);
@@ -741,6 +771,11 @@ pub fn redeem_magic_link(
             .map(Subject::Contact)
             .filter(Subject::may_sign_in)
             .ok_or(UseCaseError::InvalidMagicLink)?;
+        if let Subject::Contact(c) = &subject
+            && super::sso::required_for(conn, c.account_id)?
+        {
+            return Err(UseCaseError::SingleSignOnRequired);
+        }
         let family = SessionFamilyId::new().to_string();
         let tokens = issue(conn, state, &subject, &family)?;
         let mut data = context_data(ctx);

@@ -45,7 +45,7 @@ pub fn create_with_one_time_password(
     Ok((created, one_time))
 }
 
-fn insert_staff(
+pub(super) fn insert_staff(
     store: &Store,
     actor: Actor,
     input: CreateStaff,
@@ -98,7 +98,7 @@ fn insert_staff(
     })
 }
 
-fn one_time_password() -> Result<String, UseCaseError> {
+pub(super) fn one_time_password() -> Result<String, UseCaseError> {
     let mut bytes = [0u8; 18];
     getrandom::fill(&mut bytes)
         .map_err(|e| UseCaseError::Internal(format!("no randomness: {e}")))?;

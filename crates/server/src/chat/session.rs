@@ -188,6 +188,11 @@ fn wire_error(e: &UseCaseError) -> (ErrorCode, String) {
         | UseCaseError::InvalidRefreshToken
         | UseCaseError::RefreshTokenReused
         | UseCaseError::InvalidMagicLink
+        | UseCaseError::PasswordSignInDisabled
+        | UseCaseError::SingleSignOnRequired
+        | UseCaseError::SingleSignOnRefused(_)
+        | UseCaseError::SingleSignOnFailed(_)
+        | UseCaseError::InvalidSingleSignOnCode
         | UseCaseError::InvalidSignInCode
         | UseCaseError::InvalidInvitation
         | UseCaseError::InvalidRatingLink => (ErrorCode::Forbidden, e.to_string()),

@@ -99,6 +99,19 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
             "list staff roles: admin, agent, auditor",
         ));
     }
+    if let Some(role) = settings
+        .auth
+        .password_disabled_roles
+        .iter()
+        .find(|r| rapport_domain::StaffRole::parse(r).is_none())
+    {
+        return Err(key_error(
+            "auth.password_disabled_roles",
+            &format!("names `{role}`"),
+            "list staff roles: admin, agent, auditor",
+        ));
+    }
+    oidc(&settings.auth)?;
     let tiers = &settings.accounts.tiers;
     let tier_ok = |t: &String| {
         !t.is_empty()
@@ -437,6 +450,51 @@ fn in_range(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), Con
             &format!("expected a number from {min} to {max}"),
         ))
     }
+}
+
+/// Single sign-on needs a provider, a client and its secret; and roles
+/// that may not use passwords need single sign-on.
+fn oidc(auth: &rapport_app::config::AuthSettings) -> Result<(), ConfigError> {
+    let o = &auth.oidc;
+    let Some(issuer) = &o.issuer else {
+        if !auth.password_disabled_roles.is_empty() {
+            return Err(key_error(
+                "auth.password_disabled_roles",
+                "is set while single sign-on is off",
+                "set auth.oidc.issuer, client_id and client_secret, or empty the list",
+            ));
+        }
+        return Ok(());
+    };
+    if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+        return Err(key_error(
+            "auth.oidc.issuer",
+            &format!("`{issuer}` is not a URL"),
+            "give the provider's issuer URL, e.g. https://login.example.com/realms/support",
+        ));
+    }
+    if o.client_id.trim().is_empty() {
+        return Err(key_error(
+            "auth.oidc.client_id",
+            "is empty",
+            "give the client id the provider issued for Rapport",
+        ));
+    }
+    if o.client_secret.is_none() {
+        return Err(key_error(
+            "auth.oidc.client_secret",
+            "is not set",
+            "give the client secret (e.g. in RAPPORT_AUTH__OIDC__CLIENT_SECRET)",
+        ));
+    }
+    if rapport_domain::StaffRole::parse(&o.default_role).is_none() {
+        return Err(key_error(
+            "auth.oidc.default_role",
+            &format!("`{}` is not a role", o.default_role),
+            "use admin, agent or auditor",
+        ));
+    }
+    Ok(())
 }
 
 fn key_error(key: &'static str, problem: &str, fix: &str) -> ConfigError {

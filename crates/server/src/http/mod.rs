@@ -24,6 +24,7 @@ mod problem;
 mod reports;
 mod satisfaction;
 mod snippet;
+mod sso;
 mod ui;
 mod webhooks;
 
@@ -71,6 +72,18 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                 post("/api/v1/auth/contact/code").route(web::post().to(auth::redeem_sign_in_code)),
             )
             .service(post("/api/v1/auth/invitation").route(web::post().to(auth::accept_invitation)))
+            .service(get("/auth/sso/staff").route(web::get().to(sso::start_staff)))
+            .service(get("/auth/sso/contact").route(web::get().to(sso::start_contact)))
+            .service(get("/auth/sso/callback").route(web::get().to(sso::callback)))
+            .service(get("/api/v1/auth/sso").route(web::get().to(sso::offer)))
+            .service(get("/api/v1/auth/sso/contact").route(web::get().to(sso::contact_offer)))
+            .service(post("/api/v1/auth/sso/redeem").route(web::post().to(sso::redeem)))
+            .service(
+                resource("/api/v1/accounts/{id}/sso", "GET, PUT, DELETE")
+                    .route(web::get().to(sso::get_account_sso))
+                    .route(web::put().to(sso::put_account_sso))
+                    .route(web::delete().to(sso::delete_account_sso)),
+            )
             .service(post("/api/v1/auth/refresh").route(web::post().to(auth::refresh)))
             .service(post("/api/v1/auth/logout").route(web::post().to(auth::logout)))
             .service(get("/api/v1/me").route(web::get().to(me::me)))

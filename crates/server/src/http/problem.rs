@@ -180,6 +180,13 @@ pub(crate) fn use_case_problem(e: &UseCaseError) -> (StatusCode, &'static str) {
         UseCaseError::InvalidRefreshToken => (StatusCode::UNAUTHORIZED, "invalid_refresh_token"),
         UseCaseError::RefreshTokenReused => (StatusCode::UNAUTHORIZED, "refresh_token_reused"),
         UseCaseError::InvalidMagicLink => (StatusCode::UNAUTHORIZED, "invalid_magic_link"),
+        UseCaseError::PasswordSignInDisabled => {
+            (StatusCode::FORBIDDEN, "password_sign_in_disabled")
+        }
+        UseCaseError::SingleSignOnRequired => (StatusCode::FORBIDDEN, "sso_required"),
+        UseCaseError::SingleSignOnRefused(_) => (StatusCode::FORBIDDEN, "sso_refused"),
+        UseCaseError::SingleSignOnFailed(_) => (StatusCode::BAD_GATEWAY, "sso_failed"),
+        UseCaseError::InvalidSingleSignOnCode => (StatusCode::UNAUTHORIZED, "invalid_sso_code"),
         UseCaseError::InvalidSignInCode => (StatusCode::UNAUTHORIZED, "invalid_sign_in_code"),
         UseCaseError::InvalidInvitation => (StatusCode::UNAUTHORIZED, "invalid_invitation"),
         UseCaseError::InvalidRatingLink => (StatusCode::FORBIDDEN, "invalid_rating_link"),
@@ -378,6 +385,27 @@ mod tests {
                 "refresh_token_reused",
             ),
             (UseCaseError::InvalidMagicLink, 401, "invalid_magic_link"),
+            (
+                UseCaseError::PasswordSignInDisabled,
+                403,
+                "password_sign_in_disabled",
+            ),
+            (UseCaseError::SingleSignOnRequired, 403, "sso_required"),
+            (
+                UseCaseError::SingleSignOnRefused("unknown"),
+                403,
+                "sso_refused",
+            ),
+            (
+                UseCaseError::SingleSignOnFailed("x".into()),
+                502,
+                "sso_failed",
+            ),
+            (
+                UseCaseError::InvalidSingleSignOnCode,
+                401,
+                "invalid_sso_code",
+            ),
             (UseCaseError::InvalidSignInCode, 401, "invalid_sign_in_code"),
             (UseCaseError::InvalidInvitation, 401, "invalid_invitation"),
             (UseCaseError::InvalidRatingLink, 403, "invalid_rating_link"),

@@ -56,6 +56,11 @@ fn refusal(e: UseCaseError) -> Refusal {
         | UseCaseError::InvalidRefreshToken
         | UseCaseError::RefreshTokenReused
         | UseCaseError::InvalidMagicLink
+        | UseCaseError::PasswordSignInDisabled
+        | UseCaseError::SingleSignOnRequired
+        | UseCaseError::SingleSignOnRefused(_)
+        | UseCaseError::SingleSignOnFailed(_)
+        | UseCaseError::InvalidSingleSignOnCode
         | UseCaseError::InvalidSignInCode
         | UseCaseError::InvalidInvitation
         | UseCaseError::InvalidRatingLink

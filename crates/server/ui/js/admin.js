@@ -3,7 +3,7 @@
 // widget, CSV import and export, service levels and API tokens. Every
 // change goes through the same API (and audit log) as any other client.
 
-import { Api, ApiError, staffSignIn, pendingSecondFactor, h } from "./api.js";
+import { Api, ApiError, staffSignIn, pendingSecondFactor, takeSingleSignOn, h } from "./api.js";
 
 const api = new Api("admin");
 const app = document.getElementById("app");
@@ -21,7 +21,8 @@ let reopen;
 async function start() {
   instance = await api.get("/api/v1/instance");
   document.getElementById("desk").textContent = `${instance.name} · administration`;
-  if (!api.signedIn) return show(staffSignIn(api, "Administrator sign-in"));
+  const ssoFailure = await takeSingleSignOn(api);
+  if (!api.signedIn) return show(staffSignIn(api, "Administrator sign-in", ssoFailure));
   let me;
   try { me = await api.get("/api/v1/me"); } catch { return show(staffSignIn(api, "Administrator sign-in")); }
   const pending = pendingSecondFactor(api, me);
@@ -197,6 +198,7 @@ async function accountsSection() {
       await api.patch(`/api/v1/accounts/${a.id}`, f.body());
       reopen(`${f.body().name} saved.`);
     }));
+    companySignIn(a).then((section) => editor.append(section));
     editor.querySelector("input").focus();
   };
   const created = fields("a");
@@ -211,6 +213,41 @@ async function accountsSection() {
     await api.post("/api/v1/accounts", b);
     reopen(`${b.name} created.`);
   })];
+}
+
+// The account's own identity provider: its contacts sign in to the portal
+// with their company account.
+async function companySignIn(a) {
+  const current = await api.get(`/api/v1/accounts/${a.id}/sso`).catch((e) => { if (e.status === 404) return null; throw e; });
+  const inputs = {
+    issuer: h("input", { id: "sso-issuer", type: "url", value: current?.issuer || "", required: true, placeholder: "https://login.client.example" }),
+    client: h("input", { id: "sso-client", value: current?.client_id || "", required: true }),
+    secret: h("input", { id: "sso-secret", type: "password", autocomplete: "off", required: !current, placeholder: current ? "unchanged" : "" }),
+    label: h("input", { id: "sso-label", value: current?.label || `${a.name} sign-in`, required: true }),
+    required: checkbox("sso-required", "Contacts of this account sign in only this way (no password, no email link)", current?.required || false),
+  };
+  const callback = `${instance.public_url}/auth/sso/callback`;
+  const nodes = [
+    h("p", { class: "meta" }, "The client's IT registers Rapport at their OpenID Connect provider (Entra ID, Okta, Google, Keycloak…) as a web application with the redirect URI ",
+      h("code", { id: "sso-callback" }, callback), ", and gives you the issuer URL, client id and secret. Contacts at the account's email domains then see a button for it in the portal."),
+    ...field("sso-issuer", "Issuer URL", inputs.issuer), ...field("sso-client", "Client id", inputs.client),
+    ...field("sso-secret", current ? "Client secret (leave empty to keep it)" : "Client secret", inputs.secret),
+    ...field("sso-label", "Button label (Sign in with …)", inputs.label), inputs.required,
+  ];
+  const section = form("sso-form", current ? `Company sign-in for ${a.name}: on` : `Company sign-in for ${a.name}`, nodes, "Save company sign-in", async () => {
+    const body = { issuer: inputs.issuer.value.trim(), client_id: inputs.client.value.trim(), label: inputs.label.value.trim(),
+      required: inputs.required.querySelector("input").checked };
+    if (inputs.secret.value) body.client_secret = inputs.secret.value;
+    await api.put(`/api/v1/accounts/${a.id}/sso`, body);
+    reopen(`Company sign-in for ${a.name} saved.`);
+  });
+  if (current) {
+    section.append(h("button", { type: "button", class: "secondary", id: "sso-remove", onclick: async () => {
+      await api.del(`/api/v1/accounts/${a.id}/sso`);
+      reopen(`Company sign-in for ${a.name} removed.`);
+    } }, "Remove company sign-in"));
+  }
+  return section;
 }
 
 // ---------- contacts ----------

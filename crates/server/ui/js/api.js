@@ -282,8 +282,35 @@ export async function secondFactorPanel(api) {
 /// signed in, after a new password where the one given was one-time, a
 /// code from the authenticator app where two-step sign-in is on, or
 /// setting it up where the role requires it.
+// Back from the identity provider: the fragment holds a one-time code to
+// redeem for a session, or why signing in failed. Returns that reason.
+export async function takeSingleSignOn(api) {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const code = params.get("sso");
+  const failure = params.get("sso_error");
+  if (!code && !failure) return "";
+  history.replaceState(null, "", location.pathname + location.search);
+  if (failure) return failure;
+  try {
+    api.tokens = await api.post("/api/v1/auth/sso/redeem", { code });
+    return "";
+  } catch (e) {
+    return e.message;
+  }
+}
+
 export function staffSignIn(api, title, message = "") {
   const err = h("p", { class: "error", role: "alert" }, message);
+  // When the organisation signs staff in through its provider, say so first.
+  const sso = h("div", { id: "sso", hidden: true });
+  api.get("/api/v1/auth/sso").then((offer) => {
+    if (!offer.staff) return;
+    const start = `/auth/sso/staff?return_to=${encodeURIComponent(location.pathname)}`;
+    sso.replaceChildren(
+      h("p", {}, h("a", { class: "button", id: "sso-start", href: start }, `Sign in with ${offer.staff}`)),
+      h("p", { class: "meta" }, "Or with your email address and password:"));
+    sso.hidden = false;
+  }).catch(() => {});
   const email = h("input", { id: "email", type: "email", autocomplete: "username", required: true });
   const password = h("input", { id: "password", type: "password", autocomplete: "current-password", required: true });
   // Shown once the password is right and the account uses two-step sign-in.
@@ -331,6 +358,7 @@ export function staffSignIn(api, title, message = "") {
     }
   } },
   h("h2", {}, title),
+  sso,
   h("label", { for: "email" }, "Email address"), email,
   h("label", { for: "password" }, "Password"), password,
   second,

@@ -2,7 +2,7 @@
 // Lines, CSV) or evidence bundle, and verify an export or bundle file
 // against this installation's audit key.
 
-import { Api, ApiError, staffSignIn, pendingSecondFactor, h } from "./api.js";
+import { Api, ApiError, staffSignIn, pendingSecondFactor, takeSingleSignOn, h } from "./api.js";
 
 const api = new Api("auditor");
 const app = document.getElementById("app");
@@ -12,7 +12,8 @@ function show(...nodes) { app.replaceChildren(...nodes); }
 async function start() {
   const instance = await api.get("/api/v1/instance");
   document.getElementById("desk").textContent = `${instance.name} · audit`;
-  if (!api.signedIn) return signIn();
+  const ssoFailure = await takeSingleSignOn(api);
+  if (!api.signedIn) return signIn(ssoFailure);
   let me;
   try { me = await api.get("/api/v1/me"); } catch { return signIn(); }
   const pending = pendingSecondFactor(api, me);

@@ -4,7 +4,7 @@
 // own address (reload, back and forward, a link for a colleague); live
 // updates from the notification stream; keyboard shortcuts.
 
-import { Api, ApiError, staffSignIn, pendingSecondFactor, secondFactorPanel, h, avatar, when, highlighted } from "./api.js";
+import { Api, ApiError, staffSignIn, pendingSecondFactor, secondFactorPanel, takeSingleSignOn, h, avatar, when, highlighted } from "./api.js";
 import { Live } from "./live.js";
 import { knowledgeAdmin, cannedAdmin } from "./authoring.js";
 import { reportsPage, healthBlock, portfolioPage } from "./reports.js";
@@ -32,7 +32,8 @@ function show(...nodes) { app.replaceChildren(...nodes); }
 async function start() {
   instance = await api.get("/api/v1/instance");
   document.getElementById("desk").textContent = `${instance.name} · console`;
-  if (!api.signedIn) return show(staffSignIn(api, "Staff sign-in"));
+  const ssoFailure = await takeSingleSignOn(api);
+  if (!api.signedIn) return show(staffSignIn(api, "Staff sign-in", ssoFailure));
   try { me = await api.get("/api/v1/me"); } catch { return show(staffSignIn(api, "Staff sign-in")); }
   if (me.kind !== "staff") { await api.signOut(); return show(staffSignIn(api, "Staff sign-in", "This console is for staff; clients use the portal.")); }
   const pending = pendingSecondFactor(api, me);

@@ -1,7 +1,7 @@
 // The client portal: a contact's company cases, opening a case, and each
 // case's thread with live chat and who of the team is helping.
 
-import { Api, ApiError, h, avatar, when, highlighted } from "./api.js";
+import { Api, ApiError, h, avatar, when, highlighted, takeSingleSignOn } from "./api.js";
 import { Live } from "./live.js";
 import { Thread } from "./thread.js";
 import { composer } from "./composer.js";
@@ -38,7 +38,8 @@ async function start() {
       return signIn("This sign-in link is used or expired. Ask for a new one.");
     }
   }
-  if (!api.signedIn) return signIn();
+  const ssoFailure = await takeSingleSignOn(api);
+  if (!api.signedIn) return signIn(ssoFailure);
   try {
     me = await api.get("/api/v1/me");
   } catch {
@@ -74,6 +75,24 @@ function signIn(message = "") {
   err.textContent = message;
   const email = h("input", { id: "email", type: "email", autocomplete: "email", required: true });
   const password = h("input", { id: "password", type: "password", autocomplete: "current-password" });
+  // A company that signs its people in with its own account: offered (or,
+  // when it requires it, the only way) as soon as the address is known.
+  const sso = h("div", { id: "sso", hidden: true });
+  const usual = h("div", { id: "usual-sign-in" });
+  const offerCompanySignIn = async () => {
+    const address = email.value.trim();
+    if (!address.includes("@")) { sso.hidden = true; usual.hidden = false; return; }
+    const offer = await api.get(`/api/v1/auth/sso/contact?email=${encodeURIComponent(address)}`).catch(() => ({}));
+    if (!offer.label) { sso.hidden = true; usual.hidden = false; return; }
+    const start = `/auth/sso/contact?email=${encodeURIComponent(address)}&return_to=/portal`;
+    sso.replaceChildren(
+      h("p", {}, offer.required ? "Your company signs you in with its own account." : "Your company can sign you in with its own account."),
+      h("p", {}, h("a", { class: "button", id: "sso-start", href: start }, `Sign in with ${offer.label}`)));
+    sso.hidden = false;
+    usual.hidden = Boolean(offer.required);
+  };
+  email.addEventListener("change", offerCompanySignIn);
+  email.addEventListener("blur", offerCompanySignIn);
   const form = h("form", { class: "card", onsubmit: async (ev) => {
     ev.preventDefault();
     try {
@@ -83,16 +102,17 @@ function signIn(message = "") {
   } },
   h("h2", {}, "Sign in"),
   h("label", { for: "email" }, "Email address"), email,
-  h("label", { for: "password" }, "Password"), password,
-  h("div", { class: "row" },
-    h("button", { type: "submit" }, "Sign in"),
-    h("button", { type: "button", class: "secondary", onclick: async () => {
-      if (!email.value) { err.textContent = "Enter your email address first."; return; }
-      await api.post("/api/v1/auth/contact/magic-link", { email: email.value }).catch(() => {});
-      err.textContent = "";
-      form.append(h("p", { role: "status" }, "If this address belongs to a contact, a sign-in link is on its way."));
-    } }, "Email me a sign-in link")),
-  err);
+  sso, usual, err);
+  usual.append(
+    h("label", { for: "password" }, "Password"), password,
+    h("div", { class: "row" },
+      h("button", { type: "submit" }, "Sign in"),
+      h("button", { type: "button", class: "secondary", onclick: async () => {
+        if (!email.value) { err.textContent = "Enter your email address first."; return; }
+        await api.post("/api/v1/auth/contact/magic-link", { email: email.value }).catch(() => {});
+        err.textContent = "";
+        form.append(h("p", { role: "status" }, "If this address belongs to a contact, a sign-in link is on its way."));
+      } }, "Email me a sign-in link")));
   show(form);
 }
 

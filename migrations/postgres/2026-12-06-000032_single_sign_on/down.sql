@@ -1,0 +1,2 @@
+DROP TABLE account_identity_providers;
+DROP TABLE sso_attempts;
