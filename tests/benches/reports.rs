@@ -100,6 +100,7 @@ fn run(backend: Backend) {
                     owner_id: None,
                     notes: String::new(),
                     custom_fields: Default::default(),
+                    external_id: None,
                 },
             )
             .unwrap()

@@ -34,6 +34,7 @@ struct AccountRow {
     created_at: DateTime<Utc>,
     #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     updated_at: DateTime<Utc>,
+    external_id: Option<String>,
 }
 
 /// An account as stored.
@@ -48,6 +49,8 @@ pub struct Account {
     pub owner_id: Option<StaffId>,
     pub notes: String,
     pub custom_fields: Map<String, Value>,
+    /// The account's id in the supplier's other systems (CRM, ERP).
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -63,6 +66,7 @@ pub struct AccountFields {
     pub owner_id: Option<StaffId>,
     pub notes: String,
     pub custom_fields: Map<String, Value>,
+    pub external_id: Option<String>,
 }
 
 fn corrupt(id: &str, what: &str) -> StoreError {
@@ -83,9 +87,20 @@ fn assemble(row: AccountRow, domains: Vec<String>) -> Result<Account, StoreError
         owner_id: row.owner_id,
         notes: row.notes,
         custom_fields: row.custom_fields,
+        external_id: row.external_id,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
+}
+
+/// The only unique column of the row itself is the external id.
+fn external_id_taken(e: DieselError) -> StoreError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            StoreError::Conflict("another account already has this external id")
+        }
+        other => other.into(),
+    }
 }
 
 fn write_domains(conn: &mut DbConnection, id: &str, domains: &[Domain]) -> Result<(), StoreError> {
@@ -124,6 +139,7 @@ fn row(id: AccountId, fields: &AccountFields, created_at: DateTime<Utc>) -> Acco
         custom_fields: fields.custom_fields.clone(),
         created_at,
         updated_at: now_micros().and_utc(),
+        external_id: fields.external_id.clone(),
     }
 }
 
@@ -132,7 +148,8 @@ pub fn insert(conn: &mut DbConnection, fields: &AccountFields) -> Result<Account
     let id = AccountId::new();
     diesel::insert_into(accounts::table)
         .values(row(id, fields, now_micros().and_utc()))
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(external_id_taken)?;
     write_domains(conn, &id.to_string(), &fields.domains)?;
     find(conn, id)?.ok_or(StoreError::NotFound("account"))
 }
@@ -146,7 +163,8 @@ pub fn update(
     let id = existing.id.to_string();
     diesel::update(accounts::table.find(&id))
         .set(row(existing.id, fields, existing.created_at))
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(external_id_taken)?;
     if existing.domains != fields.domains {
         write_domains(conn, &id, &fields.domains)?;
     }
@@ -209,6 +227,8 @@ pub struct AccountFilter {
     pub owner_id: Option<StaffId>,
     /// Restrict to accounts served by these teams (an agent's view).
     pub only_teams: Option<Vec<TeamId>>,
+    /// The account with this id in the supplier's other systems.
+    pub external_id: Option<String>,
 }
 
 /// `%text%` for LIKE, with the wildcard characters of `text` escaped.
@@ -257,6 +277,9 @@ pub fn list(
         q = q.filter(
             accounts::team_id.eq_any(teams.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
         );
+    }
+    if let Some(external) = &filter.external_id {
+        q = q.filter(accounts::external_id.eq(external.clone()));
     }
     if let Some(after) = after {
         q = q.filter(accounts::id.gt(after.to_string()));

@@ -49,6 +49,7 @@ struct EditableColumns {
     #[diesel(deserialize_as = String, serialize_as = String)]
     preferred_channel: PreferredChannel,
     active: bool,
+    external_id: Option<String>,
     #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     updated_at: DateTime<Utc>,
 }
@@ -66,6 +67,7 @@ impl EditableColumns {
             visibility: f.visibility,
             preferred_channel: f.preferred_channel,
             active: f.active,
+            external_id: f.external_id.clone(),
             updated_at: now_micros().and_utc(),
         }
     }
@@ -88,6 +90,8 @@ pub struct Contact {
     pub preferred_channel: PreferredChannel,
     pub password_hash: Option<String>,
     pub active: bool,
+    /// The person's id in the supplier's other systems (CRM).
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -105,6 +109,7 @@ pub struct ContactFields {
     pub visibility: ContactVisibility,
     pub preferred_channel: PreferredChannel,
     pub active: bool,
+    pub external_id: Option<String>,
 }
 
 fn corrupt(id: &str, what: &str) -> StoreError {
@@ -131,6 +136,7 @@ fn assemble(row: ContactRow, emails: Vec<String>) -> Result<Contact, StoreError>
         preferred_channel: f.preferred_channel,
         password_hash: row.password_hash,
         active: f.active,
+        external_id: f.external_id,
         created_at: row.created_at,
         updated_at: f.updated_at,
     })
@@ -194,6 +200,16 @@ fn write_emails(
     Ok(())
 }
 
+/// The only unique column of the row itself is the external id.
+fn external_id_taken(e: DieselError) -> StoreError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            StoreError::Conflict("another contact already has this external id")
+        }
+        other => other.into(),
+    }
+}
+
 /// One primary contact per account: marking one clears the others.
 fn clear_other_primaries(
     conn: &mut DbConnection,
@@ -226,7 +242,8 @@ pub fn insert(
             password_hash: None,
             created_at: now_micros().and_utc(),
         })
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(external_id_taken)?;
     write_emails(conn, &id_text, &fields.emails)?;
     if fields.is_primary {
         clear_other_primaries(conn, &account_text, &id_text)?;
@@ -242,7 +259,8 @@ pub fn update(
     let (id, account) = (existing.id.to_string(), existing.account_id.to_string());
     diesel::update(contacts::table.find(&id))
         .set(EditableColumns::new(fields))
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(external_id_taken)?;
     if existing.emails != fields.emails {
         write_emails(conn, &id, &fields.emails)?;
     }

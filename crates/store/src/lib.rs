@@ -17,6 +17,7 @@ pub mod attachment;
 pub mod audit;
 pub mod audit_tree;
 pub mod canned;
+pub mod cards;
 pub mod case;
 pub mod changes;
 pub mod chat;

@@ -104,6 +104,7 @@ diesel::table! {
         custom_fields -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        external_id -> Nullable<Text>,
     }
 }
 
@@ -131,6 +132,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        external_id -> Nullable<Text>,
     }
 }
 
@@ -641,5 +643,16 @@ diesel::table! {
         required -> Bool,
         updated_by -> Text,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    customer_card_sources (id) {
+        id -> Text,
+        name -> Text,
+        url -> Text,
+        sealed_secret -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
     }
 }

@@ -1004,6 +1004,7 @@ async fn mail_import_reads_files_maildir_and_mbox_once(db: &TestDatabase) {
             owner_id: None,
             notes: String::new(),
             custom_fields: serde_json::Map::new(),
+            external_id: None,
         },
     )
     .unwrap();

@@ -31,6 +31,7 @@ fn account(store: &Store) -> rapport_store::account::Account {
         owner_id: None,
         notes: "Quarterly billing".into(),
         custom_fields: custom,
+        external_id: Some("CRM-4711".into()),
     };
     let mut conn = store.conn().unwrap();
     rapport_store::account::insert(&mut conn, &fields).unwrap()
@@ -60,6 +61,7 @@ async fn every_kind_of_column_reads_back_as_written_and_damage_is_an_error(db: &
             visibility: rapport_domain::ContactVisibility::parse("own_cases").unwrap(),
             preferred_channel: rapport_domain::PreferredChannel::parse("email").unwrap(),
             active: true,
+            external_id: None,
         },
     )
     .unwrap();

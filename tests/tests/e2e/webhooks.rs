@@ -15,11 +15,11 @@ use super::directory::{ok, world};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
+pub(crate) struct Received {
+    pub(crate) id: String,
+    pub(crate) timestamp: String,
+    pub(crate) signature: String,
+    pub(crate) body: String,
 }
 
 /// A receiver on loopback that answers with `status`.
@@ -122,7 +122,7 @@ async fn deliveries(app: &TestApp, admin: &str, endpoint: &str) -> Value {
 }
 
 /// Checks a delivery as a receiver following Standard Webhooks would.
-fn verify(secret: &str, r: &Received) {
+pub(crate) fn verify(secret: &str, r: &Received) {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.strip_prefix("whsec_").expect("whsec_ prefix"))
         .expect("base64 secret");

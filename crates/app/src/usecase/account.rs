@@ -33,6 +33,8 @@ pub struct AccountInput {
     pub owner_id: Option<Option<StaffId>>,
     pub notes: Option<String>,
     pub custom_fields: Option<Map<String, Value>>,
+    /// The account's id in the supplier's other systems; `Some(None)` clears it.
+    pub external_id: Option<Option<String>>,
 }
 
 /// An account with what its page shows.
@@ -130,6 +132,9 @@ fn resolve(
         }
         fields.custom_fields = custom.clone();
     }
+    if let Some(external) = &input.external_id {
+        fields.external_id = optional_text("external_id", external.as_deref(), 200, false)?;
+    }
     Ok(fields)
 }
 
@@ -143,6 +148,7 @@ fn snapshot(f: &AccountFields) -> Value {
         "owner_id": f.owner_id.map(|o| o.to_string()),
         "notes": f.notes,
         "custom_fields": f.custom_fields,
+        "external_id": f.external_id,
     })
 }
 
@@ -178,6 +184,7 @@ pub(super) fn create_in(
         owner_id: None,
         notes: String::new(),
         custom_fields: Map::new(),
+        external_id: None,
     };
     let fields = resolve(conn, state, input, base)?;
     let created = account::insert(conn, &fields)?;
@@ -227,6 +234,7 @@ pub(super) fn update_in(
             owner_id: current.owner_id,
             notes: current.notes.clone(),
             custom_fields: current.custom_fields.clone(),
+            external_id: current.external_id.clone(),
         };
         let before = snapshot(&base);
         let fields = resolve(conn, state, input, base)?;

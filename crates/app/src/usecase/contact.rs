@@ -32,6 +32,8 @@ pub struct ContactInput {
     pub visibility: Option<ContactVisibility>,
     pub preferred_channel: Option<PreferredChannel>,
     pub active: Option<bool>,
+    /// The person's id in the supplier's other systems; `Some(None)` clears it.
+    pub external_id: Option<Option<String>>,
 }
 
 fn staff_actor(who: &Principal) -> Result<Actor, UseCaseError> {
@@ -85,6 +87,9 @@ fn resolve(input: &ContactInput, mut f: ContactFields) -> Result<ContactFields, 
     if let Some(v) = input.active {
         f.active = v;
     }
+    if let Some(external) = &input.external_id {
+        f.external_id = optional_text("external_id", external.as_deref(), 200, false)?;
+    }
     Ok(f)
 }
 
@@ -100,6 +105,7 @@ fn snapshot(f: &ContactFields) -> Value {
         "visibility": f.visibility.as_str(),
         "preferred_channel": f.preferred_channel.as_str(),
         "active": f.active,
+        "external_id": f.external_id,
     })
 }
 
@@ -115,6 +121,7 @@ fn fields_of(c: &Contact) -> ContactFields {
         visibility: c.visibility,
         preferred_channel: c.preferred_channel,
         active: c.active,
+        external_id: c.external_id.clone(),
     }
 }
 
@@ -176,6 +183,7 @@ pub(super) fn create_in(
         visibility: ContactVisibility::OwnCases,
         preferred_channel: PreferredChannel::Email,
         active: true,
+        external_id: None,
     };
     let fields = resolve(input, base)?;
     managed_account(conn, state, who, account)?;

@@ -375,6 +375,7 @@ fn sender_contact(
             visibility: ContactVisibility::OwnCases,
             preferred_channel: PreferredChannel::Email,
             active: true,
+            external_id: None,
         },
     )?;
     super::record(
@@ -415,6 +416,7 @@ fn prospect_account(
                 "Created for mail from senders no account knows (mail.unknown_senders = prospect)."
                     .into(),
             custom_fields: serde_json::Map::new(),
+            external_id: None,
         },
     )?;
     super::record(

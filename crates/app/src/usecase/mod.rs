@@ -10,6 +10,7 @@ pub mod appointment;
 pub mod audit;
 pub mod audit_tree;
 pub mod canned;
+pub mod cards;
 pub mod case;
 pub mod chat;
 pub mod contact;

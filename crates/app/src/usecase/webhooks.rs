@@ -50,7 +50,7 @@ const RESPONSE_KEPT: usize = 2_000;
 /// Rows of the change log read per round.
 const PAGE: i64 = 500;
 
-fn admin_of(who: &Principal) -> Result<StaffId, UseCaseError> {
+pub(super) fn admin_of(who: &Principal) -> Result<StaffId, UseCaseError> {
     match who {
         Principal::Staff {
             id,
@@ -75,7 +75,7 @@ pub struct Registered {
     pub secret: String,
 }
 
-fn check_url(raw: &str) -> Result<String, UseCaseError> {
+pub(super) fn check_url(raw: &str) -> Result<String, UseCaseError> {
     let url = raw.trim();
     let rest = url
         .strip_prefix("https://")

@@ -396,6 +396,8 @@ pub struct AccountView {
     pub notes: String,
     #[schema(value_type = Object)]
     pub custom_fields: Map<String, Value>,
+    /// The account's id in your other systems (CRM, ERP), for matching.
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -412,6 +414,7 @@ impl From<&Account> for AccountView {
             owner_id: a.owner_id.map(|o| o.to_string()),
             notes: a.notes.clone(),
             custom_fields: a.custom_fields.clone(),
+            external_id: a.external_id.clone(),
             created_at: a.created_at,
             updated_at: a.updated_at,
         }
@@ -483,6 +486,9 @@ pub struct AccountBody {
     pub notes: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub custom_fields: Option<Map<String, Value>>,
+    /// The account's id in your other systems, unique; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub external_id: Option<Option<String>>,
 }
 
 /// An optional, clearable id field of a PATCH body, checked.
@@ -522,6 +528,7 @@ impl AccountBody {
             tier: self.tier,
             notes: self.notes,
             custom_fields: self.custom_fields,
+            external_id: self.external_id,
         })
     }
 }
@@ -535,6 +542,8 @@ pub struct AccountListParams {
     pub lifecycle: Option<String>,
     pub team_id: Option<String>,
     pub owner_id: Option<String>,
+    /// The account with this id in your other systems.
+    pub external_id: Option<String>,
 }
 
 /// Accounts the caller may see (agents: their teams' accounts).
@@ -551,6 +560,7 @@ pub async fn list_accounts(
     let p = params.into_inner();
     let bad = |name: &str| ApiError::InvalidQuery(format!("{name} is not valid"));
     let filter = AccountFilter {
+        external_id: p.external_id.filter(|e| !e.is_empty() && e.len() <= 200),
         search: p
             .q
             .filter(|q| !q.trim().is_empty())
@@ -670,6 +680,8 @@ pub struct ContactView {
     /// `email`, `chat`, `portal` or `phone`.
     pub preferred_channel: String,
     pub active: bool,
+    /// The person's id in your other systems (CRM), for matching.
+    pub external_id: Option<String>,
     /// Whether the contact has set a password (else they sign in by link).
     pub has_password: bool,
     pub created_at: DateTime<Utc>,
@@ -691,6 +703,7 @@ impl From<&Contact> for ContactView {
             visibility: c.visibility.as_str().to_owned(),
             preferred_channel: c.preferred_channel.as_str().to_owned(),
             active: c.active,
+            external_id: c.external_id.clone(),
             has_password: c.password_hash.is_some(),
             created_at: c.created_at,
             updated_at: c.updated_at,
@@ -714,6 +727,9 @@ pub struct ContactBody {
     pub visibility: Option<String>,
     pub preferred_channel: Option<String>,
     pub active: Option<bool>,
+    /// The person's id in your other systems, unique; `null` clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub external_id: Option<Option<String>>,
 }
 
 impl ContactBody {
@@ -744,6 +760,7 @@ impl ContactBody {
             is_primary: self.is_primary,
             portal_access: self.portal_access,
             active: self.active,
+            external_id: self.external_id,
         })
     }
 }

@@ -5,6 +5,7 @@ mod appointments;
 mod audit;
 mod auth;
 mod canned;
+mod cards;
 mod cases;
 mod chat;
 pub mod client_address;
@@ -75,6 +76,16 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/auth/sso/staff").route(web::get().to(sso::start_staff)))
             .service(get("/auth/sso/contact").route(web::get().to(sso::start_contact)))
             .service(get("/auth/sso/callback").route(web::get().to(sso::callback)))
+            .service(
+                resource("/api/v1/customer-cards", "GET, POST")
+                    .route(web::get().to(cards::list))
+                    .route(web::post().to(cards::register)),
+            )
+            .service(
+                resource("/api/v1/customer-cards/{id}", "DELETE")
+                    .route(web::delete().to(cards::remove)),
+            )
+            .service(get("/api/v1/cases/{id}/cards").route(web::get().to(cards::of_case)))
             .service(get("/api/v1/auth/sso").route(web::get().to(sso::offer)))
             .service(get("/api/v1/auth/sso/contact").route(web::get().to(sso::contact_offer)))
             .service(post("/api/v1/auth/sso/redeem").route(web::post().to(sso::redeem)))

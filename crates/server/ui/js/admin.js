@@ -41,7 +41,7 @@ async function start() {
   const sections = {
     staff: ["Staff", staffSection], teams: ["Teams", teamsSection], accounts: ["Accounts", accountsSection],
     contacts: ["Contacts", contactsSection], import: ["Import and export", importSection], widget: ["Chat widget", widgetSection],
-    sla: ["Service levels", slaSection], tokens: ["API tokens", tokensSection], webhooks: ["Webhooks", webhooksSection],
+    sla: ["Service levels", slaSection], tokens: ["API tokens", tokensSection], webhooks: ["Webhooks", webhooksSection], cards: ["Customer cards", cardsSection],
   };
   const nav = h("nav", { "aria-label": "Sections", class: "row" },
     ...Object.entries(sections).map(([key, [label]]) => h("button", { type: "button", class: "secondary", id: `nav-${key}`, onclick: () => open(key) }, label)));
@@ -180,15 +180,18 @@ async function accountsSection() {
       team: select(`${prefix}-team`, [["", "No dedicated team"], ...teams.map((t) => [t.id, t.name])], a?.team_id || ""),
       owner: select(`${prefix}-owner`, [["", "No owner"], ...owners.map((s) => [s.id, s.display_name])], a?.owner_id || ""),
       notes: h("textarea", { id: `${prefix}-notes` }, a?.notes || ""),
+      external: h("input", { id: `${prefix}-external`, value: a?.external_id || "", placeholder: "CRM-4711" }),
     };
     const nodes = [...field(`${prefix}-name`, "Name", inputs.name), ...field(`${prefix}-domains`, "Email domains (comma-separated; mail from them reaches this account)", inputs.domains),
       ...field(`${prefix}-tier`, "Tier (decides the service levels)", inputs.tier), ...field(`${prefix}-lifecycle`, "Lifecycle", inputs.lifecycle),
-      ...field(`${prefix}-team`, "Dedicated team", inputs.team), ...field(`${prefix}-owner`, "Account owner", inputs.owner), ...field(`${prefix}-notes`, "Notes (staff only)", inputs.notes)];
+      ...field(`${prefix}-team`, "Dedicated team", inputs.team), ...field(`${prefix}-owner`, "Account owner", inputs.owner), ...field(`${prefix}-notes`, "Notes (staff only)", inputs.notes),
+      ...field(`${prefix}-external`, "Id in your CRM or ERP (for matching, optional)", inputs.external)];
     const body = () => ({
       name: inputs.name.value,
       domains: inputs.domains.value.split(",").map((d) => d.trim()).filter(Boolean),
       tier: inputs.tier.value, lifecycle: inputs.lifecycle.value,
       team_id: inputs.team.value || null, owner_id: inputs.owner.value || null, notes: inputs.notes.value,
+      external_id: inputs.external.value.trim() || null,
     });
     return { nodes, body };
   };
@@ -272,14 +275,17 @@ async function contactsSection() {
       visibility: select(`${prefix}-visibility`, VISIBILITIES, c?.visibility || "own_cases"),
       portal: checkbox(`${prefix}-portal`, "May sign in to the portal and chat", c ? c.portal_access : true),
       active: checkbox(`${prefix}-active`, "Active (deactivated contacts cannot sign in and get no mail)", c ? c.active : true),
+      external: h("input", { id: `${prefix}-external`, value: c?.external_id || "", placeholder: "CRM contact id" }),
     };
     const nodes = [...field(`${prefix}-name`, "Name", inputs.name), ...field(`${prefix}-email`, "Email addresses (comma-separated; the first is the main one)", inputs.emails),
       ...field(`${prefix}-function`, "Function at the client", inputs.fn), ...field(`${prefix}-title`, "Job title", inputs.title),
-      ...field(`${prefix}-phone`, "Phone", inputs.phone), ...field(`${prefix}-visibility`, "Sees in the portal", inputs.visibility), inputs.portal, inputs.active];
+      ...field(`${prefix}-phone`, "Phone", inputs.phone), ...field(`${prefix}-visibility`, "Sees in the portal", inputs.visibility), inputs.portal, inputs.active,
+      ...field(`${prefix}-external`, "Id in your CRM (for matching, optional)", inputs.external)];
     const body = () => ({
       name: inputs.name.value, emails: inputs.emails.value.split(",").map((e) => e.trim()).filter(Boolean), function: inputs.fn.value,
       title: inputs.title.value || null, phone: inputs.phone.value || null, visibility: inputs.visibility.value,
       portal_access: inputs.portal.querySelector("input").checked, active: inputs.active.querySelector("input").checked,
+      external_id: inputs.external.value.trim() || null,
     });
     return { nodes, body };
   };
@@ -462,6 +468,27 @@ async function webhooksSection() {
     await reopen(`${r.url} receives ${r.events.join(", ")}.`);
     document.getElementById("section-status")?.after(h("p", { class: "notice", role: "status", id: "w-secret-shown" },
       "Signing secret (copy it now, it is shown once): ", h("code", { id: "w-secret-value" }, r.secret)));
+  })];
+}
+
+// ---------- customer cards ----------
+
+async function cardsSection() {
+  const sources = await api.get("/api/v1/customer-cards");
+  const name = h("input", { id: "cc-name", required: true, placeholder: "ERP" });
+  const url = h("input", { id: "cc-url", type: "url", required: true, placeholder: "https://" });
+  const rows = sources.map((s) => [s.name, s.url, until(s.created_at),
+    h("button", { type: "button", class: "secondary small", id: `cc-remove-${s.id}`, onclick: async () => {
+      try { await api.del(`/api/v1/customer-cards/${s.id}`); reopen(`${s.name} is no longer asked.`); } catch (err) { reopen(err.message); }
+    } }, "Remove")]);
+  return [h("section", { class: "card" }, h("h2", {}, "Customer cards"),
+    h("p", { class: "meta" }, "When an agent opens a case, Rapport asks each of your systems (CRM, ERP, billing) what it knows of the case's account and contact, and shows the answer beside the case. Each request is a signed POST (Standard Webhooks) of the account and contact with their external ids; the system answers with JSON: a title, rows of label and value, and links. Answers are reused for five minutes; a system that does not answer within three seconds is shown as such."),
+    sources.length === 0 ? h("p", {}, "No system is asked yet.") : table(["Name", "URL", "Added", ""], rows, "cc-list")),
+  form("cc-form", "Ask a system", [...field("cc-name", "Name (the card's title when the system gives none)", name), ...field("cc-url", "URL Rapport asks", url)], "Add system", async () => {
+    const r = await api.post("/api/v1/customer-cards", { name: name.value, url: url.value });
+    await reopen(`${r.name} is asked when a case opens.`);
+    document.getElementById("section-status")?.after(h("p", { class: "notice", role: "status", id: "cc-secret-shown" },
+      "Signing secret (copy it now, it is shown once): ", h("code", { id: "cc-secret-value" }, r.secret)));
   })];
 }
 

@@ -249,6 +249,18 @@ export class CasePage {
           h("span", { class: "meta" }, ` · ${STATUS_NAMES[o.status]} · ${staffName.get(o.assignee_id) || "unassigned"}`))))
         : h("p", { class: "meta" }, "None."),
     ].filter(Boolean));
+    // What your other systems know of this client, as they answer.
+    const cards = h("div", { id: "c-cards", "aria-live": "polite" });
+    cur.context.append(cards);
+    const answers = await api.get(`/api/v1/cases/${detail.id}/cards`).catch(() => []);
+    if (this.current !== cur) return;
+    cards.replaceChildren(...answers.map((x) => x.card
+      ? h("section", { class: "customer-card", "data-source": x.source },
+        h("h3", {}, x.card.title),
+        x.card.rows.length ? h("dl", { class: "facts" }, ...x.card.rows.flatMap((r) => [h("dt", {}, r.label), h("dd", {}, r.value)])) : null,
+        x.card.links.length ? h("ul", { class: "plain" }, ...x.card.links.map((l) => h("li", {},
+          h("a", { href: l.url, target: "_blank", rel: "noopener noreferrer" }, l.label)))) : null)
+      : h("p", { class: "meta", "data-source": x.source }, `${x.source}: no card, ${x.error}.`)));
   }
 
   /// Versions of edited entries for staff; redaction for admins.
