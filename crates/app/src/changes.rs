@@ -97,6 +97,20 @@ pub fn record(
         .iter()
         .map(|c| {
             let (case, entry, data) = match c {
+                // Whether a contact was in the chat when the team answered
+                // is a fact of this moment: consumers that read the log
+                // later (the offline email) need it as it was.
+                Change::EntryAdded(e)
+                    if e.kind == rapport_domain::EntryKind::Chat
+                        && matches!(e.author, Author::Staff(_)) =>
+                {
+                    let present = state.chat.rooms.contact_following(e.case_id);
+                    (
+                        Some(e.case_id),
+                        Some(e.id),
+                        serde_json::json!({ "contact_present": present }),
+                    )
+                }
                 Change::EntryAdded(e) | Change::EntryUpdated(e) => {
                     (Some(e.case_id), Some(e.id), Value::Null)
                 }
@@ -282,14 +296,44 @@ pub fn forget_old(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<usize, UseCaseError> {
     let mut conn = state.store.conn()?;
-    // Webhooks read the log at their own pace: what they have not turned
-    // into deliveries yet stays.
-    let webhooks = rapport_store::webhook::cursor_if_any(&mut conn)?;
+    // Some consumers read the log at their own pace (webhooks, the chat's
+    // offline email): what the slowest has not read yet stays.
+    let slowest = rapport_store::consumer_cursor::slowest(&mut conn)?;
     Ok(rapport_store::changes::forget_before(
         &mut conn,
         now - KEEP,
-        webhooks,
+        slowest,
     )?)
+}
+
+/// Reads the log after `cursor` for the consumer `name`, handing each new
+/// row to `each` in id order, and records how far it got (persisted, so a
+/// restart goes on from there). Returns when it has caught up.
+pub fn read_log(
+    state: &AppState,
+    name: &str,
+    cursor: &mut Cursor,
+    mut each: impl FnMut(&mut DbConnection, &ChangeRow) -> Result<(), UseCaseError>,
+) -> Result<(), UseCaseError> {
+    let mut conn = state.store.conn()?;
+    loop {
+        let rows = rapport_store::changes::after(&mut conn, cursor.through(), PAGE)?;
+        let now = Instant::now();
+        let mut fresh = 0;
+        for row in &rows {
+            if !cursor.is_new(row.id) {
+                continue;
+            }
+            fresh += 1;
+            each(&mut conn, row)?;
+            cursor.take(row.id, now);
+        }
+        cursor.advance(now);
+        rapport_store::consumer_cursor::advance(&mut conn, name, cursor.through())?;
+        if rows.len() < PAGE as usize || fresh == 0 {
+            return Ok(());
+        }
+    }
 }
 
 /// How long a missing id is waited for: a change numbered before another

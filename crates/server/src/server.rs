@@ -2,7 +2,7 @@
 //! secrets and database, then run the HTTP server until SIGTERM/SIGINT.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
@@ -286,6 +286,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
         .run();
     spawn_sla_worker(state.clone());
     spawn_chat_digest_worker(state.clone());
+    spawn_offline_email_consumer(state.clone());
     spawn_upkeep(state.clone());
     crate::webhooks::spawn(state.clone());
     spawn_audit_checkpoints(state.clone());
@@ -328,6 +329,36 @@ fn spawn_chat_digest_worker(state: AppState) {
         "emailing missed chat answers",
         |state| {
             crate::usecase::chat::send_due_offline_digests(state, chrono::Utc::now())?;
+            Ok(())
+        },
+    );
+}
+
+/// Reads the change log for chat answers no contact was there to see and
+/// schedules their digests (every second; a restart goes on from the
+/// persisted cursor, only new answers count the first time).
+fn spawn_offline_email_consumer(state: AppState) {
+    let cursor: Arc<Mutex<Option<crate::changes::Cursor>>> = Arc::default();
+    spawn_periodic(
+        state,
+        Duration::from_secs(1),
+        "scheduling emails of missed chat answers",
+        move |state| {
+            let mut guard = cursor.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.is_none() {
+                let mut conn = state.store.conn()?;
+                let newest = rapport_store::changes::last_id(&mut conn)?;
+                *guard = Some(crate::changes::Cursor::starting_at(
+                    rapport_store::consumer_cursor::cursor(
+                        &mut conn,
+                        crate::usecase::chat::OFFLINE_EMAIL,
+                        newest,
+                    )?,
+                ));
+            }
+            if let Some(c) = guard.as_mut() {
+                crate::usecase::chat::email_absent_contacts(state, c)?;
+            }
             Ok(())
         },
     );
@@ -387,8 +418,9 @@ fn spawn_periodic(
     state: AppState,
     every: Duration,
     what: &'static str,
-    work: fn(&AppState) -> Result<(), crate::usecase::UseCaseError>,
+    work: impl Fn(&AppState) -> Result<(), crate::usecase::UseCaseError> + Send + Sync + 'static,
 ) {
+    let work = Arc::new(work);
     actix_web::rt::spawn(async move {
         let mut interval = tokio::time::interval(every);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -397,7 +429,7 @@ fn spawn_periodic(
             if !state.schema.is_current() {
                 continue;
             }
-            let state = state.clone();
+            let (state, work) = (state.clone(), work.clone());
             match crate::blocking::spawn(move || work(&state)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {

@@ -60,8 +60,10 @@ impl Dispatcher {
                 // From the start of the log the first time: endpoints only
                 // take what was committed after they were registered.
                 let mut conn = s.store.conn()?;
-                *guard = Some(Cursor::starting_at(rapport_store::webhook::cursor(
-                    &mut conn, 0,
+                *guard = Some(Cursor::starting_at(rapport_store::consumer_cursor::cursor(
+                    &mut conn,
+                    webhooks::CONSUMER,
+                    0,
                 )?));
             }
             match guard.as_mut() {

@@ -23,6 +23,7 @@ pub mod changes;
 pub mod chat;
 mod column;
 mod connection;
+pub mod consumer_cursor;
 pub mod contact;
 pub mod csat;
 mod database_url;

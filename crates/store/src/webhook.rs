@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use crate::column::{JsonText, OptUtcStamp, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
-use crate::schema::{webhook_cursor, webhook_deliveries, webhook_endpoints};
+use crate::schema::{webhook_deliveries, webhook_endpoints};
 use crate::time::now_micros;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -99,47 +99,6 @@ pub fn set_disabled(
         ))
         .execute(conn)?
         == 1)
-}
-
-/// The last change id turned into deliveries; starts at `start` the first
-/// time it is asked.
-pub fn cursor(conn: &mut DbConnection, start: i64) -> Result<i64, StoreError> {
-    let found: Option<i64> = webhook_cursor::table
-        .find("webhooks")
-        .select(webhook_cursor::through_id)
-        .first(conn)
-        .optional()?;
-    if let Some(id) = found {
-        return Ok(id);
-    }
-    diesel::insert_into(webhook_cursor::table)
-        .values((
-            webhook_cursor::name.eq("webhooks"),
-            webhook_cursor::through_id.eq(start),
-        ))
-        .execute(conn)?;
-    Ok(start)
-}
-
-/// The last change id turned into deliveries, if webhooks ever ran.
-pub fn cursor_if_any(conn: &mut DbConnection) -> Result<Option<i64>, StoreError> {
-    Ok(webhook_cursor::table
-        .find("webhooks")
-        .select(webhook_cursor::through_id)
-        .first(conn)
-        .optional()?)
-}
-
-/// Moves the cursor forward (never back).
-pub fn advance_cursor(conn: &mut DbConnection, through: i64) -> Result<(), StoreError> {
-    diesel::update(
-        webhook_cursor::table
-            .find("webhooks")
-            .filter(webhook_cursor::through_id.lt(through)),
-    )
-    .set(webhook_cursor::through_id.eq(through))
-    .execute(conn)?;
-    Ok(())
 }
 
 pub fn insert_delivery(conn: &mut DbConnection, d: &Delivery) -> Result<(), StoreError> {

@@ -975,32 +975,6 @@ pub fn post(
     client_message_id: Option<&str>,
     uploads: Vec<Upload>,
 ) -> Result<Posted, UseCaseError> {
-    post_and_then(
-        state,
-        who,
-        id,
-        kind,
-        body,
-        client_message_id,
-        uploads,
-        |_, _| Ok(()),
-    )
-}
-
-/// [`post`], with `then` run in the same transaction once the entry is new
-/// (not a repeated `client_message_id`): what must happen with the message
-/// or not at all.
-#[allow(clippy::too_many_arguments)]
-pub fn post_and_then(
-    state: &AppState,
-    who: &Principal,
-    id: CaseId,
-    kind: EntryKind,
-    body: &str,
-    client_message_id: Option<&str>,
-    uploads: Vec<Upload>,
-    then: impl FnOnce(&mut DbConnection, &Posted) -> Result<(), UseCaseError>,
-) -> Result<Posted, UseCaseError> {
     let result = super::commit(state, |conn, changes| {
         let posted = post_in(
             conn,
@@ -1014,7 +988,6 @@ pub fn post_and_then(
             Door::Api,
         )?;
         if !posted.duplicate {
-            then(conn, &posted)?;
             *changes = post_changes(&posted, who);
         }
         Ok(posted)

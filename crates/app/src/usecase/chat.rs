@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use rapport_chat::{CaseSummary, EntryView, Person};
 use rapport_domain::{CaseId, Channel, ContactId, EntryId, EntryKind, Principal, StaffId};
-use rapport_store::DbConnection;
 use rapport_store::case::{self as store_case, Author, Case, Entry};
 use rapport_store::chat::Holder;
 use serde_json::json;
@@ -292,8 +291,7 @@ pub fn send(
     } else {
         EntryKind::Chat
     };
-    let to_absent = user.is_staff() && !note && !state.chat.rooms.contact_following(id);
-    case::post_and_then(
+    case::post(
         state,
         &user.principal,
         id,
@@ -301,12 +299,6 @@ pub fn send(
         body,
         Some(client_message_id),
         Vec::new(),
-        |conn, posted| {
-            if to_absent {
-                email_absent_contacts(conn, state, posted)?;
-            }
-            Ok(())
-        },
     )
 }
 
@@ -380,27 +372,48 @@ pub fn mark_read(
     )?)
 }
 
-/// An agent answered while no contact of the case was in the chat: a
-/// digest is due `chat.offline_email_after_secs` from now, unless one
-/// already waits (then this answer joins it). Answers after that digest
-/// went out start the next one: while a contact stays away they get at
-/// most one email per wait, each with only what is new and unread.
-fn email_absent_contacts(
-    conn: &mut DbConnection,
+/// The name the offline email reads the change log under.
+pub const OFFLINE_EMAIL: &str = "offline_email";
+
+/// A consumer of the change log: for each chat answer of the team committed
+/// while no contact of the case was in the chat (as the change recorded it
+/// at commit), a digest is due
+/// `chat.offline_email_after_secs` later, unless one already waits (then
+/// the answer joins it). Answers after that digest went out start the next
+/// one: while a contact stays away they get at most one email per wait,
+/// each with only what is new and unread. Reads from `cursor` (persisted,
+/// so a restart goes on where it stopped); returns how many answers were
+/// scheduled.
+pub fn email_absent_contacts(
     state: &AppState,
-    posted: &Posted,
-) -> Result<(), UseCaseError> {
-    let due = Utc::now()
-        + chrono::Duration::seconds(
-            i64::try_from(state.config.settings.chat.offline_email_after_secs).unwrap_or(120),
-        );
-    let floor = store_case::entry_before(conn, posted.case.id, posted.entry.id)?;
-    Ok(rapport_store::chat::schedule_offline_digest(
-        conn,
-        posted.case.id,
-        due,
-        floor,
-    )?)
+    cursor: &mut crate::changes::Cursor,
+) -> Result<usize, UseCaseError> {
+    let wait = Duration::seconds(
+        i64::try_from(state.config.settings.chat.offline_email_after_secs).unwrap_or(120),
+    );
+    let mut scheduled = 0;
+    crate::changes::read_log(state, OFFLINE_EMAIL, cursor, |conn, row| {
+        let absent = row.kind == "entry_added"
+            && serde_json::from_str::<serde_json::Value>(&row.data)
+                .is_ok_and(|d| d["contact_present"] == false);
+        if absent
+            && let Some(entry_id) = row.entry_id
+            && let Some(entry) = store_case::find_entry(conn, entry_id)?
+        {
+            state.store.write(|conn| {
+                let floor = store_case::entry_before(conn, entry.case_id, entry.id)?;
+                rapport_store::chat::schedule_offline_digest(
+                    conn,
+                    entry.case_id,
+                    Utc::now() + wait,
+                    floor,
+                )
+            })?;
+            scheduled += 1;
+        }
+        Ok(())
+    })?;
+    Ok(scheduled)
 }
 
 /// Sends every digest due at `now`; returns how many emails were queued.

@@ -21,6 +21,9 @@ use super::input::invalid;
 use crate::changes::{Change, Cursor};
 use crate::state::AppState;
 
+/// The name webhooks read the change log under.
+pub const CONSUMER: &str = "webhooks";
+
 /// Every event an endpoint can receive.
 pub const EVENTS: &[&str] = &[
     "case.opened",
@@ -46,9 +49,6 @@ pub const ATTEMPT_LEASE_SECS: i64 = 60;
 
 /// What a receiver's answer is kept of, in the delivery log.
 const RESPONSE_KEPT: usize = 2_000;
-
-/// Rows of the change log read per round.
-const PAGE: i64 = 500;
 
 pub(super) fn admin_of(who: &Principal) -> Result<StaffId, UseCaseError> {
     match who {
@@ -377,30 +377,15 @@ fn payload(event: &str, at: DateTime<Utc>, data: Value) -> String {
 /// change's and the endpoint's), so nodes doing it at once, or a retry
 /// after a crash, never send an event twice. Returns how many were queued.
 pub fn dispatch(state: &AppState, cursor: &mut Cursor) -> Result<usize, UseCaseError> {
-    let mut conn = state.store.conn()?;
-    let endpoints: Vec<Endpoint> = store::endpoints(&mut conn)?;
+    let endpoints: Vec<Endpoint> = store::endpoints(&mut *state.store.conn()?)?;
     let mut queued = 0;
-    loop {
-        let rows: Vec<ChangeRow> =
-            rapport_store::changes::after(&mut conn, cursor.through(), PAGE)?;
-        let now = std::time::Instant::now();
-        let mut fresh = 0;
-        for row in &rows {
-            if !cursor.is_new(row.id) {
-                continue;
-            }
-            fresh += 1;
-            if !endpoints.is_empty() {
-                queued += queue_change(state, &mut conn, &endpoints, row)?;
-            }
-            cursor.take(row.id, now);
+    crate::changes::read_log(state, CONSUMER, cursor, |conn, row| {
+        if !endpoints.is_empty() {
+            queued += queue_change(state, conn, &endpoints, row)?;
         }
-        cursor.advance(now);
-        store::advance_cursor(&mut conn, cursor.through())?;
-        if rows.len() < PAGE as usize || fresh == 0 {
-            return Ok(queued);
-        }
-    }
+        Ok(())
+    })?;
+    Ok(queued)
 }
 
 fn queue_change(
