@@ -38,6 +38,7 @@ pub mod notify;
 mod pool;
 mod raw;
 pub mod report;
+pub mod role_policy;
 pub mod schema;
 pub mod search;
 pub mod session;

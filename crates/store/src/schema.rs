@@ -656,3 +656,12 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    role_policies (role) {
+        role -> Text,
+        totp_required -> Bool,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}

@@ -81,6 +81,15 @@ pub fn find_endpoint(conn: &mut DbConnection, id: &str) -> Result<Option<Endpoin
 
 /// Removes an endpoint with its delivery log.
 pub fn delete_endpoint(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+    // On PostgreSQL a node queueing a delivery for this endpoint at the same
+    // moment would add one between the two deletes (its foreign key check
+    // only shares the row): lock the endpoint first, so it waits and then
+    // finds the endpoint gone. SQLite writes one transaction at a time.
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query("SELECT id FROM webhook_endpoints WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(id)
+            .execute(pg)?;
+    }
     diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id)))
         .execute(conn)?;
     Ok(diesel::delete(webhook_endpoints::table.find(id)).execute(conn)? == 1)

@@ -186,6 +186,8 @@ pub(crate) fn conversation_rows(w: &World, ids: &ConversationIds) -> Vec<MatrixR
         (Method::POST, "/api/v1/auth/contact/magic-link".into(), Some(json!({"email": "nobody-{n}@acme.example"})), [202; 11]),
         (Method::POST, "/api/v1/auth/contact/magic-link/redeem".into(), Some(json!({"token": "forged-{n}"})), [401; 11]),
         (Method::POST, "/api/v1/auth/contact/code".into(), Some(json!({"email": "nobody-{n}@acme.example", "code": "ABCD-EFGH"})), [401; 11]),
+        (Method::GET, "/api/v1/security/second-factor".into(), None, [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200]),
+        (Method::PUT, "/api/v1/security/second-factor/agent".into(), Some(json!({"required": false})), [401, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200]),
         (Method::GET, "/api/v1/auth/sso".into(), None, [200; 11]),
         (Method::GET, "/api/v1/auth/sso/contact?email=anna%40acme.example".into(), None, [200; 11]),
         (Method::POST, "/api/v1/auth/sso/redeem".into(), Some(json!({"code": "forged-{n}"})), [401; 11]),

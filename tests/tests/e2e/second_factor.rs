@@ -276,3 +276,97 @@ async fn an_admin_sets_up_two_step_sign_in_in_the_browser_and_signs_in_with_a_co
     b.wait_text("#who", "Sign out").await;
     b.quit().await;
 }
+
+e2e_test!(an_admin_requires_two_step_sign_in_of_a_role_on_the_staff_page);
+async fn an_admin_requires_two_step_sign_in_of_a_role_on_the_staff_page(db: &TestDatabase) {
+    use rapport_tests::browser::Driver;
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn_with(db, |s| s.auth.totp_required_roles = vec!["admin".into()]).await;
+    let admin = seed::staff(db, "admin");
+    let auditor = seed::staff(db, "auditor");
+    // The admin sets up their own second factor first (the configuration
+    // requires one of admins), then opens the staff page.
+    let session = ok(sign_in(&app, &admin, json!({})).await, 200).await;
+    let token = session["access_token"].as_str().unwrap().to_owned();
+    let secret = ok(
+        app.post_as(&token, "/api/v1/me/totp", &json!({})).await,
+        200,
+    )
+    .await["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        app.post_as(
+            &token,
+            "/api/v1/me/totp/confirm",
+            &json!({"code": current_code(&secret)}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    // Set up, the refreshed session is a full one.
+    let full = ok(
+        app.post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": session["refresh_token"]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let token = full["access_token"].as_str().unwrap().to_owned();
+    let b = driver.browser().await;
+    b.goto(&format!("{}/admin", app.base_url)).await;
+    super::ui::staff_sign_in(&b, &admin.0, &admin.1).await;
+    b.wait_text("#second-step", "authenticator").await;
+    b.type_into("#totp-code", &next_code(&secret)).await;
+    b.click("form button[type=submit]").await;
+    b.wait_text("#s-second-factor", "Two-step sign-in by role")
+        .await;
+    // Admins are required by the configuration: the box cannot be cleared.
+    assert_eq!(
+        b.script(
+            "const i = document.getElementById('s-totp-admin'); return [i.checked, i.disabled]"
+        )
+        .await,
+        json!([true, true])
+    );
+    // Auditors sign in with the password alone until the admin ticks them.
+    let before = ok(sign_in(&app, &auditor, json!({})).await, 200).await;
+    assert_eq!(before["totp_enrolment_required"], false);
+    b.click("#s-totp-auditor").await;
+    b.wait_text(
+        "#section-status",
+        "Every auditor now signs in with a second factor",
+    )
+    .await;
+    b.quit().await;
+    let after = ok(sign_in(&app, &auditor, json!({})).await, 200).await;
+    assert_eq!(after["totp_enrolment_required"], true);
+    let listed = ok(
+        app.get_as(&token, "/api/v1/security/second-factor").await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        listed,
+        json!([
+            {"role": "admin", "required": true, "by_config": true},
+            {"role": "agent", "required": false, "by_config": false},
+            {"role": "auditor", "required": true, "by_config": false},
+        ])
+    );
+    // What the configuration requires cannot be turned off here.
+    app.send(
+        actix_web::http::Method::PUT,
+        "/api/v1/security/second-factor/admin",
+        Some(json!({"required": false}).to_string()),
+        Some(&token),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+}

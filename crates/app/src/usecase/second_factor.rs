@@ -112,12 +112,22 @@ pub fn status(state: &AppState, who: &Principal) -> Result<Status, UseCaseError>
         } else {
             0
         },
-        required: required_for(state, role),
+        required: required_for(&mut conn, state, role)?,
     })
 }
 
-/// Whether admins made a second factor mandatory for this role.
-pub fn required_for(state: &AppState, role: StaffRole) -> bool {
+/// Whether a second factor is mandatory for this role: by the
+/// configuration (`auth.totp_required_roles`) or by an admin's policy.
+pub fn required_for(
+    conn: &mut DbConnection,
+    state: &AppState,
+    role: StaffRole,
+) -> Result<bool, UseCaseError> {
+    Ok(by_config(state, role)
+        || rapport_store::role_policy::totp_required_roles(conn)?.contains(&role))
+}
+
+fn by_config(state: &AppState, role: StaffRole) -> bool {
     state
         .config
         .settings
@@ -125,6 +135,62 @@ pub fn required_for(state: &AppState, role: StaffRole) -> bool {
         .totp_required_roles
         .iter()
         .any(|r| r == role.as_str())
+}
+
+/// A role's second-factor requirement as admins see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolePolicy {
+    pub role: StaffRole,
+    pub required: bool,
+    /// Required by the server's configuration: not changeable here.
+    pub by_config: bool,
+}
+
+/// Every role's requirement (admins).
+pub fn policies(state: &AppState, who: &Principal) -> Result<Vec<RolePolicy>, UseCaseError> {
+    super::webhooks::admin_of(who)?;
+    let set = rapport_store::role_policy::totp_required_roles(&mut *state.store.conn()?)?;
+    Ok([StaffRole::Admin, StaffRole::Agent, StaffRole::Auditor]
+        .into_iter()
+        .map(|role| RolePolicy {
+            role,
+            required: by_config(state, role) || set.contains(&role),
+            by_config: by_config(state, role),
+        })
+        .collect())
+}
+
+/// Requires a second factor of everyone of `role`, or stops (admins).
+/// People of the role without one can then only set it up.
+pub fn set_policy(
+    state: &AppState,
+    who: &Principal,
+    role: StaffRole,
+    required: bool,
+) -> Result<Vec<RolePolicy>, UseCaseError> {
+    let admin = super::webhooks::admin_of(who)?;
+    if !required && by_config(state, role) {
+        return Err(super::input::invalid(
+            "required",
+            format!(
+                "the server's configuration requires it of {}s (auth.totp_required_roles)",
+                role.as_str()
+            ),
+        ));
+    }
+    state.store.write(|conn| {
+        rapport_store::role_policy::set_totp_required(conn, role, required, admin)?;
+        super::record(
+            conn,
+            StreamName::system(),
+            Actor::new(ActorKind::Staff, admin)?,
+            "auth.totp_requirement_changed",
+            ("role", Some(role.as_str())),
+            json!({"role": role.as_str(), "required": required}),
+        )?;
+        Ok::<_, UseCaseError>(())
+    })?;
+    policies(state, who)
 }
 
 /// Starts enrolment: a new secret, not asked for at sign-in until a code

@@ -186,7 +186,7 @@ pub(super) fn issue(
         password_change: subject.password_change_required(),
         second_factor_enrolment: match subject {
             Subject::Staff(s) => {
-                super::second_factor::required_for(state, s.role)
+                super::second_factor::required_for(conn, state, s.role)?
                     && rapport_store::totp::find(conn, s.id)?
                         .is_none_or(|t| t.confirmed_at.is_none())
             }

@@ -445,3 +445,67 @@ pub async fn totp_remove(
     blocking::run(move || second_factor::remove(&state, &who.principal, staff)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// A role's second-factor requirement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RolePolicyView {
+    /// `admin`, `agent` or `auditor`.
+    pub role: String,
+    /// Everyone of the role signs in with a code from an authenticator app.
+    pub required: bool,
+    /// Required by the server's configuration (`auth.totp_required_roles`):
+    /// not changeable here.
+    pub by_config: bool,
+}
+
+fn policy_views(p: Vec<second_factor::RolePolicy>) -> Vec<RolePolicyView> {
+    p.into_iter()
+        .map(|p| RolePolicyView {
+            role: p.role.as_str().to_owned(),
+            required: p.required,
+            by_config: p.by_config,
+        })
+        .collect()
+}
+
+/// Which roles must sign in with a second factor (admins).
+#[utoipa::path(get, path = "/api/v1/security/second-factor", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "Every role", body = [RolePolicyView]),
+              (status = 403, description = "`forbidden`: admins only", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn second_factor_policies(
+    state: web::Data<AppState>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let state = state.into_inner();
+    let p = blocking::run(move || second_factor::policies(&state, &who.principal)).await?;
+    Ok(HttpResponse::Ok().json(policy_views(p)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolePolicyBody {
+    pub required: bool,
+}
+
+/// Require a second factor of everyone of a role, or stop (admins). People
+/// of the role without one can then only set it up.
+#[utoipa::path(put, path = "/api/v1/security/second-factor/{role}", tag = "auth", request_body = RolePolicyBody, security(("bearer" = [])),
+    responses((status = 200, description = "Every role, as now", body = [RolePolicyView]),
+              (status = 404, description = "`not_found`: no such role", body = super::Problem, content_type = "application/problem+json"),
+              (status = 422, description = "`validation_failed`: the configuration requires it", body = super::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "`forbidden`: admins only", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn set_second_factor_policy(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    role: web::Path<String>,
+    body: web::Json<RolePolicyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let role = rapport_domain::StaffRole::parse(&role)
+        .ok_or(crate::usecase::UseCaseError::NotFound("role"))?;
+    let required = body.into_inner().required;
+    let state = state.into_inner();
+    let p =
+        blocking::run(move || second_factor::set_policy(&state, &who.principal, role, required))
+            .await?;
+    Ok(HttpResponse::Ok().json(policy_views(p)))
+}

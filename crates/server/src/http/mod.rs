@@ -86,6 +86,14 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::delete().to(cards::remove)),
             )
             .service(get("/api/v1/cases/{id}/cards").route(web::get().to(cards::of_case)))
+            .service(
+                get("/api/v1/security/second-factor")
+                    .route(web::get().to(auth::second_factor_policies)),
+            )
+            .service(
+                resource("/api/v1/security/second-factor/{role}", "PUT")
+                    .route(web::put().to(auth::set_second_factor_policy)),
+            )
             .service(get("/api/v1/auth/sso").route(web::get().to(sso::offer)))
             .service(get("/api/v1/auth/sso/contact").route(web::get().to(sso::contact_offer)))
             .service(post("/api/v1/auth/sso/redeem").route(web::post().to(sso::redeem)))

@@ -27,6 +27,8 @@ use utoipa::OpenApi;
         super::auth::totp_begin,
         super::auth::totp_confirm,
         super::auth::totp_remove,
+        super::auth::second_factor_policies,
+        super::auth::set_second_factor_policy,
         super::cards::register,
         super::cards::list,
         super::cards::remove,

@@ -90,7 +90,8 @@ const until = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: "med
 // ---------- staff ----------
 
 async function staffSection() {
-  const [list, teams] = await Promise.all([api.get("/api/v1/staff?limit=200"), api.get("/api/v1/teams")]);
+  const [list, teams, policies] = await Promise.all([api.get("/api/v1/staff?limit=200"), api.get("/api/v1/teams"),
+    api.get("/api/v1/security/second-factor")]);
   const teamsOf = (id) => teams.filter((t) => t.members.some((m) => m.staff_id === id)).map((t) => t.name).join(", ");
   const rows = list.items.map((s) => {
     const role = select(`s-role-${s.id}`, ROLES.map((r) => [r, r]), s.role);
@@ -112,6 +113,20 @@ async function staffSection() {
   return [h("section", { class: "card" }, h("h2", {}, "Staff"),
     h("p", { class: "meta" }, "Change a role in its list; deactivating signs the person out at once. \"Send new invitation\" mails a fresh link to choose a password (for an expired invitation or a forgotten password). \"Turn off two-step sign-in\" helps someone who lost their phone and recovery codes."),
     table(["Name", "Email", "Role", "Teams", "Status", ""], rows, "staff-list")),
+  h("section", { class: "card", id: "s-second-factor" }, h("h3", {}, "Two-step sign-in by role"),
+    h("p", { class: "meta" }, "Everyone of a ticked role signs in with a code from an authenticator app besides the password; until they set one up, they can do nothing else."),
+    ...policies.map((p) => {
+      const box = checkbox(`s-totp-${p.role}`, ` ${p.role}s${p.by_config ? " (required by the server's configuration)" : ""}`, p.required);
+      const input = box.querySelector("input");
+      if (p.by_config) input.disabled = true;
+      input.addEventListener("change", async () => {
+        try {
+          await api.put(`/api/v1/security/second-factor/${p.role}`, { required: input.checked });
+          await reopen(input.checked ? `Every ${p.role} now signs in with a second factor.` : `${p.role[0].toUpperCase()}${p.role.slice(1)}s may sign in with the password alone.`);
+        } catch (e) { await reopen(e.message); }
+      });
+      return h("p", {}, box);
+    })),
   form("s-form", "Invite a staff member", [...field("s-email", "Email", email), ...field("s-name", "Name", name), ...field("s-role", "Role", role)], "Send invitation", async () => {
     const r = await api.post("/api/v1/staff", { email: email.value, name: name.value, role: role.value });
     reopen(`Invitation sent to ${r.invitation_sent_to}: they choose their password with the link (it works once, until ${until(r.invitation_expires_at)}).`);
