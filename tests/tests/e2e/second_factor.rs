@@ -160,6 +160,34 @@ async fn staff_set_up_a_second_factor_and_sign_in_with_codes_that_work_once(db: 
     }
 }
 
+/// Sets up a second factor in a session held back until there is one, and
+/// refreshes it: the full session and the secret.
+async fn enrol(app: &TestApp, session: &Value) -> (Value, String) {
+    let token = session["access_token"].as_str().unwrap();
+    let setup = ok(app.post_as(token, "/api/v1/me/totp", &json!({})).await, 200).await;
+    let secret = setup["secret"].as_str().unwrap().to_owned();
+    ok(
+        app.post_as(
+            token,
+            "/api/v1/me/totp/confirm",
+            &json!({"code": current_code(&secret)}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let fresh = ok(
+        app.post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": session["refresh_token"]}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    (fresh, secret)
+}
+
 e2e_test!(a_role_that_must_have_a_second_factor_can_only_set_one_up_until_it_has);
 async fn a_role_that_must_have_a_second_factor_can_only_set_one_up_until_it_has(db: &TestDatabase) {
     let app = TestApp::spawn_with(db, |s| s.auth.totp_required_roles = vec!["admin".into()]).await;
@@ -177,32 +205,8 @@ async fn a_role_that_must_have_a_second_factor_can_only_set_one_up_until_it_has(
         .assert_problem(403, "totp_enrolment_required");
     let status = ok(app.get_as(&token, "/api/v1/me/totp").await, 200).await;
     assert_eq!(status["required"], true);
-    let setup = ok(
-        app.post_as(&token, "/api/v1/me/totp", &json!({})).await,
-        200,
-    )
-    .await;
-    let secret = setup["secret"].as_str().unwrap().to_owned();
-    ok(
-        app.post_as(
-            &token,
-            "/api/v1/me/totp/confirm",
-            &json!({"code": current_code(&secret)}),
-        )
-        .await,
-        200,
-    )
-    .await;
-    // The refreshed session is a full one.
-    let fresh = ok(
-        app.post_json(
-            "/api/v1/auth/refresh",
-            &json!({"refresh_token": session["refresh_token"]}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    // Set up, the refreshed session is a full one.
+    let (fresh, secret) = enrol(&app, &session).await;
     assert_eq!(fresh["totp_enrolment_required"], false);
     let fresh_token = fresh["access_token"].as_str().unwrap();
     ok(app.get_as(fresh_token, "/api/v1/accounts").await, 200).await;
@@ -289,35 +293,7 @@ async fn an_admin_requires_two_step_sign_in_of_a_role_on_the_staff_page(db: &Tes
     // The admin sets up their own second factor first (the configuration
     // requires one of admins), then opens the staff page.
     let session = ok(sign_in(&app, &admin, json!({})).await, 200).await;
-    let token = session["access_token"].as_str().unwrap().to_owned();
-    let secret = ok(
-        app.post_as(&token, "/api/v1/me/totp", &json!({})).await,
-        200,
-    )
-    .await["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    ok(
-        app.post_as(
-            &token,
-            "/api/v1/me/totp/confirm",
-            &json!({"code": current_code(&secret)}),
-        )
-        .await,
-        200,
-    )
-    .await;
-    // Set up, the refreshed session is a full one.
-    let full = ok(
-        app.post_json(
-            "/api/v1/auth/refresh",
-            &json!({"refresh_token": session["refresh_token"]}),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let (full, secret) = enrol(&app, &session).await;
     let token = full["access_token"].as_str().unwrap().to_owned();
     let b = driver.browser().await;
     b.goto(&format!("{}/admin", app.base_url)).await;
