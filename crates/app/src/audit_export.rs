@@ -138,10 +138,13 @@ pub fn run<W: Write>(
             None => break,
         }
     }
+    let checkpoint = rapport_store::audit_tree::latest(conn)?
+        .map(|c| crate::usecase::audit_tree::as_json(instance, &c));
     let meta = ExportMeta {
         exported_at: Utc::now(),
         instance: instance.to_owned(),
         filter: request.filter.clone(),
+        checkpoint,
     };
     Ok(writer.finish(&meta, signer)?)
 }

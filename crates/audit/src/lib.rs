@@ -9,6 +9,7 @@
 
 pub mod canonical;
 mod chain;
+mod compare;
 mod event;
 mod export;
 mod hash;
@@ -18,6 +19,7 @@ mod signing;
 mod verify;
 
 pub use chain::{ChainHead, seal};
+pub use compare::{CompareReport, compare_exports};
 pub use event::{
     Action, Actor, ActorKind, AuditEvent, EventError, MAX_DATA_BYTES, NewEvent, StreamName,
     Subject, format_at, hash_of_unhashed, to_micros,

@@ -69,6 +69,9 @@ pub struct ExportMeta {
     /// The installation id, so an auditor knows which system produced it.
     pub instance: String,
     pub filter: ExportFilter,
+    /// The newest signed checkpoint of the whole log, kept in the signed
+    /// manifest so a later export can be shown to extend this one.
+    pub checkpoint: Option<Value>,
 }
 
 /// Builds the manifest object.
@@ -78,7 +81,7 @@ pub fn manifest_value(
     event_count: u64,
     streams: &[StreamSummary],
 ) -> Value {
-    json!({
+    let mut manifest = json!({
         "format_version": FORMAT_VERSION,
         "format": format,
         "exported_at": format_at(&meta.exported_at),
@@ -86,5 +89,9 @@ pub fn manifest_value(
         "filter": meta.filter.to_value(),
         "event_count": event_count,
         "streams": streams.iter().map(StreamSummary::to_value).collect::<Vec<_>>(),
-    })
+    });
+    if let (Some(c), Some(m)) = (&meta.checkpoint, manifest.as_object_mut()) {
+        m.insert("checkpoint".into(), c.clone());
+    }
+    manifest
 }

@@ -23,6 +23,9 @@ pub struct VerifyReport {
     pub streams: u64,
     pub key_id: String,
     pub exported_at: String,
+    /// The signed checkpoint of the whole log the export was made under
+    /// (`tree_size`, `root_hash`, …), when the server had one.
+    pub checkpoint: Option<Value>,
 }
 
 /// The first thing wrong with an export: where, and why.
@@ -474,6 +477,10 @@ impl ChainChecker {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_owned(),
+            checkpoint: manifest
+                .get("checkpoint")
+                .filter(|c| c.is_object())
+                .cloned(),
         })
     }
 }

@@ -95,3 +95,41 @@ pub fn at_size(conn: &mut DbConnection, size: i64) -> Result<Option<Checkpoint>,
         .first(conn)
         .optional()?)
 }
+
+#[derive(QueryableByName)]
+struct CurrentLeaf {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    position: i64,
+    #[diesel(sql_type = Text)]
+    event_id: String,
+    #[diesel(sql_type = Text)]
+    hash: String,
+    #[diesel(sql_type = Text)]
+    leaf_hash: String,
+}
+
+/// The first `size` leaves with the events they stand for as those are
+/// now: (position, event id, event hash, stored leaf hash). An event
+/// deleted from the log leaves a hole in the positions.
+pub fn current_leaves(
+    conn: &mut DbConnection,
+    size: i64,
+) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+    let rows: Vec<CurrentLeaf> = diesel::sql_query(format!(
+        "SELECT l.position AS position, l.event_id AS event_id, e.hash AS hash, l.leaf_hash AS leaf_hash \
+         FROM audit_tree_leaves l JOIN audit_events e ON e.id = l.event_id \
+         WHERE l.position <= {size} ORDER BY l.position"
+    ))
+    .load(conn)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        let expected = i64::try_from(i).unwrap_or(i64::MAX) + 1;
+        if r.position != expected {
+            return Err(StoreError::Corrupt(format!(
+                "the event at position {expected} of the audit log is gone"
+            )));
+        }
+        out.push((r.position, r.event_id, r.hash, r.leaf_hash));
+    }
+    Ok(out)
+}

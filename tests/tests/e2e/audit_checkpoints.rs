@@ -131,3 +131,197 @@ async fn checkpoints_are_signed_kept_outside_the_database_and_prove_the_log_only
     assert_eq!(ours[0]["tree_size"], second.tree_size);
     assert_eq!(ours[0]["signature"], second.signature.as_str());
 }
+
+/// An account's audit log exported as an auditor downloads it.
+async fn export_account(app: &TestApp, auditor: &str, account: &str) -> Vec<u8> {
+    let res = app
+        .get_as(
+            auditor,
+            &format!("/api/v1/audit/export?account={account}&format=jsonl"),
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    res.body.to_vec()
+}
+
+/// What an attacker with the database does: the newest event of the
+/// account's stream gets other data, its hash is sealed again and the
+/// stream head moved, behind the database's own guards.
+fn rewrite_newest_event(app: &TestApp, db: &TestDatabase, account: &str) -> String {
+    use diesel::RunQueryDsl;
+    use rapport_audit::{NewEvent, StreamName, seal};
+    let store = rapport_tests::seed::store(db);
+    let mut conn = store.conn().unwrap();
+    let stream = StreamName::account(account.to_owned());
+    let events = rapport_store::audit::stream_events(&mut conn, &stream, 10_000).unwrap();
+    let (last, before) = events.split_last().unwrap();
+    let head = before
+        .last()
+        .map(|e| e.head())
+        .unwrap_or(rapport_audit::ChainHead::EMPTY);
+    let mut data = last.data.clone();
+    data.insert("notes".into(), json!("nothing happened here"));
+    let new = NewEvent::new(
+        last.stream.clone(),
+        last.actor.clone(),
+        last.action.clone(),
+        last.subject.clone(),
+        data.clone(),
+    )
+    .unwrap();
+    let forged = seal(new, &head, last.id.clone(), last.at).unwrap();
+    let guards_off: &[&str] = match &mut *conn {
+        rapport_store::DbConnection::Sqlite(_) => &[
+            "DROP TRIGGER IF EXISTS audit_events_no_update",
+            "DROP TRIGGER IF EXISTS audit_streams_head_moves_forward",
+        ],
+        rapport_store::DbConnection::Postgres(_) => &["SET session_replication_role = replica"],
+    };
+    for sql in guards_off {
+        diesel::sql_query(*sql).execute(&mut *conn).unwrap();
+    }
+    diesel::sql_query(format!(
+        "UPDATE audit_events SET data = '{}', hash = '{}' WHERE id = '{}'",
+        serde_json::to_string(&data).unwrap().replace('\'', "''"),
+        forged.hash.to_hex(),
+        last.id
+    ))
+    .execute(&mut *conn)
+    .unwrap();
+    diesel::sql_query(format!(
+        "UPDATE audit_streams SET head_hash = '{}' WHERE stream = '{}'",
+        forged.hash.to_hex(),
+        stream.as_str()
+    ))
+    .execute(&mut *conn)
+    .unwrap();
+    let _ = app;
+    last.id.clone()
+}
+
+e2e_test!(an_auditor_shows_nothing_exported_before_was_rewritten_or_catches_it);
+async fn an_auditor_shows_nothing_exported_before_was_rewritten_or_catches_it(db: &TestDatabase) {
+    use rapport_tests::{rapport_bin, run_rapport};
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let checkpoint =
+        || rapport_server::usecase::audit_tree::checkpoint(&app.state, chrono::Utc::now()).unwrap();
+    // Last quarter's export, under a checkpoint.
+    checkpoint();
+    let older = export_account(&app, &w.auditor, &w.acme).await;
+    let manifest: Value =
+        serde_json::from_str(String::from_utf8_lossy(&older).lines().last().unwrap()).unwrap();
+    assert!(
+        manifest["manifest"]["checkpoint"]["tree_size"]
+            .as_i64()
+            .unwrap()
+            > 0,
+        "the signed manifest carries the checkpoint"
+    );
+    // This quarter: more history (the account changes), a newer export.
+    ok(
+        app.send(
+            actix_web::http::Method::PATCH,
+            &format!("/api/v1/accounts/{}", w.acme),
+            Some(json!({"notes": "Renewal signed"}).to_string()),
+            Some(&w.admin),
+        )
+        .await,
+        200,
+    )
+    .await;
+    checkpoint();
+    let newer = export_account(&app, &w.auditor, &w.acme).await;
+    let dir = db.data_dir();
+    let (older_path, newer_path) = (dir.join("q3.jsonl"), dir.join("q4.jsonl"));
+    std::fs::write(&older_path, &older).unwrap();
+    std::fs::write(&newer_path, &newer).unwrap();
+    let bin = rapport_bin!();
+    let data_dir = dir.to_str().unwrap().to_owned();
+    let verify = |extra: &[&str]| {
+        let mut args = vec![
+            "--data-dir",
+            data_dir.as_str(),
+            "--database-url",
+            db.url.as_str(),
+            "audit",
+            "verify",
+        ];
+        args.extend_from_slice(extra);
+        run_rapport(bin, &args, &[])
+    };
+    let clean = verify(&[
+        newer_path.to_str().unwrap(),
+        "--against",
+        older_path.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&clean.stdout).into_owned();
+    assert!(
+        clean.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    assert!(said.contains("unchanged in the newer one"), "{said}");
+    assert!(said.contains("consistency proof verified"), "{said}");
+    let witness = dir.join("audit/checkpoints.log");
+    let witnessed = verify(&["--witness", witness.to_str().unwrap()]);
+    assert!(
+        witnessed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&witnessed.stdout)
+    );
+
+    // Someone with the database rewrites the account's newest event and
+    // seals it again: a fresh export verifies on its own, but not against
+    // the earlier one, and not against the witnessed checkpoints.
+    let forged_id = rewrite_newest_event(&app, db, &w.acme);
+    let forged = export_account(&app, &w.auditor, &w.acme).await;
+    let forged_path = dir.join("forged.jsonl");
+    std::fs::write(&forged_path, &forged).unwrap();
+    let alone = verify(&[forged_path.to_str().unwrap()]);
+    assert!(
+        alone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&alone.stdout)
+    );
+    let caught = verify(&[
+        forged_path.to_str().unwrap(),
+        "--against",
+        newer_path.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&caught.stdout).into_owned();
+    assert!(!caught.status.success(), "{said}");
+    assert!(
+        said.contains(&forged_id) && said.contains("rewritten"),
+        "{said}"
+    );
+    let witnessed = verify(&["--witness", witness.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&witnessed.stdout).into_owned();
+    assert!(!witnessed.status.success(), "{said}");
+    assert!(said.contains(&forged_id), "{said}");
+
+    // The same comparison over HTTP, as the auditor page sends it.
+    let boundary = "rapport-compare";
+    let mut body = Vec::new();
+    for (name, bytes) in [("file", &forged), ("against", &newer)] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.jsonl\"\r\nContent-Type: application/jsonl\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let res = app
+        .send_raw(
+            "/api/v1/audit/verify",
+            &format!("multipart/form-data; boundary={boundary}"),
+            body,
+            Some(&w.auditor),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    let r = res.json();
+    assert_eq!(r["ok"], false);
+    assert_eq!(r["kind"], "comparison");
+    assert!(r["summary"].as_str().unwrap().contains(&forged_id), "{r}");
+}

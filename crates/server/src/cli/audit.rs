@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use rapport_audit::{AuditPublicKey, verify_export};
+use rapport_audit::{AuditPublicKey, VerifyReport, verify_export};
 
 use crate::audit_export::{self, ExportRequest};
 use crate::config::Config;
 use crate::output;
 use crate::secrets::Secrets;
 use crate::server;
+use crate::usecase::audit_tree;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -73,8 +74,20 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The export file (JSON Lines or CSV).
-    file: PathBuf,
+    /// The export file (JSON Lines or CSV) or evidence bundle (ZIP).
+    #[arg(required_unless_present = "witness")]
+    file: Option<PathBuf>,
+    /// An earlier export: every event of it must be in FILE unchanged
+    /// (nothing exported before was rewritten, removed or reordered), and
+    /// FILE's checkpoint must extend its checkpoint (proved from this
+    /// installation's database).
+    #[arg(long, value_name = "OLDER")]
+    against: Option<PathBuf>,
+    /// A witness file (`checkpoints.log` kept outside the database, or
+    /// what witnesses received): the events in the database must still
+    /// give every checkpoint in it.
+    #[arg(long, value_name = "FILE")]
+    witness: Option<PathBuf>,
     /// Public key the manifest must be signed with: `ed25519:<base64>` or
     /// a file holding it. Defaults to this installation's key.
     #[arg(long, value_name = "KEY|FILE")]
@@ -243,10 +256,22 @@ fn verify(config: &Config, args: &VerifyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let file = match File::open(&args.file) {
+    if let Some(witness) = &args.witness {
+        let outcome = check_witness(config, &key, witness);
+        if outcome != ExitCode::SUCCESS || args.file.is_none() {
+            return outcome;
+        }
+    }
+    let Some(path) = &args.file else {
+        return ExitCode::SUCCESS;
+    };
+    if let Some(older) = &args.against {
+        return verify_against(config, &key, path, older);
+    }
+    let file = match File::open(path) {
         Ok(file) => file,
         Err(e) => {
-            output::error(&format!("cannot open {}: {e}", args.file.display()));
+            output::error(&format!("cannot open {}: {e}", path.display()));
             return ExitCode::from(2);
         }
     };
@@ -299,6 +324,85 @@ fn verify(config: &Config, args: &VerifyArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Verifies one export file on its own, with a progress bar.
+fn verify_file(path: &Path, key: &AuditPublicKey) -> Result<VerifyReport, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = ProgressBar::new(size).with_style(
+        ProgressStyle::with_template(
+            "{bar:30} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}) {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let result = verify_export(bar.wrap_read(file), key);
+    bar.finish_and_clear();
+    result.map_err(|f| format!("{}: {f}", path.display()))
+}
+
+/// An export compared with an earlier one: both verify, every earlier
+/// event is in the newer export unchanged, and the newer checkpoint
+/// extends the earlier one.
+fn verify_against(config: &Config, key: &AuditPublicKey, newer: &Path, older: &Path) -> ExitCode {
+    let result = (|| -> Result<String, String> {
+        let old_report = verify_file(older, key)?;
+        let new_report = verify_file(newer, key)?;
+        let open =
+            |p: &Path| File::open(p).map_err(|e| format!("cannot open {}: {e}", p.display()));
+        let compared = rapport_audit::compare_exports(open(older)?, open(newer)?)
+            .map_err(|f| f.to_string())?;
+        let store = server::open_store(config).map_err(|e| e.to_string())?;
+        let mut conn = store.conn().map_err(|e| e.to_string())?;
+        let checkpoints = match audit_tree::check_manifests_extend(
+            &mut conn,
+            key,
+            old_report.checkpoint.as_ref(),
+            new_report.checkpoint.as_ref(),
+        )? {
+            Some((m, n)) => format!(
+                "; the log of {n} events extends the log of {m} events the older export was made under (consistency proof verified)"
+            ),
+            None => {
+                "; no checkpoints to compare (an export made before the log had one)".to_owned()
+            }
+        };
+        Ok(format!(
+            "OK: {} events of the older export are unchanged in the newer one, {} events are new{checkpoints}",
+            compared.unchanged, compared.added
+        ))
+    })();
+    outcome(result)
+}
+
+/// Prints `OK: …` (exit 0) or `FAILED: …` (exit 1).
+fn outcome(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(line) => {
+            output::line(&line);
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            output::line(&format!("FAILED: {failure}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The database's events against every checkpoint of a witness file.
+fn check_witness(config: &Config, key: &AuditPublicKey, path: &Path) -> ExitCode {
+    let result = (|| -> Result<String, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let store = server::open_store(config).map_err(|e| e.to_string())?;
+        let mut conn = store.conn().map_err(|e| e.to_string())?;
+        let report = audit_tree::check_witness(&mut conn, key, &text)?;
+        Ok(format!(
+            "OK: the audit log in the database still gives all {} witnessed checkpoints (up to {} events)",
+            report.checkpoints, report.newest_size
+        ))
+    })();
+    outcome(result)
 }
 
 fn resolve_public_key(config: &Config, given: Option<&str>) -> Result<AuditPublicKey, String> {

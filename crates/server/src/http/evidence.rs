@@ -264,6 +264,153 @@ pub async fn bundle(
         .streaming(stream))
 }
 
+/// Writes an uploaded stream to an unlinked temporary file (gone when the
+/// handle is), a mebibyte at a time off the async executor; at most
+/// [`MAX_VERIFY_BYTES`].
+async fn spool<S, E>(state: &AppState, mut body: S) -> Result<std::fs::File, ApiError>
+where
+    S: futures_util::Stream<Item = Result<web::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    use futures_util::StreamExt;
+    use std::io::Write;
+    let dir = state.config.settings.data_dir.join("tmp");
+    let mut file = blocking::run(move || -> Result<_, ApiError> {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| ApiError::Internal(format!("temporary directory: {e}")))?;
+        let path = dir.join(format!("verify-{}", uuid::Uuid::now_v7().simple()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))?;
+        let _ = std::fs::remove_file(&path);
+        Ok(file)
+    })
+    .await?;
+    let flush = |mut file: std::fs::File, buf: Vec<u8>| {
+        blocking::run(move || {
+            file.write_all(&buf)
+                .map(|()| file)
+                .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))
+        })
+    };
+    let mut buf = Vec::with_capacity(VERIFY_WRITE_BYTES);
+    let mut size = 0usize;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| ApiError::InvalidJson(format!("body unreadable: {e}")))?;
+        size += chunk.len();
+        if size > MAX_VERIFY_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_VERIFY_BYTES,
+            });
+        }
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= VERIFY_WRITE_BYTES {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(VERIFY_WRITE_BYTES));
+            file = flush(file, full).await?;
+        }
+    }
+    flush(file, buf).await
+}
+
+/// `file` (the newer export) and `against` (an earlier one) as multipart
+/// parts: both verify, every earlier event is in the newer export
+/// unchanged, and the newer checkpoint extends the earlier one.
+async fn verify_against(
+    state: web::Data<AppState>,
+    mut parts: actix_multipart::Multipart,
+) -> Result<HttpResponse, ApiError> {
+    use futures_util::StreamExt;
+    let (mut newer, mut older) = (None, None);
+    while let Some(part) = parts.next().await {
+        let part = part.map_err(|e| ApiError::InvalidMultipart(e.to_string()))?;
+        let name = part.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "file" => newer = Some(spool(&state, part).await?),
+            "against" => older = Some(spool(&state, part).await?),
+            other => {
+                return Err(ApiError::InvalidMultipart(format!(
+                    "unknown part `{other}`: send `file` (the newer export) and `against` (the earlier one)"
+                )));
+            }
+        }
+    }
+    let (Some(newer), Some(older)) = (newer, older) else {
+        return Err(ApiError::InvalidMultipart(
+            "send both `file` (the newer export) and `against` (the earlier one)".into(),
+        ));
+    };
+    let app = state.app.clone();
+    let result = blocking::run(move || -> Result<VerifyResult, ApiError> {
+        let outcome = compare_files(&app, older, newer);
+        Ok(match outcome {
+            Ok((summary, events)) => VerifyResult {
+                ok: true,
+                kind: "comparison",
+                summary,
+                events: Some(events),
+                cases: None,
+            },
+            Err(problem) => VerifyResult {
+                ok: false,
+                kind: "comparison",
+                summary: problem,
+                events: None,
+                cases: None,
+            },
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+fn compare_files(
+    app: &rapport_app::AppState,
+    mut older: std::fs::File,
+    mut newer: std::fs::File,
+) -> Result<(String, u64), String> {
+    use crate::usecase::audit_tree::check_manifests_extend;
+    use std::io::{Seek, SeekFrom};
+    let key = app.secrets.audit.public_key();
+    let rewind = |f: &mut std::fs::File| {
+        f.seek(SeekFrom::Start(0))
+            .map(|_| ())
+            .map_err(|e| format!("temporary file: {e}"))
+    };
+    let copy = |f: &std::fs::File| f.try_clone().map_err(|e| format!("temporary file: {e}"));
+    // The copies share the file position: each read starts from the top.
+    rewind(&mut older)?;
+    let old_report = rapport_audit::verify_export(copy(&older)?, &key)
+        .map_err(|f| format!("the earlier export: {f}"))?;
+    rewind(&mut newer)?;
+    let new_report = rapport_audit::verify_export(copy(&newer)?, &key)
+        .map_err(|f| format!("the newer export: {f}"))?;
+    rewind(&mut older)?;
+    rewind(&mut newer)?;
+    let compared = rapport_audit::compare_exports(older, newer).map_err(|f| f.to_string())?;
+    let mut conn = app.store.conn().map_err(|e| e.to_string())?;
+    let checkpoints = match check_manifests_extend(
+        &mut conn,
+        &key,
+        old_report.checkpoint.as_ref(),
+        new_report.checkpoint.as_ref(),
+    )? {
+        Some((m, n)) => format!(
+            "; the log of {n} events extends the log of {m} events the earlier export was made under"
+        ),
+        None => String::new(),
+    };
+    Ok((
+        format!(
+            "{} events of the earlier export are unchanged in the newer one, {} are new{checkpoints}",
+            compared.unchanged, compared.added
+        ),
+        new_report.events,
+    ))
+}
+
 /// Largest file `POST /api/v1/audit/verify` reads.
 const MAX_VERIFY_BYTES: usize = 4 << 30;
 
@@ -295,53 +442,19 @@ pub struct VerifyResult {
 pub async fn verify(
     state: web::Data<AppState>,
     who: Authenticated,
-    mut body: web::Payload,
+    req: actix_web::HttpRequest,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    use futures_util::StreamExt;
-    use std::io::Write;
     who.require(rapport_domain::Permission::ReadAuditLog)?;
-    let dir = state.config.settings.data_dir.join("tmp");
-    let mut file = blocking::run(move || -> Result<_, ApiError> {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| ApiError::Internal(format!("temporary directory: {e}")))?;
-        let path = dir.join(format!("verify-{}", uuid::Uuid::now_v7().simple()));
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))?;
-        // Unlinked at once: the handle keeps it until the check is done.
-        let _ = std::fs::remove_file(&path);
-        Ok(file)
-    })
-    .await?;
-    // Chunks gather in memory and reach the disk a mebibyte at a time, off
-    // the async executor.
-    let flush = |mut file: std::fs::File, buf: Vec<u8>| {
-        blocking::run(move || {
-            file.write_all(&buf)
-                .map(|()| file)
-                .map_err(|e| ApiError::Internal(format!("temporary file: {e}")))
-        })
-    };
-    let mut buf = Vec::with_capacity(VERIFY_WRITE_BYTES);
-    let mut size = 0usize;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::InvalidJson(format!("body unreadable: {e}")))?;
-        size += chunk.len();
-        if size > MAX_VERIFY_BYTES {
-            return Err(ApiError::PayloadTooLarge {
-                limit: MAX_VERIFY_BYTES,
-            });
-        }
-        buf.extend_from_slice(&chunk);
-        if buf.len() >= VERIFY_WRITE_BYTES {
-            let full = std::mem::replace(&mut buf, Vec::with_capacity(VERIFY_WRITE_BYTES));
-            file = flush(file, full).await?;
-        }
+    let multipart = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if multipart {
+        return verify_against(state, actix_multipart::Multipart::new(req.headers(), body)).await;
     }
-    let mut file = flush(file, buf).await?;
+    let mut file = spool(&state, body).await?;
     let key = state.secrets.audit.public_key();
     let result = blocking::run(move || -> Result<VerifyResult, ApiError> {
         use std::io::{Read, Seek, SeekFrom};

@@ -93,7 +93,28 @@ async function home() {
   h("p", { class: "meta" }, "An audit export or evidence bundle, checked against this installation's audit key: every hash, link and file, and the signatures."),
   h("label", { for: "file" }, "File"), file,
   h("p"), h("button", { type: "submit", id: "verify-file" }, "Verify"), checked);
-  show(exportForm, verifyForm);
+  const newer = h("input", { id: "compare-newer", type: "file", accept: ".jsonl,.csv" });
+  const older = h("input", { id: "compare-older", type: "file", accept: ".jsonl,.csv" });
+  const compared = h("div", { "aria-live": "polite" });
+  const compareForm = h("form", { class: "card", onsubmit: async (ev) => {
+    ev.preventDefault();
+    if (!newer.files[0] || !older.files[0]) { compared.replaceChildren(h("p", { class: "error", role: "alert" }, "Choose both files.")); return; }
+    compared.replaceChildren(h("p", {}, "Comparing…"));
+    const form = new FormData();
+    form.append("file", newer.files[0]);
+    form.append("against", older.files[0]);
+    const res = await fetch("/api/v1/audit/verify", { method: "POST", headers: { Authorization: `Bearer ${api.tokens.access_token}` }, body: form });
+    const r = await res.json();
+    if (!res.ok) { compared.replaceChildren(h("p", { class: "error", role: "alert" }, r.detail || "Comparison failed")); return; }
+    compared.replaceChildren(h("p", { id: "compare-result", class: r.ok ? "" : "error", role: "status" },
+      r.ok ? `Nothing exported before was changed: ${r.summary}` : `CHANGED SINCE THE EARLIER EXPORT: ${r.summary}`));
+  } },
+  h("h2", {}, "Compare with an earlier export"),
+  h("p", { class: "meta" }, "Shows that what you exported before is still there, unchanged, in a newer export of the same case or account: no event rewritten, removed or reordered since, and the log the newer one was made under extends the earlier one's."),
+  h("label", { for: "compare-newer" }, "Newer export"), newer,
+  h("label", { for: "compare-older" }, "Earlier export"), older,
+  h("p"), h("button", { type: "submit", id: "compare" }, "Compare"), compared);
+  show(exportForm, verifyForm, compareForm);
 }
 
 start().catch((e) => show(h("p", { class: "error", role: "alert" }, e instanceof ApiError ? e.message : String(e))));
