@@ -109,6 +109,9 @@ fn prepare(config: Arc<Config>) -> Result<AppState, StartupError> {
         })?;
     let store = open_store(&config)?;
     tracing::info!(database = %store.url(), "database connected");
+    for risk in rapport_store::privileges::audit_risks(&mut *store.conn()?)? {
+        tracing::warn!("{risk}");
+    }
     refuse_newer_schema(&store)?;
     let mut pending_at_start = Vec::new();
     let schema_current = if config.settings.database.migrate_on_start {
@@ -391,11 +394,58 @@ fn spawn_upkeep(state: AppState) {
 /// when events were added.
 fn spawn_audit_checkpoints(state: AppState) {
     let every = Duration::from_secs(state.config.settings.audit.checkpoint_interval_secs);
-    spawn_periodic(state, every, "audit checkpoint", |state| {
+    let urls = state.config.settings.audit.witness_urls.clone();
+    // Checkpoints made but not yet taken by every witness URL: sent from
+    // the async side (the checkpoint itself is made on a blocking thread).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<serde_json::Value>();
+    spawn_periodic(state.clone(), every, "audit checkpoint", move |state| {
         if let Some(c) = crate::usecase::audit_tree::checkpoint(state, chrono::Utc::now())? {
             tracing::info!(tree_size = c.tree_size, root = %c.root_hash, "audit checkpoint signed");
+            let instance = rapport_store::instance::ensure(&mut *state.store.conn()?)?
+                .id
+                .to_string();
+            let _ = tx.send(crate::usecase::audit_tree::as_json(&instance, &c));
         }
         Ok(())
+    });
+    if urls.is_empty() {
+        return;
+    }
+    actix_web::rt::spawn(async move {
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .disable_redirects()
+            .finish();
+        let mut waiting: Vec<(String, serde_json::Value)> = Vec::new();
+        loop {
+            // A new checkpoint, or the interval: then the ones a witness
+            // refused before are tried again.
+            match tokio::time::timeout(every, rx.recv()).await {
+                Ok(Some(c)) => waiting.extend(urls.iter().map(|u| (u.clone(), c.clone()))),
+                Ok(None) => return,
+                Err(_) => {}
+            }
+            let mut still = Vec::new();
+            for (url, c) in waiting.drain(..) {
+                match client.post(&url).send_json(&c).await {
+                    Ok(res) if res.status().is_success() => {}
+                    Ok(res) => {
+                        tracing::warn!(%url, status = %res.status(), "an audit witness refused a checkpoint; trying again later");
+                        still.push((url, c));
+                    }
+                    Err(e) => {
+                        tracing::warn!(%url, error = %e, "an audit witness could not be reached; trying again later");
+                        still.push((url, c));
+                    }
+                }
+            }
+            // A witness gone for long keeps at most a day of checkpoints here.
+            let keep = 1_440;
+            if still.len() > keep {
+                still.drain(..still.len() - keep);
+            }
+            waiting = still;
+        }
     });
 }
 

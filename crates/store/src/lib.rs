@@ -36,6 +36,7 @@ pub mod mail;
 mod migrations;
 pub mod notify;
 mod pool;
+pub mod privileges;
 mod raw;
 pub mod report;
 pub mod role_policy;

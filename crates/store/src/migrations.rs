@@ -48,29 +48,63 @@ pub(crate) fn run_pending(conn: &mut DbConnection) -> Result<MigrationReport, St
     Ok(MigrationReport { applied })
 }
 
+/// Migrations this binary has that the database has not applied.
 pub(crate) fn pending(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
-    let pending = match conn {
-        DbConnection::Sqlite(c) => c.pending_migrations(SQLITE).map(|list| {
-            list.iter()
-                .map(|m| m.name().version().to_string())
-                .collect()
-        }),
-        DbConnection::Postgres(c) => c.pending_migrations(POSTGRES).map(|list| {
-            list.iter()
-                .map(|m| m.name().version().to_string())
-                .collect()
-        }),
+    let applied = applied(conn)?;
+    Ok(known_for(conn)
+        .into_iter()
+        .filter(|v| !applied.contains(v))
+        .collect())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Version {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    found: bool,
+}
+
+/// The versions the database has applied, read without the migration
+/// harness: it would create its table first, and a server role that owns
+/// nothing may not create anything (docs/operations.md, Least privilege).
+fn applied(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
+    let exists = match conn {
+        DbConnection::Postgres(_) => {
+            "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS found"
+        }
+        DbConnection::Sqlite(_) => {
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' \
+             AND name = '__diesel_schema_migrations') AS found"
+        }
     };
-    pending.map_err(|e| StoreError::Migration(e.to_string()))
+    let found: Exists = diesel::sql_query(exists).get_result(conn)?;
+    if !found.found {
+        return Ok(Vec::new());
+    }
+    Ok(
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+            .load::<Version>(conn)?
+            .into_iter()
+            .map(|v| v.version)
+            .collect(),
+    )
+}
+
+fn known_for(conn: &DbConnection) -> Vec<String> {
+    match conn {
+        DbConnection::Sqlite(_) => known::<diesel::sqlite::Sqlite>(&SQLITE),
+        DbConnection::Postgres(_) => known::<diesel::pg::Pg>(&POSTGRES),
+    }
 }
 
 /// The newest migration this binary carries.
 pub fn latest_known(conn: &DbConnection) -> String {
-    let known = match conn {
-        DbConnection::Sqlite(_) => known::<diesel::sqlite::Sqlite>(&SQLITE),
-        DbConnection::Postgres(_) => known::<diesel::pg::Pg>(&POSTGRES),
-    };
-    known.last().cloned().unwrap_or_default()
+    known_for(conn).last().cloned().unwrap_or_default()
 }
 
 fn known<DB: diesel::backend::Backend>(source: &EmbeddedMigrations) -> Vec<String>
@@ -91,18 +125,11 @@ where
 /// Migrations the database has that this binary does not know: the schema
 /// is newer than the binary (an older release started after an upgrade).
 pub(crate) fn unknown_applied(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
-    let (applied, known) = match conn {
-        DbConnection::Sqlite(c) => (
-            c.applied_migrations().map(versions),
-            known::<diesel::sqlite::Sqlite>(&SQLITE),
-        ),
-        DbConnection::Postgres(c) => (
-            c.applied_migrations().map(versions),
-            known::<diesel::pg::Pg>(&POSTGRES),
-        ),
-    };
-    let applied = applied.map_err(|e: HarnessError| StoreError::Migration(e.to_string()))?;
-    let mut unknown: Vec<String> = applied.into_iter().filter(|v| !known.contains(v)).collect();
+    let known = known_for(conn);
+    let mut unknown: Vec<String> = applied(conn)?
+        .into_iter()
+        .filter(|v| !known.contains(v))
+        .collect();
     unknown.sort();
     Ok(unknown)
 }

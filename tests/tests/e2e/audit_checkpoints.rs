@@ -325,3 +325,104 @@ async fn an_auditor_shows_nothing_exported_before_was_rewritten_or_catches_it(db
     assert_eq!(r["kind"], "comparison");
     assert!(r["summary"].as_str().unwrap().contains(&forged_id), "{r}");
 }
+
+e2e_test!(every_checkpoint_reaches_the_witnesses_and_their_record_checks_the_log);
+async fn every_checkpoint_reaches_the_witnesses_and_their_record_checks_the_log(db: &TestDatabase) {
+    use rapport_tests::{rapport_bin, run_rapport};
+    let receiver = super::webhooks::Receiver::start();
+    let url = receiver.url.clone();
+    let app = TestApp::spawn_with(db, |s| {
+        s.audit.checkpoint_interval_secs = 1;
+        s.audit.witness_emails = vec!["records@audit-firm.example".into()];
+        s.audit.witness_urls = vec![url];
+    })
+    .await;
+    let w = world(&app, db).await;
+    // The world's events are taken into a checkpoint within a second or
+    // two; the witness URL gets it.
+    let total: i64 = {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let store = rapport_tests::seed::store(db);
+        let mut conn = store.conn().unwrap();
+        diesel::sql_query("SELECT COUNT(*) AS n FROM audit_events")
+            .get_result::<Count>(&mut *conn)
+            .unwrap()
+            .n
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let posted: Vec<Value> = loop {
+        let got: Vec<Value> = receiver
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|r| serde_json::from_str(&r.body).ok())
+            .collect();
+        if got.iter().any(|c| c["tree_size"].as_i64() >= Some(total)) {
+            break got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint of {total} events reached the witness: {got:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    // The mailed witness holds the same line.
+    let mailbox = db.data_dir().join("mailbox");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mailed = loop {
+        let found = std::fs::read_dir(&mailbox)
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| rapport_mail::parse(&std::fs::read(e.path()).ok()?).ok())
+                    .filter(|m| m.subject.contains("audit checkpoint of"))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        if let Some(m) = found.into_iter().next() {
+            break m;
+        }
+        assert!(std::time::Instant::now() < deadline, "no checkpoint mail");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(mailed.to[0].address, "records@audit-firm.example");
+    let line = mailed
+        .text
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("the checkpoint line");
+    let from_mail: Value = serde_json::from_str(line).unwrap();
+    assert!(posted.contains(&from_mail), "{from_mail} was POSTed too");
+
+    // What the witness received checks the database's log.
+    let witness = db.data_dir().join("witness.log");
+    std::fs::write(
+        &witness,
+        posted.iter().map(|c| format!("{c}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let data_dir = db.data_dir().to_str().unwrap().to_owned();
+    let checked = run_rapport(
+        rapport_bin!(),
+        &[
+            "--data-dir",
+            &data_dir,
+            "--database-url",
+            &db.url,
+            "audit",
+            "verify",
+            "--witness",
+            witness.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let said = String::from_utf8_lossy(&checked.stdout).into_owned();
+    assert!(checked.status.success(), "{said}");
+    assert!(said.contains("still gives all"), "{said}");
+    let _ = w;
+}

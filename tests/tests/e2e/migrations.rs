@@ -204,3 +204,68 @@ async fn a_binary_older_than_the_schema_refuses_to_start_and_names_both_versions
     assert!(!migrate.status.success());
     assert!(String::from_utf8_lossy(&migrate.stderr).contains("newer than this binary"));
 }
+
+/// The least-privilege setup of docs/operations.md: migrations as the
+/// owner, the server as a role that owns nothing. It works, it cannot
+/// rewrite the audit log, and only the superuser is warned about.
+#[actix_web::test]
+async fn a_server_role_that_owns_nothing_runs_and_cannot_rewrite_the_audit_log() {
+    use diesel::{Connection, RunQueryDsl};
+    let Some(db) = rapport_tests::TestDatabase::create(rapport_tests::Backend::Postgres) else {
+        return;
+    };
+    // As the superuser the tests connect as: warned at start.
+    let mut server = rapport_tests::RapportProcess::serve(rapport_bin!(), &db, &[], &[]);
+    server.wait_ready(std::time::Duration::from_secs(30));
+    let log = server.stderr_text();
+    assert!(log.contains("the database role is a superuser"), "{log}");
+    drop(server);
+
+    let role = format!("rapport_app_{}", uuid::Uuid::now_v7().simple());
+    let mut owner = diesel::PgConnection::establish(&db.url).unwrap();
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"),
+        format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoints FROM {role}"),
+        format!("REVOKE DELETE, TRUNCATE ON audit_streams, audit_tree_leaves FROM {role}"),
+    ] {
+        diesel::sql_query(sql).execute(&mut owner).unwrap();
+    }
+    let app_url = db
+        .url
+        .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    assert_ne!(app_url, db.url, "the test database URL names its user");
+    let app = TestApp::spawn_with(&db, |s| {
+        s.database.url = Some(app_url.clone());
+        s.database.migrate_on_start = false;
+    })
+    .await;
+    // The whole directory and a case, with their audit events, work.
+    let w = super::directory::world(&app, &db).await;
+    assert!(!w.acme_case.is_empty());
+    let mut as_app = diesel::PgConnection::establish(&app_url).unwrap();
+    let risks = rapport_store::privileges::audit_risks(&mut rapport_store::DbConnection::Postgres(
+        diesel::PgConnection::establish(&app_url).unwrap(),
+    ))
+    .unwrap();
+    assert!(risks.is_empty(), "{risks:?}");
+    // What an attacker with the server's credentials would try.
+    for attempt in [
+        "UPDATE audit_events SET data = data",
+        "DELETE FROM audit_events",
+        "SET session_replication_role = replica",
+        "DROP TRIGGER audit_events_no_update_or_delete ON audit_events",
+    ] {
+        let refused = diesel::sql_query(attempt).execute(&mut as_app);
+        assert!(refused.is_err(), "{attempt} was allowed");
+    }
+    app.stop().await;
+    diesel::sql_query(format!("DROP OWNED BY {role}"))
+        .execute(&mut owner)
+        .unwrap();
+    diesel::sql_query(format!("DROP ROLE {role}"))
+        .execute(&mut owner)
+        .unwrap();
+}

@@ -285,6 +285,12 @@ pub struct AuditSettings {
     /// Seconds between signed checkpoints of the whole log (made only when
     /// something was added).
     pub checkpoint_interval_secs: u64,
+    /// Addresses every new checkpoint is mailed to (the auditors' own
+    /// record, outside the database and this server).
+    pub witness_emails: Vec<String>,
+    /// URLs every new checkpoint is POSTed to as JSON (a transparency log,
+    /// another organisation's server).
+    pub witness_urls: Vec<String>,
 }
 
 impl Default for AuditSettings {
@@ -292,6 +298,8 @@ impl Default for AuditSettings {
         AuditSettings {
             signing_key: None,
             checkpoint_interval_secs: 60,
+            witness_emails: Vec::new(),
+            witness_urls: Vec::new(),
         }
     }
 }

@@ -68,6 +68,12 @@ pub fn checkpoint(
         };
         c.signature = signer.sign(signed_text(&instance, &c).as_bytes());
         store::insert_checkpoint(conn, &c)?;
+        super::mail::mail_checkpoint_witnesses(
+            conn,
+            state,
+            c.tree_size,
+            &as_json(&instance, &c).to_string(),
+        )?;
         Ok(Some((c, instance)))
     })?;
     let Some((c, instance)) = made else {

@@ -1016,6 +1016,53 @@ pub(crate) fn alert_admins(
     Ok(())
 }
 
+/// Mails a new audit checkpoint to the configured witnesses, queued in the
+/// checkpoint's transaction: its JSON line is what a witness file holds.
+pub(crate) fn mail_checkpoint_witnesses(
+    conn: &mut DbConnection,
+    state: &AppState,
+    tree_size: i64,
+    line: &str,
+) -> Result<(), UseCaseError> {
+    let to: Vec<Mailbox> = state
+        .config
+        .settings
+        .audit
+        .witness_emails
+        .iter()
+        .map(|a| Mailbox {
+            name: None,
+            address: a.clone(),
+        })
+        .collect();
+    if to.is_empty() {
+        return Ok(());
+    }
+    let desk = &state.config.settings.instance.name;
+    enqueue(
+        conn,
+        state,
+        &Queued {
+            kind: "audit_witness",
+            case: None,
+            entry: None,
+            to,
+            subject: format!("{desk}: audit checkpoint of {tree_size} events"),
+            text: format!(
+                "{desk} signed a checkpoint of its audit log: its first {tree_size} events have the Merkle root below.\n\n\
+                 Keep this line: appended to a file, it lets you check later that nobody rewrote that history,\n\
+                 with `rapport audit verify --witness FILE` on the server.\n\n{line}\n"
+            ),
+            automatic: true,
+            in_reply_to: None,
+            attachments: Vec::new(),
+            html: None,
+        },
+    )?;
+    state.mail.wake();
+    Ok(())
+}
+
 /// An SLA warning or breach by email to the case's team (staff who are
 /// active), queued with the mark.
 pub(crate) fn alert_team(

@@ -112,6 +112,30 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         ));
     }
     oidc(&settings.auth)?;
+    if let Some(bad) = settings
+        .audit
+        .witness_emails
+        .iter()
+        .find(|e| rapport_domain::EmailAddress::parse(e).is_err())
+    {
+        return Err(key_error(
+            "audit.witness_emails",
+            &format!("`{bad}` is not an email address"),
+            "list the addresses checkpoints are mailed to",
+        ));
+    }
+    if let Some(bad) = settings
+        .audit
+        .witness_urls
+        .iter()
+        .find(|u| !(u.starts_with("https://") || u.starts_with("http://")))
+    {
+        return Err(key_error(
+            "audit.witness_urls",
+            &format!("`{bad}` is not an http(s) URL"),
+            "list the URLs checkpoints are POSTed to",
+        ));
+    }
     let tiers = &settings.accounts.tiers;
     let tier_ok = |t: &String| {
         !t.is_empty()
