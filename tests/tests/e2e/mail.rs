@@ -1599,3 +1599,58 @@ async fn ingest_as(app: &TestApp, token: &str, raw: String) -> Value {
     assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
     res.json()
 }
+
+e2e_test!(rapport_mail_test_reports_what_the_relay_answered);
+async fn rapport_mail_test_reports_what_the_relay_answered(db: &TestDatabase) {
+    use rapport_tests::{rapport_bin, run_rapport};
+    let sink = SmtpSink::start();
+    let port = sink.addr.port().to_string();
+    let data_dir = db.data_dir().to_str().unwrap().to_owned();
+    let env = [
+        ("RAPPORT_MAIL__TRANSPORT", "smtp"),
+        ("RAPPORT_MAIL__SMTP_HOST", "127.0.0.1"),
+        ("RAPPORT_MAIL__SMTP_PORT", port.as_str()),
+        ("RAPPORT_MAIL__SMTP_SECURITY", "none"),
+    ];
+    let test = |to: &str| {
+        run_rapport(
+            rapport_bin!(),
+            &[
+                "--data-dir",
+                &data_dir,
+                "--database-url",
+                &db.url,
+                "mail",
+                "test",
+                "--to",
+                to,
+            ],
+            &env,
+        )
+    };
+    let sent = test("ops@support.example");
+    let said = String::from_utf8_lossy(&sent.stdout).into_owned();
+    assert!(
+        sent.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(
+        said.starts_with("sent to ops@support.example: 250"),
+        "{said}"
+    );
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].rcpt_to, ["ops@support.example"]);
+    assert!(String::from_utf8_lossy(&got[0].raw).contains("test message"));
+    // A relay that refuses: its answer, and a failing exit.
+    sink.refuse_with(Some("550 5.7.1 Relaying denied"));
+    let refused = test("ops@support.example");
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned()
+        + &String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success());
+    assert!(said.contains("Relaying denied"), "{said}");
+    // A wrong address is named before anything is sent.
+    let wrong = test("not an address");
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("--to not an address"));
+}

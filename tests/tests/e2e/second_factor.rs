@@ -264,9 +264,15 @@ async fn an_admin_sets_up_two_step_sign_in_in_the_browser_and_signs_in_with_a_co
         .await;
     assert_eq!(codes, 10, "ten recovery codes to keep");
     b.click("#recovery-saved").await;
-    b.wait_text("#who", "Sign out").await;
-    b.click("#open-two-step").await;
-    b.wait_text("#two-step", "Two-step sign-in is on").await;
+    // The console loads afresh: open the panel once its button is there
+    // (a click on the page being replaced would be lost).
+    b.wait_true(
+        "const panel = document.getElementById('two-step'); \
+         if (!panel) { document.getElementById('open-two-step')?.click(); return false; } \
+         return panel.textContent.includes('Two-step sign-in is on')",
+        "the two-step panel of the console",
+    )
+    .await;
     b.wait_text("#two-step", "Recovery codes left: 10").await;
 
     // Signed out and back: the password, then the app's code.

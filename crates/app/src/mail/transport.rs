@@ -67,10 +67,16 @@ impl Transport {
 
     /// Sends one message; the error says why, for the outbox row.
     pub fn send(&self, from: &str, to: &[String], raw: &[u8]) -> Result<(), String> {
+        self.send_and_say(from, to, raw).map(|_| ())
+    }
+
+    /// Sends one message and returns what the other side said: the SMTP
+    /// relay's answer (`250 2.0.0 Ok: queued as …`), or the file written.
+    pub fn send_and_say(&self, from: &str, to: &[String], raw: &[u8]) -> Result<String, String> {
         match self {
-            Transport::File(dir) => {
-                write_file(dir, raw).map_err(|e| format!("cannot write the message file: {e}"))
-            }
+            Transport::File(dir) => write_file(dir, raw)
+                .map(|path| format!("written to {}", path.display()))
+                .map_err(|e| format!("cannot write the message file: {e}")),
             Transport::Smtp(smtp) => {
                 let from = from.parse().map_err(|e| format!("sender address: {e}"))?;
                 let to = to
@@ -80,18 +86,24 @@ impl Transport {
                     .map_err(|e| format!("recipient address: {e}"))?;
                 let envelope = Envelope::new(Some(from), to).map_err(|e| e.to_string())?;
                 smtp.send_raw(&envelope, raw)
-                    .map(|_| ())
+                    .map(|answer| {
+                        format!(
+                            "{} {}",
+                            answer.code(),
+                            answer.message().collect::<Vec<_>>().join(" ")
+                        )
+                    })
                     .map_err(|e| format!("SMTP: {e}"))
             }
         }
     }
 }
 
-fn write_file(dir: &Path, raw: &[u8]) -> std::io::Result<()> {
+fn write_file(dir: &Path, raw: &[u8]) -> std::io::Result<PathBuf> {
     let name = format!(
         "{}-{}.eml",
         chrono::Utc::now().format("%Y%m%dT%H%M%S"),
         uuid::Uuid::now_v7().simple()
     );
-    crate::durable::write_new(dir, &name, raw).map(|_| ())
+    crate::durable::write_new(dir, &name, raw).map(|_| dir.join(name))
 }

@@ -21,6 +21,17 @@ pub enum MailCommand {
     /// older than a day (by its Date header; none: old) is never
     /// acknowledged; --no-ack acknowledges none at all.
     Import(ImportArgs),
+    /// Send a test message through the configured transport (the SMTP
+    /// relay, or the mailbox directory) and print what the relay answered:
+    /// the way to check mail set-up before clients depend on it.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Where the test message goes.
+    #[arg(long, value_name = "ADDRESS")]
+    to: String,
 }
 
 #[derive(Debug, Args)]
@@ -33,10 +44,56 @@ pub struct ImportArgs {
     no_ack: bool,
 }
 
+/// Sends one test message now, not through the outbox, and reports the
+/// relay's answer (or why it refused).
+fn test_message(config: &Config, to: &str) -> Result<(), String> {
+    let to = rapport_domain::EmailAddress::parse(to).map_err(|e| format!("--to {to}: {e}"))?;
+    let secrets = crate::secrets::Secrets::resolve(config).map_err(|e| e.to_string())?;
+    let mail = rapport_app::mail::Mail::new(config, &secrets);
+    let transport = rapport_app::mail::transport::Transport::from_config(config)?;
+    let desk = &config.settings.instance.name;
+    let text = format!(
+        "This is a test message from {desk}, sent with `rapport mail test`.\n\n\
+         It went through the transport the server uses ({}), from {}.\n",
+        match config.settings.mail.transport {
+            rapport_app::config::MailTransport::Smtp => format!(
+                "SMTP relay {}:{}",
+                config.settings.mail.smtp_host, config.settings.mail.smtp_port
+            ),
+            rapport_app::config::MailTransport::File => "the mailbox directory".to_owned(),
+        },
+        mail.address
+    );
+    let raw = rapport_mail::build(&rapport_mail::Outgoing {
+        from: mail.from.clone(),
+        reply_to: None,
+        to: vec![rapport_mail::Mailbox {
+            name: None,
+            address: to.as_str().to_owned(),
+        }],
+        subject: format!("{desk}: test message"),
+        html: rapport_mail::html_from_text(&text),
+        text,
+        message_id: rapport_mail::new_message_id(&mail.domain),
+        in_reply_to: None,
+        references: Vec::new(),
+        thread_index: None,
+        automatic: true,
+        attachments: Vec::new(),
+    })
+    .map_err(|e| e.to_string())?;
+    let said = transport
+        .send_and_say(&mail.address, &[to.as_str().to_owned()], &raw)
+        .map_err(|e| format!("the message was not sent: {e}"))?;
+    output::line(&format!("sent to {to}: {said}"));
+    Ok(())
+}
+
 pub fn run(command: MailCommand, config: Config) -> ExitCode {
     crate::telemetry::init(&config.settings.log);
     let result = match command {
         MailCommand::Import(args) => import(config, &args.path, !args.no_ack),
+        MailCommand::Test(args) => test_message(&config, &args.to),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
