@@ -1654,3 +1654,152 @@ async fn rapport_mail_test_reports_what_the_relay_answered(db: &TestDatabase) {
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("--to not an address"));
 }
+
+/// Written at the top of the Postfix configuration this test owns.
+const POSTFIX_MARK: &str = "# written by rapport's test suite";
+
+/// Debian's Postfix, configured as docs/operations.md says, hands mail for
+/// the support domain to Rapport's LMTP listener; delivered with Postfix's
+/// own `sendmail`. One instance per machine, so SQLite only.
+#[actix_web::test]
+async fn postfix_hands_the_support_domain_to_rapport_over_lmtp() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let postfix = std::path::Path::new("/usr/sbin/postfix");
+    if !postfix.exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI installs Debian's postfix (.ci/run); it is missing"
+        );
+        rapport_tests::report_skip("no /usr/sbin/postfix (apt-get install postfix)");
+        return;
+    }
+    let main_cf = std::path::Path::new("/etc/postfix/main.cf");
+    if let Ok(existing) = std::fs::read_to_string(main_cf) {
+        assert!(
+            existing.starts_with(POSTFIX_MARK),
+            "/etc/postfix/main.cf is this machine's own configuration: the test does not overwrite it"
+        );
+    }
+    let db = TestDatabase::create(rapport_tests::Backend::Sqlite).expect("SQLite");
+    let app = TestApp::spawn_with(&db, |s| {
+        s.mail.lmtp_bind = "127.0.0.1:0".into();
+        s.mail.address = "support@support.test".into();
+    })
+    .await;
+    let lmtp = app.lmtp_addr.expect("the LMTP listener runs");
+    let d = desk(&app, &db).await;
+
+    // The lines of docs/operations.md, and services that need no chroot.
+    std::fs::write(
+        main_cf,
+        format!(
+            "{POSTFIX_MARK}\ncompatibility_level = 3.6\nmyhostname = mx.rapport-test.localdomain\n\
+             mydestination =\ninet_interfaces = loopback-only\ninet_protocols = ipv4\n\
+             maillog_file = /var/log/postfix-rapport-test.log\n\
+             recipient_delimiter = +\nrelay_domains = support.test\n\
+             transport_maps = texthash:/etc/postfix/transport\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        "/etc/postfix/transport",
+        format!("support.test  lmtp:inet:{lmtp}\n"),
+    )
+    .unwrap();
+    let services = [
+        ("pickup", "unix", "n", "60", "1", "pickup"),
+        ("cleanup", "unix", "n", "-", "0", "cleanup"),
+        ("qmgr", "unix", "n", "300", "1", "qmgr"),
+        ("rewrite", "unix", "-", "-", "-", "trivial-rewrite"),
+        ("bounce", "unix", "-", "-", "0", "bounce"),
+        ("defer", "unix", "-", "-", "0", "bounce"),
+        ("trace", "unix", "-", "-", "0", "bounce"),
+        ("verify", "unix", "-", "-", "1", "verify"),
+        ("flush", "unix", "n", "1000?", "0", "flush"),
+        ("proxymap", "unix", "-", "-", "-", "proxymap"),
+        ("showq", "unix", "n", "-", "-", "showq"),
+        ("error", "unix", "-", "-", "-", "error"),
+        ("retry", "unix", "-", "-", "-", "error"),
+        ("discard", "unix", "-", "-", "-", "discard"),
+        ("lmtp", "unix", "-", "-", "-", "lmtp"),
+        ("smtp", "unix", "-", "-", "-", "smtp"),
+        ("anvil", "unix", "-", "-", "1", "anvil"),
+        ("scache", "unix", "-", "-", "1", "scache"),
+        ("postlog", "unix-dgram", "n", "-", "1", "postlogd"),
+    ];
+    let master: String = services
+        .iter()
+        .map(|(name, kind, private, wakeup, limit, command)| {
+            format!("{name} {kind} {private} - n {wakeup} {limit} {command}\n")
+        })
+        .collect();
+    std::fs::write(
+        "/etc/postfix/master.cf",
+        format!("{POSTFIX_MARK}\n{master}"),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(postfix)
+            .args(args)
+            .output()
+            .expect("postfix runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let _ = run(&["stop"]);
+    let (ok_check, said) = run(&["check"]);
+    assert!(ok_check, "postfix check: {said}");
+    let (started, said) = run(&["start"]);
+    assert!(started, "postfix start: {said}");
+
+    let mut sendmail = Command::new("/usr/sbin/sendmail")
+        .args(["-i", "-f", "anna@acme.example", "support@support.test"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("sendmail runs");
+    sendmail
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&first_mail(
+            "Delivered by Postfix",
+            "postfix-1@acme.example",
+        ))
+        .unwrap();
+    assert!(sendmail.wait().unwrap().success());
+    let _ = Command::new(postfix).arg("flush").status();
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let case = loop {
+        let list = app
+            .get_as(&d.agent, &format!("/api/v1/cases?account_id={}", d.acme))
+            .await
+            .json();
+        if let Some(c) = list["items"].as_array().and_then(|items| {
+            items
+                .iter()
+                .find(|c| c["subject"] == "Delivered by Postfix")
+        }) {
+            break c.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Postfix did not hand the message to Rapport; its log:\n{}",
+            std::fs::read_to_string("/var/log/postfix-rapport-test.log").unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let _ = run(&["stop"]);
+    let thread = thread_of(&app, &d.agent, case["id"].as_str().unwrap()).await;
+    assert!(
+        thread[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("19% VAT instead of 7%"),
+        "{thread:?}"
+    );
+    let _ = d.admin;
+}
