@@ -546,3 +546,155 @@ async fn a_node_with_other_secrets_refuses_to_join_the_others() {
     first.signal("TERM");
     first.wait_exit(Duration::from_secs(20));
 }
+
+/// nginx (Debian's) running `packaging/nginx.conf` on loopback, without
+/// TLS, in front of the given nodes; stopped when dropped.
+struct Nginx {
+    child: std::process::Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(nodes: &[&str]) -> Option<Nginx> {
+        let nginx = std::path::Path::new("/usr/sbin/nginx");
+        if !nginx.exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI installs Debian's nginx-light (.ci/run); it is missing"
+            );
+            rapport_tests::report_skip("no /usr/sbin/nginx (apt-get install nginx-light)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let port = rapport_tests::idp::free_port();
+        let example = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/nginx.conf"),
+        )
+        .unwrap();
+        let upstream: String = nodes
+            .iter()
+            .map(|n| format!("    server {};\n", n.trim_start_matches("http://")))
+            .collect();
+        // The example as shipped, on loopback without TLS, with our nodes.
+        let site: String = example
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("ssl_certificate"))
+            .map(|l| match l.trim() {
+                "listen 443 ssl http2;" => format!("    listen 127.0.0.1:{port};\n"),
+                "server 127.0.0.1:8080;" => upstream.clone(),
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        let p = dir.path().display().to_string();
+        std::fs::write(dir.path().join("rapport.conf"), site).unwrap();
+        // Workers write request bodies to these directories: as root, like
+        // the master, so they may (the default user could not).
+        std::fs::write(
+            dir.path().join("nginx.conf"),
+            format!(
+                "user root;\ndaemon off;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
+                 events {{ worker_connections 1024; }}\n\
+                 http {{\n  access_log off;\n  client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n\
+                   fastcgi_temp_path {p}/fastcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n\
+                   include {p}/rapport.conf;\n}}\n"
+            ),
+        )
+        .unwrap();
+        let child = std::process::Command::new(nginx)
+            .args(["-p", &p, "-c", &format!("{p}/nginx.conf")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nginx starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nginx did not listen: {}",
+                std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Nginx {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two nodes behind a real nginx with the shipped example configuration:
+/// sign-in, the API and live chat work whichever node each request and
+/// each websocket lands on, without sticky sessions.
+#[actix_web::test]
+async fn two_nodes_behind_nginx_serve_one_desk() {
+    let Some(db) = TestDatabase::create(Backend::Postgres) else {
+        return;
+    };
+    let env = [("RAPPORT_CHAT__NODE_TIMEOUT_SECS", "5")];
+    let mut node_a = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
+    let a = format!("http://{}", node_a.wait_ready(READY));
+    let mut node_b = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
+    let b = format!("http://{}", node_b.wait_ready(READY));
+    let Some(proxy) = Nginx::start(&[&a, &b]) else {
+        return;
+    };
+    let base = proxy.base.clone();
+
+    let (agent, agent_id, contact_token) = account_with_team(&db, &base).await;
+    let agent_token = login(&base, &agent).await;
+    // Round robin: tokens issued by one node are good on the other.
+    for _ in 0..6 {
+        let (status, me) = call(
+            &client(),
+            "GET",
+            format!("{base}/api/v1/me"),
+            Some(&agent_token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{me}");
+    }
+    // Websockets through the proxy, wherever each lands.
+    let (mut contact, _) = ChatClient::connect_to(&base, &contact_token).await;
+    let (mut agent, _) = ChatClient::connect_to(&base, &agent_token).await;
+    contact
+        .send(json!({"type": "start", "client_message_id": "n-1", "body": "Delivery note missing"}))
+        .await;
+    let case = contact.next_of("ack").await["case_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    agent.join(&case, None).await;
+    let ack = agent.say(&case, "n-2", "Sending it again now.").await;
+    let got = contact
+        .next_where("message", |m| m["entry"]["id"] == ack["entry_id"])
+        .await;
+    assert_eq!(got["entry"]["author"]["id"], agent_id.as_str());
+    contact.say(&case, "n-3", "Got it, thanks.").await;
+    agent
+        .next_where("message", |m| m["entry"]["body"] == "Got it, thanks.")
+        .await;
+    // Both nodes answered through the proxy.
+    for (name, node) in [("A", &node_a), ("B", &node_b)] {
+        assert!(
+            node.stderr_text().contains("/api/v1/"),
+            "node {name} served no API request through nginx"
+        );
+    }
+    contact.close().await;
+    agent.close().await;
+    drop(proxy);
+    node_a.signal("TERM");
+    node_b.signal("TERM");
+    node_a.wait_exit(Duration::from_secs(20));
+    node_b.wait_exit(Duration::from_secs(20));
+}
