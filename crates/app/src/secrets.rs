@@ -87,7 +87,24 @@ impl Secrets {
         let stream = self.key_stream(purpose, owner, &nonce, secret.len());
         let mut out = nonce.to_vec();
         out.extend(secret.iter().zip(stream).map(|(s, k)| s ^ k));
+        let tag = self.seal_tag(purpose, owner, &out);
+        out.extend_from_slice(&tag);
         Some(format!("v2:{}", hex::encode(out)))
+    }
+
+    /// 16 bytes of HMAC over the nonce and sealed bytes: what was sealed for
+    /// another owner or altered opens as nothing, never as garbage.
+    fn seal_tag(&self, purpose: &str, owner: &str, sealed: &[u8]) -> [u8; 16] {
+        use hmac::{Hmac, Mac};
+        let key = self.seal_key(purpose, owner);
+        let mut mac =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key");
+        mac.update(b"tag");
+        mac.update(sealed);
+        let full = mac.finalize().into_bytes();
+        let mut tag = [0u8; 16];
+        tag.copy_from_slice(&full[..16]);
+        tag
     }
 
     /// What [`Secrets::seal`] sealed; `None` when `sealed` is not one.
@@ -95,7 +112,18 @@ impl Secrets {
     pub fn unseal(&self, purpose: &str, owner: &str, sealed: &str) -> Option<Vec<u8>> {
         if let Some(v2) = sealed.strip_prefix("v2:") {
             let bytes = hex::decode(v2).ok()?;
-            let (nonce, body) = bytes.split_at_checked(16)?;
+            let (sealed_part, tag) = bytes.split_at_checked(bytes.len().checked_sub(16)?)?;
+            let expected = self.seal_tag(purpose, owner, sealed_part);
+            // Compared in constant time: the tag guards a secret.
+            let same = expected
+                .iter()
+                .zip(tag)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+            if !same {
+                return None;
+            }
+            let (nonce, body) = sealed_part.split_at_checked(16)?;
             let stream = self.key_stream(purpose, owner, nonce, body.len());
             return Some(body.iter().zip(stream).map(|(s, k)| s ^ k).collect());
         }

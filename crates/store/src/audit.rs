@@ -294,6 +294,24 @@ pub fn stream_events(
         .collect()
 }
 
+/// The events with these ids (any order; missing ones left out).
+pub fn events_by_id(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<EventRow> = audit_events::table
+            .filter(audit_events::id.eq_any(chunk))
+            .select(EventRow::as_select())
+            .load(conn)?;
+        for row in rows {
+            out.push(from_row(row)?);
+        }
+    }
+    Ok(out)
+}
+
 pub fn stream_exists(conn: &mut DbConnection, stream: &StreamName) -> Result<bool, StoreError> {
     Ok(audit_streams::table
         .find(stream.as_str())

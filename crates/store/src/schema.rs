@@ -625,6 +625,7 @@ diesel::table! {
         nonce -> Text,
         verifier -> Text,
         return_to -> Text,
+        browser_hash -> Text,
         created_at -> Timestamp,
         subject_id -> Nullable<Text>,
         handoff_hash -> Nullable<Text>,

@@ -54,6 +54,8 @@ pub struct Attempt {
     pub verifier: String,
     /// The page to return to, a path of this server.
     pub return_to: String,
+    /// The hash of the secret the starting browser holds in a cookie.
+    pub browser_hash: String,
     #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub created_at: DateTime<Utc>,
     /// The staff member or contact the provider vouched for.

@@ -10,6 +10,9 @@ CREATE TABLE sso_attempts (
     nonce TEXT NOT NULL,
     verifier TEXT NOT NULL,
     return_to TEXT NOT NULL,
+    -- The hash of a secret in a cookie of the browser that started the
+    -- sign-in: only that browser may finish it and redeem its code.
+    browser_hash TEXT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     subject_id TEXT,
     handoff_hash TEXT UNIQUE,

@@ -12,6 +12,11 @@ CREATE TABLE committed_changes_new (
 );
 INSERT INTO committed_changes_new (id, origin, kind, case_id, entry_id, data, created_at)
     SELECT id, origin, kind, case_id, entry_id, data, created_at FROM committed_changes;
+-- The ids go on from where they were (consumers remember ids; an empty
+-- log would otherwise start again at 1).
+DELETE FROM sqlite_sequence WHERE name = 'committed_changes_new';
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'committed_changes_new', seq FROM sqlite_sequence WHERE name = 'committed_changes';
 DROP TABLE committed_changes;
 ALTER TABLE committed_changes_new RENAME TO committed_changes;
 CREATE INDEX committed_changes_created ON committed_changes (created_at);

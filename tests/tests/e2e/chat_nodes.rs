@@ -99,17 +99,24 @@ pub(crate) async fn account_with_team(
     (agent, agent_id, contact)
 }
 
+/// Two `rapport serve` nodes on one PostgreSQL and data directory (its
+/// secrets), with their base URLs.
+fn two_nodes(db: &TestDatabase) -> (RapportProcess, String, RapportProcess, String) {
+    let env = [("RAPPORT_CHAT__NODE_TIMEOUT_SECS", "5")];
+    let mut node_a = RapportProcess::serve(rapport_bin!(), db, &[], &env);
+    let a = format!("http://{}", node_a.wait_ready(READY));
+    let mut node_b = RapportProcess::serve(rapport_bin!(), db, &[], &env);
+    let b = format!("http://{}", node_b.wait_ready(READY));
+    (node_a, a, node_b, b)
+}
+
 #[actix_web::test]
 async fn two_server_processes_fan_out_to_each_other() {
     let Some(db) = TestDatabase::create(Backend::Postgres) else {
         return;
     };
     // Both nodes share the database and the data directory (its secrets).
-    let env = [("RAPPORT_CHAT__NODE_TIMEOUT_SECS", "5")];
-    let mut node_a = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
-    let a = format!("http://{}", node_a.wait_ready(READY));
-    let mut node_b = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
-    let b = format!("http://{}", node_b.wait_ready(READY));
+    let (mut node_a, a, mut node_b, b) = two_nodes(&db);
     assert!(
         node_a.stderr_text().contains("postgres"),
         "node A uses the PostgreSQL bus"
@@ -639,11 +646,7 @@ async fn two_nodes_behind_nginx_serve_one_desk() {
     let Some(db) = TestDatabase::create(Backend::Postgres) else {
         return;
     };
-    let env = [("RAPPORT_CHAT__NODE_TIMEOUT_SECS", "5")];
-    let mut node_a = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
-    let a = format!("http://{}", node_a.wait_ready(READY));
-    let mut node_b = RapportProcess::serve(rapport_bin!(), &db, &[], &env);
-    let b = format!("http://{}", node_b.wait_ready(READY));
+    let (mut node_a, a, mut node_b, b) = two_nodes(&db);
     let Some(proxy) = Nginx::start(&[&a, &b]) else {
         return;
     };

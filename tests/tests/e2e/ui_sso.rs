@@ -145,9 +145,8 @@ async fn staff_sign_in_through_the_organisations_identity_provider(db: &TestData
     }
 
     // An answer replayed, or for no sign-in of this server, signs nobody in.
-    let forged = awc::Client::builder()
-        .disable_redirects()
-        .finish()
+    let no_redirects = awc::Client::builder().disable_redirects().finish();
+    let forged = no_redirects
         .get(format!(
             "{}/auth/sso/callback?state=forged&code=x",
             app.base_url
@@ -161,6 +160,59 @@ async fn staff_sign_in_through_the_organisations_identity_provider(db: &TestData
     app.post_json("/api/v1/auth/sso/redeem", &json!({"code": "guessed"}))
         .await
         .assert_problem(401, "invalid_sso_code");
+    // A sign-in finishes only in the browser that started it: an answer
+    // for it arriving from elsewhere (a link sent to someone) is refused.
+    let started = no_redirects
+        .get(format!(
+            "{}/auth/sso/staff?return_to=/console",
+            app.base_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    assert!(
+        started
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("HttpOnly; SameSite=Lax"),
+        "the starting browser gets its cookie"
+    );
+    let to_provider = started.headers().get("location").unwrap().to_str().unwrap();
+    let state = to_provider
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("state="))
+        .unwrap()
+        .to_owned();
+    let elsewhere = no_redirects
+        .get(format!(
+            "{}/auth/sso/callback?state={state}&code=stolen",
+            app.base_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    let back = elsewhere
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(back.contains("another%20browser"), "{back}");
+    // Only pages of the product are returned to.
+    let away = no_redirects
+        .get(format!(
+            "{}/auth/sso/staff?return_to=/auth/sso/contact%3Femail%3Dx%40evil.example",
+            app.base_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    let refused = away.headers().get("location").unwrap().to_str().unwrap();
+    assert!(refused.starts_with("/console#sso_error="), "{refused}");
     let methods = audit_methods(db);
     assert_eq!(
         methods.iter().filter(|m| *m == "single_sign_on").count(),

@@ -155,12 +155,12 @@ impl IdClaims {
         }
     }
 
-    /// A claim as text: a string, or the first string of a list (groups).
-    pub fn text_claim(&self, name: &str) -> Option<&str> {
-        match self.other.get(name)? {
-            Value::String(s) => Some(s),
-            Value::Array(items) => items.iter().find_map(Value::as_str),
-            _ => None,
+    /// A claim's texts: a string, or the strings of a list (groups).
+    pub fn text_claims(&self, name: &str) -> Vec<&str> {
+        match self.other.get(name) {
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -179,13 +179,14 @@ const ALGORITHMS: &[Algorithm] = &[
     Algorithm::EdDSA,
 ];
 
-/// Checks an ID token: signed by one of the provider's keys, issued by
-/// `issuer` for `client_id`, unexpired (a minute of clock skew), and
-/// carrying the nonce of this sign-in.
+/// Checks an ID token: signed by one of the provider's keys, issued by one
+/// of `issuers` (the configured issuer and the one its discovery document
+/// names, which may differ by a trailing slash) for `client_id`, unexpired
+/// (a minute of clock skew), and carrying the nonce of this sign-in.
 pub fn verify_id_token(
     token: &str,
     keys: &JwkSet,
-    issuer: &str,
+    issuers: &[&str],
     client_id: &str,
     nonce: &str,
 ) -> Result<IdClaims, OidcError> {
@@ -202,7 +203,7 @@ pub fn verify_id_token(
     .ok_or_else(|| bad("no published key of the provider matches its key id"))?;
     let key = DecodingKey::from_jwk(key).map_err(|e| bad(&e.to_string()))?;
     let mut validation = Validation::new(header.alg);
-    validation.set_issuer(&[issuer, issuer.trim_end_matches('/')]);
+    validation.set_issuer(issuers);
     validation.set_audience(&[client_id]);
     validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
     validation.leeway = 60;
@@ -273,7 +274,7 @@ mod tests {
         )
         .expect("encodes");
         let keys = JwkSet { keys: Vec::new() };
-        let err = verify_id_token(&token, &keys, "https://id.example", "rapport", "n")
+        let err = verify_id_token(&token, &keys, &["https://id.example"], "rapport", "n")
             .expect_err("refused");
         assert!(err.to_string().contains("HS256"), "{err}");
     }
@@ -286,8 +287,8 @@ mod tests {
         }))
         .expect("claims");
         assert_eq!(claims.verified_email(), Some("a@x.example"));
-        assert_eq!(claims.text_claim("rapport_role"), Some("admin"));
-        assert_eq!(claims.text_claim("groups"), Some("auditor"));
-        assert_eq!(claims.text_claim("missing"), None);
+        assert_eq!(claims.text_claims("rapport_role"), ["admin"]);
+        assert_eq!(claims.text_claims("groups"), ["auditor", "staff"]);
+        assert!(claims.text_claims("missing").is_empty());
     }
 }

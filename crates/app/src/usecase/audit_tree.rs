@@ -287,6 +287,20 @@ pub fn check_witness(
         return Err("the witness file holds no checkpoint".into());
     };
     let current = store::current_leaves(conn, newest).map_err(|e| e.to_string())?;
+    // Each event's hash recomputed from its content: a changed event whose
+    // stored hash was left alone is caught here.
+    let ids: Vec<String> = current.iter().map(|(_, id, _, _)| id.clone()).collect();
+    for event in rapport_store::audit::events_by_id(conn, &ids).map_err(|e| e.to_string())? {
+        let computed = event.computed_hash().map_err(|e| e.to_string())?;
+        if computed != event.hash {
+            return Err(format!(
+                "event {} ({} seq {}) was changed: its content no longer gives its hash",
+                event.id,
+                event.stream.as_str(),
+                event.seq
+            ));
+        }
+    }
     let mut leaves: Vec<TreeHash> = Vec::with_capacity(current.len());
     for (position, event_id, event_hash, stored_leaf) in &current {
         let leaf = merkle::leaf_hash(&hex_hash(event_hash).map_err(|e| e.to_string())?);

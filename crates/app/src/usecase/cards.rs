@@ -169,15 +169,8 @@ pub fn requests_for_case(
             let webhook_id = format!("msg_{}", uuid::Uuid::now_v7().simple());
             Ok(CardRequest {
                 signature: signature(&key, &webhook_id, timestamp, &body),
-                cache_key: format!(
-                    "{}|{}|{}",
-                    s.id,
-                    account.id,
-                    contact
-                        .as_ref()
-                        .map(|p| p.id.to_string())
-                        .unwrap_or_default()
-                ),
+                // The question names the case: an answer is for that case.
+                cache_key: format!("{}|{}", s.id, c.id),
                 source_id: s.id,
                 name: s.name,
                 url: s.url,

@@ -93,18 +93,28 @@ pub struct Started {
     pub challenge: String,
 }
 
-/// Only a path of this server may be returned to (never another site).
+/// The pages a sign-in may return to: the product's own pages only (never
+/// another site, never an endpoint that would carry the code elsewhere).
+pub fn safe_return(path: &str) -> Option<&str> {
+    const PAGES: [&str; 4] = ["/console", "/portal", "/admin", "/auditor"];
+    let clean = path.len() <= 512
+        && !path.contains('\\')
+        && !path.contains("//")
+        && !path.chars().any(|c| c.is_control() || c.is_whitespace());
+    let page = PAGES.iter().any(|p| {
+        path.strip_prefix(p)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+    });
+    (clean && page && !path.contains('#')).then_some(path)
+}
+
 fn local_path(return_to: &str) -> Result<&str, UseCaseError> {
-    let ok = return_to.starts_with('/')
-        && !return_to.starts_with("//")
-        && !return_to.contains('\\')
-        && return_to.len() <= 512
-        && !return_to.chars().any(char::is_control);
-    if ok {
-        Ok(return_to)
-    } else {
-        Err(invalid("return_to", "must be a path of this server"))
-    }
+    safe_return(return_to).ok_or_else(|| {
+        invalid(
+            "return_to",
+            "must be a page of this server: /console, /portal, /admin or /auditor",
+        )
+    })
 }
 
 /// Records a new attempt and returns what the authorization request carries.
@@ -113,6 +123,7 @@ pub fn start(
     audience: Audience,
     account: Option<AccountId>,
     return_to: &str,
+    browser: &str,
 ) -> Result<Started, UseCaseError> {
     let failed = |e: oidc::OidcError| UseCaseError::Internal(e.to_string());
     let pkce = Pkce::new().map_err(failed)?;
@@ -123,6 +134,7 @@ pub fn start(
         nonce: oidc::random().map_err(failed)?,
         verifier: pkce.verifier,
         return_to: local_path(return_to)?.to_owned(),
+        browser_hash: opaque_token_hash(browser),
         created_at: rapport_store::now_micros().and_utc(),
         subject_id: None,
         handoff_hash: None,
@@ -137,14 +149,25 @@ pub fn start(
     })
 }
 
-/// The attempt the provider's answer names, taken once; with its provider.
-pub fn take(state: &AppState, state_param: &str) -> Result<(Attempt, Provider), UseCaseError> {
-    let attempt = state
+/// The attempt the provider's answer names, taken once, when the browser
+/// holding it is the one that started it; with its provider. `None`: no
+/// such attempt (a forged or replayed answer: nothing to record).
+pub fn take(
+    state: &AppState,
+    state_param: &str,
+    browser: Option<&str>,
+) -> Result<Option<(Attempt, Provider)>, UseCaseError> {
+    let Some(attempt) = state
         .store
         .write(|conn| sso::take(conn, state_param, Duration::minutes(ATTEMPT_MINUTES)))?
-        .ok_or(UseCaseError::SingleSignOnRefused(
-            "this sign-in expired or was already used; start again",
-        ))?;
+    else {
+        return Ok(None);
+    };
+    if browser.map(opaque_token_hash) != Some(attempt.browser_hash.clone()) {
+        return Err(UseCaseError::SingleSignOnRefused(
+            "this sign-in was started in another browser; start it again here",
+        ));
+    }
     let provider = match attempt.audience {
         Audience::Staff => staff_provider(state)
             .ok_or(UseCaseError::SingleSignOnRefused("single sign-on is off"))?,
@@ -158,7 +181,7 @@ pub fn take(state: &AppState, state_param: &str) -> Result<(Attempt, Provider), 
             provider_from(state, &found)?
         }
     };
-    Ok((attempt, provider))
+    Ok(Some((attempt, provider)))
 }
 
 /// Decides who the verified ID token signs in and returns the one-time
@@ -227,8 +250,14 @@ fn staff_for(
             "this address is not at one of the organisation's domains",
         ));
     }
+    // The first value that names a role (a groups claim lists others too).
     let claimed_role = (!o.role_claim.is_empty())
-        .then(|| claims.text_claim(&o.role_claim).and_then(StaffRole::parse))
+        .then(|| {
+            claims
+                .text_claims(&o.role_claim)
+                .into_iter()
+                .find_map(StaffRole::parse)
+        })
         .flatten();
     let found = staff::find_by_email(&mut *state.store.conn()?, email)?;
     let member = match found {
@@ -304,6 +333,7 @@ fn staff_for(
 pub fn redeem(
     state: &AppState,
     code: &str,
+    browser: Option<&str>,
     ctx: &RequestContext,
 ) -> Result<(SessionTokens, String), UseCaseError> {
     state.store.write(|conn| {
@@ -313,6 +343,10 @@ pub fn redeem(
             Duration::seconds(HANDOFF_SECS),
         )?
         .ok_or(UseCaseError::InvalidSingleSignOnCode)?;
+        // A code that leaked (a page, a log) is no use in another browser.
+        if browser.map(opaque_token_hash) != Some(attempt.browser_hash.clone()) {
+            return Err(UseCaseError::InvalidSingleSignOnCode);
+        }
         let subject = subject_of(conn, &attempt)?
             .filter(Subject::may_sign_in)
             .ok_or(UseCaseError::InvalidSingleSignOnCode)?;

@@ -511,6 +511,13 @@ fn oidc(auth: &rapport_app::config::AuthSettings) -> Result<(), ConfigError> {
             "give the client secret (e.g. in RAPPORT_AUTH__OIDC__CLIENT_SECRET)",
         ));
     }
+    if o.create_unknown_staff && o.allowed_domains.is_empty() {
+        return Err(key_error(
+            "auth.oidc.allowed_domains",
+            "is empty while create_unknown_staff is on: anyone the provider knows would become staff",
+            "list your organisation's email domains, or turn create_unknown_staff off",
+        ));
+    }
     if rapport_domain::StaffRole::parse(&o.default_role).is_none() {
         return Err(key_error(
             "auth.oidc.default_role",

@@ -21,10 +21,12 @@ use crate::state::AppState;
 
 /// How long a source may take to answer.
 const TIMEOUT: Duration = Duration::from_secs(3);
-/// How long an answer is reused for the same account and contact.
+/// How long an answer is reused for the same case.
 const CACHE_FOR: Duration = Duration::from_secs(300);
 /// The largest answer read.
 const MAX_ANSWER: usize = 64 * 1024;
+/// Answers kept at most (each under [`MAX_ANSWER`] once parsed and cut).
+const CACHE_ENTRIES: usize = 10_000;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -173,10 +175,14 @@ async fn ask(client: &awc::Client, r: CardRequest) -> CardView {
     .await;
     match answer {
         Ok(card) => {
-            cache()
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(r.cache_key, (card.clone(), Instant::now()));
+            let mut cached = cache().lock().unwrap_or_else(|e| e.into_inner());
+            // Expired answers go; a full cache starts over rather than grow.
+            cached.retain(|_, (_, at)| at.elapsed() < CACHE_FOR);
+            if cached.len() >= CACHE_ENTRIES {
+                cached.clear();
+            }
+            cached.insert(r.cache_key, (card.clone(), Instant::now()));
+            drop(cached);
             CardView {
                 source: r.name,
                 card: Some(card),

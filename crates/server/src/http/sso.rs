@@ -129,6 +129,26 @@ fn url_encode(value: &str) -> String {
         .collect()
 }
 
+/// The cookie that ties a sign-in to the browser that started it.
+const BROWSER_COOKIE: &str = "rapport_sso";
+
+fn browser_cookie(state: &AppState, value: &str, max_age_secs: i64) -> String {
+    let secure = if state.public_url().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!(
+        "{BROWSER_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    )
+}
+
+fn browser_of(req: &actix_web::HttpRequest) -> Option<String> {
+    req.cookie(BROWSER_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
 /// Where a sign-in goes and comes back to.
 struct Trip {
     audience: Audience,
@@ -143,8 +163,21 @@ struct Trip {
 /// be done, back to the page with the reason.
 async fn go_to_provider(state: &AppState, provider: &Provider, trip: Trip) -> HttpResponse {
     let back = safe_path(&trip.return_to, trip.fallback).to_owned();
-    match authorization_url(state, provider, &trip).await {
-        Ok(url) => see_other(&url),
+    let browser = match oidc::random() {
+        Ok(b) => b,
+        Err(e) => return back_to(&back, "sso_error", &e.to_string()),
+    };
+    match authorization_url(state, provider, &trip, &browser).await {
+        Ok(url) => {
+            let mut res = see_other(&url);
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&browser_cookie(
+                state, &browser, 600,
+            )) {
+                res.headers_mut()
+                    .append(actix_web::http::header::SET_COOKIE, v);
+            }
+            res
+        }
         Err(e) => back_to(&back, "sso_error", &e.to_string()),
     }
 }
@@ -153,15 +186,18 @@ async fn authorization_url(
     state: &AppState,
     provider: &Provider,
     trip: &Trip,
+    browser: &str,
 ) -> Result<String, UseCaseError> {
     let (discovery, _) = provider_documents(&provider.issuer, false).await?;
-    let (app, audience, account, back) = (
+    let (app, audience, account, back, browser) = (
         state.app.clone(),
         trip.audience,
         trip.account,
         trip.return_to.clone(),
+        browser.to_owned(),
     );
-    let started = blocking::call(move || sso::start(&app, audience, account, &back)).await?;
+    let started =
+        blocking::call(move || sso::start(&app, audience, account, &back, &browser)).await?;
     AuthorizationRequest {
         endpoint: &discovery.authorization_endpoint,
         client_id: &provider.client_id,
@@ -247,11 +283,7 @@ pub async fn start_contact(
 }
 
 fn safe_path<'a>(path: &'a str, fallback: &'a str) -> &'a str {
-    if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') {
-        path
-    } else {
-        fallback
-    }
+    sso::safe_return(path).unwrap_or(fallback)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -276,20 +308,30 @@ struct TokenAnswer {
 pub async fn callback(
     state: web::Data<AppState>,
     ctx: RequestContext,
+    req: actix_web::HttpRequest,
     query: web::Query<CallbackParams>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let Some(state_param) = q.state.filter(|s| !s.is_empty() && s.len() <= 128) else {
         return Err(ApiError::InvalidQuery("state is missing".into()));
     };
-    let app = state.app.clone();
-    let (attempt, provider) = match blocking::call(move || sso::take(&app, &state_param)).await {
-        Ok(found) => found,
-        Err(e) => {
-            record_failure(&state, Audience::Staff, &e, &ctx).await;
-            return Ok(back_to("/", "sso_error", &e.to_string()));
-        }
-    };
+    let (app, browser) = (state.app.clone(), browser_of(&req));
+    let (attempt, provider) =
+        match blocking::call(move || sso::take(&app, &state_param, browser.as_deref())).await {
+            Ok(Some(found)) => found,
+            // Forged or replayed: nothing was started, nothing to record.
+            Ok(None) => {
+                return Ok(back_to(
+                    "/console",
+                    "sso_error",
+                    "this sign-in expired or was already used; start again",
+                ));
+            }
+            Err(e) => {
+                record_failure(&state, Audience::Staff, &e, &ctx).await;
+                return Ok(back_to("/console", "sso_error", &e.to_string()));
+            }
+        };
     let outcome = finish(
         &state,
         &attempt,
@@ -382,11 +424,12 @@ async fn finish(
     }
     let answer: TokenAnswer = serde_json::from_slice(&body)
         .map_err(|e| failed(format!("the provider's token answer has no ID token: {e}")))?;
+    let issuers = [provider.issuer.as_str(), discovery.issuer.as_str()];
     let verify = |keys: &JwkSet| {
         oidc::verify_id_token(
             &answer.id_token,
             keys,
-            &provider.issuer,
+            &issuers,
             &provider.client_id,
             &attempt.nonce,
         )
@@ -413,15 +456,23 @@ pub struct RedeemSso {
 pub async fn redeem(
     state: web::Data<AppState>,
     ctx: RequestContext,
+    req: actix_web::HttpRequest,
     body: web::Json<RedeemSso>,
 ) -> Result<HttpResponse, ApiError> {
     let code = body.into_inner().code;
     if code.is_empty() || code.len() > 128 {
         return Err(UseCaseError::InvalidSingleSignOnCode.into());
     }
-    let app = state.app.clone();
-    let (tokens, _) = blocking::run(move || sso::redeem(&app, &code, &ctx.0)).await?;
-    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
+    let (app, browser) = (state.app.clone(), browser_of(&req));
+    let (tokens, _) =
+        blocking::run(move || sso::redeem(&app, &code, browser.as_deref(), &ctx.0)).await?;
+    // The cookie did its work: gone.
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::SET_COOKIE,
+            browser_cookie(&state, "", 0),
+        ))
+        .json(TokenResponse::from(tokens)))
 }
 
 /// What sign-in pages offer.
@@ -600,9 +651,18 @@ mod tests {
     #[test]
     fn only_paths_of_this_server_are_returned_to() {
         assert_eq!(safe_path("/console", "/"), "/console");
+        assert_eq!(safe_path("/console/cases/1042", "/"), "/console/cases/1042");
         assert_eq!(safe_path("//evil.example/x", "/portal"), "/portal");
         assert_eq!(safe_path("https://evil.example", "/portal"), "/portal");
         assert_eq!(safe_path("/\\evil.example", "/portal"), "/portal");
+        assert_eq!(safe_path("/\t/evil.example", "/portal"), "/portal");
+        assert_eq!(safe_path("/console/\t/evil.example", "/portal"), "/portal");
+        // Never an endpoint that would carry the code on to another site.
+        assert_eq!(
+            safe_path("/auth/sso/contact?email=x@evil.example", "/portal"),
+            "/portal"
+        );
+        assert_eq!(safe_path("/consolex", "/portal"), "/portal");
         assert_eq!(url_encode("a b/é"), "a%20b%2F%C3%A9");
     }
 }
