@@ -43,9 +43,15 @@ openapi: ## Regenerate docs/openapi.json from the code
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 DIST := rapport-$(VERSION)-$(shell uname -m)-linux
 
-dist: build ## Release tarball at target/dist/: the binary, default config, docs, systemd unit, container and proxy examples
-	rm -rf target/dist/$(DIST) && mkdir -p target/dist/$(DIST)/bin
-	cp target/release/rapport target/dist/$(DIST)/bin/
-	cp -r config docs packaging README.md target/dist/$(DIST)/
-	tar -C target/dist -czf target/dist/$(DIST).tar.gz $(DIST)
-	@echo "target/dist/$(DIST).tar.gz"
+# What `make dist` packs: the release build, unless BIN names another
+# binary (the test suite packs its debug build to check the tarball).
+BIN ?=
+DIST_DIR ?= target/dist
+
+dist: ## Release tarball at target/dist/: the binary, default config, docs, systemd unit, container and proxy examples
+	$(if $(BIN),,$(MAKE) build)
+	rm -rf $(DIST_DIR)/$(DIST) && mkdir -p $(DIST_DIR)/$(DIST)/bin
+	cp $(if $(BIN),$(BIN),target/release/rapport) $(DIST_DIR)/$(DIST)/bin/rapport
+	cp -r config docs packaging README.md $(DIST_DIR)/$(DIST)/
+	tar -C $(DIST_DIR) -czf $(DIST_DIR)/$(DIST).tar.gz $(DIST)
+	@echo "$(DIST_DIR)/$(DIST).tar.gz"

@@ -74,3 +74,70 @@ fn the_container_and_proxy_examples_match_the_server() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+/// `make dist` packs the binary, the default configuration, the docs and the
+/// systemd unit into one tarball whose binary runs (checked with this
+/// build's binary: the release build is the same `cargo build`).
+#[test]
+fn make_dist_packs_a_tarball_that_runs() {
+    let out = tempfile::tempdir().unwrap();
+    let made = Command::new("make")
+        .current_dir(repo(""))
+        .arg("dist")
+        .arg(format!("BIN={}", rapport_bin!()))
+        .arg(format!("DIST_DIR={}", out.path().display()))
+        .output()
+        .expect("make runs");
+    assert!(
+        made.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&made.stdout),
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let tarball = String::from_utf8_lossy(&made.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(tarball.ends_with(".tar.gz"), "{tarball}");
+    let listed = Command::new("tar")
+        .args(["-tzf", &tarball])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    for part in [
+        "/bin/rapport",
+        "/config/default.toml",
+        "/docs/operations.md",
+        "/packaging/rapport.service",
+        "/packaging/nginx.conf",
+        "/README.md",
+    ] {
+        assert!(
+            listed.lines().any(|l| l.ends_with(part)),
+            "the tarball lacks {part}:\n{listed}"
+        );
+    }
+    let unpacked = tempfile::tempdir().unwrap();
+    let status = Command::new("tar")
+        .args(["-xzf", &tarball, "-C"])
+        .arg(unpacked.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = std::fs::read_dir(unpacked.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let version = Command::new(dir.join("bin/rapport"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")),
+        "the packed binary runs"
+    );
+}
