@@ -16,7 +16,7 @@ const provider = new Provider(issuer, {
   claims: {
     openid: ["sub"],
     email: ["email", "email_verified"],
-    profile: ["name", "rapport_role"],
+    profile: ["name", "rapport_role", "rapport_teams"],
   },
   async findAccount(ctx, id) {
     const claims = users[id];

@@ -68,6 +68,7 @@ async fn staff_sign_in_through_the_organisations_identity_provider(db: &TestData
         return;
     };
     let (agent_email, agent_password) = seed::staff(db, "agent");
+    rapport_store::team::insert(&mut seed::store(db).conn().unwrap(), "Key Accounts").unwrap();
     let port = free_port();
     let idp = Idp::start(
         &[IdpClient {
@@ -77,7 +78,7 @@ async fn staff_sign_in_through_the_organisations_identity_provider(db: &TestData
         }],
         json!({
             "agent": {"email": agent_email, "email_verified": true, "name": "Test Person"},
-            "dana": {"email": "dana.lead@support.example", "email_verified": true, "name": "Dana Lead", "rapport_role": "admin"},
+            "dana": {"email": "dana.lead@support.example", "email_verified": true, "name": "Dana Lead", "rapport_role": "admin", "rapport_teams": ["Everyone", "Key Accounts"]},
             "mallory": {"email": "mallory@elsewhere.example", "email_verified": true, "name": "Mallory"},
             "unverified": {"email": "sam@support.example", "email_verified": false, "name": "Sam"},
         }),
@@ -89,6 +90,7 @@ async fn staff_sign_in_through_the_organisations_identity_provider(db: &TestData
         s.auth.oidc.label = "Support Workspace".into();
         s.auth.oidc.allowed_domains = vec!["support.example".into()];
         s.auth.oidc.role_claim = "rapport_role".into();
+        s.auth.oidc.team_claim = "rapport_teams".into();
         s.auth.oidc.create_unknown_staff = true;
         s.auth.password_disabled_roles = vec!["agent".into()];
     })
@@ -129,6 +131,20 @@ async fn staff_sign_in_through_the_organisations_identity_provider(db: &TestData
     sign_in_at_provider(&b, "dana").await;
     b.wait_text("#who", "Dana Lead (admin)").await;
     b.quit().await;
+    // The team claim put her in the team of that name that exists.
+    let store = seed::store(db);
+    let mut conn = store.conn().unwrap();
+    let team = rapport_store::team::find_by_name(&mut conn, "Key Accounts")
+        .unwrap()
+        .unwrap();
+    let dana = rapport_store::staff::find_by_email(
+        &mut conn,
+        &rapport_domain::EmailAddress::parse("dana.lead@support.example").unwrap(),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(team.members.iter().any(|m| m.staff_id == dana.id));
+    drop(conn);
 
     // An address outside the organisation's domains, and one the provider
     // does not vouch for, are refused with a sentence on the sign-in page.

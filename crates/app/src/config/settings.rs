@@ -236,6 +236,10 @@ pub struct OidcSettings {
     /// sets the role of people created on first sign-in and keeps the
     /// role of others in step. Empty: roles are managed in Rapport.
     pub role_claim: String,
+    /// A claim naming teams (a name or a list, e.g. groups): at each
+    /// sign-in the person joins the named teams that exist (as a member;
+    /// never left out of others). Empty: teams are managed in Rapport.
+    pub team_claim: String,
     /// Creates a staff member on first sign-in (with `role_claim`'s role,
     /// else `default_role`); otherwise only existing staff may sign in.
     pub create_unknown_staff: bool,
@@ -251,6 +255,7 @@ impl Default for OidcSettings {
             label: "your company account".to_owned(),
             allowed_domains: Vec::new(),
             role_claim: String::new(),
+            team_claim: String::new(),
             create_unknown_staff: false,
             default_role: "agent".to_owned(),
         }

@@ -325,7 +325,45 @@ fn staff_for(
             )
         })?;
     }
+    join_claimed_teams(state, &member, claims)?;
     Ok(member.id.to_string())
+}
+
+/// Adds the person to the teams the team claim names that exist and that
+/// they are not in yet (auditors join no team).
+fn join_claimed_teams(
+    state: &AppState,
+    member: &staff::Staff,
+    claims: &IdClaims,
+) -> Result<(), UseCaseError> {
+    let claim = &state.config.settings.auth.oidc.team_claim;
+    if claim.is_empty() || member.role == StaffRole::Auditor {
+        return Ok(());
+    }
+    let names = claims.text_claims(claim);
+    if names.is_empty() {
+        return Ok(());
+    }
+    state.store.write(|conn| {
+        for name in names.iter().take(50) {
+            let Some(team) = rapport_store::team::find_by_name(conn, name)? else {
+                continue;
+            };
+            if team.members.iter().any(|m| m.staff_id == member.id) {
+                continue;
+            }
+            rapport_store::team::set_member(conn, team.id, member.id, rapport_domain::TeamRole::Member)?;
+            record(
+                conn,
+                super::team::stream(team.id),
+                Actor::system(),
+                "team.member_set",
+                ("staff", Some(&member.id.to_string())),
+                json!({"before": {"role": null}, "after": {"role": "member"}, "via": "single sign-on"}),
+            )?;
+        }
+        Ok::<_, UseCaseError>(())
+    })
 }
 
 /// Exchanges the callback's one-time code for a session; also returns the

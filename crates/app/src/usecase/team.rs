@@ -9,7 +9,7 @@ use serde_json::json;
 use super::input::text;
 use super::{UseCaseError, record};
 
-fn stream(id: TeamId) -> StreamName {
+pub(super) fn stream(id: TeamId) -> StreamName {
     StreamName::parse(&format!("team:{id}")).unwrap_or_else(|_| StreamName::system())
 }
 
