@@ -6,48 +6,18 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use rapport_tests::browser::Driver;
 use rapport_tests::{TestApp, TestDatabase, e2e_test, seed};
 use serde_json::{Value, json};
 
 use super::directory::{ok, world};
 use super::ui::staff_sign_in;
-use super::webhooks::{Received, verify};
+use super::webhooks::{Received, Receiver, verify};
 
 /// A system that answers every request with `card` after `delay`.
 fn system(card: Value, delay: Duration) -> (String, Arc<Mutex<Vec<Received>>>) {
-    let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-    let g = got.clone();
-    let server = HttpServer::new(move || {
-        let (g, card) = (g.clone(), card.clone());
-        App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-            let (g, card) = (g.clone(), card.clone());
-            async move {
-                let header = |n: &str| {
-                    req.headers()
-                        .get(n)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("")
-                        .to_owned()
-                };
-                g.lock().unwrap().push(Received {
-                    id: header("webhook-id"),
-                    timestamp: header("webhook-timestamp"),
-                    signature: header("webhook-signature"),
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                });
-                tokio::time::sleep(delay).await;
-                HttpResponse::Ok().json(card)
-            }
-        }))
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))
-    .unwrap();
-    let addr = server.addrs()[0];
-    actix_web::rt::spawn(server.run());
-    (format!("http://{addr}/card"), got)
+    let receiver = Receiver::answering(Some(card), delay);
+    (receiver.url, receiver.got)
 }
 
 e2e_test!(an_agent_sees_what_the_suppliers_systems_know_of_the_client);

@@ -32,13 +32,20 @@ pub(crate) struct Receiver {
 
 impl Receiver {
     pub(crate) fn start() -> Receiver {
+        Receiver::answering(None, Duration::ZERO)
+    }
+
+    /// A receiver that answers every request with `json` (when given, with
+    /// 200; else an empty answer with the status) after `delay`: a system
+    /// Rapport asks, such as a customer card source.
+    pub(crate) fn answering(json: Option<Value>, delay: Duration) -> Receiver {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let status = Arc::new(AtomicU16::new(204));
         let (g, s) = (got.clone(), status.clone());
         let server = HttpServer::new(move || {
-            let (g, s) = (g.clone(), s.clone());
+            let (g, s, json) = (g.clone(), s.clone(), json.clone());
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (g, s) = (g.clone(), s.clone());
+                let (g, s, json) = (g.clone(), s.clone(), json.clone());
                 async move {
                     let header = |n: &str| {
                         req.headers()
@@ -53,6 +60,10 @@ impl Receiver {
                         signature: header("webhook-signature"),
                         body: String::from_utf8_lossy(&body).into_owned(),
                     });
+                    tokio::time::sleep(delay).await;
+                    if let Some(json) = json {
+                        return HttpResponse::Ok().json(json);
+                    }
                     let code = s.load(Ordering::SeqCst);
                     HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap())
                         .body(format!("receiver answered {code}"))

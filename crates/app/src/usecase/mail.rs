@@ -993,6 +993,19 @@ pub(crate) fn alert_admins(
             address: s.email.as_str().to_owned(),
         })
         .collect();
+    send_notice(conn, state, "admin_alert", to, subject, text)
+}
+
+/// An automatic message of the installation (no case), queued in the
+/// caller's transaction; nothing when there is nobody to send it to.
+fn send_notice(
+    conn: &mut DbConnection,
+    state: &AppState,
+    kind: &'static str,
+    to: Vec<Mailbox>,
+    subject: &str,
+    text: &str,
+) -> Result<(), UseCaseError> {
     if to.is_empty() {
         return Ok(());
     }
@@ -1000,7 +1013,7 @@ pub(crate) fn alert_admins(
         conn,
         state,
         &Queued {
-            kind: "admin_alert",
+            kind,
             case: None,
             entry: None,
             to,
@@ -1035,32 +1048,19 @@ pub(crate) fn mail_checkpoint_witnesses(
             address: a.clone(),
         })
         .collect();
-    if to.is_empty() {
-        return Ok(());
-    }
     let desk = &state.config.settings.instance.name;
-    enqueue(
+    send_notice(
         conn,
         state,
-        &Queued {
-            kind: "audit_witness",
-            case: None,
-            entry: None,
-            to,
-            subject: format!("{desk}: audit checkpoint of {tree_size} events"),
-            text: format!(
-                "{desk} signed a checkpoint of its audit log: its first {tree_size} events have the Merkle root below.\n\n\
-                 Keep this line: appended to a file, it lets you check later that nobody rewrote that history,\n\
-                 with `rapport audit verify --witness FILE` on the server.\n\n{line}\n"
-            ),
-            automatic: true,
-            in_reply_to: None,
-            attachments: Vec::new(),
-            html: None,
-        },
-    )?;
-    state.mail.wake();
-    Ok(())
+        "audit_witness",
+        to,
+        &format!("{desk}: audit checkpoint of {tree_size} events"),
+        &format!(
+            "{desk} signed a checkpoint of its audit log: its first {tree_size} events have the Merkle root below.\n\n\
+             Keep this line: appended to a file, it lets you check later that nobody rewrote that history,\n\
+             with `rapport audit verify --witness FILE` on the server.\n\n{line}\n"
+        ),
+    )
 }
 
 /// An SLA warning or breach by email to the case's team (staff who are

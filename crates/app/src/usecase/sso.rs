@@ -35,6 +35,8 @@ pub struct Provider {
     pub client_secret: String,
     /// "Sign in with …".
     pub label: String,
+    /// An account's people may sign in only this way.
+    pub required: bool,
 }
 
 /// The organisation's provider for staff, when single sign-on is on.
@@ -46,6 +48,7 @@ pub fn staff_provider(state: &AppState) -> Option<Provider> {
         client_id: o.client_id.clone(),
         client_secret: o.client_secret.as_ref()?.expose_secret().to_owned(),
         label: o.label.clone(),
+        required: false,
     })
 }
 
@@ -82,6 +85,7 @@ fn provider_from(state: &AppState, p: &AccountProvider) -> Result<Provider, UseC
         client_id: p.client_id.clone(),
         client_secret: secret,
         label: p.label.clone(),
+        required: p.required,
     })
 }
 

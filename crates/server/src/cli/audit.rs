@@ -284,51 +284,38 @@ fn verify(config: &Config, args: &VerifyArgs) -> ExitCode {
         n == 4 && &magic == b"PK\x03\x04"
     };
     if is_zip {
-        return match crate::bundle::verify(&file, &key) {
-            Ok(report) => {
-                output::line(&format!(
-                    "OK: evidence bundle of case(s) {:?}: {} files match SHA256SUMS, the signed manifest and its audit log of {} events verified (signed by {})",
-                    report.cases, report.files, report.audit_events, report.key_id
-                ));
-                ExitCode::SUCCESS
-            }
-            Err(failure) => {
-                output::line(&format!("FAILED: {failure}"));
-                ExitCode::FAILURE
-            }
-        };
+        return outcome(
+            crate::bundle::verify(&file, &key)
+                .map(|report| {
+                    format!(
+                        "OK: evidence bundle of case(s) {:?}: {} files match SHA256SUMS, the signed manifest and its audit log of {} events verified (signed by {})",
+                        report.cases, report.files, report.audit_events, report.key_id
+                    )
+                })
+                .map_err(|failure| failure.to_string()),
+        );
     }
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = ProgressBar::new(size).with_style(
-        ProgressStyle::with_template(
-            "{bar:30} {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}) {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let result = verify_export(bar.wrap_read(file), &key);
-    bar.finish_and_clear();
-    match result {
-        Ok(report) => {
-            output::line(&format!(
-                "OK: {} events in {} streams verified ({}, signed by {}, exported {})",
-                report.events,
-                report.streams,
-                report.format.as_str(),
-                report.key_id,
-                report.exported_at
-            ));
-            ExitCode::SUCCESS
-        }
-        Err(failure) => {
-            output::line(&format!("FAILED: {failure}"));
-            ExitCode::FAILURE
-        }
-    }
+    outcome(
+        verify_with_progress(file, &key)
+            .map(|report| {
+                format!(
+                    "OK: {} events in {} streams verified ({}, signed by {}, exported {})",
+                    report.events,
+                    report.streams,
+                    report.format.as_str(),
+                    report.key_id,
+                    report.exported_at
+                )
+            })
+            .map_err(|failure| failure.to_string()),
+    )
 }
 
-/// Verifies one export file on its own, with a progress bar.
-fn verify_file(path: &Path, key: &AuditPublicKey) -> Result<VerifyReport, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+/// Verifies an export, showing how far it got.
+fn verify_with_progress(
+    file: File,
+    key: &AuditPublicKey,
+) -> Result<VerifyReport, rapport_audit::VerifyFailure> {
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = ProgressBar::new(size).with_style(
         ProgressStyle::with_template(
@@ -338,7 +325,13 @@ fn verify_file(path: &Path, key: &AuditPublicKey) -> Result<VerifyReport, String
     );
     let result = verify_export(bar.wrap_read(file), key);
     bar.finish_and_clear();
-    result.map_err(|f| format!("{}: {f}", path.display()))
+    result
+}
+
+/// Verifies one export file on its own, with a progress bar.
+fn verify_file(path: &Path, key: &AuditPublicKey) -> Result<VerifyReport, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    verify_with_progress(file, key).map_err(|f| format!("{}: {f}", path.display()))
 }
 
 /// An export compared with an earlier one: both verify, every earlier

@@ -117,16 +117,14 @@ fn back_to(return_to: &str, key: &str, value: &str) -> HttpResponse {
     see_other(&format!("{return_to}#{key}={encoded}"))
 }
 
+/// Everything but RFC 3986's unreserved characters, percent-encoded.
 fn url_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(value, RESERVED).to_string()
 }
 
 /// The cookie that ties a sign-in to the browser that started it.
@@ -519,24 +517,16 @@ pub async fn contact_offer(
         ));
     }
     let app = state.app.clone();
-    let found = blocking::run(move || {
-        let found = sso::contact_provider(&app, &email)?;
-        Ok::<_, UseCaseError>(match found {
-            Some((account, p)) => {
-                let required = rapport_store::sso::provider_of(&mut *app.store.conn()?, account)?
-                    .is_some_and(|x| x.required);
-                ContactOffer {
-                    label: Some(p.label),
-                    required,
-                }
-            }
-            None => ContactOffer {
-                label: None,
-                required: false,
-            },
+    let found = blocking::run(move || sso::contact_provider(&app, &email))
+        .await?
+        .map(|(_, p)| ContactOffer {
+            label: Some(p.label),
+            required: p.required,
         })
-    })
-    .await?;
+        .unwrap_or(ContactOffer {
+            label: None,
+            required: false,
+        });
     Ok(HttpResponse::Ok().json(found))
 }
 
