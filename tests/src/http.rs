@@ -54,13 +54,12 @@ pub async fn mailed_sign_in_link(
     )
     .await;
     assert_eq!(status, 202);
-    let message = wait_for_new_mail(&mailbox, &before).await;
-    let text = std::fs::read(message).expect("message");
-    let mail = rapport_mail::parse(&text).expect("the message parses");
-    assert!(
-        mail.to.iter().any(|t| t.address == email),
-        "addressed to {email}"
-    );
+    // Other mail may arrive meanwhile (notices of cases): the link is the
+    // new message to this address that carries a token.
+    let (mail, _) = wait_for_new_mail_matching(&mailbox, &before, |m| {
+        m.to.iter().any(|t| t.address == email) && m.text.contains("token=")
+    })
+    .await;
     mail.text
         .split_whitespace()
         .find(|w| w.contains("token="))
@@ -131,6 +130,15 @@ pub async fn wait_for_mail_matching(
     mailbox: &std::path::Path,
     wanted: impl Fn(&rapport_mail::InboundMail) -> bool,
 ) -> (rapport_mail::InboundMail, Vec<u8>) {
+    wait_for_new_mail_matching(mailbox, &[], wanted).await
+}
+
+/// [`wait_for_mail_matching`], among the messages not in `before`.
+pub async fn wait_for_new_mail_matching(
+    mailbox: &std::path::Path,
+    before: &[std::path::PathBuf],
+    wanted: impl Fn(&rapport_mail::InboundMail) -> bool,
+) -> (rapport_mail::InboundMail, Vec<u8>) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let files: Vec<_> = std::fs::read_dir(mailbox)
@@ -138,7 +146,7 @@ pub async fn wait_for_mail_matching(
             .unwrap_or_default();
         for path in files
             .iter()
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml") && !before.contains(p))
         {
             if let Ok(raw) = std::fs::read(path)
                 && let Ok(mail) = rapport_mail::parse(&raw)

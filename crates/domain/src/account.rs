@@ -30,6 +30,22 @@ text_enum!(
         OwnCases => "own_cases",
         /// Every case of their account.
         AllAccountCases => "all_account_cases",
+        /// Their own cases and every case of their account whose category
+        /// concerns their function (the finance chief sees all billing).
+        FunctionCases => "function_cases",
+    }
+);
+
+text_enum!(
+    /// How a contact hears of cases opened and resolved in the categories
+    /// that concern their function.
+    CaseNotices {
+        /// An email for each case opened or resolved.
+        Each => "each",
+        /// One email a day listing them.
+        Digest => "digest",
+        /// No such emails (their own cases still answer them).
+        Off => "off",
     }
 );
 

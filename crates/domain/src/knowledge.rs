@@ -70,6 +70,7 @@ mod tests {
             id: ContactId::new(),
             account,
             visibility: ContactVisibility::OwnCases,
+            function: crate::account::ContactFunction::Other,
         }
     }
 

@@ -16,7 +16,7 @@ mod text_enum;
 pub use text_enum::UnknownText;
 
 pub use account::{
-    ApiScope, ContactFunction, ContactVisibility, Domain, DomainError, LifecycleStage,
+    ApiScope, CaseNotices, ContactFunction, ContactVisibility, Domain, DomainError, LifecycleStage,
     PreferredChannel, TeamRole,
 };
 pub use calendar::{BusinessCalendar, CalendarError, WEEKDAYS};

@@ -1,7 +1,7 @@
 //! Who may do what: pure functions over the signed-in principal, the
 //! action and the resource. Every handler asks here; nothing else decides.
 
-use crate::account::{ApiScope, ContactVisibility};
+use crate::account::{ApiScope, ContactFunction, ContactVisibility};
 use crate::id::{AccountId, ApiTokenId, ContactId, StaffId, TeamId};
 use crate::staff::StaffRole;
 
@@ -16,6 +16,9 @@ pub enum Principal {
         id: ContactId,
         account: AccountId,
         visibility: ContactVisibility,
+        /// What they do at the client: with `function_cases`, it decides
+        /// which of the account's cases they see.
+        function: ContactFunction,
     },
     /// An integration, limited to what its scopes name.
     ApiToken {
@@ -76,6 +79,9 @@ pub enum Permission {
     WriteKnowledge,
     /// Read reports (each still limited to the accounts one may read).
     ReadReports,
+    /// Decide what case categories concern and which skills answer them;
+    /// give staff their skills.
+    ConfigureRouting,
 }
 
 /// The principal may not do this.
@@ -99,7 +105,8 @@ pub fn authorize(principal: &Principal, permission: Permission) -> Result<(), De
                 | Permission::ManageAccounts
                 | Permission::ManageMail
                 | Permission::WriteKnowledge
-                | Permission::ReadReports => false,
+                | Permission::ReadReports
+                | Permission::ConfigureRouting => false,
             };
             return if allowed { Ok(()) } else { Err(Denied) };
         }
@@ -111,7 +118,8 @@ pub fn authorize(principal: &Principal, permission: Permission) -> Result<(), De
         Permission::ManageStaff
         | Permission::ManageAccounts
         | Permission::IngestMail
-        | Permission::ManageMail => *role == StaffRole::Admin,
+        | Permission::ManageMail
+        | Permission::ConfigureRouting => *role == StaffRole::Admin,
     };
     if allowed { Ok(()) } else { Err(Denied) }
 }
@@ -190,11 +198,14 @@ pub struct CaseAccess<'a> {
     pub opened_by: Option<ContactId>,
     /// Whether the calling contact takes part in the case.
     pub caller_participates: bool,
+    /// Whether the case's category concerns the calling contact's function.
+    pub concerns_caller_function: bool,
 }
 
 /// Reading a case and its thread (notes aside, see [`can_see_entry`]):
 /// staff who may read the account; a contact of the account who opened it,
-/// takes part in it, or sees all of the account's cases.
+/// takes part in it, sees all of the account's cases, or sees the cases of
+/// their function and the case's category concerns it.
 pub fn can_read_case(principal: &Principal, case: &CaseAccess<'_>) -> bool {
     if !can_read_conversations(principal) || !can_read_account(principal, &case.account) {
         return false;
@@ -204,6 +215,8 @@ pub fn can_read_case(principal: &Principal, case: &CaseAccess<'_>) -> bool {
             *visibility == ContactVisibility::AllAccountCases
                 || case.opened_by == Some(*id)
                 || case.caller_participates
+                || (*visibility == ContactVisibility::FunctionCases
+                    && case.concerns_caller_function)
         }
         _ => true,
     }
@@ -304,11 +317,13 @@ mod tests {
             id: me,
             account,
             visibility: ContactVisibility::OwnCases,
+            function: ContactFunction::Finance,
         };
         let everything = Principal::Contact {
             id: me,
             account,
             visibility: ContactVisibility::AllAccountCases,
+            function: ContactFunction::Finance,
         };
         let acc = AccountAccess {
             account,
@@ -320,6 +335,7 @@ mod tests {
             account: acc.clone(),
             opened_by: Some(ContactId::new()),
             caller_participates: false,
+            concerns_caller_function: false,
         };
         let my_case = CaseAccess {
             opened_by: Some(me),
@@ -340,11 +356,37 @@ mod tests {
         let other = CaseAccess {
             account: AccountAccess {
                 account: AccountId::new(),
-                ..acc
+                ..acc.clone()
             },
             ..my_case
         };
         assert!(!can_read_case(&everything, &other));
+
+        let by_function = Principal::Contact {
+            id: me,
+            account,
+            visibility: ContactVisibility::FunctionCases,
+            function: ContactFunction::Finance,
+        };
+        let billing = CaseAccess {
+            concerns_caller_function: true,
+            ..colleague_case.clone()
+        };
+        assert!(can_read_case(&by_function, &billing) && can_reply_case(&by_function, &billing));
+        assert!(!can_read_case(&by_function, &colleague_case));
+        assert!(can_read_case(&by_function, &my_case) && can_read_case(&by_function, &joined));
+        assert!(
+            !can_read_case(&own_only, &billing),
+            "only function_cases reads by function"
+        );
+        let foreign_billing = CaseAccess {
+            account: AccountAccess {
+                account: AccountId::new(),
+                ..acc.clone()
+            },
+            ..billing
+        };
+        assert!(!can_read_case(&by_function, &foreign_billing));
     }
 
     #[test]
@@ -359,6 +401,7 @@ mod tests {
             },
             opened_by: None,
             caller_participates: false,
+            concerns_caller_function: false,
         };
         assert!(can_read_case(&auditor, &case));
         assert!(!can_work_case(&auditor, &case) && !can_reply_case(&auditor, &case));
@@ -400,6 +443,7 @@ mod tests {
             account: access,
             opened_by: None,
             caller_participates: false,
+            concerns_caller_function: false,
         };
         for token in [&reader, &mail, &every] {
             assert!(!can_read_conversations(token));
@@ -415,6 +459,7 @@ mod tests {
             id: me,
             account,
             visibility: ContactVisibility::OwnCases,
+            function: ContactFunction::Finance,
         };
         let own = AccountAccess {
             account,

@@ -290,6 +290,7 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     spawn_sla_worker(state.clone());
     spawn_chat_digest_worker(state.clone());
     spawn_offline_email_consumer(state.clone());
+    spawn_case_digest_worker(state.clone());
     spawn_upkeep(state.clone());
     crate::webhooks::spawn(state.clone());
     spawn_audit_checkpoints(state.clone());
@@ -332,6 +333,21 @@ fn spawn_chat_digest_worker(state: AppState) {
         "emailing missed chat answers",
         |state| {
             crate::usecase::chat::send_due_offline_digests(state, chrono::Utc::now())?;
+            Ok(())
+        },
+    );
+}
+
+/// Mails contacts who chose a digest of the cases of their function once
+/// `cases.notice_digest_secs` has passed since the oldest it holds
+/// (checked every minute).
+fn spawn_case_digest_worker(state: AppState) {
+    spawn_periodic(
+        state,
+        Duration::from_secs(60),
+        "mailing case digests",
+        |state| {
+            crate::usecase::notices::send_due_digests(state, chrono::Utc::now())?;
             Ok(())
         },
     );

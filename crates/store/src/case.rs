@@ -58,6 +58,8 @@ pub struct Case {
     pub created_at: DateTime<Utc>,
     #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     pub updated_at: DateTime<Utc>,
+    /// Why the case went to its team and assignee (for staff).
+    pub routing_note: Option<String>,
 }
 
 fn corrupt(id: &str, what: &str) -> StoreError {
@@ -143,8 +145,11 @@ pub struct CaseFilter {
     /// Restrict to the accounts these teams serve (an agent's view),
     /// resolved by the database rather than loaded first.
     pub served_by: Option<Vec<TeamId>>,
-    /// Restrict to cases this contact opened or takes part in.
+    /// Restrict to cases this contact opened or takes part in, or whose
+    /// category is one of `or_categories`.
     pub involving_contact: Option<ContactId>,
+    /// With `involving_contact`: the categories whose cases are visible as well.
+    pub or_categories: Vec<String>,
     pub account: Option<AccountId>,
     pub status: Option<CaseStatus>,
     pub assignee: Option<StaffId>,
@@ -190,7 +195,8 @@ fn filtered<'a, ST: 'a>(
         q = q.filter(
             cases::opened_by_contact_id
                 .eq(contact.to_string())
-                .or(cases::id.eq_any(joined)),
+                .or(cases::id.eq_any(joined))
+                .or(cases::category.eq_any(f.or_categories.clone())),
         );
     }
     if let Some(a) = f.account {
@@ -272,6 +278,16 @@ pub fn participants(conn: &mut DbConnection, case: CaseId) -> Result<Vec<Contact
         .collect()
 }
 
+pub fn remove_participant(
+    conn: &mut DbConnection,
+    case: CaseId,
+    contact: ContactId,
+) -> Result<(), StoreError> {
+    diesel::delete(case_participants::table.find((case.to_string(), contact.to_string())))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn add_participant(
     conn: &mut DbConnection,
     case: CaseId,
@@ -301,6 +317,33 @@ pub fn open_cases_of(conn: &mut DbConnection, staff: StaffId) -> Result<i64, Sto
         .filter(cases::status.ne_all(vec!["resolved", "closed"]))
         .count()
         .get_result(conn)?)
+}
+
+/// Who the account's latest cases of `category` were assigned to, newest
+/// first (at most `limit`; unassigned ones count as `None`).
+pub fn recent_assignees(
+    conn: &mut DbConnection,
+    account: AccountId,
+    category: &str,
+    limit: i64,
+) -> Result<Vec<Option<StaffId>>, StoreError> {
+    cases::table
+        .filter(cases::account_id.eq(account.to_string()))
+        .filter(cases::category.eq(category))
+        .filter(cases::merged_into_id.is_null())
+        .order(cases::number.desc())
+        .limit(limit)
+        .select(cases::assignee_id)
+        .load::<Option<String>>(conn)?
+        .into_iter()
+        .map(|a| {
+            a.map(|id| {
+                id.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("cases assignee_id {id:?}")))
+            })
+            .transpose()
+        })
+        .collect()
 }
 
 // ---------- thread entries ----------
@@ -646,11 +689,13 @@ pub fn last_staff_author(
         .transpose()
 }
 
-/// The ids of the account's cases a contact opened or takes part in.
+/// The ids of the account's cases a contact opened or takes part in, or
+/// whose category is one of `or_categories`.
 pub fn cases_involving(
     conn: &mut DbConnection,
     account: AccountId,
     contact: ContactId,
+    or_categories: &[String],
 ) -> Result<Vec<CaseId>, StoreError> {
     let joined = case_participants::table
         .filter(case_participants::contact_id.eq(contact.to_string()))
@@ -660,7 +705,8 @@ pub fn cases_involving(
         .filter(
             cases::opened_by_contact_id
                 .eq(contact.to_string())
-                .or(cases::id.eq_any(joined)),
+                .or(cases::id.eq_any(joined))
+                .or(cases::category.eq_any(or_categories.to_vec())),
         )
         .select(cases::id)
         .load::<String>(conn)?

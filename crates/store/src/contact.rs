@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rapport_domain::{
-    AccountId, ContactFunction, ContactId, ContactVisibility, EmailAddress, PersonName,
-    PreferredChannel,
+    AccountId, CaseNotices, ContactFunction, ContactId, ContactVisibility, EmailAddress,
+    PersonName, PreferredChannel,
 };
 
 use crate::account::contains_pattern;
@@ -50,6 +50,8 @@ struct EditableColumns {
     preferred_channel: PreferredChannel,
     active: bool,
     external_id: Option<String>,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    case_notices: CaseNotices,
     #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     updated_at: DateTime<Utc>,
 }
@@ -68,6 +70,7 @@ impl EditableColumns {
             preferred_channel: f.preferred_channel,
             active: f.active,
             external_id: f.external_id.clone(),
+            case_notices: f.case_notices,
             updated_at: now_micros().and_utc(),
         }
     }
@@ -92,6 +95,8 @@ pub struct Contact {
     pub active: bool,
     /// The person's id in the supplier's other systems (CRM).
     pub external_id: Option<String>,
+    /// How they hear of cases opened and resolved for their function.
+    pub case_notices: CaseNotices,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -110,6 +115,7 @@ pub struct ContactFields {
     pub preferred_channel: PreferredChannel,
     pub active: bool,
     pub external_id: Option<String>,
+    pub case_notices: CaseNotices,
 }
 
 fn corrupt(id: &str, what: &str) -> StoreError {
@@ -137,6 +143,7 @@ fn assemble(row: ContactRow, emails: Vec<String>) -> Result<Contact, StoreError>
         password_hash: row.password_hash,
         active: f.active,
         external_id: f.external_id,
+        case_notices: f.case_notices,
         created_at: row.created_at,
         updated_at: f.updated_at,
     })
@@ -341,6 +348,26 @@ pub fn list_for_account(
         q = q.filter(contacts::id.gt(after.to_string()));
     }
     let rows: Vec<ContactRow> = q.order(contacts::id.asc()).limit(limit).load(conn)?;
+    with_emails(conn, rows)
+}
+
+/// The account's active contacts of these functions who see the cases of
+/// their function (or all) and want to hear of them (`case_notices` not
+/// `off`): who a case of a category concerning them is told about.
+pub fn concerned(
+    conn: &mut DbConnection,
+    account: AccountId,
+    functions: &[ContactFunction],
+) -> Result<Vec<Contact>, StoreError> {
+    let rows: Vec<ContactRow> = contacts::table
+        .filter(contacts::account_id.eq(account.to_string()))
+        .filter(contacts::active.eq(true))
+        .filter(contacts::function.eq_any(functions.iter().map(|f| f.as_str()).collect::<Vec<_>>()))
+        .filter(contacts::visibility.ne(ContactVisibility::OwnCases.as_str()))
+        .filter(contacts::case_notices.ne(CaseNotices::Off.as_str()))
+        .order(contacts::id.asc())
+        .select(ContactRow::as_select())
+        .load(conn)?;
     with_emails(conn, rows)
 }
 

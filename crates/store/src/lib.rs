@@ -19,6 +19,8 @@ pub mod audit_tree;
 pub mod canned;
 pub mod cards;
 pub mod case;
+pub mod case_notice;
+pub mod category;
 pub mod changes;
 pub mod chat;
 mod column;

@@ -133,6 +133,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         external_id -> Nullable<Text>,
+        case_notices -> Text,
     }
 }
 
@@ -221,6 +222,7 @@ diesel::table! {
         last_activity_at -> Timestamp,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        routing_note -> Nullable<Text>,
     }
 }
 
@@ -664,5 +666,33 @@ diesel::table! {
         totp_required -> Bool,
         updated_by -> Text,
         updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    case_categories (name) {
+        name -> Text,
+        functions -> Text,
+        skill -> Nullable<Text>,
+        updated_by -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    staff_skills (staff_id, skill) {
+        staff_id -> Text,
+        skill -> Text,
+    }
+}
+
+diesel::table! {
+    case_notices_pending (id) {
+        id -> Text,
+        contact_id -> Text,
+        case_id -> Text,
+        event -> Text,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
     }
 }

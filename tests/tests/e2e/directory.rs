@@ -47,7 +47,7 @@ impl World {
     }
 }
 
-async fn me_id(app: &TestApp, token: &str) -> String {
+pub(crate) async fn me_id(app: &TestApp, token: &str) -> String {
     app.get_as(token, "/api/v1/me").await.json()["id"]
         .as_str()
         .unwrap()

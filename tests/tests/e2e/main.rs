@@ -18,6 +18,7 @@ mod chat;
 mod chat_nodes;
 mod chat_resume;
 mod cli;
+mod contact_functions;
 mod customer_cards;
 mod defences;
 mod directory;

@@ -69,6 +69,7 @@ fn seed(db: &TestDatabase, contact: ContactId, cases: Vec<Seed>) {
             last_activity_at: s.created,
             created_at: s.created,
             updated_at: s.created,
+            routing_note: None,
         };
         rapport_store::case::insert(&mut conn, &c).unwrap();
         let mut at = s.created;

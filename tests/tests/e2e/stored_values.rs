@@ -62,6 +62,7 @@ async fn every_kind_of_column_reads_back_as_written_and_damage_is_an_error(db: &
             preferred_channel: rapport_domain::PreferredChannel::parse("email").unwrap(),
             active: true,
             external_id: None,
+            case_notices: rapport_domain::CaseNotices::Digest,
         },
     )
     .unwrap();
@@ -94,6 +95,7 @@ async fn every_kind_of_column_reads_back_as_written_and_damage_is_an_error(db: &
         last_activity_at: rapport_audit::to_micros(now),
         created_at: rapport_audit::to_micros(now - Duration::days(2)),
         updated_at: rapport_audit::to_micros(now),
+        routing_note: Some("Routed to Ana in Key Accounts: billing skill.".into()),
     };
     rapport_store::case::insert(&mut conn, &case).unwrap();
     assert_eq!(

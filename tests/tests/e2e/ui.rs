@@ -78,7 +78,7 @@ async fn an_agent_and_a_contact_work_a_case_live_in_two_browsers(db: &TestDataba
     let app = TestApp::spawn(db).await;
     let w = world(&app, db).await;
     // An agent of Acme's team who signs in with a password.
-    let (email, password, agent, _) = team_agent(&app, db, &w).await;
+    let (email, password, agent, agent_id) = team_agent(&app, db, &w).await;
 
     // The contact follows a sign-in link and opens a case in the portal.
     let contact = driver.browser().await;
@@ -256,8 +256,12 @@ async fn an_agent_and_a_contact_work_a_case_live_in_two_browsers(db: &TestDataba
     console
         .wait_text("#pane h2", "VAT rate on invoice 2026-0318")
         .await;
-    // Assigning from the case view: the thread says who did what.
-    console.choose("#c-assignee", &w.agent_in_id).await;
+    // Routing gave the case to who handled Acme's last billing case, and
+    // says so; reassigning from the case view: the thread says who did what.
+    console
+        .wait_text("#c-routing", "handled this account's latest billing case")
+        .await;
+    console.choose("#c-assignee", &agent_id).await;
     console.wait_text(".thread", "Assigned to").await;
 
     // The thread is the case's, whatever the channel.
@@ -272,7 +276,7 @@ async fn an_agent_and_a_contact_work_a_case_live_in_two_browsers(db: &TestDataba
         )
         .await
         .json()["assignee_id"]
-        != w.agent_in_id.as_str()
+        != agent_id.as_str()
     {
         assert!(
             std::time::Instant::now() < deadline,

@@ -4,7 +4,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
-use rapport_domain::{AccountId, ContactId, ContactVisibility, Principal, StaffId, StaffRole};
+use rapport_domain::{
+    AccountId, ContactFunction, ContactId, ContactVisibility, Principal, StaffId, StaffRole,
+};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -36,6 +38,9 @@ pub struct Claims {
     /// Contact: which cases of the account they see.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vis: Option<String>,
+    /// Contact: their function at the client (decides `function_cases`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fun: Option<String>,
     pub iat: i64,
     pub exp: i64,
     /// Set while the password is a one-time password: only changing it is allowed.
@@ -124,6 +129,7 @@ impl TokenKeys {
             role: None,
             acc: None,
             vis: None,
+            fun: None,
             iat: now,
             exp: now + self.lifetime_secs,
             pcr: restrictions.password_change,
@@ -139,11 +145,13 @@ impl TokenKeys {
                 id,
                 account,
                 visibility,
+                function,
             } => {
                 claims.sub = id.to_string();
                 claims.kind = "contact".into();
                 claims.acc = Some(account.to_string());
                 claims.vis = Some(visibility.as_str().to_owned());
+                claims.fun = Some(function.as_str().to_owned());
             }
             // Integrations present their own opaque token; no JWT is made for them.
             Principal::ApiToken { .. } => return Err(TokenError::Invalid),
@@ -182,6 +190,11 @@ impl TokenKeys {
                     .parse::<AccountId>()
                     .map_err(|_| TokenError::Invalid)?,
                 visibility: ContactVisibility::parse(visibility).ok_or(TokenError::Invalid)?,
+                function: claims
+                    .fun
+                    .as_deref()
+                    .and_then(ContactFunction::parse)
+                    .ok_or(TokenError::Invalid)?,
             },
             _ => return Err(TokenError::Invalid),
         };
@@ -244,6 +257,7 @@ mod tests {
             id: ContactId::new(),
             account: AccountId::new(),
             visibility: ContactVisibility::AllAccountCases,
+            function: ContactFunction::Finance,
         };
         let one_time = Restrictions {
             password_change: true,
@@ -313,6 +327,7 @@ mod tests {
             role: Some(StaffRole::Admin),
             acc: None,
             vis: None,
+            fun: None,
             iat: now - 3_600,
             exp: now + exp_from_now,
             pcr: false,

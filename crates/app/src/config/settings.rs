@@ -354,6 +354,10 @@ pub struct CaseSettings {
     /// Longest message anyone writes into a thread, in characters, through
     /// any door: chat, the portal, the console, the API, edits.
     pub max_message_chars: usize,
+    /// Seconds a case opened or resolved waits for the digest of contacts
+    /// who chose one (`case_notices = "digest"`): one email per contact per
+    /// this long at most. Default a day.
+    pub notice_digest_secs: u64,
 }
 
 impl Default for CaseSettings {
@@ -368,6 +372,7 @@ impl Default for CaseSettings {
             max_attachments_per_entry: 10,
             edit_window_minutes: 15,
             max_message_chars: 10_000,
+            notice_digest_secs: 86_400,
         }
     }
 }

@@ -553,7 +553,7 @@ pub fn for_account(
     let conn = &mut *state.store.conn()?;
     super::case::conversations_reader(who)?;
     super::account::readable(conn, state, who, account)?;
-    let only = super::case::readable_cases(conn, who, account)?;
+    let only = super::case::readable_cases(conn, state, who, account)?;
     Ok(appointment::booked_for_account(conn, account)?
         .into_iter()
         .filter(|a| only.as_ref().is_none_or(|cases| cases.contains(&a.case_id)))

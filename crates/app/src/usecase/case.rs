@@ -209,6 +209,7 @@ pub(super) struct Loaded {
     pub(super) account: Account,
     teams: Vec<TeamId>,
     pub(super) participants: Vec<ContactId>,
+    concerns_caller_function: bool,
 }
 
 impl Loaded {
@@ -221,8 +222,48 @@ impl Loaded {
             ),
             opened_by: self.case.opened_by_contact_id,
             caller_participates: matches!(who, Principal::Contact { id, .. } if self.participants.contains(id)),
+            concerns_caller_function: self.concerns_caller_function,
         }
     }
+}
+
+/// How a contact's reading of their account's cases is narrowed: `None`
+/// when they see all of them (and for everyone but contacts), else their
+/// id (their own cases and the ones they take part in) and the categories
+/// whose cases they see as well (those of their function, with
+/// `function_cases`).
+pub(super) fn contact_scope(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+) -> Result<Option<(ContactId, Vec<String>)>, UseCaseError> {
+    use rapport_domain::ContactVisibility;
+    Ok(match who {
+        Principal::Contact {
+            visibility: ContactVisibility::AllAccountCases,
+            ..
+        }
+        | Principal::Staff { .. }
+        | Principal::ApiToken { .. } => None,
+        Principal::Contact {
+            id,
+            visibility: ContactVisibility::OwnCases,
+            ..
+        } => Some((*id, Vec::new())),
+        Principal::Contact {
+            id,
+            visibility: ContactVisibility::FunctionCases,
+            function,
+            ..
+        } => Some((
+            *id,
+            rapport_store::category::concerning(
+                conn,
+                *function,
+                &state.config.settings.cases.categories,
+            )?,
+        )),
+    })
 }
 
 /// Refuses integrations: no API token scope names conversations, so a
@@ -248,11 +289,16 @@ pub(super) fn load(
         .ok_or(UseCaseError::NotFound("case"))?;
     let teams = agent_teams(conn, who)?;
     let participants = case::participants(conn, id)?;
+    let concerns_caller_function = match (contact_scope(conn, state, who)?, &case.category) {
+        (Some((_, categories)), Some(category)) => categories.contains(category),
+        _ => false,
+    };
     let loaded = Loaded {
         case,
         account,
         teams,
         participants,
+        concerns_caller_function,
     };
     if can_read_case(who, &loaded.access(who, state)) {
         Ok(loaded)
@@ -348,14 +394,33 @@ pub(super) fn check_client_id(
     }
 }
 
-/// The team a new case of `account` goes to, and who in it takes it: the
-/// agent who last wrote to this account if they are still in the team,
-/// else the team member with the fewest open cases.
+/// Where a new case went and why, in words for the case's thread.
+pub(super) struct Routing {
+    team: Option<TeamId>,
+    assignee: Option<StaffId>,
+    /// Short, for the audit log: `skill`, `familiar agent`, `fewest open cases`...
+    rule: &'static str,
+    /// The whole decision, for the team: "Routed to Ana Agent: billing
+    /// skill; handled this account's last 3 billing cases."
+    explained: String,
+}
+
+/// How many of the account's latest cases of a category count towards
+/// knowing it.
+const FAMILIAR_CASES: i64 = 5;
+
+/// The team a new case of `account` goes to, and who in it takes it. The
+/// team is the account's dedicated team (else the triage team). Within
+/// it: the members with the skill the category asks for (all members when
+/// nobody has it); among them the one who handled most of the account's
+/// latest cases of the category, else the one who last wrote to the
+/// account, else the one with the fewest open cases.
 fn route(
     conn: &mut DbConnection,
     state: &AppState,
     account: &Account,
-) -> Result<(Option<TeamId>, Option<StaffId>, &'static str), UseCaseError> {
+    category: Option<&str>,
+) -> Result<Routing, UseCaseError> {
     let team = match account.team_id {
         Some(t) => rapport_store::team::find(conn, t)?,
         None => {
@@ -368,30 +433,116 @@ fn route(
         }
     };
     let Some(team) = team else {
-        return Ok((None, None, "no team"));
+        return Ok(Routing {
+            team: None,
+            assignee: None,
+            rule: "no team",
+            explained: "Not routed: the account has no dedicated team and no triage team is set."
+                .into(),
+        });
     };
-    let mut candidates = Vec::new();
+    let mut members = Vec::new();
     for member in &team.members {
         if let Some(s) = rapport_store::staff::find(conn, member.staff_id)?
             && s.active
             && matches!(s.role, StaffRole::Agent | StaffRole::Admin)
         {
-            candidates.push(s.id);
+            members.push(s);
+        }
+    }
+    let ids: Vec<StaffId> = members.iter().map(|s| s.id).collect();
+    let mut why: Vec<String> = Vec::new();
+    let skill = match category {
+        Some(c) => rapport_store::category::find(conn, c)?.and_then(|m| m.skill),
+        None => None,
+    };
+    let mut by_skill = false;
+    let pool = match &skill {
+        Some(skill) => {
+            let skilled = rapport_store::category::with_skill(conn, skill, &ids)?;
+            if skilled.is_empty() {
+                why.push(format!("nobody in {} has the {skill} skill", team.name));
+                ids.clone()
+            } else {
+                by_skill = true;
+                why.push(format!("{skill} skill"));
+                ids.iter()
+                    .copied()
+                    .filter(|i| skilled.contains(i))
+                    .collect()
+            }
+        }
+        None => ids.clone(),
+    };
+    let name_of = |id: StaffId| {
+        members
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.display_name.as_str().to_owned())
+            .unwrap_or_default()
+    };
+    // The audit log's short rule: the skill when it narrowed the choice.
+    let decided = |assignee: Option<StaffId>, rule: &'static str, why: Vec<String>| {
+        let to = match assignee {
+            Some(a) => format!("Routed to {} in {}", name_of(a), team.name),
+            None => format!("Routed to {}, nobody in it to assign", team.name),
+        };
+        Routing {
+            team: Some(team.id),
+            assignee,
+            rule: if by_skill { "skill" } else { rule },
+            explained: if why.is_empty() {
+                format!("{to}.")
+            } else {
+                format!("{to}: {}.", why.join("; "))
+            },
+        }
+    };
+    if let Some(category) = category {
+        let recent = case::recent_assignees(conn, account.id, category, FAMILIAR_CASES)?;
+        let mut best: Option<(usize, StaffId)> = None;
+        // Newest first: on a tie, the one who handled the latest case wins.
+        for id in recent.iter().flatten() {
+            if pool.contains(id) && best.is_none_or(|(_, b)| b != *id) {
+                let handled = recent.iter().filter(|a| **a == Some(*id)).count();
+                if best.is_none_or(|(n, _)| handled > n) {
+                    best = Some((handled, *id));
+                }
+            }
+        }
+        if let Some((handled, id)) = best {
+            why.push(if handled == 1 {
+                format!("handled this account's latest {category} case")
+            } else {
+                format!(
+                    "handled {handled} of this account's last {} {category} cases",
+                    recent.len()
+                )
+            });
+            return Ok(decided(Some(id), "familiar agent", why));
         }
     }
     if let Some(familiar) = case::last_staff_author(conn, account.id)?
-        && candidates.contains(&familiar)
+        && pool.contains(&familiar)
     {
-        return Ok((Some(team.id), Some(familiar), "familiar agent"));
+        why.push("last wrote to this account".into());
+        return Ok(decided(Some(familiar), "familiar agent", why));
     }
     let mut best: Option<(i64, StaffId)> = None;
-    for id in candidates {
-        let load = case::open_cases_of(conn, id)?;
+    for id in &pool {
+        let load = case::open_cases_of(conn, *id)?;
         if best.is_none_or(|(b, _)| load < b) {
-            best = Some((load, id));
+            best = Some((load, *id));
         }
     }
-    Ok((Some(team.id), best.map(|(_, id)| id), "fewest open cases"))
+    if let Some((load, _)) = best {
+        why.push(match load {
+            0 => "no open cases".into(),
+            1 => "fewest open cases (1)".into(),
+            n => format!("fewest open cases ({n})"),
+        });
+    }
+    Ok(decided(best.map(|(_, id)| id), "fewest open cases", why))
 }
 
 /// Everything a new case starts from.
@@ -427,7 +578,8 @@ fn create(
         client_message_id,
         follows,
     } = o;
-    let (team_id, assignee_id, reason) = route(conn, state, account)?;
+    let routing = route(conn, state, account, category.as_deref())?;
+    let (team_id, assignee_id) = (routing.team, routing.assignee);
     let now = Utc::now();
     let mut case = Case {
         id: CaseId::new(),
@@ -458,6 +610,7 @@ fn create(
         last_activity_at: now,
         created_at: now,
         updated_at: now,
+        routing_note: Some(routing.explained.clone()),
     };
     case::insert(conn, &case)?;
     for p in participants {
@@ -476,7 +629,8 @@ fn create(
             "category": case.category,
             "team_id": team_id.map(|t| t.to_string()),
             "assignee_id": assignee_id.map(|a| a.to_string()),
-            "routing": reason,
+            "routing": routing.rule,
+            "routing_explained": routing.explained,
             "follows_case_id": follows.map(|f| f.to_string()),
             "participants": participants.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),
@@ -511,6 +665,7 @@ fn create(
         matches!(opener, Author::Contact(_)),
         now,
     )?;
+    super::notices::inform(conn, state, &case, super::notices::CaseEvent::Opened)?;
     Ok((case, entry))
 }
 
@@ -624,6 +779,7 @@ pub(super) fn open_in(
             ),
             opened_by: None,
             caller_participates: false,
+            concerns_caller_function: false,
         };
         if matches!(who, Principal::Staff { .. }) && !can_work_case(who, &access) {
             return Err(UseCaseError::Forbidden);
@@ -846,14 +1002,11 @@ fn readable_by(
     mut filter: CaseFilter,
 ) -> Result<CaseFilter, UseCaseError> {
     match who {
-        Principal::Contact {
-            id,
-            account,
-            visibility,
-        } => {
+        Principal::Contact { account, .. } => {
             filter.accounts = Some(vec![*account]);
-            if *visibility == rapport_domain::ContactVisibility::OwnCases {
-                filter.involving_contact = Some(*id);
+            if let Some((id, categories)) = contact_scope(conn, state, who)? {
+                filter.involving_contact = Some(id);
+                filter.or_categories = categories;
             }
         }
         Principal::Staff {
@@ -1427,8 +1580,14 @@ pub fn update(
             let from = case.status;
             case.status = status;
             if from != status {
-                if from.is_open() && !status.is_open() {
+                if super::notices::resolves(from, status) {
                     super::satisfaction::ask(conn, state, &case)?;
+                    super::notices::inform(
+                        conn,
+                        state,
+                        &case,
+                        super::notices::CaseEvent::Resolved,
+                    )?;
                 }
                 super::sla::on_status(conn, state, &case, from, status, now)?;
                 if !from.is_open() && status.is_open() {
@@ -1559,20 +1718,17 @@ pub fn merge(
 /// them: contacts see their visible cases without notes.
 /// Of an account `who` may read, the cases they may read: `None` for all
 /// of them (staff, contacts who see all their company's cases), else the
-/// ones a contact opened or takes part in.
+/// ones a contact opened, takes part in or sees by their function.
 pub(super) fn readable_cases(
     conn: &mut DbConnection,
+    state: &AppState,
     who: &Principal,
     account: AccountId,
 ) -> Result<Option<Vec<CaseId>>, UseCaseError> {
     conversations_reader(who)?;
-    Ok(match who {
-        Principal::Contact {
-            id,
-            visibility: rapport_domain::ContactVisibility::OwnCases,
-            ..
-        } => Some(case::cases_involving(conn, account, *id)?),
-        _ => None,
+    Ok(match contact_scope(conn, state, who)? {
+        Some((id, categories)) => Some(case::cases_involving(conn, account, id, &categories)?),
+        None => None,
     })
 }
 
@@ -1586,7 +1742,7 @@ pub fn timeline(
     conversations_reader(who)?;
     let mut conn = state.store.conn()?;
     super::account::readable(&mut conn, state, who, account)?;
-    let only = readable_cases(&mut conn, who, account)?;
+    let only = readable_cases(&mut conn, state, who, account)?;
     Ok(case::timeline(
         &mut conn,
         account,
@@ -1618,14 +1774,10 @@ pub fn search(
         ..Default::default()
     };
     match who {
-        Principal::Contact {
-            id,
-            account,
-            visibility,
-        } => {
+        Principal::Contact { account, .. } => {
             scope.accounts = Some(vec![*account]);
-            if *visibility == rapport_domain::ContactVisibility::OwnCases {
-                scope.cases = Some(case::cases_involving(&mut conn, *account, *id)?);
+            if let Some((id, categories)) = contact_scope(&mut conn, state, who)? {
+                scope.cases = Some(case::cases_involving(&mut conn, *account, id, &categories)?);
             }
         }
         Principal::Staff {

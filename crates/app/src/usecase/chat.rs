@@ -98,6 +98,7 @@ pub fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Option<ChatUser>,
                         id,
                         account: c.account_id,
                         visibility: c.visibility,
+                        function: c.function,
                     },
                     person: crate::chat::contact_person(&c),
                 })

@@ -3,8 +3,8 @@
 
 use rapport_audit::{Actor, ActorKind, StreamName};
 use rapport_domain::{
-    AccountId, ContactFunction, ContactId, ContactVisibility, EmailAddress, PersonName,
-    PreferredChannel, Principal, can_manage_contacts, can_read_contact,
+    AccountId, CaseNotices, ContactFunction, ContactId, ContactVisibility, EmailAddress,
+    PersonName, PreferredChannel, Principal, can_manage_contacts, can_read_contact,
 };
 use rapport_store::DbConnection;
 use rapport_store::contact::{self, Contact, ContactFields};
@@ -34,6 +34,8 @@ pub struct ContactInput {
     pub active: Option<bool>,
     /// The person's id in the supplier's other systems; `Some(None)` clears it.
     pub external_id: Option<Option<String>>,
+    /// How they hear of cases opened and resolved for their function.
+    pub case_notices: Option<CaseNotices>,
 }
 
 fn staff_actor(who: &Principal) -> Result<Actor, UseCaseError> {
@@ -90,6 +92,9 @@ fn resolve(input: &ContactInput, mut f: ContactFields) -> Result<ContactFields, 
     if let Some(external) = &input.external_id {
         f.external_id = optional_text("external_id", external.as_deref(), 200, false)?;
     }
+    if let Some(v) = input.case_notices {
+        f.case_notices = v;
+    }
     Ok(f)
 }
 
@@ -106,6 +111,7 @@ fn snapshot(f: &ContactFields) -> Value {
         "preferred_channel": f.preferred_channel.as_str(),
         "active": f.active,
         "external_id": f.external_id,
+        "case_notices": f.case_notices.as_str(),
     })
 }
 
@@ -122,6 +128,7 @@ fn fields_of(c: &Contact) -> ContactFields {
         preferred_channel: c.preferred_channel,
         active: c.active,
         external_id: c.external_id.clone(),
+        case_notices: c.case_notices,
     }
 }
 
@@ -184,6 +191,7 @@ pub(super) fn create_in(
         preferred_channel: PreferredChannel::Email,
         active: true,
         external_id: None,
+        case_notices: CaseNotices::Each,
     };
     let fields = resolve(input, base)?;
     managed_account(conn, state, who, account)?;
@@ -237,23 +245,105 @@ pub(super) fn update_in(
                 &id.to_string(),
             )?;
         }
-        let changed = changes(&snapshot(&before), &snapshot(&fields));
-        if let Some(data) = &changed {
-            record(
-                conn,
-                StreamName::account(current.account_id),
-                actor,
-                "contact.updated",
-                ("contact", Some(&id.to_string())),
-                data.clone(),
-            )?;
-            committed.push(Change::ContactChanged {
-                contact: updated.clone(),
-                fields: changed_fields(data),
-            });
-        }
+        let changed = record_update(conn, actor, &before, &updated, committed)?;
         Ok((updated, changed))
     }
+}
+
+/// A contact known only by an address (someone who wrote in, or whom staff
+/// copied on a case): no portal until someone opens it to them, their own
+/// cases only. Records the creation as done by `actor` through `via`.
+pub(super) fn insert_by_address(
+    conn: &mut DbConnection,
+    account: AccountId,
+    name: PersonName,
+    address: &EmailAddress,
+    actor: Actor,
+    via: &str,
+    verified: bool,
+) -> Result<Contact, UseCaseError> {
+    let created = contact::insert(
+        conn,
+        account,
+        &ContactFields {
+            name,
+            emails: vec![address.clone()],
+            phone: None,
+            function: ContactFunction::Other,
+            title: None,
+            is_primary: false,
+            portal_access: false,
+            visibility: ContactVisibility::OwnCases,
+            preferred_channel: PreferredChannel::Email,
+            active: true,
+            external_id: None,
+            case_notices: CaseNotices::Each,
+        },
+    )?;
+    record(
+        conn,
+        StreamName::account(account),
+        actor,
+        "contact.created",
+        ("contact", Some(&created.id.to_string())),
+        json!({"email": address.as_str(), "via": via, "verified": verified}),
+    )?;
+    Ok(created)
+}
+
+/// Records what changed of a contact, if anything, and commits it as a change.
+fn record_update(
+    conn: &mut DbConnection,
+    actor: Actor,
+    before: &ContactFields,
+    updated: &Contact,
+    committed: &mut Vec<Change>,
+) -> Result<Option<Value>, UseCaseError> {
+    let changed = changes(&snapshot(before), &snapshot(&fields_of(updated)));
+    if let Some(data) = &changed {
+        record(
+            conn,
+            StreamName::account(updated.account_id),
+            actor,
+            "contact.updated",
+            ("contact", Some(&updated.id.to_string())),
+            data.clone(),
+        )?;
+        committed.push(Change::ContactChanged {
+            contact: updated.clone(),
+            fields: changed_fields(data),
+        });
+    }
+    Ok(changed)
+}
+
+/// A contact chooses how they hear of cases opened and resolved in the
+/// categories of their function.
+pub fn set_own_case_notices(
+    state: &AppState,
+    who: &Principal,
+    choice: CaseNotices,
+) -> Result<Contact, UseCaseError> {
+    let Principal::Contact { id, .. } = who else {
+        return Err(UseCaseError::Forbidden);
+    };
+    super::commit(state, |conn, committed| {
+        let current = contact::find(conn, *id)?.ok_or(UseCaseError::NotFound("contact"))?;
+        let before = fields_of(&current);
+        let fields = ContactFields {
+            case_notices: choice,
+            ..before.clone()
+        };
+        let updated = contact::update(conn, &current, &fields)?;
+        record_update(
+            conn,
+            Actor::new(ActorKind::Contact, id)?,
+            &before,
+            &updated,
+            committed,
+        )?;
+        Ok(updated)
+    })
 }
 
 /// The contact if `who` may read it; `NotFound` otherwise.

@@ -9,14 +9,11 @@
 
 use chrono::{Duration, Utc};
 use rapport_audit::Actor;
-use rapport_domain::{
-    AccountId, CaseId, Channel, ContactFunction, ContactVisibility, EmailAddress, EntryKind,
-    PersonName, PreferredChannel, Principal,
-};
+use rapport_domain::{AccountId, CaseId, Channel, EmailAddress, EntryKind, PersonName, Principal};
 use rapport_mail::{InboundMail, Mailbox, Noise, Outgoing};
 use rapport_store::DbConnection;
 use rapport_store::case::{self as store_case, Author, Case, Entry};
-use rapport_store::contact::{Contact, ContactFields};
+use rapport_store::contact::Contact;
 use rapport_store::mail::{self as store_mail, EntryEmail, Inbound, NewInbound, NewOutbound};
 use serde_json::json;
 
@@ -361,30 +358,14 @@ fn sender_contact(
         .ok_or_else(|| UseCaseError::Internal("no usable sender name".into()))?;
     // Not signed up for the portal: someone at the company has to vouch
     // for a contact who only wrote an email.
-    let contact = rapport_store::contact::insert(
+    let contact = super::contact::insert_by_address(
         conn,
         account.id,
-        &ContactFields {
-            name,
-            emails: vec![address.clone()],
-            phone: None,
-            function: ContactFunction::Other,
-            title: None,
-            is_primary: false,
-            portal_access: false,
-            visibility: ContactVisibility::OwnCases,
-            preferred_channel: PreferredChannel::Email,
-            active: true,
-            external_id: None,
-        },
-    )?;
-    super::record(
-        conn,
-        rapport_audit::StreamName::account(account.id),
+        name,
+        &address,
         Actor::system(),
-        "contact.created",
-        ("contact", Some(&contact.id.to_string())),
-        json!({"email": address.as_str(), "via": "inbound email", "verified": false}),
+        "inbound email",
+        false,
     )?;
     Ok(Ok((contact, true)))
 }
@@ -509,6 +490,7 @@ fn thread(
         id: contact.id,
         account: contact.account_id,
         visibility: contact.visibility,
+        function: contact.function,
     };
     let reply = rapport_mail::split_reply(&mail.text);
     // The thread holds a message within the one limit of every door; the
@@ -541,7 +523,13 @@ fn thread(
         // received our mail; a tag or an index is not).
         let involved = c.opened_by_contact_id == Some(contact.id)
             || store_case::participants(conn, c.id)?.contains(&contact.id);
-        if !involved && contact.visibility != ContactVisibility::AllAccountCases {
+        let sees = match case::contact_scope(conn, state, &who)? {
+            None => true,
+            Some((_, categories)) => {
+                involved || c.category.as_ref().is_some_and(|k| categories.contains(k))
+            }
+        };
+        if !sees {
             found = None;
         }
     }
@@ -841,8 +829,11 @@ pub(crate) fn case_recipients(
     ids.extend(store_case::participants(conn, c.id)?);
     let mut out = Vec::new();
     for id in ids {
+        // Only the case's own account's people, whatever the participant
+        // list holds: a reply never reaches another company.
         if let Some(contact) = rapport_store::contact::find(conn, id)?
             && contact.active
+            && contact.account_id == c.account_id
             && let Some(addr) = contact.emails.first()
         {
             out.push(Mailbox {

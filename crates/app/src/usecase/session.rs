@@ -52,6 +52,7 @@ impl Subject {
                 id: c.id,
                 account: c.account_id,
                 visibility: c.visibility,
+                function: c.function,
             },
         }
     }

@@ -187,6 +187,12 @@ pub fn validate(settings: Settings) -> Result<Config, ConfigError> {
         100,
     )?;
     in_range(
+        "cases.notice_digest_secs",
+        settings.cases.notice_digest_secs,
+        60,
+        604_800,
+    )?;
+    in_range(
         "cases.reopen_closed_within_days",
         settings.cases.reopen_closed_within_days.into(),
         0,

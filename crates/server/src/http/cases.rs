@@ -51,6 +51,11 @@ pub struct CaseView {
     /// Staff only: the account's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_name: Option<String>,
+    /// Staff only: why the case went to its team and assignee ("Routed to
+    /// Ana in Key Accounts: billing skill; handled 3 of this account's
+    /// last 4 billing cases.").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing_note: Option<String>,
     /// Set when this case was merged into another.
     #[schema(format = Uuid)]
     pub merged_into_id: Option<String>,
@@ -87,6 +92,7 @@ impl CaseView {
         if people.staff {
             self.opened_by_function = opener.map(|(_, function)| function.clone());
             self.account_name = people.accounts.get(&c.account_id).cloned();
+            self.routing_note = c.routing_note.clone();
         }
         self
     }
@@ -146,6 +152,7 @@ impl From<&Case> for CaseView {
             opened_by_name: None,
             opened_by_function: None,
             account_name: None,
+            routing_note: None,
             merged_into_id: c.merged_into_id.map(|m| m.to_string()),
             follows_case_id: c.follows_case_id.map(|f| f.to_string()),
             reopen_count: c.reopen_count,
@@ -1358,4 +1365,125 @@ pub async fn sla_policies(
         "warn_at_percent": sla.warn_at_percent,
         "tiers": tiers,
     })))
+}
+
+// ---------- participants ----------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParticipantView {
+    #[schema(format = Uuid)]
+    pub contact_id: String,
+    pub name: String,
+    /// Staff, and the contact themself: where the case's replies go.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub function: String,
+}
+
+fn participant_views(
+    who: &rapport_domain::Principal,
+    list: &[rapport_store::contact::Contact],
+) -> Vec<ParticipantView> {
+    list.iter()
+        .map(|c| ParticipantView {
+            contact_id: c.id.to_string(),
+            name: c.name.as_str().to_owned(),
+            email: match who {
+                rapport_domain::Principal::Contact { id, .. } if *id != c.id => None,
+                _ => c.emails.first().map(ToString::to_string),
+            },
+            function: c.function.as_str().to_owned(),
+        })
+        .collect()
+}
+
+/// The case's participants (CC): they receive its public replies by email.
+#[utoipa::path(get, path = "/api/v1/cases/{id}/participants", tag = "cases", security(("bearer" = [])),
+    responses((status = 200, description = "The participants", body = [ParticipantView]),
+              (status = 404, description = "`not_found`: no such case you may read", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn participants(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: CaseId = path_id(&id, "case")?;
+    let app = state.into_inner();
+    let principal = who.principal;
+    let list =
+        blocking::run(move || crate::usecase::participants::list(&app, &principal, id)).await?;
+    Ok(HttpResponse::Ok().json(participant_views(&principal, &list)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantBody {
+    /// A contact of the case's account (a contact may only give themself:
+    /// following the case by email).
+    #[schema(format = Uuid)]
+    pub contact_id: Option<String>,
+    /// Staff: an address instead; a new one becomes a contact of the
+    /// case's account.
+    pub email: Option<String>,
+    /// The name for a new contact (else the address's local part).
+    pub name: Option<String>,
+    /// Required (true) for an address outside the account's contacts and
+    /// domains; without it the answer is 422 on `confirm_outside`.
+    pub confirm_outside: Option<bool>,
+}
+
+/// Add a participant (CC): staff who work the case, or a contact following it.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/participants", tag = "cases", request_body = ParticipantBody, security(("bearer" = [])),
+    responses((status = 200, description = "The participants as now", body = [ParticipantView]),
+              (status = 422, description = "`validation_failed`: not a contact of the case's account, another account's address, or `confirm_outside` needed", body = super::Problem, content_type = "application/problem+json"),
+              (status = 403, description = "`forbidden`: neither working the case nor adding yourself", body = super::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "`not_found`: no such case you may read", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn add_participant(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<String>,
+    body: web::Json<ParticipantBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id: CaseId = path_id(&id, "case")?;
+    let b = body.into_inner();
+    let whom = match (b.contact_id, b.email) {
+        (Some(c), None) => crate::usecase::participants::Whom::Contact(id_field("contact_id", &c)?),
+        (None, Some(email)) => crate::usecase::participants::Whom::Email {
+            email,
+            name: b.name,
+            confirm_outside: b.confirm_outside.unwrap_or(false),
+        },
+        _ => {
+            return Err(UseCaseError::Validation {
+                field: "contact_id",
+                message: "give either contact_id or email".into(),
+            }
+            .into());
+        }
+    };
+    let app = state.into_inner();
+    let principal = who.principal;
+    let list = blocking::run(move || crate::usecase::participants::add(&app, &principal, id, whom))
+        .await?;
+    Ok(HttpResponse::Ok().json(participant_views(&principal, &list)))
+}
+
+/// Remove a participant: staff who work the case, or the contact themself.
+#[utoipa::path(delete, path = "/api/v1/cases/{id}/participants/{contact_id}", tag = "cases", security(("bearer" = [])),
+    responses((status = 200, description = "The participants as now", body = [ParticipantView]),
+              (status = 403, description = "`forbidden`: neither working the case nor removing yourself", body = super::Problem, content_type = "application/problem+json"),
+              (status = 404, description = "`not_found`: no such case you may read, or not a participant", body = super::Problem, content_type = "application/problem+json")))]
+pub async fn remove_participant(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (case, contact) = path.into_inner();
+    let id: CaseId = path_id(&case, "case")?;
+    let contact: ContactId = path_id(&contact, "participant")?;
+    let app = state.into_inner();
+    let principal = who.principal;
+    let list =
+        blocking::run(move || crate::usecase::participants::remove(&app, &principal, id, contact))
+            .await?;
+    Ok(HttpResponse::Ok().json(participant_views(&principal, &list)))
 }

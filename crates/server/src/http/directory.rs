@@ -4,8 +4,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use rapport_domain::{
-    AccountId, ContactFunction, ContactId, ContactVisibility, LifecycleStage, PreferredChannel,
-    Principal, StaffId, StaffRole, TeamId, TeamRole,
+    AccountId, CaseNotices, ContactFunction, ContactId, ContactVisibility, LifecycleStage,
+    PreferredChannel, Principal, StaffId, StaffRole, TeamId, TeamRole,
 };
 use rapport_store::account::{Account, AccountFilter};
 use rapport_store::contact::Contact;
@@ -675,13 +675,17 @@ pub struct ContactView {
     pub title: Option<String>,
     pub is_primary: bool,
     pub portal_access: bool,
-    /// `own_cases` or `all_account_cases`.
+    /// `own_cases`, `all_account_cases` or `function_cases` (their own and
+    /// every case of the account in a category that concerns their function).
     pub visibility: String,
     /// `email`, `chat`, `portal` or `phone`.
     pub preferred_channel: String,
     pub active: bool,
     /// The person's id in your other systems (CRM), for matching.
     pub external_id: Option<String>,
+    /// How they hear of cases opened and resolved in the categories of
+    /// their function: `each`, `digest` (daily) or `off`.
+    pub case_notices: String,
     /// Whether the contact has set a password (else they sign in by link).
     pub has_password: bool,
     pub created_at: DateTime<Utc>,
@@ -704,6 +708,7 @@ impl From<&Contact> for ContactView {
             preferred_channel: c.preferred_channel.as_str().to_owned(),
             active: c.active,
             external_id: c.external_id.clone(),
+            case_notices: c.case_notices.as_str().to_owned(),
             has_password: c.password_hash.is_some(),
             created_at: c.created_at,
             updated_at: c.updated_at,
@@ -730,6 +735,8 @@ pub struct ContactBody {
     /// The person's id in your other systems, unique; `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
     pub external_id: Option<Option<String>>,
+    /// `each` (default), `digest` or `off`.
+    pub case_notices: Option<String>,
 }
 
 impl ContactBody {
@@ -752,6 +759,12 @@ impl ContactBody {
                 self.preferred_channel.as_deref(),
                 PreferredChannel::parse,
                 PreferredChannel::choices(),
+            )?,
+            case_notices: parse_enum(
+                "case_notices",
+                self.case_notices.as_deref(),
+                CaseNotices::parse,
+                CaseNotices::choices(),
             )?,
             name: self.name,
             emails: self.emails,

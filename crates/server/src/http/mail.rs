@@ -217,7 +217,10 @@ pub async fn retry(
 pub struct OutboundView {
     #[schema(format = Uuid)]
     pub id: String,
-    /// `reply`, `acknowledgment`, `magic_link`, `sla_alert` or `chat_reply`.
+    /// `reply`, `acknowledgment`, `magic_link`, `sla_alert`, `chat_reply`,
+    /// `outreach`, `satisfaction`, `appointment`, `admin_alert`,
+    /// `audit_witness` or `case_notice` (a case of their function opened
+    /// or resolved, to a contact).
     pub kind: String,
     #[schema(value_type = Option<String>, format = Uuid)]
     pub case_id: Option<CaseId>,

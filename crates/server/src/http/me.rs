@@ -46,8 +46,13 @@ pub struct Me {
     /// Contact: their account.
     #[schema(value_type = Option<String>, format = Uuid)]
     pub account_id: Option<String>,
-    /// Contact: `own_cases` or `all_account_cases`.
+    /// Contact: `own_cases`, `function_cases` or `all_account_cases`.
     pub visibility: Option<String>,
+    /// Contact: their function at the company (`finance`, `operations`...).
+    pub function: Option<String>,
+    /// Contact: how they hear of cases opened and resolved in the
+    /// categories of their function: `each`, `digest` or `off`.
+    pub case_notices: Option<String>,
     pub password_change_required: bool,
     /// This session may only set up the second factor the role requires.
     pub totp_enrolment_required: bool,
@@ -63,12 +68,20 @@ pub async fn me(
     state: web::Data<AppState>,
     who: AuthenticatedAnyPassword,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = who.user.principal;
-    let totp_enrolment_required = who.totp_enrolment_required;
+    let me = profile(&state, who.user.principal, who.totp_enrolment_required).await?;
+    Ok(HttpResponse::Ok().json(me))
+}
+
+/// The profile of `principal`.
+async fn profile(
+    state: &AppState,
+    principal: Principal,
+    totp_enrolment_required: bool,
+) -> Result<Me, ApiError> {
     if matches!(principal, Principal::ApiToken { .. }) {
         return Err(ApiError::Forbidden("an API token has no profile"));
     }
-    let me = blocking::with_conn(&state.store, move |conn| match principal {
+    blocking::with_conn(&state.store, move |conn| match principal {
         Principal::Staff { id, .. } => {
             let s = rapport_store::staff::find(conn, id)?
                 .ok_or(StoreError::NotFound("staff member"))?;
@@ -82,6 +95,8 @@ pub async fn me(
                 role: Some(s.role.as_str().to_owned()),
                 account_id: None,
                 visibility: None,
+                function: None,
+                case_notices: None,
                 password_change_required: s.password_change_required,
                 totp_enrolment_required,
             })
@@ -103,12 +118,50 @@ pub async fn me(
                 role: None,
                 account_id: Some(c.account_id.to_string()),
                 visibility: Some(c.visibility.as_str().to_owned()),
+                function: Some(c.function.as_str().to_owned()),
+                case_notices: Some(c.case_notices.as_str().to_owned()),
                 password_change_required: false,
                 totp_enrolment_required: false,
             })
         }
         Principal::ApiToken { .. } => Err(StoreError::NotFound("profile")),
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(me))
+    .await
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaseNoticesBody {
+    /// `each` (an email per case opened or resolved), `digest` (one a day)
+    /// or `off`.
+    pub case_notices: String,
+}
+
+/// A contact chooses how they hear of cases of their function.
+#[utoipa::path(put, path = "/api/v1/me/case-notices", tag = "auth", request_body = CaseNoticesBody, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The contact as now", body = Me),
+        (status = 422, description = "`validation_failed`: not one of each, digest, off", body = super::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: contacts only", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn put_case_notices(
+    state: web::Data<AppState>,
+    who: crate::auth::Authenticated,
+    body: web::Json<CaseNoticesBody>,
+) -> Result<HttpResponse, ApiError> {
+    let raw = body.into_inner().case_notices;
+    let choice = rapport_domain::CaseNotices::parse(&raw).ok_or_else(|| {
+        crate::usecase::UseCaseError::Validation {
+            field: "case_notices",
+            message: format!(
+                "{raw:?} is not one of: {}",
+                rapport_domain::CaseNotices::choices()
+            ),
+        }
+    })?;
+    let app = state.clone().into_inner();
+    let principal = who.principal;
+    blocking::run(move || crate::usecase::contact::set_own_case_notices(&app, &principal, choice))
+        .await?;
+    Ok(HttpResponse::Ok().json(profile(&state, principal, false).await?))
 }

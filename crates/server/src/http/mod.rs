@@ -7,6 +7,7 @@ mod auth;
 mod canned;
 mod cards;
 mod cases;
+mod categories;
 mod chat;
 pub mod client_address;
 mod directory;
@@ -86,6 +87,16 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::delete().to(cards::remove)),
             )
             .service(get("/api/v1/cases/{id}/cards").route(web::get().to(cards::of_case)))
+            .service(get("/api/v1/case-categories").route(web::get().to(categories::list)))
+            .service(
+                resource("/api/v1/case-categories/{name}", "PUT")
+                    .route(web::put().to(categories::put)),
+            )
+            .service(get("/api/v1/skills").route(web::get().to(categories::skills)))
+            .service(
+                resource("/api/v1/staff/{id}/skills", "PUT")
+                    .route(web::put().to(categories::put_skills)),
+            )
             .service(
                 get("/api/v1/security/second-factor")
                     .route(web::get().to(auth::second_factor_policies)),
@@ -107,6 +118,10 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(post("/api/v1/auth/logout").route(web::post().to(auth::logout)))
             .service(get("/api/v1/me").route(web::get().to(me::me)))
             .service(post("/api/v1/me/password").route(web::post().to(auth::change_password)))
+            .service(
+                resource("/api/v1/me/case-notices", "PUT")
+                    .route(web::put().to(me::put_case_notices)),
+            )
             .service(
                 resource("/api/v1/me/totp", "GET, POST")
                     .route(web::get().to(auth::totp_status))
@@ -222,6 +237,15 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::post().to(cases::post)),
             )
             .service(post("/api/v1/cases/{id}/merge").route(web::post().to(cases::merge)))
+            .service(
+                resource("/api/v1/cases/{id}/participants", "GET, POST")
+                    .route(web::get().to(cases::participants))
+                    .route(web::post().to(cases::add_participant)),
+            )
+            .service(
+                resource("/api/v1/cases/{id}/participants/{contact_id}", "DELETE")
+                    .route(web::delete().to(cases::remove_participant)),
+            )
             .service(
                 post("/api/v1/cases/{id}/attachments").route(web::post().to(cases::post_files)),
             )

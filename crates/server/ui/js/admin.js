@@ -11,7 +11,9 @@ const SCOPES = ["audit:read", "directory:read", "mail:ingest"];
 const ROLES = ["agent", "admin", "auditor"];
 const LIFECYCLES = ["prospect", "onboarding", "customer", "churned"];
 const FUNCTIONS = ["finance", "operations", "technical", "executive", "other"];
-const VISIBILITIES = [["own_cases", "Cases they opened or take part in"], ["all_account_cases", "All of their company's cases"]];
+const VISIBILITIES = [["own_cases", "Cases they opened or take part in"], ["function_cases", "Those, and all cases in the categories of their function"], ["all_account_cases", "All of their company's cases"]];
+const SEES = { own_cases: "own cases", function_cases: "own and their function's", all_account_cases: "all company cases" };
+const NOTICES = [["each", "An email for each case opened or resolved"], ["digest", "One email a day"], ["off", "No such emails"]];
 
 function show(...nodes) { app.replaceChildren(...nodes); }
 
@@ -40,7 +42,7 @@ async function start() {
     h("button", { type: "button", onclick: async () => { await api.signOut(); location.reload(); } }, "Sign out"));
   const sections = {
     staff: ["Staff", staffSection], teams: ["Teams", teamsSection], accounts: ["Accounts", accountsSection],
-    contacts: ["Contacts", contactsSection], import: ["Import and export", importSection], widget: ["Chat widget", widgetSection],
+    contacts: ["Contacts", contactsSection], routing: ["Categories and skills", routingSection], import: ["Import and export", importSection], widget: ["Chat widget", widgetSection],
     sla: ["Service levels", slaSection], tokens: ["API tokens", tokensSection], webhooks: ["Webhooks", webhooksSection], cards: ["Customer cards", cardsSection],
   };
   const nav = h("nav", { "aria-label": "Sections", class: "row" },
@@ -135,6 +137,45 @@ async function staffSection() {
 
 async function change(s, patch, done) {
   try { await api.patch(`/api/v1/staff/${s.id}`, patch); await reopen(done); } catch (e) { await reopen(e.message); }
+}
+
+// ---------- categories and skills ----------
+
+async function routingSection() {
+  const [categories, staff, skills] = await Promise.all([api.get("/api/v1/case-categories"),
+    api.get("/api/v1/staff?limit=200"), api.get("/api/v1/skills")]);
+  const nameOf = (id) => staff.items.find((s) => s.id === id)?.display_name || id;
+  const rows = categories.map((c) => {
+    const boxes = FUNCTIONS.map((f) => checkbox(`r-${c.name}-${f}`, ` ${f}`, c.functions.includes(f)));
+    const skill = h("input", { id: `r-${c.name}-skill`, value: c.skill || "", placeholder: "e.g. billing", size: 12 });
+    skill.setAttribute("aria-label", `Skill that answers ${c.name}`);
+    const save = h("button", { type: "button", class: "secondary small", id: `r-${c.name}-save`, onclick: async () => {
+      const functions = FUNCTIONS.filter((_, i) => boxes[i].querySelector("input").checked);
+      try {
+        const saved = await api.put(`/api/v1/case-categories/${encodeURIComponent(c.name)}`, { functions, skill: skill.value.trim() || null });
+        await reopen(`${c.name}: concerns ${saved.functions.join(", ") || "no function"}; ${saved.skill ? `answered by the ${saved.skill} skill` : "no skill needed"}.`);
+      } catch (e) { await reopen(`${c.name}: ${e.message}`); }
+    } }, "Save");
+    const who = c.skill ? (c.skilled_staff_ids.map(nameOf).join(", ") || "nobody yet: any team member takes it") : "—";
+    return [c.name, h("span", { role: "group", "aria-label": `Functions ${c.name} concerns` }, ...boxes), skill, who, save];
+  });
+  const staffRows = staff.items.filter((s) => s.active && s.role !== "auditor").map((s) => {
+    const mine = skills.find((k) => k.staff_id === s.id)?.skills || [];
+    const input = h("input", { id: `k-${s.id}`, value: mine.join(", "), placeholder: "billing, technical" });
+    input.setAttribute("aria-label", `Skills of ${s.display_name}`);
+    return [s.display_name, input, h("button", { type: "button", class: "secondary small", id: `k-save-${s.id}`, onclick: async () => {
+      try {
+        const saved = await api.put(`/api/v1/staff/${s.id}/skills`, { skills: input.value.split(",").map((x) => x.trim()).filter(Boolean) });
+        await reopen(`${s.display_name}: ${saved.skills.length ? `skills ${saved.skills.join(", ")}` : "no skills"}.`);
+      } catch (e) { await reopen(`${s.display_name}: ${e.message}`); }
+    } }, "Save")];
+  });
+  return [h("section", { class: "card" }, h("h2", {}, "Categories"),
+    h("p", { class: "meta" }, "A category concerns the client's people of the ticked functions: contacts who see \"their function's cases\" see its cases and hear when one opens or is resolved. Its cases go to a member of the account's team with the skill (then to who knows the account, then to who has the fewest open cases); when nobody in the team has it, any member takes the case."),
+    table(["Category", "Concerns", "Skill", "Who has the skill", ""], rows, "categories-list")),
+  h("section", { class: "card" }, h("h2", {}, "Skills of staff"),
+    h("p", { class: "meta" }, "Comma-separated, such as billing, technical. Save each person's line."),
+    table(["Name", "Skills", ""], staffRows, "skills-list"))];
 }
 
 // ---------- teams ----------
@@ -288,17 +329,19 @@ async function contactsSection() {
       title: h("input", { id: `${prefix}-title`, value: c?.title || "" }),
       phone: h("input", { id: `${prefix}-phone`, value: c?.phone || "" }),
       visibility: select(`${prefix}-visibility`, VISIBILITIES, c?.visibility || "own_cases"),
+      notices: select(`${prefix}-notices`, NOTICES, c?.case_notices || "each"),
       portal: checkbox(`${prefix}-portal`, "May sign in to the portal and chat", c ? c.portal_access : true),
       active: checkbox(`${prefix}-active`, "Active (deactivated contacts cannot sign in and get no mail)", c ? c.active : true),
       external: h("input", { id: `${prefix}-external`, value: c?.external_id || "", placeholder: "CRM contact id" }),
     };
     const nodes = [...field(`${prefix}-name`, "Name", inputs.name), ...field(`${prefix}-email`, "Email addresses (comma-separated; the first is the main one)", inputs.emails),
       ...field(`${prefix}-function`, "Function at the client", inputs.fn), ...field(`${prefix}-title`, "Job title", inputs.title),
-      ...field(`${prefix}-phone`, "Phone", inputs.phone), ...field(`${prefix}-visibility`, "Sees in the portal", inputs.visibility), inputs.portal, inputs.active,
+      ...field(`${prefix}-phone`, "Phone", inputs.phone), ...field(`${prefix}-visibility`, "Sees in the portal", inputs.visibility),
+      ...field(`${prefix}-notices`, "Hears of cases opened and resolved in their function's categories", inputs.notices), inputs.portal, inputs.active,
       ...field(`${prefix}-external`, "Id in your CRM (for matching, optional)", inputs.external)];
     const body = () => ({
       name: inputs.name.value, emails: inputs.emails.value.split(",").map((e) => e.trim()).filter(Boolean), function: inputs.fn.value,
-      title: inputs.title.value || null, phone: inputs.phone.value || null, visibility: inputs.visibility.value,
+      title: inputs.title.value || null, phone: inputs.phone.value || null, visibility: inputs.visibility.value, case_notices: inputs.notices.value,
       portal_access: inputs.portal.querySelector("input").checked, active: inputs.active.querySelector("input").checked,
       external_id: inputs.external.value.trim() || null,
     });
@@ -316,7 +359,7 @@ async function contactsSection() {
   return [h("section", { class: "card" }, h("h2", {}, "Contacts"), ...field("c-account", "Account", account),
     h("div", { id: "c-list" }, contacts.length
       ? table(["Name", "Function", "Email", "Sees", "Portal", "Status", ""], contacts.map((c) => [c.name, c.function, c.emails.join(", "),
-        c.visibility === "all_account_cases" ? "all company cases" : "own cases", c.portal_access ? "yes" : "no", c.active ? "active" : "deactivated",
+        SEES[c.visibility] || c.visibility, c.portal_access ? "yes" : "no", c.active ? "active" : "deactivated",
         h("button", { type: "button", class: "secondary small", id: `c-edit-${c.id}`, "aria-label": `Edit ${c.name}`, onclick: () => edit(c) }, "Edit")]), "contacts-list")
       : h("p", { class: "meta" }, "No contacts yet."))),
   editor,

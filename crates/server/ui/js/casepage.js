@@ -166,6 +166,7 @@ export class CasePage {
         h("div", {}, h("label", { for: "c-labels" }, "Labels"), c.labels)),
       h("p", { class: "meta", id: "c-labels-hint" }, "Labels: comma-separated; press Enter or leave the field to save."),
       h("div", { class: "row" }, h("div", {}, h("label", { for: "c-merge" }, "Merge"), mergeSel), mergeBtn),
+      detail.routing_note ? h("p", { class: "meta", id: "c-routing" }, detail.routing_note) : null,
       detail.articles_shown?.length ? h("p", { class: "meta", id: "c-shown" }, "Before opening, the client read: ", detail.articles_shown.map((a) => a.title).join("; ")) : null,
       h("p", { class: "meta", id: "c-rating" }),
       h("div", { class: "people-line" }, h("span", { class: "meta" }, "Also here: "), c.people),
