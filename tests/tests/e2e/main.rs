@@ -42,6 +42,7 @@ mod ui;
 mod ui_accessibility;
 mod ui_care;
 mod ui_first_run;
+mod ui_functions;
 mod ui_sso;
 mod ui_workspace;
 mod webhooks;

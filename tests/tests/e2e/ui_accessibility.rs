@@ -88,7 +88,8 @@ async fn every_page_passes_the_accessibility_checks(db: &TestDatabase) {
     staff_sign_in(&admin, &admin_email, &admin_password).await;
     admin.wait_text("#staff-list", "Test Person").await;
     for key in [
-        "staff", "teams", "accounts", "contacts", "import", "widget", "sla", "tokens", "webhooks",
+        "staff", "teams", "accounts", "contacts", "routing", "import", "widget", "sla", "tokens",
+        "webhooks",
     ] {
         admin.click(&format!("#nav-{key}")).await;
         admin.find(&format!("#nav-{key}[aria-current=true]")).await;

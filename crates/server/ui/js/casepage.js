@@ -181,6 +181,7 @@ export class CasePage {
     (await api.get(`/api/v1/cases/${id}/entries?limit=200`)).items.forEach((e) => c.thread.put(e));
     live.join(id);
     this.ctx.seen.mark(detail);
+    c.showMode = showMode;
     this.context(detail, showMode);
     api.get(`/api/v1/cases/${id}/satisfaction`).then((s) => {
       const el = document.getElementById("c-rating");
@@ -237,12 +238,12 @@ export class CasePage {
       opener ? h("dl", { class: "facts", id: "c-contact" },
         h("dt", {}, "Name"), h("dd", {}, opener.name, opener.title ? `, ${opener.title}` : ""),
         h("dt", {}, "Function"), h("dd", {}, opener.function),
-        h("dt", {}, "Sees"), h("dd", {}, opener.visibility === "all_account_cases" ? "all company cases" : "own cases"),
+        h("dt", {}, "Sees"), h("dd", {}, { all_account_cases: "all company cases", function_cases: "own and their function's cases" }[opener.visibility] || "own cases"),
         h("dt", {}, "Prefers"), h("dd", {}, opener.preferred_channel),
         h("dt", {}, "Email"), h("dd", {}, opener.emails[0] || "—"),
         opener.phone ? h("dt", {}, "Phone") : null, opener.phone ? h("dd", {}, opener.phone) : null)
         : h("p", { class: "meta" }, "Opened by the team."),
-      people.length > 1 ? h("p", { class: "meta" }, `Also in this case: ${people.filter((p) => p !== opener).map((p) => p.name).join(", ")}`) : null,
+      this.copied(detail, people, opener),
       h("h3", {}, "Other open cases"),
       others.items.filter((o) => o.id !== detail.id).length
         ? h("ul", { class: "plain", id: "c-others" }, ...others.items.filter((o) => o.id !== detail.id).map((o) => h("li", {},
@@ -262,6 +263,55 @@ export class CasePage {
         x.card.links.length ? h("ul", { class: "plain" }, ...x.card.links.map((l) => h("li", {},
           h("a", { href: l.url, target: "_blank", rel: "noopener noreferrer" }, l.label)))) : null)
       : h("p", { class: "meta", "data-source": x.source }, `${x.source}: no card, ${x.error}.`)));
+  }
+
+  /// Who besides the opener receives the case's replies (CC), and adding
+  /// someone: a contact of the account, or an address that becomes one
+  /// (outside the account's domains only when confirmed).
+  copied(detail, people, opener) {
+    const { api, me } = this.ctx;
+    const cur = this.current;
+    const working = me.role !== "auditor";
+    const reload = async () => {
+      const fresh = await api.get(`/api/v1/cases/${detail.id}`);
+      if (this.current !== cur) return;
+      cur.detail = { ...cur.detail, ...fresh };
+      this.context(cur.detail, cur.showMode);
+    };
+    const others = people.filter((p) => p !== opener);
+    const list = h("ul", { class: "plain", id: "c-participants" }, ...others.map((p) => h("li", {},
+      `${p.name} <${p.emails[0] || "no address"}>`, p.active ? "" : " (deactivated)",
+      working ? h("button", { type: "button", class: "secondary small", "aria-label": `Stop copying ${p.name}`, "data-uncopy": p.id, onclick: async () => {
+        try { await api.del(`/api/v1/cases/${detail.id}/participants/${p.id}`); await reload(); } catch (e) { cur.error.textContent = e.message; }
+      } }, "Remove") : null)));
+    const nodes = [h("h3", {}, "Copied (CC)"), others.length ? list : h("p", { class: "meta", id: "c-participants" }, "Nobody besides the contact who opened it.")];
+    if (!working) return h("div", {}, ...nodes);
+    const email = h("input", { id: "c-cc-email", type: "email", placeholder: "name@client.example", autocomplete: "off" });
+    const name = h("input", { id: "c-cc-name", placeholder: "Name (for a new contact)", autocomplete: "off" });
+    const confirmBox = h("p", { id: "c-cc-confirm", hidden: true });
+    const err = h("p", { class: "error", role: "alert", id: "c-cc-error" });
+    let confirmed = false;
+    const add = async (ev) => {
+      ev.preventDefault();
+      err.textContent = "";
+      try {
+        await api.post(`/api/v1/cases/${detail.id}/participants`, { email: email.value.trim(), name: name.value.trim() || undefined, confirm_outside: confirmed || undefined });
+        await reload();
+      } catch (e) {
+        if (e.field === "confirm_outside") {
+          // Outside the account: say so plainly and ask once more.
+          const box = h("input", { type: "checkbox", id: "c-cc-outside" });
+          box.addEventListener("change", () => { confirmed = box.checked; });
+          confirmBox.replaceChildren(h("label", { for: "c-cc-outside" }, box, ` Yes, add them: ${e.message.replace(/^confirm_outside /, "")}`));
+          confirmBox.hidden = false;
+        } else err.textContent = e.field ? `${e.field}: ${e.message}` : e.message;
+      }
+    };
+    nodes.push(h("form", { id: "c-cc-form", onsubmit: add },
+      h("label", { for: "c-cc-email" }, "Copy someone on the replies"), email,
+      h("label", { for: "c-cc-name" }, "Their name"), name, confirmBox,
+      h("button", { type: "submit", class: "secondary small", id: "c-cc-add" }, "Add"), err));
+    return h("div", {}, ...nodes);
   }
 
   /// Versions of edited entries for staff; redaction for admins.

@@ -124,7 +124,8 @@ function home() {
     h("h2", { id: "cases-h" }, "Your cases"),
     h("div", { class: "row" },
       h("button", { type: "button", id: "new-case", onclick: openForm }, "Open a case"),
-      h("button", { type: "button", class: "secondary", id: "help", onclick: openHelp }, "Help articles")),
+      h("button", { type: "button", class: "secondary", id: "help", onclick: openHelp }, "Help articles"),
+      h("button", { type: "button", class: "secondary", id: "email-settings", onclick: openEmailSettings }, "Email about cases")),
     h("p"), casesList);
   const pane = h("section", { id: "pane", class: "card" }, h("p", {}, "Choose a case, or open a new one."));
   show(h("div", { class: "grid" }, side, pane));
@@ -144,6 +145,40 @@ async function loadCases() {
 // colleague) appear without a reload.
 setInterval(() => { if (document.visibilityState === "visible") loadCases().catch(() => {}); }, 10_000);
 document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") loadCases().catch(() => {}); });
+
+const NOTICE_CHOICES = [
+  ["each", "An email for each case opened or resolved"],
+  ["digest", "One email a day listing them"],
+  ["off", "No such emails"],
+];
+
+/// How the contact hears of their colleagues' cases that concern their
+/// function (their own cases always answer them by email).
+function openEmailSettings() {
+  if (current) live.leave(current.id);
+  current = null;
+  const status = h("p", { role: "status", id: "email-settings-status" });
+  const err = errorBox();
+  const sees = me.visibility === "own_cases"
+    ? h("p", { class: "meta" }, "You see the cases you opened or take part in; your support team can let you see your colleagues' cases too.")
+    : null;
+  const choices = NOTICE_CHOICES.map(([value, label]) => h("label", { for: `notices-${value}` },
+    h("input", { type: "radio", name: "notices", id: `notices-${value}`, value, checked: me.case_notices === value }), ` ${label}`));
+  document.getElementById("pane").replaceChildren(h("form", { id: "email-settings-form", onsubmit: async (ev) => {
+    ev.preventDefault();
+    err.textContent = "";
+    const chosen = document.querySelector("input[name=notices]:checked")?.value;
+    try {
+      me = await api.put("/api/v1/me/case-notices", { case_notices: chosen });
+      status.textContent = `Saved: ${NOTICE_CHOICES.find(([v]) => v === me.case_notices)[1].toLowerCase()}.`;
+    } catch (e) { err.textContent = e.message; }
+  } },
+  h("h2", {}, "Email about cases"),
+  h("p", {}, `When a case about ${me.function === "other" ? "your area" : me.function} is opened or resolved at your company, how should we tell you?`),
+  sees,
+  h("fieldset", {}, h("legend", {}, "Tell me"), ...choices.map((c) => h("p", {}, c))),
+  h("button", { type: "submit", id: "email-settings-save" }, "Save"), status, err));
+}
 
 function openHelp() {
   if (current) live.leave(current.id);
@@ -225,6 +260,30 @@ function setCase(c) {
   showRating(c);
 }
 
+/// A colleague's case the contact sees: they may follow it by email (and
+/// stop). Their own cases always come by email.
+function showFollow(detail) {
+  const box = current?.follow;
+  if (!box) return;
+  if (detail.opened_by_contact_id === me.id) { box.replaceChildren(); return; }
+  const following = (detail.participant_ids || []).includes(me.id);
+  box.replaceChildren(
+    h("span", { class: "meta" }, following ? "You receive this case's replies by email. " : "Not your case: its replies do not come to you by email. "),
+    h("button", { type: "button", class: "secondary small", id: "follow-toggle", onclick: async () => {
+      try {
+        if (following) await api.del(`/api/v1/cases/${detail.id}/participants/${me.id}`);
+        else await api.post(`/api/v1/cases/${detail.id}/participants`, { contact_id: me.id });
+        const now = await api.get(`/api/v1/cases/${detail.id}`).catch(() => null);
+        if (now) { showFollow(now); return; }
+        // Taking part was what let them see it.
+        live.leave(detail.id);
+        current = null;
+        document.getElementById("pane").replaceChildren(h("p", { role: "status" }, "You no longer take part in this case."));
+        loadCases();
+      } catch (e) { current.error.textContent = e.message; }
+    } }, following ? "Stop following by email" : "Follow by email"));
+}
+
 /// Resolved and closed cases ask for a rating, once.
 async function showRating(c) {
   const box = current?.rating;
@@ -262,6 +321,7 @@ async function openCase(id) {
     typing: h("p", { class: "typing", "aria-live": "polite" }),
     notice: h("p", { class: "notice", role: "status" }),
     rating: h("section", { class: "rating-box", id: "rating" }),
+    follow: h("p", { class: "row", id: "follow" }),
     error: errorBox(),
   };
   const c = current;
@@ -275,11 +335,12 @@ async function openCase(id) {
     },
   }).form;
   c.appointments = appointmentsSection(api, id, "contact");
-  document.getElementById("pane").replaceChildren(c.title, c.status, c.rating,
+  document.getElementById("pane").replaceChildren(c.title, c.status, c.follow, c.rating,
     h("h3", {}, "Helping you"), c.helpers, list, c.typing, c.notice, form, c.error, c.appointments);
   c.notice.textContent = "";
   const detail = await api.get(`/api/v1/cases/${id}`);
   setCase(detail);
+  showFollow(detail);
   const entries = await api.get(`/api/v1/cases/${id}/entries?limit=200`);
   entries.items.forEach((e) => c.thread.put(e));
   live.join(id);
