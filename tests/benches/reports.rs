@@ -101,6 +101,8 @@ fn run(backend: Backend) {
                     notes: String::new(),
                     custom_fields: Default::default(),
                     external_id: None,
+                    parent_id: None,
+                    team_inherited: false,
                 },
             )
             .unwrap()

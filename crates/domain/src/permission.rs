@@ -134,6 +134,9 @@ pub struct AccountAccess<'a> {
     pub agent_teams: &'a [TeamId],
     /// Installation setting: agents see every account, not only their teams'.
     pub agents_see_all: bool,
+    /// The account's parent companies, nearest first: a contact of one of
+    /// them who sees more than their own cases reads this account too.
+    pub groups: &'a [AccountId],
 }
 
 impl AccountAccess<'_> {
@@ -151,7 +154,14 @@ pub fn can_read_account(principal: &Principal, access: &AccountAccess<'_>) -> bo
             StaffRole::Admin | StaffRole::Auditor => true,
             StaffRole::Agent => access.agent_serves(),
         },
-        Principal::Contact { account, .. } => *account == access.account,
+        Principal::Contact {
+            account,
+            visibility,
+            ..
+        } => {
+            *account == access.account
+                || (*visibility != ContactVisibility::OwnCases && access.groups.contains(account))
+        }
         Principal::ApiToken { scopes, .. } => scopes.contains(ApiScope::DirectoryRead),
     }
 }
@@ -271,6 +281,7 @@ mod tests {
             team: Some(team),
             agent_teams: &[],
             agents_see_all: true,
+            groups: &[],
         };
         assert!(can_read_account(&auditor, &access));
         assert!(!can_manage_contacts(&auditor, &access));
@@ -287,6 +298,7 @@ mod tests {
             team: Some(mine),
             agent_teams: &teams,
             agents_see_all: false,
+            groups: &[],
         };
         let foreign = AccountAccess {
             team: Some(other),
@@ -330,6 +342,7 @@ mod tests {
             team: None,
             agent_teams: &[],
             agents_see_all: false,
+            groups: &[],
         };
         let colleague_case = CaseAccess {
             account: acc.clone(),
@@ -387,6 +400,36 @@ mod tests {
             ..billing
         };
         assert!(!can_read_case(&by_function, &foreign_billing));
+
+        // A group: the parent company's contacts who see more than their
+        // own cases read its subsidiaries' cases; never the other way round.
+        let subsidiary = AccountId::new();
+        let parents = [account];
+        let sub_case = CaseAccess {
+            account: AccountAccess {
+                account: subsidiary,
+                groups: &parents,
+                ..acc.clone()
+            },
+            ..colleague_case.clone()
+        };
+        assert!(can_read_case(&everything, &sub_case));
+        assert!(!can_read_case(&own_only, &sub_case));
+        assert!(!can_read_case(&by_function, &sub_case));
+        assert!(can_read_case(
+            &by_function,
+            &CaseAccess {
+                concerns_caller_function: true,
+                ..sub_case.clone()
+            }
+        ));
+        let sub_contact = Principal::Contact {
+            id: ContactId::new(),
+            account: subsidiary,
+            visibility: ContactVisibility::AllAccountCases,
+            function: ContactFunction::Finance,
+        };
+        assert!(!can_read_case(&sub_contact, &colleague_case));
     }
 
     #[test]
@@ -398,6 +441,7 @@ mod tests {
                 team: None,
                 agent_teams: &[],
                 agents_see_all: false,
+                groups: &[],
             },
             opened_by: None,
             caller_participates: false,
@@ -423,6 +467,7 @@ mod tests {
             team: None,
             agent_teams: &[],
             agents_see_all: false,
+            groups: &[],
         };
         assert!(authorize(&reader, Permission::ListAccounts).is_ok());
         assert!(can_read_account(&reader, &access));
@@ -466,6 +511,7 @@ mod tests {
             team: None,
             agent_teams: &[],
             agents_see_all: false,
+            groups: &[],
         };
         let other = AccountAccess {
             account: AccountId::new(),

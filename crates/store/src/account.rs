@@ -35,6 +35,9 @@ struct AccountRow {
     #[diesel(deserialize_as = UtcStamp, serialize_as = UtcStamp)]
     updated_at: DateTime<Utc>,
     external_id: Option<String>,
+    #[diesel(deserialize_as = OptText<AccountId>, serialize_as = OptText<AccountId>)]
+    parent_id: Option<AccountId>,
+    team_inherited: bool,
 }
 
 /// An account as stored.
@@ -51,6 +54,10 @@ pub struct Account {
     pub custom_fields: Map<String, Value>,
     /// The account's id in the supplier's other systems (CRM, ERP).
     pub external_id: Option<String>,
+    /// The group it belongs to: its parent company.
+    pub parent_id: Option<AccountId>,
+    /// Its dedicated team follows the parent's.
+    pub team_inherited: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -67,6 +74,8 @@ pub struct AccountFields {
     pub notes: String,
     pub custom_fields: Map<String, Value>,
     pub external_id: Option<String>,
+    pub parent_id: Option<AccountId>,
+    pub team_inherited: bool,
 }
 
 fn corrupt(id: &str, what: &str) -> StoreError {
@@ -88,6 +97,8 @@ fn assemble(row: AccountRow, domains: Vec<String>) -> Result<Account, StoreError
         notes: row.notes,
         custom_fields: row.custom_fields,
         external_id: row.external_id,
+        parent_id: row.parent_id,
+        team_inherited: row.team_inherited,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -140,6 +151,8 @@ fn row(id: AccountId, fields: &AccountFields, created_at: DateTime<Utc>) -> Acco
         created_at,
         updated_at: now_micros().and_utc(),
         external_id: fields.external_id.clone(),
+        parent_id: fields.parent_id,
+        team_inherited: fields.team_inherited,
     }
 }
 
@@ -188,6 +201,57 @@ pub fn find(conn: &mut DbConnection, id: AccountId) -> Result<Option<Account>, S
     assemble(row, domains).map(Some)
 }
 
+/// The accounts whose parent is `id`.
+pub fn children(conn: &mut DbConnection, id: AccountId) -> Result<Vec<AccountId>, StoreError> {
+    accounts::table
+        .filter(accounts::parent_id.eq(id.to_string()))
+        .order(accounts::id.asc())
+        .select(accounts::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .map(|a| Ok(AccountId::try_from(a)?))
+        .collect()
+}
+
+/// Every account below `id` in its group (subsidiaries, theirs...),
+/// nearest first.
+pub fn descendants(conn: &mut DbConnection, id: AccountId) -> Result<Vec<AccountId>, StoreError> {
+    let mut out: Vec<AccountId> = Vec::new();
+    let mut next = vec![id];
+    while let Some(a) = next.pop() {
+        for child in children(conn, a)? {
+            // A cycle cannot be stored (the use case refuses it); the
+            // check keeps a damaged row from looping forever.
+            if child != id && !out.contains(&child) {
+                out.push(child);
+                next.push(child);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The accounts above `account` in its group, its parent first.
+pub fn ancestors(conn: &mut DbConnection, account: &Account) -> Result<Vec<AccountId>, StoreError> {
+    let mut out = Vec::new();
+    let mut parent = account.parent_id;
+    while let Some(p) = parent {
+        if p == account.id || out.contains(&p) {
+            break;
+        }
+        out.push(p);
+        parent = accounts::table
+            .find(p.to_string())
+            .select(accounts::parent_id)
+            .first::<Option<String>>(conn)
+            .optional()?
+            .flatten()
+            .map(AccountId::try_from)
+            .transpose()?;
+    }
+    Ok(out)
+}
+
 /// The account with exactly this name.
 pub fn find_by_name(conn: &mut DbConnection, name: &str) -> Result<Option<Account>, StoreError> {
     let id: Option<String> = accounts::table
@@ -229,6 +293,8 @@ pub struct AccountFilter {
     pub only_teams: Option<Vec<TeamId>>,
     /// The account with this id in the supplier's other systems.
     pub external_id: Option<String>,
+    /// The subsidiaries of this account.
+    pub parent_id: Option<AccountId>,
 }
 
 /// `%text%` for LIKE, with the wildcard characters of `text` escaped.
@@ -277,6 +343,9 @@ pub fn list(
         q = q.filter(
             accounts::team_id.eq_any(teams.iter().map(|t| t.to_string()).collect::<Vec<_>>()),
         );
+    }
+    if let Some(parent) = filter.parent_id {
+        q = q.filter(accounts::parent_id.eq(parent.to_string()));
     }
     if let Some(external) = &filter.external_id {
         q = q.filter(accounts::external_id.eq(external.clone()));

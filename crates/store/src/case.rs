@@ -689,11 +689,11 @@ pub fn last_staff_author(
         .transpose()
 }
 
-/// The ids of the account's cases a contact opened or takes part in, or
-/// whose category is one of `or_categories`.
+/// The ids of the cases of `accounts` a contact opened or takes part in,
+/// or whose category is one of `or_categories`.
 pub fn cases_involving(
     conn: &mut DbConnection,
-    account: AccountId,
+    accounts: &[AccountId],
     contact: ContactId,
     or_categories: &[String],
 ) -> Result<Vec<CaseId>, StoreError> {
@@ -701,7 +701,9 @@ pub fn cases_involving(
         .filter(case_participants::contact_id.eq(contact.to_string()))
         .select(case_participants::case_id);
     cases::table
-        .filter(cases::account_id.eq(account.to_string()))
+        .filter(
+            cases::account_id.eq_any(accounts.iter().map(ToString::to_string).collect::<Vec<_>>()),
+        )
         .filter(
             cases::opened_by_contact_id
                 .eq(contact.to_string())

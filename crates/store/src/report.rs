@@ -107,7 +107,9 @@ pub fn move_wait(conn: &mut DbConnection, from: CaseId, to: CaseId) -> Result<()
 pub struct Selection {
     pub from: NaiveDateTime,
     pub to: NaiveDateTime,
-    pub account: Option<AccountId>,
+    /// Only these accounts (an account and its subsidiaries: a group's
+    /// figures roll up to its parent company).
+    pub accounts: Option<Vec<AccountId>>,
     pub tier: Option<String>,
     /// Cases owned by this team; answers and ratings credited to it.
     pub team: Option<TeamId>,
@@ -140,8 +142,13 @@ fn scope(
             q.bind(quoted)
         ));
     }
-    if let Some(a) = s.account {
-        parts.push(format!("{alias}.account_id = {}", q.bind(a.to_string())));
+    if let Some(accounts) = &s.accounts {
+        let list = if accounts.is_empty() {
+            "(NULL)".to_owned()
+        } else {
+            q.list(accounts.iter().map(ToString::to_string))
+        };
+        parts.push(format!("{alias}.account_id IN {list}"));
     }
     if let Some(t) = &s.tier {
         parts.push(format!(
@@ -368,12 +375,13 @@ pub fn deflections(
 /// them (internal notes and system events aside).
 pub fn last_exchange(
     conn: &mut DbConnection,
-    account: AccountId,
+    accounts: &[AccountId],
 ) -> Result<(Option<NaiveDateTime>, Option<NaiveDateTime>), StoreError> {
     use crate::schema::case_entries;
+    let ids: Vec<String> = accounts.iter().map(ToString::to_string).collect();
     let last = |conn: &mut DbConnection, author: &str| {
         case_entries::table
-            .filter(case_entries::account_id.eq(account.to_string()))
+            .filter(case_entries::account_id.eq_any(ids.clone()))
             .filter(case_entries::author_kind.eq(author.to_owned()))
             .filter(case_entries::kind.ne("note"))
             .select(diesel::dsl::max(case_entries::created_at))

@@ -105,6 +105,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         external_id -> Nullable<Text>,
+        parent_id -> Nullable<Text>,
+        team_inherited -> Bool,
     }
 }
 

@@ -938,3 +938,223 @@ async fn participants_receive_the_replies_and_only_the_accounts_people_can_be_ad
     )
     .await;
 }
+
+async fn patch_account(
+    app: &TestApp,
+    admin: &str,
+    id: &str,
+    body: Value,
+) -> rapport_tests::Response {
+    app.send(
+        Method::PATCH,
+        &format!("/api/v1/accounts/{id}"),
+        Some(body.to_string()),
+        Some(admin),
+    )
+    .await
+}
+
+e2e_test!(a_group_sees_its_subsidiaries_cases_shares_its_team_and_rolls_up_its_reports);
+async fn a_group_sees_its_subsidiaries_cases_shares_its_team_and_rolls_up_its_reports(
+    db: &TestDatabase,
+) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let holding = ok(
+        app.post_as(&w.admin, "/api/v1/accounts", &json!({"name": "Acme Holding", "domains": ["acme-holding.example"], "team_id": w.team_in}))
+            .await,
+        201,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let acme = w.acme.clone();
+    ok(
+        patch_account(&app, &w.admin, &acme, json!({"parent_id": holding})).await,
+        200,
+    )
+    .await;
+    // A subsidiary of Acme that takes Acme's team.
+    let logistics = ok(
+        app.post_as(&w.admin, "/api/v1/accounts", &json!({"name": "Acme Logistics", "domains": ["acme-logistics.example"], "parent_id": acme, "inherit_team": true}))
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(logistics["team_id"], json!(w.team_in), "the group's team");
+    assert_eq!(logistics["team_inherited"], true);
+    let logistics = logistics["id"].as_str().unwrap().to_owned();
+    // A group cannot contain itself; a team is inherited only from a parent.
+    patch_account(&app, &w.admin, &holding, json!({"parent_id": logistics}))
+        .await
+        .assert_problem(422, "validation_failed");
+    patch_account(&app, &w.admin, &holding, json!({"parent_id": holding}))
+        .await
+        .assert_problem(422, "validation_failed");
+    patch_account(&app, &w.admin, &holding, json!({"inherit_team": true}))
+        .await
+        .assert_problem(422, "validation_failed");
+    patch_account(&app, &w.agent_in, &acme, json!({"parent_id": null}))
+        .await
+        .assert_problem(403, "forbidden");
+
+    for (account, name, email, function, visibility) in [
+        (
+            &holding,
+            "Hannah Group",
+            "hannah@acme-holding.example",
+            "executive",
+            "all_account_cases",
+        ),
+        (
+            &holding,
+            "Henri Own",
+            "henri@acme-holding.example",
+            "finance",
+            "own_cases",
+        ),
+        (
+            &holding,
+            "Harriet Finance",
+            "harriet@acme-holding.example",
+            "finance",
+            "function_cases",
+        ),
+        (
+            &logistics,
+            "Leo Logistics",
+            "leo@acme-logistics.example",
+            "operations",
+            "all_account_cases",
+        ),
+    ] {
+        add_contact(
+            &app,
+            &w.admin,
+            account,
+            json!({"name": name, "emails": [email], "function": function, "visibility": visibility, "case_notices": "off"}),
+        )
+        .await;
+    }
+    let leo = contact_token(&app, db, "leo@acme-logistics.example").await;
+    let freight = open(&app, &leo, "Freight invoice 77 is twice", Some("billing")).await;
+    let pallets = open(&app, &leo, "Pallet scanner offline", Some("technical")).await;
+    assert_eq!(
+        freight["team_id"],
+        json!(w.team_in),
+        "the subsidiary's case goes to the team it inherits"
+    );
+    let all = [
+        (w.acme_case.as_str(), "Invoice 2026-114"),
+        (freight["id"].as_str().unwrap(), "Freight invoice 77"),
+        (pallets["id"].as_str().unwrap(), "Pallet scanner offline"),
+    ];
+    // Every case holds the word the search looks for.
+    ok(
+        app.post_as(
+            &w.contact_in,
+            &format!("/api/v1/cases/{}/entries", w.acme_case),
+            &json!({"kind": "portal", "body": "PO 7781: details follow."}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let hannah = contact_token(&app, db, "hannah@acme-holding.example").await;
+    let henri = contact_token(&app, db, "henri@acme-holding.example").await;
+    let harriet = contact_token(&app, db, "harriet@acme-holding.example").await;
+    let set = |picked: &[usize]| -> BTreeSet<String> {
+        picked.iter().map(|i| all[*i].0.to_owned()).collect()
+    };
+    // The parent's people see down the group as their visibility allows;
+    // the subsidiary's never see up.
+    let lists = |token: String| {
+        let app = &app;
+        async move {
+            ids(
+                &ok(app.get_as(&token, "/api/v1/cases?limit=200").await, 200).await,
+                "id",
+            )
+        }
+    };
+    assert_eq!(
+        lists(hannah.clone()).await,
+        set(&[0, 1, 2]),
+        "the group's executive sees every subsidiary case"
+    );
+    assert_eq!(
+        lists(harriet.clone()).await,
+        set(&[0, 1]),
+        "the group's finance sees the billing cases below"
+    );
+    assert_eq!(lists(henri.clone()).await, set(&[]), "own cases only");
+    assert_eq!(
+        lists(leo.clone()).await,
+        set(&[1, 2]),
+        "the subsidiary sees its own only"
+    );
+    assert_eq!(
+        seen_everywhere(&app, &hannah, &logistics, &all[1..]).await,
+        set(&[1, 2]),
+        "every read path agrees for the group's executive"
+    );
+    assert_eq!(
+        seen_everywhere(&app, &harriet, &acme, &all[..1]).await,
+        set(&[0]),
+        "and for the group's finance"
+    );
+    app.get_as(&leo, &format!("/api/v1/accounts/{holding}/timeline"))
+        .await
+        .assert_problem(404, "not_found");
+    app.get_as(&henri, &format!("/api/v1/accounts/{acme}/timeline"))
+        .await
+        .assert_problem(404, "not_found");
+
+    // Acme changes team: its subsidiary follows; the change is audited.
+    ok(
+        patch_account(&app, &w.admin, &acme, json!({"team_id": w.team_out})).await,
+        200,
+    )
+    .await;
+    let now = ok(
+        app.get_as(&w.admin, &format!("/api/v1/accounts/{logistics}"))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(now["team_id"], json!(w.team_out));
+    let log = app
+        .get_as(
+            &w.admin,
+            &format!("/api/v1/audit/export?account={logistics}"),
+        )
+        .await;
+    assert!(
+        String::from_utf8_lossy(&log.body).contains("team inherited from the parent company"),
+        "the inherited change is in the subsidiary's log"
+    );
+
+    // Reports and health of the parent include its subsidiaries.
+    let report = ok(
+        app.get_as(&w.admin, &format!("/api/v1/reports?account_id={acme}"))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(report["volume"]["created"], 3, "{report}");
+    let own = ok(
+        app.get_as(&w.admin, &format!("/api/v1/reports?account_id={logistics}"))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(own["volume"]["created"], 2);
+    let health = ok(
+        app.get_as(&w.admin, &format!("/api/v1/accounts/{holding}/health"))
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(health["report"]["volume"]["created"], 3, "{health}");
+}

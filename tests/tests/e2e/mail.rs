@@ -1005,6 +1005,8 @@ async fn mail_import_reads_files_maildir_and_mbox_once(db: &TestDatabase) {
             notes: String::new(),
             custom_fields: serde_json::Map::new(),
             external_id: None,
+            parent_id: None,
+            team_inherited: false,
         },
     )
     .unwrap();

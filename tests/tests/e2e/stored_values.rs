@@ -32,6 +32,8 @@ fn account(store: &Store) -> rapport_store::account::Account {
         notes: "Quarterly billing".into(),
         custom_fields: custom,
         external_id: Some("CRM-4711".into()),
+        parent_id: None,
+        team_inherited: false,
     };
     let mut conn = store.conn().unwrap();
     rapport_store::account::insert(&mut conn, &fields).unwrap()

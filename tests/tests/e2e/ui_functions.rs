@@ -1,7 +1,8 @@
 //! Contact functions in real browsers: an admin says what a category
 //! concerns and who has the skill; the finance chief sees and follows her
 //! company's billing case and chooses a digest; the agent it was routed to
-//! reads why and copies an outside adviser after confirming.
+//! reads why and copies an outside adviser after confirming; a subsidiary
+//! joins its group.
 
 use rapport_tests::TestDatabase;
 use rapport_tests::browser::Driver;
@@ -44,6 +45,24 @@ async fn a_clients_finance_chief_follows_billing_and_the_billing_agent_copies_an
     admin.wait_text("#section-status", "skills billing").await;
     admin.wait_text("#categories-list", "Test Person").await;
     admin.screenshot("admin-categories-and-skills").await;
+    // Acme's logistics subsidiary joins its group and takes its team.
+    admin.click("#nav-accounts").await;
+    admin
+        .wait_text("#accounts-list", "Acme Manufacturing")
+        .await;
+    admin.type_into("#a-name", "Acme Logistics").await;
+    admin
+        .type_into("#a-domains", "acme-logistics.example")
+        .await;
+    admin.choose("#a-parent", &w.acme).await;
+    admin.choose("#a-team", "inherit").await;
+    admin.click("#a-form-submit").await;
+    admin
+        .wait_text("#section-status", "Acme Logistics created")
+        .await;
+    admin
+        .wait_text("#accounts-list", "Key Accounts (the group's)")
+        .await;
     admin.click("#nav-contacts").await;
     admin.choose("#c-account", &w.acme).await;
     admin.wait_text("#contacts-list", "Anna Finance").await;
@@ -137,6 +156,12 @@ async fn a_clients_finance_chief_follows_billing_and_the_billing_agent_copies_an
         .wait_text("#c-recipients", "counsel@lawfirm.example")
         .await;
     console.screenshot("console-copied").await;
+    // Acme's page names its subsidiary, whose figures its health includes.
+    console.click("#c-account").await;
+    console.wait_text("#account-h", "Acme Manufacturing").await;
+    console
+        .wait_text("#group", "Subsidiaries: Acme Logistics")
+        .await;
     let me = ok(
         app.get_as(
             &w.admin,

@@ -1,6 +1,6 @@
 //! Loading what authorization decisions need.
 
-use rapport_domain::{AccountAccess, Principal, StaffRole, TeamId};
+use rapport_domain::{AccountAccess, AccountId, Principal, StaffRole, TeamId};
 use rapport_store::account::Account;
 use rapport_store::{DbConnection, StoreError};
 
@@ -29,9 +29,12 @@ pub(crate) fn directory_reader(principal: &Principal) -> Result<(), super::UseCa
     Ok(())
 }
 
+/// What deciding access to `account` needs: `teams` are the caller's (an
+/// agent's), `groups` the account's parent companies ([`groups_of`]).
 pub(crate) fn account_access<'a>(
     account: &Account,
     teams: &'a [TeamId],
+    groups: &'a [AccountId],
     agents_see_all: bool,
 ) -> AccountAccess<'a> {
     AccountAccess {
@@ -39,5 +42,42 @@ pub(crate) fn account_access<'a>(
         team: account.team_id,
         agent_teams: teams,
         agents_see_all,
+        groups,
+    }
+}
+
+/// The parent companies of `account`, nearest first, when they can
+/// matter: for a contact (staff access does not depend on groups). None,
+/// without a query, for an account outside any group.
+pub(crate) fn contact_groups(
+    conn: &mut DbConnection,
+    who: &Principal,
+    account: &Account,
+) -> Result<Vec<AccountId>, StoreError> {
+    match who {
+        Principal::Contact { .. } => rapport_store::account::ancestors(conn, account),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The accounts whose cases a contact may read some of: their own, and
+/// when they see more than their own cases, their company's subsidiaries.
+pub(crate) fn contact_accounts(
+    conn: &mut DbConnection,
+    who: &Principal,
+) -> Result<Vec<AccountId>, StoreError> {
+    match who {
+        Principal::Contact {
+            account,
+            visibility,
+            ..
+        } => {
+            let mut out = vec![*account];
+            if *visibility != rapport_domain::ContactVisibility::OwnCases {
+                out.extend(rapport_store::account::descendants(conn, *account)?);
+            }
+            Ok(out)
+        }
+        _ => Ok(Vec::new()),
     }
 }

@@ -35,7 +35,14 @@ pub struct AccountInput {
     pub custom_fields: Option<Map<String, Value>>,
     /// The account's id in the supplier's other systems; `Some(None)` clears it.
     pub external_id: Option<Option<String>>,
+    /// Its parent company (the group it belongs to); `Some(None)` detaches it.
+    pub parent_id: Option<Option<AccountId>>,
+    /// Its dedicated team follows the parent's (true), or is its own.
+    pub inherit_team: Option<bool>,
 }
+
+/// How deep a group may nest (group, subsidiary, its subsidiary...).
+const MAX_GROUP_DEPTH: usize = 5;
 
 /// An account with what its page shows.
 #[derive(Debug, Clone)]
@@ -65,11 +72,57 @@ pub(super) fn admin_actor(who: &Principal) -> Result<Actor, UseCaseError> {
 fn resolve(
     conn: &mut DbConnection,
     state: &AppState,
+    this: Option<AccountId>,
     input: &AccountInput,
     base: AccountFields,
 ) -> Result<AccountFields, UseCaseError> {
     let settings = &state.config.settings.accounts;
     let mut fields = base;
+    if let Some(parent) = input.parent_id {
+        if let Some(p) = parent {
+            let found =
+                account::find(conn, p)?.ok_or_else(|| invalid("parent_id", "no such account"))?;
+            let above = account::ancestors(conn, &found)?;
+            if Some(p) == this || this.is_some_and(|me| above.contains(&me)) {
+                return Err(invalid(
+                    "parent_id",
+                    format!(
+                        "{} is in this account's own group: a group cannot contain itself",
+                        found.name
+                    ),
+                ));
+            }
+            let below = match this {
+                Some(me) => max_depth_below(conn, me)?,
+                None => 0,
+            };
+            if above.len() + 2 + below > MAX_GROUP_DEPTH {
+                return Err(invalid(
+                    "parent_id",
+                    format!("groups nest at most {MAX_GROUP_DEPTH} levels deep"),
+                ));
+            }
+        }
+        fields.parent_id = parent;
+        if parent.is_none() {
+            fields.team_inherited = false;
+        }
+    }
+    if let Some(inherit) = input.inherit_team {
+        if inherit && input.team_id.is_some() {
+            return Err(invalid(
+                "inherit_team",
+                "give either team_id or inherit_team, not both",
+            ));
+        }
+        if inherit && fields.parent_id.is_none() {
+            return Err(invalid(
+                "inherit_team",
+                "needs a parent_id: only a subsidiary inherits its group's team",
+            ));
+        }
+        fields.team_inherited = inherit;
+    }
     if let Some(name) = &input.name {
         fields.name = text("name", name, 200)?;
     }
@@ -104,6 +157,13 @@ fn resolve(
             return Err(invalid("team_id", "no such team"));
         }
         fields.team_id = team;
+        // A team chosen for the account is its own.
+        fields.team_inherited = false;
+    }
+    if fields.team_inherited
+        && let Some(parent) = fields.parent_id
+    {
+        fields.team_id = account::find(conn, parent)?.and_then(|p| p.team_id);
     }
     if let Some(owner) = input.owner_id {
         if let Some(id) = owner {
@@ -149,7 +209,83 @@ fn snapshot(f: &AccountFields) -> Value {
         "notes": f.notes,
         "custom_fields": f.custom_fields,
         "external_id": f.external_id,
+        "parent_id": f.parent_id.map(|p| p.to_string()),
+        "team_inherited": f.team_inherited,
     })
+}
+
+/// How many levels of subsidiaries lie below `id`.
+fn max_depth_below(conn: &mut DbConnection, id: AccountId) -> Result<usize, UseCaseError> {
+    let mut deepest = 0;
+    let mut level = vec![id];
+    while !level.is_empty() && deepest <= MAX_GROUP_DEPTH {
+        let mut next = Vec::new();
+        for a in level {
+            next.extend(account::children(conn, a)?);
+        }
+        if next.is_empty() {
+            break;
+        }
+        deepest += 1;
+        level = next;
+    }
+    Ok(deepest)
+}
+
+/// Subsidiaries that inherit their team follow `parent`'s, all the way
+/// down; each change is audited and committed like any other.
+fn pass_team_down(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    parent: &Account,
+    committed: &mut Vec<Change>,
+) -> Result<(), UseCaseError> {
+    for child in account::children(conn, parent.id)? {
+        let Some(current) = account::find(conn, child)? else {
+            continue;
+        };
+        if !current.team_inherited || current.team_id == parent.team_id {
+            continue;
+        }
+        let before = fields_of(&current);
+        let fields = AccountFields {
+            team_id: parent.team_id,
+            ..before.clone()
+        };
+        let updated = account::update(conn, &current, &fields)?;
+        if let Some(data) = changes(&snapshot(&before), &snapshot(&fields)) {
+            record(
+                conn,
+                StreamName::account(child),
+                actor.clone(),
+                "account.updated",
+                ("account", Some(&child.to_string())),
+                json!({"before": data["before"], "after": data["after"], "via": "team inherited from the parent company"}),
+            )?;
+            committed.push(Change::AccountChanged {
+                account: updated.clone(),
+                fields: changed_fields(&data),
+            });
+        }
+        pass_team_down(conn, actor, &updated, committed)?;
+    }
+    Ok(())
+}
+
+fn fields_of(a: &Account) -> AccountFields {
+    AccountFields {
+        name: a.name.clone(),
+        domains: a.domains.clone(),
+        tier: a.tier.clone(),
+        lifecycle: a.lifecycle,
+        team_id: a.team_id,
+        owner_id: a.owner_id,
+        notes: a.notes.clone(),
+        custom_fields: a.custom_fields.clone(),
+        external_id: a.external_id.clone(),
+        parent_id: a.parent_id,
+        team_inherited: a.team_inherited,
+    }
 }
 
 pub fn create(
@@ -185,8 +321,10 @@ pub(super) fn create_in(
         notes: String::new(),
         custom_fields: Map::new(),
         external_id: None,
+        parent_id: None,
+        team_inherited: false,
     };
-    let fields = resolve(conn, state, input, base)?;
+    let fields = resolve(conn, state, None, input, base)?;
     let created = account::insert(conn, &fields)?;
     let after = snapshot(&fields);
     record(
@@ -225,20 +363,13 @@ pub(super) fn update_in(
 ) -> Result<(Account, Option<Value>), UseCaseError> {
     {
         let current = account::find(conn, id)?.ok_or(UseCaseError::NotFound("account"))?;
-        let base = AccountFields {
-            name: current.name.clone(),
-            domains: current.domains.clone(),
-            tier: current.tier.clone(),
-            lifecycle: current.lifecycle,
-            team_id: current.team_id,
-            owner_id: current.owner_id,
-            notes: current.notes.clone(),
-            custom_fields: current.custom_fields.clone(),
-            external_id: current.external_id.clone(),
-        };
+        let base = fields_of(&current);
         let before = snapshot(&base);
-        let fields = resolve(conn, state, input, base)?;
+        let fields = resolve(conn, state, Some(id), input, base)?;
         let updated = account::update(conn, &current, &fields)?;
+        if updated.team_id != current.team_id {
+            pass_team_down(conn, &actor, &updated, committed)?;
+        }
         let changed = changes(&before, &snapshot(&fields));
         if let Some(data) = &changed {
             record(
@@ -287,9 +418,11 @@ pub fn readable(
     super::access::directory_reader(who)?;
     let account = account::find(conn, id)?.ok_or(UseCaseError::NotFound("account"))?;
     let teams = agent_teams(conn, who)?;
+    let groups = super::access::contact_groups(conn, who, &account)?;
     let access = account_access(
         &account,
         &teams,
+        &groups,
         state.config.settings.accounts.agents_see_all,
     );
     if can_read_account(who, &access) {

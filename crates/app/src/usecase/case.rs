@@ -210,6 +210,8 @@ pub(super) struct Loaded {
     teams: Vec<TeamId>,
     pub(super) participants: Vec<ContactId>,
     concerns_caller_function: bool,
+    /// The account's parent companies (for a contact caller).
+    groups: Vec<AccountId>,
 }
 
 impl Loaded {
@@ -218,6 +220,7 @@ impl Loaded {
             account: account_access(
                 &self.account,
                 &self.teams,
+                &self.groups,
                 state.config.settings.accounts.agents_see_all,
             ),
             opened_by: self.case.opened_by_contact_id,
@@ -293,12 +296,14 @@ pub(super) fn load(
         (Some((_, categories)), Some(category)) => categories.contains(category),
         _ => false,
     };
+    let groups = super::access::contact_groups(conn, who, &account)?;
     let loaded = Loaded {
         case,
         account,
         teams,
         participants,
         concerns_caller_function,
+        groups,
     };
     if can_read_case(who, &loaded.access(who, state)) {
         Ok(loaded)
@@ -772,9 +777,11 @@ pub(super) fn open_in(
         let account = super::account::readable(conn, state, who, account_id)?;
         let teams = agent_teams(conn, who)?;
         let access = CaseAccess {
+            // Contacts open cases for their own company only.
             account: account_access(
                 &account,
                 &teams,
+                &[],
                 state.config.settings.accounts.agents_see_all,
             ),
             opened_by: None,
@@ -1002,8 +1009,8 @@ fn readable_by(
     mut filter: CaseFilter,
 ) -> Result<CaseFilter, UseCaseError> {
     match who {
-        Principal::Contact { account, .. } => {
-            filter.accounts = Some(vec![*account]);
+        Principal::Contact { .. } => {
+            filter.accounts = Some(super::access::contact_accounts(conn, who)?);
             if let Some((id, categories)) = contact_scope(conn, state, who)? {
                 filter.involving_contact = Some(id);
                 filter.or_categories = categories;
@@ -1541,7 +1548,7 @@ pub fn update(
                             role: s.role,
                         };
                         let teams = agent_teams(conn, &target)?;
-                        let access = account_access(&loaded.account, &teams, agents_see_all);
+                        let access = account_access(&loaded.account, &teams, &[], agents_see_all);
                         if assignee != case.assignee_id
                             && !rapport_domain::can_manage_contacts(&target, &access)
                         {
@@ -1727,7 +1734,7 @@ pub(super) fn readable_cases(
 ) -> Result<Option<Vec<CaseId>>, UseCaseError> {
     conversations_reader(who)?;
     Ok(match contact_scope(conn, state, who)? {
-        Some((id, categories)) => Some(case::cases_involving(conn, account, id, &categories)?),
+        Some((id, categories)) => Some(case::cases_involving(conn, &[account], id, &categories)?),
         None => None,
     })
 }
@@ -1774,11 +1781,17 @@ pub fn search(
         ..Default::default()
     };
     match who {
-        Principal::Contact { account, .. } => {
-            scope.accounts = Some(vec![*account]);
+        Principal::Contact { .. } => {
+            let accounts = super::access::contact_accounts(&mut conn, who)?;
             if let Some((id, categories)) = contact_scope(&mut conn, state, who)? {
-                scope.cases = Some(case::cases_involving(&mut conn, *account, id, &categories)?);
+                scope.cases = Some(case::cases_involving(
+                    &mut conn,
+                    &accounts,
+                    id,
+                    &categories,
+                )?);
             }
+            scope.accounts = Some(accounts);
         }
         Principal::Staff {
             role: StaffRole::Agent,

@@ -144,7 +144,12 @@ fn managed_account(
     let teams = agent_teams(conn, who)?;
     if can_manage_contacts(
         who,
-        &account_access(&acc, &teams, state.config.settings.accounts.agents_see_all),
+        &account_access(
+            &acc,
+            &teams,
+            &[],
+            state.config.settings.accounts.agents_see_all,
+        ),
     ) {
         Ok(())
     } else {
@@ -358,9 +363,11 @@ fn readable(
     let account = rapport_store::account::find(conn, found.account_id)?
         .ok_or(UseCaseError::NotFound("contact"))?;
     let teams = agent_teams(conn, who)?;
+    // A contact reads only their own record: groups do not matter.
     let access = account_access(
         &account,
         &teams,
+        &[],
         state.config.settings.accounts.agents_see_all,
     );
     if can_read_contact(who, &access, id) {

@@ -398,6 +398,8 @@ fn prospect_account(
                     .into(),
             custom_fields: serde_json::Map::new(),
             external_id: None,
+            parent_id: None,
+            team_inherited: false,
         },
     )?;
     super::record(

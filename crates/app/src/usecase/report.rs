@@ -196,9 +196,16 @@ fn selection(
             ),
         ));
     }
-    if let Some(a) = q.account {
-        super::account::readable(conn, state, who, a)?;
-    }
+    // An account's figures include its subsidiaries': a group rolls up.
+    let accounts = match q.account {
+        Some(a) => {
+            super::account::readable(conn, state, who, a)?;
+            let mut group = vec![a];
+            group.extend(rapport_store::account::descendants(conn, a)?);
+            Some(group)
+        }
+        None => None,
+    };
     let served_by = match who {
         Principal::Staff {
             id,
@@ -211,7 +218,7 @@ fn selection(
     Ok(Selection {
         from: from.naive_utc(),
         to: to.naive_utc(),
-        account: q.account,
+        accounts,
         tier: q.tier.clone(),
         team: q.team,
         agent: q.agent,
@@ -584,7 +591,9 @@ pub fn health(
     // The account is checked (and read) once, here, after the caller's role.
     let mut s = selection(conn, state, who, &q, now)?;
     let found = super::account::readable(conn, state, who, account)?;
-    s.account = Some(account);
+    let mut group = vec![account];
+    group.extend(rapport_store::account::descendants(conn, account)?);
+    s.accounts = Some(group);
     let facts = Facts::load(conn, &s)?;
     let assessment = assess(conn, found, &facts, &s, now)?;
     let upcoming = rapport_store::appointment::booked_for_account(conn, account)?
@@ -605,12 +614,18 @@ fn assess(
     s: &Selection,
     now: DateTime<Utc>,
 ) -> Result<AccountHealth, UseCaseError> {
+    // The account with its subsidiaries when the selection holds them (a
+    // group rolls up), else the account alone.
+    let accounts = match &s.accounts {
+        Some(group) if group.first() == Some(&account.id) => group.clone(),
+        _ => vec![account.id],
+    };
     let one = Selection {
-        account: Some(account.id),
+        accounts: Some(accounts.clone()),
         ..s.clone()
     };
     let report = figures(conn, facts, &one, now)?;
-    let (client, team) = facts::last_exchange(conn, account.id)?;
+    let (client, team) = facts::last_exchange(conn, &accounts)?;
     let (status, reasons) = verdict(&report);
     Ok(AccountHealth {
         account,

@@ -398,6 +398,11 @@ pub struct AccountView {
     pub custom_fields: Map<String, Value>,
     /// The account's id in your other systems (CRM, ERP), for matching.
     pub external_id: Option<String>,
+    /// Its parent company: the group it belongs to.
+    #[schema(format = Uuid)]
+    pub parent_id: Option<String>,
+    /// Its dedicated team follows the parent's.
+    pub team_inherited: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -415,6 +420,8 @@ impl From<&Account> for AccountView {
             notes: a.notes.clone(),
             custom_fields: a.custom_fields.clone(),
             external_id: a.external_id.clone(),
+            parent_id: a.parent_id.map(|p| p.to_string()),
+            team_inherited: a.team_inherited,
             created_at: a.created_at,
             updated_at: a.updated_at,
         }
@@ -489,6 +496,15 @@ pub struct AccountBody {
     /// The account's id in your other systems, unique; `null` clears it.
     #[serde(default, deserialize_with = "double_option")]
     pub external_id: Option<Option<String>>,
+    /// The parent company (the group); `null` detaches the account. At
+    /// most 5 levels; a group cannot contain itself.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(format = Uuid)]
+    pub parent_id: Option<Option<String>>,
+    /// true: the dedicated team follows the parent's (now and when it
+    /// changes); false: the account keeps its own. Setting `team_id`
+    /// makes it the account's own.
+    pub inherit_team: Option<bool>,
 }
 
 /// An optional, clearable id field of a PATCH body, checked.
@@ -523,6 +539,8 @@ impl AccountBody {
             )?,
             team_id: ref_id("team_id", self.team_id)?,
             owner_id: ref_id("owner_id", self.owner_id)?,
+            parent_id: ref_id("parent_id", self.parent_id)?,
+            inherit_team: self.inherit_team,
             name: self.name,
             domains: self.domains,
             tier: self.tier,
@@ -544,6 +562,8 @@ pub struct AccountListParams {
     pub owner_id: Option<String>,
     /// The account with this id in your other systems.
     pub external_id: Option<String>,
+    /// The subsidiaries of this account (its direct children).
+    pub parent_id: Option<String>,
 }
 
 /// Accounts the caller may see (agents: their teams' accounts).
@@ -580,6 +600,11 @@ pub async fn list_accounts(
             .owner_id
             .as_deref()
             .map(|o| o.parse().map_err(|_| bad("owner_id")))
+            .transpose()?,
+        parent_id: p
+            .parent_id
+            .as_deref()
+            .map(|o| o.parse().map_err(|_| bad("parent_id")))
             .transpose()?,
         only_teams: None,
     };

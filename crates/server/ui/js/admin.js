@@ -233,20 +233,24 @@ async function accountsSection() {
       domains: h("input", { id: `${prefix}-domains`, value: (a?.domains || []).join(", "), placeholder: "client.example, client-group.example" }),
       tier: select(`${prefix}-tier`, instance.tiers.map((t) => [t, tierLabel(t)]), a?.tier || instance.default_tier),
       lifecycle: select(`${prefix}-lifecycle`, LIFECYCLES.map((l) => [l, l]), a?.lifecycle || "customer"),
-      team: select(`${prefix}-team`, [["", "No dedicated team"], ...teams.map((t) => [t.id, t.name])], a?.team_id || ""),
+      parent: select(`${prefix}-parent`, [["", "None: not part of a group"], ...accounts.items.filter((o) => o.id !== a?.id).map((o) => [o.id, o.name])], a?.parent_id || ""),
+      team: select(`${prefix}-team`, [["", "No dedicated team"], ["inherit", "The parent company's team"], ...teams.map((t) => [t.id, t.name])], a?.team_inherited ? "inherit" : (a?.team_id || "")),
       owner: select(`${prefix}-owner`, [["", "No owner"], ...owners.map((s) => [s.id, s.display_name])], a?.owner_id || ""),
       notes: h("textarea", { id: `${prefix}-notes` }, a?.notes || ""),
       external: h("input", { id: `${prefix}-external`, value: a?.external_id || "", placeholder: "CRM-4711" }),
     };
     const nodes = [...field(`${prefix}-name`, "Name", inputs.name), ...field(`${prefix}-domains`, "Email domains (comma-separated; mail from them reaches this account)", inputs.domains),
       ...field(`${prefix}-tier`, "Tier (decides the service levels)", inputs.tier), ...field(`${prefix}-lifecycle`, "Lifecycle", inputs.lifecycle),
+      ...field(`${prefix}-parent`, "Part of the group of (parent company: its contacts who see more than their own cases see this account's too; reports of the parent include it)", inputs.parent),
       ...field(`${prefix}-team`, "Dedicated team", inputs.team), ...field(`${prefix}-owner`, "Account owner", inputs.owner), ...field(`${prefix}-notes`, "Notes (staff only)", inputs.notes),
       ...field(`${prefix}-external`, "Id in your CRM or ERP (for matching, optional)", inputs.external)];
     const body = () => ({
       name: inputs.name.value,
       domains: inputs.domains.value.split(",").map((d) => d.trim()).filter(Boolean),
       tier: inputs.tier.value, lifecycle: inputs.lifecycle.value,
-      team_id: inputs.team.value || null, owner_id: inputs.owner.value || null, notes: inputs.notes.value,
+      parent_id: inputs.parent.value || null,
+      ...(inputs.team.value === "inherit" ? { inherit_team: true } : { team_id: inputs.team.value || null }),
+      owner_id: inputs.owner.value || null, notes: inputs.notes.value,
       external_id: inputs.external.value.trim() || null,
     });
     return { nodes, body };
@@ -262,13 +266,14 @@ async function accountsSection() {
   };
   const created = fields("a");
   return [h("section", { class: "card" }, h("h2", {}, "Accounts"),
-    table(["Account", "Tier", "Lifecycle", "Domains", "Team", "Owner", ""], accounts.items.map((a) => [a.name, a.tier, a.lifecycle, a.domains.join(", "),
-      teamNames.get(a.team_id) || "—", ownerNames.get(a.owner_id) || "—",
+    table(["Account", "Group", "Tier", "Lifecycle", "Domains", "Team", "Owner", ""], accounts.items.map((a) => [a.name,
+      accounts.items.find((o) => o.id === a.parent_id)?.name || "—", a.tier, a.lifecycle, a.domains.join(", "),
+      `${teamNames.get(a.team_id) || "—"}${a.team_inherited ? " (the group's)" : ""}`, ownerNames.get(a.owner_id) || "—",
       h("button", { type: "button", class: "secondary small", id: `a-edit-${a.id}`, "aria-label": `Edit ${a.name}`, onclick: () => edit(a) }, "Edit")]), "accounts-list")),
   editor,
   form("a-form", "New account", created.nodes, "Create", async () => {
     const b = created.body();
-    for (const k of ["team_id", "owner_id"]) if (!b[k]) delete b[k];
+    for (const k of ["team_id", "owner_id", "parent_id"]) if (!b[k]) delete b[k];
     await api.post("/api/v1/accounts", b);
     reopen(`${b.name} created.`);
   })];

@@ -262,11 +262,14 @@ async function runSearch(words) {
 }
 
 async function openAccount(id) {
-  const [a, sla, timeline] = await Promise.all([
+  const [a, sla, timeline, subsidiaries] = await Promise.all([
     api.get(`/api/v1/accounts/${id}`),
     api.get(`/api/v1/accounts/${id}/sla`).catch(() => null),
     api.get(`/api/v1/accounts/${id}/timeline?limit=50`),
+    api.get(`/api/v1/accounts?parent_id=${id}&limit=200`).then((p) => p.items).catch(() => []),
   ]);
+  const parent = a.parent_id ? await api.get(`/api/v1/accounts/${a.parent_id}`).catch(() => null) : null;
+  const link = (o) => h("a", { href: `/console/accounts/${o.id}`, "data-nav": "" }, o.name);
   document.title = `${a.name} · console`;
   const clocks = sla ? [["First response", sla.first_response], ["Next response", sla.next_response], ["Resolution", sla.resolution]] : [];
   const health = await healthBlock(api, id);
@@ -275,7 +278,11 @@ async function openAccount(id) {
     me.role === "auditor" ? null : h("p", {}, h("button", { type: "button", class: "secondary", id: "reach-out", onclick: () => outreach(a) }, "Reach out to contacts…")),
     health,
     h("p", { class: "meta" }, `${a.tier} · ${a.lifecycle} · ${a.domains.join(", ") || "no domains"}`),
-    h("p", {}, h("strong", {}, "Team: "), a.team ? a.team.name : "none", a.team ? h("span", { class: "people" }, ...a.team.members.map((m) => h("span", {}, avatar(m), m.display_name))) : null),
+    parent || subsidiaries.length ? h("p", { id: "group" },
+      parent ? [h("strong", {}, "Part of the group of "), link(parent), subsidiaries.length ? " · " : ""] : null,
+      subsidiaries.length ? [h("strong", {}, "Subsidiaries: "), ...subsidiaries.flatMap((o, i) => (i ? [", ", link(o)] : [link(o)])),
+        h("span", { class: "meta" }, " (health and reports include them)")] : null) : null,
+    h("p", {}, h("strong", {}, "Team: "), a.team ? a.team.name : "none", a.team_inherited ? " (the group's)" : "", a.team ? h("span", { class: "people" }, ...a.team.members.map((m) => h("span", {}, avatar(m), m.display_name))) : null),
     h("p", {}, h("strong", {}, "Owner: "), a.owner ? a.owner.display_name : "none"),
     a.notes ? h("p", { class: "meta" }, a.notes) : null,
     h("h3", {}, `Contacts (${a.contact_count})`),
