@@ -137,6 +137,16 @@ pub fn find(conn: &mut DbConnection, id: CaseId) -> Result<Option<Case>, StoreEr
         .optional()?)
 }
 
+/// How a contact's reading of their company's cases is narrowed: the
+/// cases they opened or take part in, and those of these categories. Kept
+/// as a condition for the database rather than a list of case ids, which
+/// would grow with the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Involving {
+    pub contact: ContactId,
+    pub or_categories: Vec<String>,
+}
+
 /// Which cases a list returns.
 #[derive(Debug, Clone, Default)]
 pub struct CaseFilter {
@@ -621,7 +631,7 @@ pub fn timeline(
     conn: &mut DbConnection,
     account: AccountId,
     include_notes: bool,
-    only_cases: Option<&[CaseId]>,
+    only: Option<&Involving>,
     before: Option<EntryId>,
     limit: i64,
 ) -> Result<Vec<Entry>, StoreError> {
@@ -632,10 +642,19 @@ pub fn timeline(
     if !include_notes {
         q = q.filter(case_entries::kind.ne(EntryKind::Note.as_str()));
     }
-    if let Some(cases) = only_cases {
-        q = q.filter(
-            case_entries::case_id.eq_any(cases.iter().map(|c| c.to_string()).collect::<Vec<_>>()),
-        );
+    if let Some(i) = only {
+        let joined = case_participants::table
+            .filter(case_participants::contact_id.eq(i.contact.to_string()))
+            .select(case_participants::case_id);
+        let theirs = cases::table
+            .filter(
+                cases::opened_by_contact_id
+                    .eq(i.contact.to_string())
+                    .or(cases::id.eq_any(joined))
+                    .or(cases::category.eq_any(i.or_categories.clone())),
+            )
+            .select(cases::id);
+        q = q.filter(case_entries::case_id.eq_any(theirs));
     }
     if let Some(b) = before {
         q = q.filter(case_entries::id.lt(b.to_string()));

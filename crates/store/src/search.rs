@@ -25,8 +25,9 @@ pub struct SearchScope {
     pub accounts: Option<Vec<AccountId>>,
     /// Only the accounts these teams serve (an agent's view).
     pub served_by: Option<Vec<rapport_domain::TeamId>>,
-    /// Only these cases (`None`: all of the accounts).
-    pub cases: Option<Vec<CaseId>>,
+    /// Only the cases a contact opened, takes part in or sees by category
+    /// (`None`: all of the accounts).
+    pub involving: Option<crate::case::Involving>,
     /// Whether internal notes may match.
     pub include_notes: bool,
 }
@@ -121,12 +122,19 @@ pub fn search(
             " AND account_id IN (SELECT id FROM accounts WHERE team_id IN {list})"
         ));
     }
-    if let Some(cases) = &scope.cases {
-        if cases.is_empty() {
-            return Ok(Vec::new());
+    if let Some(i) = &scope.involving {
+        let contact = q.bind(i.contact.to_string());
+        let participant = q.bind(i.contact.to_string());
+        let mut theirs = format!(
+            "opened_by_contact_id = {contact} OR id IN (SELECT case_id FROM case_participants WHERE contact_id = {participant})"
+        );
+        if !i.or_categories.is_empty() {
+            let list = q.list(i.or_categories.iter().cloned());
+            theirs.push_str(&format!(" OR category IN {list}"));
         }
-        let list = q.list(cases.iter().map(ToString::to_string));
-        sql.push_str(&format!(" AND case_id IN {list}"));
+        sql.push_str(&format!(
+            " AND case_id IN (SELECT id FROM cases WHERE {theirs})"
+        ));
     }
     if !scope.include_notes {
         sql.push_str(" AND kind <> 'note'");

@@ -9,6 +9,9 @@ ALTER TABLE contacts ADD CONSTRAINT contacts_visibility_check
 -- their function: each event, a daily digest, or not at all.
 ALTER TABLE contacts ADD COLUMN case_notices TEXT NOT NULL DEFAULT 'each'
     CHECK (case_notices IN ('each', 'digest', 'off'));
+-- Contacts who were there before never asked for such emails: theirs start
+-- off; new contacts hear of each case (when they may see it).
+UPDATE contacts SET case_notices = 'off';
 
 -- What each case category concerns on both sides: the client's contact
 -- functions it matters to, and the staff skill that answers it. A

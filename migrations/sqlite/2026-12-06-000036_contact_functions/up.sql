@@ -30,8 +30,10 @@ CREATE TABLE contacts (
 );
 CREATE INDEX contacts_account ON contacts (account_id);
 CREATE UNIQUE INDEX contacts_external_id ON contacts (external_id);
+-- Contacts who were there before never asked for such emails: theirs start
+-- off; new contacts hear of each case (when they may see it).
 INSERT INTO contacts (id, account_id, name, name_key, phone, function, title, is_primary, portal_access, visibility, preferred_channel, password_hash, active, created_at, updated_at, external_id, case_notices)
-    SELECT id, account_id, name, name_key, phone, function, title, is_primary, portal_access, visibility, preferred_channel, password_hash, active, created_at, updated_at, external_id, 'each' FROM contacts_copy;
+    SELECT id, account_id, name, name_key, phone, function, title, is_primary, portal_access, visibility, preferred_channel, password_hash, active, created_at, updated_at, external_id, 'off' FROM contacts_copy;
 DROP TABLE contacts_copy;
 
 -- What each case category concerns on both sides: the client's contact

@@ -733,6 +733,80 @@ async fn a_clients_people_hear_of_the_cases_of_their_function_as_they_chose(db: 
     })
     .await;
 
+    // A case filed under billing only later: Fiona hears of it then.
+    let later_filed = open(&app, &w.contact_in, "Question about a statement", None).await;
+    let later_id = later_filed["id"].as_str().unwrap().to_owned();
+    assert!(notified(&outbox_of(&app, &w.admin, &later_id).await).is_empty());
+    ok(
+        app.send(
+            Method::PATCH,
+            &format!("/api/v1/cases/{later_id}"),
+            Some(json!({"category": "billing"}).to_string()),
+            Some(&w.agent_in),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        notified(&outbox_of(&app, &w.admin, &later_id).await),
+        BTreeSet::from(["fiona@acme.example".to_owned()])
+    );
+
+    // A digest carries only what its reader may still see: billing no
+    // longer concerns finance, so Felix's next digest... has nothing for
+    // function readers. Dora sees by function; her pending case goes.
+    add_contact(
+        &app,
+        &w.agent_in,
+        &w.acme,
+        json!({"name": "Dora Digest", "emails": ["dora@acme.example"], "function": "finance", "visibility": "function_cases", "case_notices": "digest"}),
+    )
+    .await;
+    open(
+        &app,
+        &w.contact_in,
+        "Invoice address change",
+        Some("billing"),
+    )
+    .await;
+    ok(
+        app.send(
+            Method::PUT,
+            "/api/v1/case-categories/billing",
+            Some(json!({"functions": ["executive"], "skill": "billing"}).to_string()),
+            Some(&w.admin),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let much_later = chrono::Utc::now() + chrono::Duration::days(4);
+    assert_eq!(
+        rapport_server::usecase::notices::send_due_digests(&app.state, much_later).unwrap(),
+        1,
+        "Felix (all cases) still gets his; Dora may no longer see billing"
+    );
+    let dora_mail = std::fs::read_dir(&mailbox)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| rapport_mail::parse(&std::fs::read(e.path()).unwrap()).ok())
+        .any(|m| {
+            m.to.iter().any(|t| t.address == "dora@acme.example") && m.subject.contains("digest")
+        });
+    assert!(!dora_mail, "no digest reaches Dora");
+    ok(
+        app.send(
+            Method::PUT,
+            "/api/v1/case-categories/billing",
+            Some(json!({"functions": ["finance"], "skill": "billing"}).to_string()),
+            Some(&w.admin),
+        )
+        .await,
+        200,
+    )
+    .await;
+
     // Fiona opts out herself; staff have no such setting; a wrong value is named.
     let fiona = contact_token(&app, db, "fiona@acme.example").await;
     app.send(
@@ -958,7 +1032,7 @@ e2e_test!(a_group_sees_its_subsidiaries_cases_shares_its_team_and_rolls_up_its_r
 async fn a_group_sees_its_subsidiaries_cases_shares_its_team_and_rolls_up_its_reports(
     db: &TestDatabase,
 ) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_with(db, |s| s.cases.reopen_closed_within_days = 0).await;
     let w = world(&app, db).await;
     let holding = ok(
         app.post_as(&w.admin, "/api/v1/accounts", &json!({"name": "Acme Holding", "domains": ["acme-holding.example"], "team_id": w.team_in}))
@@ -1111,6 +1185,43 @@ async fn a_group_sees_its_subsidiaries_cases_shares_its_team_and_rolls_up_its_re
         .await
         .assert_problem(404, "not_found");
 
+    // A reply to a closed case opens a new one: for the subsidiary's own
+    // people, not for the group's, who open cases for their own company.
+    let closed = freight["id"].as_str().unwrap();
+    ok(
+        app.send(
+            Method::PATCH,
+            &format!("/api/v1/cases/{closed}"),
+            Some(json!({"status": "closed"}).to_string()),
+            Some(&w.agent_in),
+        )
+        .await,
+        200,
+    )
+    .await;
+    app.post_as(
+        &hannah,
+        &format!("/api/v1/cases/{closed}/entries"),
+        &json!({"kind": "portal", "body": "One more thing."}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let followed = ok(
+        app.post_as(
+            &leo,
+            &format!("/api/v1/cases/{closed}/entries"),
+            &json!({"kind": "portal", "body": "One more thing."}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_ne!(
+        followed["case"]["id"].as_str(),
+        Some(closed),
+        "a new case follows the closed one"
+    );
+
     // Acme changes team: its subsidiary follows; the change is audited.
     ok(
         patch_account(&app, &w.admin, &acme, json!({"team_id": w.team_out})).await,
@@ -1142,19 +1253,124 @@ async fn a_group_sees_its_subsidiaries_cases_shares_its_team_and_rolls_up_its_re
         200,
     )
     .await;
-    assert_eq!(report["volume"]["created"], 3, "{report}");
+    assert_eq!(report["volume"]["created"], 4, "{report}");
     let own = ok(
         app.get_as(&w.admin, &format!("/api/v1/reports?account_id={logistics}"))
             .await,
         200,
     )
     .await;
-    assert_eq!(own["volume"]["created"], 2);
+    assert_eq!(own["volume"]["created"], 3);
     let health = ok(
         app.get_as(&w.admin, &format!("/api/v1/accounts/{holding}/health"))
             .await,
         200,
     )
     .await;
-    assert_eq!(health["report"]["volume"]["created"], 3, "{health}");
+    assert_eq!(health["report"]["volume"]["created"], 4, "{health}");
+}
+
+async fn import_csv(app: &TestApp, admin: &str, kind: &str, csv: &str) -> Value {
+    ok(
+        app.send_raw(
+            &format!("/api/v1/directory/import?kind={kind}&dry_run=false"),
+            "text/csv",
+            csv.as_bytes().to_vec(),
+            Some(admin),
+        )
+        .await,
+        200,
+    )
+    .await
+}
+
+e2e_test!(groups_and_notice_choices_go_out_and_come_back_as_csv);
+async fn groups_and_notice_choices_go_out_and_come_back_as_csv(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let done = import_csv(
+        &app,
+        &w.admin,
+        "accounts",
+        "name,team,parent\nGlobex Holding,Key Accounts,\nGlobex Rail,,Globex Holding\n",
+    )
+    .await;
+    assert_eq!(
+        (done["applied"].clone(), done["created"].clone()),
+        (json!(true), json!(2)),
+        "{done}"
+    );
+    let find = |name: &'static str| {
+        let app = &app;
+        let admin = w.admin.clone();
+        async move {
+            ok(
+                app.get_as(
+                    &admin,
+                    &format!("/api/v1/accounts?q={}", name.replace(' ', "%20")),
+                )
+                .await,
+                200,
+            )
+            .await["items"][0]
+                .clone()
+        }
+    };
+    let holding = find("Globex Holding").await;
+    let rail = find("Globex Rail").await;
+    assert_eq!(rail["parent_id"], holding["id"]);
+    ok(
+        patch_account(
+            &app,
+            &w.admin,
+            rail["id"].as_str().unwrap(),
+            json!({"inherit_team": true}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    // The export names the parent and the team it inherits; read back, the
+    // file changes nothing and the team stays inherited.
+    let exported = app.get_as(&w.admin, "/api/v1/directory/accounts.csv").await;
+    let text = String::from_utf8_lossy(&exported.body).into_owned();
+    assert!(text.lines().next().unwrap().ends_with(",parent"), "{text}");
+    assert!(
+        text.contains("Globex Rail")
+            && text.contains(",Key Accounts,")
+            && text.contains(",Globex Holding"),
+        "{text}"
+    );
+    let again = import_csv(&app, &w.admin, "accounts", &text).await;
+    assert_eq!(again["updated"], 0, "{again}");
+    assert_eq!(find("Globex Rail").await["team_inherited"], true);
+    // Contacts carry how they hear of their function's cases.
+    let rail_name = "Globex Rail";
+    let done = import_csv(
+        &app,
+        &w.admin,
+        "contacts",
+        &format!("account,name,emails,function,visibility,case_notices\n{rail_name},Gina Rail,gina@globex-rail.example,finance,function_cases,digest\n"),
+    )
+    .await;
+    assert_eq!(done["created"], 1, "{done}");
+    let gina =
+        ok(app.get_as(&w.admin, "/api/v1/contacts?q=gina").await, 200).await["items"][0].clone();
+    assert_eq!(
+        (gina["case_notices"].clone(), gina["visibility"].clone()),
+        (json!("digest"), json!("function_cases"))
+    );
+    let refused = import_csv(
+        &app,
+        &w.admin,
+        "contacts",
+        &format!("account,name,emails,case_notices\n{rail_name},Gil Rail,gil@globex-rail.example,weekly\n"),
+    )
+    .await;
+    assert_eq!(
+        (refused["applied"].clone(), refused["invalid"].clone()),
+        (json!(false), json!(1)),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("case_notices"), "{refused}");
 }

@@ -343,7 +343,8 @@ async fn accounts_and_contacts_go_out_and_come_back_as_csv_with_a_dry_run_first(
             "lifecycle",
             "team",
             "owner",
-            "notes"
+            "notes",
+            "parent"
         ]
     );
     let acme = rows

@@ -190,11 +190,12 @@ impl TokenKeys {
                     .parse::<AccountId>()
                     .map_err(|_| TokenError::Invalid)?,
                 visibility: ContactVisibility::parse(visibility).ok_or(TokenError::Invalid)?,
-                function: claims
-                    .fun
-                    .as_deref()
-                    .and_then(ContactFunction::parse)
-                    .ok_or(TokenError::Invalid)?,
+                // A token issued before functions were carried has none:
+                // expired, so the client refreshes it instead of signing out.
+                function: match claims.fun.as_deref() {
+                    None => return Err(TokenError::Expired),
+                    Some(f) => ContactFunction::parse(f).ok_or(TokenError::Invalid)?,
+                },
             },
             _ => return Err(TokenError::Invalid),
         };
@@ -314,6 +315,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_contact_token_from_before_functions_is_expired_not_invalid() {
+        let k = keys(SECRET);
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            iss: k.issuer.clone(),
+            aud: AUDIENCE.into(),
+            sub: ContactId::new().to_string(),
+            kind: "contact".into(),
+            role: None,
+            acc: Some(AccountId::new().to_string()),
+            vis: Some("own_cases".into()),
+            fun: None,
+            iat: now,
+            exp: now + 600,
+            pcr: false,
+            tfa: false,
+        };
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .expect("encode");
+        assert_eq!(k.principal(&token), Err(TokenError::Expired));
     }
 
     /// A token signed with the right secret and the given claims.

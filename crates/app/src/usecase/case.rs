@@ -1246,6 +1246,15 @@ pub(super) fn post_in(
         if let (Principal::Contact { .. }, false) = (who, automatic) {
             match on_client_reply(case.status, case.closed_at, Utc::now(), window) {
                 ClientReply::NewCase => {
+                    // A group's contact reads a subsidiary's cases but opens
+                    // cases for their own company only.
+                    if matches!(who, Principal::Contact { account, .. } if *account != case.account_id)
+                    {
+                        return Err(invalid(
+                            "case",
+                            "is closed; open a new case for your own company instead",
+                        ));
+                    }
                     let subject = format!("Re: {}", case.subject)
                         .chars()
                         .take(200)
@@ -1605,6 +1614,11 @@ pub fn update(
         let Some(data) = changes(&before, &snapshot(&case)) else {
             return Ok(None);
         };
+        // A case filed under a category only now concerns its functions
+        // from now: they hear of it as of a case opened.
+        if loaded.case.category.is_none() && case.category.is_some() && case.status.is_open() {
+            super::notices::inform(conn, state, &case, super::notices::CaseEvent::Opened)?;
+        }
         let fields: Vec<String> = data["after"]
             .as_object()
             .map(|m| m.keys().cloned().collect())
@@ -1749,12 +1763,16 @@ pub fn timeline(
     conversations_reader(who)?;
     let mut conn = state.store.conn()?;
     super::account::readable(&mut conn, state, who, account)?;
-    let only = readable_cases(&mut conn, state, who, account)?;
+    let only =
+        contact_scope(&mut conn, state, who)?.map(|(contact, or_categories)| case::Involving {
+            contact,
+            or_categories,
+        });
     Ok(case::timeline(
         &mut conn,
         account,
         can_see_entry(who, EntryKind::Note),
-        only.as_deref(),
+        only.as_ref(),
         before,
         limit,
     )?)
@@ -1782,16 +1800,14 @@ pub fn search(
     };
     match who {
         Principal::Contact { .. } => {
-            let accounts = super::access::contact_accounts(&mut conn, who)?;
-            if let Some((id, categories)) = contact_scope(&mut conn, state, who)? {
-                scope.cases = Some(case::cases_involving(
-                    &mut conn,
-                    &accounts,
-                    id,
-                    &categories,
-                )?);
-            }
-            scope.accounts = Some(accounts);
+            scope.accounts = Some(super::access::contact_accounts(&mut conn, who)?);
+            scope.involving =
+                contact_scope(&mut conn, state, who)?.map(|(contact, or_categories)| {
+                    case::Involving {
+                        contact,
+                        or_categories,
+                    }
+                });
         }
         Principal::Staff {
             role: StaffRole::Agent,

@@ -346,6 +346,8 @@ pub fn choose_category(
             json!({"before": {"category": null}, "after": {"category": category}, "via": "chat triage"}),
         )?;
         store_case::save(conn, &c)?;
+        // Now it concerns someone: they hear of it as of a case opened.
+        super::notices::inform(conn, state, &c, super::notices::CaseEvent::Opened)?;
         changes.push(Change::CaseChanged {
             case: c.clone(),
             fields: vec!["category".into()],

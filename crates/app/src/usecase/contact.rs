@@ -243,7 +243,13 @@ pub(super) fn update_in(
         let before = fields_of(&current);
         let fields = resolve(input, before.clone())?;
         let updated = contact::update(conn, &current, &fields)?;
-        if !updated.active || !updated.portal_access {
+        // Less to see or no way in: the person signs in again, with what
+        // they may now do (an access token lives at most minutes).
+        if !updated.active
+            || !updated.portal_access
+            || updated.visibility != current.visibility
+            || updated.function != current.function
+        {
             rapport_store::session::revoke_subject(
                 conn,
                 rapport_store::session::SubjectKind::Contact,

@@ -6,8 +6,8 @@
 
 use rapport_audit::{Actor, StreamName};
 use rapport_domain::{
-    AccountId, ContactFunction, ContactId, ContactVisibility, EmailAddress, LifecycleStage,
-    Principal,
+    AccountId, CaseNotices, ContactFunction, ContactId, ContactVisibility, EmailAddress,
+    LifecycleStage, Principal,
 };
 use rapport_store::{DbConnection, StoreError};
 use serde::Serialize;
@@ -23,7 +23,7 @@ use crate::state::AppState;
 pub const MAX_ROWS: usize = 10_000;
 
 /// Columns of the accounts file, in export order.
-pub const ACCOUNT_COLUMNS: [&str; 8] = [
+pub const ACCOUNT_COLUMNS: [&str; 9] = [
     "id",
     "name",
     "domains",
@@ -32,9 +32,10 @@ pub const ACCOUNT_COLUMNS: [&str; 8] = [
     "team",
     "owner",
     "notes",
+    "parent",
 ];
 /// Columns of the contacts file, in export order.
-pub const CONTACT_COLUMNS: [&str; 10] = [
+pub const CONTACT_COLUMNS: [&str; 11] = [
     "id",
     "account",
     "name",
@@ -45,6 +46,7 @@ pub const CONTACT_COLUMNS: [&str; 10] = [
     "visibility",
     "portal_access",
     "active",
+    "case_notices",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -377,6 +379,17 @@ fn account_row(
             )
         });
     }
+    if let Some(parent) = cell(header, row, 8) {
+        input.parent_id = Some(if parent.is_empty() {
+            None
+        } else {
+            Some(
+                rapport_store::account::find_by_name(conn, parent)?
+                    .ok_or_else(|| invalid("parent", format!("no account is called `{parent}`")))?
+                    .id,
+            )
+        });
+    }
     let existing = match cell(header, row, 0).filter(|id| !id.is_empty()) {
         Some(id) => {
             let id: AccountId = id
@@ -394,6 +407,11 @@ fn account_row(
     };
     match existing {
         Some(current) => {
+            // An exported file names the team a subsidiary inherits: the
+            // same team read back keeps it inherited.
+            if current.team_inherited && input.team_id == Some(current.team_id) {
+                input.team_id = None;
+            }
             let key = current.name.clone();
             let (_, changed) =
                 super::account::update_in(conn, state, actor, current.id, &input, committed)?;
@@ -451,6 +469,14 @@ fn contact_row(
     }
     if let Some(a) = cell(header, row, 9) {
         input.active = Some(yes_no("active", a)?);
+    }
+    if let Some(n) = cell(header, row, 10) {
+        input.case_notices = Some(CaseNotices::parse(n).ok_or_else(|| {
+            invalid(
+                "case_notices",
+                format!("`{n}` is not one of: {}", CaseNotices::choices()),
+            )
+        })?);
     }
     let account = match cell(header, row, 1).filter(|a| !a.is_empty()) {
         Some(a) => Some(
@@ -543,6 +569,11 @@ pub fn export(state: &AppState, who: &Principal, kind: Kind) -> Result<Vec<u8>, 
                     None => String::new(),
                 };
                 let domains: Vec<&str> = a.domains.iter().map(|d| d.as_str()).collect();
+                let parent = a
+                    .parent_id
+                    .and_then(|p| accounts.iter().find(|x| x.id == p))
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default();
                 out.write_record([
                     a.id.to_string(),
                     a.name.clone(),
@@ -552,6 +583,7 @@ pub fn export(state: &AppState, who: &Principal, kind: Kind) -> Result<Vec<u8>, 
                     team,
                     owner,
                     a.notes.clone(),
+                    parent,
                 ])
                 .map_err(csv_error)?;
             }
@@ -578,6 +610,7 @@ pub fn export(state: &AppState, who: &Principal, kind: Kind) -> Result<Vec<u8>, 
                             c.visibility.as_str().to_owned(),
                             yes(c.portal_access),
                             yes(c.active),
+                            c.case_notices.as_str().to_owned(),
                         ])
                         .map_err(csv_error)?;
                     }

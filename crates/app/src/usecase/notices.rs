@@ -8,7 +8,7 @@
 //! that queues it: nothing is lost or sent twice, whichever node runs.
 
 use chrono::{DateTime, Utc};
-use rapport_domain::{CaseNotices, CaseStatus};
+use rapport_domain::{CaseNotices, CaseStatus, Principal};
 use rapport_mail::Mailbox;
 use rapport_store::DbConnection;
 use rapport_store::case::{self as store_case, Case};
@@ -221,14 +221,20 @@ pub fn send_due_digests(state: &AppState, now: DateTime<Utc>) -> Result<usize, U
             };
             let mut lines = Vec::new();
             let (mut opened, mut resolved) = (0, 0);
+            // Only what they may read now: their function, visibility or a
+            // category may have changed since the event.
+            let reader = Principal::Contact {
+                id: contact.id,
+                account: contact.account_id,
+                visibility: contact.visibility,
+                function: contact.function,
+            };
             for p in &claimed {
-                let Some(case) = store_case::find(conn, p.case_id)? else {
-                    continue;
+                let case = match super::case::load(conn, state, &reader, p.case_id) {
+                    Ok(loaded) => loaded.case,
+                    Err(UseCaseError::NotFound(_)) => continue,
+                    Err(e) => return Err(e),
                 };
-                // Only cases of their own account, as it is now.
-                if case.account_id != contact.account_id {
-                    continue;
-                }
                 let when = p.created_at.format("%d %b %H:%M UTC");
                 if p.event == "opened" {
                     opened += 1;

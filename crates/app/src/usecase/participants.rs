@@ -36,8 +36,9 @@ pub enum Whom {
 
 /// The participants of a case, as the caller may see them.
 pub fn list(state: &AppState, who: &Principal, case: CaseId) -> Result<Vec<Contact>, UseCaseError> {
+    let loaded = load(&mut *state.store.conn()?, state, who, case)?;
+    super::evidence::record_auditor_read(state, who, "case_participants", &case.to_string())?;
     let conn = &mut *state.store.conn()?;
-    let loaded = load(conn, state, who, case)?;
     let mut out = Vec::new();
     for id in &loaded.participants {
         if let Some(c) = rapport_store::contact::find(conn, *id)? {
@@ -45,6 +46,22 @@ pub fn list(state: &AppState, who: &Principal, case: CaseId) -> Result<Vec<Conta
         }
     }
     Ok(out)
+}
+
+/// A contact principal as the contact's record says now; others as given.
+fn as_now(conn: &mut DbConnection, who: &Principal) -> Result<Principal, UseCaseError> {
+    match who {
+        Principal::Contact { id, .. } => match rapport_store::contact::find(conn, *id)? {
+            Some(c) if c.active && c.portal_access => Ok(Principal::Contact {
+                id: c.id,
+                account: c.account_id,
+                visibility: c.visibility,
+                function: c.function,
+            }),
+            _ => Err(UseCaseError::Forbidden),
+        },
+        other => Ok(*other),
+    }
 }
 
 fn actor(who: &Principal) -> Result<Actor, UseCaseError> {
@@ -152,6 +169,9 @@ pub fn add(
     let actor = actor(who)?;
     super::commit(state, |conn, committed| {
         store_case::lock_for_append(conn, case)?;
+        // Following makes reading last: decided by the contact as they are
+        // now, not as their session last said.
+        let who = &as_now(conn, who)?;
         let loaded = load(conn, state, who, case)?;
         // A contact may only follow the case themself; a new address is
         // for staff to add.

@@ -348,6 +348,8 @@ fn account(a: &rapport_store::account::Account) -> Value {
         "lifecycle": a.lifecycle,
         "team_id": a.team_id,
         "owner_id": a.owner_id,
+        "parent_id": a.parent_id,
+        "external_id": a.external_id,
         "custom_fields": a.custom_fields,
     })
 }
@@ -361,6 +363,7 @@ fn contact(c: &rapport_store::contact::Contact) -> Value {
         "emails": c.emails.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
         "phone": c.phone,
         "function": c.function,
+        "visibility": c.visibility,
         "title": c.title,
         "is_primary": c.is_primary,
         "active": c.active,

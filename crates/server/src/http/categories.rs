@@ -90,6 +90,9 @@ pub async fn put(
     name: web::Path<String>,
     body: web::Json<CategoryBody>,
 ) -> Result<HttpResponse, ApiError> {
+    // Who may, before what: others learn nothing from validation.
+    rapport_domain::authorize(&who.principal, rapport_domain::Permission::ConfigureRouting)
+        .map_err(|_| UseCaseError::Forbidden)?;
     let body = body.into_inner();
     if body.functions.len() > ContactFunction::ALL.len() {
         return Err(UseCaseError::Validation {

@@ -149,6 +149,9 @@ pub async fn put_case_notices(
     who: crate::auth::Authenticated,
     body: web::Json<CaseNoticesBody>,
 ) -> Result<HttpResponse, ApiError> {
+    if !matches!(who.principal, Principal::Contact { .. }) {
+        return Err(crate::usecase::UseCaseError::Forbidden.into());
+    }
     let raw = body.into_inner().case_notices;
     let choice = rapport_domain::CaseNotices::parse(&raw).ok_or_else(|| {
         crate::usecase::UseCaseError::Validation {

@@ -416,7 +416,7 @@ function importSection() {
       h("button", { type: "button", class: "secondary", id: "x-accounts", onclick: () => api.save("/api/v1/directory/accounts.csv", "accounts.csv") }, "Download accounts (CSV)"),
       h("button", { type: "button", class: "secondary", id: "x-contacts", onclick: () => api.save("/api/v1/directory/contacts.csv", "contacts.csv") }, "Download contacts (CSV)"))),
   form("i-form", "Import", [
-    h("p", { class: "meta" }, "Accounts: id, name, domains, tier, lifecycle, team, owner, notes. Contacts: id, account, name, emails, function, title, phone, visibility, portal_access, active. Only the columns in the file are set; rows find existing records by id, else accounts by name and contacts by their first address."),
+    h("p", { class: "meta" }, "Accounts: id, name, domains, tier, lifecycle, team, owner, notes, parent (the parent company's name; put parents first). Contacts: id, account, name, emails, function, title, phone, visibility, portal_access, active, case_notices. Only the columns in the file are set; rows find existing records by id, else accounts by name and contacts by their first address."),
     ...field("i-kind", "The file holds", kind), ...field("i-file", "CSV file (UTF-8, first row the column names)", file)],
   "Check the file", async () => { render(await send(true)); }),
   report];
