@@ -176,12 +176,23 @@ fn deliver(state: &AppState, change: &Change) {
     match change {
         Change::EntryAdded(e) => state.chat.entry_committed(&state.store, e),
         Change::EntryUpdated(e) => state.chat.entry_changed(&state.store, e),
-        Change::CaseChanged { case, .. } => state.chat.case_changed(&state.store, case),
+        Change::CaseChanged { case, fields } => state.chat.case_changed(
+            &state.store,
+            case,
+            fields
+                .iter()
+                .any(|f| matches!(f.as_str(), "participants" | "category" | "merge")),
+        ),
         Change::StaffNotice(n) => state.notifier.publish(n.clone()),
         // A renamed person shows under the new name in the next message,
         // on every node, not when the cached name expires.
         Change::ContactChanged { contact, .. } => {
-            state.chat.forget_person(&Author::Contact(contact.id))
+            state.chat.forget_person(&Author::Contact(contact.id));
+            // What they may read may have shrunk: their open chats check.
+            state
+                .chat
+                .rooms
+                .recheck_person(&format!("contact:{}", contact.id));
         }
         Change::StaffChanged(s) => state.chat.forget_person(&Author::Staff(s.id)),
         Change::CaseOpened(_)

@@ -35,13 +35,9 @@ impl fmt::Display for NodeId {
 #[serde(tag = "e", rename_all = "snake_case")]
 pub enum BusEvent {
     /// A committed thread entry.
-    Entry {
-        entry: EntryView,
-    },
+    Entry { entry: EntryView },
     /// A committed edit or redaction of an entry.
-    EntryUpdated {
-        entry: EntryView,
-    },
+    EntryUpdated { entry: EntryView },
     /// The sending node committed changes: read the log.
     Changed,
     Typing {
@@ -60,6 +56,10 @@ pub enum BusEvent {
     },
     CaseUpdated {
         case: CaseSummary,
+        /// The change may have taken the case from some contacts (its
+        /// participants or category changed): theirs check before seeing it.
+        #[serde(default)]
+        recheck: bool,
     },
     /// Where a person is on the sending node now (absolute, so a lost
     /// event is repaired by the next one). No cases and `online: false`

@@ -39,6 +39,14 @@ pub enum Outbound {
     Hidden { case_id: CaseId, seq: i64 },
     /// Events may have been lost between nodes: fetch what was missed.
     Resync,
+    /// What a contact may read may have shrunk (a case's participants or
+    /// category changed, or the contact did): check again before going on,
+    /// for one case or for every case followed, then write `then` if the
+    /// case is still theirs.
+    Recheck {
+        case_id: Option<CaseId>,
+        then: Option<Arc<str>>,
+    },
 }
 
 /// Asks a connection's task to close, with a close code.
@@ -489,16 +497,44 @@ impl Hub {
                     Self::push(conn, Outbound::Frame(f.clone()));
                 }
             }
-            BusEvent::CaseUpdated { case } => {
+            BusEvent::CaseUpdated { case, recheck } => {
                 let f = frame(&ServerFrame::CaseUpdated { case: case.clone() });
                 for conn in Self::room_conns(&st, case.id) {
-                    Self::push(conn, Outbound::Frame(f.clone()));
+                    // A contact's access may have gone with this change: the
+                    // connection checks before it shows the case as it is now.
+                    let out = if conn.is_staff() || !recheck {
+                        Outbound::Frame(f.clone())
+                    } else {
+                        Outbound::Recheck {
+                            case_id: Some(case.id),
+                            then: Some(f.clone()),
+                        }
+                    };
+                    Self::push(conn, out);
                 }
             }
             BusEvent::PersonState { .. }
             | BusEvent::Alive
             | BusEvent::Hello
             | BusEvent::Changed => {}
+        }
+    }
+
+    /// Asks every connection of a person on this node to check again what
+    /// they may read (their record changed).
+    pub fn recheck_person(&self, key: &str) {
+        let st = self.lock();
+        let Some((_, ids)) = st.people.get(key) else {
+            return;
+        };
+        for conn in ids.iter().filter_map(|id| st.conns.get(id)) {
+            Self::push(
+                conn,
+                Outbound::Recheck {
+                    case_id: None,
+                    then: None,
+                },
+            );
         }
     }
 
@@ -685,6 +721,7 @@ mod tests {
                 Outbound::Frame(f) | Outbound::Entry { frame: f, .. } => out.push(f.to_string()),
                 Outbound::Hidden { .. } => {}
                 Outbound::Resync => out.push("resync".into()),
+                Outbound::Recheck { then, .. } => out.extend(then.map(|f| f.to_string())),
             }
         }
         out

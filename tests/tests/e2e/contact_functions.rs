@@ -1374,3 +1374,111 @@ async fn groups_and_notice_choices_go_out_and_come_back_as_csv(db: &TestDatabase
     );
     assert!(refused.to_string().contains("case_notices"), "{refused}");
 }
+
+e2e_test!(an_open_chat_stops_showing_a_case_the_moment_its_reader_loses_it);
+async fn an_open_chat_stops_showing_a_case_the_moment_its_reader_loses_it(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let case = w.acme_case.clone();
+    let olga_id = add_contact(
+        &app,
+        &w.agent_in,
+        &w.acme,
+        json!({"name": "Olga Own", "emails": ["olga@acme.example"], "function": "operations", "case_notices": "off"}),
+    )
+    .await;
+    let fiona_id = add_contact(
+        &app,
+        &w.agent_in,
+        &w.acme,
+        json!({"name": "Fiona Chief", "emails": ["fiona@acme.example"], "function": "finance", "visibility": "function_cases", "case_notices": "off"}),
+    )
+    .await;
+    ok(
+        app.post_as(
+            &w.agent_in,
+            &format!("/api/v1/cases/{case}/participants"),
+            &json!({"contact_id": olga_id}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let olga = contact_token(&app, db, "olga@acme.example").await;
+    let fiona = contact_token(&app, db, "fiona@acme.example").await;
+    let (mut olga_chat, _) = ChatClient::connect(&app, &olga).await;
+    let (mut fiona_chat, _) = ChatClient::connect(&app, &fiona).await;
+    olga_chat.join(&case, None).await;
+    fiona_chat.join(&case, None).await;
+    // Both follow the case live.
+    ok(
+        app.post_as(
+            &w.contact_in,
+            &format!("/api/v1/cases/{case}/entries"),
+            &json!({"kind": "chat", "body": "First live line"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    for chat in [&mut olga_chat, &mut fiona_chat] {
+        chat.next_where("message", |m| m["entry"]["body"] == "First live line")
+            .await;
+    }
+
+    // Olga is no longer copied; Fiona now sees her own cases only.
+    ok(
+        app.send(
+            Method::DELETE,
+            &format!("/api/v1/cases/{case}/participants/{olga_id}"),
+            None,
+            Some(&w.agent_in),
+        )
+        .await,
+        200,
+    )
+    .await;
+    ok(
+        app.send(
+            Method::PATCH,
+            &format!("/api/v1/contacts/{fiona_id}"),
+            Some(json!({"visibility": "own_cases"}).to_string()),
+            Some(&w.agent_in),
+        )
+        .await,
+        200,
+    )
+    .await;
+    for chat in [&mut olga_chat, &mut fiona_chat] {
+        let gone = chat
+            .next_where("error", |e| e["code"] == "case_not_found")
+            .await;
+        assert_eq!(gone["about"], format!("case:{case}"), "{gone}");
+    }
+    ok(
+        app.post_as(
+            &w.contact_in,
+            &format!("/api/v1/cases/{case}/entries"),
+            &json!({"kind": "chat", "body": "Second live line"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    // Anna, who opened it, still gets it; the two others get nothing more.
+    for chat in [&mut olga_chat, &mut fiona_chat] {
+        let later = chat.drain(std::time::Duration::from_millis(800)).await;
+        assert!(
+            !later
+                .iter()
+                .any(|f| f.to_string().contains("Second live line")),
+            "a case no longer theirs stays silent: {later:?}"
+        );
+    }
+    // Joining again is refused.
+    olga_chat
+        .send(json!({"type": "join", "case_id": case}))
+        .await;
+    let refused = olga_chat.next_of("error").await;
+    assert_eq!(refused["code"], "case_not_found");
+}

@@ -36,6 +36,9 @@ pub trait Rooms: Send + Sync + std::fmt::Debug {
     fn contact_following(&self, case: CaseId) -> bool;
     /// Tells the other nodes that this one committed changes.
     fn announce_changes(&self);
+    /// Asks this node's connections of a person (`contact:<id>`) to check
+    /// again what they may read.
+    fn recheck_person(&self, key: &str);
     /// This server process, as other nodes know it.
     fn node(&self) -> &str;
 }
@@ -153,11 +156,12 @@ impl ChatState {
         }
     }
 
-    /// Tells this node's followers of the case that its state changed.
-    pub fn case_changed(&self, store: &Store, case: &Case) {
+    /// Tells this node's followers of the case that its state changed;
+    /// `recheck` when the change may have taken it from some contacts.
+    pub fn case_changed(&self, store: &Store, case: &Case, recheck: bool) {
         let summary = store.conn().and_then(|mut c| self.summary(&mut c, case));
         match summary {
-            Ok(case) => self.rooms.deliver(&BusEvent::CaseUpdated { case }),
+            Ok(case) => self.rooms.deliver(&BusEvent::CaseUpdated { case, recheck }),
             Err(e) => {
                 tracing::warn!(error = %e, case_id = %case.id, "could not fan out a case change")
             }

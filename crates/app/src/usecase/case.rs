@@ -507,12 +507,10 @@ fn route(
         let recent = case::recent_assignees(conn, account.id, category, FAMILIAR_CASES)?;
         let mut best: Option<(usize, StaffId)> = None;
         // Newest first: on a tie, the one who handled the latest case wins.
-        for id in recent.iter().flatten() {
-            if pool.contains(id) && best.is_none_or(|(_, b)| b != *id) {
-                let handled = recent.iter().filter(|a| **a == Some(*id)).count();
-                if best.is_none_or(|(n, _)| handled > n) {
-                    best = Some((handled, *id));
-                }
+        for id in recent.iter().flatten().filter(|id| pool.contains(id)) {
+            let handled = recent.iter().filter(|a| **a == Some(*id)).count();
+            if best.is_none_or(|(n, _)| handled > n) {
+                best = Some((handled, *id));
             }
         }
         if let Some((handled, id)) = best {

@@ -91,19 +91,38 @@ pub fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Option<ChatUser>,
         }
         _ => {
             let id: ContactId = id.parse().map_err(|_| corrupt())?;
-            rapport_store::contact::find(&mut conn, id)?
-                .filter(|c| c.active && c.portal_access)
-                .map(|c| ChatUser {
-                    principal: Principal::Contact {
-                        id,
-                        account: c.account_id,
-                        visibility: c.visibility,
-                        function: c.function,
-                    },
-                    person: crate::chat::contact_person(&c),
-                })
+            contact_user(&mut conn, id)?
         }
     })
+}
+
+/// A contact as chat knows them now: `None` once they may not chat
+/// (deactivated, or no portal access).
+fn contact_user(
+    conn: &mut rapport_store::DbConnection,
+    id: ContactId,
+) -> Result<Option<ChatUser>, UseCaseError> {
+    Ok(rapport_store::contact::find(conn, id)?
+        .filter(|c| c.active && c.portal_access)
+        .map(|c| ChatUser {
+            principal: Principal::Contact {
+                id,
+                account: c.account_id,
+                visibility: c.visibility,
+                function: c.function,
+            },
+            person: crate::chat::contact_person(&c),
+        }))
+}
+
+/// `user` as their record says now, for a connection open since before a
+/// change: a contact's visibility or function may have moved, or they may
+/// no longer chat at all (`None`). Staff come back as they are.
+pub fn refreshed(state: &AppState, user: &ChatUser) -> Result<Option<ChatUser>, UseCaseError> {
+    match user.principal {
+        Principal::Contact { id, .. } => contact_user(&mut *state.store.conn()?, id),
+        _ => Ok(Some(user.clone())),
+    }
 }
 
 /// A contact starts a chat: a case on the chat channel, routed like any

@@ -109,4 +109,8 @@ impl rapport_app::chat::Rooms for Chat {
     fn node(&self) -> &str {
         &self.hub.node().0
     }
+
+    fn recheck_person(&self, key: &str) {
+        self.hub.recheck_person(key);
+    }
 }

@@ -255,6 +255,7 @@ impl Session {
             Outbound::Hidden { case_id, seq } => {
                 self.arrive(case_id, Arrival { seq, shown: None }).await
             }
+            Outbound::Recheck { case_id, then } => self.recheck(case_id, then).await,
             Outbound::Resync => {
                 let cases: Vec<(CaseId, Option<EntryId>)> = self
                     .followed
@@ -266,6 +267,52 @@ impl Session {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Checks again that the cases followed are still the caller's, after
+    /// a change that may have taken one away (and takes the caller's record
+    /// as it is now); stops following those that are not. `then` is the
+    /// change's frame, written only if the case stays followed.
+    async fn recheck(
+        &mut self,
+        case_id: Option<CaseId>,
+        then: Option<Arc<str>>,
+    ) -> Result<(), Gone> {
+        let user = self.user.clone();
+        let state = self.state.clone();
+        match blocking::call(move || chat::refreshed(&state, &user)).await {
+            Ok(Some(now)) => self.user = now,
+            // No longer allowed to chat at all: the connection ends.
+            Ok(None) => return Err(Gone),
+            // Unsure: keep going as before; the next change checks again.
+            Err(e) => {
+                tracing::warn!(error = %e, "could not re-read a chat user");
+                return Ok(());
+            }
+        }
+        let cases: Vec<CaseId> = match case_id {
+            Some(c) => vec![c],
+            None => self.followed.keys().copied().collect(),
+        };
+        for case in cases {
+            if !self.followed.contains_key(&case) {
+                continue;
+            }
+            let still = self
+                .call(move |state, user| chat::follow(state, user, case))
+                .await;
+            if let Err(e @ UseCaseError::NotFound(_)) = still {
+                self.state.live.hub.leave(self.conn, case);
+                self.followed.remove(&case);
+                self.use_case_error(&e, format!("case:{case}")).await?;
+            }
+        }
+        match (case_id, then) {
+            (Some(c), Some(frame)) if self.followed.contains_key(&c) => {
+                self.ws.text(frame.to_string()).await.map_err(|_| Gone)
+            }
+            _ => Ok(()),
         }
     }
 
