@@ -81,3 +81,16 @@ pub fn claim(conn: &mut DbConnection, contact: ContactId) -> Result<Vec<Pending>
         .select(Pending::as_select())
         .load(conn)?)
 }
+
+/// Forgets events digests carried before `before`; returns how many.
+pub fn forget_sent_before(
+    conn: &mut DbConnection,
+    before: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        case_notices_pending::table
+            .filter(case_notices_pending::sent_at.is_not_null())
+            .filter(case_notices_pending::sent_at.lt(before.naive_utc())),
+    )
+    .execute(conn)?)
+}

@@ -100,12 +100,22 @@ pub fn set(
         case_categories::updated_by.eq(Some(by.to_string())),
         case_categories::updated_at.eq(now_micros()),
     );
-    let updated = diesel::update(case_categories::table.find(name))
-        .set(values.clone())
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(case_categories::table)
-            .values((case_categories::name.eq(name), values))
+    // Insert first, so that two first saves at once cannot both insert:
+    // the second waits for the first, does nothing, then updates.
+    let row = (case_categories::name.eq(name), values.clone());
+    let inserted = match conn {
+        DbConnection::Postgres(pg) => diesel::insert_into(case_categories::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(pg)?,
+        DbConnection::Sqlite(sqlite) => diesel::insert_into(case_categories::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(sqlite)?,
+    };
+    if inserted == 0 {
+        diesel::update(case_categories::table.find(name))
+            .set(values)
             .execute(conn)?;
     }
     Ok(())

@@ -289,3 +289,13 @@ pub fn send_due_digests(state: &AppState, now: DateTime<Utc>) -> Result<usize, U
     }
     Ok(queued)
 }
+
+/// How long what a digest carried is kept (to look into a complaint).
+const KEEP_SENT: chrono::Duration = chrono::Duration::days(30);
+
+/// Forgets events digests carried more than 30 days before `now`.
+pub fn forget_sent(state: &AppState, now: DateTime<Utc>) -> Result<usize, UseCaseError> {
+    Ok(state
+        .store
+        .write(|conn| rapport_store::case_notice::forget_sent_before(conn, now - KEEP_SENT))?)
+}
