@@ -5,7 +5,9 @@
 //!    thread append (entry, audit event, search indexing) vs a bare insert
 //!    of an entry row, one transaction each;
 //! 2. search latency p50/p99 over 100,000 entries (RAPPORT_BENCH_ENTRIES)
-//!    vs fetching one case's newest entries by index.
+//!    vs fetching one case's newest entries by index;
+//! 3. search and the case list as a contact who sees the cases of their
+//!    function (narrowed in SQL by category) vs the same as staff.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::expect_used)]
 
@@ -99,6 +101,8 @@ fn run(backend: Backend) {
                 account_id: Some(account.id),
                 subject: format!("Case {i}"),
                 body: sentence(i),
+                // Half billing, half technical: a finance reader sees half.
+                category: Some(if i % 2 == 0 { "billing" } else { "technical" }.into()),
                 ..Default::default()
             },
         )
@@ -204,6 +208,66 @@ fn run(backend: Backend) {
         ms(percentile(&thread_times, 0.5)),
         ms(percentile(&thread_times, 0.99)),
         ms(percentile(&search_times, 0.5)) / ms(percentile(&thread_times, 0.5)),
+    );
+
+    // A finance contact who sees the cases of their function: the same
+    // reads, narrowed to billing cases in SQL.
+    let contact = rapport_server::usecase::contact::create(
+        &state,
+        &who,
+        account.id,
+        rapport_server::usecase::contact::ContactInput {
+            name: Some("Bench Finance".into()),
+            emails: Some(vec!["finance@bench.example".into()]),
+            function: Some(rapport_domain::ContactFunction::Finance),
+            visibility: Some(rapport_domain::ContactVisibility::FunctionCases),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let reader = Principal::Contact {
+        id: contact.id,
+        account: account.id,
+        visibility: rapport_domain::ContactVisibility::FunctionCases,
+        function: rapport_domain::ContactFunction::Finance,
+    };
+    let timed = |who: &Principal, f: &dyn Fn(&Principal)| {
+        let mut times: Vec<Duration> = (0..200)
+            .map(|_| {
+                let t = Instant::now();
+                f(who);
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        percentile(&times, 0.5)
+    };
+    let search = |w: &Principal| {
+        assert!(
+            !cases::search(&state, w, &queries[0], None, 20)
+                .unwrap()
+                .is_empty()
+        );
+    };
+    let list = |w: &Principal| {
+        assert_eq!(
+            cases::list(&state, w, Default::default(), None, 50)
+                .unwrap()
+                .len(),
+            50
+        );
+    };
+    let (search_staff, search_reader) = (timed(&who, &search), timed(&reader, &search));
+    let (list_staff, list_reader) = (timed(&who, &list), timed(&reader, &list));
+    println!(
+        "  as a contact seeing their function's cases: search p50 {:.2} ms vs {:.2} ms as staff (ratio {:.2}); \
+         case list (50) p50 {:.2} ms vs {:.2} ms as staff (ratio {:.2})",
+        ms(search_reader),
+        ms(search_staff),
+        ms(search_reader) / ms(search_staff),
+        ms(list_reader),
+        ms(list_staff),
+        ms(list_reader) / ms(list_staff),
     );
 }
 
