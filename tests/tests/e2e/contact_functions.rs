@@ -1178,6 +1178,74 @@ async fn a_group_sees_its_subsidiaries_cases_shares_its_team_and_rolls_up_its_re
         set(&[0]),
         "and for the group's finance"
     );
+    // The group's finance people who want each case hear of the
+    // subsidiary's billing case; its technical one concerns none of them.
+    add_contact(
+        &app,
+        &w.admin,
+        &holding,
+        json!({"name": "Hugo Ledger", "emails": ["hugo@acme-holding.example"], "function": "finance", "visibility": "function_cases", "case_notices": "each"}),
+    )
+    .await;
+    let invoice = open(&app, &leo, "Freight invoice 78 missing", Some("billing")).await;
+    assert_eq!(
+        notified(&outbox_of(&app, &w.admin, invoice["id"].as_str().unwrap()).await),
+        BTreeSet::from(["hugo@acme-holding.example".to_owned()])
+    );
+    // Mail: the group's executive answers on a subsidiary's case by its
+    // number; the group's own-cases contact cannot reach it that way.
+    let mail = |from: &str, number: &Value, n: u32| {
+        format!(
+            "From: {from}\r\nTo: support@rapport.localhost\r\nSubject: Re: [#{number}] scanner\r\nMessage-ID: <grp-{n}@acme-holding.example>\r\n\r\nThe group's view on this.\r\n"
+        )
+        .into_bytes()
+    };
+    let threaded = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            mail("hannah@acme-holding.example", &pallets["number"], 1),
+            Some(&w.admin),
+        )
+        .await;
+    assert_eq!(threaded.status, 202);
+    assert_eq!(
+        threaded.json()["case_id"],
+        pallets["id"],
+        "threads into the subsidiary's case"
+    );
+    let elsewhere = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            mail("henri@acme-holding.example", &pallets["number"], 2),
+            Some(&w.admin),
+        )
+        .await;
+    assert_eq!(elsewhere.status, 202);
+    assert_ne!(
+        elsewhere.json()["case_id"],
+        pallets["id"],
+        "a new case of their own instead"
+    );
+    let participants = ok(
+        app.get_as(
+            &w.admin,
+            &format!(
+                "/api/v1/cases/{}/participants",
+                pallets["id"].as_str().unwrap()
+            ),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(
+        participants,
+        json!([]),
+        "nobody of another account joins the case"
+    );
+
     app.get_as(&leo, &format!("/api/v1/accounts/{holding}/timeline"))
         .await
         .assert_problem(404, "not_found");
@@ -1253,21 +1321,22 @@ async fn a_group_sees_its_subsidiaries_cases_shares_its_team_and_rolls_up_its_re
         200,
     )
     .await;
-    assert_eq!(report["volume"]["created"], 4, "{report}");
+    assert_eq!(report["volume"]["created"], 5, "{report}");
     let own = ok(
         app.get_as(&w.admin, &format!("/api/v1/reports?account_id={logistics}"))
             .await,
         200,
     )
     .await;
-    assert_eq!(own["volume"]["created"], 3);
+    assert_eq!(own["volume"]["created"], 4);
     let health = ok(
         app.get_as(&w.admin, &format!("/api/v1/accounts/{holding}/health"))
             .await,
         200,
     )
     .await;
-    assert_eq!(health["report"]["volume"]["created"], 4, "{health}");
+    // The holding's own case (Henri's email) counts too.
+    assert_eq!(health["report"]["volume"]["created"], 6, "{health}");
 }
 
 async fn import_csv(app: &TestApp, admin: &str, kind: &str, csv: &str) -> Value {

@@ -420,13 +420,13 @@ fn find_case(
     state: &AppState,
     row: &Inbound,
     mail: &InboundMail,
-    account: AccountId,
+    accounts: &[AccountId],
 ) -> Result<Option<(Case, &'static str)>, UseCaseError> {
     let mut addresses: Vec<&str> = row.envelope_to.iter().map(String::as_str).collect();
     addresses.extend(mail.recipients().map(|m| m.address.as_str()));
     if let Some(n) = state.mail.tokens.find(&state.mail.address, addresses)
         && let Some(c) = store_case::find_by_number(conn, n)?
-        && c.account_id == account
+        && accounts.contains(&c.account_id)
     {
         return Ok(Some((c, "reply address")));
     }
@@ -434,7 +434,7 @@ fn find_case(
     ids.extend(mail.references.iter().rev().cloned());
     if let Some(id) = store_mail::case_of_message_ids(conn, &ids)?
         && let Some(c) = store_case::find(conn, id)?
-        && c.account_id == account
+        && accounts.contains(&c.account_id)
     {
         return Ok(Some((c, "In-Reply-To/References")));
     }
@@ -443,7 +443,7 @@ fn find_case(
         .header("thread-index")
         .and_then(rapport_mail::thread_index::conversation)
         && let Some(c) = store_case::find(conn, CaseId::from(conversation))?
-        && c.account_id == account
+        && accounts.contains(&c.account_id)
     {
         return Ok(Some((c, "Thread-Index")));
     }
@@ -451,7 +451,7 @@ fn find_case(
     if let Some(mid) = &mail.message_id {
         for id in store_mail::cases_awaiting(conn, mid)? {
             if let Some(c) = store_case::find(conn, id)?
-                && c.account_id == account
+                && accounts.contains(&c.account_id)
             {
                 store_mail::stop_awaiting(conn, mid, id)?;
                 return Ok(Some((c, "a reply to it arrived first")));
@@ -460,7 +460,7 @@ fn find_case(
     }
     if let Some(n) = rapport_mail::parse_subject_tag(&mail.subject)
         && let Some(c) = store_case::find_by_number(conn, n)?
-        && c.account_id == account
+        && accounts.contains(&c.account_id)
     {
         return Ok(Some((c, "subject tag")));
     }
@@ -517,7 +517,18 @@ fn thread(
     } else {
         reply.visible.clone()
     };
-    let mut found = find_case(conn, state, row, mail, contact.account_id)?;
+    // Their own company's cases, and the group's below it when they see
+    // more than their own.
+    let accounts = super::access::contact_accounts(conn, &who)?;
+    let mut found = find_case(conn, state, row, mail, &accounts)?;
+    // A subsidiary's case threads only when its group's contact may read it
+    // by the group's rules: they never become one of its participants.
+    if let Some((c, _)) = &found
+        && c.account_id != contact.account_id
+        && case::load(conn, state, &who, c.id).is_err()
+    {
+        found = None;
+    }
     if let Some((c, "subject tag" | "Thread-Index" | "a reply to it arrived first")) = &found {
         // Case numbers are easy to guess and Outlook keeps the Thread-Index
         // on forwards: these never open a case to a contact who may not
@@ -547,8 +558,10 @@ fn thread(
     }
     let (posted, how) = match found {
         Some((c, how)) => {
-            // Whoever answers our email of the case takes part in it.
-            if c.opened_by_contact_id != Some(contact.id)
+            // Whoever answers our email of the case takes part in it (of
+            // their own company's cases: participants are the account's).
+            if c.account_id == contact.account_id
+                && c.opened_by_contact_id != Some(contact.id)
                 && !store_case::participants(conn, c.id)?.contains(&contact.id)
             {
                 store_case::add_participant(conn, c.id, contact.id)?;

@@ -34,8 +34,9 @@ impl CaseEvent {
     }
 }
 
-/// The account's contacts `case` concerns by its category, who may read
-/// it and want to hear of it, except the opener and the participants.
+/// The contacts `case` concerns by its category, of its account and of the
+/// parent companies above it, who may read it and want to hear of it,
+/// except the opener and the participants.
 fn audience(
     conn: &mut DbConnection,
     state: &AppState,
@@ -54,16 +55,25 @@ fn audience(
         return Ok(Vec::new());
     }
     let participants = store_case::participants(conn, case.id)?;
-    Ok(
-        rapport_store::contact::concerned(conn, case.account_id, &mapping.functions)?
-            .into_iter()
-            .filter(|c| {
-                Some(c.id) != case.opened_by_contact_id
-                    && !participants.contains(&c.id)
-                    && !c.emails.is_empty()
-            })
-            .collect(),
-    )
+    // The account's people, and those of its parent companies who read
+    // down the group.
+    let mut accounts = vec![case.account_id];
+    if let Some(account) = rapport_store::account::find(conn, case.account_id)? {
+        accounts.extend(rapport_store::account::ancestors(conn, &account)?);
+    }
+    let mut out = Vec::new();
+    for account in accounts {
+        out.extend(
+            rapport_store::contact::concerned(conn, account, &mapping.functions)?
+                .into_iter()
+                .filter(|c| {
+                    Some(c.id) != case.opened_by_contact_id
+                        && !participants.contains(&c.id)
+                        && !c.emails.is_empty()
+                }),
+        );
+    }
+    Ok(out)
 }
 
 fn mailbox(c: &Contact) -> Option<Mailbox> {
