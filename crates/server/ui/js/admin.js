@@ -59,7 +59,11 @@ async function start() {
     current = key;
     for (const b of nav.querySelectorAll("button")) b.setAttribute("aria-current", b.id === `nav-${key}` ? "true" : "false");
     body.replaceChildren(h("p", {}, "Loading…"));
-    try { body.replaceChildren(...(await sections[key][1]())); } catch (e) { body.replaceChildren(h("p", { class: "error", role: "alert" }, e.message)); }
+    // A section still loading when another was chosen must not replace it.
+    try {
+      const nodes = await sections[key][1]();
+      if (current === key) body.replaceChildren(...nodes);
+    } catch (e) { if (current === key) body.replaceChildren(h("p", { class: "error", role: "alert" }, e.message)); }
   }
   open("staff");
 }
