@@ -155,11 +155,9 @@ pub struct CaseFilter {
     /// Restrict to the accounts these teams serve (an agent's view),
     /// resolved by the database rather than loaded first.
     pub served_by: Option<Vec<TeamId>>,
-    /// Restrict to cases this contact opened or takes part in, or whose
-    /// category is one of `or_categories`.
-    pub involving_contact: Option<ContactId>,
-    /// With `involving_contact`: the categories whose cases are visible as well.
-    pub or_categories: Vec<String>,
+    /// Restrict to the cases a contact opened, takes part in or sees by
+    /// category.
+    pub involving: Option<Involving>,
     pub account: Option<AccountId>,
     pub status: Option<CaseStatus>,
     pub assignee: Option<StaffId>,
@@ -198,15 +196,16 @@ fn filtered<'a, ST: 'a>(
             .select(crate::schema::accounts::id);
         q = q.filter(cases::account_id.eq_any(served));
     }
-    if let Some(contact) = f.involving_contact {
-        let joined = case_participants::table
-            .filter(case_participants::contact_id.eq(contact.to_string()))
-            .select(case_participants::case_id);
+    if let Some(i) = &f.involving {
         q = q.filter(
             cases::opened_by_contact_id
-                .eq(contact.to_string())
-                .or(cases::id.eq_any(joined))
-                .or(cases::category.eq_any(f.or_categories.clone())),
+                .eq(i.contact.to_string())
+                .or(cases::id.eq_any(
+                    case_participants::table
+                        .filter(case_participants::contact_id.eq(i.contact.to_string()))
+                        .select(case_participants::case_id),
+                ))
+                .or(cases::category.eq_any(i.or_categories.clone())),
         );
     }
     if let Some(a) = f.account {
@@ -643,14 +642,15 @@ pub fn timeline(
         q = q.filter(case_entries::kind.ne(EntryKind::Note.as_str()));
     }
     if let Some(i) = only {
-        let joined = case_participants::table
-            .filter(case_participants::contact_id.eq(i.contact.to_string()))
-            .select(case_participants::case_id);
         let theirs = cases::table
             .filter(
                 cases::opened_by_contact_id
                     .eq(i.contact.to_string())
-                    .or(cases::id.eq_any(joined))
+                    .or(cases::id.eq_any(
+                        case_participants::table
+                            .filter(case_participants::contact_id.eq(i.contact.to_string()))
+                            .select(case_participants::case_id),
+                    ))
                     .or(cases::category.eq_any(i.or_categories.clone())),
             )
             .select(cases::id);
@@ -713,21 +713,21 @@ pub fn last_staff_author(
 pub fn cases_involving(
     conn: &mut DbConnection,
     accounts: &[AccountId],
-    contact: ContactId,
-    or_categories: &[String],
+    i: &Involving,
 ) -> Result<Vec<CaseId>, StoreError> {
-    let joined = case_participants::table
-        .filter(case_participants::contact_id.eq(contact.to_string()))
-        .select(case_participants::case_id);
     cases::table
         .filter(
             cases::account_id.eq_any(accounts.iter().map(ToString::to_string).collect::<Vec<_>>()),
         )
         .filter(
             cases::opened_by_contact_id
-                .eq(contact.to_string())
-                .or(cases::id.eq_any(joined))
-                .or(cases::category.eq_any(or_categories.to_vec())),
+                .eq(i.contact.to_string())
+                .or(cases::id.eq_any(
+                    case_participants::table
+                        .filter(case_participants::contact_id.eq(i.contact.to_string()))
+                        .select(case_participants::case_id),
+                ))
+                .or(cases::category.eq_any(i.or_categories.clone())),
         )
         .select(cases::id)
         .load::<String>(conn)?

@@ -46,6 +46,16 @@ pub(crate) fn account_access<'a>(
     }
 }
 
+/// The principal a contact acts as, from their record as it is.
+pub(crate) fn contact_principal(c: &rapport_store::contact::Contact) -> Principal {
+    Principal::Contact {
+        id: c.id,
+        account: c.account_id,
+        visibility: c.visibility,
+        function: c.function,
+    }
+}
+
 /// The parent companies of `account`, nearest first, when they can
 /// matter: for a contact (staff access does not depend on groups). None,
 /// without a query, for an account outside any group.

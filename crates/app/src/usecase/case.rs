@@ -239,34 +239,30 @@ pub(super) fn contact_scope(
     conn: &mut DbConnection,
     state: &AppState,
     who: &Principal,
-) -> Result<Option<(ContactId, Vec<String>)>, UseCaseError> {
+) -> Result<Option<case::Involving>, UseCaseError> {
     use rapport_domain::ContactVisibility;
-    Ok(match who {
-        Principal::Contact {
-            visibility: ContactVisibility::AllAccountCases,
-            ..
-        }
-        | Principal::Staff { .. }
-        | Principal::ApiToken { .. } => None,
-        Principal::Contact {
-            id,
-            visibility: ContactVisibility::OwnCases,
-            ..
-        } => Some((*id, Vec::new())),
-        Principal::Contact {
-            id,
-            visibility: ContactVisibility::FunctionCases,
-            function,
-            ..
-        } => Some((
-            *id,
-            rapport_store::category::concerning(
-                conn,
-                *function,
-                &state.config.settings.cases.categories,
-            )?,
-        )),
-    })
+    let Principal::Contact {
+        id,
+        visibility,
+        function,
+        ..
+    } = who
+    else {
+        return Ok(None);
+    };
+    let or_categories = match visibility {
+        ContactVisibility::AllAccountCases => return Ok(None),
+        ContactVisibility::OwnCases => Vec::new(),
+        ContactVisibility::FunctionCases => rapport_store::category::concerning(
+            conn,
+            *function,
+            &state.config.settings.cases.categories,
+        )?,
+    };
+    Ok(Some(case::Involving {
+        contact: *id,
+        or_categories,
+    }))
 }
 
 /// Refuses integrations: no API token scope names conversations, so a
@@ -293,7 +289,7 @@ pub(super) fn load(
     let teams = agent_teams(conn, who)?;
     let participants = case::participants(conn, id)?;
     let concerns_caller_function = match (contact_scope(conn, state, who)?, &case.category) {
-        (Some((_, categories)), Some(category)) => categories.contains(category),
+        (Some(scope), Some(category)) => scope.or_categories.contains(category),
         _ => false,
     };
     let groups = super::access::contact_groups(conn, who, &account)?;
@@ -1009,10 +1005,7 @@ fn readable_by(
     match who {
         Principal::Contact { .. } => {
             filter.accounts = Some(super::access::contact_accounts(conn, who)?);
-            if let Some((id, categories)) = contact_scope(conn, state, who)? {
-                filter.involving_contact = Some(id);
-                filter.or_categories = categories;
-            }
+            filter.involving = contact_scope(conn, state, who)?;
         }
         Principal::Staff {
             role: StaffRole::Agent,
@@ -1746,7 +1739,7 @@ pub(super) fn readable_cases(
 ) -> Result<Option<Vec<CaseId>>, UseCaseError> {
     conversations_reader(who)?;
     Ok(match contact_scope(conn, state, who)? {
-        Some((id, categories)) => Some(case::cases_involving(conn, &[account], id, &categories)?),
+        Some(scope) => Some(case::cases_involving(conn, &[account], &scope)?),
         None => None,
     })
 }
@@ -1761,11 +1754,7 @@ pub fn timeline(
     conversations_reader(who)?;
     let mut conn = state.store.conn()?;
     super::account::readable(&mut conn, state, who, account)?;
-    let only =
-        contact_scope(&mut conn, state, who)?.map(|(contact, or_categories)| case::Involving {
-            contact,
-            or_categories,
-        });
+    let only = contact_scope(&mut conn, state, who)?;
     Ok(case::timeline(
         &mut conn,
         account,
@@ -1799,13 +1788,7 @@ pub fn search(
     match who {
         Principal::Contact { .. } => {
             scope.accounts = Some(super::access::contact_accounts(&mut conn, who)?);
-            scope.involving =
-                contact_scope(&mut conn, state, who)?.map(|(contact, or_categories)| {
-                    case::Involving {
-                        contact,
-                        or_categories,
-                    }
-                });
+            scope.involving = contact_scope(&mut conn, state, who)?;
         }
         Principal::Staff {
             role: StaffRole::Agent,

@@ -105,12 +105,7 @@ fn contact_user(
     Ok(rapport_store::contact::find(conn, id)?
         .filter(|c| c.active && c.portal_access)
         .map(|c| ChatUser {
-            principal: Principal::Contact {
-                id,
-                account: c.account_id,
-                visibility: c.visibility,
-                function: c.function,
-            },
+            principal: super::access::contact_principal(&c),
             person: crate::chat::contact_person(&c),
         }))
 }

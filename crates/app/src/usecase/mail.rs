@@ -488,12 +488,7 @@ fn thread(
     // forged sender must not turn us into a source of backscatter.
     let known_sender = rapport_store::account::find(conn, contact.account_id)?
         .is_some_and(|a| a.name != state.config.settings.mail.prospect_account.trim());
-    let who = Principal::Contact {
-        id: contact.id,
-        account: contact.account_id,
-        visibility: contact.visibility,
-        function: contact.function,
-    };
+    let who = super::access::contact_principal(&contact);
     let reply = rapport_mail::split_reply(&mail.text);
     // The thread holds a message within the one limit of every door; the
     // whole email stays stored and one click away.
@@ -538,8 +533,11 @@ fn thread(
             || store_case::participants(conn, c.id)?.contains(&contact.id);
         let sees = match case::contact_scope(conn, state, &who)? {
             None => true,
-            Some((_, categories)) => {
-                involved || c.category.as_ref().is_some_and(|k| categories.contains(k))
+            Some(scope) => {
+                involved
+                    || c.category
+                        .as_ref()
+                        .is_some_and(|k| scope.or_categories.contains(k))
             }
         };
         if !sees {

@@ -8,7 +8,7 @@
 //! that queues it: nothing is lost or sent twice, whichever node runs.
 
 use chrono::{DateTime, Utc};
-use rapport_domain::{CaseNotices, CaseStatus, Principal};
+use rapport_domain::{CaseNotices, CaseStatus};
 use rapport_mail::Mailbox;
 use rapport_store::DbConnection;
 use rapport_store::case::{self as store_case, Case};
@@ -233,12 +233,7 @@ pub fn send_due_digests(state: &AppState, now: DateTime<Utc>) -> Result<usize, U
             let (mut opened, mut resolved) = (0, 0);
             // Only what they may read now: their function, visibility or a
             // category may have changed since the event.
-            let reader = Principal::Contact {
-                id: contact.id,
-                account: contact.account_id,
-                visibility: contact.visibility,
-                function: contact.function,
-            };
+            let reader = super::access::contact_principal(&contact);
             for p in &claimed {
                 let case = match super::case::load(conn, state, &reader, p.case_id) {
                     Ok(loaded) => loaded.case,

@@ -52,12 +52,7 @@ pub fn list(state: &AppState, who: &Principal, case: CaseId) -> Result<Vec<Conta
 fn as_now(conn: &mut DbConnection, who: &Principal) -> Result<Principal, UseCaseError> {
     match who {
         Principal::Contact { id, .. } => match rapport_store::contact::find(conn, *id)? {
-            Some(c) if c.active && c.portal_access => Ok(Principal::Contact {
-                id: c.id,
-                account: c.account_id,
-                visibility: c.visibility,
-                function: c.function,
-            }),
+            Some(c) if c.active && c.portal_access => Ok(super::access::contact_principal(&c)),
             _ => Err(UseCaseError::Forbidden),
         },
         other => Ok(*other),

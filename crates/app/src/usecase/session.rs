@@ -48,12 +48,7 @@ impl Subject {
                 id: s.id,
                 role: s.role,
             },
-            Subject::Contact(c) => Principal::Contact {
-                id: c.id,
-                account: c.account_id,
-                visibility: c.visibility,
-                function: c.function,
-            },
+            Subject::Contact(c) => super::access::contact_principal(c),
         }
     }
 
