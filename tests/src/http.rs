@@ -41,6 +41,18 @@ pub async fn mailed_sign_in_link(
     data_dir: &std::path::Path,
     email: &str,
 ) -> String {
+    mailed_sign_in_link_for(client, base, data_dir, email, None).await
+}
+
+/// [`mailed_sign_in_link`] of a person of several companies, for the
+/// company `account` (the first by name when None).
+pub async fn mailed_sign_in_link_for(
+    client: &awc::Client,
+    base: &str,
+    data_dir: &std::path::Path,
+    email: &str,
+    account: Option<&str>,
+) -> String {
     let mailbox = data_dir.join("mailbox");
     let before: Vec<_> = std::fs::read_dir(&mailbox)
         .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -50,7 +62,7 @@ pub async fn mailed_sign_in_link(
         "POST",
         format!("{base}/api/v1/auth/contact/magic-link"),
         None,
-        Some(serde_json::json!({"email": email})),
+        Some(serde_json::json!({"email": email, "account_id": account})),
     )
     .await;
     assert_eq!(status, 202);
@@ -74,7 +86,18 @@ pub async fn contact_token_by_link(
     data_dir: &std::path::Path,
     email: &str,
 ) -> String {
-    let link = mailed_sign_in_link(client, base, data_dir, email).await;
+    contact_token_by_link_for(client, base, data_dir, email, None).await
+}
+
+/// [`contact_token_by_link`] acting for the company `account`.
+pub async fn contact_token_by_link_for(
+    client: &awc::Client,
+    base: &str,
+    data_dir: &std::path::Path,
+    email: &str,
+    account: Option<&str>,
+) -> String {
+    let link = mailed_sign_in_link_for(client, base, data_dir, email, account).await;
     let token = link
         .split("token=")
         .nth(1)

@@ -25,14 +25,19 @@ impl ReplyTokens {
         ReplyTokens { key: key.to_vec() }
     }
 
-    fn signature(&self, case_number: i64) -> String {
+    /// 16 hex digits of the HMAC of `text`.
+    fn mac(&self, text: &str) -> String {
         // HMAC accepts keys of any length; this cannot fail.
         let mut mac = match HmacSha256::new_from_slice(&self.key) {
             Ok(m) => m,
             Err(_) => return String::new(),
         };
-        mac.update(format!("rapport-reply:{case_number}").as_bytes());
+        mac.update(text.as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..8])
+    }
+
+    fn signature(&self, case_number: i64) -> String {
+        self.mac(&format!("rapport-reply:{case_number}"))
     }
 
     /// `1042-3f9a0c1d2b4e6a7c`.
@@ -44,15 +49,7 @@ impl ReplyTokens {
     pub fn verify(&self, token: &str) -> Option<i64> {
         let (number, sig) = token.split_once('-')?;
         let number: i64 = number.parse().ok()?;
-        let expected = self.signature(number);
-        // Constant-time comparison of equal-length hex strings.
-        let ok = sig.len() == expected.len()
-            && sig
-                .bytes()
-                .zip(expected.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b.to_ascii_lowercase()))
-                == 0;
-        ok.then_some(number)
+        same_hex(sig, &self.signature(number)).then_some(number)
     }
 
     /// `local+token@domain` for the case.
@@ -70,19 +67,78 @@ impl ReplyTokens {
         address: &str,
         addresses: impl IntoIterator<Item = &'a str>,
     ) -> Option<i64> {
-        let (local, domain) = address.split_once('@')?;
-        addresses.into_iter().find_map(|a| {
+        tokens_of(address, addresses)
+            .into_iter()
+            .find_map(|token| self.verify(token))
+    }
+
+    /// Shorter than a case's: the address must fit in 64 characters, and
+    /// a guessed one only ever files mail under a company the sender is
+    /// a contact of anyway.
+    fn account_signature(&self, account: &str) -> String {
+        let mut mac = self.mac(&format!("rapport-account:{account}"));
+        mac.truncate(8);
+        mac
+    }
+
+    /// An account's own address (`support+a<32 hex>-<8 hex>@domain`):
+    /// mail to it is about that account, for a person who is a contact of
+    /// several. `account` is the account id's 32 hex digits. It fits the
+    /// 64 characters of a local part for mailbox names of up to 21.
+    pub fn account_address(&self, address: &str, account: &str) -> String {
+        match address.split_once('@') {
+            Some((local, domain)) => format!(
+                "{local}+a{account}-{}@{domain}",
+                self.account_signature(account)
+            ),
+            None => address.to_owned(),
+        }
+    }
+
+    /// The account (32 hex digits) named by a signed account address among
+    /// `addresses`.
+    pub fn find_account<'a>(
+        &self,
+        address: &str,
+        addresses: impl IntoIterator<Item = &'a str>,
+    ) -> Option<String> {
+        tokens_of(address, addresses).into_iter().find_map(|token| {
+            let (account, sig) = token.strip_prefix(['a', 'A'])?.split_once('-')?;
+            let account = account.to_ascii_lowercase();
+            (account.len() == 32
+                && account.bytes().all(|b| b.is_ascii_hexdigit())
+                && same_hex(sig, &self.account_signature(&account)))
+            .then_some(account)
+        })
+    }
+}
+
+/// Constant-time comparison of a presented signature with ours.
+fn same_hex(presented: &str, expected: &str) -> bool {
+    presented.len() == expected.len()
+        && presented
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a.to_ascii_lowercase() ^ b))
+            == 0
+}
+
+/// The `+token` parts of those `addresses` that are of our mailbox.
+fn tokens_of<'a>(address: &str, addresses: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let Some((local, domain)) = address.split_once('@') else {
+        return Vec::new();
+    };
+    addresses
+        .into_iter()
+        .filter_map(|a| {
             let (l, d) = a.split_once('@')?;
             if !d.eq_ignore_ascii_case(domain) {
                 return None;
             }
             let (base, token) = l.split_once('+')?;
-            if !base.eq_ignore_ascii_case(local) {
-                return None;
-            }
-            self.verify(token)
+            base.eq_ignore_ascii_case(local).then_some(token)
         })
-    }
+        .collect()
 }
 
 /// `[#1042]`.
@@ -112,6 +168,39 @@ pub fn parse_subject_tag(subject: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_addresses_name_their_account_and_forgeries_do_not() {
+        let t = ReplyTokens::new(b"secret");
+        let account = "0123456789abcdef0123456789abcdef";
+        let addr = t.account_address("support@desk.example", account);
+        assert!(addr.starts_with("support+a0123456789abcdef"), "{addr}");
+        assert!(addr.split('@').next().is_some_and(|l| l.len() <= 64));
+        assert_eq!(
+            t.find_account("support@desk.example", [addr.to_uppercase().as_str()]),
+            Some(account.to_owned()),
+            "case does not matter"
+        );
+        let forged = addr.replace("a0123", "a1123");
+        assert_eq!(
+            t.find_account("support@desk.example", [forged.as_str()]),
+            None
+        );
+        let other_mailbox = addr.replace("support+", "sales+");
+        assert_eq!(
+            t.find_account("support@desk.example", [other_mailbox.as_str()]),
+            None
+        );
+        assert_eq!(
+            ReplyTokens::new(b"other").find_account("support@desk.example", [addr.as_str()]),
+            None
+        );
+        assert_eq!(
+            t.find("support@desk.example", [addr.as_str()]),
+            None,
+            "not a case"
+        );
+    }
 
     #[test]
     fn tokens_verify_and_forgeries_do_not() {

@@ -1,4 +1,5 @@
-//! Contacts: the people of an account, with installation-unique emails.
+//! Contacts: the people of an account. An address is unique within an
+//! account; one person may be a contact of several accounts.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -182,6 +183,7 @@ fn load_emails(
 fn write_emails(
     conn: &mut DbConnection,
     id: &str,
+    account: &str,
     emails: &[EmailAddress],
 ) -> Result<(), StoreError> {
     diesel::delete(contact_emails::table.filter(contact_emails::contact_id.eq(id)))
@@ -190,6 +192,7 @@ fn write_emails(
         match diesel::insert_into(contact_emails::table)
             .values((
                 contact_emails::email.eq(email.as_str()),
+                contact_emails::account_id.eq(account),
                 contact_emails::contact_id.eq(id),
                 contact_emails::position.eq(i32::try_from(position).unwrap_or(i32::MAX)),
             ))
@@ -198,7 +201,7 @@ fn write_emails(
             Ok(_) => {}
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                 return Err(StoreError::Conflict(
-                    "an email address of this contact already belongs to another contact",
+                    "an email address of this contact already belongs to another contact of this account",
                 ));
             }
             Err(e) => return Err(e.into()),
@@ -251,7 +254,7 @@ pub fn insert(
         })
         .execute(conn)
         .map_err(external_id_taken)?;
-    write_emails(conn, &id_text, &fields.emails)?;
+    write_emails(conn, &id_text, &account_text, &fields.emails)?;
     if fields.is_primary {
         clear_other_primaries(conn, &account_text, &id_text)?;
     }
@@ -269,7 +272,7 @@ pub fn update(
         .execute(conn)
         .map_err(external_id_taken)?;
     if existing.emails != fields.emails {
-        write_emails(conn, &id, &fields.emails)?;
+        write_emails(conn, &id, &account, &fields.emails)?;
     }
     if fields.is_primary && !existing.is_primary {
         clear_other_primaries(conn, &account, &id)?;
@@ -304,12 +307,41 @@ pub fn find(conn: &mut DbConnection, id: ContactId) -> Result<Option<Contact>, S
     assemble(row, emails.into_iter().map(|(_, e)| e).collect()).map(Some)
 }
 
-pub fn find_by_email(
+/// Every contact with this address: one per account the person belongs to.
+pub fn find_all_by_email(
     conn: &mut DbConnection,
     email: &EmailAddress,
+) -> Result<Vec<Contact>, StoreError> {
+    let ids: Vec<String> = contact_emails::table
+        .filter(contact_emails::email.eq(email.as_str()))
+        .select(contact_emails::contact_id)
+        .load(conn)?;
+    by_ids_in_account_order(conn, &ids)
+}
+
+fn by_ids_in_account_order(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> Result<Vec<Contact>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<ContactRow> = contacts::table
+        .filter(contacts::id.eq_any(ids))
+        .order(contacts::account_id.asc())
+        .select(ContactRow::as_select())
+        .load(conn)?;
+    with_emails(conn, rows)
+}
+
+/// The contact of `account` with this address.
+pub fn find_by_email_in(
+    conn: &mut DbConnection,
+    email: &EmailAddress,
+    account: AccountId,
 ) -> Result<Option<Contact>, StoreError> {
     let id: Option<String> = contact_emails::table
-        .find(email.as_str())
+        .find((email.as_str(), account.to_string()))
         .select(contact_emails::contact_id)
         .first(conn)
         .optional()?;

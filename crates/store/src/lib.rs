@@ -35,6 +35,7 @@ pub mod instance;
 pub mod kb;
 pub mod magic_link;
 pub mod mail;
+pub mod mail_choice;
 mod migrations;
 pub mod notify;
 mod pool;

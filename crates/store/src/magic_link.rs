@@ -13,12 +13,14 @@ pub fn insert(
     conn: &mut DbConnection,
     token_hash: &str,
     contact: ContactId,
+    address: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     diesel::insert_into(magic_links::table)
         .values((
             magic_links::token_hash.eq(token_hash),
             magic_links::contact_id.eq(contact.to_string()),
+            magic_links::address.eq(Some(address)),
             magic_links::created_at.eq(now_micros()),
             magic_links::expires_at.eq(expires_at.naive_utc()),
         ))
@@ -26,9 +28,13 @@ pub fn insert(
     Ok(())
 }
 
-/// Spends the link if it is unused and unexpired, returning its contact.
-/// The conditional update makes two concurrent redemptions yield one winner.
-pub fn redeem(conn: &mut DbConnection, token_hash: &str) -> Result<Option<ContactId>, StoreError> {
+/// Spends the link if it is unused and unexpired, returning its contact
+/// and the address it was sent to. The conditional update makes two
+/// concurrent redemptions yield one winner.
+pub fn redeem(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> Result<Option<(ContactId, Option<String>)>, StoreError> {
     let now = now_micros();
     let spent = diesel::update(
         magic_links::table
@@ -41,12 +47,12 @@ pub fn redeem(conn: &mut DbConnection, token_hash: &str) -> Result<Option<Contac
     if spent == 0 {
         return Ok(None);
     }
-    let contact: String = magic_links::table
+    let (contact, address): (String, Option<String>) = magic_links::table
         .find(token_hash)
-        .select(magic_links::contact_id)
+        .select((magic_links::contact_id, magic_links::address))
         .first(conn)?;
-    contact
+    let contact = contact
         .parse()
-        .map(Some)
-        .map_err(|_| StoreError::Corrupt("magic_links: contact id".into()))
+        .map_err(|_| StoreError::Corrupt("magic_links: contact id".into()))?;
+    Ok(Some((contact, address)))
 }

@@ -159,8 +159,8 @@ pub fn finish(
     Ok(())
 }
 
-/// Puts a quarantined message back in line.
-pub fn requeue(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+/// Puts a quarantined message back in line, saying why.
+pub fn requeue(conn: &mut DbConnection, id: &str, why: &str) -> Result<bool, StoreError> {
     let n = diesel::update(
         inbound_mail::table
             .find(id)
@@ -168,7 +168,7 @@ pub fn requeue(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
     )
     .set((
         inbound_mail::status.eq("pending"),
-        inbound_mail::outcome.eq(Some("retry requested")),
+        inbound_mail::outcome.eq(Some(why)),
     ))
     .execute(conn)?;
     Ok(n == 1)

@@ -69,6 +69,7 @@ diesel::table! {
         expires_at -> Timestamp,
         spent_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        address -> Nullable<Text>,
     }
 }
 
@@ -140,8 +141,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    contact_emails (email) {
+    contact_emails (email, account_id) {
         email -> Text,
+        account_id -> Text,
         contact_id -> Text,
         position -> Integer,
     }
@@ -177,6 +179,19 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        address -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    mail_account_choices (token_hash) {
+        token_hash -> Text,
+        inbound_id -> Text,
+        contact_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        chosen -> Bool,
     }
 }
 

@@ -57,6 +57,7 @@ struct TokenRow {
     spent_at: Option<DateTime<Utc>>,
     #[diesel(deserialize_as = OptUtcStamp, serialize_as = OptUtcStamp)]
     revoked_at: Option<DateTime<Utc>>,
+    address: Option<String>,
 }
 
 /// A refresh token as stored.
@@ -69,6 +70,8 @@ pub struct RefreshToken {
     pub expires_at: DateTime<Utc>,
     pub spent: bool,
     pub revoked: bool,
+    /// The address the sign-in was proven with (contacts).
+    pub address: Option<String>,
 }
 
 /// Stores a new token of `family`, valid until `expires_at`.
@@ -79,6 +82,7 @@ pub fn insert(
     subject_kind: SubjectKind,
     subject_id: &str,
     expires_at: DateTime<Utc>,
+    address: Option<&str>,
 ) -> Result<(), StoreError> {
     diesel::insert_into(refresh_tokens::table)
         .values(TokenRow {
@@ -90,6 +94,7 @@ pub fn insert(
             expires_at,
             spent_at: None,
             revoked_at: None,
+            address: address.map(str::to_owned),
         })
         .execute(conn)?;
     Ok(())
@@ -119,6 +124,7 @@ pub fn lock(conn: &mut DbConnection, token_hash: &str) -> Result<Option<RefreshT
         expires_at: r.expires_at,
         spent: r.spent_at.is_some(),
         revoked: r.revoked_at.is_some(),
+        address: r.address,
     }))
 }
 

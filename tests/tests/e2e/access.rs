@@ -205,6 +205,11 @@ pub(crate) fn conversation_rows(w: &World, ids: &ConversationIds) -> Vec<MatrixR
         (Method::POST, "/api/v1/cases/with-files".into(), raw(&opening, &content_type()), [401, 201, 404, 403, 201, 404, 403, 403, 403, 403, 201]),
         (Method::POST, "/api/v1/auth/invitation".into(), Some(json!({"token": "forged-{n}", "password": "a long enough passphrase"})), [401; 11]),
         (Method::POST, "/api/v1/auth/refresh".into(), Some(json!({"refresh_token": "forged-{n}"})), [401; 11]),
+        // Switching company takes the session's refresh token, whoever calls.
+        (Method::POST, "/api/v1/auth/contact/switch".into(), Some(json!({"refresh_token": "forged-{n}", "account_id": acme})), [401; 11]),
+        // The links of the "which company?" reply: the token is the permission.
+        (Method::POST, "/api/v1/mail/choices/offer".into(), Some(json!({"token": "forged-{n}"})), [410; 11]),
+        (Method::POST, "/api/v1/mail/choices/file".into(), Some(json!({"token": "forged-{n}"})), [410; 11]),
         (Method::POST, "/api/v1/auth/logout".into(), Some(json!({"refresh_token": "forged-{n}"})), [204; 11]),
         (Method::POST, "/api/v1/me/password".into(), Some(json!({"current_password": "wrong password {n}", "new_password": "short"})), [401, 422, 422, 422, 422, 422, 403, 403, 403, 403, 422]),
         (Method::GET, "/api/v1/me/totp".into(), None, [401, 200, 200, 200, 403, 403, 403, 403, 403, 403, 200]),

@@ -22,7 +22,7 @@ fn ids(page: &Value, key: &str) -> BTreeSet<String> {
         .collect()
 }
 
-async fn add_contact(app: &TestApp, agent: &str, account: &str, body: Value) -> String {
+pub(crate) async fn add_contact(app: &TestApp, agent: &str, account: &str, body: Value) -> String {
     ok(
         app.post_as(
             agent,
@@ -207,6 +207,17 @@ async fn contacts_see_the_cases_of_their_function_on_every_read_path(db: &TestDa
         201,
     )
     .await;
+    // Petra works for both companies: Acme's technical contact, Initech's
+    // finance contact, each seeing their function's cases.
+    for (account, function) in [(&acme, "technical"), (&globex, "finance")] {
+        add_contact(
+            &app,
+            &w.agent_in,
+            account,
+            json!({"name": "Petra Ledger", "emails": ["petra@ledger.example"], "function": function, "visibility": "function_cases"}),
+        )
+        .await;
+    }
     let ines = contact_token(&app, db, "ines@initech.example").await;
     let billing = w.acme_case.clone();
     let technical = open(&app, &anna, "Gateway latency spikes", Some("technical")).await;
@@ -228,6 +239,21 @@ async fn contacts_see_the_cases_of_their_function_on_every_read_path(db: &TestDa
     let theo = contact_token(&app, db, "theo@acme.example").await;
     let olga = contact_token(&app, db, "olga@acme.example").await;
     let alex = contact_token(&app, db, "alex@acme.example").await;
+    let petra_for = |account: String| {
+        let app = &app;
+        async move {
+            rapport_tests::http::contact_token_by_link_for(
+                &awc::Client::new(),
+                &app.base_url,
+                db.data_dir(),
+                "petra@ledger.example",
+                Some(&account),
+            )
+            .await
+        }
+    };
+    let petra_acme = petra_for(acme.clone()).await;
+    let petra_initech = petra_for(globex.clone()).await;
     // Function × visibility × account: the finance chief sees billing, the
     // technician technical, operations own cases only, the executive all;
     // nobody anything of another account.
@@ -250,6 +276,18 @@ async fn contacts_see_the_cases_of_their_function_on_every_read_path(db: &TestDa
         (
             "Ines (finance, function cases, Initech)",
             &ines,
+            &globex,
+            set(&[4]),
+        ),
+        (
+            "Petra acting for Acme (technical, function cases)",
+            &petra_acme,
+            &acme,
+            set(&[1]),
+        ),
+        (
+            "Petra acting for Initech (finance, function cases)",
+            &petra_initech,
             &globex,
             set(&[4]),
         ),
@@ -908,10 +946,15 @@ async fn participants_receive_the_replies_and_only_the_accounts_people_can_be_ad
         .as_str()
         .unwrap()
         .to_owned();
-    // Another account's contact never: a case belongs to one account.
-    add(w.agent_in.clone(), json!({"email": "gus@globex.example"}))
+    // Another company's contact only when confirmed: they become a
+    // contact of this company too, with its own access.
+    let problem = add(w.agent_in.clone(), json!({"email": "gus@globex.example"}))
         .await
         .assert_problem(422, "validation_failed");
+    assert!(
+        problem.to_string().contains("contact of another company"),
+        "{problem}"
+    );
     // Who may not work the case may not add anyone.
     add(w.auditor.clone(), json!({"contact_id": fiona_id}))
         .await

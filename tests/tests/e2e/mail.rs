@@ -1589,7 +1589,7 @@ async fn outlook_replies_thread_by_thread_index_and_a_late_parent_joins_its_repl
 }
 
 /// One raw message through the HTTP door; what became of it.
-async fn ingest_as(app: &TestApp, token: &str, raw: String) -> Value {
+pub(crate) async fn ingest_as(app: &TestApp, token: &str, raw: String) -> Value {
     let res = app
         .send_raw(
             "/api/v1/inbound/email",

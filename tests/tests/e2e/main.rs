@@ -36,6 +36,7 @@ mod reports;
 mod satisfaction;
 mod schema_parity;
 mod second_factor;
+mod several_accounts;
 mod sla;
 mod stored_values;
 mod ui;

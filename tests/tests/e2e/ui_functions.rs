@@ -176,3 +176,134 @@ async fn a_clients_finance_chief_follows_billing_and_the_billing_agent_copies_an
     .await;
     assert_eq!(me.as_array().unwrap().len(), 2, "{me}");
 }
+
+e2e_test!(an_outside_accountant_of_two_companies_chooses_which_one_each_time_it_matters);
+async fn an_outside_accountant_of_two_companies_chooses_which_one_each_time_it_matters(
+    db: &TestDatabase,
+) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let globex = app
+        .get_as(&w.admin, "/api/v1/accounts?q=globex")
+        .await
+        .json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let petra = "petra@ledger.example";
+
+    // The admin makes Petra, the outside accountant, a contact of both.
+    let (admin_email, admin_password) = seed::staff(db, "admin");
+    let admin = driver.browser().await;
+    admin.goto(&format!("{}/admin", app.base_url)).await;
+    staff_sign_in(&admin, &admin_email, &admin_password).await;
+    admin.wait_text("#staff-list", "Test Person").await;
+    for account in [&w.acme, &globex] {
+        admin.click("#nav-contacts").await;
+        admin.choose("#c-account", account).await;
+        admin.wait_text("#c-list", "").await;
+        admin.type_into("#c-name", "Petra Ledger").await;
+        admin.type_into("#c-email", petra).await;
+        admin.choose("#c-function", "finance").await;
+        admin.click("#c-form-submit").await;
+        admin
+            .wait_text("#section-status", "Petra Ledger added")
+            .await;
+        admin.wait_text("#contacts-list", petra).await;
+    }
+
+    // One sign-in link; the portal says whom she acts for.
+    let b = driver.browser().await;
+    b.goto(&sign_in_link(&app, db, petra).await).await;
+    b.wait_text("#cases-h", "Your cases at Acme Manufacturing")
+        .await;
+    b.wait_text(
+        "#company-address",
+        "Email for Acme Manufacturing: support+a",
+    )
+    .await;
+    // A new case asks which company it is for, every time.
+    b.click("#new-case").await;
+    b.wait_text("#pane", "For which company?").await;
+    b.type_into("#subject", "Q3 statement for Globex").await;
+    b.type_into("#body", "Please send the Q3 statement of account.")
+        .await;
+    b.click("#pane button[type=submit]").await;
+    b.wait_text("#pane", "Choose the company this case is for")
+        .await;
+    b.choose("#case-company", &globex).await;
+    b.screenshot("portal-which-company").await;
+    b.click("#pane button[type=submit]").await;
+    b.wait_text("#cases-h", "Your cases at Globex Logistics")
+        .await;
+    b.wait_text("#pane h2", "Q3 statement for Globex").await;
+    let cases = app.get_as(&w.admin, "/api/v1/cases?q=Q3").await.json();
+    let opened = cases["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["subject"] == "Q3 statement for Globex")
+        .expect("the case")
+        .clone();
+    assert_eq!(opened["account_id"], globex.as_str());
+    // Back to Acme: Globex's case is not in Acme's list.
+    b.choose("#company", &w.acme).await;
+    b.wait_text("#cases-h", "Your cases at Acme Manufacturing")
+        .await;
+    b.wait_text(".cases", "").await;
+    assert!(!b.text().await.contains("Q3 statement for Globex"));
+
+    // The chat widget asks too, before the chat starts.
+    b.goto(&format!("{}/widget", app.base_url)).await;
+    b.wait_text("#app", "For which company?").await;
+    b.choose("#w-company", &globex).await;
+    b.type_into("#w-first", "Is the Globex payment run today?\u{E007}")
+        .await;
+    b.wait_text(".thread", "Is the Globex payment run today?")
+        .await;
+    let chat = app.get_as(&w.admin, "/api/v1/cases?q=payment").await.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["subject"] == "Is the Globex payment run today?")
+        .expect("the chat's case")
+        .clone();
+    assert_eq!(chat["account_id"], globex.as_str());
+    assert_eq!(chat["channel"], "chat");
+
+    // An email that says nothing of the company: she chooses from our reply.
+    let mailbox = db.data_dir().join("mailbox");
+    let before: Vec<_> = std::fs::read_dir(&mailbox)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let held = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            format!("From: Petra Ledger <{petra}>\r\nTo: support@rapport.localhost\r\nSubject: Dunning letters\r\nMessage-ID: <dun-7@ledger.example>\r\n\r\nWho signs the dunning letters?\r\n").into_bytes(),
+            Some(&w.admin),
+        )
+        .await;
+    assert_eq!(held.json()["status"], "quarantined");
+    let (asked, _) = rapport_tests::http::wait_for_new_mail_matching(&mailbox, &before, |m| {
+        m.to.iter().any(|t| t.address == petra) && m.subject.starts_with("Which company")
+    })
+    .await;
+    let lines: Vec<&str> = asked.text.lines().map(str::trim).collect();
+    let globex_link = lines
+        .windows(2)
+        .find(|p| p[0] == "Globex Logistics:")
+        .map(|p| p[1])
+        .expect("Globex's link");
+    b.goto(globex_link).await;
+    b.wait_text("main", "Which company is your message about?")
+        .await;
+    b.wait_text("main", "Dunning letters").await;
+    b.click("main button").await;
+    b.wait_text("main", "Filed under Globex Logistics").await;
+    b.screenshot("mail-which-company").await;
+    b.wait_text("main", "Your message is now case #").await;
+}

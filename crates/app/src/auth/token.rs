@@ -41,6 +41,10 @@ pub struct Claims {
     /// Contact: their function at the client (decides `function_cases`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fun: Option<String>,
+    /// Contact: the address the sign-in was proven with; the person acts
+    /// for the companies whose contact has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adr: Option<String>,
     pub iat: i64,
     pub exp: i64,
     /// Set while the password is a one-time password: only changing it is allowed.
@@ -120,6 +124,17 @@ impl TokenKeys {
         principal: &Principal,
         restrictions: Restrictions,
     ) -> Result<String, TokenError> {
+        self.issue_with_address(principal, restrictions, None)
+    }
+
+    /// [`TokenKeys::issue`], naming the address a contact's sign-in was
+    /// proven with.
+    pub fn issue_with_address(
+        &self,
+        principal: &Principal,
+        restrictions: Restrictions,
+        address: Option<&str>,
+    ) -> Result<String, TokenError> {
         let now = Utc::now().timestamp();
         let mut claims = Claims {
             iss: self.issuer.clone(),
@@ -130,6 +145,7 @@ impl TokenKeys {
             acc: None,
             vis: None,
             fun: None,
+            adr: address.map(str::to_owned),
             iat: now,
             exp: now + self.lifetime_secs,
             pcr: restrictions.password_change,
@@ -172,7 +188,11 @@ impl TokenKeys {
 
     /// Who a valid token speaks for, and what the session is limited to.
     pub fn principal(&self, token: &str) -> Result<(Principal, Restrictions), TokenError> {
-        let claims = self.verify(token)?;
+        Self::principal_of(&self.verify(token)?)
+    }
+
+    /// [`TokenKeys::principal`] of claims already verified.
+    pub fn principal_of(claims: &Claims) -> Result<(Principal, Restrictions), TokenError> {
         let principal = match (claims.kind.as_str(), claims.role, &claims.acc, &claims.vis) {
             ("staff", Some(role), None, None) => Principal::Staff {
                 id: claims
@@ -330,6 +350,7 @@ mod tests {
             acc: Some(AccountId::new().to_string()),
             vis: Some("own_cases".into()),
             fun: None,
+            adr: None,
             iat: now,
             exp: now + 600,
             pcr: false,
@@ -356,6 +377,7 @@ mod tests {
             acc: None,
             vis: None,
             fun: None,
+            adr: None,
             iat: now - 3_600,
             exp: now + exp_from_now,
             pcr: false,

@@ -504,7 +504,24 @@ fn contact_row(
             Some(first) => {
                 let address = EmailAddress::parse(first)
                     .map_err(|e| invalid("emails", format!("`{first}`: {e}")))?;
-                rapport_store::contact::find_by_email(conn, &address)?
+                // One person may be a contact of several accounts: the row's
+                // account says which, or the address must name just one.
+                match &account {
+                    Some(a) => rapport_store::contact::find_by_email_in(conn, &address, a.id)?,
+                    None => {
+                        let mut all = rapport_store::contact::find_all_by_email(conn, &address)?;
+                        if all.len() > 1 {
+                            return Err(invalid(
+                                "account",
+                                format!(
+                                    "{address} is a contact of {} accounts; name the account this row is for",
+                                    all.len()
+                                ),
+                            ));
+                        }
+                        all.pop()
+                    }
+                }
             }
             None => return Err(invalid("emails", "at least one address is required".into())),
         },

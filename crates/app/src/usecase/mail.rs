@@ -243,6 +243,12 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
         .ok_or(UseCaseError::NotFound("inbound message"))
 }
 
+/// The subject of a received message, read from the spool.
+pub(super) fn subject_of(state: &AppState, row: &Inbound) -> Option<String> {
+    let raw = spool::read(&state.config.settings.data_dir, &row.sha256).ok()?;
+    rapport_mail::parse(&raw).ok().map(|m| m.subject)
+}
+
 /// Writes attachments to temporary files before the transaction.
 fn stage_attachments(state: &AppState, mail: &InboundMail) -> Result<Vec<Upload>, UseCaseError> {
     let io = |e: std::io::Error| UseCaseError::Internal(format!("cannot store an attachment: {e}"));
@@ -316,23 +322,35 @@ fn bounced(conn: &mut DbConnection, b: &rapport_mail::Bounce) -> Result<String, 
     Ok(format!("marked {original} failed: {why}"))
 }
 
-/// The contact a sender is, or becomes.
+/// Who a message is from, among the contacts its address belongs to.
+enum Sender {
+    /// The one contact (`true`: created for this first message).
+    Known(Contact, bool),
+    /// A person who is a contact of several companies: which one they
+    /// write for is decided by the message, or asked.
+    Several(Vec<Contact>),
+    /// Not taken: why.
+    Refused(String),
+}
+
 fn sender_contact(
     conn: &mut DbConnection,
     state: &AppState,
     from: &Mailbox,
-) -> Result<Result<(Contact, bool), String>, UseCaseError> {
+) -> Result<Sender, UseCaseError> {
     let Ok(address) = EmailAddress::parse(&from.address) else {
-        return Ok(Err(format!(
+        return Ok(Sender::Refused(format!(
             "sender address `{}` is not valid",
             from.address
         )));
     };
-    if let Some(c) = rapport_store::contact::find_by_email(conn, &address)? {
-        return Ok(if c.active {
-            Ok((c, false))
-        } else {
-            Err(format!("sender {} is a deactivated contact", from.address))
+    let all = rapport_store::contact::find_all_by_email(conn, &address)?;
+    if !all.is_empty() {
+        let mut active: Vec<Contact> = all.into_iter().filter(|c| c.active).collect();
+        return Ok(match active.len() {
+            0 => Sender::Refused(format!("sender {} is a deactivated contact", from.address)),
+            1 => Sender::Known(active.remove(0), false),
+            _ => Sender::Several(active),
         });
     }
     let domain = address.as_str().rsplit('@').next().unwrap_or("");
@@ -343,7 +361,7 @@ fn sender_contact(
     let account = match (account, state.config.settings.mail.unknown_senders) {
         (Some(a), _) => a,
         (None, UnknownSenders::Quarantine) => {
-            return Ok(Err(format!(
+            return Ok(Sender::Refused(format!(
                 "unknown sender {} (mail.unknown_senders = quarantine)",
                 from.address
             )));
@@ -367,7 +385,7 @@ fn sender_contact(
         "inbound email",
         false,
     )?;
-    Ok(Ok((contact, true)))
+    Ok(Sender::Known(contact, true))
 }
 
 fn prospect_account(
@@ -414,13 +432,15 @@ fn prospect_account(
 }
 
 /// The case a message belongs to, by the threading rules in order, if it
-/// belongs to the sender's account.
-fn find_case(
+/// belongs to the sender's account. `decided`: the message goes there, so
+/// a wait for it as a late parent ends; false only to look.
+pub(super) fn find_case(
     conn: &mut DbConnection,
     state: &AppState,
     row: &Inbound,
     mail: &InboundMail,
     accounts: &[AccountId],
+    decided: bool,
 ) -> Result<Option<(Case, &'static str)>, UseCaseError> {
     let mut addresses: Vec<&str> = row.envelope_to.iter().map(String::as_str).collect();
     addresses.extend(mail.recipients().map(|m| m.address.as_str()));
@@ -453,7 +473,9 @@ fn find_case(
             if let Some(c) = store_case::find(conn, id)?
                 && accounts.contains(&c.account_id)
             {
-                store_mail::stop_awaiting(conn, mid, id)?;
+                if decided {
+                    store_mail::stop_awaiting(conn, mid, id)?;
+                }
                 return Ok(Some((c, "a reply to it arrived first")));
             }
         }
@@ -478,8 +500,21 @@ fn thread(
     uploads: &[Upload],
 ) -> Result<Option<case::Posted>, UseCaseError> {
     let (contact, first_mail) = match sender_contact(conn, state, &mail.from)? {
-        Ok(found) => found,
-        Err(why) => {
+        Sender::Known(c, first) => (c, first),
+        Sender::Several(members) => {
+            match super::mail_accounts::membership_for(conn, state, id, row, mail, &members)? {
+                Some(c) => (c, false),
+                None => {
+                    let why = match noise.filter(|n| n.is_automatic()) {
+                        Some(n) => format!("automatic, unthreaded: {}", n.describe()),
+                        None => super::mail_accounts::ask_which(conn, state, id, mail, &members)?,
+                    };
+                    store_mail::finish(conn, id, "quarantined", &why, None, None)?;
+                    return Ok(None);
+                }
+            }
+        }
+        Sender::Refused(why) => {
             store_mail::finish(conn, id, "quarantined", &why, None, None)?;
             return Ok(None);
         }
@@ -515,7 +550,7 @@ fn thread(
     // Their own company's cases, and the group's below it when they see
     // more than their own.
     let accounts = super::access::contact_accounts(conn, &who)?;
-    let mut found = find_case(conn, state, row, mail, &accounts)?;
+    let mut found = find_case(conn, state, row, mail, &accounts, true)?;
     // A subsidiary's case threads only when its group's contact may read it
     // by the group's rules: they never become one of its participants.
     if let Some((c, _)) = &found
@@ -618,8 +653,8 @@ fn thread(
     // Contacts of the same account in Cc take part too.
     for cc in mail.recipients() {
         if let Ok(addr) = EmailAddress::parse(&cc.address)
-            && let Some(other) = rapport_store::contact::find_by_email(conn, &addr)?
-            && other.account_id == posted.case.account_id
+            && let Some(other) =
+                rapport_store::contact::find_by_email_in(conn, &addr, posted.case.account_id)?
             && other.id != contact.id
             && posted.case.opened_by_contact_id != Some(other.id)
             && !store_case::participants(conn, posted.case.id)?.contains(&other.id)
@@ -1265,14 +1300,31 @@ pub fn inbound_raw(
 
 /// Admins: processes a quarantined message again (after fixing what held
 /// it: a missing account domain, a contact to create).
-pub fn retry(state: &AppState, who: &Principal, id: &str) -> Result<Inbound, UseCaseError> {
+/// Processes a quarantined message again. `as_contact`: a message held
+/// because its sender is a contact of several companies is filed as this
+/// one of their contacts (the sender's choice is then not waited for).
+pub fn retry(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+    as_contact: Option<rapport_domain::ContactId>,
+) -> Result<Inbound, UseCaseError> {
     require_admin(who)?;
     let (admin, _) = match who {
         Principal::Staff { id, role } => (*id, *role),
         _ => return Err(UseCaseError::Forbidden),
     };
     let requeued = state.store.write(|conn| {
-        let ok = store_mail::requeue(conn, id)?;
+        if store_mail::find_inbound(conn, id)?.is_none() {
+            return Err(UseCaseError::NotFound("inbound message"));
+        }
+        if let Some(contact) = as_contact {
+            if rapport_store::contact::find(conn, contact)?.is_none() {
+                return Err(UseCaseError::NotFound("contact"));
+            }
+            rapport_store::mail_choice::choose_for(conn, id, contact)?;
+        }
+        let ok = store_mail::requeue(conn, id, "retry requested")?;
         if ok {
             super::record(
                 conn,
@@ -1280,7 +1332,7 @@ pub fn retry(state: &AppState, who: &Principal, id: &str) -> Result<Inbound, Use
                 Actor::new(rapport_audit::ActorKind::Staff, admin)?,
                 "mail.retried",
                 ("inbound_mail", Some(id)),
-                json!({}),
+                json!({"as_contact": as_contact.map(|c| c.to_string())}),
             )?;
         }
         Ok::<_, UseCaseError>(ok)

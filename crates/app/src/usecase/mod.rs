@@ -21,6 +21,8 @@ mod greeting;
 mod input;
 pub mod knowledge;
 pub mod mail;
+pub mod mail_accounts;
+pub mod memberships;
 pub mod notices;
 pub mod participants;
 pub mod report;
@@ -92,6 +94,10 @@ pub enum UseCaseError {
     Store(StoreError),
     #[error("this sign-in code is wrong, used or expired; ask for a new email")]
     InvalidSignInCode,
+    #[error(
+        "this link is unknown, expired, or another of its links was followed first: the message was filed already or is too old"
+    )]
+    InvalidMailChoice,
     #[error("this invitation link is invalid, used or expired; ask an administrator for a new one")]
     InvalidInvitation,
     #[error("this rating link is invalid, expired, or for another case")]

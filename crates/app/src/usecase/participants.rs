@@ -109,29 +109,31 @@ fn resolve(
             confirm_outside,
         } => {
             let address = field("email", EmailAddress::parse(email))?;
-            if let Some(c) = rapport_store::contact::find_by_email(conn, &address)? {
-                return if c.account_id == account.id {
-                    Ok(c)
-                } else {
-                    Err(invalid(
-                        "email",
-                        format!(
-                            "{address} is a contact of another account; a case belongs to one account, so open a case for theirs"
-                        ),
-                    ))
-                };
+            if let Some(c) = rapport_store::contact::find_by_email_in(conn, &address, account.id)? {
+                return Ok(c);
             }
             let inside = account
                 .domains
                 .iter()
                 .any(|d| address.as_str().ends_with(&format!("@{}", d.as_str())));
             if !inside && !confirm_outside {
+                // A person of several companies (an outside accountant)
+                // becomes a contact of this one too, with its own access.
+                let elsewhere =
+                    !rapport_store::contact::find_all_by_email(conn, &address)?.is_empty();
                 return Err(invalid(
                     "confirm_outside",
-                    format!(
-                        "{address} is outside {}'s contacts and domains: confirm to make them a contact of {} who receives this case's replies",
-                        account.name, account.name
-                    ),
+                    if elsewhere {
+                        format!(
+                            "{address} is a contact of another company, not of {}: confirm to make them a contact of {} too, who receives this case's replies",
+                            account.name, account.name
+                        )
+                    } else {
+                        format!(
+                            "{address} is outside {}'s contacts and domains: confirm to make them a contact of {} who receives this case's replies",
+                            account.name, account.name
+                        )
+                    },
                 ));
             }
             let name = match name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {

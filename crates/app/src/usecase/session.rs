@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use rapport_audit::{Actor, ActorKind, StreamName};
-use rapport_domain::{ContactId, EmailAddress, Principal, SessionFamilyId, StaffId};
+use rapport_domain::{AccountId, ContactId, EmailAddress, Principal, SessionFamilyId, StaffId};
 use rapport_store::contact::{self, Contact};
 use rapport_store::session::{self, SubjectKind};
 use rapport_store::staff::{self, Staff};
@@ -123,14 +123,23 @@ impl Subject {
         })
     }
 
-    fn find_by_email(
+    /// Who an address may sign in as: a staff member, or each company's
+    /// contact of a person of several accounts (`preferred`'s first).
+    fn candidates(
         conn: &mut DbConnection,
         kind: SubjectKind,
         email: &EmailAddress,
-    ) -> Result<Option<Subject>, StoreError> {
+        preferred: Option<AccountId>,
+    ) -> Result<Vec<Subject>, UseCaseError> {
         Ok(match kind {
-            SubjectKind::Staff => staff::find_by_email(conn, email)?.map(Subject::Staff),
-            SubjectKind::Contact => contact::find_by_email(conn, email)?.map(Subject::Contact),
+            SubjectKind::Staff => staff::find_by_email(conn, email)?
+                .map(Subject::Staff)
+                .into_iter()
+                .collect(),
+            SubjectKind::Contact => super::memberships::of_address(conn, email, preferred)?
+                .into_iter()
+                .map(Subject::Contact)
+                .collect(),
         })
     }
 
@@ -161,13 +170,20 @@ fn randomness(e: getrandom::Error) -> UseCaseError {
     UseCaseError::Internal(format!("no randomness: {e}"))
 }
 
-/// Issues an access token and a new refresh token of `family`.
+/// Issues an access token and a new refresh token of `family`. `address`:
+/// what a contact's sign-in was proven with (the companies they may act
+/// for are those whose contact has it); None for staff.
 pub(super) fn issue(
     conn: &mut DbConnection,
     state: &AppState,
     subject: &Subject,
     family: &str,
+    address: Option<&str>,
 ) -> Result<SessionTokens, UseCaseError> {
+    let address = match subject {
+        Subject::Contact(_) => address,
+        Subject::Staff(_) => None,
+    };
     let refresh = new_opaque_token().map_err(randomness)?;
     let days = i64::from(state.config.settings.auth.refresh_token_days);
     session::insert(
@@ -177,6 +193,7 @@ pub(super) fn issue(
         subject.kind(),
         &subject.id(),
         Utc::now() + chrono::Duration::days(days),
+        address,
     )?;
     let restrictions = Restrictions {
         password_change: subject.password_change_required(),
@@ -191,7 +208,7 @@ pub(super) fn issue(
     };
     let access = state
         .tokens
-        .issue(&subject.principal(), restrictions)
+        .issue_with_address(&subject.principal(), restrictions, address)
         .map_err(|e| UseCaseError::Internal(e.to_string()))?;
     Ok(SessionTokens {
         access_token: access,
@@ -242,6 +259,68 @@ fn check_throttles(
         .map_err(UseCaseError::RateLimited)
 }
 
+/// Whom a password signs in, and otherwise why nobody: exactly one hash
+/// is checked per attempt, whoever the address belongs to, so the time
+/// taken tells nothing. A person of several companies has one password
+/// (the first stored among their contacts; sign-ins keep the others
+/// equal) and signs in to the first company, `preferred` first, that does
+/// not require its own identity provider. Also returns the hash checked.
+/// What [`match_password`] found.
+struct PasswordCheck {
+    /// Who signs in, or whom the failure concerns.
+    found: Option<Subject>,
+    failure: Option<&'static str>,
+    /// The hash the password was checked against.
+    checked: Option<String>,
+}
+
+fn match_password(
+    state: &AppState,
+    candidates: &[Subject],
+    password: &str,
+) -> Result<PasswordCheck, UseCaseError> {
+    let allowed: Vec<&Subject> = candidates.iter().filter(|s| s.may_sign_in()).collect();
+    let hash = allowed
+        .iter()
+        .find_map(|s| s.password_hash())
+        .map(str::to_owned);
+    let matched = match &hash {
+        Some(h) => password::verify(password, h),
+        None => {
+            password::verify_against_nothing(password);
+            false
+        }
+    };
+    let reason = if candidates.is_empty() {
+        "unknown_email"
+    } else if allowed.is_empty() {
+        "not_allowed"
+    } else if hash.is_none() {
+        "no_password"
+    } else if !matched {
+        "wrong_password"
+    } else {
+        for subject in &allowed {
+            if let Subject::Contact(c) = subject
+                && super::sso::required_for(&mut *state.store.conn()?, c.account_id)?
+            {
+                continue;
+            }
+            return Ok(PasswordCheck {
+                found: Some((*subject).clone()),
+                failure: None,
+                checked: hash,
+            });
+        }
+        "sso_required"
+    };
+    Ok(PasswordCheck {
+        found: candidates.first().cloned(),
+        failure: Some(reason),
+        checked: hash,
+    })
+}
+
 /// Signs a staff member or contact in with email and password. Unknown
 /// addresses, wrong passwords and accounts that may not sign in answer
 /// alike and take the same time; every attempt is audited; repeated
@@ -252,6 +331,7 @@ pub fn login(
     email: &str,
     password: &str,
     second: &super::second_factor::Presented,
+    preferred: Option<AccountId>,
     ctx: &RequestContext,
 ) -> Result<SessionTokens, UseCaseError> {
     let typed = email.trim().to_lowercase();
@@ -259,57 +339,28 @@ pub fn login(
     let (keys, shared) = throttle_keys(kind, &typed, ctx.ip.as_deref());
     let now = Instant::now();
     check_throttles(state, &keys, &shared, now)?;
-    let found = match &parsed {
-        Some(address) => Subject::find_by_email(&mut *state.store.conn()?, kind, address)?,
-        None => None,
+    let candidates = match &parsed {
+        Some(address) => Subject::candidates(&mut *state.store.conn()?, kind, address, preferred)?,
+        None => Vec::new(),
     };
-    let mut failure = match &found {
-        None => {
-            password::verify_against_nothing(password);
-            Some("unknown_email")
-        }
-        Some(subject) => {
-            let matches = match subject.password_hash() {
-                Some(hash) => password::verify(password, hash),
-                None => {
-                    password::verify_against_nothing(password);
-                    false
-                }
-            };
-            if !subject.may_sign_in() {
-                Some("not_allowed")
-            } else if subject.password_hash().is_none() {
-                Some("no_password")
-            } else if !matches {
-                Some("wrong_password")
-            } else {
-                None
-            }
-        }
-    };
-    // The password matched, but some people sign in only through an
-    // identity provider: staff of a role without passwords, contacts of a
-    // company that requires its own sign-in.
-    if failure.is_none() {
-        failure = match &found {
-            Some(Subject::Staff(s))
-                if state
-                    .config
-                    .settings
-                    .auth
-                    .password_disabled_roles
-                    .iter()
-                    .any(|r| r == s.role.as_str()) =>
-            {
-                Some("password_disabled")
-            }
-            Some(Subject::Contact(c))
-                if super::sso::required_for(&mut *state.store.conn()?, c.account_id)? =>
-            {
-                Some("sso_required")
-            }
-            _ => None,
-        };
+    let PasswordCheck {
+        found,
+        mut failure,
+        checked,
+    } = match_password(state, &candidates, password)?;
+    // The password matched, but some staff sign in only through the
+    // organisation's identity provider.
+    if failure.is_none()
+        && let Some(Subject::Staff(s)) = &found
+        && state
+            .config
+            .settings
+            .auth
+            .password_disabled_roles
+            .iter()
+            .any(|r| r == s.role.as_str())
+    {
+        failure = Some("password_disabled");
     }
     // The password matched: a second factor, when enabled, must too. A
     // missing code is no failure (the form asks for it next); a wrong one is.
@@ -356,18 +407,24 @@ pub fn login(
         return Err(UseCaseError::InvalidCredentials);
     };
     state.throttle.record_success(&keys[0]);
-    let rehash = match subject.password_hash() {
-        Some(hash) if password::needs_rehash(hash) => {
-            Some(password::hash(password).map_err(|e| UseCaseError::Internal(e.to_string()))?)
-        }
-        _ => None,
+    let checked = checked.unwrap_or_default();
+    let rehash = if password::needs_rehash(&checked) {
+        Some(password::hash(password).map_err(|e| UseCaseError::Internal(e.to_string()))?)
+    } else {
+        None
     };
+    let current = rehash.clone().unwrap_or(checked);
+    let address = parsed.as_ref().map(EmailAddress::as_str);
     state.store.write(|conn| {
-        if let Some(hash) = &rehash {
-            store_password(conn, &subject, hash)?;
+        // One person, one password: every contact of the address ends up
+        // with the hash that was just checked (or its rehash).
+        for other in &candidates {
+            if other.password_hash() != Some(current.as_str()) {
+                store_password(conn, other, &current)?;
+            }
         }
         let family = SessionFamilyId::new().to_string();
-        let tokens = issue(conn, state, &subject, &family)?;
+        let tokens = issue(conn, state, &subject, &family, address)?;
         let mut data = context_data(ctx);
         data["session"] = json!(family);
         data["method"] = json!(method);
@@ -388,10 +445,56 @@ fn store_password(
     }
 }
 
-enum RefreshOutcome {
-    Issued(SessionTokens),
+/// A presented refresh token, once looked at.
+enum Presented {
+    /// Live: its holder may have new tokens (the token is not spent yet).
+    Live(Box<(session::RefreshToken, Subject)>),
     Invalid,
+    /// Used before: its whole sign-in is now revoked.
     Reused,
+}
+
+/// Locks and checks a presented refresh token. Revocations are made here
+/// and must commit even though the caller answers with an error, so the
+/// outcome is returned rather than failed with.
+fn present(
+    conn: &mut DbConnection,
+    hash: &str,
+    ctx: &RequestContext,
+) -> Result<Presented, UseCaseError> {
+    let Some(token) = session::lock(conn, hash)? else {
+        return Ok(Presented::Invalid);
+    };
+    if token.revoked {
+        return Ok(Presented::Invalid);
+    }
+    let subject = Subject::load(conn, token.subject_kind, &token.subject_id)?;
+    if token.spent {
+        let revoked = session::revoke_family(conn, &token.family_id)?;
+        if let Some(subject) = &subject {
+            let mut data = context_data(ctx);
+            data["session"] = json!(token.family_id);
+            data["revoked_tokens"] = json!(revoked);
+            subject.record(conn, Actor::system(), "auth.refresh_token_reused", data)?;
+        }
+        return Ok(Presented::Reused);
+    }
+    if token.expires_at <= Utc::now() {
+        return Ok(Presented::Invalid);
+    }
+    let Some(subject) = subject.filter(Subject::may_sign_in) else {
+        session::revoke_family(conn, &token.family_id)?;
+        return Ok(Presented::Invalid);
+    };
+    Ok(Presented::Live(Box::new((token, subject))))
+}
+
+fn issued(outcome: Result<SessionTokens, Presented>) -> Result<SessionTokens, UseCaseError> {
+    match outcome {
+        Ok(tokens) => Ok(tokens),
+        Err(Presented::Reused) => Err(UseCaseError::RefreshTokenReused),
+        Err(_) => Err(UseCaseError::InvalidRefreshToken),
+    }
 }
 
 /// Exchanges a refresh token for new tokens. The presented token is spent;
@@ -403,42 +506,74 @@ pub fn refresh(
     ctx: &RequestContext,
 ) -> Result<SessionTokens, UseCaseError> {
     let hash = opaque_token_hash(presented);
-    // Revocations must commit even though the caller gets an error, so the
-    // transaction returns an outcome rather than failing.
-    let outcome = state.store.write(|conn| {
-        let Some(token) = session::lock(conn, &hash)? else {
-            return Ok(RefreshOutcome::Invalid);
-        };
-        if token.revoked {
-            return Ok(RefreshOutcome::Invalid);
-        }
-        let subject = Subject::load(conn, token.subject_kind, &token.subject_id)?;
-        if token.spent {
-            let revoked = session::revoke_family(conn, &token.family_id)?;
-            if let Some(subject) = &subject {
-                let mut data = context_data(ctx);
-                data["session"] = json!(token.family_id);
-                data["revoked_tokens"] = json!(revoked);
-                subject.record(conn, Actor::system(), "auth.refresh_token_reused", data)?;
-            }
-            return Ok(RefreshOutcome::Reused);
-        }
-        if token.expires_at <= Utc::now() {
-            return Ok(RefreshOutcome::Invalid);
-        }
-        let Some(subject) = subject.filter(Subject::may_sign_in) else {
-            session::revoke_family(conn, &token.family_id)?;
-            return Ok(RefreshOutcome::Invalid);
+    issued(state.store.write(|conn| {
+        let (token, subject) = match present(conn, &hash, ctx)? {
+            Presented::Live(live) => *live,
+            other => return Ok(Err(other)),
         };
         session::mark_spent(conn, &hash)?;
-        let tokens = issue(conn, state, &subject, &token.family_id)?;
-        Ok::<_, UseCaseError>(RefreshOutcome::Issued(tokens))
-    })?;
-    match outcome {
-        RefreshOutcome::Issued(tokens) => Ok(tokens),
-        RefreshOutcome::Invalid => Err(UseCaseError::InvalidRefreshToken),
-        RefreshOutcome::Reused => Err(UseCaseError::RefreshTokenReused),
-    }
+        Ok::<_, UseCaseError>(Ok(issue(
+            conn,
+            state,
+            &subject,
+            &token.family_id,
+            token.address.as_deref(),
+        )?))
+    })?)
+}
+
+/// Moves the sign-in of a person of several companies to their contact of
+/// `account`. The refresh token is spent as by a refresh; the new tokens
+/// belong to the same sign-in and act for that company alone, with the
+/// function and visibility the person has there.
+pub fn switch_account(
+    state: &AppState,
+    presented: &str,
+    account: AccountId,
+    ctx: &RequestContext,
+) -> Result<SessionTokens, UseCaseError> {
+    let hash = opaque_token_hash(presented);
+    issued(state.store.write(|conn| {
+        let (token, subject) = match present(conn, &hash, ctx)? {
+            Presented::Live(live) => *live,
+            other => return Ok(Err(other)),
+        };
+        let Subject::Contact(from) = &subject else {
+            return Err(UseCaseError::Forbidden);
+        };
+        let target = if from.account_id == account {
+            from.clone()
+        } else {
+            // Only a company whose contact has the address this sign-in
+            // was proven with: not one sharing some other address.
+            let target = match token.address.as_deref().map(EmailAddress::parse) {
+                Some(Ok(address)) => super::memberships::contact_in(conn, &address, account)?,
+                _ => None,
+            }
+            .ok_or(UseCaseError::NotFound("your membership of that account"))?;
+            if super::sso::required_for(conn, target.account_id)? {
+                return Err(UseCaseError::SingleSignOnRequired);
+            }
+            target
+        };
+        session::mark_spent(conn, &hash)?;
+        let target = Subject::Contact(target);
+        let tokens = issue(
+            conn,
+            state,
+            &target,
+            &token.family_id,
+            token.address.as_deref(),
+        )?;
+        if from.account_id != account {
+            let mut data = context_data(ctx);
+            data["session"] = json!(token.family_id);
+            data["from_account"] = json!(from.account_id.to_string());
+            data["from_contact"] = json!(from.id.to_string());
+            target.record(conn, target.actor()?, "auth.account_switched", data)?;
+        }
+        Ok(Ok(tokens))
+    })?)
 }
 
 /// Ends the sign-in the refresh token belongs to. Unknown tokens are
@@ -499,7 +634,7 @@ pub fn accept_invitation(
         let fresh = Subject::load(conn, subject.kind(), &subject.id())?
             .ok_or(UseCaseError::InvalidInvitation)?;
         let family = SessionFamilyId::new().to_string();
-        let tokens = issue(conn, state, &fresh, &family)?;
+        let tokens = issue(conn, state, &fresh, &family, None)?;
         let mut data = context_data(ctx);
         data["session"] = json!(family);
         data["method"] = json!("invitation");
@@ -511,20 +646,38 @@ pub fn accept_invitation(
 /// Sets a new password. The current one must be given when one exists (a
 /// contact who signed in by magic link may set a first password without),
 /// except right after signing in with a one-time password, which that
-/// sign-in just proved.
+/// sign-in just proved. A contact's password is the person's: it is set
+/// for each company's contact with the address their sign-in was proven
+/// with, and a password any of those has must be given first.
 /// Every other sign-in of this person is revoked; a fresh session is returned.
 pub fn change_password(
     state: &AppState,
     principal: &Principal,
+    address: Option<&str>,
     current: Option<&str>,
     new: &str,
     ctx: &RequestContext,
     one_time_session: bool,
 ) -> Result<SessionTokens, UseCaseError> {
     let subject = load_principal(state, principal)?;
+    let others: Vec<Contact> = match (&subject, address.map(EmailAddress::parse)) {
+        (Subject::Contact(me), Some(Ok(address))) => {
+            contact::find_all_by_email(&mut *state.store.conn()?, &address)?
+                .into_iter()
+                .filter(|c| c.id != me.id)
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut hashes: Vec<&str> = subject.password_hash().into_iter().collect();
+    for h in others.iter().filter_map(|c| c.password_hash.as_deref()) {
+        if !hashes.contains(&h) {
+            hashes.push(h);
+        }
+    }
     if one_time_session && current.is_none() {
         // The sign-in that made this session checked the one-time password.
-    } else if let Some(hash) = subject.password_hash() {
+    } else if !hashes.is_empty() {
         let key = vec![format!("password:{}", subject.id())];
         state
             .throttle
@@ -536,7 +689,7 @@ pub fn change_password(
                 message: "is required".into(),
             });
         };
-        if !password::verify(current, hash) {
+        if !hashes.iter().all(|h| password::verify(current, h)) {
             state.throttle.record_failure(&key, Instant::now());
             return Err(UseCaseError::Validation {
                 field: "current_password",
@@ -558,9 +711,25 @@ pub fn change_password(
     state.store.write(|conn| {
         store_password(conn, &subject, &hash)?;
         let revoked = session::revoke_subject(conn, subject.kind(), &subject.id())?;
+        // Their contacts of other companies take it too, and their
+        // sign-ins there end as well, each in its company's log.
+        for other in others.into_iter().map(Subject::Contact) {
+            store_password(conn, &other, &hash)?;
+            let mut data = context_data(ctx);
+            data["revoked_tokens"] =
+                json!(session::revoke_subject(conn, other.kind(), &other.id())?);
+            data["changed_by_contact"] = json!(subject.id());
+            other.record(conn, subject.actor()?, "auth.password_changed", data)?;
+        }
         let fresh = Subject::load(conn, subject.kind(), &subject.id())?
             .ok_or(UseCaseError::NotFound("signed-in person"))?;
-        let tokens = issue(conn, state, &fresh, &SessionFamilyId::new().to_string())?;
+        let tokens = issue(
+            conn,
+            state,
+            &fresh,
+            &SessionFamilyId::new().to_string(),
+            address,
+        )?;
         let mut data = context_data(ctx);
         data["revoked_tokens"] = json!(revoked);
         subject.record(conn, subject.actor()?, "auth.password_changed", data)?;
@@ -573,6 +742,7 @@ pub fn change_password(
 pub fn request_magic_link(
     state: &AppState,
     email: &str,
+    preferred: Option<AccountId>,
     ctx: &RequestContext,
 ) -> Result<(), UseCaseError> {
     let typed = email.trim().to_lowercase();
@@ -598,13 +768,26 @@ pub fn request_magic_link(
     let Ok(address) = EmailAddress::parse(email) else {
         return Ok(());
     };
-    let Some(found) = contact::find_by_email(&mut *state.store.conn()?, &address)? else {
-        return Ok(());
-    };
-    let subject = Subject::Contact(found);
-    if !subject.may_sign_in() {
+    // A person of several companies signs in to the one they asked for,
+    // else the first that takes a link rather than its own identity
+    // provider; they switch once signed in.
+    let mut usable = Vec::new();
+    {
+        let mut conn = state.store.conn()?;
+        for subject in Subject::candidates(&mut conn, SubjectKind::Contact, &address, preferred)? {
+            if let Subject::Contact(c) = &subject
+                && subject.may_sign_in()
+            {
+                let sso = super::sso::required_for(&mut conn, c.account_id)?;
+                usable.push((sso, subject));
+            }
+        }
+    }
+    let first_without_sso = usable.iter().position(|(sso, _)| !sso).unwrap_or(0);
+    if usable.is_empty() {
         return Ok(());
     }
+    let (_, subject) = usable.swap_remove(first_without_sso);
     let token = new_opaque_token().map_err(randomness)?;
     let code = SignInCode::new().map_err(randomness)?;
     let Subject::Contact(c) = &subject else {
@@ -621,8 +804,9 @@ pub fn request_magic_link(
     );
     state.store.write(|conn| {
         let expires = Utc::now() + chrono::Duration::minutes(MAGIC_LINK_MINUTES);
-        rapport_store::magic_link::insert(conn, &opaque_token_hash(&token), c.id, expires)?;
-        rapport_store::magic_link::insert(conn, &code.hash(c.id), c.id, expires)?;
+        for hash in [opaque_token_hash(&token), code.hash(c.id)] {
+            rapport_store::magic_link::insert(conn, &hash, c.id, address.as_str(), expires)?;
+        }
         super::mail::enqueue_magic_link(
             conn,
             state,
@@ -706,16 +890,31 @@ pub fn redeem_sign_in_code(
     );
     let now = Instant::now();
     check_throttles(state, &keys, &shared, now)?;
-    let found = match (EmailAddress::parse(email), SignInCode::typed(code)) {
-        (Ok(address), Some(code)) => contact::find_by_email(&mut *state.store.conn()?, &address)?
-            .map(|c| (c.id, code.hash(c.id))),
-        _ => None,
+    // The code is bound to the contact it was sent as: one of the address's.
+    let address = EmailAddress::parse(email).ok();
+    let found: Vec<(ContactId, String)> = match (&address, SignInCode::typed(code)) {
+        (Some(address), Some(code)) => {
+            contact::find_all_by_email(&mut *state.store.conn()?, address)?
+                .into_iter()
+                .map(|c| (c.id, code.hash(c.id)))
+                .collect()
+        }
+        _ => Vec::new(),
     };
-    let signed_in = match found {
-        Some((contact_id, hash)) => state.store.write(|conn| {
-            if rapport_store::magic_link::redeem(conn, &hash)? != Some(contact_id) {
-                return Ok(None);
+    let signed_in = match found.is_empty() {
+        false => state.store.write(|conn| {
+            let mut redeemed = None;
+            for (contact_id, hash) in &found {
+                if rapport_store::magic_link::redeem(conn, hash)?.map(|(c, _)| c)
+                    == Some(*contact_id)
+                {
+                    redeemed = Some(*contact_id);
+                    break;
+                }
             }
+            let Some(contact_id) = redeemed else {
+                return Ok(None);
+            };
             let Some(subject) = contact::find(conn, contact_id)?
                 .map(Subject::Contact)
                 .filter(Subject::may_sign_in)
@@ -728,14 +927,20 @@ pub fn redeem_sign_in_code(
                 return Err(UseCaseError::SingleSignOnRequired);
             }
             let family = SessionFamilyId::new().to_string();
-            let tokens = issue(conn, state, &subject, &family)?;
+            let tokens = issue(
+                conn,
+                state,
+                &subject,
+                &family,
+                address.as_ref().map(EmailAddress::as_str),
+            )?;
             let mut data = context_data(ctx);
             data["session"] = json!(family);
             data["method"] = json!("sign_in_code");
             subject.record(conn, subject.actor()?, "auth.login_succeeded", data)?;
             Ok::<_, UseCaseError>(Some(tokens))
         })?,
-        None => None,
+        true => None,
     };
     match signed_in {
         Some(tokens) => {
@@ -760,7 +965,7 @@ pub fn redeem_magic_link(
 ) -> Result<SessionTokens, UseCaseError> {
     let hash = opaque_token_hash(token);
     state.store.write(|conn| {
-        let Some(contact_id) = rapport_store::magic_link::redeem(conn, &hash)? else {
+        let Some((contact_id, address)) = rapport_store::magic_link::redeem(conn, &hash)? else {
             return Err(UseCaseError::InvalidMagicLink);
         };
         let subject = contact::find(conn, contact_id)?
@@ -773,7 +978,7 @@ pub fn redeem_magic_link(
             return Err(UseCaseError::SingleSignOnRequired);
         }
         let family = SessionFamilyId::new().to_string();
-        let tokens = issue(conn, state, &subject, &family)?;
+        let tokens = issue(conn, state, &subject, &family, address.as_deref())?;
         let mut data = context_data(ctx);
         data["session"] = json!(family);
         data["method"] = json!("magic_link");

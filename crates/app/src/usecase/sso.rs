@@ -215,11 +215,9 @@ pub fn complete(
                     "this address is not at one of the company's domains",
                 ));
             }
-            let found = contact::find_by_email(&mut conn, &email)?
-                .filter(|c| c.account_id == account)
-                .ok_or(refused(
-                    "you are not yet a contact of this company here; ask your supplier to add you",
-                ))?;
+            let found = contact::find_by_email_in(&mut conn, &email, account)?.ok_or(refused(
+                "you are not yet a contact of this company here; ask your supplier to add you",
+            ))?;
             if !(found.active && found.portal_access) {
                 return Err(refused("your portal access is switched off"));
             }
@@ -393,7 +391,8 @@ pub fn redeem(
             .filter(Subject::may_sign_in)
             .ok_or(UseCaseError::InvalidSingleSignOnCode)?;
         let family = SessionFamilyId::new().to_string();
-        let tokens = issue(conn, state, &subject, &family)?;
+        // Which of a person's companies: only the one signed in to here.
+        let tokens = issue(conn, state, &subject, &family, None)?;
         let mut data = context_data(ctx);
         data["session"] = json!(family);
         data["method"] = json!("single_sign_on");

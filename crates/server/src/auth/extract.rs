@@ -12,7 +12,7 @@ use tracing_actix_web::RequestId;
 use crate::blocking;
 use crate::http::ApiError;
 use crate::state::AppState;
-use rapport_app::auth::token::TokenError;
+use rapport_app::auth::token::{TokenError, TokenKeys};
 
 /// A signed-in staff member or contact whose password is not a one-time
 /// password.
@@ -42,12 +42,14 @@ impl Authenticated {
 /// Like [`Authenticated`], but also accepts a session that must first
 /// change its one-time password or set up a second factor: for `/me`,
 /// changing the password and setting up the second factor.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AuthenticatedAnyPassword {
     pub user: Authenticated,
     pub password_change_required: bool,
     /// The role requires a second factor not set up yet.
     pub totp_enrolment_required: bool,
+    /// A contact's session: the address its sign-in was proven with.
+    pub sign_in_address: Option<String>,
 }
 
 pub use rapport_app::auth::token::API_TOKEN_PREFIX;
@@ -100,18 +102,22 @@ async fn authenticate(
             },
             password_change_required: false,
             totp_enrolment_required: false,
+            sign_in_address: None,
         });
     }
-    let (principal, restrictions) = state.tokens.principal(&token).map_err(|e| match e {
+    let refused = |e| match e {
         TokenError::Expired => {
             ApiError::Unauthenticated("token_expired", "the access token has expired; refresh it")
         }
         TokenError::Invalid => invalid(),
-    })?;
+    };
+    let claims = state.tokens.verify(&token).map_err(refused)?;
+    let (principal, restrictions) = TokenKeys::principal_of(&claims).map_err(refused)?;
     Ok(AuthenticatedAnyPassword {
         user: Authenticated { principal },
         password_change_required: restrictions.password_change,
         totp_enrolment_required: restrictions.second_factor_enrolment,
+        sign_in_address: claims.adr,
     })
 }
 

@@ -194,6 +194,7 @@ fn wire_error(e: &UseCaseError) -> (ErrorCode, String) {
         | UseCaseError::SingleSignOnFailed(_)
         | UseCaseError::InvalidSingleSignOnCode
         | UseCaseError::InvalidSignInCode
+        | UseCaseError::InvalidMailChoice
         | UseCaseError::InvalidInvitation
         | UseCaseError::InvalidRatingLink => (ErrorCode::Forbidden, e.to_string()),
         UseCaseError::StorageFull(_) | UseCaseError::Store(_) | UseCaseError::Internal(_) => {

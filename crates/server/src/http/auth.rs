@@ -1,6 +1,7 @@
 //! Signing in and out, for staff and for contacts.
 
 use actix_web::{HttpResponse, web};
+use rapport_domain::AccountId;
 use rapport_store::session::SubjectKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,6 +27,11 @@ pub struct LoginRequest {
     /// recovery codes (each works once).
     #[serde(default)]
     pub recovery_code: Option<String>,
+    /// Contacts of several companies: the one to sign in to (the first
+    /// by name otherwise). Switch later with `/api/v1/auth/contact/switch`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub account_id: Option<AccountId>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -39,6 +45,21 @@ pub struct RefreshRequest {
 pub struct MagicLinkRequest {
     #[schema(example = "finance@client.example")]
     pub email: String,
+    /// Contacts of several companies: the one the link signs in to.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub account_id: Option<AccountId>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchRequest {
+    /// The session's refresh token: it is spent, as by a refresh.
+    pub refresh_token: String,
+    /// The company to act for; one of `memberships` in `/api/v1/me` (the
+    /// companies whose contact has the address this sign-in was made with).
+    #[schema(value_type = String, format = Uuid)]
+    pub account_id: AccountId,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -145,7 +166,15 @@ async fn password_login(
     };
     let state = state.into_inner();
     let tokens = blocking::run(move || {
-        session::login(&state, kind, &body.email, &body.password, &second, &ctx)
+        session::login(
+            &state,
+            kind,
+            &body.email,
+            &body.password,
+            &second,
+            body.account_id,
+            &ctx,
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
@@ -196,7 +225,8 @@ pub async fn request_magic_link(
     let body = body.into_inner();
     bounded("email", &body.email, 254)?;
     let state = state.into_inner();
-    blocking::run(move || session::request_magic_link(&state, &body.email, &ctx)).await?;
+    blocking::run(move || session::request_magic_link(&state, &body.email, body.account_id, &ctx))
+        .await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -283,6 +313,30 @@ pub async fn refresh(
     Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
 }
 
+/// A contact of several companies acts for another of them: the session's
+/// refresh token is exchanged for tokens of their contact there.
+#[utoipa::path(post, path = "/api/v1/auth/contact/switch", tag = "auth", request_body = SwitchRequest,
+    responses(
+        (status = 200, description = "New tokens, acting for that company", body = TokenResponse),
+        (status = 401, description = "`invalid_refresh_token` or `refresh_token_reused`", body = super::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: a staff session; `sso_required`: that company signs its people in through its own identity provider", body = super::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: the person is not a contact of that company with portal access", body = super::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn switch_account(
+    state: web::Data<AppState>,
+    ctx: RequestContext,
+    body: web::Json<SwitchRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    bounded("refresh_token", &body.refresh_token, 128)?;
+    let state = state.into_inner();
+    let tokens = blocking::run(move || {
+        session::switch_account(&state, &body.refresh_token, body.account_id, &ctx)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
+}
+
 /// Sign out: revokes the refresh token's whole sign-in.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "Signed out (also when the token was unknown)")))]
@@ -319,10 +373,12 @@ pub async fn change_password(
     let state = state.into_inner();
     let principal = who.user.principal;
     let one_time_session = who.password_change_required;
+    let address = who.sign_in_address;
     let tokens = blocking::run(move || {
         session::change_password(
             &state,
             &principal,
+            address.as_deref(),
             body.current_password.as_deref(),
             &body.new_password,
             &ctx,

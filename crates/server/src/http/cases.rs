@@ -1434,7 +1434,7 @@ pub struct ParticipantBody {
 /// Add a participant (CC): staff who work the case, or a contact following it.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/participants", tag = "cases", request_body = ParticipantBody, security(("bearer" = [])),
     responses((status = 200, description = "The participants as now", body = [ParticipantView]),
-              (status = 422, description = "`validation_failed`: not a contact of the case's account, another account's address, or `confirm_outside` needed", body = super::Problem, content_type = "application/problem+json"),
+              (status = 422, description = "`validation_failed`: not a contact of the case's account, or `confirm_outside` needed (an address outside its contacts and domains, another company's contact included)", body = super::Problem, content_type = "application/problem+json"),
               (status = 403, description = "`forbidden`: neither working the case nor adding yourself", body = super::Problem, content_type = "application/problem+json"),
               (status = 404, description = "`not_found`: no such case you may read", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn add_participant(

@@ -745,7 +745,8 @@ impl From<&Contact> for ContactView {
 #[serde(deny_unknown_fields)]
 pub struct ContactBody {
     pub name: Option<String>,
-    /// 1 to 10 addresses, unique across the installation.
+    /// 1 to 10 addresses, each unique within the account (one person may
+    /// be a contact of several accounts with the same address).
     pub emails: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub phone: Option<Option<String>>,
@@ -828,7 +829,7 @@ pub async fn list_contacts(
 /// Add a contact to an account (the account's team and admins).
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/contacts", tag = "contacts", request_body = ContactBody, security(("bearer" = [])),
     responses((status = 201, description = "Created", body = ContactView),
-              (status = 409, description = "`conflict`: an address belongs to another contact", body = super::Problem, content_type = "application/problem+json")))]
+              (status = 409, description = "`conflict`: an address belongs to another contact of the account", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn create_contact(
     state: web::Data<AppState>,
     who: Authenticated,

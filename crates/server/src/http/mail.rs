@@ -194,9 +194,18 @@ pub async fn inbound_raw(
         .body(raw))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RetryQuery {
+    /// A message held because its sender is a contact of several companies:
+    /// file it as this one of their contacts.
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub as_contact: Option<rapport_domain::ContactId>,
+}
+
 /// Processes a quarantined message again. Admins.
 #[utoipa::path(post, path = "/api/v1/mail/inbound/{id}/retry", tag = "mail",
-    params(("id" = String, Path, format = Uuid)), security(("bearer" = [])),
+    params(("id" = String, Path, format = Uuid), RetryQuery), security(("bearer" = [])),
     responses((status = 200, description = "The message after processing", body = InboundView),
               (status = 403, description = "`forbidden` for everyone but admins", body = super::Problem, content_type = "application/problem+json"),
               (status = 404, description = "`not_found`", body = super::Problem, content_type = "application/problem+json"),
@@ -205,10 +214,12 @@ pub async fn retry(
     state: web::Data<AppState>,
     who: Authenticated,
     path: web::Path<String>,
+    query: web::Query<RetryQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let principal = who.principal;
-    let row = blocking::run(move || mail::retry(&state, &principal, &id)).await?;
+    let as_contact = query.into_inner().as_contact;
+    let row = blocking::run(move || mail::retry(&state, &principal, &id, as_contact)).await?;
     Ok(HttpResponse::Ok().json(InboundView::from(&row)))
 }
 

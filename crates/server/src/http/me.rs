@@ -10,6 +10,7 @@ use super::ApiError;
 use crate::auth::AuthenticatedAnyPassword;
 use crate::blocking;
 use crate::state::AppState;
+use crate::usecase::UseCaseError;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Avatar {
@@ -56,6 +57,22 @@ pub struct Me {
     pub password_change_required: bool,
     /// This session may only set up the second factor the role requires.
     pub totp_enrolment_required: bool,
+    /// Contact: every company they may act for (they are a contact of
+    /// several when this has more than one), this session's included.
+    /// Switch with `POST /api/v1/auth/contact/switch`.
+    pub memberships: Vec<MembershipView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembershipView {
+    #[schema(value_type = String, format = Uuid)]
+    pub account_id: String,
+    pub account_name: String,
+    /// The session acts for this company now.
+    pub current: bool,
+    /// The company's own support address: mail written to it is filed
+    /// under this company.
+    pub mail_address: String,
 }
 
 /// Who is signed in.
@@ -68,7 +85,27 @@ pub async fn me(
     state: web::Data<AppState>,
     who: AuthenticatedAnyPassword,
 ) -> Result<HttpResponse, ApiError> {
-    let me = profile(&state, who.user.principal, who.totp_enrolment_required).await?;
+    let principal = who.user.principal;
+    let address = who.sign_in_address;
+    let mut me = profile(&state, who.user.principal, who.totp_enrolment_required).await?;
+    let state = state.into_inner();
+    me.memberships = blocking::run(move || {
+        Ok::<_, UseCaseError>(
+            crate::usecase::memberships::list(&state, &principal, address.as_deref())?
+                .into_iter()
+                .map(|m| MembershipView {
+                    account_id: m.account_id.to_string(),
+                    mail_address: crate::usecase::mail_accounts::account_address(
+                        &state,
+                        m.account_id,
+                    ),
+                    account_name: m.account_name,
+                    current: m.current,
+                })
+                .collect(),
+        )
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(me))
 }
 
@@ -99,6 +136,7 @@ async fn profile(
                 case_notices: None,
                 password_change_required: s.password_change_required,
                 totp_enrolment_required,
+                memberships: Vec::new(),
             })
         }
         Principal::Contact { id, .. } => {
@@ -122,6 +160,7 @@ async fn profile(
                 case_notices: Some(c.case_notices.as_str().to_owned()),
                 password_change_required: false,
                 totp_enrolment_required: false,
+                memberships: Vec::new(),
             })
         }
         Principal::ApiToken { .. } => Err(StoreError::NotFound("profile")),

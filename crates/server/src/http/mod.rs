@@ -17,6 +17,7 @@ mod health;
 mod instance;
 mod knowledge;
 mod mail;
+mod mail_choices;
 mod me;
 mod middleware;
 mod notifications;
@@ -115,6 +116,9 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::delete().to(sso::delete_account_sso)),
             )
             .service(post("/api/v1/auth/refresh").route(web::post().to(auth::refresh)))
+            .service(
+                post("/api/v1/auth/contact/switch").route(web::post().to(auth::switch_account)),
+            )
             .service(post("/api/v1/auth/logout").route(web::post().to(auth::logout)))
             .service(get("/api/v1/me").route(web::get().to(me::me)))
             .service(post("/api/v1/me/password").route(web::post().to(auth::change_password)))
@@ -356,6 +360,9 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(get("/api/v1/reports/health").route(web::get().to(reports::portfolio)))
             .service(get("/api/v1/accounts/{id}/health").route(web::get().to(reports::health)))
             .service(get("/rate").route(web::get().to(ui::rate)))
+            .service(get("/mail/choose").route(web::get().to(ui::mail_choice)))
+            .service(post("/api/v1/mail/choices/offer").route(web::post().to(mail_choices::offer)))
+            .service(post("/api/v1/mail/choices/file").route(web::post().to(mail_choices::choose)))
             .service(get("/help").route(web::get().to(ui::help)))
             .service(get("/favicon.ico").route(web::get().to(ui::favicon)))
             .service(get("/auditor").route(web::get().to(ui::auditor)))

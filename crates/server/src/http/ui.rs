@@ -47,6 +47,7 @@ const ASSETS: &[Asset] = &[
     script!("widget.js"),
     script!("rating.js"),
     script!("rate.js"),
+    script!("mailchoice.js"),
     script!("welcome.js"),
     script!("knowledge.js"),
     script!("appointments.js"),
@@ -117,6 +118,11 @@ pub async fn favicon() -> HttpResponse {
 /// The public knowledge base.
 pub async fn help() -> HttpResponse {
     page(include_str!("../../ui/help.html"))
+}
+
+/// Where the links of the "which company is this about?" reply point.
+pub async fn mail_choice() -> HttpResponse {
+    page(include_str!("../../ui/mailchoice.html"))
 }
 
 /// Where the rating links emailed at resolution point.

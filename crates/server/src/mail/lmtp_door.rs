@@ -62,6 +62,7 @@ fn refusal(e: UseCaseError) -> Refusal {
         | UseCaseError::SingleSignOnFailed(_)
         | UseCaseError::InvalidSingleSignOnCode
         | UseCaseError::InvalidSignInCode
+        | UseCaseError::InvalidMailChoice
         | UseCaseError::InvalidInvitation
         | UseCaseError::InvalidRatingLink
         | UseCaseError::Redacted(_)

@@ -9,6 +9,8 @@
 
 const SESSIONS = { console: "staff", admin: "staff", auditor: "staff", welcome: "staff", portal: "contact", widget: "contact" };
 
+const LAST_COMPANY = "rapport.contact.company";
+
 export class Api {
   constructor(app) {
     this.key = `rapport.session.${SESSIONS[app] || app}`;
@@ -28,7 +30,11 @@ export class Api {
   /// another tab keeps the session and changes nothing here).
   onSessionChange(then) {
     window.addEventListener("storage", (ev) => {
-      if (ev.key === this.key && (!ev.oldValue || !ev.newValue)) then();
+      if (ev.key !== this.key) return;
+      // A person of several companies who switched in another tab acts
+      // for another company now: this tab's page is of the old one.
+      const company = (v) => (v ? JSON.parse(v).account_id : undefined);
+      if (!ev.oldValue || !ev.newValue || company(ev.oldValue) !== company(ev.newValue)) then();
     });
   }
 
@@ -69,10 +75,36 @@ export class Api {
         body: JSON.stringify({ refresh_token: t.refresh_token }),
       });
       if (!res.ok) return false;
-      this.tokens = await res.json();
+      this.tokens = { ...(await res.json()), account_id: t.account_id };
       return true;
     };
     return navigator.locks ? navigator.locks.request(`${this.key}.refresh`, turn) : turn();
+  }
+
+  /// A person who is a contact of several companies acts for another of
+  /// them: the refresh token is exchanged, in turn with refreshes, for
+  /// tokens of their contact there. The company is remembered for their
+  /// next sign-in.
+  async switchAccount(accountId) {
+    const turn = async () => {
+      const t = this.tokens;
+      const res = await fetch("/api/v1/auth/contact/switch", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh_token: t?.refresh_token || "", account_id: accountId }),
+      });
+      const data = await res.json().catch(() => ({}));
+      if (!res.ok) throw new ApiError(data.detail || res.statusText, data.code || "error", res.status);
+      this.tokens = { ...data, account_id: accountId };
+      localStorage.setItem(LAST_COMPANY, accountId);
+    };
+    return navigator.locks ? navigator.locks.request(`${this.key}.refresh`, turn) : turn();
+  }
+
+  /// The company a person of several last acted for: where their next
+  /// sign-in starts.
+  static get lastCompany() {
+    return localStorage.getItem(LAST_COMPANY) || undefined;
   }
 
   /// A file the API serves (exports, attachments, calendars), as a Blob.

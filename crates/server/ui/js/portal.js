@@ -45,7 +45,9 @@ async function start() {
   } catch {
     return signIn();
   }
+  api.onSessionChange(() => location.reload());
   document.getElementById("who").replaceChildren(
+    companyChooser(),
     h("span", {}, avatar(me), me.display_name, " "),
     h("button", { type: "button", onclick: async () => { live?.close(); await api.signOut(); location.reload(); } }, "Sign out"));
   live = new Live(api, {
@@ -68,6 +70,33 @@ async function start() {
   });
   await live.connect();
   home();
+}
+
+/// The company this session acts for, one of several.
+function company() {
+  return me.memberships.find((m) => m.current);
+}
+
+/// Acts for another of the person's companies: everything on the page is
+/// the other company's, so the page starts again.
+async function actFor(accountId, then) {
+  await api.switchAccount(accountId);
+  if (then) sessionStorage.setItem("rapport.portal.open", then);
+  live?.close();
+  location.reload();
+}
+
+/// For a person who is a contact of several companies: which one they act
+/// for now, and the others to switch to.
+function companyChooser() {
+  if (me.memberships.length < 2) return "";
+  const select = h("select", { id: "company", "aria-label": "Acting for" },
+    ...me.memberships.map((m) => h("option", { value: m.account_id, selected: m.current }, m.account_name)));
+  select.addEventListener("change", () => actFor(select.value).catch((e) => {
+    select.value = company().account_id;
+    alert(e.message);
+  }));
+  return h("label", { class: "company", for: "company" }, "Acting for ", select, " ");
 }
 
 function signIn(message = "") {
@@ -96,7 +125,7 @@ function signIn(message = "") {
   const form = h("form", { class: "card", onsubmit: async (ev) => {
     ev.preventDefault();
     try {
-      api.tokens = await api.post("/api/v1/auth/contact/login", { email: email.value, password: password.value });
+      api.tokens = await api.post("/api/v1/auth/contact/login", { email: email.value, password: password.value, account_id: Api.lastCompany });
       location.reload();
     } catch (e) { err.textContent = e.message; }
   } },
@@ -109,7 +138,7 @@ function signIn(message = "") {
       h("button", { type: "submit" }, "Sign in"),
       h("button", { type: "button", class: "secondary", onclick: async () => {
         if (!email.value) { err.textContent = "Enter your email address first."; return; }
-        await api.post("/api/v1/auth/contact/magic-link", { email: email.value }).catch(() => {});
+        await api.post("/api/v1/auth/contact/magic-link", { email: email.value, account_id: Api.lastCompany }).catch(() => {});
         err.textContent = "";
         form.append(h("p", { role: "status" }, "If this address belongs to a contact, a sign-in link is on its way."));
       } }, "Email me a sign-in link")));
@@ -120,8 +149,11 @@ let casesList = null;
 
 function home() {
   casesList = h("ul", { class: "cases", "aria-label": "Cases" });
+  const several = me.memberships.length > 1;
   const side = h("section", { class: "card", "aria-labelledby": "cases-h" },
-    h("h2", { id: "cases-h" }, "Your cases"),
+    h("h2", { id: "cases-h" }, several ? `Your cases at ${company().account_name}` : "Your cases"),
+    several ? h("p", { class: "meta", id: "company-address" }, `Email for ${company().account_name}: `,
+      h("a", { href: `mailto:${company().mail_address}` }, company().mail_address)) : "",
     h("div", { class: "row" },
       h("button", { type: "button", id: "new-case", onclick: openForm }, "Open a case"),
       h("button", { type: "button", class: "secondary", id: "help", onclick: openHelp }, "Help articles"),
@@ -130,6 +162,10 @@ function home() {
   const pane = h("section", { id: "pane", class: "card" }, h("p", {}, "Choose a case, or open a new one."));
   show(h("div", { class: "grid" }, side, pane));
   loadCases();
+  // A case just opened for another company, after switching to it.
+  const opened = sessionStorage.getItem("rapport.portal.open");
+  sessionStorage.removeItem("rapport.portal.open");
+  if (opened) openCase(opened);
 }
 
 async function loadCases() {
@@ -230,22 +266,45 @@ function openForm() {
   const subject = h("input", { id: "subject", required: true, maxlength: "200" });
   const body = h("textarea", { id: "body", required: true });
   const files = h("input", { id: "files", type: "file", multiple: true });
+  // A case belongs to one company: a person of several says which, every
+  // time, rather than the form guessing.
+  const several = me.memberships.length > 1;
+  const forCompany = several
+    ? h("select", { id: "case-company", "aria-required": "true" }, h("option", { value: "" }, "Choose…"),
+      ...me.memberships.map((m) => h("option", { value: m.account_id }, m.account_name)))
+    : null;
+  forCompany?.addEventListener("change", () => { err.textContent = ""; });
   const suggested = suggestions(subject);
   // One request id for retries of this form: a resend opens no second case.
   const requestId = crypto.randomUUID();
   document.getElementById("pane").replaceChildren(h("form", { onsubmit: async (ev) => {
     ev.preventDefault();
     try {
+      if (forCompany && !forCompany.value) { err.textContent = "Choose the company this case is for."; forCompany.focus(); return; }
+      // Acting for the other company first: the case is opened as its
+      // contact. The session may already act for it (a switch before a
+      // failed attempt): compare with the session, not the page.
+      const acting = api.tokens?.account_id || company().account_id;
+      const switching = forCompany && forCompany.value !== company().account_id;
+      if (forCompany && forCompany.value !== acting) await api.switchAccount(forCompany.value);
       const fields = { subject: subject.value, body: body.value, category: category.value || undefined, client_message_id: requestId, kb_suggestion_id: suggested.state.id || undefined };
       // Files travel with the first message, not as a message of their own.
       const opened = files.files.length
         ? await api.upload("/api/v1/cases/with-files", fields, [...files.files])
         : await api.post("/api/v1/cases", fields);
+      if (switching) {
+        // The page is the other company's now: it starts again there.
+        sessionStorage.setItem("rapport.portal.open", opened.case.id);
+        live?.close();
+        location.reload();
+        return;
+      }
       await loadCases();
       openCase(opened.case.id);
     } catch (e) { err.textContent = e.message; }
   } },
   h("h2", {}, "Open a case"),
+  ...(several ? [h("label", { for: "case-company" }, "For which company?"), forCompany] : []),
   h("label", { for: "category" }, "What is it about?"), category,
   h("label", { for: "subject" }, "Subject"), subject, suggested.box,
   h("label", { for: "body" }, "Your message"), body,

@@ -58,8 +58,16 @@ async function start() {
     error: (f) => { if (chat) chat.error.textContent = f.message; else document.getElementById("w-error")?.replaceChildren(f.message); },
   });
   await live.connect();
+  // The person switched company in another tab (the portal): a chat of
+  // the other company is not theirs to continue here.
+  api.onSessionChange(() => { sessionStorage.removeItem("rapport.widget.case"); location.reload(); });
   const known = sessionStorage.getItem("rapport.widget.case");
-  if (known) openChat(known); else askFirst();
+  // The question asked before switching to the company it is for.
+  const first = sessionStorage.getItem("rapport.widget.first");
+  sessionStorage.removeItem("rapport.widget.first");
+  if (known) openChat(known);
+  else if (first) { askFirst(me, first); live.start(first); }
+  else askFirst(me);
 }
 
 function signIn(message = "") {
@@ -75,7 +83,7 @@ function signIn(message = "") {
     h("p", {}, "Sign in with your work email address to chat with your support team."),
     h("form", { onsubmit: async (ev) => {
       ev.preventDefault();
-      await api.post("/api/v1/auth/contact/magic-link", { email: email.value }).catch(() => {});
+      await api.post("/api/v1/auth/contact/magic-link", { email: email.value, account_id: Api.lastCompany }).catch(() => {});
       codeForm.hidden = false;
       err.textContent = "";
       code.focus();
@@ -83,14 +91,35 @@ function signIn(message = "") {
     codeForm, err));
 }
 
-function askFirst() {
+/// The first question; `sent`: asked already (before switching to the
+/// company it is for), shown while the chat starts.
+function askFirst(me, sent = "") {
   const text = h("textarea", { id: "w-first", "aria-label": "Your question", required: true, rows: "3" });
-  const form = h("form", { class: "card", onsubmit: (ev) => {
+  text.value = sent;
+  text.disabled = Boolean(sent);
+  // A chat becomes a case of one company: a person of several says which.
+  const current = me.memberships.find((m) => m.current);
+  const forCompany = me.memberships.length > 1
+    ? h("select", { id: "w-company", "aria-required": "true" }, h("option", { value: "" }, "Choose…"),
+      ...me.memberships.map((m) => h("option", { value: m.account_id }, m.account_name)))
+    : null;
+  const form = h("form", { class: "card", onsubmit: async (ev) => {
     ev.preventDefault();
     if (!text.value.trim()) return;
+    const err = document.getElementById("w-error");
+    if (forCompany && !forCompany.value) { err.textContent = "Choose the company this is about."; forCompany.focus(); return; }
+    if (forCompany && forCompany.value !== current.account_id) {
+      try { await api.switchAccount(forCompany.value); } catch (e) { err.textContent = e.message; return; }
+      sessionStorage.setItem("rapport.widget.first", text.value);
+      live.close();
+      location.reload();
+      return;
+    }
     live.start(text.value);
     text.disabled = true;
-  } }, h("label", { for: "w-first" }, "How can we help?"), text,
+  } },
+  ...(forCompany ? [h("label", { for: "w-company" }, "For which company?"), forCompany] : []),
+  h("label", { for: "w-first" }, "How can we help?"), text,
   h("p", { class: "meta hint" }, "Enter sends, Shift+Enter starts a new line."),
   h("button", { type: "submit", id: "w-start" }, "Start chat"),
   h("p", { class: "error", role: "alert", id: "w-error" }));
