@@ -657,4 +657,36 @@ async fn a_contact_that_lists_someone_elses_address_gains_nothing_of_theirs(db: 
     login(&app, "mallory-owns-this-one", Some(&w.acme))
         .await
         .assert_problem(401, "invalid_credentials");
+    // Typed with Petra's address, Mallory's password opens Mallory's own
+    // contact only, and proves nothing of Petra's companies.
+    let typed = ok(
+        login(&app, "mallory-owns-this-one", Some(&initech)).await,
+        200,
+    )
+    .await;
+    let me = ok(
+        app.get_as(&text(&typed, "access_token"), "/api/v1/me")
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(me["name"], "Mallory");
+    assert_eq!(me["memberships"].as_array().unwrap().len(), 1, "{me}");
+    for account in [&w.acme, &globex] {
+        let refresh = text(
+            &ok(
+                login(&app, "mallory-owns-this-one", Some(&initech)).await,
+                200,
+            )
+            .await,
+            "refresh_token",
+        );
+        switch(&app, &refresh, account)
+            .await
+            .assert_problem(404, "not_found");
+    }
+    // Nor did Petra's sign-in hand Mallory's contact her password.
+    login(&app, "ledger-and-balance-2026", Some(&initech))
+        .await
+        .assert_problem(401, "invalid_credentials");
 }

@@ -259,12 +259,6 @@ fn check_throttles(
         .map_err(UseCaseError::RateLimited)
 }
 
-/// Whom a password signs in, and otherwise why nobody: exactly one hash
-/// is checked per attempt, whoever the address belongs to, so the time
-/// taken tells nothing. A person of several companies has one password
-/// (the first stored among their contacts; sign-ins keep the others
-/// equal) and signs in to the first company, `preferred` first, that does
-/// not require its own identity provider. Also returns the hash checked.
 /// What [`match_password`] found.
 struct PasswordCheck {
     /// Who signs in, or whom the failure concerns.
@@ -274,6 +268,12 @@ struct PasswordCheck {
     checked: Option<String>,
 }
 
+/// Whom a password signs in, and otherwise why nobody. Exactly one hash
+/// is checked per attempt, whoever the address belongs to, so the time
+/// taken tells nothing: the first stored among the contacts allowed to
+/// sign in (`preferred`'s company first). A password signs in only a
+/// contact whose own password it is, of a company that does not require
+/// its own identity provider.
 fn match_password(
     state: &AppState,
     candidates: &[Subject],
@@ -300,7 +300,10 @@ fn match_password(
     } else if !matched {
         "wrong_password"
     } else {
-        for subject in &allowed {
+        for subject in allowed
+            .iter()
+            .filter(|s| s.password_hash() == hash.as_deref())
+        {
             if let Subject::Contact(c) = subject
                 && super::sso::required_for(&mut *state.store.conn()?, c.account_id)?
             {
@@ -413,14 +416,24 @@ pub fn login(
     } else {
         None
     };
-    let current = rehash.clone().unwrap_or(checked);
-    let address = parsed.as_ref().map(EmailAddress::as_str);
+    // The password proves the address, and so every company of the
+    // person, only when it is the password of each of the address's
+    // contacts (set together, from a sign-in that had proven the address).
+    // A contact elsewhere that lists the address with a password of its
+    // own, or one not given the password yet, keeps this sign-in to the
+    // contact whose password it is.
+    let whole = candidates
+        .iter()
+        .all(|c| c.password_hash() == Some(checked.as_str()));
+    let address = parsed.as_ref().map(EmailAddress::as_str).filter(|_| whole);
     state.store.write(|conn| {
-        // One person, one password: every contact of the address ends up
-        // with the hash that was just checked (or its rehash).
-        for other in &candidates {
-            if other.password_hash() != Some(current.as_str()) {
-                store_password(conn, other, &current)?;
+        if let Some(hash) = &rehash {
+            if whole {
+                for other in &candidates {
+                    store_password(conn, other, hash)?;
+                }
+            } else {
+                store_password(conn, &subject, hash)?;
             }
         }
         let family = SessionFamilyId::new().to_string();
@@ -648,7 +661,7 @@ pub fn accept_invitation(
 /// except right after signing in with a one-time password, which that
 /// sign-in just proved. A contact's password is the person's: it is set
 /// for each company's contact with the address their sign-in was proven
-/// with, and a password any of those has must be given first.
+/// with (a sign-in link or code, or a password all of them share).
 /// Every other sign-in of this person is revoked; a fresh session is returned.
 pub fn change_password(
     state: &AppState,
@@ -669,15 +682,9 @@ pub fn change_password(
         }
         _ => Vec::new(),
     };
-    let mut hashes: Vec<&str> = subject.password_hash().into_iter().collect();
-    for h in others.iter().filter_map(|c| c.password_hash.as_deref()) {
-        if !hashes.contains(&h) {
-            hashes.push(h);
-        }
-    }
     if one_time_session && current.is_none() {
         // The sign-in that made this session checked the one-time password.
-    } else if !hashes.is_empty() {
+    } else if let Some(hash) = subject.password_hash() {
         let key = vec![format!("password:{}", subject.id())];
         state
             .throttle
@@ -689,7 +696,7 @@ pub fn change_password(
                 message: "is required".into(),
             });
         };
-        if !hashes.iter().all(|h| password::verify(current, h)) {
+        if !password::verify(current, hash) {
             state.throttle.record_failure(&key, Instant::now());
             return Err(UseCaseError::Validation {
                 field: "current_password",
