@@ -790,6 +790,31 @@ async fn a_clients_people_hear_of_the_cases_of_their_function_as_they_chose(db: 
         notified(&outbox_of(&app, &w.admin, &later_id).await),
         BTreeSet::from(["fiona@acme.example".to_owned()])
     );
+    // Moved to orders: operations hear of it now; finance heard already.
+    ok(
+        app.send(
+            Method::PATCH,
+            &format!("/api/v1/cases/{later_id}"),
+            Some(json!({"category": "orders"}).to_string()),
+            Some(&w.agent_in),
+        )
+        .await,
+        200,
+    )
+    .await;
+    let sent = outbox_of(&app, &w.admin, &later_id).await;
+    assert_eq!(
+        notified(&sent),
+        BTreeSet::from([
+            "fiona@acme.example".to_owned(),
+            "otto@acme.example".to_owned()
+        ])
+    );
+    assert_eq!(
+        sent.iter().filter(|(k, _)| k == "case_notice").count(),
+        2,
+        "one notice each: {sent:?}"
+    );
 
     // A digest carries only what its reader may still see: billing no
     // longer concerns finance, so Felix's next digest... has nothing for

@@ -1606,9 +1606,18 @@ pub fn update(
             return Ok(None);
         };
         // A case filed under a category only now concerns its functions
-        // from now: they hear of it as of a case opened.
-        if loaded.case.category.is_none() && case.category.is_some() && case.status.is_open() {
-            super::notices::inform(conn, state, &case, super::notices::CaseEvent::Opened)?;
+        // from now: they hear of it as of a case opened; moved to another
+        // category, the functions it newly concerns do.
+        if case.status.is_open() {
+            match (&loaded.case.category, &case.category) {
+                (None, Some(_)) => {
+                    super::notices::inform(conn, state, &case, super::notices::CaseEvent::Opened)?;
+                }
+                (Some(was), Some(now)) if was != now => {
+                    super::notices::inform_newly_concerned(conn, state, &loaded.case, &case)?;
+                }
+                _ => {}
+            }
         }
         let fields: Vec<String> = data["after"]
             .as_object()

@@ -144,6 +144,34 @@ pub(super) fn inform(
     event: CaseEvent,
 ) -> Result<usize, UseCaseError> {
     let audience = audience(conn, state, case)?;
+    tell(conn, state, case, event, &audience)
+}
+
+/// A case moved to another category now concerns other functions: those
+/// it did not concern before hear of it as of a case opened; the others
+/// heard already.
+pub(super) fn inform_newly_concerned(
+    conn: &mut DbConnection,
+    state: &AppState,
+    before: &Case,
+    after: &Case,
+) -> Result<usize, UseCaseError> {
+    let told: Vec<_> = audience(conn, state, before)?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let mut audience = audience(conn, state, after)?;
+    audience.retain(|c| !told.contains(&c.id));
+    tell(conn, state, after, CaseEvent::Opened, &audience)
+}
+
+fn tell(
+    conn: &mut DbConnection,
+    state: &AppState,
+    case: &Case,
+    event: CaseEvent,
+    audience: &[Contact],
+) -> Result<usize, UseCaseError> {
     if audience.is_empty() {
         return Ok(0);
     }
@@ -163,7 +191,7 @@ pub(super) fn inform(
         }
     };
     let mut queued = 0;
-    for contact in &audience {
+    for contact in audience {
         match contact.case_notices {
             CaseNotices::Off => {}
             CaseNotices::Digest => {
