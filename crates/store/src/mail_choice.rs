@@ -133,3 +133,32 @@ pub fn choose_for(
         .execute(conn)?;
     Ok(())
 }
+
+/// A link's choice whether or not it is still open: what it offered, and
+/// whether some link of its message was followed.
+pub fn find(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> Result<Option<(Choice, bool)>, StoreError> {
+    let row: Option<(String, String, Option<chrono::NaiveDateTime>)> = mail_account_choices::table
+        .find(token_hash)
+        .select((
+            mail_account_choices::inbound_id,
+            mail_account_choices::contact_id,
+            mail_account_choices::used_at,
+        ))
+        .first(conn)
+        .optional()?;
+    row.map(|(inbound_id, contact, used)| {
+        Ok((
+            Choice {
+                inbound_id,
+                contact_id: contact
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("mail_account_choices: contact id".into()))?,
+            },
+            used.is_some(),
+        ))
+    })
+    .transpose()
+}

@@ -273,6 +273,22 @@ async fn an_outside_accountant_of_two_companies_chooses_which_one_each_time_it_m
         .clone();
     assert_eq!(chat["account_id"], globex.as_str());
     assert_eq!(chat["channel"], "chat");
+    b.wait_text("#w-company-line", "Chat for Globex Logistics")
+        .await;
+    // Back in the portal she acts for Acme again; the chat window then
+    // offers to continue the Globex chat rather than failing on it.
+    b.goto(&format!("{}/portal", app.base_url)).await;
+    b.wait_text("#cases-h", "Your cases at Globex Logistics")
+        .await;
+    b.choose("#company", &w.acme).await;
+    b.wait_text("#cases-h", "Your cases at Acme Manufacturing")
+        .await;
+    b.goto(&format!("{}/widget", app.base_url)).await;
+    b.wait_text("#app", "Your chat is with the Globex Logistics team")
+        .await;
+    b.click("#w-continue").await;
+    b.wait_text(".thread", "Is the Globex payment run today?")
+        .await;
 
     // An email that says nothing of the company: she chooses from our reply.
     let mailbox = db.data_dir().join("mailbox");
@@ -306,4 +322,8 @@ async fn an_outside_accountant_of_two_companies_chooses_which_one_each_time_it_m
     b.wait_text("main", "Filed under Globex Logistics").await;
     b.screenshot("mail-which-company").await;
     b.wait_text("main", "Your message is now case #").await;
+    // Opened again, the link says where the message went.
+    b.goto(globex_link).await;
+    b.wait_text("main", "Already filed under Globex Logistics")
+        .await;
 }

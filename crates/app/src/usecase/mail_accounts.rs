@@ -180,12 +180,15 @@ pub(super) fn ask_which(
     Ok(format!("{held}; asked which by email"))
 }
 
-/// What a choice link offers, shown before it is followed.
+/// What a choice link offers, shown before it is followed; or, once one of
+/// its message's links was, where the message went.
 #[derive(Debug, Clone)]
 pub struct Offer {
     pub account_name: String,
     pub subject: String,
     pub received_at: chrono::DateTime<Utc>,
+    /// Filed already (by this link or another): the case and its company.
+    pub filed: Option<(i64, String)>,
 }
 
 /// What following a link did.
@@ -210,20 +213,38 @@ fn choice_account(
 }
 
 /// The company a link files its message under, without following it (a
-/// mail scanner that opens links must not decide for the person).
+/// mail scanner that opens links must not decide for the person). A link
+/// of a message filed already says where it went, so that opening the
+/// email again explains itself.
 pub fn offer(state: &AppState, token: &str) -> Result<Offer, UseCaseError> {
     let mut conn = state.store.conn()?;
-    let choice = mail_choice::peek(&mut conn, &opaque_token_hash(token))?
-        .ok_or(UseCaseError::InvalidMailChoice)?;
+    let hash = opaque_token_hash(token);
+    let (choice, used) =
+        mail_choice::find(&mut conn, &hash)?.ok_or(UseCaseError::InvalidMailChoice)?;
     let (_, account_name) = choice_account(&mut conn, choice.contact_id)?;
     let row = store_mail::find_inbound(&mut conn, &choice.inbound_id)?
-        .filter(|r| r.status == "quarantined")
         .ok_or(UseCaseError::InvalidMailChoice)?;
+    let filed = match row.case_id {
+        Some(id) if used => {
+            let case =
+                rapport_store::case::find(&mut conn, id)?.ok_or(UseCaseError::InvalidMailChoice)?;
+            let company = rapport_store::account::find(&mut conn, case.account_id)?
+                .map(|a| a.name)
+                .unwrap_or_default();
+            Some((case.number, company))
+        }
+        _ => None,
+    };
+    let open = mail_choice::peek(&mut conn, &hash)?.is_some() && row.status == "quarantined";
+    if !open && filed.is_none() {
+        return Err(UseCaseError::InvalidMailChoice);
+    }
     let subject = super::mail::subject_of(state, &row).unwrap_or_default();
     Ok(Offer {
         account_name,
         subject,
         received_at: row.received_at,
+        filed,
     })
 }
 

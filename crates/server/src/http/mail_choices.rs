@@ -20,6 +20,11 @@ pub struct MailChoiceOffer {
     pub account_name: String,
     pub subject: String,
     pub received_at: DateTime<Utc>,
+    /// Set once the message was filed (by this link or another of its
+    /// links): the case it became.
+    pub filed_case_number: Option<i64>,
+    /// The company it was filed under.
+    pub filed_under: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,8 +58,8 @@ fn token_of(body: MailChoiceRequest) -> Result<String, ApiError> {
 /// nothing.
 #[utoipa::path(post, path = "/api/v1/mail/choices/offer", tag = "mail", request_body = MailChoiceRequest,
     responses(
-        (status = 200, description = "The link is open", body = MailChoiceOffer),
-        (status = 410, description = "`invalid_mail_choice`: unknown, expired, or another of the message's links was followed", body = super::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The link is open, or its message was filed already (`filed_case_number`, `filed_under`)", body = MailChoiceOffer),
+        (status = 410, description = "`invalid_mail_choice`: unknown or expired, or the message is no longer held and became no case", body = super::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn offer(
     state: web::Data<AppState>,
@@ -63,10 +68,13 @@ pub async fn offer(
     let token = token_of(body.into_inner())?;
     let state = state.into_inner();
     let offer = blocking::run(move || mail_accounts::offer(&state, &token)).await?;
+    let (filed_case_number, filed_under) = offer.filed.unzip();
     Ok(HttpResponse::Ok().json(MailChoiceOffer {
         account_name: offer.account_name,
         subject: offer.subject,
         received_at: offer.received_at,
+        filed_case_number,
+        filed_under,
     }))
 }
 

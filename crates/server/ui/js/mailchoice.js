@@ -2,7 +2,7 @@
 // link's token is the permission. Opening it decides nothing (mail
 // scanners open links); the button does.
 
-import { Api, h } from "./api.js";
+import { Api, h, when } from "./api.js";
 
 const api = new Api("mailchoice");
 const app = document.getElementById("app");
@@ -18,7 +18,14 @@ async function start() {
   if (!token) return problem("This link is incomplete. Open it again from the email.");
   let offer;
   try { offer = await api.post("/api/v1/mail/choices/offer", { token }); } catch (e) { return problem(e.message); }
-  const when = new Date(offer.received_at).toLocaleString();
+  if (offer.filed_case_number) {
+    app.replaceChildren(h("section", { class: "card" },
+      h("h2", {}, `Already filed under ${offer.filed_under}`),
+      h("p", {}, `Your message “${offer.subject || "(no subject)"}” is case #${offer.filed_case_number} of ${offer.filed_under}. Nothing more to do: its team answers there.`),
+      h("p", {}, `If it is about another company, write to that company's own address (in our email) and it is filed there.`),
+      h("p", {}, h("a", { href: "/portal" }, "Follow it in the portal"))));
+    return;
+  }
   const error = h("p", { class: "error", role: "alert" });
   const button = h("button", { type: "button" }, `File it under ${offer.account_name}`);
   button.addEventListener("click", async () => {
@@ -39,7 +46,7 @@ async function start() {
   });
   app.replaceChildren(h("section", { class: "card" },
     h("h2", {}, "Which company is your message about?"),
-    h("p", {}, `Your message “${offer.subject || "(no subject)"}” of ${when} is waiting to be filed.`),
+    h("p", {}, `Your message “${offer.subject || "(no subject)"}” of ${when(offer.received_at)} is waiting to be filed.`),
     h("p", {}, `This link files it as a case of ${offer.account_name}. The other links of our email then stop working.`),
     button, error));
 }

@@ -16,6 +16,8 @@ const app = document.getElementById("app");
 let instance = null;
 let live = null;
 let chat = null; // { id, thread, ... }
+let acting = null; // the company the person acts for (one of their memberships)
+let several = false; // they are a contact of several companies
 
 function show(...nodes) { app.replaceChildren(...nodes); }
 
@@ -28,6 +30,8 @@ async function start() {
   let me = null;
   if (!api.signedIn) return signIn();
   try { me = await api.get("/api/v1/me"); } catch { return signIn(); }
+  acting = me.memberships.find((m) => m.current) || null;
+  several = me.memberships.length > 1;
   live = new Live(api, {
     ack: (f) => {
       if (!chat) openChat(f.case_id);
@@ -60,14 +64,43 @@ async function start() {
   await live.connect();
   // The person switched company in another tab (the portal): a chat of
   // the other company is not theirs to continue here.
-  api.onSessionChange(() => { sessionStorage.removeItem("rapport.widget.case"); location.reload(); });
-  const known = sessionStorage.getItem("rapport.widget.case");
+  api.onSessionChange(() => location.reload());
+  const known = knownChat();
   // The question asked before switching to the company it is for.
   const first = sessionStorage.getItem("rapport.widget.first");
   sessionStorage.removeItem("rapport.widget.first");
-  if (known) openChat(known);
+  const current = me.memberships.find((m) => m.current);
+  if (known && known.account_id && known.account_id !== current?.account_id) offerChat(me, known);
+  else if (known) openChat(known.id);
   else if (first) { askFirst(me, first); live.start(first); }
   else askFirst(me);
+}
+
+/// The chat this tab was in, and the company it is for.
+function knownChat() {
+  const raw = sessionStorage.getItem("rapport.widget.case");
+  if (!raw) return null;
+  try { return JSON.parse(raw); } catch { return { id: raw }; }
+}
+
+/// The chat of this tab is another company's than the one the person now
+/// acts for (they switched in the portal): continue it there, or start a
+/// new one for the company they act for.
+function offerChat(me, known) {
+  const company = me.memberships.find((m) => m.account_id === known.account_id);
+  if (!company) { sessionStorage.removeItem("rapport.widget.case"); askFirst(me); return; }
+  const err = h("p", { class: "error", role: "alert" });
+  show(h("div", { class: "card" },
+    h("p", {}, `Your chat is with the ${company.account_name} team, and you now act for ${me.memberships.find((m) => m.current)?.account_name}.`),
+    h("div", { class: "row" },
+      h("button", { type: "button", id: "w-continue", onclick: async () => {
+        try { await api.switchAccount(company.account_id); live.close(); location.reload(); } catch (e) { err.textContent = e.message; }
+      } }, `Continue the ${company.account_name} chat`),
+      h("button", { type: "button", class: "secondary", id: "w-new-chat", onclick: () => {
+        sessionStorage.removeItem("rapport.widget.case");
+        askFirst(me);
+      } }, "Start a new chat")),
+    err));
 }
 
 function signIn(message = "") {
@@ -147,7 +180,7 @@ function triage(c) {
 }
 
 function openChat(id) {
-  sessionStorage.setItem("rapport.widget.case", id);
+  sessionStorage.setItem("rapport.widget.case", JSON.stringify({ id, account_id: acting?.account_id }));
   const list = h("ol", { class: "thread", "aria-label": "Conversation" });
   chat = {
     id,
@@ -168,7 +201,8 @@ function openChat(id) {
       chat.thread.put(posted.entry);
     },
   });
-  show(h("div", { class: "chat" }, chat.team, list, chat.choices, chat.rating, chat.typing, chat.notice, box.form, chat.error));
+  const company = several && acting ? h("p", { class: "meta", id: "w-company-line" }, `Chat for ${acting.account_name}`) : "";
+  show(h("div", { class: "chat" }, company, chat.team, list, chat.choices, chat.rating, chat.typing, chat.notice, box.form, chat.error));
   box.focus();
   live.join(id);
 }
