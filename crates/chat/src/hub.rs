@@ -610,10 +610,12 @@ impl Hub {
                 continue;
             };
             let team: HashSet<&String> = room.team.iter().collect();
+            let in_case = Self::in_case(st, case);
+            let team_online = Self::helping(st, &team, &in_case);
             let f = frame(&ServerFrame::Presence {
                 case_id: case,
-                in_case: Self::in_case(st, case),
-                team_online: Self::online_among(st, &team),
+                in_case,
+                team_online,
             });
             for conn in Self::room_conns(st, case) {
                 Self::push(conn, Outbound::Frame(f.clone()));
@@ -636,6 +638,20 @@ impl Hub {
             }
         }
         let mut out: Vec<Person> = seen.into_values().collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        out
+    }
+
+    /// Who of the staff helps with a case: its team's members online, and
+    /// any staff member in the case now (an admin or a colleague outside
+    /// the team answering it), each once, sorted by name.
+    fn helping(st: &State, team: &HashSet<&String>, in_case: &[Person]) -> Vec<Person> {
+        let mut out = Self::online_among(st, team);
+        for p in in_case.iter().filter(|p| p.kind == PersonKind::Staff) {
+            if !out.iter().any(|o| o.key() == p.key()) {
+                out.push(p.clone());
+            }
+        }
         out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
         out
     }
@@ -772,6 +788,16 @@ mod tests {
         assert!(
             gone.last()
                 .is_some_and(|f| f.contains(r#""team_online":[]"#))
+        );
+        // Staff outside the team who enter the case help too.
+        let admin = hub.connect(staff("s9"), 16);
+        hub.join(admin.id, case, vec!["s1".into()], 10)
+            .expect("join");
+        let helped = drain(&mut c);
+        let last = helped.last().expect("presence").clone();
+        assert!(
+            last.contains(r#""team_online":[{"#) && last.contains("Agent s9"),
+            "{helped:?}"
         );
     }
 
