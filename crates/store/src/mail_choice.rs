@@ -36,34 +36,11 @@ pub struct Choice {
     pub contact_id: ContactId,
 }
 
-/// The open choice a link names: unused, unexpired.
-pub fn peek(conn: &mut DbConnection, token_hash: &str) -> Result<Option<Choice>, StoreError> {
-    let row: Option<(String, String)> = mail_account_choices::table
-        .find(token_hash)
-        .filter(mail_account_choices::used_at.is_null())
-        .filter(mail_account_choices::expires_at.gt(now_micros()))
-        .select((
-            mail_account_choices::inbound_id,
-            mail_account_choices::contact_id,
-        ))
-        .first(conn)
-        .optional()?;
-    row.map(|(inbound_id, contact)| {
-        Ok(Choice {
-            inbound_id,
-            contact_id: contact
-                .parse()
-                .map_err(|_| StoreError::Corrupt("mail_account_choices: contact id".into()))?,
-        })
-    })
-    .transpose()
-}
-
 /// Follows a link: every link of its message is spent at once (the first
 /// choice wins, the others are dead) and this one is marked chosen. None
 /// when the link is unknown, used, expired or lost the race.
 pub fn choose(conn: &mut DbConnection, token_hash: &str) -> Result<Option<Choice>, StoreError> {
-    let Some(choice) = peek(conn, token_hash)? else {
+    let Some((choice, true)) = find(conn, token_hash)? else {
         return Ok(None);
     };
     let spent = diesel::update(
@@ -135,21 +112,27 @@ pub fn choose_for(
 }
 
 /// A link's choice whether or not it is still open: what it offered, and
-/// whether some link of its message was followed.
+/// whether it is open (unused, unexpired).
 pub fn find(
     conn: &mut DbConnection,
     token_hash: &str,
 ) -> Result<Option<(Choice, bool)>, StoreError> {
-    let row: Option<(String, String, Option<chrono::NaiveDateTime>)> = mail_account_choices::table
+    let row: Option<(
+        String,
+        String,
+        Option<chrono::NaiveDateTime>,
+        chrono::NaiveDateTime,
+    )> = mail_account_choices::table
         .find(token_hash)
         .select((
             mail_account_choices::inbound_id,
             mail_account_choices::contact_id,
             mail_account_choices::used_at,
+            mail_account_choices::expires_at,
         ))
         .first(conn)
         .optional()?;
-    row.map(|(inbound_id, contact, used)| {
+    row.map(|(inbound_id, contact, used, expires)| {
         Ok((
             Choice {
                 inbound_id,
@@ -157,7 +140,7 @@ pub fn find(
                     .parse()
                     .map_err(|_| StoreError::Corrupt("mail_account_choices: contact id".into()))?,
             },
-            used.is_some(),
+            used.is_none() && expires > now_micros(),
         ))
     })
     .transpose()

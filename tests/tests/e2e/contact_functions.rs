@@ -11,6 +11,7 @@ use rapport_tests::{TestApp, TestDatabase, e2e_test};
 use serde_json::{Value, json};
 
 use super::directory::{contact_token, me_id, ok, world};
+use super::mail::ingest_as;
 
 /// The ids a page of `items` names under `key`.
 fn ids(page: &Value, key: &str) -> BTreeSet<String> {
@@ -387,32 +388,15 @@ async fn inbound_mail_threads_into_a_case_only_for_contacts_who_may_see_it(db: &
         format!(
             "From: Fiona Chief <fiona@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Re: [#{number}] the case\r\nMessage-ID: <fn-{n}@acme.example>\r\n\r\nFinance's view on this.\r\n"
         )
-        .into_bytes()
     };
-    let into_billing = app
-        .send_raw(
-            "/api/v1/inbound/email",
-            "message/rfc822",
-            mail(&billing["number"], 1),
-            Some(&w.admin),
-        )
-        .await;
-    assert_eq!(into_billing.status, 202);
+    let into_billing = ingest_as(&app, &w.admin, mail(&billing["number"], 1)).await;
     assert_eq!(
-        into_billing.json()["case_id"].as_str(),
+        into_billing["case_id"].as_str(),
         Some(w.acme_case.as_str()),
         "the subject tag of a billing case threads Fiona's mail into it"
     );
-    let not_technical = app
-        .send_raw(
-            "/api/v1/inbound/email",
-            "message/rfc822",
-            mail(&technical["number"], 2),
-            Some(&w.admin),
-        )
-        .await;
-    assert_eq!(not_technical.status, 202);
-    let landed = not_technical.json()["case_id"].as_str().unwrap().to_owned();
+    let not_technical = ingest_as(&app, &w.admin, mail(&technical["number"], 2)).await;
+    let landed = not_technical["case_id"].as_str().unwrap().to_owned();
     assert_ne!(
         landed,
         technical["id"].as_str().unwrap(),
@@ -1266,34 +1250,25 @@ async fn a_group_sees_its_subsidiaries_cases_shares_its_team_and_rolls_up_its_re
         format!(
             "From: {from}\r\nTo: support@rapport.localhost\r\nSubject: Re: [#{number}] scanner\r\nMessage-ID: <grp-{n}@acme-holding.example>\r\n\r\nThe group's view on this.\r\n"
         )
-        .into_bytes()
     };
-    let threaded = app
-        .send_raw(
-            "/api/v1/inbound/email",
-            "message/rfc822",
-            mail("hannah@acme-holding.example", &pallets["number"], 1),
-            Some(&w.admin),
-        )
-        .await;
-    assert_eq!(threaded.status, 202);
+    let threaded = ingest_as(
+        &app,
+        &w.admin,
+        mail("hannah@acme-holding.example", &pallets["number"], 1),
+    )
+    .await;
     assert_eq!(
-        threaded.json()["case_id"],
-        pallets["id"],
+        threaded["case_id"], pallets["id"],
         "threads into the subsidiary's case"
     );
-    let elsewhere = app
-        .send_raw(
-            "/api/v1/inbound/email",
-            "message/rfc822",
-            mail("henri@acme-holding.example", &pallets["number"], 2),
-            Some(&w.admin),
-        )
-        .await;
-    assert_eq!(elsewhere.status, 202);
+    let elsewhere = ingest_as(
+        &app,
+        &w.admin,
+        mail("henri@acme-holding.example", &pallets["number"], 2),
+    )
+    .await;
     assert_ne!(
-        elsewhere.json()["case_id"],
-        pallets["id"],
+        elsewhere["case_id"], pallets["id"],
         "a new case of their own instead"
     );
     let participants = ok(

@@ -295,15 +295,13 @@ async fn an_outside_accountant_of_two_companies_chooses_which_one_each_time_it_m
     let before: Vec<_> = std::fs::read_dir(&mailbox)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    let held = app
-        .send_raw(
-            "/api/v1/inbound/email",
-            "message/rfc822",
-            format!("From: Petra Ledger <{petra}>\r\nTo: support@rapport.localhost\r\nSubject: Dunning letters\r\nMessage-ID: <dun-7@ledger.example>\r\n\r\nWho signs the dunning letters?\r\n").into_bytes(),
-            Some(&w.admin),
-        )
-        .await;
-    assert_eq!(held.json()["status"], "quarantined");
+    let held = super::mail::ingest_as(
+        &app,
+        &w.admin,
+        format!("From: Petra Ledger <{petra}>\r\nTo: support@rapport.localhost\r\nSubject: Dunning letters\r\nMessage-ID: <dun-7@ledger.example>\r\n\r\nWho signs the dunning letters?\r\n"),
+    )
+    .await;
+    assert_eq!(held["status"], "quarantined");
     let (asked, _) = rapport_tests::http::wait_for_new_mail_matching(&mailbox, &before, |m| {
         m.to.iter().any(|t| t.address == petra) && m.subject.starts_with("Which company")
     })

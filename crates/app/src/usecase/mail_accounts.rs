@@ -219,13 +219,13 @@ fn choice_account(
 pub fn offer(state: &AppState, token: &str) -> Result<Offer, UseCaseError> {
     let mut conn = state.store.conn()?;
     let hash = opaque_token_hash(token);
-    let (choice, used) =
+    let (choice, open) =
         mail_choice::find(&mut conn, &hash)?.ok_or(UseCaseError::InvalidMailChoice)?;
     let (_, account_name) = choice_account(&mut conn, choice.contact_id)?;
     let row = store_mail::find_inbound(&mut conn, &choice.inbound_id)?
         .ok_or(UseCaseError::InvalidMailChoice)?;
     let filed = match row.case_id {
-        Some(id) if used => {
+        Some(id) if !open => {
             let case =
                 rapport_store::case::find(&mut conn, id)?.ok_or(UseCaseError::InvalidMailChoice)?;
             let company = rapport_store::account::find(&mut conn, case.account_id)?
@@ -235,8 +235,7 @@ pub fn offer(state: &AppState, token: &str) -> Result<Offer, UseCaseError> {
         }
         _ => None,
     };
-    let open = mail_choice::peek(&mut conn, &hash)?.is_some() && row.status == "quarantined";
-    if !open && filed.is_none() {
+    if !(open && row.status == "quarantined") && filed.is_none() {
         return Err(UseCaseError::InvalidMailChoice);
     }
     let subject = super::mail::subject_of(state, &row).unwrap_or_default();
