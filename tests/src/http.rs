@@ -32,6 +32,28 @@ pub async fn call(
     )
 }
 
+/// Signs staff in with a password; returns the access token.
+pub async fn password_sign_in(
+    client: &awc::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> String {
+    let (status, tokens) = call(
+        client,
+        "POST",
+        format!("{base}/api/v1/auth/login"),
+        None,
+        Some(serde_json::json!({"email": email, "password": password})),
+    )
+    .await;
+    assert_eq!(status, 200, "sign-in: {tokens}");
+    tokens["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}
+
 /// Asks for a sign-in link for `email` and returns it as mailed: read
 /// from the mailbox under `data_dir` (the server writes mail there until
 /// it is configured to send).

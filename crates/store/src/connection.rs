@@ -1,4 +1,4 @@
-use diesel::connection::SimpleConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
 use crate::database_url::DatabaseUrl;
@@ -59,9 +59,12 @@ pub(crate) fn establish(
     sqlite_busy_timeout_ms: u32,
 ) -> Result<DbConnection, String> {
     match url {
-        DatabaseUrl::Postgres { url } => PgConnection::establish(url)
-            .map(DbConnection::Postgres)
-            .map_err(|e| e.to_string().trim().to_owned()),
+        DatabaseUrl::Postgres { url } => {
+            let mut conn =
+                PgConnection::establish(url).map_err(|e| e.to_string().trim().to_owned())?;
+            conn.set_instrumentation(FailureWatch::default());
+            Ok(DbConnection::Postgres(conn))
+        }
         DatabaseUrl::Sqlite { path } => {
             let path = path.to_str().ok_or("the SQLite path is not valid UTF-8")?;
             let mut conn = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
@@ -69,6 +72,30 @@ pub(crate) fn establish(
             Ok(DbConnection::Sqlite(conn))
         }
     }
+}
+
+/// Remembers that a query on this connection failed, so that the pool
+/// checks it when it comes back instead of on every checkout: a round trip
+/// per request saved, and a connection the server dropped is still found
+/// (by the request that hit it, which fails, and no other).
+#[derive(Default)]
+struct FailureWatch {
+    failed: bool,
+}
+
+impl Instrumentation for FailureWatch {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::FinishQuery { error: Some(_), .. } = event {
+            self.failed = true;
+        }
+    }
+}
+
+/// Whether a query failed on the connection since it was last asked.
+fn take_failure(conn: &mut PgConnection) -> bool {
+    conn.instrumentation()
+        .downcast_mut::<FailureWatch>()
+        .is_some_and(|watch| std::mem::take(&mut watch.failed))
 }
 
 /// The r2d2 manager of the pool: builds the variant from the URL scheme.
@@ -109,7 +136,10 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         match conn {
-            DbConnection::Postgres(pg) => diesel::r2d2::R2D2Connection::is_broken(pg),
+            DbConnection::Postgres(pg) => {
+                diesel::r2d2::R2D2Connection::is_broken(pg)
+                    || (take_failure(pg) && pg.batch_execute("SELECT 1").is_err())
+            }
             DbConnection::Sqlite(sqlite) => diesel::r2d2::R2D2Connection::is_broken(sqlite),
         }
     }

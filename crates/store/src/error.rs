@@ -27,6 +27,8 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("the database's storage is full: {0}")]
     StorageFull(String),
+    #[error("the write could not be committed: {0}")]
+    CommitFailed(String),
     #[error("database error: {0}")]
     Database(diesel::result::Error),
 }
@@ -53,18 +55,32 @@ impl From<diesel::result::Error> for StoreError {
         }
         if let diesel::result::Error::DatabaseError(_, info) = &e {
             let message = info.message();
-            if [
-                "database or disk is full",
-                "No space left on device",
-                "could not extend file",
-            ]
-            .iter()
-            .any(|m| message.contains(m))
-            {
+            if reads_as_storage_full(message) {
                 return StoreError::StorageFull(message.to_owned());
             }
         }
         StoreError::Database(e)
+    }
+}
+
+fn reads_as_storage_full(message: &str) -> bool {
+    [
+        "database or disk is full",
+        "No space left on device",
+        "could not extend file",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+impl StoreError {
+    /// A shared commit that failed, as each of its writers sees it.
+    pub(crate) fn commit_failed(reason: &str) -> StoreError {
+        if reads_as_storage_full(reason) {
+            StoreError::StorageFull(reason.to_owned())
+        } else {
+            StoreError::CommitFailed(reason.to_owned())
+        }
     }
 }
 

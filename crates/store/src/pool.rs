@@ -1,8 +1,10 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connection::{self, ConnectionManager, DbConnection};
 use crate::database_url::{Backend, DatabaseUrl};
 use crate::error::StoreError;
+use crate::group_commit::GroupCommit;
 use crate::migrations;
 
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
@@ -31,6 +33,8 @@ impl Default for PoolOptions {
 pub struct Store {
     pool: r2d2::Pool<ConnectionManager>,
     url: DatabaseUrl,
+    /// SQLite only: where [`Store::write`] batches commits.
+    group: Option<Arc<GroupCommit>>,
 }
 
 /// The SQLite database holds every conversation: its directory (when
@@ -103,11 +107,21 @@ impl Store {
             .max_size(options.max_size)
             .min_idle(Some(1))
             .connection_timeout(options.acquire_timeout)
-            .test_on_check_out(true)
+            // A checkout is not validated by a round trip: a connection is
+            // checked when it comes back after a failed query (see
+            // `ConnectionManager::has_broken`).
+            .test_on_check_out(false)
             .build(manager)?;
+        let group = matches!(url, DatabaseUrl::Sqlite { .. }).then(|| {
+            Arc::new(GroupCommit::new(
+                url.clone(),
+                options.sqlite_busy_timeout_ms,
+            ))
+        });
         Ok(Store {
             pool,
             url: url.clone(),
+            group,
         })
     }
 
@@ -168,14 +182,17 @@ impl Store {
     }
 
     /// Runs `f` in one write transaction: everything it writes commits
-    /// together or not at all. On SQLite the transaction takes the write
-    /// lock up front (`BEGIN IMMEDIATE`): a deferred one that reads first
-    /// could fail to upgrade when another writer got in between.
+    /// together or not at all, and it returns only once that is durable.
+    /// On SQLite, concurrent calls share one commit (see `group_commit`);
+    /// `f` must not call `write` itself.
     pub fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<StoreError> + From<diesel::result::Error>,
     {
+        if let Some(group) = &self.group {
+            return group.write(f);
+        }
         let mut conn = self.conn()?;
         write_transaction(&mut conn, f)
     }
@@ -192,7 +209,10 @@ where
     diesel::Connection::transaction(conn, f)
 }
 
-/// [`Store::write`] on a connection the caller already holds.
+/// One write transaction on a connection the caller already holds, with
+/// its own commit. On SQLite the transaction takes the write lock up front
+/// (`BEGIN IMMEDIATE`): a deferred one that reads first could fail to
+/// upgrade when another writer got in between.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,

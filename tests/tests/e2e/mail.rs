@@ -880,15 +880,7 @@ async fn mail_acknowledged_over_lmtp_survives_a_killed_server_exactly_once(db: &
         .timeout(Duration::from_secs(30))
         .finish();
     let (email, password) = seed::staff(db, "admin");
-    let (_, t) = call(
-        &client,
-        "POST",
-        format!("{base}/api/v1/auth/login"),
-        None,
-        Some(json!({"email": email, "password": password})),
-    )
-    .await;
-    let admin = t["access_token"].as_str().unwrap().to_owned();
+    let admin = rapport_tests::http::password_sign_in(&client, &base, &email, &password).await;
     let (status, acme) = call(
         &client,
         "POST",

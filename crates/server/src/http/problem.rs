@@ -212,6 +212,8 @@ fn store_problem(e: &StoreError) -> (StatusCode, &'static str) {
         | StoreError::SqliteFileMissing(_) => UNAVAILABLE,
         StoreError::Database(_) if e.is_unavailable() => UNAVAILABLE,
         StoreError::StorageFull(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_full"),
+        // Nothing of the request was kept: retrying is safe.
+        StoreError::CommitFailed(_) => (StatusCode::SERVICE_UNAVAILABLE, "commit_failed"),
         StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         StoreError::Database(_)

@@ -1,0 +1,222 @@
+//! Group commit for SQLite: many write transactions, one fsync.
+//!
+//! With `synchronous = FULL` every SQLite commit pays an fsync of the WAL,
+//! and that fsync, not the statements, is what limits concurrent writers.
+//! Here every [`crate::Store::write`] runs on one dedicated connection,
+//! inside one open transaction (a *batch*), each caller in its own
+//! savepoint: a caller holds the connection only while its own statements
+//! run. The batch commits, with one fsync, when no other caller is queued,
+//! when it is [`MAX_MEMBERS`] long or [`MAX_AGE`] old. Every caller returns
+//! only after the commit of its batch: nothing is acknowledged before it is
+//! on disk.
+//!
+//! Durability stays exactly that of one commit per transaction: the batch
+//! commits with `synchronous = FULL`, and SQLite makes a WAL commit visible
+//! to readers only after it is synced, so no reader, and therefore no
+//! fan-out or answer built from a read, sees a write that a power loss
+//! could still take back. A caller whose savepoint fails loses only its own
+//! writes; a batch whose commit fails fails every member, none of which has
+//! answered yet.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
+use crate::connection::{self, DbConnection};
+use crate::database_url::DatabaseUrl;
+use crate::error::StoreError;
+
+/// A batch commits once it has this many members, so that under a steady
+/// queue the first member does not wait for all the others.
+const MAX_MEMBERS: usize = 64;
+/// ... or once it has been open this long: the latency a member can add to
+/// another's answer.
+const MAX_AGE: Duration = Duration::from_millis(2);
+
+/// Names a file; while it exists, batches wait before committing. Tests use
+/// it to stop commits and prove that nothing is acknowledged meanwhile.
+pub const HOLD_COMMITS_ENV: &str = "RAPPORT_TEST_HOLD_COMMITS";
+
+pub(crate) struct GroupCommit {
+    writer: Mutex<Writer>,
+    /// Woken at every commit; members wait here for their batch.
+    committed: Condvar,
+    /// Callers waiting for the writer: while there are any, the batch is
+    /// left open for them.
+    queued: AtomicUsize,
+    url: DatabaseUrl,
+    busy_timeout_ms: u32,
+    hold: Option<PathBuf>,
+}
+
+struct Writer {
+    /// Opened on first use, and again after a failure left it unusable.
+    conn: Option<DbConnection>,
+    batch: Option<Batch>,
+}
+
+struct Batch {
+    outcome: Arc<OnceLock<Result<(), String>>>,
+    members: usize,
+    opened: Instant,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit")
+            .field("queued", &self.queued.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupCommit {
+    pub(crate) fn new(url: DatabaseUrl, busy_timeout_ms: u32) -> GroupCommit {
+        GroupCommit {
+            writer: Mutex::new(Writer {
+                conn: None,
+                batch: None,
+            }),
+            committed: Condvar::new(),
+            queued: AtomicUsize::new(0),
+            url,
+            busy_timeout_ms,
+            hold: std::env::var_os(HOLD_COMMITS_ENV).map(PathBuf::from),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Writer> {
+        // A panic inside a member is handled before the lock is released
+        // (the batch is failed and the connection closed), so the state
+        // behind a poisoned lock is consistent.
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` in a savepoint of the open batch and returns once the batch
+    /// is committed (or `f` failed, which undoes only its own writes).
+    pub(crate) fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let mut writer = self.lock();
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+
+        let outcome = self.join_batch(&mut writer)?;
+        let Some(conn) = writer.conn.as_mut() else {
+            unreachable!("join_batch opened the connection");
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            diesel::Connection::transaction(conn, f)
+        }));
+        let result = match result {
+            Ok(result) => result,
+            Err(panic) => {
+                // The savepoint is still open; closing the connection rolls
+                // the whole batch back, and its members hear so.
+                writer.conn = None;
+                self.finish(&mut writer, Err("a write in the same batch failed".into()));
+                drop(writer);
+                std::panic::resume_unwind(panic);
+            }
+        };
+        self.commit_if_due(&mut writer);
+        let value = result?;
+        while outcome.get().is_none() {
+            writer = self
+                .committed
+                .wait(writer)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        drop(writer);
+        match outcome.get() {
+            Some(Ok(())) => Ok(value),
+            Some(Err(reason)) => Err(StoreError::commit_failed(reason).into()),
+            None => unreachable!("waited for the outcome"),
+        }
+    }
+
+    /// Opens the connection and the batch when needed and counts the
+    /// caller in.
+    fn join_batch(
+        &self,
+        writer: &mut Writer,
+    ) -> Result<Arc<OnceLock<Result<(), String>>>, StoreError> {
+        if writer.conn.is_none() {
+            let conn =
+                connection::establish(&self.url, self.busy_timeout_ms).map_err(|reason| {
+                    StoreError::Connect {
+                        url: self.url.redacted(),
+                        reason,
+                    }
+                })?;
+            writer.conn = Some(conn);
+        }
+        if writer.batch.is_none() {
+            let Some(DbConnection::Sqlite(inner)) = writer.conn.as_mut() else {
+                unreachable!("group commit runs on SQLite only");
+            };
+            // IMMEDIATE takes the write lock up front: a deferred transaction
+            // that reads first could fail to upgrade when a writer outside
+            // this store (the CLI, a backup) got in between.
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            writer.batch = Some(Batch {
+                outcome: Arc::new(OnceLock::new()),
+                members: 0,
+                opened: Instant::now(),
+            });
+        }
+        let Some(batch) = writer.batch.as_mut() else {
+            unreachable!("the batch was just opened");
+        };
+        batch.members += 1;
+        Ok(batch.outcome.clone())
+    }
+
+    /// Commits the open batch when nobody else is queued to join it, or it
+    /// is full or old enough.
+    fn commit_if_due(&self, writer: &mut Writer) {
+        let Some(batch) = writer.batch.as_ref() else {
+            return;
+        };
+        let due = self.queued.load(Ordering::SeqCst) == 0
+            || batch.members >= MAX_MEMBERS
+            || batch.opened.elapsed() >= MAX_AGE;
+        if !due {
+            return;
+        }
+        self.hold_while_asked();
+        let Some(DbConnection::Sqlite(inner)) = writer.conn.as_mut() else {
+            unreachable!("a batch is open on a connection");
+        };
+        let outcome = match AnsiTransactionManager::commit_transaction(inner) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::error!(error = %e, "a group commit failed; its writes are rolled back");
+                if AnsiTransactionManager::rollback_transaction(inner).is_err() {
+                    writer.conn = None;
+                }
+                Err(e.to_string())
+            }
+        };
+        self.finish(writer, outcome);
+    }
+
+    fn finish(&self, writer: &mut Writer, outcome: Result<(), String>) {
+        if let Some(batch) = writer.batch.take() {
+            let _ = batch.outcome.set(outcome);
+        }
+        self.committed.notify_all();
+    }
+
+    fn hold_while_asked(&self) {
+        if let Some(path) = &self.hold {
+            while path.exists() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}
