@@ -6,6 +6,8 @@
 //!    audit event) vs bare argon2id verifications in this process.
 //! 2. `GET /api/v1/accounts` with a bearer token (JWT check, agent-scoped
 //!    query of 50 accounts) vs `GET /healthz` (no auth, no database).
+//! 3. `GET /api/v1/me` with a bearer token (JWT check, the staff row) vs
+//!    `GET /healthz`.
 //!
 //! RAPPORT_BENCH_SECONDS (default 5) sets each throughput window.
 
@@ -183,9 +185,14 @@ fn main() {
 
         let health = throughput(&base, "/healthz", None, window).await;
         let accounts = throughput(&base, "/api/v1/accounts", Some(&agent), window).await;
+        let me = throughput(&base, "/api/v1/me", Some(&agent), window).await;
         println!(
             "reads: GET /api/v1/accounts as an agent (50 of 100 accounts visible) {accounts:.0} req/s vs GET /healthz {health:.0} req/s: ratio {:.2}",
             accounts / health
+        );
+        println!(
+            "reads: GET /api/v1/me as an agent {me:.0} req/s vs GET /healthz {health:.0} req/s: ratio {:.2}",
+            me / health
         );
     });
     server.signal("TERM");

@@ -20,6 +20,13 @@ use rapport_server::config::{self, Settings};
 use rapport_server::usecase::case::{self as cases, OpenCase};
 use rapport_tests::{Backend, TestDatabase, seed};
 
+/// Writers at once in the concurrent legs.
+const WRITERS: usize = 8;
+
+fn per(statements: u64, n: usize) -> f64 {
+    statements as f64 / n as f64
+}
+
 fn entries_wanted() -> usize {
     std::env::var("RAPPORT_BENCH_ENTRIES")
         .ok()
@@ -62,6 +69,25 @@ fn sentence(i: usize) -> String {
         + &format!(" ref{i}")
 }
 
+/// Case `i` of the bench: half billing, half technical (a finance reader
+/// sees half).
+fn opening(account: rapport_domain::AccountId, i: usize, tail: &str) -> OpenCase {
+    OpenCase {
+        account_id: Some(account),
+        subject: format!("Case {i}{tail}"),
+        body: sentence(i),
+        category: Some(
+            if i.is_multiple_of(2) {
+                "billing"
+            } else {
+                "technical"
+            }
+            .into(),
+        ),
+        ..Default::default()
+    }
+}
+
 fn run(backend: Backend) {
     let Some(db) = TestDatabase::create(backend) else {
         println!("cases ({backend:?}): skipped, no PostgreSQL configured (RAPPORT_TEST_POSTGRES)");
@@ -91,26 +117,17 @@ fn run(backend: Backend) {
     .unwrap();
 
     let n = 500;
+    let statements = rapport_tests::statements::sent();
     let started = Instant::now();
     let mut case_ids = Vec::new();
     for i in 0..n {
-        let (case, _) = cases::open(
-            &state,
-            &who,
-            OpenCase {
-                account_id: Some(account.id),
-                subject: format!("Case {i}"),
-                body: sentence(i),
-                // Half billing, half technical: a finance reader sees half.
-                category: Some(if i % 2 == 0 { "billing" } else { "technical" }.into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let (case, _) = cases::open(&state, &who, opening(account.id, i, "")).unwrap();
         case_ids.push(case.id);
     }
     let create = n as f64 / started.elapsed().as_secs_f64();
+    let open_statements = per(rapport_tests::statements::sent() - statements, n);
 
+    let statements = rapport_tests::statements::sent();
     let started = Instant::now();
     for i in 0..n {
         cases::post(
@@ -125,35 +142,106 @@ fn run(backend: Backend) {
         .unwrap();
     }
     let append = n as f64 / started.elapsed().as_secs_f64();
+    let append_statements = per(rapport_tests::statements::sent() - statements, n);
 
-    let started = Instant::now();
-    for i in 0..n {
-        let mut conn = store.conn().unwrap();
+    diesel::sql_query(
+        "CREATE TABLE bench_bare_entries (id TEXT PRIMARY KEY, case_id TEXT NOT NULL, body TEXT NOT NULL)",
+    )
+    .execute(&mut *store.conn().unwrap())
+    .unwrap();
+    // One row, its own commit: the storage's price of a durable insert.
+    let bare_insert = |i: usize| {
         diesel::sql_query(format!(
             "INSERT INTO bench_bare_entries (id, case_id, body) VALUES ('{}', '{}', '{}')",
             uuid::Uuid::now_v7(),
             case_ids[i % case_ids.len()],
             sentence(i)
         ))
-        .execute(&mut *conn)
-        .or_else(|_| {
-            diesel::sql_query("CREATE TABLE bench_bare_entries (id TEXT PRIMARY KEY, case_id TEXT NOT NULL, body TEXT NOT NULL)")
-                .execute(&mut *conn)
-        })
+        .execute(&mut *store.conn().unwrap())
         .unwrap();
+    };
+    let started = Instant::now();
+    for i in 0..n {
+        bare_insert(i);
     }
     let bare = n as f64 / started.elapsed().as_secs_f64();
     println!(
-        "cases ({backend:?}): open {create:.0} cases/s, append {append:.0} entries/s, bare entry insert {bare:.0}/s: \
+        "cases ({backend:?}): open {create:.0} cases/s ({open_statements:.1} statements each), \
+         append {append:.0} entries/s ({append_statements:.1} statements each), bare entry insert {bare:.0}/s: \
          open ratio {:.2}, append ratio {:.2}",
         create / bare,
         append / bare
     );
 
+    if std::env::var_os("RAPPORT_BENCH_SHOW_STATEMENTS").is_some() {
+        let open = rapport_tests::statements::listed_during(|| {
+            cases::open(&state, &who, opening(account.id, 0, " listed")).unwrap();
+        });
+        let append = rapport_tests::statements::listed_during(|| {
+            cases::post(
+                &state,
+                &who,
+                case_ids[0],
+                EntryKind::Note,
+                &sentence(2),
+                None,
+                Vec::new(),
+            )
+            .unwrap();
+        });
+        for (what, list) in [("open", open), ("append", append)] {
+            println!("  statements of one {what} ({}):", list.len());
+            for sql in list {
+                println!("    {}", sql.chars().take(160).collect::<String>());
+            }
+        }
+    }
+
+    // The same, from WRITERS threads at once: the server's real pattern
+    // (many requests in flight). The baseline is the better of one bare
+    // writer and WRITERS bare writers, each insert its own commit.
+    let at_once = |work: &(dyn Fn(usize) + Sync)| {
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            for w in 0..WRITERS {
+                scope.spawn(move || {
+                    for i in (w..n).step_by(WRITERS) {
+                        work(i);
+                    }
+                });
+            }
+        });
+        n as f64 / started.elapsed().as_secs_f64()
+    };
+    let open_together = at_once(&|i| {
+        cases::open(&state, &who, opening(account.id, i, " at once")).unwrap();
+    });
+    let append_together = at_once(&|i| {
+        cases::post(
+            &state,
+            &who,
+            case_ids[i % case_ids.len()],
+            EntryKind::Note,
+            &sentence(2 * n + i),
+            None,
+            Vec::new(),
+        )
+        .unwrap();
+    });
+    let bare_together = at_once(&bare_insert);
+    let best_bare = bare.max(bare_together);
+    println!(
+        "  {WRITERS} writers at once: open {open_together:.0}/s, append {append_together:.0}/s, \
+         bare insert {bare_together:.0}/s; against the better bare insert ({best_bare:.0}/s): \
+         open ratio {:.2}, append ratio {:.2}",
+        open_together / best_bare,
+        append_together / best_bare
+    );
+
     // Fill to the wanted size in large transactions, through the same use case path.
     let target = entries_wanted();
     let started = Instant::now();
-    let have = 2 * n;
+    let have = 3 * n;
     for i in have..target {
         cases::post(
             &state,
@@ -272,6 +360,7 @@ fn run(backend: Backend) {
 }
 
 fn main() {
+    rapport_tests::statements::count_from_now();
     println!(
         "Rapport cases benchmark ({} cores)",
         std::thread::available_parallelism().map_or(1, |n| n.get())

@@ -230,6 +230,7 @@ async fn load(
     messages: usize,
     url_for: &mut dyn FnMut(usize) -> String,
     needs_hello: bool,
+    server_log: &dyn Fn() -> String,
 ) -> Outcome {
     let client = awc::Client::builder()
         .connector(awc::Connector::new().limit(0))
@@ -242,8 +243,11 @@ async fn load(
     let started = Instant::now();
     for i in 0..connections {
         let mut ws = open(&client, &url_for(i)).await;
-        if needs_hello {
-            next_of(&mut ws, "hello").await.expect("hello");
+        if needs_hello && next_of(&mut ws, "hello").await.is_none() {
+            panic!(
+                "connection {i} got no hello; the server's log:\n{}",
+                server_log()
+            );
         }
         let room = rooms[i % rooms.len()].clone();
         ws.send(Message::Text(
@@ -253,7 +257,12 @@ async fn load(
         .unwrap();
         if needs_hello {
             loop {
-                let b = next_of(&mut ws, "backlog").await.expect("backlog");
+                let Some(b) = next_of(&mut ws, "backlog").await else {
+                    panic!(
+                        "connection {i} got no backlog; the server's log:\n{}",
+                        server_log()
+                    );
+                };
                 if b["complete"] == true {
                     break;
                 }
@@ -430,6 +439,9 @@ async fn rapport_run(
             // Every ticket is taken before the first connection opens.
             ("RAPPORT_CHAT__TICKET_TTL_SECS", "600"),
             ("RAPPORT_DATABASE__POOL_MAX_SIZE", "16"),
+            // A hundred connections per person here (50 people), against
+            // the production default of 20.
+            ("RAPPORT_CHAT__MAX_CONNECTIONS_PER_PERSON", "1000"),
         ],
     );
     let addr = server.wait_ready(Duration::from_secs(120));
@@ -497,6 +509,7 @@ async fn rapport_run(
         messages,
         &mut |i| format!("{ws_base}{}", tickets[i]),
         true,
+        &|| server.stderr_text(),
     )
     .await;
     server.signal("KILL");
@@ -519,6 +532,7 @@ async fn bare_run(connections: usize, room_count: usize, messages: usize) -> Out
         messages,
         &mut |_| url.clone(),
         false,
+        &String::new,
     )
     .await;
     let _ = child.kill();

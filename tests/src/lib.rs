@@ -27,6 +27,7 @@ pub mod seed;
 mod server;
 pub mod small_disk;
 pub mod smtp_sink;
+pub mod statements;
 
 pub use chat_client::ChatClient;
 pub use database::{Backend, TestDatabase};

@@ -319,13 +319,24 @@ pub fn add_participant(
     Ok(())
 }
 
-/// Open cases per assignee among `staff`, for spreading new cases.
-pub fn open_cases_of(conn: &mut DbConnection, staff: StaffId) -> Result<i64, StoreError> {
-    Ok(cases::table
-        .filter(cases::assignee_id.eq(staff.to_string()))
+/// How many open cases each of `staff` has assigned, in one query (those
+/// with none are left out).
+pub fn open_cases_by(
+    conn: &mut DbConnection,
+    staff: &[StaffId],
+) -> Result<Vec<(StaffId, i64)>, StoreError> {
+    if staff.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(Option<String>, i64)> = cases::table
+        .filter(cases::assignee_id.eq_any(staff.iter().map(ToString::to_string)))
         .filter(cases::status.ne_all(vec!["resolved", "closed"]))
-        .count()
-        .get_result(conn)?)
+        .group_by(cases::assignee_id)
+        .select((cases::assignee_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    rows.into_iter()
+        .filter_map(|(id, n)| id.map(|id| Ok((id.parse()?, n))))
+        .collect()
 }
 
 /// Who the account's latest cases of `category` were assigned to, newest

@@ -62,7 +62,10 @@ pub(crate) fn establish(
         DatabaseUrl::Postgres { url } => {
             let mut conn =
                 PgConnection::establish(url).map_err(|e| e.to_string().trim().to_owned())?;
-            conn.set_instrumentation(FailureWatch::default());
+            conn.set_instrumentation(FailureWatch {
+                failed: false,
+                inner: diesel::connection::get_default_instrumentation(),
+            });
             Ok(DbConnection::Postgres(conn))
         }
         DatabaseUrl::Sqlite { path } => {
@@ -78,15 +81,20 @@ pub(crate) fn establish(
 /// checks it when it comes back instead of on every checkout: a round trip
 /// per request saved, and a connection the server dropped is still found
 /// (by the request that hit it, which fails, and no other).
-#[derive(Default)]
+/// Events still reach the instrumentation installed process-wide, if any
+/// (the benchmarks count statements with it).
 struct FailureWatch {
     failed: bool,
+    inner: Option<Box<dyn Instrumentation>>,
 }
 
 impl Instrumentation for FailureWatch {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::FinishQuery { error: Some(_), .. } = event {
+        if let InstrumentationEvent::FinishQuery { error: Some(_), .. } = &event {
             self.failed = true;
+        }
+        if let Some(inner) = &mut self.inner {
+            inner.on_connection_event(event);
         }
     }
 }

@@ -83,6 +83,17 @@ pub fn find(conn: &mut DbConnection, id: StaffId) -> Result<Option<Staff>, Store
         .optional()?)
 }
 
+/// The staff members with these ids, in one query (missing ids are left out).
+pub fn find_many(conn: &mut DbConnection, ids: &[StaffId]) -> Result<Vec<Staff>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(staff_users::table
+        .filter(staff_users::id.eq_any(ids.iter().map(ToString::to_string)))
+        .select(Staff::as_select())
+        .load(conn)?)
+}
+
 pub fn find_by_email(
     conn: &mut DbConnection,
     email: &EmailAddress,

@@ -442,15 +442,15 @@ fn route(
                 .into(),
         });
     };
-    let mut members = Vec::new();
-    for member in &team.members {
-        if let Some(s) = rapport_store::staff::find(conn, member.staff_id)?
-            && s.active
-            && matches!(s.role, StaffRole::Agent | StaffRole::Admin)
-        {
-            members.push(s);
-        }
-    }
+    let member_ids: Vec<StaffId> = team.members.iter().map(|m| m.staff_id).collect();
+    let found = rapport_store::staff::find_many(conn, &member_ids)?;
+    // In the team's own order: a tie on load goes to the first listed.
+    let members: Vec<_> = member_ids
+        .iter()
+        .filter_map(|id| found.iter().find(|s| s.id == *id))
+        .filter(|s| s.active && matches!(s.role, StaffRole::Agent | StaffRole::Admin))
+        .cloned()
+        .collect();
     let ids: Vec<StaffId> = members.iter().map(|s| s.id).collect();
     let mut why: Vec<String> = Vec::new();
     let skill = match category {
@@ -527,9 +527,13 @@ fn route(
         why.push("last wrote to this account".into());
         return Ok(decided(Some(familiar), "familiar agent", why));
     }
+    let loads = case::open_cases_by(conn, &pool)?;
     let mut best: Option<(i64, StaffId)> = None;
     for id in &pool {
-        let load = case::open_cases_of(conn, *id)?;
+        let load = loads
+            .iter()
+            .find(|(who, _)| who == id)
+            .map_or(0, |(_, n)| *n);
         if best.is_none_or(|(b, _)| load < b) {
             best = Some((load, *id));
         }

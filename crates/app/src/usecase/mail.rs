@@ -1,10 +1,11 @@
 //! Email: the one inbound pipeline behind the three doors (LMTP, HTTP,
 //! import) and the outbox every outgoing message goes through.
 //!
-//! Inbound: the raw bytes are spooled and a `pending` row committed before
-//! a door says yes; processing then threads the message into a case and
-//! marks the row in one transaction, so a crash at any point and any
-//! redelivery leave exactly one thread entry. Outbound: a message is built
+//! Inbound: the raw bytes are spooled (fsynced) and their row committed
+//! before a door says yes; the message is threaded into a case in the same
+//! transaction, or, when threading fails, the row stays `pending` for the
+//! worker. A crash at any point and any redelivery leave exactly one
+//! thread entry. Outbound: a message is built
 //! and queued in the transaction of the change that causes it.
 
 use chrono::{Duration, Utc};
@@ -27,8 +28,6 @@ use crate::mail::spool;
 use crate::mail::transport::Transport;
 use crate::state::AppState;
 
-/// Spools and records a message; `(row, new)`. Answering the sender after
-/// this returns is safe: the message is on disk and in the database.
 /// Whether the cases a message opens may be acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Acknowledge {
@@ -39,16 +38,8 @@ pub enum Acknowledge {
     Never,
 }
 
-/// Spools the raw bytes and commits a `pending` row, saying whether a
-/// case the message opens may be acknowledged; true when the bytes are new.
-pub fn receive(
-    state: &AppState,
-    door: &str,
-    envelope_from: Option<&str>,
-    envelope_to: &[String],
-    raw: &[u8],
-    acknowledge: Acknowledge,
-) -> Result<(Inbound, bool), UseCaseError> {
+/// Checks the size and spools the bytes; their SHA-256.
+fn spool_checked(state: &AppState, raw: &[u8]) -> Result<String, UseCaseError> {
     let max = state.config.settings.mail.max_message_bytes;
     if raw.len() > max {
         return Err(invalid(
@@ -65,22 +56,7 @@ pub fn receive(
     let sha = spool::sha256(raw);
     spool::keep(&state.config.settings.data_dir, &sha, raw)
         .map_err(|e| UseCaseError::file("cannot spool the message", &e))?;
-    let message_id = rapport_mail::parse(raw).ok().and_then(|m| m.message_id);
-    state.store.write(|conn| {
-        Ok(store_mail::receive(
-            conn,
-            &NewInbound {
-                sha256: &sha,
-                message_id: message_id.as_deref(),
-                acknowledge: acknowledge == Acknowledge::AsConfigured,
-                door,
-                // `<>` as some doors spell it is the null sender too.
-                envelope_from: envelope_from.map(|f| if f.trim() == "<>" { "" } else { f }),
-                envelope_to,
-                size: i64::try_from(raw.len()).unwrap_or(i64::MAX),
-            },
-        )?)
-    })
+    Ok(sha)
 }
 
 /// Receives, then processes at once. A processing failure leaves the
@@ -103,6 +79,10 @@ pub fn ingest(
 }
 
 /// [`ingest`], saying whether new cases may be acknowledged.
+///
+/// The row and the threading commit together, one commit instead of two:
+/// threading runs in a savepoint, and when it fails the row still commits
+/// as `pending` for the worker, so the door's yes stands either way.
 pub fn ingest_with(
     state: &AppState,
     door: &str,
@@ -111,17 +91,48 @@ pub fn ingest_with(
     raw: &[u8],
     acknowledge: Acknowledge,
 ) -> Result<(Inbound, bool), UseCaseError> {
-    let (row, new) = receive(state, door, envelope_from, envelope_to, raw, acknowledge)?;
-    if row.status != "pending" {
-        return Ok((row, new));
-    }
-    match process(state, &row.id) {
-        Ok(done) => Ok((done, new)),
-        Err(e) => {
-            tracing::warn!(error = %e, inbound = %row.id, "received mail not processed yet; the worker retries");
-            Ok((row, new))
+    let sha = spool_checked(state, raw)?;
+    let parsed = rapport_mail::parse(raw);
+    let message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
+    let new_row = NewInbound {
+        sha256: &sha,
+        message_id: message_id.as_deref(),
+        acknowledge: acknowledge == Acknowledge::AsConfigured,
+        door,
+        // `<>` as some doors spell it is the null sender too.
+        envelope_from: envelope_from.map(|f| if f.trim() == "<>" { "" } else { f }),
+        envelope_to,
+        size: i64::try_from(raw.len()).unwrap_or(i64::MAX),
+    };
+    let decision = decide(state, parsed, new_row.envelope_from);
+    let uploads = staged(state, &decision)?;
+    let result = super::commit(state, |conn, changes| {
+        let (row, new) = store_mail::receive(conn, &new_row)?;
+        if row.status != "pending" {
+            return Ok((row, new, false));
         }
+        let mut threaded = Vec::new();
+        let applied = rapport_store::savepoint(conn, |conn| {
+            apply(conn, state, &mut threaded, &row, &decision, &uploads)
+        });
+        match applied {
+            Ok(posted) => {
+                changes.append(&mut threaded);
+                let done = store_mail::find_inbound(conn, &row.id)?.unwrap_or(row);
+                Ok((done, new, posted.is_some()))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, inbound = %row.id, "received mail not processed yet; the worker retries");
+                Ok((row, new, false))
+            }
+        }
+    });
+    match &result {
+        Ok((_, _, true)) => state.mail.wake(),
+        _ => uploads.iter().for_each(Upload::discard),
     }
+    let (row, new, _) = result?;
+    Ok((row, new))
 }
 
 /// Processes every pending message (after a crash, or a failure).
@@ -157,12 +168,35 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
     }
     let raw = spool::read(&state.config.settings.data_dir, &row.sha256)
         .map_err(|e| UseCaseError::Internal(format!("spooled message unreadable: {e}")))?;
-    let decision = match rapport_mail::parse(&raw) {
+    let decision = decide(
+        state,
+        rapport_mail::parse(&raw),
+        row.envelope_from.as_deref(),
+    );
+    let uploads = staged(state, &decision)?;
+    let result = super::commit(state, |conn, changes| {
+        apply(conn, state, changes, &row, &decision, &uploads)
+    });
+    match &result {
+        Ok(Some(_)) => state.mail.wake(),
+        _ => uploads.iter().for_each(Upload::discard),
+    }
+    result?;
+    store_mail::find_inbound(&mut *state.store.conn()?, id)?
+        .ok_or(UseCaseError::NotFound("inbound message"))
+}
+
+/// What to do with a message, from its bytes alone.
+fn decide(
+    state: &AppState,
+    parsed: Result<InboundMail, rapport_mail::ParseError>,
+    envelope_from: Option<&str>,
+) -> Decision {
+    match parsed {
         Err(e) => Decision::Quarantine(format!("unreadable: {e}")),
         Ok(mail) => {
             let noise = rapport_mail::noise(&mail, &state.mail.domain).or_else(|| {
-                (row.envelope_from.as_deref().map(str::trim) == Some(""))
-                    .then_some(Noise::EmptyEnvelopeSender)
+                (envelope_from.map(str::trim) == Some("")).then_some(Noise::EmptyEnvelopeSender)
             });
             if let Some(b) = mail.bounce.clone() {
                 Decision::Bounce(b)
@@ -175,72 +209,80 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
                 }
             }
         }
-    };
-    let uploads = match &decision {
-        Decision::Thread { mail, .. } => stage_attachments(state, mail)?,
-        _ => Vec::new(),
-    };
-    let result = super::commit(state, |conn, changes| {
-        // Another node or a concurrent retry may have finished it.
-        store_mail::lock_inbound(conn, id)?;
-        let Some(current) = store_mail::find_inbound(conn, id)? else {
-            return Err(UseCaseError::NotFound("inbound message"));
-        };
-        if current.status != "pending" {
-            return Ok(None);
-        }
-        match &decision {
-            Decision::Quarantine(why) => {
-                store_mail::finish(conn, id, "quarantined", why, None, None)?;
-                Ok(None)
-            }
-            Decision::Ignore(why) => {
-                store_mail::finish(conn, id, "ignored", why, None, None)?;
-                Ok(None)
-            }
-            Decision::Bounce(b) => {
-                let outcome = bounced(conn, b)?;
-                store_mail::finish(conn, id, "bounce", &outcome, None, None)?;
-                Ok(None)
-            }
-            Decision::Thread { mail, noise } => {
-                if let Some(mid) = &mail.message_id
-                    && let Some(first) = store_mail::processed_with_message_id(conn, mid, id)?
-                {
-                    store_mail::finish(
-                        conn,
-                        id,
-                        "ignored",
-                        &format!("duplicate of {} (same Message-ID)", first.id),
-                        first.case_id,
-                        first.entry_id,
-                    )?;
-                    return Ok(None);
-                }
-                let posted = thread(conn, state, id, &row, mail, noise.as_ref(), &uploads)?;
-                if let Some(p) = &posted {
-                    changes.push(Change::EntryAdded(p.entry.clone()));
-                    if p.status_changed {
-                        changes.push(Change::CaseChanged {
-                            case: p.case.clone(),
-                            fields: vec!["status".into()],
-                        });
-                    }
-                    if matches!(p.entry.author, Author::Contact(_)) {
-                        changes.push(Change::StaffNotice(case::client_wrote_notice(p)));
-                    }
-                }
-                Ok(posted)
-            }
-        }
-    });
-    match &result {
-        Ok(Some(_)) => state.mail.wake(),
-        _ => uploads.iter().for_each(Upload::discard),
     }
-    result?;
-    store_mail::find_inbound(&mut *state.store.conn()?, id)?
-        .ok_or(UseCaseError::NotFound("inbound message"))
+}
+
+/// The files a threaded message brings, staged before the transaction.
+fn staged(state: &AppState, decision: &Decision) -> Result<Vec<Upload>, UseCaseError> {
+    match decision {
+        Decision::Thread { mail, .. } => stage_attachments(state, mail),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// Carries out `decision` for the pending row, inside the caller's
+/// transaction; the case entry when the message was threaded.
+fn apply(
+    conn: &mut DbConnection,
+    state: &AppState,
+    changes: &mut Vec<Change>,
+    row: &Inbound,
+    decision: &Decision,
+    uploads: &[Upload],
+) -> Result<Option<case::Posted>, UseCaseError> {
+    let id = row.id.as_str();
+    // Another node or a concurrent retry may have finished it.
+    store_mail::lock_inbound(conn, id)?;
+    let Some(current) = store_mail::find_inbound(conn, id)? else {
+        return Err(UseCaseError::NotFound("inbound message"));
+    };
+    if current.status != "pending" {
+        return Ok(None);
+    }
+    match decision {
+        Decision::Quarantine(why) => {
+            store_mail::finish(conn, id, "quarantined", why, None, None)?;
+            Ok(None)
+        }
+        Decision::Ignore(why) => {
+            store_mail::finish(conn, id, "ignored", why, None, None)?;
+            Ok(None)
+        }
+        Decision::Bounce(b) => {
+            let outcome = bounced(conn, b)?;
+            store_mail::finish(conn, id, "bounce", &outcome, None, None)?;
+            Ok(None)
+        }
+        Decision::Thread { mail, noise } => {
+            if let Some(mid) = &mail.message_id
+                && let Some(first) = store_mail::processed_with_message_id(conn, mid, id)?
+            {
+                store_mail::finish(
+                    conn,
+                    id,
+                    "ignored",
+                    &format!("duplicate of {} (same Message-ID)", first.id),
+                    first.case_id,
+                    first.entry_id,
+                )?;
+                return Ok(None);
+            }
+            let posted = thread(conn, state, id, row, mail, noise.as_ref(), uploads)?;
+            if let Some(p) = &posted {
+                changes.push(Change::EntryAdded(p.entry.clone()));
+                if p.status_changed {
+                    changes.push(Change::CaseChanged {
+                        case: p.case.clone(),
+                        fields: vec!["status".into()],
+                    });
+                }
+                if matches!(p.entry.author, Author::Contact(_)) {
+                    changes.push(Change::StaffNotice(case::client_wrote_notice(p)));
+                }
+            }
+            Ok(posted)
+        }
+    }
 }
 
 /// The subject of a received message, read from the spool.
