@@ -189,6 +189,37 @@ fn run(backend: Backend) {
             )
             .unwrap();
         });
+        let appends = 200;
+        let started = Instant::now();
+        let timed = rapport_tests::statements::timed_during(|| {
+            for i in 0..appends {
+                cases::post(
+                    &state,
+                    &who,
+                    case_ids[i % case_ids.len()],
+                    EntryKind::Note,
+                    &sentence(i),
+                    None,
+                    Vec::new(),
+                )
+                .unwrap();
+            }
+        });
+        let total = started.elapsed();
+        let in_sql: Duration = timed.iter().map(|t| t.2).sum();
+        println!(
+            "  time of one append ({:.0} us): in statements {:.0} us, outside them {:.0} us; the costliest:",
+            total.as_secs_f64() * 1e6 / appends as f64,
+            in_sql.as_secs_f64() * 1e6 / appends as f64,
+            (total.saturating_sub(in_sql)).as_secs_f64() * 1e6 / appends as f64
+        );
+        for (sql, n, t) in timed.iter().take(8) {
+            println!(
+                "    {:>6.0} us x{:.1}  {sql}",
+                t.as_secs_f64() * 1e6 / appends as f64,
+                *n as f64 / appends as f64
+            );
+        }
         for (what, list) in [("open", open), ("append", append)] {
             println!("  statements of one {what} ({}):", list.len());
             for sql in list {

@@ -110,7 +110,7 @@ fn lock_head(
     };
     // Two writers may create the same stream at once: the loser's insert
     // waits for the winner and then does nothing.
-    match conn {
+    let created = match conn {
         DbConnection::Postgres(pg) => diesel::insert_into(audit_streams::table)
             .values(&fresh)
             .on_conflict_do_nothing()
@@ -120,6 +120,16 @@ fn lock_head(
             .on_conflict_do_nothing()
             .execute(sqlite)?,
     };
+    if created == 1 {
+        // Ours, and held by this transaction until it ends: the head is
+        // the one just written.
+        return HeadRow {
+            head_seq: fresh.head_seq,
+            head_hash: fresh.head_hash,
+            head_at: None,
+        }
+        .try_into();
+    }
     select_head_for_update(conn, stream.as_str())?
         .ok_or(StoreError::NotFound("audit stream"))?
         .try_into()

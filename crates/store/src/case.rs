@@ -70,13 +70,10 @@ fn corrupt(id: &str, what: &str) -> StoreError {
 /// transaction ends, so numbers are unique and never skipped by a
 /// rollback of another case.
 pub fn next_number(conn: &mut DbConnection) -> Result<i64, StoreError> {
-    diesel::update(counters::table.find("case_number"))
+    Ok(diesel::update(counters::table.find("case_number"))
         .set(counters::value.eq(counters::value + 1))
-        .execute(conn)?;
-    Ok(counters::table
-        .find("case_number")
-        .select(counters::value)
-        .first(conn)?)
+        .returning(counters::value)
+        .get_result(conn)?)
 }
 
 pub fn insert(conn: &mut DbConnection, case: &Case) -> Result<(), StoreError> {
@@ -92,6 +89,29 @@ pub fn save(conn: &mut DbConnection, case: &Case) -> Result<(), StoreError> {
     row.updated_at = now_micros().and_utc();
     diesel::update(cases::table.find(case.id.to_string()))
         .set(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Writes `after` back, knowing it was `before`: when only its activity
+/// and first-response times moved (a message on an open case, the common
+/// write), only those are set, so none of the case's indexes is rewritten.
+pub fn save_from(conn: &mut DbConnection, before: &Case, after: &Case) -> Result<(), StoreError> {
+    let only_times = Case {
+        last_activity_at: before.last_activity_at,
+        first_response_at: before.first_response_at,
+        updated_at: before.updated_at,
+        ..after.clone()
+    } == *before;
+    if !only_times {
+        return save(conn, after);
+    }
+    diesel::update(cases::table.find(after.id.to_string()))
+        .set((
+            cases::last_activity_at.eq(after.last_activity_at.naive_utc()),
+            cases::first_response_at.eq(after.first_response_at.map(|t| t.naive_utc())),
+            cases::updated_at.eq(now_micros()),
+        ))
         .execute(conn)?;
     Ok(())
 }

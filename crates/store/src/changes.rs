@@ -8,6 +8,7 @@ use rapport_domain::{CaseId, EntryId};
 use crate::column::{OptText, UtcStamp};
 use crate::connection::DbConnection;
 use crate::error::StoreError;
+use crate::raw::RawQuery;
 use crate::schema::committed_changes;
 use crate::time::now_micros;
 
@@ -53,30 +54,54 @@ struct InsertRow<'a> {
     created_at: DateTime<Utc>,
 }
 
-/// Records changes in the caller's transaction; returns their ids in the
-/// order given.
+/// Records changes in the caller's transaction, numbered in the order
+/// given, with one statement.
 pub fn record(
     conn: &mut DbConnection,
     origin: &str,
     changes: &[NewChange<'_>],
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<(), StoreError> {
     let at = now_micros().and_utc();
-    changes
+    let rows: Vec<InsertRow<'_>> = changes
         .iter()
-        .map(|c| {
-            Ok(diesel::insert_into(committed_changes::table)
-                .values(InsertRow {
-                    origin,
-                    kind: c.kind,
-                    case_id: c.case_id,
-                    entry_id: c.entry_id,
-                    data: c.data,
-                    created_at: at,
-                })
-                .returning(committed_changes::id)
-                .get_result(conn)?)
+        .map(|c| InsertRow {
+            origin,
+            kind: c.kind,
+            case_id: c.case_id,
+            entry_id: c.entry_id,
+            data: c.data,
+            created_at: at,
         })
-        .collect()
+        .collect();
+    let mut rows = rows;
+    if rows.len() > 1 {
+        // Several changes of one commit, one statement; diesel's batch
+        // insert is not available across both backends.
+        let mut q = RawQuery::new(conn);
+        let mut values = Vec::new();
+        for r in &rows {
+            values.push(format!(
+                "({}, {}, {}, {}, {}, {})",
+                q.bind(r.origin),
+                q.bind(r.kind),
+                q.bind_opt(r.case_id.map(|c| c.to_string())),
+                q.bind_opt(r.entry_id.map(|e| e.to_string())),
+                q.bind(r.data),
+                q.bind_time(at.naive_utc()),
+            ));
+        }
+        q.sql = format!(
+            "INSERT INTO committed_changes (origin, kind, case_id, entry_id, data, created_at) VALUES {}",
+            values.join(", ")
+        );
+        q.execute(conn)?;
+    } else if let Some(one) = rows.pop() {
+        // A statement of one row is prepared once and cached.
+        diesel::insert_into(committed_changes::table)
+            .values(one)
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Changes numbered after `after`, oldest first, at most `limit`.

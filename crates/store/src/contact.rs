@@ -170,6 +170,9 @@ fn load_emails(
     conn: &mut DbConnection,
     ids: &[String],
 ) -> Result<Vec<(String, String)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     Ok(contact_emails::table
         .filter(contact_emails::contact_id.eq_any(ids))
         .order((

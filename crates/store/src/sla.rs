@@ -58,6 +58,15 @@ pub fn start(conn: &mut DbConnection, clock: &Clock) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Starts the first clock of its kind on a case (a case just opened has
+/// none to replace).
+pub fn start_first(conn: &mut DbConnection, clock: &Clock) -> Result<(), StoreError> {
+    diesel::insert_into(sla_clocks::table)
+        .values(clock.clone())
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn save(conn: &mut DbConnection, clock: &Clock) -> Result<(), StoreError> {
     diesel::update(sla_clocks::table.find((clock.case_id.to_string(), clock.clock.clone())))
         .set(clock.clone())

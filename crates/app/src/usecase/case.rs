@@ -616,6 +616,7 @@ fn create(
         routing_note: Some(routing.explained.clone()),
     };
     case::insert(conn, &case)?;
+    let inserted = case.clone();
     for p in participants {
         case::add_participant(conn, case.id, *p)?;
     }
@@ -659,7 +660,7 @@ fn create(
         }
         _ => {}
     }
-    case::save(conn, &case)?;
+    case::save_from(conn, &inserted, &case)?;
     super::sla::on_opened(
         conn,
         state,
@@ -668,7 +669,13 @@ fn create(
         matches!(opener, Author::Contact(_)),
         now,
     )?;
-    super::notices::inform(conn, state, &case, super::notices::CaseEvent::Opened)?;
+    super::notices::inform(
+        conn,
+        state,
+        &case,
+        Some(account),
+        super::notices::CaseEvent::Opened,
+    )?;
     Ok((case, entry))
 }
 
@@ -1350,7 +1357,7 @@ pub(super) fn post_in(
                 case.status = CaseStatus::Open;
             }
         }
-        case::save(conn, &case)?;
+        case::save_from(conn, &loaded.case, &case)?;
         let attachments = attach(conn, state, &entry, uploads)?;
         if kind == EntryKind::EmailOut {
             let name = match author {
@@ -1597,6 +1604,7 @@ pub fn update(
                         conn,
                         state,
                         &case,
+                        None,
                         super::notices::CaseEvent::Resolved,
                     )?;
                 }
@@ -1615,7 +1623,13 @@ pub fn update(
         if case.status.is_open() {
             match (&loaded.case.category, &case.category) {
                 (None, Some(_)) => {
-                    super::notices::inform(conn, state, &case, super::notices::CaseEvent::Opened)?;
+                    super::notices::inform(
+                        conn,
+                        state,
+                        &case,
+                        None,
+                        super::notices::CaseEvent::Opened,
+                    )?;
                 }
                 (Some(was), Some(now)) if was != now => {
                     super::notices::inform_newly_concerned(conn, state, &loaded.case, &case)?;

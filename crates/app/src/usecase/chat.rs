@@ -361,7 +361,7 @@ pub fn choose_category(
         )?;
         store_case::save(conn, &c)?;
         // Now it concerns someone: they hear of it as of a case opened.
-        super::notices::inform(conn, state, &c, super::notices::CaseEvent::Opened)?;
+        super::notices::inform(conn, state, &c, None, super::notices::CaseEvent::Opened)?;
         changes.push(Change::CaseChanged {
             case: c.clone(),
             fields: vec!["category".into()],

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use rapport_domain::{CaseNotices, CaseStatus};
 use rapport_mail::Mailbox;
 use rapport_store::DbConnection;
+use rapport_store::account::Account;
 use rapport_store::case::{self as store_case, Case};
 use rapport_store::contact::Contact;
 
@@ -37,10 +38,12 @@ impl CaseEvent {
 /// The contacts `case` concerns by its category, of its account and of the
 /// parent companies above it, who may read it and want to hear of it,
 /// except the opener and the participants.
+/// `account` is the case's, when the caller holds it already.
 fn audience(
     conn: &mut DbConnection,
     state: &AppState,
     case: &Case,
+    account: Option<&Account>,
 ) -> Result<Vec<Contact>, UseCaseError> {
     let Some(category) = &case.category else {
         return Ok(Vec::new());
@@ -58,8 +61,16 @@ fn audience(
     // The account's people, and those of its parent companies who read
     // down the group.
     let mut accounts = vec![case.account_id];
-    if let Some(account) = rapport_store::account::find(conn, case.account_id)? {
-        accounts.extend(rapport_store::account::ancestors(conn, &account)?);
+    let loaded;
+    let account = match account {
+        Some(a) if a.id == case.account_id => Some(a),
+        _ => {
+            loaded = rapport_store::account::find(conn, case.account_id)?;
+            loaded.as_ref()
+        }
+    };
+    if let Some(account) = account {
+        accounts.extend(rapport_store::account::ancestors(conn, account)?);
     }
     let mut out = Vec::new();
     for account in accounts {
@@ -141,9 +152,10 @@ pub(super) fn inform(
     conn: &mut DbConnection,
     state: &AppState,
     case: &Case,
+    account: Option<&Account>,
     event: CaseEvent,
 ) -> Result<usize, UseCaseError> {
-    let audience = audience(conn, state, case)?;
+    let audience = audience(conn, state, case, account)?;
     tell(conn, state, case, event, &audience)
 }
 
@@ -156,11 +168,11 @@ pub(super) fn inform_newly_concerned(
     before: &Case,
     after: &Case,
 ) -> Result<usize, UseCaseError> {
-    let told: Vec<_> = audience(conn, state, before)?
+    let told: Vec<_> = audience(conn, state, before, None)?
         .into_iter()
         .map(|c| c.id)
         .collect();
-    let mut audience = audience(conn, state, after)?;
+    let mut audience = audience(conn, state, after, None)?;
     audience.retain(|c| !told.contains(&c.id));
     tell(conn, state, after, CaseEvent::Opened, &audience)
 }
