@@ -355,17 +355,24 @@ pub fn list(
     }
     let rows: Vec<AccountRow> = q.order(accounts::id.asc()).limit(limit).load(conn)?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
-    let mut domains: Vec<(String, String)> = account_domains::table
-        .filter(account_domains::account_id.eq_any(&ids))
-        .order(account_domains::domain.asc())
-        .select((account_domains::account_id, account_domains::domain))
-        .load(conn)?;
+    let domains: Vec<(String, String)> = if ids.is_empty() {
+        Vec::new()
+    } else {
+        account_domains::table
+            .filter(account_domains::account_id.eq_any(&ids))
+            .order(account_domains::domain.asc())
+            .select((account_domains::account_id, account_domains::domain))
+            .load(conn)?
+    };
+    let mut by_account: std::collections::HashMap<String, Vec<String>> =
+        std::collections::HashMap::with_capacity(rows.len());
+    for (account, domain) in domains {
+        by_account.entry(account).or_default().push(domain);
+    }
     rows.into_iter()
         .map(|row| {
-            let id = row.id.to_string();
-            let (mine, rest): (Vec<_>, Vec<_>) = domains.drain(..).partition(|(a, _)| *a == id);
-            domains = rest;
-            assemble(row, mine.into_iter().map(|(_, d)| d).collect())
+            let mine = by_account.remove(&row.id.to_string()).unwrap_or_default();
+            assemble(row, mine)
         })
         .collect()
 }

@@ -42,8 +42,6 @@ pub const HOLD_COMMITS_ENV: &str = "RAPPORT_TEST_HOLD_COMMITS";
 
 pub(crate) struct GroupCommit {
     writer: Mutex<Writer>,
-    /// Woken at every commit; members wait here for their batch.
-    committed: Condvar,
     /// Callers waiting for the writer: while there are any, the batch is
     /// left open for them.
     queued: AtomicUsize,
@@ -59,9 +57,18 @@ struct Writer {
 }
 
 struct Batch {
-    outcome: Arc<OnceLock<Result<(), String>>>,
+    shared: Arc<Outcome>,
     members: usize,
     opened: Instant,
+}
+
+/// How a batch ended, and where its members wait for that: each batch
+/// wakes only its own members (waiting with the writer's lock), not every
+/// caller of every later batch.
+#[derive(Default)]
+struct Outcome {
+    result: OnceLock<Result<(), String>>,
+    committed: Condvar,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -79,7 +86,6 @@ impl GroupCommit {
                 conn: None,
                 batch: None,
             }),
-            committed: Condvar::new(),
             queued: AtomicUsize::new(0),
             url,
             busy_timeout_ms,
@@ -125,14 +131,14 @@ impl GroupCommit {
         };
         self.commit_if_due(&mut writer);
         let value = result?;
-        while outcome.get().is_none() {
-            writer = self
+        while outcome.result.get().is_none() {
+            writer = outcome
                 .committed
                 .wait(writer)
                 .unwrap_or_else(PoisonError::into_inner);
         }
         drop(writer);
-        match outcome.get() {
+        match outcome.result.get() {
             Some(Ok(())) => Ok(value),
             Some(Err(reason)) => Err(StoreError::commit_failed(reason).into()),
             None => unreachable!("waited for the outcome"),
@@ -141,10 +147,7 @@ impl GroupCommit {
 
     /// Opens the connection and the batch when needed and counts the
     /// caller in.
-    fn join_batch(
-        &self,
-        writer: &mut Writer,
-    ) -> Result<Arc<OnceLock<Result<(), String>>>, StoreError> {
+    fn join_batch(&self, writer: &mut Writer) -> Result<Arc<Outcome>, StoreError> {
         if writer.conn.is_none() {
             let conn =
                 connection::establish(&self.url, self.busy_timeout_ms).map_err(|reason| {
@@ -164,7 +167,7 @@ impl GroupCommit {
             // this store (the CLI, a backup) got in between.
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             writer.batch = Some(Batch {
-                outcome: Arc::new(OnceLock::new()),
+                shared: Arc::new(Outcome::default()),
                 members: 0,
                 opened: Instant::now(),
             });
@@ -173,7 +176,7 @@ impl GroupCommit {
             unreachable!("the batch was just opened");
         };
         batch.members += 1;
-        Ok(batch.outcome.clone())
+        Ok(batch.shared.clone())
     }
 
     /// Commits the open batch when nobody else is queued to join it, or it
@@ -207,9 +210,9 @@ impl GroupCommit {
 
     fn finish(&self, writer: &mut Writer, outcome: Result<(), String>) {
         if let Some(batch) = writer.batch.take() {
-            let _ = batch.outcome.set(outcome);
+            let _ = batch.shared.result.set(outcome);
+            batch.shared.committed.notify_all();
         }
-        self.committed.notify_all();
     }
 
     fn hold_while_asked(&self) {

@@ -81,7 +81,10 @@ pub async fn run(
                     last_heard = Instant::now();
                     match msg {
                         None | Some(Ok(AggregatedMessage::Close(_))) => break Some(close::NORMAL),
-                        Some(Ok(AggregatedMessage::Text(text))) => match s.on_text(&text).await {
+                        // Boxed, here and below: a handler's state lives on
+                        // the heap only while it runs, so an idle connection's
+                        // task is no larger than this loop.
+                        Some(Ok(AggregatedMessage::Text(text))) => match Box::pin(s.on_text(&text)).await {
                             Ok(None) => {}
                             Ok(Some(code)) => break Some(code),
                             Err(Gone) => break None,
@@ -105,12 +108,12 @@ pub async fn run(
                     }
                 }
                 Some(out) = outbound.recv() => {
-                    if s.write(out).await.is_err() {
+                    if Box::pin(s.write(out)).await.is_err() {
                         break None;
                     }
                 }
                 _ = gap_wait(s.gap_deadline()) => {
-                    if s.fill_gaps().await.is_err() {
+                    if Box::pin(s.fill_gaps()).await.is_err() {
                         break None;
                     }
                 }
