@@ -223,3 +223,93 @@ impl GroupCommit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use diesel::RunQueryDsl;
+    use diesel::connection::SimpleConnection;
+
+    use crate::{DatabaseUrl, PoolOptions, Store, StoreError};
+
+    fn store(name: &str) -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "rapport-group-commit-{name}-{}",
+            uuid::Uuid::now_v7()
+        ));
+        let url = DatabaseUrl::Sqlite {
+            path: dir.join("test.db"),
+        };
+        let store = Store::connect(&url, &PoolOptions::default()).unwrap();
+        store
+            .write(|c| {
+                c.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)")?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        (store, dir)
+    }
+
+    fn rows(store: &Store) -> Vec<i64> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            x: i64,
+        }
+        let rows: Vec<Row> = diesel::sql_query("SELECT x FROM t ORDER BY x")
+            .load(&mut *store.conn().unwrap())
+            .unwrap();
+        rows.into_iter().map(|r| r.x).collect()
+    }
+
+    fn insert(c: &mut crate::DbConnection, x: i64) -> Result<(), StoreError> {
+        c.batch_execute(&format!("INSERT INTO t (x) VALUES ({x})"))?;
+        Ok(())
+    }
+
+    #[test]
+    fn writers_at_once_keep_their_own_writes_and_lose_only_their_own() {
+        let (store, dir) = store("members");
+        std::thread::scope(|scope| {
+            for w in 0..8_i64 {
+                let store = &store;
+                scope.spawn(move || {
+                    for i in 0..50 {
+                        let x = w * 100 + i;
+                        let result = store.write(|c| {
+                            insert(c, x)?;
+                            // Every tenth write changes its mind after writing.
+                            if i % 10 == 9 {
+                                return Err(StoreError::Conflict("undone"));
+                            }
+                            Ok(())
+                        });
+                        assert_eq!(result.is_ok(), i % 10 != 9, "write {x}");
+                    }
+                });
+            }
+        });
+        let expected: Vec<i64> = (0..8)
+            .flat_map(|w| (0..50).filter(|i| i % 10 != 9).map(move |i| w * 100 + i))
+            .collect();
+        assert_eq!(rows(&store), expected);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_write_that_panics_keeps_nothing_and_the_next_one_works() {
+        let (store, dir) = store("panic");
+        store.write(|c| insert(c, 1)).unwrap();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            store.write(|c| -> Result<(), StoreError> {
+                insert(c, 2)?;
+                panic!("a bug in a write");
+            })
+        }));
+        assert!(panicked.is_err());
+        store.write(|c| insert(c, 3)).unwrap();
+        assert_eq!(rows(&store), [1, 3]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
