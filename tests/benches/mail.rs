@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;
@@ -153,6 +153,32 @@ fn run(backend: Backend, n: usize) {
         ingest / django
     );
 
+    if std::env::var_os("RAPPORT_BENCH_SHOW_STATEMENTS").is_some() {
+        let extra: Vec<Vec<u8>> = (3 * n..3 * n + 200).map(message).collect();
+        let started = Instant::now();
+        let timed = rapport_tests::statements::timed_during(|| {
+            for raw in &extra {
+                rapport_server::usecase::mail::ingest(&state, "import", None, &[], raw).unwrap();
+            }
+        });
+        let each = |d: Duration| d.as_secs_f64() * 1e6 / extra.len() as f64;
+        let in_sql: Duration = timed.iter().map(|t| t.2).sum();
+        let sent: u64 = timed.iter().map(|t| t.1).sum();
+        println!(
+            "  time of one ingest ({:.0} us, {:.1} statements): in statements {:.0} us; the costliest:",
+            each(started.elapsed()),
+            sent as f64 / extra.len() as f64,
+            each(in_sql)
+        );
+        for (sql, count, t) in timed.iter().take(12) {
+            println!(
+                "    {:>6.0} us x{:.1}  {sql}",
+                each(*t),
+                *count as f64 / extra.len() as f64
+            );
+        }
+    }
+
     // As an MTA delivers: DELIVERIES connections at once (new messages,
     // their own ids).
     let later: Vec<Vec<u8>> = (n..2 * n).map(message).collect();
@@ -177,6 +203,7 @@ fn run(backend: Backend, n: usize) {
 }
 
 fn main() {
+    rapport_tests::statements::count_from_now();
     let n = wanted();
     println!(
         "Rapport inbound mail benchmark ({} cores)",

@@ -113,7 +113,7 @@ pub fn ingest_with(
         }
         let mut threaded = Vec::new();
         let applied = rapport_store::savepoint(conn, |conn| {
-            apply(conn, state, &mut threaded, &row, &decision, &uploads)
+            apply(conn, state, &mut threaded, (&row, new), &decision, &uploads)
         });
         match applied {
             Ok(posted) => {
@@ -175,7 +175,7 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
     );
     let uploads = staged(state, &decision)?;
     let result = super::commit(state, |conn, changes| {
-        apply(conn, state, changes, &row, &decision, &uploads)
+        apply(conn, state, changes, (&row, false), &decision, &uploads)
     });
     match &result {
         Ok(Some(_)) => state.mail.wake(),
@@ -221,23 +221,27 @@ fn staged(state: &AppState, decision: &Decision) -> Result<Vec<Upload>, UseCaseE
 }
 
 /// Carries out `decision` for the pending row, inside the caller's
-/// transaction; the case entry when the message was threaded.
+/// transaction (`fresh`: the one that inserted the row); the case entry
+/// when the message was threaded.
 fn apply(
     conn: &mut DbConnection,
     state: &AppState,
     changes: &mut Vec<Change>,
-    row: &Inbound,
+    (row, fresh): (&Inbound, bool),
     decision: &Decision,
     uploads: &[Upload],
 ) -> Result<Option<case::Posted>, UseCaseError> {
     let id = row.id.as_str();
-    // Another node or a concurrent retry may have finished it.
-    store_mail::lock_inbound(conn, id)?;
-    let Some(current) = store_mail::find_inbound(conn, id)? else {
-        return Err(UseCaseError::NotFound("inbound message"));
-    };
-    if current.status != "pending" {
-        return Ok(None);
+    // Another node or a concurrent retry may have finished it, unless this
+    // transaction has just written the row.
+    if !fresh {
+        store_mail::lock_inbound(conn, id)?;
+        let Some(current) = store_mail::find_inbound(conn, id)? else {
+            return Err(UseCaseError::NotFound("inbound message"));
+        };
+        if current.status != "pending" {
+            return Ok(None);
+        }
     }
     match decision {
         Decision::Quarantine(why) => {
