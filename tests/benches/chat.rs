@@ -430,20 +430,16 @@ async fn rapport_run(
         println!("chat ({backend:?}): skipped, no PostgreSQL configured (RAPPORT_TEST_POSTGRES)");
         return None;
     };
-    let mut server = RapportProcess::serve(
-        env!("CARGO_BIN_EXE_rapport-e2e"),
-        &db,
-        &[],
-        &[
-            ("RAPPORT_SERVER__WORKERS", "2"),
-            // Every ticket is taken before the first connection opens.
-            ("RAPPORT_CHAT__TICKET_TTL_SECS", "600"),
-            ("RAPPORT_DATABASE__POOL_MAX_SIZE", "16"),
-            // A hundred connections per person here (50 people), against
-            // the production default of 20.
-            ("RAPPORT_CHAT__MAX_CONNECTIONS_PER_PERSON", "1000"),
-        ],
-    );
+    let env = [
+        ("RAPPORT_SERVER__WORKERS", "2"),
+        // Every ticket is taken before the first connection opens.
+        ("RAPPORT_CHAT__TICKET_TTL_SECS", "600"),
+        ("RAPPORT_DATABASE__POOL_MAX_SIZE", "16"),
+        // A hundred connections per person here (50 people), against
+        // the production default of 20.
+        ("RAPPORT_CHAT__MAX_CONNECTIONS_PER_PERSON", "1000"),
+    ];
+    let mut server = RapportProcess::serve(env!("CARGO_BIN_EXE_rapport-e2e"), &db, &[], &env);
     let addr = server.wait_ready(Duration::from_secs(120));
     let base = format!("http://{addr}");
     let http = awc::Client::builder()
@@ -514,7 +510,88 @@ async fn rapport_run(
     .await;
     server.signal("KILL");
     server.wait_exit(Duration::from_secs(10));
+
+    // The reconnect storm: the server comes back and every client returns
+    // at once.
+    let mut again = RapportProcess::serve(env!("CARGO_BIN_EXE_rapport-e2e"), &db, &[], &env);
+    let addr = again.wait_ready(Duration::from_secs(120));
+    let (settled, failed) = storm(&format!("http://{addr}"), &tokens, &rooms, connections).await;
+    println!(
+        "  reconnect storm: {connections} clients at once (ticket, websocket, hello, join, backlog) settled in {:.1} s, {failed} failed",
+        settled.as_secs_f64()
+    );
+    again.signal("KILL");
+    again.wait_exit(Duration::from_secs(10));
     Some(outcome)
+}
+
+/// Every client at once takes a ticket, opens its websocket, reads hello,
+/// joins its room and reads the backlog (the room's latest entries: more
+/// than a resume from the last entry seen would send). The time until the
+/// last one is done, and how many could not.
+async fn storm(
+    base: &str,
+    tokens: &[String],
+    rooms: &[String],
+    connections: usize,
+) -> (Duration, usize) {
+    let client = Rc::new(
+        awc::Client::builder()
+            .connector(awc::Connector::new().limit(0))
+            .timeout(Duration::from_secs(60))
+            .finish(),
+    );
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..connections)
+        .map(|i| {
+            let (client, base) = (client.clone(), base.to_owned());
+            let token = tokens[(i + i / rooms.len()) % tokens.len()].clone();
+            let room = rooms[i % rooms.len()].clone();
+            actix_web::rt::spawn(async move {
+                let mut res = client
+                    .post(format!("{base}/api/v1/chat/ticket"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .ok()?;
+                let ticket: Value = res.json().await.ok()?;
+                let url = format!(
+                    "{}/ws?ticket={}",
+                    base.replacen("http", "ws", 1),
+                    ticket["ticket"].as_str()?
+                );
+                let (_, mut ws) = client
+                    .ws(url)
+                    .max_frame_size(1 << 20)
+                    .connect()
+                    .await
+                    .ok()?;
+                next_of(&mut ws, "hello").await?;
+                ws.send(Message::Text(
+                    json!({"type": "join", "case_id": room}).to_string().into(),
+                ))
+                .await
+                .ok()?;
+                loop {
+                    if next_of(&mut ws, "backlog").await?["complete"] == true {
+                        break;
+                    }
+                }
+                Some(ws)
+            })
+        })
+        .collect();
+    let mut open = Vec::with_capacity(connections);
+    let mut failed = 0;
+    for t in tasks {
+        match t.await.ok().flatten() {
+            Some(ws) => open.push(ws),
+            None => failed += 1,
+        }
+    }
+    let settled = started.elapsed();
+    drop(open);
+    (settled, failed)
 }
 
 fn server_pid(server: &RapportProcess) -> u32 {
