@@ -75,32 +75,44 @@ pub fn record(
         .collect();
     let mut rows = rows;
     if rows.len() > 1 {
-        // Several changes of one commit, one statement; diesel's batch
-        // insert is not available across both backends.
-        let mut q = RawQuery::new(conn);
-        let mut values = Vec::new();
-        for r in &rows {
-            values.push(format!(
-                "({}, {}, {}, {}, {}, {})",
-                q.bind(r.origin),
-                q.bind(r.kind),
-                q.bind_opt(r.case_id.map(|c| c.to_string())),
-                q.bind_opt(r.entry_id.map(|e| e.to_string())),
-                q.bind(r.data),
-                q.bind_time(at.naive_utc()),
-            ));
+        // Several changes of one commit, in few statements (diesel's batch
+        // insert is not available across both backends), each well under
+        // SQLite's limit of 32,766 parameters.
+        for chunk in rows.chunks(500) {
+            insert_many(conn, chunk, at)?;
         }
-        q.sql = format!(
-            "INSERT INTO committed_changes (origin, kind, case_id, entry_id, data, created_at) VALUES {}",
-            values.join(", ")
-        );
-        q.execute(conn)?;
     } else if let Some(one) = rows.pop() {
         // A statement of one row is prepared once and cached.
         diesel::insert_into(committed_changes::table)
             .values(one)
             .execute(conn)?;
     }
+    Ok(())
+}
+
+fn insert_many(
+    conn: &mut DbConnection,
+    rows: &[InsertRow<'_>],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut q = RawQuery::new(conn);
+    let mut values = Vec::new();
+    for r in rows {
+        values.push(format!(
+            "({}, {}, {}, {}, {}, {})",
+            q.bind(r.origin),
+            q.bind(r.kind),
+            q.bind_opt(r.case_id.map(|c| c.to_string())),
+            q.bind_opt(r.entry_id.map(|e| e.to_string())),
+            q.bind(r.data),
+            q.bind_time(at.naive_utc()),
+        ));
+    }
+    q.sql = format!(
+        "INSERT INTO committed_changes (origin, kind, case_id, entry_id, data, created_at) VALUES {}",
+        values.join(", ")
+    );
+    q.execute(conn)?;
     Ok(())
 }
 

@@ -64,6 +64,7 @@ pub(crate) fn establish(
                 PgConnection::establish(url).map_err(|e| e.to_string().trim().to_owned())?;
             conn.set_instrumentation(FailureWatch {
                 failed: false,
+                last_used: std::time::Instant::now(),
                 inner: diesel::connection::get_default_instrumentation(),
             });
             Ok(DbConnection::Postgres(conn))
@@ -77,21 +78,28 @@ pub(crate) fn establish(
     }
 }
 
-/// Remembers that a query on this connection failed, so that the pool
-/// checks it when it comes back instead of on every checkout: a round trip
-/// per request saved, and a connection the server dropped is still found
-/// (by the request that hit it, which fails, and no other).
-/// Events still reach the instrumentation installed process-wide, if any
-/// (the benchmarks count statements with it).
+/// What the pool needs to know of a PostgreSQL connection without asking
+/// the server: whether a query on it failed, and when it was last used.
+/// A connection is checked with a round trip only when it comes back
+/// after a failed query, or when it was idle long enough for the server
+/// (a restart, an idle timeout, a proxy) to have dropped it; a busy pool
+/// saves that round trip on every request.
 struct FailureWatch {
     failed: bool,
+    last_used: std::time::Instant,
+    /// Events still reach the instrumentation installed process-wide, if
+    /// any (the benchmarks count statements with it).
     inner: Option<Box<dyn Instrumentation>>,
 }
 
+/// Idle longer than this, a connection is checked before it is handed out.
+const IDLE_BEFORE_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Instrumentation for FailureWatch {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::FinishQuery { error: Some(_), .. } = &event {
-            self.failed = true;
+        if let InstrumentationEvent::FinishQuery { error, .. } = &event {
+            self.failed |= error.is_some();
+            self.last_used = std::time::Instant::now();
         }
         if let Some(inner) = &mut self.inner {
             inner.on_connection_event(event);
@@ -99,11 +107,8 @@ impl Instrumentation for FailureWatch {
     }
 }
 
-/// Whether a query failed on the connection since it was last asked.
-fn take_failure(conn: &mut PgConnection) -> bool {
-    conn.instrumentation()
-        .downcast_mut::<FailureWatch>()
-        .is_some_and(|watch| std::mem::take(&mut watch.failed))
+fn watch(conn: &mut PgConnection) -> Option<&mut FailureWatch> {
+    conn.instrumentation().downcast_mut::<FailureWatch>()
 }
 
 /// The r2d2 manager of the pool: builds the variant from the URL scheme.
@@ -137,16 +142,26 @@ impl r2d2::ManageConnection for ConnectionManager {
         establish(&self.url, self.sqlite_busy_timeout_ms).map_err(ConnectError)
     }
 
+    /// Called on every checkout: a round trip only for a connection idle
+    /// long enough to have been dropped by the server. SQLite has no
+    /// server to lose.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
-        conn.batch_execute("SELECT 1")
+        let DbConnection::Postgres(pg) = conn else {
+            return Ok(());
+        };
+        if watch(pg).is_some_and(|w| w.last_used.elapsed() < IDLE_BEFORE_CHECK) {
+            return Ok(());
+        }
+        pg.batch_execute("SELECT 1")
             .map_err(|e| ConnectError(e.to_string()))
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         match conn {
             DbConnection::Postgres(pg) => {
+                let failed = watch(pg).is_some_and(|w| std::mem::take(&mut w.failed));
                 diesel::r2d2::R2D2Connection::is_broken(pg)
-                    || (take_failure(pg) && pg.batch_execute("SELECT 1").is_err())
+                    || (failed && pg.batch_execute("SELECT 1").is_err())
             }
             DbConnection::Sqlite(sqlite) => diesel::r2d2::R2D2Connection::is_broken(sqlite),
         }

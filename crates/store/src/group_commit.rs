@@ -80,8 +80,8 @@ impl std::fmt::Debug for GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn new(url: DatabaseUrl, busy_timeout_ms: u32) -> GroupCommit {
-        GroupCommit {
+    pub(crate) fn new(url: DatabaseUrl, busy_timeout_ms: u32) -> Arc<GroupCommit> {
+        let group = Arc::new(GroupCommit {
             writer: Mutex::new(Writer {
                 conn: None,
                 batch: None,
@@ -90,18 +90,24 @@ impl GroupCommit {
             url,
             busy_timeout_ms,
             hold: std::env::var_os(HOLD_COMMITS_ENV).map(PathBuf::from),
+        });
+        if group.hold.is_some() {
+            let watched = Arc::downgrade(&group);
+            std::thread::spawn(move || release_when_asked(&watched));
         }
+        group
     }
 
     fn lock(&self) -> MutexGuard<'_, Writer> {
-        // A panic inside a member is handled before the lock is released
-        // (the batch is failed and the connection closed), so the state
-        // behind a poisoned lock is consistent.
+        // Every failure inside a member is handled before the lock is
+        // released (the batch is failed and the connection closed), so the
+        // state behind a poisoned lock is consistent.
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `f` in a savepoint of the open batch and returns once the batch
-    /// is committed (or `f` failed, which undoes only its own writes).
+    /// has ended: `f`'s own error if it failed (its writes undone), or its
+    /// value once the batch is committed.
     pub(crate) fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -116,21 +122,30 @@ impl GroupCommit {
             unreachable!("join_batch opened the connection");
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            diesel::Connection::transaction(conn, f)
+            diesel::Connection::transaction(&mut *conn, f)
         }));
         let result = match result {
             Ok(result) => result,
             Err(panic) => {
                 // The savepoint is still open; closing the connection rolls
                 // the whole batch back, and its members hear so.
-                writer.conn = None;
-                self.finish(&mut writer, Err("a write in the same batch failed".into()));
+                self.abandon(&mut writer, "a write in the same batch failed");
                 drop(writer);
                 std::panic::resume_unwind(panic);
             }
         };
+        if !in_batch(conn) {
+            // A failure that ends the whole transaction (a full disk, an
+            // I/O error) or a savepoint that could not be rolled back: the
+            // batch is gone, and nobody may write on as if it were open.
+            self.abandon(
+                &mut writer,
+                "the batch's transaction ended early; nothing of it was kept",
+            );
+        }
         self.commit_if_due(&mut writer);
-        let value = result?;
+        // Even a failed member waits: its answer may rest on rows of the
+        // batch's other members, which are not yet known to stay.
         while outcome.result.get().is_none() {
             writer = outcome
                 .committed
@@ -138,6 +153,7 @@ impl GroupCommit {
                 .unwrap_or_else(PoisonError::into_inner);
         }
         drop(writer);
+        let value = result?;
         match outcome.result.get() {
             Some(Ok(())) => Ok(value),
             Some(Err(reason)) => Err(StoreError::commit_failed(reason).into()),
@@ -146,9 +162,25 @@ impl GroupCommit {
     }
 
     /// Opens the connection and the batch when needed and counts the
-    /// caller in.
+    /// caller in. A batch that is full or old enough is committed first,
+    /// so a long member does not hold back those before it.
     fn join_batch(&self, writer: &mut Writer) -> Result<Arc<Outcome>, StoreError> {
+        if writer
+            .batch
+            .as_ref()
+            .is_some_and(|b| b.members >= MAX_MEMBERS || b.opened.elapsed() >= MAX_AGE)
+            && !self.held()
+        {
+            self.commit(writer);
+        }
         if writer.conn.is_none() {
+            // Reopening must not create an empty database where the real
+            // one vanished; `/readyz` reports the missing file.
+            if let DatabaseUrl::Sqlite { path } = &self.url
+                && !path.exists()
+            {
+                return Err(StoreError::SqliteFileMissing(path.display().to_string()));
+            }
             let conn =
                 connection::establish(&self.url, self.busy_timeout_ms).map_err(|reason| {
                     StoreError::Connect {
@@ -180,7 +212,7 @@ impl GroupCommit {
     }
 
     /// Commits the open batch when nobody else is queued to join it, or it
-    /// is full or old enough.
+    /// is full or old enough, unless a test holds commits.
     fn commit_if_due(&self, writer: &mut Writer) {
         let Some(batch) = writer.batch.as_ref() else {
             return;
@@ -188,37 +220,74 @@ impl GroupCommit {
         let due = self.queued.load(Ordering::SeqCst) == 0
             || batch.members >= MAX_MEMBERS
             || batch.opened.elapsed() >= MAX_AGE;
-        if !due {
-            return;
+        if due && !self.held() {
+            self.commit(writer);
         }
-        self.hold_while_asked();
+    }
+
+    fn commit(&self, writer: &mut Writer) {
         let Some(DbConnection::Sqlite(inner)) = writer.conn.as_mut() else {
-            unreachable!("a batch is open on a connection");
+            return;
         };
-        let outcome = match AnsiTransactionManager::commit_transaction(inner) {
-            Ok(()) => Ok(()),
+        match AnsiTransactionManager::commit_transaction(inner) {
+            Ok(()) => self.finish(writer, Ok(())),
             Err(e) => {
                 tracing::error!(error = %e, "a group commit failed; its writes are rolled back");
-                if AnsiTransactionManager::rollback_transaction(inner).is_err() {
-                    writer.conn = None;
-                }
-                Err(e.to_string())
+                // Closing the connection rolls back whatever SQLite left
+                // open; the next write opens a fresh one.
+                self.abandon(writer, &e.to_string());
             }
-        };
-        self.finish(writer, outcome);
+        }
+    }
+
+    /// Fails the open batch and closes the connection, which rolls back
+    /// whatever of the batch is still open.
+    fn abandon(&self, writer: &mut Writer, why: &str) {
+        writer.conn = None;
+        self.finish(writer, Err(why.to_owned()));
     }
 
     fn finish(&self, writer: &mut Writer, outcome: Result<(), String>) {
         if let Some(batch) = writer.batch.take() {
+            if self.hold.is_some() {
+                tracing::info!(
+                    writes = batch.members,
+                    committed = outcome.is_ok(),
+                    "a held batch ended"
+                );
+            }
             let _ = batch.shared.result.set(outcome);
             batch.shared.committed.notify_all();
         }
     }
 
-    fn hold_while_asked(&self) {
-        if let Some(path) = &self.hold {
-            while path.exists() {
-                std::thread::sleep(Duration::from_millis(5));
+    fn held(&self) -> bool {
+        self.hold.as_ref().is_some_and(|path| path.exists())
+    }
+}
+
+/// Whether the connection is still inside its batch, with no savepoint
+/// of a member left open.
+fn in_batch(conn: &mut DbConnection) -> bool {
+    let status =
+        <DbConnection as diesel::Connection>::TransactionManager::transaction_manager_status_mut(
+            conn,
+        );
+    matches!(status.transaction_depth(), Ok(Some(depth)) if depth.get() == 1)
+}
+
+/// Test hook: while the hold file exists, batches stay open and every
+/// member waits; once it is gone, this commits what was held.
+fn release_when_asked(group: &std::sync::Weak<GroupCommit>) {
+    loop {
+        std::thread::sleep(Duration::from_millis(5));
+        let Some(group) = group.upgrade() else {
+            return;
+        };
+        if !group.held() {
+            let mut writer = group.lock();
+            if writer.batch.is_some() && !group.held() {
+                group.commit(&mut writer);
             }
         }
     }
@@ -294,6 +363,23 @@ mod tests {
             .flat_map(|w| (0..50).filter(|i| i % 10 != 9).map(move |i| w * 100 + i))
             .collect();
         assert_eq!(rows(&store), expected);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_write_that_ends_the_whole_transaction_fails_and_keeps_nothing() {
+        // What SQLite does on a full disk or an I/O error: the whole
+        // transaction is rolled back under the batch's feet.
+        let (store, dir) = store("ended");
+        store.write(|c| insert(c, 1)).unwrap();
+        let ended = store.write(|c| {
+            insert(c, 2)?;
+            c.batch_execute("ROLLBACK")?;
+            Ok::<_, StoreError>(())
+        });
+        assert!(ended.is_err(), "{ended:?}");
+        store.write(|c| insert(c, 3)).unwrap();
+        assert_eq!(rows(&store), [1, 3]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

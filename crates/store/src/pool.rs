@@ -107,17 +107,13 @@ impl Store {
             .max_size(options.max_size)
             .min_idle(Some(1))
             .connection_timeout(options.acquire_timeout)
-            // A checkout is not validated by a round trip: a connection is
-            // checked when it comes back after a failed query (see
-            // `ConnectionManager::has_broken`).
-            .test_on_check_out(false)
+            // Checked on checkout, but with a round trip only after the
+            // connection was idle a while (see `ConnectionManager::is_valid`
+            // and `has_broken`).
+            .test_on_check_out(true)
             .build(manager)?;
-        let group = matches!(url, DatabaseUrl::Sqlite { .. }).then(|| {
-            Arc::new(GroupCommit::new(
-                url.clone(),
-                options.sqlite_busy_timeout_ms,
-            ))
-        });
+        let group = matches!(url, DatabaseUrl::Sqlite { .. })
+            .then(|| GroupCommit::new(url.clone(), options.sqlite_busy_timeout_ms));
         Ok(Store {
             pool,
             url: url.clone(),

@@ -274,6 +274,22 @@ mod held_commits {
         assert_eq!(delivered, ["chat while held", "note while held"]);
         let (status, _) = http.await.unwrap();
         assert_eq!(status, 201);
+        // The three writes ran and waited in one held batch: each was
+        // done but its commit was not, and none was answered.
+        let held = server.stderr_text();
+        let largest = held
+            .lines()
+            .filter(|l| l.contains("a held batch ended") && l.contains("committed=true"))
+            .filter_map(|l| {
+                l.split("writes=")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .max();
+        assert!(largest >= Some(3), "held batches: {largest:?}\n{held}");
         // Let the last frames of this round arrive before the next one.
         sender.drain(Duration::from_millis(300)).await;
         watcher.drain(Duration::from_millis(300)).await;

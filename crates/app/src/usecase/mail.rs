@@ -111,9 +111,22 @@ pub fn ingest_with(
         if row.status != "pending" {
             return Ok((row, new, false));
         }
+        // A message already waiting (an earlier delivery of the same bytes)
+        // is judged as the worker would: on the envelope it came with.
+        let earlier;
+        let decision = if new {
+            &decision
+        } else {
+            earlier = decide(
+                state,
+                rapport_mail::parse(raw),
+                row.envelope_from.as_deref(),
+            );
+            &earlier
+        };
         let mut threaded = Vec::new();
         let applied = rapport_store::savepoint(conn, |conn| {
-            apply(conn, state, &mut threaded, (&row, new), &decision, &uploads)
+            apply(conn, state, &mut threaded, (&row, new), decision, &uploads)
         });
         match applied {
             Ok(posted) => {
@@ -1250,11 +1263,12 @@ pub fn forget_stale_awaited_parents(
     state: &AppState,
     now: chrono::DateTime<Utc>,
 ) -> Result<usize, UseCaseError> {
-    let mut conn = state.store.conn()?;
-    Ok(store_mail::forget_awaited_parents_before(
-        &mut conn,
-        now - Duration::days(AWAITED_PARENT_DAYS),
-    )?)
+    state.store.write(|conn| {
+        Ok(store_mail::forget_awaited_parents_before(
+            conn,
+            now - Duration::days(AWAITED_PARENT_DAYS),
+        )?)
+    })
 }
 
 pub fn send_due(state: &AppState, transport: &Transport) -> Result<usize, UseCaseError> {

@@ -485,7 +485,10 @@ pub fn take_due(
         let Some((url, key)) = endpoints.get(&d.endpoint_id) else {
             continue;
         };
-        if !store::claim(&mut conn, &d, lease)? {
+        if !state
+            .store
+            .write(|conn| Ok::<_, UseCaseError>(store::claim(conn, &d, lease)?))?
+        {
             continue;
         }
         let timestamp = now.timestamp();
