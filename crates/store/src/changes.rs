@@ -55,14 +55,14 @@ struct InsertRow<'a> {
 }
 
 /// Records changes in the caller's transaction, numbered in the order
-/// given, with one statement.
+/// given, in as few statements as it can.
 pub fn record(
     conn: &mut DbConnection,
     origin: &str,
     changes: &[NewChange<'_>],
 ) -> Result<(), StoreError> {
     let at = now_micros().and_utc();
-    let rows: Vec<InsertRow<'_>> = changes
+    let mut rows: Vec<InsertRow<'_>> = changes
         .iter()
         .map(|c| InsertRow {
             origin,
@@ -73,7 +73,6 @@ pub fn record(
             created_at: at,
         })
         .collect();
-    let mut rows = rows;
     if rows.len() > 1 {
         // Several changes of one commit, in few statements (diesel's batch
         // insert is not available across both backends), each well under

@@ -5,8 +5,8 @@
 //! before a door says yes; the message is threaded into a case in the same
 //! transaction, or, when threading fails, the row stays `pending` for the
 //! worker. A crash at any point and any redelivery leave exactly one
-//! thread entry. Outbound: a message is built
-//! and queued in the transaction of the change that causes it.
+//! thread entry. Outbound: a message is built and queued in the
+//! transaction of the change that causes it.
 
 use chrono::{Duration, Utc};
 use rapport_audit::Actor;
