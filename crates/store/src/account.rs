@@ -308,6 +308,23 @@ pub(crate) fn contains_pattern(text: &str) -> String {
 }
 
 /// A page of accounts in creation order, after `after`.
+/// The names of these accounts, in one query (missing ids are left out).
+pub fn names(
+    conn: &mut DbConnection,
+    ids: &[AccountId],
+) -> Result<Vec<(AccountId, String)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, String)> = accounts::table
+        .filter(accounts::id.eq_any(ids.iter().map(ToString::to_string)))
+        .select((accounts::id, accounts::name))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, name)| Ok((id.parse()?, name)))
+        .collect()
+}
+
 pub fn list(
     conn: &mut DbConnection,
     filter: &AccountFilter,

@@ -48,22 +48,20 @@ impl Clock {
     }
 }
 
-/// Starts (or restarts) a clock: a restarted clock replaces the old one.
+/// Starts (or restarts) a clock: a restarted clock replaces the old one,
+/// in one statement.
 pub fn start(conn: &mut DbConnection, clock: &Clock) -> Result<(), StoreError> {
-    diesel::delete(sla_clocks::table.find((clock.case_id.to_string(), clock.clock.clone())))
-        .execute(conn)?;
-    diesel::insert_into(sla_clocks::table)
-        .values(clock.clone())
-        .execute(conn)?;
-    Ok(())
-}
-
-/// Starts the first clock of its kind on a case (a case just opened has
-/// none to replace).
-pub fn start_first(conn: &mut DbConnection, clock: &Clock) -> Result<(), StoreError> {
-    diesel::insert_into(sla_clocks::table)
-        .values(clock.clone())
-        .execute(conn)?;
+    let upsert = || {
+        diesel::insert_into(sla_clocks::table)
+            .values(clock.clone())
+            .on_conflict((sla_clocks::case_id, sla_clocks::clock))
+            .do_update()
+            .set(clock.clone())
+    };
+    match conn {
+        DbConnection::Postgres(pg) => upsert().execute(pg)?,
+        DbConnection::Sqlite(sqlite) => upsert().execute(sqlite)?,
+    };
     Ok(())
 }
 

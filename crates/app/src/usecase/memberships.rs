@@ -27,13 +27,19 @@ pub(super) fn by_account_name(
     conn: &mut DbConnection,
     contacts: Vec<Contact>,
 ) -> Result<Vec<(Contact, String)>, UseCaseError> {
-    let mut named = Vec::with_capacity(contacts.len());
-    for c in contacts {
-        let name = rapport_store::account::find(conn, c.account_id)?
-            .map(|a| a.name)
-            .unwrap_or_default();
-        named.push((c, name));
-    }
+    let ids: Vec<AccountId> = contacts.iter().map(|c| c.account_id).collect();
+    let names = rapport_store::account::names(conn, &ids)?;
+    let mut named: Vec<(Contact, String)> = contacts
+        .into_iter()
+        .map(|c| {
+            let name = names
+                .iter()
+                .find(|(id, _)| *id == c.account_id)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default();
+            (c, name)
+        })
+        .collect();
     named.sort_by(|(a, an), (b, bn)| {
         an.to_lowercase()
             .cmp(&bn.to_lowercase())

@@ -63,9 +63,9 @@ pub(super) fn on_opened(
     now: DateTime<Utc>,
 ) -> Result<(), UseCaseError> {
     if by_client {
-        sla::start_first(conn, &new_clock(state, case, account, FIRST_RESPONSE, now))?;
+        sla::start(conn, &new_clock(state, case, account, FIRST_RESPONSE, now))?;
     }
-    sla::start_first(conn, &new_clock(state, case, account, RESOLUTION, now))?;
+    sla::start(conn, &new_clock(state, case, account, RESOLUTION, now))?;
     Ok(())
 }
 
