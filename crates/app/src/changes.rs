@@ -194,7 +194,10 @@ fn deliver(state: &AppState, change: &Change) {
                 .rooms
                 .recheck_person(&format!("contact:{}", contact.id));
         }
-        Change::StaffChanged(s) => state.chat.forget_person(&Author::Staff(s.id)),
+        Change::StaffChanged(s) => {
+            state.staff_cache.forget(s.id);
+            state.chat.forget_person(&Author::Staff(s.id));
+        }
         Change::CaseOpened(_)
         | Change::SatisfactionReceived { .. }
         | Change::AccountAdded(_)

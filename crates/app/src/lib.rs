@@ -20,6 +20,7 @@ pub mod durable;
 pub mod mail;
 pub mod notify;
 pub mod secrets;
+pub mod staff_cache;
 pub mod state;
 pub mod storage_health;
 pub mod usecase;

@@ -29,6 +29,8 @@ pub enum StoreError {
     StorageFull(String),
     #[error("the write could not be committed: {0}")]
     CommitFailed(String),
+    #[error("a write was started inside another write on the same thread")]
+    NestedWrite,
     #[error("database error: {0}")]
     Database(diesel::result::Error),
 }

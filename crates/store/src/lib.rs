@@ -55,6 +55,7 @@ pub mod team;
 mod time;
 pub mod totp;
 pub mod webhook;
+mod write_scope;
 
 pub use connection::{ConnectError, ConnectionManager, DbConnection};
 pub use database_url::{Backend, DatabaseUrl, DatabaseUrlError};
@@ -66,3 +67,4 @@ pub use group_commit::HOLD_COMMITS_ENV;
 pub use migrations::MigrationReport;
 pub use pool::{PoolOptions, PooledConnection, Readiness, Store, savepoint, write_transaction};
 pub use time::now_micros;
+pub use write_scope::after_commit;

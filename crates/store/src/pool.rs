@@ -6,6 +6,7 @@ use crate::database_url::{Backend, DatabaseUrl};
 use crate::error::StoreError;
 use crate::group_commit::GroupCommit;
 use crate::migrations;
+use crate::write_scope::WriteScope;
 
 pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
 
@@ -179,18 +180,27 @@ impl Store {
 
     /// Runs `f` in one write transaction: everything it writes commits
     /// together or not at all, and it returns only once that is durable.
-    /// On SQLite, concurrent calls share one commit (see `group_commit`);
-    /// `f` must not call `write` itself.
+    /// On SQLite, concurrent calls share one commit (see `group_commit`).
+    /// `f` must not call `write` itself: that is refused with
+    /// [`StoreError::NestedWrite`]. What `f` hands to
+    /// [`crate::after_commit`] runs once the write committed.
     pub fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<StoreError> + From<diesel::result::Error>,
     {
-        if let Some(group) = &self.group {
-            return group.write(f);
+        let scope = WriteScope::enter()?;
+        let written = match &self.group {
+            Some(group) => group.write(f),
+            None => {
+                let mut conn = self.conn()?;
+                write_transaction(&mut conn, f)
+            }
+        };
+        if written.is_ok() {
+            scope.committed();
         }
-        let mut conn = self.conn()?;
-        write_transaction(&mut conn, f)
+        written
     }
 }
 

@@ -24,6 +24,78 @@ async fn staff_signs_in_and_sees_who_they_are(db: &TestDatabase) {
     assert!(me.get("password_hash").is_none(), "{me}");
 }
 
+e2e_test!(an_edited_staff_member_sees_the_change_in_their_profile);
+async fn an_edited_staff_member_sees_the_change_in_their_profile(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.token_for(db, "admin").await;
+    let (email, password) = seed::staff(db, "agent");
+    let tokens = app.login(&email, &password).await;
+    let token = tokens["access_token"].as_str().unwrap();
+    let me = app.get_as(token, "/api/v1/me").await.json();
+    assert_eq!(me["display_name"], "Test Person");
+    let id = me["id"].as_str().unwrap();
+    for name in ["Tessa Park", "Tessa Park-Lund"] {
+        let res = app
+            .send(
+                Method::PATCH,
+                &format!("/api/v1/staff/{id}"),
+                Some(json!({ "display_name": name }).to_string()),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+        let me = app.get_as(token, "/api/v1/me").await.json();
+        assert_eq!(me["display_name"], name, "{me}");
+        assert_eq!(me["avatar"]["initials"], "TP");
+    }
+}
+
+e2e_test!(a_rehashed_one_time_password_is_still_one_to_change);
+async fn a_rehashed_one_time_password_is_still_one_to_change(db: &TestDatabase) {
+    use argon2::PasswordHasher;
+    let app = TestApp::spawn(db).await;
+    // A one-time password hashed with weaker parameters than today's: the
+    // first sign-in stores it hashed anew.
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(8_192, 1, 1, None).unwrap(),
+    )
+    .hash_password(b"one-time 4711 pass")
+    .unwrap()
+    .to_string();
+    let store = seed::store(db);
+    let email = rapport_domain::EmailAddress::parse("newcomer@support.example").unwrap();
+    rapport_store::staff::insert(
+        &mut store.conn().unwrap(),
+        rapport_store::staff::NewStaff {
+            email: email.clone(),
+            name: rapport_domain::PersonName::parse("Nora Newcomer").unwrap(),
+            display_name: rapport_domain::PersonName::parse("Nora Newcomer").unwrap(),
+            role: rapport_domain::StaffRole::Agent,
+            password_hash: weak.clone(),
+            password_change_required: true,
+        },
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let tokens = app
+            .login("newcomer@support.example", "one-time 4711 pass")
+            .await;
+        assert_eq!(tokens["password_change_required"], true);
+        let token = tokens["access_token"].as_str().unwrap();
+        assert_eq!(
+            app.get_as(token, "/api/v1/me").await.json()["password_change_required"],
+            true
+        );
+    }
+    let stored = rapport_store::staff::find_by_email(&mut store.conn().unwrap(), &email)
+        .unwrap()
+        .unwrap();
+    assert_ne!(stored.password_hash, weak, "the first sign-in rehashed it");
+    assert!(stored.password_change_required);
+}
+
 e2e_test!(unknown_address_and_wrong_password_answer_alike);
 async fn unknown_address_and_wrong_password_answer_alike(db: &TestDatabase) {
     let app = TestApp::spawn(db).await;
@@ -260,6 +332,13 @@ async fn a_one_time_password_allows_nothing_but_choosing_a_new_one(db: &TestData
     assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
     let fresh = res.json();
     assert_eq!(fresh["password_change_required"], false);
+    // The profile read before the change is not served again.
+    assert_eq!(
+        app.get_as(fresh["access_token"].as_str().unwrap(), "/api/v1/me")
+            .await
+            .json()["password_change_required"],
+        false
+    );
     let res = app
         .get_as(
             fresh["access_token"].as_str().unwrap(),

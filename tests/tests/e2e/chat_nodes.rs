@@ -387,6 +387,59 @@ impl Saboteur {
     }
 }
 
+/// `/me` is served from each node's memory: an edit on one node reaches
+/// the other's through the change log, not when its copy expires.
+#[actix_web::test]
+async fn a_staff_edit_on_one_node_shows_in_me_on_the_other() {
+    let Some(db) = TestDatabase::create(Backend::Postgres) else {
+        return;
+    };
+    let (_node_a, a, _node_b, b) = two_nodes(&db);
+    let admin = login(&a, &seed::staff(&db, "admin")).await;
+    let agent = login(&b, &seed::staff(&db, "agent")).await;
+    let me = |token: String| {
+        let b = b.clone();
+        async move {
+            let (status, me) = call(
+                &client(),
+                "GET",
+                format!("{b}/api/v1/me"),
+                Some(&token),
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{me}");
+            me
+        }
+    };
+    let before = me(agent.clone()).await;
+    assert_eq!(before["display_name"], "Test Person");
+    let id = before["id"].as_str().unwrap();
+    let (status, body) = call(
+        &client(),
+        "PATCH",
+        format!("{a}/api/v1/staff/{id}"),
+        Some(&admin),
+        Some(json!({"display_name": "Oskar Lind"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let asked = std::time::Instant::now();
+    loop {
+        let now = me(agent.clone()).await;
+        if now["display_name"] == "Oskar Lind" {
+            assert_eq!(now["avatar"]["initials"], "OL");
+            break;
+        }
+        // Well inside the cached copy's 30 s lifetime.
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "node B still serves the old profile: {now}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[actix_web::test]
 async fn a_node_that_missed_announcements_reads_the_change_log() {
     let Some(db) = TestDatabase::create(Backend::Postgres) else {

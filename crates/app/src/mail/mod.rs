@@ -63,8 +63,10 @@ impl Mail {
         }
     }
 
-    /// Asks the workers to look now rather than at their next tick.
+    /// Asks the workers to look now rather than at their next tick; asked
+    /// inside a write, once it has committed, so they find what it queued.
     pub fn wake(&self) {
-        self.wakeup.notify_one();
+        let wakeup = Arc::clone(&self.wakeup);
+        rapport_store::after_commit(move || wakeup.notify_one());
     }
 }

@@ -17,6 +17,7 @@ use super::{UseCaseError, record};
 use crate::auth::RequestContext;
 use crate::auth::password;
 use crate::auth::token::{Restrictions, new_opaque_token, opaque_token_hash};
+use crate::changes::Change;
 use crate::state::AppState;
 
 /// Minutes a magic link stays valid.
@@ -430,10 +431,10 @@ pub fn login(
         if let Some(hash) = &rehash {
             if whole {
                 for other in &candidates {
-                    store_password(conn, other, hash)?;
+                    store_rehash(conn, other, hash)?;
                 }
             } else {
-                store_password(conn, &subject, hash)?;
+                store_rehash(conn, &subject, hash)?;
             }
         }
         let family = SessionFamilyId::new().to_string();
@@ -447,6 +448,7 @@ pub fn login(
     })
 }
 
+/// Sets a password the person chose: a one-time password is spent.
 fn store_password(
     conn: &mut DbConnection,
     subject: &Subject,
@@ -455,6 +457,23 @@ fn store_password(
     match subject {
         Subject::Staff(s) => staff::set_password_hash(conn, s.id, hash, false),
         Subject::Contact(c) => contact::set_password_hash(conn, c.id, hash),
+    }
+}
+
+/// Stores the same password hashed with current parameters: a one-time
+/// password stays one to change.
+fn store_rehash(conn: &mut DbConnection, subject: &Subject, hash: &str) -> Result<(), StoreError> {
+    match subject {
+        Subject::Staff(s) => staff::set_password_hash(conn, s.id, hash, s.password_change_required),
+        Subject::Contact(c) => contact::set_password_hash(conn, c.id, hash),
+    }
+}
+
+/// A staff member's row changed (their password): `/me` on every node
+/// reads it again.
+fn staff_changed(fresh: &Subject, committed: &mut Vec<Change>) {
+    if let Subject::Staff(s) = fresh {
+        committed.push(Change::StaffChanged(s.clone()));
     }
 }
 
@@ -636,7 +655,7 @@ pub fn accept_invitation(
     })?;
     let hash = password::hash(new_password).map_err(|e| UseCaseError::Internal(e.to_string()))?;
     let hashed_token = opaque_token_hash(token);
-    state.store.write(|conn| {
+    super::commit(state, |conn, committed| {
         let staff_id = rapport_store::staff_invitation::redeem(conn, &hashed_token)?
             .ok_or(UseCaseError::InvalidInvitation)?;
         let subject = Subject::load(conn, SubjectKind::Staff, &staff_id.to_string())?
@@ -646,6 +665,7 @@ pub fn accept_invitation(
         session::revoke_subject(conn, subject.kind(), &subject.id())?;
         let fresh = Subject::load(conn, subject.kind(), &subject.id())?
             .ok_or(UseCaseError::InvalidInvitation)?;
+        staff_changed(&fresh, committed);
         let family = SessionFamilyId::new().to_string();
         let tokens = issue(conn, state, &fresh, &family, None)?;
         let mut data = context_data(ctx);
@@ -715,7 +735,7 @@ pub fn change_password(
         message,
     })?;
     let hash = password::hash(new).map_err(|e| UseCaseError::Internal(e.to_string()))?;
-    state.store.write(|conn| {
+    super::commit(state, |conn, committed| {
         store_password(conn, &subject, &hash)?;
         let revoked = session::revoke_subject(conn, subject.kind(), &subject.id())?;
         // Their contacts of other companies take it too, and their
@@ -730,6 +750,7 @@ pub fn change_password(
         }
         let fresh = Subject::load(conn, subject.kind(), &subject.id())?
             .ok_or(UseCaseError::NotFound("signed-in person"))?;
+        staff_changed(&fresh, committed);
         let tokens = issue(
             conn,
             state,

@@ -18,6 +18,7 @@ use super::{UseCaseError, record};
 use crate::auth::RequestContext;
 use crate::auth::oidc::{self, IdClaims, Pkce};
 use crate::auth::token::opaque_token_hash;
+use crate::changes::Change;
 use crate::state::AppState;
 
 /// How long a person may take at the provider.
@@ -299,7 +300,7 @@ fn staff_for(
         ));
     }
     if let Some(role) = claimed_role.filter(|r| *r != member.role) {
-        state.store.write(|conn| {
+        super::commit(state, |conn, committed| {
             let profile = staff::StaffProfile {
                 name: member.name.clone(),
                 display_name: member.display_name.clone(),
@@ -307,7 +308,9 @@ fn staff_for(
                 role,
                 active: member.active,
             };
-            staff::update_profile(conn, member.id, &profile)?;
+            committed.push(Change::StaffChanged(staff::update_profile(
+                conn, member.id, &profile,
+            )?));
             rapport_store::session::revoke_subject(
                 conn,
                 SubjectKind::Staff,
@@ -324,7 +327,8 @@ fn staff_for(
                 "staff.updated",
                 ("staff", Some(&member.id.to_string())),
                 data,
-            )
+            )?;
+            Ok(())
         })?;
     }
     join_claimed_teams(state, &member, claims)?;

@@ -122,27 +122,36 @@ async fn profile(
     if matches!(principal, Principal::ApiToken { .. }) {
         return Err(ApiError::Forbidden("an API token has no profile"));
     }
+    if let Principal::Staff { id, .. } = principal {
+        let s = match state.staff_cache.get(id) {
+            Ok(cached) => cached,
+            Err(ticket) => {
+                let loaded = blocking::with_conn(&state.store, move |conn| {
+                    rapport_store::staff::find(conn, id)?
+                        .ok_or(StoreError::NotFound("staff member"))
+                })
+                .await?;
+                state.staff_cache.keep(ticket, loaded)
+            }
+        };
+        return Ok(Me {
+            id: s.id.to_string(),
+            kind: "staff",
+            email: s.email.to_string(),
+            name: s.name.as_str().to_owned(),
+            display_name: s.display_name.as_str().to_owned(),
+            avatar: Avatar::of(&s.id.to_string(), &s.display_name, s.avatar_url.clone()),
+            role: Some(s.role.as_str().to_owned()),
+            account_id: None,
+            visibility: None,
+            function: None,
+            case_notices: None,
+            password_change_required: s.password_change_required,
+            totp_enrolment_required,
+            memberships: Vec::new(),
+        });
+    }
     blocking::with_conn(&state.store, move |conn| match principal {
-        Principal::Staff { id, .. } => {
-            let s = rapport_store::staff::find(conn, id)?
-                .ok_or(StoreError::NotFound("staff member"))?;
-            Ok(Me {
-                id: s.id.to_string(),
-                kind: "staff",
-                email: s.email.to_string(),
-                name: s.name.as_str().to_owned(),
-                display_name: s.display_name.as_str().to_owned(),
-                avatar: Avatar::of(&s.id.to_string(), &s.display_name, s.avatar_url.clone()),
-                role: Some(s.role.as_str().to_owned()),
-                account_id: None,
-                visibility: None,
-                function: None,
-                case_notices: None,
-                password_change_required: s.password_change_required,
-                totp_enrolment_required,
-                memberships: Vec::new(),
-            })
-        }
         Principal::Contact { id, .. } => {
             let c =
                 rapport_store::contact::find(conn, id)?.ok_or(StoreError::NotFound("contact"))?;
@@ -167,7 +176,9 @@ async fn profile(
                 memberships: Vec::new(),
             })
         }
-        Principal::ApiToken { .. } => Err(StoreError::NotFound("profile")),
+        Principal::Staff { .. } | Principal::ApiToken { .. } => {
+            Err(StoreError::NotFound("profile"))
+        }
     })
     .await
 }

@@ -221,7 +221,8 @@ fn store_problem(e: &StoreError) -> (StatusCode, &'static str) {
         | StoreError::CreateDir { .. }
         | StoreError::Migration(_)
         | StoreError::AuditEvent(_)
-        | StoreError::Corrupt(_) => INTERNAL,
+        | StoreError::Corrupt(_)
+        | StoreError::NestedWrite => INTERNAL,
     }
 }
 

@@ -1,0 +1,102 @@
+//! The write a thread is inside of, if any: what must wait for its commit
+//! ([`after_commit`]), and a guard against starting a second write inside
+//! it, which on SQLite would wait forever for the one writer connection.
+
+use std::cell::RefCell;
+
+use crate::error::StoreError;
+
+type Deferred = Vec<Box<dyn FnOnce() + Send>>;
+
+thread_local! {
+    static OPEN: RefCell<Option<Deferred>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` once the write this thread is inside of has committed, and not
+/// at all if it fails; outside a write, runs it now. For what tells others
+/// to look at the database (waking a worker): told before the commit, they
+/// could look too early, find nothing, and wait for their next tick.
+pub fn after_commit(f: impl FnOnce() + Send + 'static) {
+    let now = OPEN.with(|open| match open.borrow_mut().as_mut() {
+        Some(deferred) => {
+            deferred.push(Box::new(f));
+            None
+        }
+        None => Some(f),
+    });
+    if let Some(f) = now {
+        f();
+    }
+}
+
+/// One write on this thread. Dropped without [`WriteScope::committed`], what
+/// waited for its commit is dropped with it.
+pub(crate) struct WriteScope(());
+
+impl WriteScope {
+    pub(crate) fn enter() -> Result<WriteScope, StoreError> {
+        OPEN.with(|open| {
+            let mut open = open.borrow_mut();
+            if open.is_some() {
+                return Err(StoreError::NestedWrite);
+            }
+            *open = Some(Vec::new());
+            Ok(WriteScope(()))
+        })
+    }
+
+    /// The write committed: runs what waited for it.
+    pub(crate) fn committed(self) {
+        let deferred = OPEN
+            .with(|open| open.borrow_mut().take())
+            .unwrap_or_default();
+        for f in deferred {
+            f();
+        }
+    }
+}
+
+impl Drop for WriteScope {
+    fn drop(&mut self) {
+        OPEN.with(|open| open.borrow_mut().take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn deferred_work_runs_only_after_a_commit() {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let counter = |ran: &Arc<AtomicUsize>| {
+            let ran = Arc::clone(ran);
+            move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        let scope = WriteScope::enter().expect("no write open");
+        after_commit(counter(&ran));
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "not before the commit");
+        scope.committed();
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+
+        let scope = WriteScope::enter().expect("no write open");
+        after_commit(counter(&ran));
+        drop(scope);
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "a failed write runs nothing");
+
+        after_commit(counter(&ran));
+        assert_eq!(ran.load(Ordering::SeqCst), 2, "outside a write: at once");
+    }
+
+    #[test]
+    fn a_write_inside_a_write_is_refused() {
+        let scope = WriteScope::enter().expect("no write open");
+        assert!(matches!(WriteScope::enter(), Err(StoreError::NestedWrite)));
+        drop(scope);
+        assert!(WriteScope::enter().is_ok());
+    }
+}
