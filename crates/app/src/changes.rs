@@ -57,7 +57,7 @@ pub enum Change {
         contact: Contact,
         fields: Vec<String>,
     },
-    /// A staff member's profile, role or activity.
+    /// A staff member's profile, role, activity, password or teams.
     StaffChanged(Staff),
 }
 
@@ -195,14 +195,13 @@ fn deliver(state: &AppState, change: &Change) {
                 .recheck_person(&format!("contact:{}", contact.id));
         }
         Change::StaffChanged(s) => {
-            state.staff_cache.forget(s.id);
+            state.reads.staff_changed(s.id);
             state.chat.forget_person(&Author::Staff(s.id));
         }
-        Change::CaseOpened(_)
-        | Change::SatisfactionReceived { .. }
-        | Change::AccountAdded(_)
-        | Change::AccountChanged { .. }
-        | Change::ContactAdded(_) => {}
+        Change::AccountAdded(_) | Change::AccountChanged { .. } => {
+            state.reads.account_pages.forget_all();
+        }
+        Change::CaseOpened(_) | Change::SatisfactionReceived { .. } | Change::ContactAdded(_) => {}
     }
 }
 

@@ -29,8 +29,9 @@ pub struct AppState {
     pub mail: crate::mail::Mail,
     /// Whether writes fail for a full disk (readiness reports it).
     pub storage: crate::storage_health::StorageHealth,
-    /// Staff rows as `/me` reads them, dropped by every `StaffChanged`.
-    pub staff_cache: Arc<crate::staff_cache::StaffCache>,
+    /// What the hottest reads serve from memory, dropped by the committed
+    /// changes that touch it.
+    pub reads: Arc<crate::read_cache::Reads>,
     /// Where links in mail point (see [`crate::config::Config::public_url`]).
     pub public_url: Arc<str>,
 }

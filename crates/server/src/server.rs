@@ -223,7 +223,7 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
             chat,
             notifier,
             storage: crate::storage_health::StorageHealth::default(),
-            staff_cache: Arc::default(),
+            reads: Arc::default(),
             public_url: Arc::from(config.public_url(config.settings.server.bind)),
             config,
         },

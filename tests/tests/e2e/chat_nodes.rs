@@ -387,10 +387,11 @@ impl Saboteur {
     }
 }
 
-/// `/me` is served from each node's memory: an edit on one node reaches
-/// the other's through the change log, not when its copy expires.
+/// `/me` and the account list are served from each node's memory: a change
+/// on one node reaches the other's through the change log, not when its
+/// copy expires.
 #[actix_web::test]
-async fn a_staff_edit_on_one_node_shows_in_me_on_the_other() {
+async fn a_change_on_one_node_shows_in_the_others_memory() {
     let Some(db) = TestDatabase::create(Backend::Postgres) else {
         return;
     };
@@ -435,6 +436,40 @@ async fn a_staff_edit_on_one_node_shows_in_me_on_the_other() {
         assert!(
             asked.elapsed() < Duration::from_secs(10),
             "node B still serves the old profile: {now}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The account list too: B's page was rendered before A added one.
+    let listed = |token: String| {
+        let b = b.clone();
+        async move {
+            let (status, page) = call(
+                &client(),
+                "GET",
+                format!("{b}/api/v1/accounts"),
+                Some(&token),
+                None,
+            )
+            .await;
+            assert_eq!(status, 200, "{page}");
+            page["items"].as_array().unwrap().len()
+        }
+    };
+    let admin_b = login(&b, &seed::staff(&db, "admin")).await;
+    let before = listed(admin_b.clone()).await;
+    created(
+        &a,
+        &admin,
+        "/api/v1/accounts",
+        json!({"name": "Umbrella Freight"}),
+    )
+    .await;
+    let asked = std::time::Instant::now();
+    while listed(admin_b.clone()).await == before {
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "node B still serves the old account list"
         );
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }

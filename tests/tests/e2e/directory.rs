@@ -54,6 +54,16 @@ pub(crate) async fn me_id(app: &TestApp, token: &str) -> String {
         .to_owned()
 }
 
+/// The names of a page's items, in order.
+fn item_names(page: Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 pub(crate) async fn ok(res: rapport_tests::Response, status: u16) -> Value {
     assert_eq!(res.status, status, "{}", String::from_utf8_lossy(&res.body));
     if res.body.is_empty() {
@@ -244,14 +254,7 @@ e2e_test!(lists_show_each_caller_only_what_they_may_see);
 async fn lists_show_each_caller_only_what_they_may_see(db: &TestDatabase) {
     let app = TestApp::spawn(db).await;
     let w = world(&app, db).await;
-    let names = |page: Value| -> Vec<String> {
-        page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let names = item_names;
     assert_eq!(
         names(app.get_as(&w.agent_in, "/api/v1/accounts").await.json()),
         ["Acme Manufacturing"]
@@ -342,6 +345,97 @@ async fn lists_show_each_caller_only_what_they_may_see(db: &TestDatabase) {
         .json();
     assert_eq!(contacts["items"][0]["emails"][0], "anna@acme.example");
     assert_eq!(contacts["items"][0]["has_password"], false);
+}
+
+e2e_test!(the_account_list_shows_every_change_at_once);
+/// The list is served from memory between changes: each change that
+/// touches it (an account added, edited or moved, an agent's teams) shows
+/// in the very next list.
+async fn the_account_list_shows_every_change_at_once(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let names = item_names;
+    let list = |token: &str| {
+        let (app, token) = (&app, token.to_owned());
+        async move { names(ok(app.get_as(&token, "/api/v1/accounts").await, 200).await) }
+    };
+    let patch = |id: &str, body: Value| {
+        let (app, admin, id) = (&app, w.admin.clone(), id.to_owned());
+        async move {
+            ok(
+                app.send(
+                    Method::PATCH,
+                    &format!("/api/v1/accounts/{id}"),
+                    Some(body.to_string()),
+                    Some(&admin),
+                )
+                .await,
+                200,
+            )
+            .await
+        }
+    };
+    assert_eq!(list(&w.agent_in).await, ["Acme Manufacturing"]);
+    assert_eq!(list(&w.agent_in).await, ["Acme Manufacturing"]);
+    assert_eq!(list(&w.admin).await.len(), 2);
+
+    let initech = ok(
+        app.post_as(
+            &w.admin,
+            "/api/v1/accounts",
+            &json!({"name": "Initech", "team_id": w.team_in}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let id = initech["id"].as_str().unwrap().to_owned();
+    assert_eq!(list(&w.agent_in).await, ["Acme Manufacturing", "Initech"]);
+    assert_eq!(list(&w.admin).await.len(), 3);
+
+    patch(&id, json!({"name": "Initech Systems"})).await;
+    assert_eq!(
+        list(&w.agent_in).await,
+        ["Acme Manufacturing", "Initech Systems"]
+    );
+    // Saving what is already there changes nothing, not even updated_at.
+    let before = ok(
+        app.get_as(&w.admin, &format!("/api/v1/accounts/{id}"))
+            .await,
+        200,
+    )
+    .await;
+    let same = patch(&id, json!({"name": "Initech Systems"})).await;
+    assert_eq!(same["updated_at"], before["updated_at"], "{same}");
+
+    patch(&id, json!({"team_id": w.team_out})).await;
+    assert_eq!(list(&w.agent_in).await, ["Acme Manufacturing"]);
+    assert_eq!(
+        list(&w.agent_out).await,
+        ["Globex Logistics", "Initech Systems"]
+    );
+
+    // An agent's teams decide what they see, from the next request on.
+    let membership = format!("/api/v1/teams/{}/members/{}", w.team_in, w.agent_in_id);
+    ok(
+        app.send(Method::DELETE, &membership, None, Some(&w.admin))
+            .await,
+        204,
+    )
+    .await;
+    assert!(list(&w.agent_in).await.is_empty());
+    ok(
+        app.send(
+            Method::PUT,
+            &membership,
+            Some(json!({"role": "member"}).to_string()),
+            Some(&w.admin),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(list(&w.agent_in).await, ["Acme Manufacturing"]);
 }
 
 e2e_test!(addresses_and_domains_belong_to_one_contact_and_one_account);

@@ -1,6 +1,8 @@
 //! Accounts: admins create and shape them; their team's agents, admins and
 //! auditors read them; a contact reads their own.
 
+use std::sync::Arc;
+
 use rapport_audit::{Actor, ActorKind, StreamName};
 use rapport_domain::{
     AccountId, Domain, LifecycleStage, Permission, Principal, StaffId, StaffRole, TeamId,
@@ -365,7 +367,11 @@ pub(super) fn update_in(
         let current = account::find(conn, id)?.ok_or(UseCaseError::NotFound("account"))?;
         let base = fields_of(&current);
         let before = snapshot(&base);
-        let fields = resolve(conn, state, Some(id), input, base)?;
+        let fields = resolve(conn, state, Some(id), input, base.clone())?;
+        // Nothing to change: the row, and its `updated_at`, stay as they are.
+        if fields == base {
+            return Ok((current, None));
+        }
         let updated = account::update(conn, &current, &fields)?;
         if updated.team_id != current.team_id {
             pass_team_down(conn, &actor, &updated, committed)?;
@@ -391,20 +397,81 @@ pub(super) fn update_in(
 
 /// Accounts the principal may read, filtered; agents see their teams'
 /// accounts only (unless `accounts.agents_see_all`).
-pub fn list(
+/// A page of the account list as `render` writes it, from memory when
+/// nothing it shows changed since it was rendered (see
+/// [`crate::read_cache`]). Agents see their teams' accounts only, unless
+/// `accounts.agents_see_all`.
+pub fn list_page(
     state: &AppState,
     who: &Principal,
     mut filter: AccountFilter,
     after: Option<AccountId>,
     limit: i64,
-) -> Result<Vec<Account>, UseCaseError> {
+    render: impl FnOnce(&[Account]) -> Result<Vec<u8>, UseCaseError>,
+) -> Result<Arc<Vec<u8>>, UseCaseError> {
     authorize(who, Permission::ListAccounts).map_err(|_| UseCaseError::Forbidden)?;
-    let mut conn = state.store.conn()?;
-    if who.staff_role() == Some(StaffRole::Agent) && !state.config.settings.accounts.agents_see_all
-    {
-        filter.only_teams = Some(agent_teams(&mut conn, who)?);
+    let mut conn: Option<rapport_store::PooledConnection> = None;
+    if let Some(agent) = restricted_agent(state, who) {
+        let teams = match state.reads.teams.get(&agent) {
+            Ok(teams) => teams,
+            Err(ticket) => {
+                let loaded =
+                    rapport_store::team::teams_of(conn.insert(state.store.conn()?), agent)?;
+                state.reads.teams.keep(ticket, agent, loaded)
+            }
+        };
+        filter.only_teams = Some(teams.to_vec());
     }
-    Ok(account::list(&mut conn, &filter, after, limit)?)
+    let key = page_key(&filter, after, limit);
+    let ticket = match state.reads.account_pages.get(&key) {
+        Ok(page) => return Ok(page),
+        Err(ticket) => ticket,
+    };
+    let conn = match conn.as_mut() {
+        Some(conn) => conn,
+        None => conn.insert(state.store.conn()?),
+    };
+    let accounts = account::list(conn, &filter, after, limit)?;
+    Ok(state
+        .reads
+        .account_pages
+        .keep(ticket, key, render(&accounts)?))
+}
+
+/// The page of [`list_page`] when memory holds it: answered without a
+/// database connection. `None` when it has to be read.
+pub fn cached_page(
+    state: &AppState,
+    who: &Principal,
+    mut filter: AccountFilter,
+    after: Option<AccountId>,
+    limit: i64,
+) -> Option<Arc<Vec<u8>>> {
+    authorize(who, Permission::ListAccounts).ok()?;
+    if let Some(agent) = restricted_agent(state, who) {
+        filter.only_teams = Some(state.reads.teams.get(&agent).ok()?.to_vec());
+    }
+    state
+        .reads
+        .account_pages
+        .get(&page_key(&filter, after, limit))
+        .ok()
+}
+
+/// The agent whose list shows their teams' accounts only.
+fn restricted_agent(state: &AppState, who: &Principal) -> Option<StaffId> {
+    match who {
+        Principal::Staff {
+            id,
+            role: StaffRole::Agent,
+        } if !state.config.settings.accounts.agents_see_all => Some(*id),
+        _ => None,
+    }
+}
+
+/// Pages differ by filter (the teams an agent sees included), cursor and size.
+fn page_key(filter: &AccountFilter, after: Option<AccountId>, limit: i64) -> String {
+    format!("{filter:?}|{after:?}|{limit}")
 }
 
 /// The account if the principal may read it; `NotFound` otherwise, so

@@ -284,7 +284,7 @@ fn apply(
                 )?;
                 return Ok(None);
             }
-            let posted = thread(conn, state, id, row, mail, noise.as_ref(), uploads)?;
+            let posted = thread(conn, state, changes, id, row, mail, noise.as_ref(), uploads)?;
             if let Some(p) = &posted {
                 changes.push(Change::EntryAdded(p.entry.clone()));
                 if p.status_changed {
@@ -395,6 +395,7 @@ enum Sender {
 fn sender_contact(
     conn: &mut DbConnection,
     state: &AppState,
+    changes: &mut Vec<Change>,
     from: &Mailbox,
 ) -> Result<Sender, UseCaseError> {
     let Ok(address) = EmailAddress::parse(&from.address) else {
@@ -425,7 +426,7 @@ fn sender_contact(
                 from.address
             )));
         }
-        (None, UnknownSenders::Prospect) => prospect_account(conn, state)?,
+        (None, UnknownSenders::Prospect) => prospect_account(conn, state, changes)?,
     };
     let name = from
         .name
@@ -450,6 +451,7 @@ fn sender_contact(
 fn prospect_account(
     conn: &mut DbConnection,
     state: &AppState,
+    changes: &mut Vec<Change>,
 ) -> Result<rapport_store::account::Account, UseCaseError> {
     let name = state
         .config
@@ -487,6 +489,7 @@ fn prospect_account(
         ("account", Some(&account.id.to_string())),
         json!({"name": account.name, "via": "inbound email"}),
     )?;
+    changes.push(Change::AccountAdded(account.clone()));
     Ok(account)
 }
 
@@ -552,13 +555,14 @@ pub(super) fn find_case(
 fn thread(
     conn: &mut DbConnection,
     state: &AppState,
+    changes: &mut Vec<Change>,
     id: &str,
     row: &Inbound,
     mail: &InboundMail,
     noise: Option<&Noise>,
     uploads: &[Upload],
 ) -> Result<Option<case::Posted>, UseCaseError> {
-    let (contact, first_mail) = match sender_contact(conn, state, &mail.from)? {
+    let (contact, first_mail) = match sender_contact(conn, state, changes, &mail.from)? {
         Sender::Known(c, first) => (c, first),
         Sender::Several(members) => {
             match super::mail_accounts::membership_for(conn, state, id, row, mail, &members)? {

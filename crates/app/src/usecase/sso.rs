@@ -350,7 +350,7 @@ fn join_claimed_teams(
     if names.is_empty() {
         return Ok(());
     }
-    state.store.write(|conn| {
+    super::commit(state, |conn, committed| {
         for name in names.iter().take(50) {
             let Some(team) = rapport_store::team::find_by_name(conn, name)? else {
                 continue;
@@ -358,7 +358,12 @@ fn join_claimed_teams(
             if team.members.iter().any(|m| m.staff_id == member.id) {
                 continue;
             }
-            rapport_store::team::set_member(conn, team.id, member.id, rapport_domain::TeamRole::Member)?;
+            rapport_store::team::set_member(
+                conn,
+                team.id,
+                member.id,
+                rapport_domain::TeamRole::Member,
+            )?;
             record(
                 conn,
                 super::team::stream(team.id),
@@ -367,8 +372,9 @@ fn join_claimed_teams(
                 ("staff", Some(&member.id.to_string())),
                 json!({"before": {"role": null}, "after": {"role": "member"}, "via": "single sign-on"}),
             )?;
+            committed.push(Change::StaffChanged(member.clone()));
         }
-        Ok::<_, UseCaseError>(())
+        Ok(())
     })
 }
 

@@ -8,6 +8,8 @@ use serde_json::json;
 
 use super::input::text;
 use super::{UseCaseError, record};
+use crate::changes::Change;
+use crate::state::AppState;
 
 pub(super) fn stream(id: TeamId) -> StreamName {
     StreamName::parse(&format!("team:{id}")).unwrap_or_else(|_| StreamName::system())
@@ -73,16 +75,17 @@ pub fn rename(
 
 /// Adds a staff member to a team or changes their role in it.
 pub fn set_member(
-    store: &Store,
+    state: &AppState,
     who: &Principal,
     id: TeamId,
     staff: StaffId,
     role: TeamRole,
 ) -> Result<Team, UseCaseError> {
     let actor = admin(who)?;
-    store.write(|conn| {
+    super::commit(state, |conn, committed| {
         team::find(conn, id)?.ok_or(UseCaseError::NotFound("team"))?;
-        let member = rapport_store::staff::find(conn, staff)?.ok_or(UseCaseError::NotFound("staff member"))?;
+        let member = rapport_store::staff::find(conn, staff)?
+            .ok_or(UseCaseError::NotFound("staff member"))?;
         if member.role == rapport_domain::StaffRole::Auditor {
             return Err(UseCaseError::Validation {
                 field: "staff_id",
@@ -98,18 +101,20 @@ pub fn set_member(
             ("staff", Some(&staff.to_string())),
             json!({"before": {"role": previous.map(TeamRole::as_str)}, "after": {"role": role.as_str()}}),
         )?;
+        // What the member may read follows their teams.
+        committed.push(Change::StaffChanged(member));
         team::find(conn, id)?.ok_or(UseCaseError::NotFound("team"))
     })
 }
 
 pub fn remove_member(
-    store: &Store,
+    state: &AppState,
     who: &Principal,
     id: TeamId,
     staff: StaffId,
 ) -> Result<(), UseCaseError> {
     let actor = admin(who)?;
-    store.write(|conn| {
+    super::commit(state, |conn, committed| {
         team::find(conn, id)?.ok_or(UseCaseError::NotFound("team"))?;
         if !team::remove_member(conn, id, staff)? {
             return Err(UseCaseError::NotFound("team member"));
@@ -122,6 +127,9 @@ pub fn remove_member(
             ("staff", Some(&staff.to_string())),
             json!({}),
         )?;
+        if let Some(member) = rapport_store::staff::find(conn, staff)? {
+            committed.push(Change::StaffChanged(member));
+        }
         Ok(())
     })
 }

@@ -357,9 +357,9 @@ pub async fn put_member(
         TeamRole::choices(),
     )?
     .ok_or(ApiError::Internal("role".into()))?;
-    let store = state.store.clone();
+    let app = state.into_inner();
     let t =
-        blocking::run(move || teams::set_member(&store, &who.principal, team, staff, role)).await?;
+        blocking::run(move || teams::set_member(&app, &who.principal, team, staff, role)).await?;
     Ok(HttpResponse::Ok().json(TeamView::from(&t)))
 }
 
@@ -373,8 +373,8 @@ pub async fn delete_member(
 ) -> Result<HttpResponse, ApiError> {
     let team: TeamId = path_id(&path.0, "team")?;
     let staff: StaffId = path_id(&path.1, "staff member")?;
-    let store = state.store.clone();
-    blocking::run(move || teams::remove_member(&store, &who.principal, team, staff)).await?;
+    let app = state.into_inner();
+    blocking::run(move || teams::remove_member(&app, &who.principal, team, staff)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -609,10 +609,23 @@ pub async fn list_accounts(
         only_teams: None,
     };
     let app = state.into_inner();
-    let items =
-        blocking::run(move || accounts::list(&app, &who.principal, filter, after, limit)).await?;
-    let items: Vec<AccountView> = items.iter().map(AccountView::from).collect();
-    Ok(HttpResponse::Ok().json(Page::new(items, limit, |a| a.id.clone())))
+    let page = match accounts::cached_page(&app, &who.principal, filter.clone(), after, limit) {
+        Some(page) => page,
+        None => {
+            blocking::run(move || {
+                accounts::list_page(&app, &who.principal, filter, after, limit, |items| {
+                    let items: Vec<AccountView> = items.iter().map(AccountView::from).collect();
+                    serde_json::to_vec(&Page::new(items, limit, |a| a.id.clone())).map_err(|e| {
+                        crate::usecase::UseCaseError::Internal(format!("account list: {e}"))
+                    })
+                })
+            })
+            .await?
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(actix_web::http::header::ContentType::json())
+        .body(page.as_ref().clone()))
 }
 
 /// Create an account (admins).

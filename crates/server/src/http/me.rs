@@ -123,7 +123,7 @@ async fn profile(
         return Err(ApiError::Forbidden("an API token has no profile"));
     }
     if let Principal::Staff { id, .. } = principal {
-        let s = match state.staff_cache.get(id) {
+        let s = match state.reads.staff.get(&id) {
             Ok(cached) => cached,
             Err(ticket) => {
                 let loaded = blocking::with_conn(&state.store, move |conn| {
@@ -131,7 +131,7 @@ async fn profile(
                         .ok_or(StoreError::NotFound("staff member"))
                 })
                 .await?;
-                state.staff_cache.keep(ticket, loaded)
+                state.reads.staff.keep(ticket, id, loaded)
             }
         };
         return Ok(Me {
