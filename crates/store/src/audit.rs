@@ -47,23 +47,40 @@ struct EventRow {
     hash: String,
 }
 
-/// Records `event` at the end of its stream and returns it sealed.
+/// Records `event` at the end of its stream.
 ///
 /// Call it inside the transaction that makes the change it records
 /// ([`crate::Store::write`]), so both commit or neither does. Concurrent
 /// appends to one stream queue on the stream's head row (PostgreSQL row
 /// lock; SQLite's single writer), so the chain never forks or skips a seq.
+/// Inside a `Store::write` the event is appended when the write's own
+/// work is done, just before it commits: the head stays locked for those
+/// last statements and the commit only, not for the whole write, so
+/// concurrent writes to one account's streams overlap. A savepoint
+/// ([`crate::savepoint`]) that rolls back drops the events recorded in it.
 /// `account` links a new stream to the account whose export includes it.
 pub fn append(
     conn: &mut DbConnection,
     event: NewEvent,
     account: Option<&str>,
-) -> Result<AuditEvent, StoreError> {
+) -> Result<(), StoreError> {
+    let Some((event, account)) = crate::write_scope::defer_audit(event, account) else {
+        return Ok(());
+    };
     if in_transaction(conn)? {
-        append_locked(conn, event, account)
+        append_locked(conn, event, account.as_deref()).map(|_| ())
     } else {
-        conn.transaction(|conn| append_locked(conn, event, account))
+        conn.transaction(|conn| append_locked(conn, event, account.as_deref()))
+            .map(|_| ())
     }
+}
+
+/// Appends the events the current `Store::write` recorded, in order.
+pub(crate) fn append_recorded(conn: &mut DbConnection) -> Result<(), StoreError> {
+    for (event, account) in crate::write_scope::take_audit() {
+        append_locked(conn, event, account.as_deref())?;
+    }
+    Ok(())
 }
 
 /// The head row lock and the insert; the database advances the head itself

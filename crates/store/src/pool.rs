@@ -180,6 +180,8 @@ impl Store {
 
     /// Runs `f` in one write transaction: everything it writes commits
     /// together or not at all, and it returns only once that is durable.
+    /// The audit events `f` records are appended after it, just before
+    /// the commit (see [`crate::audit::append`]).
     /// On SQLite, concurrent calls share one commit (see `group_commit`).
     /// `f` must not call `write` itself: that is refused with
     /// [`StoreError::NestedWrite`]. What `f` hands to
@@ -190,11 +192,16 @@ impl Store {
         E: From<StoreError> + From<diesel::result::Error>,
     {
         let scope = WriteScope::enter()?;
+        let work = |conn: &mut DbConnection| {
+            let out = f(conn)?;
+            crate::audit::append_recorded(conn)?;
+            Ok(out)
+        };
         let written = match &self.group {
-            Some(group) => group.write(f),
+            Some(group) => group.write(work),
             None => {
                 let mut conn = self.conn()?;
-                write_transaction(&mut conn, f)
+                write_transaction(&mut conn, work)
             }
         };
         if written.is_ok() {
@@ -205,14 +212,20 @@ impl Store {
 }
 
 /// Runs `f` inside the caller's transaction as a savepoint: if it fails,
-/// only its own writes are undone, and the transaction goes on (on
-/// PostgreSQL a failed statement would otherwise abort all of it).
+/// only its own writes are undone, the audit events it recorded included,
+/// and the transaction goes on (on PostgreSQL a failed statement would
+/// otherwise abort all of it).
 pub fn savepoint<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    diesel::Connection::transaction(conn, f)
+    let mark = crate::write_scope::audit_mark();
+    let result = diesel::Connection::transaction(conn, f);
+    if result.is_err() {
+        crate::write_scope::drop_audit_after(mark);
+    }
+    result
 }
 
 /// One write transaction on a connection the caller already holds, with

@@ -1,15 +1,63 @@
-//! The write a thread is inside of, if any: what must wait for its commit
-//! ([`after_commit`]), and a guard against starting a second write inside
-//! it, which on SQLite would wait forever for the one writer connection.
+//! The write a thread is inside of, if any: the audit events it records,
+//! appended at its end ([`crate::audit::append`]); what must wait for its
+//! commit ([`after_commit`]); and a guard against starting a second write
+//! inside it, which on SQLite would wait forever for the one writer
+//! connection.
 
 use std::cell::RefCell;
 
+use rapport_audit::NewEvent;
+
 use crate::error::StoreError;
 
-type Deferred = Vec<Box<dyn FnOnce() + Send>>;
+/// An audit event recorded in the write, and the account a new stream of
+/// it belongs to.
+pub(crate) type PendingAudit = (NewEvent, Option<String>);
+
+#[derive(Default)]
+struct Open {
+    after_commit: Vec<Box<dyn FnOnce() + Send>>,
+    audit: Vec<PendingAudit>,
+}
 
 thread_local! {
-    static OPEN: RefCell<Option<Deferred>> = const { RefCell::new(None) };
+    static OPEN: RefCell<Option<Open>> = const { RefCell::new(None) };
+}
+
+/// Keeps `event` for the end of the write this thread is inside of; hands
+/// it back outside a write.
+pub(crate) fn defer_audit(event: NewEvent, account: Option<&str>) -> Option<PendingAudit> {
+    OPEN.with(|open| match open.borrow_mut().as_mut() {
+        Some(open) => {
+            open.audit.push((event, account.map(str::to_owned)));
+            None
+        }
+        None => Some((event, account.map(str::to_owned))),
+    })
+}
+
+/// The audit events recorded so far, in order, to append now.
+pub(crate) fn take_audit() -> Vec<PendingAudit> {
+    OPEN.with(|open| {
+        open.borrow_mut()
+            .as_mut()
+            .map(|open| std::mem::take(&mut open.audit))
+            .unwrap_or_default()
+    })
+}
+
+/// How many audit events the write holds: a savepoint that rolls back
+/// drops those recorded after this mark.
+pub(crate) fn audit_mark() -> usize {
+    OPEN.with(|open| open.borrow().as_ref().map_or(0, |open| open.audit.len()))
+}
+
+pub(crate) fn drop_audit_after(mark: usize) {
+    OPEN.with(|open| {
+        if let Some(open) = open.borrow_mut().as_mut() {
+            open.audit.truncate(mark);
+        }
+    });
 }
 
 /// Runs `f` once the write this thread is inside of has committed, and not
@@ -18,8 +66,8 @@ thread_local! {
 /// could look too early, find nothing, and wait for their next tick.
 pub fn after_commit(f: impl FnOnce() + Send + 'static) {
     let now = OPEN.with(|open| match open.borrow_mut().as_mut() {
-        Some(deferred) => {
-            deferred.push(Box::new(f));
+        Some(open) => {
+            open.after_commit.push(Box::new(f));
             None
         }
         None => Some(f),
@@ -40,17 +88,17 @@ impl WriteScope {
             if open.is_some() {
                 return Err(StoreError::NestedWrite);
             }
-            *open = Some(Vec::new());
+            *open = Some(Open::default());
             Ok(WriteScope(()))
         })
     }
 
     /// The write committed: runs what waited for it.
     pub(crate) fn committed(self) {
-        let deferred = OPEN
+        let open = OPEN
             .with(|open| open.borrow_mut().take())
             .unwrap_or_default();
-        for f in deferred {
+        for f in open.after_commit {
             f();
         }
     }

@@ -138,6 +138,43 @@ async fn an_event_rolls_back_with_the_change_it_records(db: &TestDatabase) {
     assert_eq!(verified(&export(&store, &all(None))).events, 2);
 }
 
+e2e_test!(events_of_a_savepoint_that_rolled_back_are_not_appended);
+/// A write's events are appended at its end: those recorded in a savepoint
+/// that rolled back go with it, the others keep their order.
+async fn events_of_a_savepoint_that_rolled_back_are_not_appended(db: &TestDatabase) {
+    let store = migrated(db);
+    store
+        .write(|conn| {
+            rapport_store::audit::append(conn, event("case:c1", 1), None)?;
+            let failed: Result<(), StoreError> = rapport_store::savepoint(conn, |c| {
+                rapport_store::audit::append(c, event("case:c1", 2), None)?;
+                rapport_store::audit::append(c, event("case:c2", 2), None)?;
+                Err(StoreError::NotFound("the row"))
+            });
+            assert!(failed.is_err());
+            rapport_store::savepoint(conn, |c| {
+                rapport_store::audit::append(c, event("case:c1", 3), None)
+            })?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let mut conn = store.conn().unwrap();
+    let head = |conn: &mut rapport_store::DbConnection, s: &str| {
+        rapport_store::audit::head(conn, &StreamName::parse(s).unwrap())
+            .unwrap()
+            .seq
+    };
+    assert_eq!(head(&mut conn, "case:c1"), 2);
+    assert_eq!(
+        head(&mut conn, "case:c2"),
+        0,
+        "nothing of the rolled-back savepoint"
+    );
+    drop(conn);
+    let report = verified(&export(&store, &all(None)));
+    assert_eq!(report.events, 2);
+}
+
 e2e_test!(two_threads_appending_a_thousand_times_each_leave_one_gap_free_chain);
 async fn two_threads_appending_a_thousand_times_each_leave_one_gap_free_chain(db: &TestDatabase) {
     let store = migrated(db);
