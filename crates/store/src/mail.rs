@@ -237,6 +237,9 @@ pub fn await_parents(
     ids: &[String],
     case: CaseId,
 ) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     let known: Vec<String> = mail_message_ids::table
         .filter(mail_message_ids::message_id.eq_any(ids))
         .select(mail_message_ids::message_id)
