@@ -26,6 +26,19 @@ impl From<TaskFailed> for UseCaseError {
     }
 }
 
+/// How many blocking tasks run at once in the process, once set by
+/// [`limit_running`]; more wait their turn as idle futures, not as threads.
+static GATE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+
+/// Lets at most `tasks` blocking tasks run at once in this process (the
+/// first call decides). On SQLite a burst (thousands of chat clients
+/// reconnecting) would otherwise start hundreds of threads that queue on
+/// the one writer and a few connections and spend the cores switching
+/// between each other; measured in `docs/benchmarks.md` (Write path).
+pub fn limit_running(tasks: usize) {
+    let _ = GATE.set(tokio::sync::Semaphore::new(tasks.max(1)));
+}
+
 /// Runs `f` on the blocking pool and returns what it returned.
 pub async fn spawn<T, F>(f: F) -> Result<T, TaskFailed>
 where
@@ -33,9 +46,19 @@ where
     T: Send + 'static,
 {
     let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(f))
+    let turn = match GATE.get() {
+        Some(gate) => Some(
+            gate.acquire()
+                .await
+                .map_err(|e| TaskFailed(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let done = tokio::task::spawn_blocking(move || span.in_scope(f))
         .await
-        .map_err(|e| TaskFailed(e.to_string()))
+        .map_err(|e| TaskFailed(e.to_string()));
+    drop(turn);
+    done
 }
 
 /// Starts `f` on the blocking pool without waiting for it (a producer that

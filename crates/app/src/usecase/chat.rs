@@ -198,11 +198,57 @@ pub struct Following {
 }
 
 pub fn follow(state: &AppState, user: &ChatUser, id: CaseId) -> Result<Following, UseCaseError> {
-    let detail = case::get(state, &user.principal, id)?;
-    let mut conn = state.store.conn()?;
-    let summary = state.chat.summary(&mut conn, &detail.case)?;
-    let team_staff = match detail.case.team_id {
-        Some(t) => rapport_store::team::find(&mut conn, t)?
+    let following = following(&mut *state.store.conn()?, state, user, id)?;
+    auditor_read(state, user, id)?;
+    Ok(following)
+}
+
+/// [`follow`] and the latest `limit` entries, oldest first: what a client
+/// without history needs on joining (older ones come from the HTTP thread
+/// API), checked and read on one connection.
+pub fn follow_recent(
+    state: &AppState,
+    user: &ChatUser,
+    id: CaseId,
+    limit: i64,
+) -> Result<(Following, ThreadPage), UseCaseError> {
+    let (following, place, mut entries) = {
+        let mut conn = state.store.conn()?;
+        let following = following(&mut conn, state, user, id)?;
+        // The place first: every entry up to it has committed, so the
+        // entries read next hold all of them.
+        let place = store_case::last_seq(&mut conn, id)?;
+        let entries = store_case::thread(
+            &mut conn,
+            id,
+            user.is_staff(),
+            store_case::ThreadEnd::Latest,
+            limit,
+        )?;
+        (following, place, entries)
+    };
+    auditor_read(state, user, id)?;
+    entries.reverse();
+    Ok((following, page(state, &entries, place, false)?))
+}
+
+/// An auditor's read of a case is recorded, in chat as everywhere (once
+/// the reading connection is back in the pool: recording takes another).
+fn auditor_read(state: &AppState, user: &ChatUser, id: CaseId) -> Result<(), UseCaseError> {
+    super::evidence::record_auditor_read(state, &user.principal, "case", &id.to_string())
+}
+
+/// The case as a connection follows it, if the user may read it.
+fn following(
+    conn: &mut rapport_store::DbConnection,
+    state: &AppState,
+    user: &ChatUser,
+    id: CaseId,
+) -> Result<Following, UseCaseError> {
+    let case = case::load(conn, state, &user.principal, id)?.case;
+    let summary = state.chat.summary(conn, &case)?;
+    let team_staff = match case.team_id {
+        Some(t) => rapport_store::team::find(conn, t)?
             .map(|t| t.members.iter().map(|m| m.staff_id.to_string()).collect())
             .unwrap_or_default(),
         None => Vec::new(),
@@ -262,31 +308,6 @@ pub fn backlog(
         .collect();
     let full = entries.len() as i64 >= limit;
     page(state, &entries, place, full)
-}
-
-/// The latest `limit` entries, oldest first: what a client without
-/// history sees on joining (older ones come from the HTTP thread API).
-pub fn recent(
-    state: &AppState,
-    user: &ChatUser,
-    id: CaseId,
-    limit: i64,
-) -> Result<ThreadPage, UseCaseError> {
-    case::get(state, &user.principal, id)?;
-    let place = last_place(state, id)?;
-    let include_notes = user.is_staff();
-    let mut entries = {
-        let mut conn = state.store.conn()?;
-        store_case::thread(
-            &mut conn,
-            id,
-            include_notes,
-            store_case::ThreadEnd::Latest,
-            limit,
-        )?
-    };
-    entries.reverse();
-    page(state, &entries, place, false)
 }
 
 /// Sends a chat message (or, for staff, an internal note).
