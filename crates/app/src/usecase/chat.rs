@@ -195,6 +195,8 @@ fn subject_from(body: &str) -> String {
 pub struct Following {
     pub summary: CaseSummary,
     pub team_staff: Vec<String>,
+    /// The case access was checked for.
+    case_id: CaseId,
 }
 
 pub fn follow(state: &AppState, user: &ChatUser, id: CaseId) -> Result<Following, UseCaseError> {
@@ -203,18 +205,20 @@ pub fn follow(state: &AppState, user: &ChatUser, id: CaseId) -> Result<Following
     Ok(following)
 }
 
-/// [`follow`] and the latest `limit` entries, oldest first: what a client
-/// without history needs on joining (older ones come from the HTTP thread
-/// API), checked and read on one connection.
-pub fn follow_recent(
+/// The latest `limit` entries of the case `following` was checked for,
+/// oldest first: what a client without history sees on joining (older
+/// ones come from the HTTP thread API). Called after entering the room,
+/// so nothing committed in between is missed; [`follow`] checked access
+/// just before, and only it makes a [`Following`].
+pub fn recent(
     state: &AppState,
     user: &ChatUser,
-    id: CaseId,
+    following: &Following,
     limit: i64,
-) -> Result<(Following, ThreadPage), UseCaseError> {
-    let (following, place, mut entries) = {
+) -> Result<ThreadPage, UseCaseError> {
+    let id = following.case_id;
+    let (place, mut entries) = {
         let mut conn = state.store.conn()?;
-        let following = following(&mut conn, state, user, id)?;
         // The place first: every entry up to it has committed, so the
         // entries read next hold all of them.
         let place = store_case::last_seq(&mut conn, id)?;
@@ -225,11 +229,10 @@ pub fn follow_recent(
             store_case::ThreadEnd::Latest,
             limit,
         )?;
-        (following, place, entries)
+        (place, entries)
     };
-    auditor_read(state, user, id)?;
     entries.reverse();
-    Ok((following, page(state, &entries, place, false)?))
+    page(state, &entries, place, false)
 }
 
 /// An auditor's read of a case is recorded, in chat as everywhere (once
@@ -256,6 +259,7 @@ fn following(
     Ok(Following {
         summary,
         team_staff,
+        case_id: id,
     })
 }
 

@@ -619,20 +619,11 @@ impl Session {
     /// Follows a case: authorise, enter the room, then send what the client
     /// missed (so nothing committed in between is lost; repeats are dropped).
     async fn join(&mut self, case_id: CaseId, since: Option<EntryId>) -> Result<(), Gone> {
-        // Without history, the latest entries come in the same call as the
-        // access check: one trip to the blocking pool, one connection.
-        let joined = match since {
-            Some(_) => self
-                .call(move |state, user| chat::follow(state, user, case_id))
-                .await
-                .map(|f| (f, None)),
-            None => self
-                .call(move |state, user| chat::follow_recent(state, user, case_id, RECENT_ON_JOIN))
-                .await
-                .map(|(f, page)| (f, Some(page))),
-        };
-        let (following, recent) = match joined {
-            Ok(j) => j,
+        let following = self
+            .call(move |state, user| chat::follow(state, user, case_id))
+            .await;
+        let following = match following {
+            Ok(f) => f,
             Err(e) => return self.use_case_error(&e, "join".into()).await,
         };
         let hub = self.state.live.hub.clone();
@@ -643,14 +634,23 @@ impl Session {
                 .await;
         }
         self.followed.insert(case_id, CaseSequence::after(since));
-        match recent {
-            Some(page) => {
-                self.send_backlog(case_id, following.summary, page, true)
+        match since {
+            Some(_) => {
+                self.backlog_pages(case_id, since, following.summary.clone())
                     .await?
             }
             None => {
-                self.backlog_pages(case_id, since, following.summary)
-                    .await?
+                let checked = following.clone();
+                let recent = self
+                    .call(move |state, user| chat::recent(state, user, &checked, RECENT_ON_JOIN))
+                    .await;
+                match recent {
+                    Ok(page) => {
+                        self.send_backlog(case_id, following.summary.clone(), page, true)
+                            .await?
+                    }
+                    Err(e) => return self.use_case_error(&e, "join".into()).await,
+                }
             }
         }
         if self.user.is_contact() && hub.online_staff(&following.team_staff).is_empty() {
