@@ -17,8 +17,11 @@ use rapport_store::staff::Staff;
 /// How long a copy is trusted without a change to it.
 const LIFETIME: Duration = Duration::from_secs(30);
 
+/// Memory the account pages of one node may take.
+const ACCOUNT_PAGES_BYTES: usize = 64 << 20;
+
 /// The caches of one node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Reads {
     /// Staff rows; dropped by `StaffChanged`.
     pub staff: ReadCache<StaffId, Staff>,
@@ -29,6 +32,16 @@ pub struct Reads {
     pub account_pages: ReadCache<String, Vec<u8>>,
 }
 
+impl Default for Reads {
+    fn default() -> Self {
+        Reads {
+            staff: ReadCache::default(),
+            teams: ReadCache::default(),
+            account_pages: ReadCache::with_budget(ACCOUNT_PAGES_BYTES, Vec::len),
+        }
+    }
+}
+
 impl Reads {
     /// A staff member's row, role or teams changed.
     pub fn staff_changed(&self, id: StaffId) {
@@ -37,11 +50,14 @@ impl Reads {
     }
 }
 
-/// Copies by key, each kept until it is forgotten or expires.
+/// Copies by key, each kept until it is forgotten or expires. The copies
+/// weigh at most a budget (by default, a count of copies); beyond it the
+/// cache starts afresh.
 #[derive(Debug)]
 pub struct ReadCache<K, V> {
     inner: Mutex<Inner<K, V>>,
-    capacity: usize,
+    budget: usize,
+    weigh: fn(&V) -> usize,
 }
 
 #[derive(Debug)]
@@ -50,6 +66,8 @@ struct Inner<K, V> {
     /// change replaced, and is not kept.
     generation: u64,
     copies: HashMap<K, (Arc<V>, Instant)>,
+    /// What the copies weigh together.
+    weight: usize,
 }
 
 /// Where a load began: hand it back to [`ReadCache::keep`].
@@ -64,13 +82,22 @@ impl<K: Eq + Hash + Clone, V> Default for ReadCache<K, V> {
 }
 
 impl<K: Eq + Hash + Clone, V> ReadCache<K, V> {
+    /// At most `capacity` copies.
     pub fn with_capacity(capacity: usize) -> Self {
+        ReadCache::with_budget(capacity, |_| 1)
+    }
+
+    /// Copies weighing at most `budget` together, each weighed by `weigh`
+    /// (bytes, say); a copy heavier than the budget is never kept.
+    pub fn with_budget(budget: usize, weigh: fn(&V) -> usize) -> Self {
         ReadCache {
             inner: Mutex::new(Inner {
                 generation: 0,
                 copies: HashMap::new(),
+                weight: 0,
             }),
-            capacity,
+            budget,
+            weigh,
         }
     }
 
@@ -91,11 +118,17 @@ impl<K: Eq + Hash + Clone, V> ReadCache<K, V> {
     /// changed meanwhile: the load may then predate the change.
     pub fn keep(&self, ticket: LoadTicket, key: K, value: V) -> Arc<V> {
         let value = Arc::new(value);
+        let weight = (self.weigh)(&value);
         let mut inner = self.lock();
-        if inner.generation == ticket.0 {
-            if inner.copies.len() >= self.capacity {
-                inner.copies.clear();
+        if inner.generation == ticket.0 && weight <= self.budget {
+            if let Some((old, _)) = inner.copies.remove(&key) {
+                inner.weight -= (self.weigh)(&old);
             }
+            if inner.weight + weight > self.budget {
+                inner.copies.clear();
+                inner.weight = 0;
+            }
+            inner.weight += weight;
             inner
                 .copies
                 .insert(key, (Arc::clone(&value), Instant::now()));
@@ -107,7 +140,9 @@ impl<K: Eq + Hash + Clone, V> ReadCache<K, V> {
     pub fn forget(&self, key: &K) {
         let mut inner = self.lock();
         inner.generation = inner.generation.wrapping_add(1);
-        inner.copies.remove(key);
+        if let Some((old, _)) = inner.copies.remove(key) {
+            inner.weight -= (self.weigh)(&old);
+        }
     }
 
     /// Something every copy may hold changed.
@@ -115,6 +150,7 @@ impl<K: Eq + Hash + Clone, V> ReadCache<K, V> {
         let mut inner = self.lock();
         inner.generation = inner.generation.wrapping_add(1);
         inner.copies.clear();
+        inner.weight = 0;
     }
 }
 
@@ -148,6 +184,26 @@ mod tests {
         let ticket = cache.get(&1).expect_err("not cached yet");
         cache.keep(ticket, 1, "New Name".into());
         assert_eq!(*cache.get(&1).expect("cached"), "New Name");
+    }
+
+    #[test]
+    fn copies_are_kept_within_their_budget() {
+        let cache: ReadCache<u32, Vec<u8>> = ReadCache::with_budget(10, Vec::len);
+        let keep = |k: u32, bytes: usize| {
+            let ticket = cache.get(&k).expect_err("not cached yet");
+            cache.keep(ticket, k, vec![0; bytes]);
+        };
+        keep(1, 11);
+        assert!(cache.get(&1).is_err(), "heavier than the budget: not kept");
+        keep(2, 4);
+        keep(3, 6);
+        assert!(cache.get(&2).is_ok() && cache.get(&3).is_ok(), "4 + 6 fit");
+        cache.forget(&3);
+        keep(3, 6);
+        assert!(cache.get(&2).is_ok(), "a forgotten copy no longer weighs");
+        keep(4, 1);
+        assert!(cache.get(&2).is_err(), "over the budget: afresh");
+        assert!(cache.get(&4).is_ok());
     }
 
     #[test]

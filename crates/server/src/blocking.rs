@@ -3,7 +3,10 @@
 //! span so logs keep the request id. [`spawn`] is the primitive; the rest
 //! say what the caller gets back.
 
+use std::sync::Arc;
+
 use rapport_store::{DbConnection, Store, StoreError};
+use tokio::sync::Semaphore;
 
 use crate::http::ApiError;
 use crate::usecase::UseCaseError;
@@ -28,7 +31,7 @@ impl From<TaskFailed> for UseCaseError {
 
 /// How many blocking tasks run at once in the process, once set by
 /// [`limit_running`]; more wait their turn as idle futures, not as threads.
-static GATE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+static GATE: std::sync::OnceLock<Arc<Semaphore>> = std::sync::OnceLock::new();
 
 /// Lets at most `tasks` blocking tasks run at once in this process (the
 /// first call decides). On SQLite a burst (thousands of chat clients
@@ -36,29 +39,46 @@ static GATE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::
 /// the one writer and a few connections and spend the cores switching
 /// between each other; measured in `docs/benchmarks.md` (Write path).
 pub fn limit_running(tasks: usize) {
-    let _ = GATE.set(tokio::sync::Semaphore::new(tasks.max(1)));
+    let _ = GATE.set(Arc::new(Semaphore::new(tasks.max(1))));
 }
 
-/// Runs `f` on the blocking pool and returns what it returned.
+/// Runs `f` on the blocking pool and returns what it returned, once its
+/// turn has come (see [`limit_running`]).
 pub async fn spawn<T, F>(f: F) -> Result<T, TaskFailed>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let span = tracing::Span::current();
     let turn = match GATE.get() {
         Some(gate) => Some(
-            gate.acquire()
+            Arc::clone(gate)
+                .acquire_owned()
                 .await
                 .map_err(|e| TaskFailed(e.to_string()))?,
         ),
         None => None,
     };
-    let done = tokio::task::spawn_blocking(move || span.in_scope(f))
+    // The turn goes with the work: a caller that gives up (a client gone)
+    // does not free it while the work still runs.
+    spawn_unlimited(move || {
+        let out = f();
+        drop(turn);
+        out
+    })
+    .await
+}
+
+/// Runs `f` on the blocking pool at once, whatever runs already: for what
+/// must answer during a burst (readiness, the schema check).
+pub async fn spawn_unlimited<T, F>(f: F) -> Result<T, TaskFailed>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
         .await
-        .map_err(|e| TaskFailed(e.to_string()));
-    drop(turn);
-    done
+        .map_err(|e| TaskFailed(e.to_string()))
 }
 
 /// Starts `f` on the blocking pool without waiting for it (a producer that

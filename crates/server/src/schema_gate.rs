@@ -50,10 +50,11 @@ impl SchemaGate {
             loop {
                 tokio::time::sleep(RECHECK).await;
                 let s = store.clone();
-                let ready = crate::blocking::spawn(move || s.readiness(Duration::from_secs(2)))
-                    .await
-                    .ok()
-                    .and_then(Result::ok);
+                let ready =
+                    crate::blocking::spawn_unlimited(move || s.readiness(Duration::from_secs(2)))
+                        .await
+                        .ok()
+                        .and_then(Result::ok);
                 if ready == Some(Readiness::Ready) {
                     current.store(true, Ordering::Release);
                     tracing::info!("the database schema is current now; serving every request");

@@ -297,6 +297,24 @@ pub fn set_password_hash(
     Ok(())
 }
 
+/// Replaces `old` with `new`, the same password hashed with other
+/// parameters, unless the password changed meanwhile; says whether it did.
+pub fn rehash_password(
+    conn: &mut DbConnection,
+    id: ContactId,
+    old: &str,
+    new: &str,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        contacts::table
+            .find(id.to_string())
+            .filter(contacts::password_hash.eq(old)),
+    )
+    .set(contacts::password_hash.eq(Some(new)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 pub fn find(conn: &mut DbConnection, id: ContactId) -> Result<Option<Contact>, StoreError> {
     let Some(row) = contacts::table
         .find(id.to_string())

@@ -126,6 +126,25 @@ pub fn set_password_hash(
     Ok(())
 }
 
+/// Replaces `old` with `new`, the same password hashed with other
+/// parameters, unless the password changed meanwhile (a one-time password
+/// stays one to change); says whether it did.
+pub fn rehash_password(
+    conn: &mut DbConnection,
+    id: StaffId,
+    old: &str,
+    new: &str,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        staff_users::table
+            .find(id.to_string())
+            .filter(staff_users::password_hash.eq(old)),
+    )
+    .set(staff_users::password_hash.eq(new))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// How many staff members exist (for first-run guidance).
 pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(staff_users::table.count().get_result(conn)?)

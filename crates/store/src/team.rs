@@ -200,6 +200,7 @@ pub fn teams_of(conn: &mut DbConnection, staff: StaffId) -> Result<Vec<TeamId>, 
     team_members::table
         .filter(team_members::staff_id.eq(staff.to_string()))
         .select(team_members::team_id)
+        .order(team_members::team_id.asc())
         .load::<String>(conn)?
         .into_iter()
         .map(|id| Ok(TeamId::try_from(id)?))

@@ -395,8 +395,6 @@ pub(super) fn update_in(
     }
 }
 
-/// Accounts the principal may read, filtered; agents see their teams'
-/// accounts only (unless `accounts.agents_see_all`).
 /// A page of the account list as `render` writes it, from memory when
 /// nothing it shows changed since it was rendered (see
 /// [`crate::read_cache`]). Agents see their teams' accounts only, unless

@@ -431,10 +431,10 @@ pub fn login(
         if let Some(hash) = &rehash {
             if whole {
                 for other in &candidates {
-                    store_rehash(conn, other, hash)?;
+                    store_rehash(conn, other, &checked, hash)?;
                 }
             } else {
-                store_rehash(conn, &subject, hash)?;
+                store_rehash(conn, &subject, &checked, hash)?;
             }
         }
         let family = SessionFamilyId::new().to_string();
@@ -460,13 +460,20 @@ fn store_password(
     }
 }
 
-/// Stores the same password hashed with current parameters: a one-time
-/// password stays one to change.
-fn store_rehash(conn: &mut DbConnection, subject: &Subject, hash: &str) -> Result<(), StoreError> {
+/// Stores the same password hashed with current parameters in place of
+/// `old`, the hash it was checked against. A password changed since that
+/// check stays as it is, and a one-time password stays one to change.
+fn store_rehash(
+    conn: &mut DbConnection,
+    subject: &Subject,
+    old: &str,
+    hash: &str,
+) -> Result<(), StoreError> {
     match subject {
-        Subject::Staff(s) => staff::set_password_hash(conn, s.id, hash, s.password_change_required),
-        Subject::Contact(c) => contact::set_password_hash(conn, c.id, hash),
+        Subject::Staff(s) => staff::rehash_password(conn, s.id, old, hash),
+        Subject::Contact(c) => contact::rehash_password(conn, c.id, old, hash),
     }
+    .map(|_| ())
 }
 
 /// A staff member's row changed (their password): `/me` on every node

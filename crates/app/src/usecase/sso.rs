@@ -372,7 +372,9 @@ fn join_claimed_teams(
                 ("staff", Some(&member.id.to_string())),
                 json!({"before": {"role": null}, "after": {"role": "member"}, "via": "single sign-on"}),
             )?;
-            committed.push(Change::StaffChanged(member.clone()));
+            if committed.is_empty() {
+                committed.push(Change::StaffChanged(member.clone()));
+            }
         }
         Ok(())
     })

@@ -64,7 +64,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         .into());
     }
     let store = state.store.clone();
-    let readiness = blocking::run(move || store.readiness(READINESS_TIMEOUT)).await?;
+    // Not queued behind a burst of work: a balancer must not think the node
+    // down while it is busy.
+    let readiness = blocking::spawn_unlimited(move || store.readiness(READINESS_TIMEOUT)).await??;
     match readiness {
         Readiness::Ready => Ok(HttpResponse::Ok().json(Ready {
             status: "ready",
