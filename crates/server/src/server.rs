@@ -233,10 +233,6 @@ pub fn state_for(config: Arc<Config>, store: Store) -> Result<AppState, StartupE
     })
 }
 
-/// Blocking tasks at once on SQLite: enough to fill group-commit batches,
-/// few enough not to thrash (12 and 64 were slower in the chat bench).
-const SQLITE_BLOCKING_TASKS: usize = 32;
-
 /// Prepares everything and binds the listener. The returned server is not
 /// yet polled: call [`RunningServer::run`] or spawn its future.
 pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
@@ -257,11 +253,6 @@ pub async fn start(config: Config) -> Result<RunningServer, StartupError> {
     let mut state = crate::blocking::spawn(move || prepare(prepared))
         .await
         .map_err(|e| StartupError::Task(e.to_string()))??;
-    // On PostgreSQL the pool already bounds the work in flight, and
-    // holding more tasks back lowered chat throughput in the bench.
-    if state.store.backend() == rapport_store::Backend::Sqlite {
-        crate::blocking::limit_running(SQLITE_BLOCKING_TASKS);
-    }
     state.public_url = Arc::from(config.public_url(addr));
     if config.settings.server.public_url.trim().is_empty() {
         tracing::info!(public_url = %state.public_url, "links in mail point to {} (server.public_url is not set: set it to the address people use)", state.public_url);
