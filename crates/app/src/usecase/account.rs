@@ -408,13 +408,11 @@ pub fn list_page(
     render: impl FnOnce(&[Account]) -> Result<Vec<u8>, UseCaseError>,
 ) -> Result<Arc<Vec<u8>>, UseCaseError> {
     authorize(who, Permission::ListAccounts).map_err(|_| UseCaseError::Forbidden)?;
-    let mut conn: Option<rapport_store::PooledConnection> = None;
     if let Some(agent) = restricted_agent(state, who) {
         let teams = match state.reads.teams.get(&agent) {
             Ok(teams) => teams,
             Err(ticket) => {
-                let loaded =
-                    rapport_store::team::teams_of(conn.insert(state.store.conn()?), agent)?;
+                let loaded = rapport_store::team::teams_of(&mut *state.store.conn()?, agent)?;
                 state.reads.teams.keep(ticket, agent, loaded)
             }
         };
@@ -425,11 +423,7 @@ pub fn list_page(
         Ok(page) => return Ok(page),
         Err(ticket) => ticket,
     };
-    let conn = match conn.as_mut() {
-        Some(conn) => conn,
-        None => conn.insert(state.store.conn()?),
-    };
-    let accounts = account::list(conn, &filter, after, limit)?;
+    let accounts = account::list(&mut *state.store.conn()?, &filter, after, limit)?;
     Ok(state
         .reads
         .account_pages

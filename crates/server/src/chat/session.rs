@@ -636,7 +636,7 @@ impl Session {
         self.followed.insert(case_id, CaseSequence::after(since));
         match since {
             Some(_) => {
-                self.backlog_pages(case_id, since, following.summary.clone())
+                self.backlog_pages(case_id, since, following.summary)
                     .await?
             }
             None => {
@@ -646,7 +646,7 @@ impl Session {
                     .await;
                 match recent {
                     Ok(page) => {
-                        self.send_backlog(case_id, following.summary.clone(), page, true)
+                        self.send_backlog(case_id, following.summary, page, true)
                             .await?
                     }
                     Err(e) => return self.use_case_error(&e, "join".into()).await,

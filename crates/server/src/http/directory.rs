@@ -625,7 +625,16 @@ pub async fn list_accounts(
     };
     Ok(HttpResponse::Ok()
         .content_type(actix_web::http::header::ContentType::json())
-        .body(page.as_ref().clone()))
+        .body(web::Bytes::from_owner(SharedPage(page))))
+}
+
+/// A rendered page shared with the cache: served without a copy.
+struct SharedPage(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedPage {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// Create an account (admins).

@@ -119,66 +119,63 @@ async fn profile(
     principal: Principal,
     totp_enrolment_required: bool,
 ) -> Result<Me, ApiError> {
-    if matches!(principal, Principal::ApiToken { .. }) {
-        return Err(ApiError::Forbidden("an API token has no profile"));
-    }
-    if let Principal::Staff { id, .. } = principal {
-        let s = match state.reads.staff.get(&id) {
-            Ok(cached) => cached,
-            Err(ticket) => {
-                let loaded = blocking::with_conn(&state.store, move |conn| {
-                    rapport_store::staff::find(conn, id)?
-                        .ok_or(StoreError::NotFound("staff member"))
-                })
-                .await?;
-                state.reads.staff.keep(ticket, id, loaded)
-            }
-        };
-        return Ok(Me {
-            id: s.id.to_string(),
-            kind: "staff",
-            email: s.email.to_string(),
-            name: s.name.as_str().to_owned(),
-            display_name: s.display_name.as_str().to_owned(),
-            avatar: Avatar::of(&s.id.to_string(), &s.display_name, s.avatar_url.clone()),
-            role: Some(s.role.as_str().to_owned()),
-            account_id: None,
-            visibility: None,
-            function: None,
-            case_notices: None,
-            password_change_required: s.password_change_required,
-            totp_enrolment_required,
-            memberships: Vec::new(),
-        });
-    }
-    blocking::with_conn(&state.store, move |conn| match principal {
-        Principal::Contact { id, .. } => {
-            let c =
-                rapport_store::contact::find(conn, id)?.ok_or(StoreError::NotFound("contact"))?;
-            Ok(Me {
-                id: c.id.to_string(),
-                kind: "contact",
-                email: c
-                    .emails
-                    .first()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-                name: c.name.as_str().to_owned(),
-                display_name: c.name.as_str().to_owned(),
-                avatar: Avatar::of(&c.id.to_string(), &c.name, None),
-                role: None,
-                account_id: Some(c.account_id.to_string()),
-                visibility: Some(c.visibility.as_str().to_owned()),
-                function: Some(c.function.as_str().to_owned()),
-                case_notices: Some(c.case_notices.as_str().to_owned()),
-                password_change_required: false,
-                totp_enrolment_required: false,
+    let id = match principal {
+        Principal::ApiToken { .. } => {
+            return Err(ApiError::Forbidden("an API token has no profile"));
+        }
+        Principal::Contact { id, .. } => id,
+        Principal::Staff { id, .. } => {
+            let s = match state.reads.staff.get(&id) {
+                Ok(cached) => cached,
+                Err(ticket) => {
+                    let loaded = blocking::with_conn(&state.store, move |conn| {
+                        rapport_store::staff::find(conn, id)?
+                            .ok_or(StoreError::NotFound("staff member"))
+                    })
+                    .await?;
+                    state.reads.staff.keep(ticket, id, loaded)
+                }
+            };
+            return Ok(Me {
+                id: s.id.to_string(),
+                kind: "staff",
+                email: s.email.to_string(),
+                name: s.name.as_str().to_owned(),
+                display_name: s.display_name.as_str().to_owned(),
+                avatar: Avatar::of(&s.id.to_string(), &s.display_name, s.avatar_url.clone()),
+                role: Some(s.role.as_str().to_owned()),
+                account_id: None,
+                visibility: None,
+                function: None,
+                case_notices: None,
+                password_change_required: s.password_change_required,
+                totp_enrolment_required,
                 memberships: Vec::new(),
-            })
+            });
         }
-        Principal::Staff { .. } | Principal::ApiToken { .. } => {
-            Err(StoreError::NotFound("profile"))
-        }
+    };
+    blocking::with_conn(&state.store, move |conn| {
+        let c = rapport_store::contact::find(conn, id)?.ok_or(StoreError::NotFound("contact"))?;
+        Ok(Me {
+            id: c.id.to_string(),
+            kind: "contact",
+            email: c
+                .emails
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            name: c.name.as_str().to_owned(),
+            display_name: c.name.as_str().to_owned(),
+            avatar: Avatar::of(&c.id.to_string(), &c.name, None),
+            role: None,
+            account_id: Some(c.account_id.to_string()),
+            visibility: Some(c.visibility.as_str().to_owned()),
+            function: Some(c.function.as_str().to_owned()),
+            case_notices: Some(c.case_notices.as_str().to_owned()),
+            password_change_required: false,
+            totp_enrolment_required: false,
+            memberships: Vec::new(),
+        })
     })
     .await
 }
