@@ -386,7 +386,8 @@ fn spawn_offline_email_consumer(state: AppState) {
 
 /// Hourly: forgets reply parents waited for too long and committed
 /// changes every consumer has long read, single sign-on attempts of
-/// yesterday, case events digests carried a month ago, and removes
+/// yesterday, case events digests carried a month ago, spent chat tickets
+/// long expired, and removes
 /// attachment files no entry refers to.
 fn spawn_upkeep(state: AppState) {
     spawn_periodic(state, Duration::from_secs(3600), "hourly upkeep", |state| {
@@ -399,6 +400,8 @@ fn spawn_upkeep(state: AppState) {
         tracing::debug!(changes, "old committed changes forgotten");
         let attempts = crate::usecase::sso::forget_old_attempts(state, now)?;
         tracing::debug!(attempts, "old single sign-on attempts forgotten");
+        let tickets = crate::usecase::chat::forget_spent_tickets(state, now)?;
+        tracing::debug!(tickets, "spent chat tickets forgotten");
         let notices = crate::usecase::notices::forget_sent(state, now)?;
         tracing::debug!(notices, "case notices digests carried long ago forgotten");
         let files = crate::usecase::case::sweep_attachment_files(state)?;

@@ -13,54 +13,45 @@ use crate::time::now_micros;
 /// Who a ticket admits: `("staff" | "contact", id)`.
 pub type Holder = (String, String);
 
-pub fn insert_ticket(
+/// Spends a ticket: records its hash until it expires. `false` when it
+/// was spent before, on this node or any other: the insert collides with
+/// the first spend's row, so exactly one of two racing spends wins.
+pub fn spend_ticket(
     conn: &mut DbConnection,
     ticket_hash: &str,
     holder: &Holder,
     expires_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let now = now_micros();
-    // Spent and expired tickets are worth nothing; keep the table small.
-    diesel::delete(
-        chat_tickets::table.filter(chat_tickets::expires_at.lt(now - chrono::Duration::hours(1))),
-    )
-    .execute(conn)?;
-    diesel::insert_into(chat_tickets::table)
-        .values((
-            chat_tickets::ticket_hash.eq(ticket_hash),
-            chat_tickets::holder_kind.eq(&holder.0),
-            chat_tickets::holder_id.eq(&holder.1),
-            chat_tickets::created_at.eq(now),
-            chat_tickets::expires_at.eq(expires_at.naive_utc()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    let insert = || {
+        diesel::insert_into(chat_tickets::table)
+            .values((
+                chat_tickets::ticket_hash.eq(ticket_hash),
+                chat_tickets::holder_kind.eq(&holder.0),
+                chat_tickets::holder_id.eq(&holder.1),
+                chat_tickets::created_at.eq(now),
+                chat_tickets::expires_at.eq(expires_at.naive_utc()),
+                chat_tickets::used_at.eq(Some(now)),
+            ))
+            .on_conflict_do_nothing()
+    };
+    let inserted = match conn {
+        DbConnection::Postgres(pg) => insert().execute(pg)?,
+        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
+    };
+    Ok(inserted == 1)
 }
 
-/// Spends a ticket if it is unused and unexpired. The conditional update
-/// lets exactly one of two concurrent connections through, on any node.
-pub fn redeem_ticket(
+/// Forgets spent tickets that expired before `before`: an expired ticket
+/// is refused by its signature's expiry, so its row has nothing to guard.
+pub fn forget_spent_tickets(
     conn: &mut DbConnection,
-    ticket_hash: &str,
-) -> Result<Option<Holder>, StoreError> {
-    let now = now_micros();
-    let spent = diesel::update(
-        chat_tickets::table
-            .find(ticket_hash)
-            .filter(chat_tickets::used_at.is_null())
-            .filter(chat_tickets::expires_at.gt(now)),
+    before: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    Ok(
+        diesel::delete(chat_tickets::table.filter(chat_tickets::expires_at.lt(before.naive_utc())))
+            .execute(conn)?,
     )
-    .set(chat_tickets::used_at.eq(Some(now)))
-    .execute(conn)?;
-    if spent == 0 {
-        return Ok(None);
-    }
-    Ok(Some(
-        chat_tickets::table
-            .find(ticket_hash)
-            .select((chat_tickets::holder_kind, chat_tickets::holder_id))
-            .first(conn)?,
-    ))
 }
 
 /// Moves a reader's marker forward (never back). Returns whether it moved.

@@ -411,6 +411,72 @@ async fn access_is_checked_for_every_frame(db: &TestDatabase) {
     app.get("/ws").await.assert_problem(400, "invalid_query");
 }
 
+e2e_test!(a_chat_ticket_is_signed_spent_once_and_admits_its_holder_as_they_are_now);
+async fn a_chat_ticket_is_signed_spent_once_and_admits_its_holder_as_they_are_now(
+    db: &TestDatabase,
+) {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let spent_rows = || {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query("SELECT COUNT(*) AS n FROM chat_tickets")
+            .get_result::<Count>(&mut *rapport_tests::seed::store(db).conn().unwrap())
+            .unwrap()
+            .n
+    };
+
+    // Issuing writes nothing; a ticket changed anywhere is refused.
+    let ticket = chat_client::ticket(&app.base_url, &w.agent_in).await;
+    assert_eq!(spent_rows(), 0);
+    for at in [2, ticket.len() / 2, ticket.len() - 2] {
+        let mut changed: Vec<char> = ticket.chars().collect();
+        changed[at] = if changed[at] == 'x' { 'y' } else { 'x' };
+        let changed: String = changed.into_iter().collect();
+        assert_eq!(
+            ChatClient::connect_with_ticket(&app.base_url, &changed)
+                .await
+                .err(),
+            Some(401),
+            "changed at {at}"
+        );
+    }
+    // The unchanged ticket still works, once: the spend is recorded.
+    let mut agent = ChatClient::connect_with_ticket(&app.base_url, &ticket)
+        .await
+        .expect("the ticket admits its holder");
+    assert_eq!(agent.next_of("hello").await["you"]["kind"], "staff");
+    assert_eq!(spent_rows(), 1);
+    assert_eq!(
+        ChatClient::connect_with_ticket(&app.base_url, &ticket)
+            .await
+            .err(),
+        Some(401)
+    );
+
+    // A ticket taken before its holder was deactivated admits no one.
+    let ticket = chat_client::ticket(&app.base_url, &w.agent_in).await;
+    let res = app
+        .send(
+            actix_web::http::Method::PATCH,
+            &format!("/api/v1/staff/{}", w.agent_in_id),
+            Some(json!({"active": false}).to_string()),
+            Some(&w.admin),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(
+        ChatClient::connect_with_ticket(&app.base_url, &ticket)
+            .await
+            .err(),
+        Some(401)
+    );
+}
+
 e2e_test!(bad_frames_get_errors_and_the_connection_survives);
 async fn bad_frames_get_errors_and_the_connection_survives(db: &TestDatabase) {
     let app = TestApp::spawn_with(db, |s| {

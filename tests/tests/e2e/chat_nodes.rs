@@ -387,6 +387,30 @@ impl Saboteur {
     }
 }
 
+/// A chat ticket is signed by the installation's secret, so any node
+/// admits it; its spend is recorded in the shared database, so no node
+/// admits it twice.
+#[actix_web::test]
+async fn a_ticket_spent_on_one_node_is_refused_by_the_other() {
+    let Some(db) = TestDatabase::create(Backend::Postgres) else {
+        return;
+    };
+    let (_node_a, a, _node_b, b) = two_nodes(&db);
+    let agent = login(&a, &seed::staff(&db, "agent")).await;
+    let ticket = rapport_tests::chat_client::ticket(&a, &agent).await;
+    let mut admitted = ChatClient::connect_with_ticket(&b, &ticket)
+        .await
+        .expect("node B admits a ticket node A issued");
+    assert_eq!(admitted.next_of("hello").await["you"]["kind"], "staff");
+    for node in [&a, &b] {
+        assert_eq!(
+            ChatClient::connect_with_ticket(node, &ticket).await.err(),
+            Some(401),
+            "{node} admitted a spent ticket"
+        );
+    }
+}
+
 /// `/me` and the account list are served from each node's memory: a change
 /// on one node reaches the other's through the change log, not when its
 /// copy expires.

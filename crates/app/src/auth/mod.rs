@@ -1,6 +1,7 @@
 //! Who may do what, as the use cases need it: password hashing, access and
 //! refresh tokens, sign-in throttling, and where a request came from.
 
+pub mod chat_ticket;
 pub mod oidc;
 pub mod password;
 pub mod throttle;

@@ -86,6 +86,7 @@ pub struct TokenKeys {
     validation: Validation,
     issuer: String,
     lifetime_secs: i64,
+    chat_tickets: super::chat_ticket::TicketKey,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -111,7 +112,13 @@ impl TokenKeys {
             validation,
             issuer: settings.issuer.clone(),
             lifetime_secs: i64::from(settings.access_token_minutes) * 60,
+            chat_tickets: super::chat_ticket::TicketKey::derive(secret),
         }
+    }
+
+    /// The key chat tickets are signed with.
+    pub fn chat_tickets(&self) -> &super::chat_ticket::TicketKey {
+        &self.chat_tickets
     }
 
     pub fn lifetime_secs(&self) -> i64 {

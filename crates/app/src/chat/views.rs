@@ -5,13 +5,13 @@ use rapport_store::case::{Author, Case, Entry};
 use rapport_store::{DbConnection, StoreError};
 
 /// A staff member as chat clients see them.
-pub fn staff_person(s: rapport_store::staff::Staff) -> Person {
+pub fn staff_person(s: &rapport_store::staff::Staff) -> Person {
     Person::new(
         PersonKind::Staff,
         &s.id.to_string(),
         s.display_name.as_str(),
     )
-    .with_avatar_url(s.avatar_url)
+    .with_avatar_url(s.avatar_url.clone())
 }
 
 /// A contact as chat clients see them.
@@ -23,7 +23,7 @@ pub fn contact_person(c: &rapport_store::contact::Contact) -> Person {
 pub(super) fn person(conn: &mut DbConnection, author: &Author) -> Result<Person, StoreError> {
     Ok(match author {
         Author::Staff(id) => match rapport_store::staff::find(conn, *id)? {
-            Some(s) => staff_person(s),
+            Some(s) => staff_person(&s),
             None => Person::new(PersonKind::Staff, &id.to_string(), "Former staff member"),
         },
         Author::Contact(id) => match rapport_store::contact::find(conn, *id)? {

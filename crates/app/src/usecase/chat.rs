@@ -15,7 +15,8 @@ use serde_json::json;
 use super::UseCaseError;
 use super::case::{self, OpenCase, Posted};
 use super::input::invalid;
-use crate::auth::token::{new_opaque_token, opaque_token_hash};
+use crate::auth::chat_ticket::TicketHolder;
+use crate::auth::token::opaque_token_hash;
 use crate::changes::Change;
 use crate::notify::Notification;
 use crate::state::AppState;
@@ -38,62 +39,85 @@ impl ChatUser {
 }
 
 fn holder(who: &Principal) -> Result<Holder, UseCaseError> {
+    ticket_holder(who).map(holder_row)
+}
+
+/// A holder as the database keeps it.
+fn holder_row(holder: TicketHolder) -> Holder {
+    match holder {
+        TicketHolder::Staff(id) => ("staff".into(), id.to_string()),
+        TicketHolder::Contact(id) => ("contact".into(), id.to_string()),
+    }
+}
+
+fn ticket_holder(who: &Principal) -> Result<TicketHolder, UseCaseError> {
     match who {
-        Principal::Staff { id, .. } => Ok(("staff".into(), id.to_string())),
-        Principal::Contact { id, .. } => Ok(("contact".into(), id.to_string())),
+        Principal::Staff { id, .. } => Ok(TicketHolder::Staff(*id)),
+        Principal::Contact { id, .. } => Ok(TicketHolder::Contact(*id)),
         Principal::ApiToken { .. } => Err(UseCaseError::Forbidden),
     }
 }
 
 /// A one-time ticket for `GET /ws?ticket=...`, valid `chat.ticket_ttl_secs`.
+/// Signed, not stored: issuing one writes nothing.
 pub fn issue_ticket(
     state: &AppState,
     who: &Principal,
 ) -> Result<(String, DateTime<Utc>), UseCaseError> {
-    let holder = holder(who)?;
+    let holder = ticket_holder(who)?;
     let connections = &state.chat.connections;
     if let Some(key) = crate::chat::connections::person_key(who)
         && !connections.has_room(&key)
     {
         return Err(UseCaseError::TooManyConnections(connections.max_per_person));
     }
-    let ticket = new_opaque_token()
-        .map_err(|e| UseCaseError::Internal(format!("no randomness for a ticket: {e}")))?;
     let ttl = i64::try_from(state.config.settings.chat.ticket_ttl_secs).unwrap_or(30);
-    let expires_at = Utc::now() + Duration::seconds(ttl);
-    state.store.write(|conn| {
-        rapport_store::chat::insert_ticket(conn, &opaque_token_hash(&ticket), &holder, expires_at)
-    })?;
+    // Whole seconds: the ticket carries its expiry as Unix seconds.
+    let expires_at = DateTime::from_timestamp(Utc::now().timestamp() + ttl, 0)
+        .ok_or_else(|| UseCaseError::Internal("the clock is out of range".into()))?;
+    let ticket = state
+        .tokens
+        .chat_tickets()
+        .issue(holder, expires_at)
+        .map_err(|e| UseCaseError::Internal(e.to_string()))?;
     Ok((ticket, expires_at))
 }
 
 /// Spends a ticket and reads its holder afresh: someone deactivated since
-/// the ticket was issued is not admitted.
+/// the ticket was issued is not admitted. `None` for a ticket that is
+/// forged, expired or spent.
 pub fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Option<ChatUser>, UseCaseError> {
-    let hash = opaque_token_hash(ticket);
-    let holder = state
-        .store
-        .write(|conn| rapport_store::chat::redeem_ticket(conn, &hash))?;
-    let Some((kind, id)) = holder else {
+    let Ok(opened) = state.tokens.chat_tickets().open(ticket, Utc::now()) else {
         return Ok(None);
     };
-    let mut conn = state.store.conn()?;
-    let corrupt = || UseCaseError::Internal("chat ticket holder id is unreadable".into());
-    Ok(match kind.as_str() {
-        "staff" => {
-            let id: StaffId = id.parse().map_err(|_| corrupt())?;
-            rapport_store::staff::find(&mut conn, id)?
+    let holder = holder_row(opened.holder);
+    let hash = opaque_token_hash(ticket);
+    let spent = state
+        .store
+        .write(|conn| rapport_store::chat::spend_ticket(conn, &hash, &holder, opened.expires_at))?;
+    if !spent {
+        return Ok(None);
+    }
+    Ok(match opened.holder {
+        TicketHolder::Staff(id) => {
+            super::staff::current(state, id)?
                 .filter(|s| s.active)
                 .map(|s| ChatUser {
                     principal: Principal::Staff { id, role: s.role },
-                    person: crate::chat::staff_person(s),
+                    person: crate::chat::staff_person(&s),
                 })
         }
-        _ => {
-            let id: ContactId = id.parse().map_err(|_| corrupt())?;
-            contact_user(&mut conn, id)?
-        }
+        TicketHolder::Contact(id) => contact_user(&mut *state.store.conn()?, id)?,
     })
+}
+
+/// Forgets spent tickets long expired (they are refused by their expiry
+/// alone); run now and then.
+pub fn forget_spent_tickets(state: &AppState, now: DateTime<Utc>) -> Result<usize, UseCaseError> {
+    let before = now - Duration::hours(1);
+    Ok(state
+        .store
+        .write(|conn| rapport_store::chat::forget_spent_tickets(conn, before))?)
 }
 
 /// A contact as chat knows them now: `None` once they may not chat
