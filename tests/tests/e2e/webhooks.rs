@@ -484,12 +484,20 @@ async fn an_admin_adds_a_webhook_in_the_browser_and_reads_its_deliveries(db: &Te
         assert!(tokio::time::Instant::now() < deadline, "sent again");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The open log follows the delivery it sent again to its outcome,
+    // without a reload.
+    b.wait_true(
+        "const r = document.querySelector('#w-deliveries tbody tr'); \
+         return !!r && r.cells[2].textContent === 'delivered' && r.cells[3].textContent === '2'",
+        "the log shows the second attempt delivered",
+    )
+    .await;
     b.quit().await;
 }
 
 e2e_test!(a_crm_endpoint_hears_of_accounts_and_contacts_as_they_change);
 async fn a_crm_endpoint_hears_of_accounts_and_contacts_as_they_change(db: &TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_with(db, |s| s.mail.lmtp_bind = "127.0.0.1:0".into()).await;
     let w = world(&app, db).await;
     let receiver = Receiver::start();
     let registered = ok(
@@ -601,6 +609,22 @@ async fn a_crm_endpoint_hears_of_accounts_and_contacts_as_they_change(db: &TestD
         "{}",
         imported.body
     );
+    // Someone new at the client writes in: the contact made for them is
+    // announced like any other.
+    let raw = "From: Ola Nordmann <ola@nordwind.example>\r\nTo: support@rapport.localhost\r\nSubject: Freight invoice 7781\r\nMessage-ID: <ola-7781@nordwind.example>\r\nDate: Mon, 07 Dec 2026 09:00:00 +0000\r\n\r\nThe freight invoice lists two pallets; we sent one.\r\n";
+    crate::mail::lmtp_send(
+        app.lmtp_addr.expect("an LMTP listener"),
+        "ola@nordwind.example",
+        &["support@rapport.localhost"],
+        raw.as_bytes().to_vec(),
+    )
+    .await
+    .expect("the message is accepted");
+    let wrote_in = receiver.wait_for_nth("contact.created", 3).await;
+    verify(&secret, &wrote_in);
+    let body: Value = serde_json::from_str(&wrote_in.body).unwrap();
+    assert_eq!(body["data"]["contact"]["emails"][0], "ola@nordwind.example");
+    assert_eq!(body["data"]["contact"]["account_id"], account_id.as_str());
     for r in receiver.got.lock().unwrap().iter() {
         assert!(!r.body.contains("password"), "{}", r.body);
     }

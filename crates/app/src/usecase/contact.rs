@@ -263,7 +263,9 @@ pub(super) fn update_in(
 
 /// A contact known only by an address (someone who wrote in, or whom staff
 /// copied on a case): no portal until someone opens it to them, their own
-/// cases only. Records the creation as done by `actor` through `via`.
+/// cases only. Records the creation as done by `actor` through `via`, and
+/// commits it as a change (webhooks, other nodes).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn insert_by_address(
     conn: &mut DbConnection,
     account: AccountId,
@@ -272,6 +274,7 @@ pub(super) fn insert_by_address(
     actor: Actor,
     via: &str,
     verified: bool,
+    committed: &mut Vec<Change>,
 ) -> Result<Contact, UseCaseError> {
     let created = contact::insert(
         conn,
@@ -299,6 +302,7 @@ pub(super) fn insert_by_address(
         ("contact", Some(&created.id.to_string())),
         json!({"email": address.as_str(), "via": via, "verified": verified}),
     )?;
+    committed.push(Change::ContactAdded(created.clone()));
     Ok(created)
 }
 

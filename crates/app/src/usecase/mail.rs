@@ -444,6 +444,7 @@ fn sender_contact(
         Actor::system(),
         "inbound email",
         false,
+        changes,
     )?;
     Ok(Sender::Known(contact, true))
 }

@@ -149,8 +149,8 @@ fn resolve(
                 actor.clone(),
                 "added to a case by staff",
                 false,
+                committed,
             )?;
-            committed.push(Change::ContactAdded(created.clone()));
             Ok(created)
         }
     }

@@ -497,8 +497,19 @@ const WEBHOOK_EVENTS = [
 async function webhooksSection() {
   const endpoints = await api.get("/api/v1/webhooks");
   const log = h("div", { id: "w-log" });
+  // The log refreshes itself while a delivery is under way, so its outcome
+  // shows without a reload; a retry hours away is not polled for.
+  let shown = null;
+  let poll = null;
   const showLog = async (e) => {
+    shown = e.id;
+    clearTimeout(poll);
     const deliveries = await api.get(`/api/v1/webhooks/${e.id}/deliveries?limit=50`);
+    if (shown !== e.id) return;
+    const soon = Date.now() + 60_000;
+    if (deliveries.some((d) => d.status === "pending" && (!d.next_attempt_at || Date.parse(d.next_attempt_at) <= soon))) {
+      poll = setTimeout(() => { if (log.isConnected && shown === e.id) showLog(e).catch(() => {}); }, 2_000);
+    }
     log.replaceChildren(h("section", { class: "card" }, h("h3", {}, `Deliveries to ${e.url}`),
       deliveries.length === 0 ? h("p", {}, "Nothing was sent yet: events after the endpoint was added appear here.") :
         table(["Event", "Created", "Status", "Attempts", "Last answer", ""], deliveries.map((d) => [
