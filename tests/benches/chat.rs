@@ -439,7 +439,14 @@ async fn rapport_run(
         // the production default of 20.
         ("RAPPORT_CHAT__MAX_CONNECTIONS_PER_PERSON", "1000"),
     ];
-    let mut server = RapportProcess::serve(env!("CARGO_BIN_EXE_rapport-e2e"), &db, &[], &env);
+    // A heap profile of the SQLite server (docs/benchmarks.md says how).
+    let fifo = std::env::var("RAPPORT_BENCH_HEAPTRACK_FIFO").unwrap_or_default();
+    let mut traced = env.to_vec();
+    if !fifo.is_empty() && backend == Backend::Sqlite {
+        traced.push(("LD_PRELOAD", "/usr/lib/heaptrack/libheaptrack_preload.so"));
+        traced.push(("DUMP_HEAPTRACK_OUTPUT", fifo.as_str()));
+    }
+    let mut server = RapportProcess::serve(env!("CARGO_BIN_EXE_rapport-e2e"), &db, &[], &traced);
     let addr = server.wait_ready(Duration::from_secs(120));
     let base = format!("http://{addr}");
     let http = awc::Client::builder()

@@ -20,33 +20,42 @@ use crate::protocol::{Person, PersonKind, ServerFrame, close};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(u64);
 
-/// What a connection's writer sends next.
+/// What a connection's writer sends next. Kept to a few words, since
+/// every connection's queue reserves a block of them up front: what an
+/// event carries is built once and shared by every receiver.
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// A serialised frame, shared by every receiver.
     Frame(Arc<str>),
     /// A thread entry: the writer puts it in thread order and drops what
     /// it already delivered (a backlog and a live message may overlap).
-    Entry {
-        case_id: CaseId,
-        entry_id: EntryId,
-        seq: i64,
-        frame: Arc<str>,
-    },
+    Entry(Arc<QueuedEntry>),
     /// An entry this connection may not see (an internal note, for a
     /// contact): only its place in the thread, so later ones are not held
     /// back waiting for it.
-    Hidden { case_id: CaseId, seq: i64 },
+    Hidden(Box<(CaseId, i64)>),
     /// Events may have been lost between nodes: fetch what was missed.
     Resync,
     /// What a contact may read may have shrunk (a case's participants or
-    /// category changed, or the contact did): check again before going on,
-    /// for one case or for every case followed, then write `then` if the
-    /// case is still theirs.
-    Recheck {
-        case_id: Option<CaseId>,
-        then: Option<Arc<str>>,
-    },
+    /// category changed, or the contact did): check again before going on.
+    Recheck(Box<Recheck>),
+}
+
+/// A thread entry as every follower's queue holds it.
+#[derive(Debug)]
+pub struct QueuedEntry {
+    pub case_id: CaseId,
+    pub entry_id: EntryId,
+    pub seq: i64,
+    pub frame: Arc<str>,
+}
+
+/// A check of what a contact may read: for one case or for every case
+/// followed, then write `then` if the case is still theirs.
+#[derive(Debug, Clone)]
+pub struct Recheck {
+    pub case_id: Option<CaseId>,
+    pub then: Option<Arc<str>>,
 }
 
 /// Asks a connection's task to close, with a close code.
@@ -426,22 +435,19 @@ impl Hub {
         let st = self.lock();
         match event {
             BusEvent::Entry { entry } => {
-                let f = frame(&ServerFrame::Message {
-                    entry: entry.clone(),
+                let queued = Arc::new(QueuedEntry {
+                    case_id: entry.case_id,
+                    entry_id: entry.id,
+                    seq: entry.seq,
+                    frame: frame(&ServerFrame::Message {
+                        entry: entry.clone(),
+                    }),
                 });
                 for conn in Self::room_conns(&st, entry.case_id) {
                     let out = if entry.is_note() && !conn.is_staff() {
-                        Outbound::Hidden {
-                            case_id: entry.case_id,
-                            seq: entry.seq,
-                        }
+                        Outbound::Hidden(Box::new((entry.case_id, entry.seq)))
                     } else {
-                        Outbound::Entry {
-                            case_id: entry.case_id,
-                            entry_id: entry.id,
-                            seq: entry.seq,
-                            frame: f.clone(),
-                        }
+                        Outbound::Entry(queued.clone())
                     };
                     Self::push(conn, out);
                 }
@@ -505,10 +511,10 @@ impl Hub {
                     let out = if conn.is_staff() || !recheck {
                         Outbound::Frame(f.clone())
                     } else {
-                        Outbound::Recheck {
+                        Outbound::Recheck(Box::new(Recheck {
                             case_id: Some(case.id),
                             then: Some(f.clone()),
-                        }
+                        }))
                     };
                     Self::push(conn, out);
                 }
@@ -530,10 +536,10 @@ impl Hub {
         for conn in ids.iter().filter_map(|id| st.conns.get(id)) {
             Self::push(
                 conn,
-                Outbound::Recheck {
+                Outbound::Recheck(Box::new(Recheck {
                     case_id: None,
                     then: None,
-                },
+                })),
             );
         }
     }
@@ -686,6 +692,13 @@ mod tests {
     use crate::protocol::EntryView;
     use chrono::Utc;
 
+    #[test]
+    fn a_queued_message_is_three_words() {
+        // Each connection's queue allocates a block of 32 up front: at 64
+        // bytes each that was 2 KiB per idle connection.
+        assert!(std::mem::size_of::<Outbound>() <= 24);
+    }
+
     /// Records what a node would send to the others.
     #[derive(Debug, Default)]
     struct Recorder(Mutex<Vec<Envelope>>);
@@ -734,10 +747,11 @@ mod tests {
         let mut out = Vec::new();
         while let Ok(o) = c.outbound.try_recv() {
             match o {
-                Outbound::Frame(f) | Outbound::Entry { frame: f, .. } => out.push(f.to_string()),
-                Outbound::Hidden { .. } => {}
+                Outbound::Frame(f) => out.push(f.to_string()),
+                Outbound::Entry(e) => out.push(e.frame.to_string()),
+                Outbound::Hidden(_) => {}
                 Outbound::Resync => out.push("resync".into()),
-                Outbound::Recheck { then, .. } => out.extend(then.map(|f| f.to_string())),
+                Outbound::Recheck(r) => out.extend(r.then.map(|f| f.to_string())),
             }
         }
         out

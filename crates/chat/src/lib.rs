@@ -14,7 +14,7 @@ pub mod protocol;
 pub mod sequence;
 
 pub use bus::{BusEvent, Envelope, Fanout, NodeId, SingleNode};
-pub use hub::{Closer, Connection, ConnectionId, Hub, JoinError, Outbound};
+pub use hub::{Closer, Connection, ConnectionId, Hub, JoinError, Outbound, QueuedEntry, Recheck};
 pub use limits::{Limits, TokenBucket};
 pub use protocol::{
     Avatar, CaseSummary, ClientFrame, EntryView, ErrorCode, PROTOCOL_VERSION, Person, PersonKind,

@@ -10,7 +10,7 @@ use std::time::Instant;
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError};
 use rapport_chat::{
     Arrival, BusEvent, CaseSequence, CaseSummary, ClientFrame, Connection, ErrorCode, Outbound,
-    PROTOCOL_VERSION, ServerFrame, TokenBucket, close,
+    PROTOCOL_VERSION, Recheck, ServerFrame, TokenBucket, close,
 };
 use rapport_domain::{CaseId, EntryId};
 
@@ -27,8 +27,9 @@ const RECENT_ON_JOIN: i64 = 50;
 struct Gone;
 
 struct Session {
-    state: AppState,
-    user: ChatUser,
+    // Shared, not copied: an idle connection's task holds only pointers.
+    state: Arc<AppState>,
+    user: Arc<ChatUser>,
     ws: actix_ws::Session,
     conn: rapport_chat::ConnectionId,
     /// The cases followed, each with what was delivered of it.
@@ -37,41 +38,46 @@ struct Session {
     violations: u32,
 }
 
-/// Serves one admitted connection until it closes.
-pub async fn run(
-    state: AppState,
+/// Admits one connection to the hub and returns the task that serves it
+/// until it closes. Not `async` itself: everything is moved into the
+/// session once, so the task keeps no second copy of its arguments.
+pub fn run(
+    state: Arc<AppState>,
     user: ChatUser,
     ws: actix_ws::Session,
-    mut stream: AggregatedMessageStream,
-) {
+    stream: AggregatedMessageStream,
+) -> impl std::future::Future<Output = ()> {
     let limits = state.live.limits;
-    let hub = state.live.hub.clone();
+    let connection = state
+        .live
+        .hub
+        .connect(user.person.clone(), limits.send_queue);
+    let s = Session {
+        bucket: TokenBucket::new(limits.frames_per_second, limits.burst),
+        state,
+        user: Arc::new(user),
+        ws,
+        conn: connection.id,
+        followed: HashMap::new(),
+        violations: 0,
+    };
+    serve(s, connection, stream)
+}
+
+async fn serve(mut s: Session, connection: Connection, mut stream: AggregatedMessageStream) {
+    let limits = s.state.live.limits;
+    let hub = s.state.live.hub.clone();
     let Connection {
         id,
         mut outbound,
         closer,
-    } = hub.connect(user.person.clone(), limits.send_queue);
-    let mut s = Session {
-        bucket: TokenBucket::new(limits.frames_per_second, limits.burst),
-        state,
-        user,
-        ws,
-        conn: id,
-        followed: HashMap::new(),
-        violations: 0,
-    };
+    } = connection;
     tracing::debug!(connection = %hub.wire_id(id), who = %s.user.person.key(), "chat connection opened");
-    let hello = ServerFrame::Hello {
-        protocol: PROTOCOL_VERSION,
-        connection_id: hub.wire_id(id),
-        you: s.user.person.clone(),
-        limits: limits.announced(),
-    };
     let mut heartbeat = tokio::time::interval(limits.heartbeat);
     heartbeat.tick().await;
     let started = Instant::now();
     let mut last_heard = Instant::now();
-    let code = if s.send(&hello).await.is_err() {
+    let code = if Box::pin(s.hello()).await.is_err() {
         None
     } else {
         loop {
@@ -207,6 +213,16 @@ fn wire_error(e: &UseCaseError) -> (ErrorCode, String) {
 }
 
 impl Session {
+    async fn hello(&mut self) -> Result<(), Gone> {
+        let hello = ServerFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            connection_id: self.state.live.hub.wire_id(self.conn),
+            you: self.user.person.clone(),
+            limits: self.state.live.limits.announced(),
+        };
+        self.send(&hello).await
+    }
+
     /// Runs a chat use case as this connection's person, off the executor.
     async fn call<T, F>(&self, f: F) -> Result<T, UseCaseError>
     where
@@ -244,22 +260,21 @@ impl Session {
     async fn write(&mut self, out: Outbound) -> Result<(), Gone> {
         match out {
             Outbound::Frame(text) => self.ws.text(text.to_string()).await.map_err(|_| Gone),
-            Outbound::Entry {
-                case_id,
-                entry_id,
-                seq,
-                frame,
-            } => {
+            Outbound::Entry(e) => {
                 let arrival = Arrival {
-                    seq,
-                    shown: Some((entry_id, frame)),
+                    seq: e.seq,
+                    shown: Some((e.entry_id, e.frame.clone())),
                 };
-                self.arrive(case_id, arrival).await
+                self.arrive(e.case_id, arrival).await
             }
-            Outbound::Hidden { case_id, seq } => {
+            Outbound::Hidden(place) => {
+                let (case_id, seq) = *place;
                 self.arrive(case_id, Arrival { seq, shown: None }).await
             }
-            Outbound::Recheck { case_id, then } => self.recheck(case_id, then).await,
+            Outbound::Recheck(r) => {
+                let Recheck { case_id, then } = *r;
+                self.recheck(case_id, then).await
+            }
             Outbound::Resync => {
                 let cases: Vec<(CaseId, Option<EntryId>)> = self
                     .followed
@@ -286,7 +301,7 @@ impl Session {
         let user = self.user.clone();
         let state = self.state.clone();
         match blocking::call(move || chat::refreshed(&state, &user)).await {
-            Ok(Some(now)) => self.user = now,
+            Ok(Some(now)) => self.user = Arc::new(now),
             // No longer allowed to chat at all: the connection ends.
             Ok(None) => return Err(Gone),
             // Unsure: keep going as before; the next change checks again.

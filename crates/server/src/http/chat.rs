@@ -101,9 +101,9 @@ pub async fn websocket(
         .max_frame_size(hard)
         .aggregate_continuations()
         .max_continuation_size(hard);
-    let state = state.get_ref().clone();
+    let serving = crate::chat::session::run(state.into_inner(), user, session, stream);
     actix_web::rt::spawn(async move {
-        crate::chat::session::run(state, user, session, stream).await;
+        serving.await;
         drop(slot);
     });
     Ok(response)
