@@ -197,6 +197,9 @@ fn deliver(state: &AppState, change: &Change) {
         Change::StaffChanged(s) => {
             state.reads.staff_changed(s.id);
             state.chat.forget_person(&Author::Staff(s.id));
+            // Deactivated, or a role that reads less: their open chats
+            // check again, and end for someone who may no longer chat.
+            state.chat.rooms.recheck_person(&format!("staff:{}", s.id));
         }
         Change::AccountAdded(_) | Change::AccountChanged { .. } => {
             state.reads.account_pages.forget_all();

@@ -34,9 +34,8 @@ use crate::error::StoreError;
 const MAX_MEMBERS: usize = 64;
 /// ... or once it has been open this long: the latency a member can add to
 /// another's answer. Only a busy writer reaches it (an idle queue commits at
-/// once). Under chat load a member's statements take about 0.6 ms, so 2 ms
-/// made batches of 3 that spent 850 µs committing each; 10 ms makes
-/// batches of about 15 and cuts the writer's time in commits by a third.
+/// once); longer batches spend less of the writer's time in commits
+/// (measured in docs/benchmarks.md, "Write path").
 const MAX_AGE: Duration = Duration::from_millis(10);
 
 /// Names a file; while it exists, batches wait before committing. Tests use

@@ -409,6 +409,41 @@ async fn a_ticket_spent_on_one_node_is_refused_by_the_other() {
             "{node} admitted a spent ticket"
         );
     }
+
+    // Deactivated on node A, then a ticket taken before is tried at once
+    // on node B: refused, whatever B has heard of the change yet.
+    let ticket = rapport_tests::chat_client::ticket(&a, &agent).await;
+    let admin = login(&a, &seed::staff(&db, "admin")).await;
+    let (_, me) = call(
+        &client(),
+        "GET",
+        format!("{a}/api/v1/me"),
+        Some(&agent),
+        None,
+    )
+    .await;
+    let (status, body) = call(
+        &client(),
+        "PATCH",
+        format!("{a}/api/v1/staff/{}", me["id"].as_str().unwrap()),
+        Some(&admin),
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        ChatClient::connect_with_ticket(&b, &ticket).await.err(),
+        Some(401)
+    );
+    // The connection open on B since before ends as the change reaches it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while admitted.recv_within(Duration::from_secs(1)).await.is_some() || admitted.closed.is_none()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a deactivated agent's chat on the other node stayed open"
+        );
+    }
 }
 
 /// `/me` and the account list are served from each node's memory: a change

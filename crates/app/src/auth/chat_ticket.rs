@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use rapport_domain::{ContactId, StaffId};
 use secrecy::{ExposeSecret, SecretString};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 const KIND_STAFF: u8 = b's';
@@ -34,10 +34,13 @@ pub enum TicketHolder {
 }
 
 /// A ticket whose signature and expiry held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenedTicket {
     pub holder: TicketHolder,
     pub expires_at: DateTime<Utc>,
+    /// What marks it spent: SHA-256 of its bytes, not of its text, so no
+    /// other spelling of the same bytes could pass for another ticket.
+    pub spent_key: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -117,7 +120,11 @@ impl TicketKey {
         if expires_at <= now {
             return Err(TicketError::Expired);
         }
-        Ok(OpenedTicket { holder, expires_at })
+        Ok(OpenedTicket {
+            holder,
+            expires_at,
+            spent_key: hex::encode(Sha256::digest(&bytes)),
+        })
     }
 
     fn tag(&self, signed: &[u8]) -> [u8; TAG_LEN] {
@@ -154,6 +161,7 @@ mod tests {
             assert_eq!(t.len(), TICKET_CHARS);
             let opened = k.open(&t, now).expect("valid");
             assert_eq!(opened.holder, holder);
+            assert_eq!(opened.spent_key.len(), 64);
             assert_eq!(opened.expires_at, expires);
             assert_eq!(k.open(&t, expires), Err(TicketError::Expired));
         }
@@ -188,6 +196,15 @@ mod tests {
             let changed: String = chars.into_iter().collect();
             assert_eq!(k.open(&changed, now), Err(TicketError::Invalid), "{at}");
         }
+        // The last character carries 4 bits beyond the ticket's bytes: a
+        // spelling that differs only there is refused, not a second ticket.
+        let mut chars: Vec<char> = t.chars().collect();
+        let last = chars.len() - 1;
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let at = alphabet.find(chars[last]).expect("base64");
+        chars[last] = alphabet.chars().nth(at ^ 1).expect("in the alphabet");
+        let respelled: String = chars.into_iter().collect();
+        assert_eq!(k.open(&respelled, now), Err(TicketError::Invalid));
         assert_eq!(k.open("", now), Err(TicketError::Invalid));
         assert_eq!(k.open(&t[1..], now), Err(TicketError::Invalid));
         assert_eq!(

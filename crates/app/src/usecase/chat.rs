@@ -16,7 +16,6 @@ use super::UseCaseError;
 use super::case::{self, OpenCase, Posted};
 use super::input::invalid;
 use crate::auth::chat_ticket::TicketHolder;
-use crate::auth::token::opaque_token_hash;
 use crate::changes::Change;
 use crate::notify::Notification;
 use crate::state::AppState;
@@ -91,24 +90,32 @@ pub fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Option<ChatUser>,
         return Ok(None);
     };
     let holder = holder_row(opened.holder);
-    let hash = opaque_token_hash(ticket);
-    let spent = state
-        .store
-        .write(|conn| rapport_store::chat::spend_ticket(conn, &hash, &holder, opened.expires_at))?;
+    let spent = state.store.write(|conn| {
+        rapport_store::chat::spend_ticket(conn, &opened.spent_key, &holder, opened.expires_at)
+    })?;
     if !spent {
         return Ok(None);
     }
-    Ok(match opened.holder {
-        TicketHolder::Staff(id) => {
-            super::staff::current(state, id)?
-                .filter(|s| s.active)
-                .map(|s| ChatUser {
-                    principal: Principal::Staff { id, role: s.role },
-                    person: crate::chat::staff_person(&s),
-                })
-        }
-        TicketHolder::Contact(id) => contact_user(&mut *state.store.conn()?, id)?,
-    })
+    // From the database, not a node's cache: another node may not have
+    // heard yet that this person was deactivated.
+    let mut conn = state.store.conn()?;
+    match opened.holder {
+        TicketHolder::Staff(id) => staff_user(&mut conn, id),
+        TicketHolder::Contact(id) => contact_user(&mut conn, id),
+    }
+}
+
+/// A staff member as chat knows them now: `None` once deactivated.
+fn staff_user(
+    conn: &mut rapport_store::DbConnection,
+    id: StaffId,
+) -> Result<Option<ChatUser>, UseCaseError> {
+    Ok(rapport_store::staff::find(conn, id)?
+        .filter(|s| s.active)
+        .map(|s| ChatUser {
+            principal: Principal::Staff { id, role: s.role },
+            person: crate::chat::staff_person(&s),
+        }))
 }
 
 /// Forgets spent tickets long expired (they are refused by their expiry
@@ -135,12 +142,13 @@ fn contact_user(
 }
 
 /// `user` as their record says now, for a connection open since before a
-/// change: a contact's visibility or function may have moved, or they may
-/// no longer chat at all (`None`). Staff come back as they are.
+/// change: a contact's visibility or function, or a staff member's role,
+/// may have moved, or they may no longer chat at all (`None`).
 pub fn refreshed(state: &AppState, user: &ChatUser) -> Result<Option<ChatUser>, UseCaseError> {
     match user.principal {
         Principal::Contact { id, .. } => contact_user(&mut *state.store.conn()?, id),
-        _ => Ok(Some(user.clone())),
+        Principal::Staff { id, .. } => staff_user(&mut *state.store.conn()?, id),
+        Principal::ApiToken { .. } => Ok(None),
     }
 }
 

@@ -1,7 +1,5 @@
 //! Staff members: creation and their audit stream.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -19,18 +17,6 @@ use crate::state::AppState;
 /// The audit stream of one staff member: sign-ins, password and role changes.
 pub fn stream(id: StaffId) -> StreamName {
     StreamName::parse(&format!("staff:{id}")).unwrap_or_else(|_| StreamName::system())
-}
-
-/// A staff member as last committed, from this node's read cache when it
-/// holds them (every change to a staff row drops the copy on every node).
-pub fn current(state: &AppState, id: StaffId) -> Result<Option<Arc<Staff>>, UseCaseError> {
-    match state.reads.staff.get(&id) {
-        Ok(cached) => Ok(Some(cached)),
-        Err(ticket) => {
-            let mut conn = state.store.conn()?;
-            Ok(staff::find(&mut conn, id)?.map(|s| state.reads.staff.keep(ticket, id, s)))
-        }
-    }
 }
 
 /// A new staff member, before validation.

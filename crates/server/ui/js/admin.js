@@ -498,17 +498,26 @@ async function webhooksSection() {
   const endpoints = await api.get("/api/v1/webhooks");
   const log = h("div", { id: "w-log" });
   // The log refreshes itself while a delivery is under way, so its outcome
-  // shows without a reload; a retry hours away is not polled for.
+  // shows without a reload. Not for a disabled endpoint (its deliveries
+  // wait for it), nor a retry hours away; the window is wider than an
+  // attempt's 60 s lease, so a browser clock a little behind still polls.
+  // At most 5 minutes of polling per opening, and none in a hidden tab.
   let shown = null;
   let poll = null;
-  const showLog = async (e) => {
+  const showLog = async (e, rounds = 150) => {
     shown = e.id;
     clearTimeout(poll);
     const deliveries = await api.get(`/api/v1/webhooks/${e.id}/deliveries?limit=50`);
     if (shown !== e.id) return;
-    const soon = Date.now() + 60_000;
-    if (deliveries.some((d) => d.status === "pending" && (!d.next_attempt_at || Date.parse(d.next_attempt_at) <= soon))) {
-      poll = setTimeout(() => { if (log.isConnected && shown === e.id) showLog(e).catch(() => {}); }, 2_000);
+    const soon = Date.now() + 300_000;
+    const inFlight = !e.disabled_at && deliveries.some((d) => d.status === "pending" && (!d.next_attempt_at || Date.parse(d.next_attempt_at) <= soon));
+    if (inFlight && rounds > 0) {
+      const again = () => {
+        if (!log.isConnected || shown !== e.id) return;
+        if (document.hidden) { poll = setTimeout(again, 2_000); return; }
+        showLog(e, rounds - 1).catch(() => {});
+      };
+      poll = setTimeout(again, 2_000);
     }
     log.replaceChildren(h("section", { class: "card" }, h("h3", {}, `Deliveries to ${e.url}`),
       deliveries.length === 0 ? h("p", {}, "Nothing was sent yet: events after the endpoint was added appear here.") :
