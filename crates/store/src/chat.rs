@@ -13,10 +13,10 @@ use crate::time::now_micros;
 /// Who a ticket admits: `("staff" | "contact", id)`.
 pub type Holder = (String, String);
 
-/// Spends a ticket: records its hash, kept until an hour after the
-/// ticket expired. `false` when it
-/// was spent before, on this node or any other: the insert collides with
-/// the first spend's row, so exactly one of two racing spends wins.
+/// Spends a ticket: records its hash, kept until an hour after the ticket
+/// expired. `false` when it was spent before, on this node or any other:
+/// the insert collides with the first spend's row, so exactly one of two
+/// racing spends wins.
 pub fn spend_ticket(
     conn: &mut DbConnection,
     ticket_hash: &str,

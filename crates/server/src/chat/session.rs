@@ -213,6 +213,8 @@ fn wire_error(e: &UseCaseError) -> (ErrorCode, String) {
 }
 
 impl Session {
+    /// Boxed where it is awaited: the frame is built and sent here, so the
+    /// connection's task keeps no room for it while idle.
     async fn hello(&mut self) -> Result<(), Gone> {
         let hello = ServerFrame::Hello {
             protocol: PROTOCOL_VERSION,
