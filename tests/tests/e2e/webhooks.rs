@@ -441,7 +441,9 @@ async fn an_admin_adds_a_webhook_in_the_browser_and_reads_its_deliveries(db: &Te
     };
     let app = TestApp::spawn(db).await;
     let w = world(&app, db).await;
-    let receiver = Receiver::start();
+    // The receiver takes 2 s to answer, so the log is opened while the
+    // delivery is in flight and shows its outcome only by refreshing.
+    let receiver = Receiver::answering(None, Duration::from_secs(2));
     let (email, password) = rapport_tests::seed::staff(db, "admin");
     let b = driver.browser().await;
     b.goto(&format!("{}/admin", app.base_url)).await;
