@@ -144,6 +144,17 @@ impl ChatClient {
         }
     }
 
+    /// Whether the server ends the connection within `wait` (frames that
+    /// still arrive meanwhile are skipped).
+    pub async fn closes_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.closed.is_none() && tokio::time::Instant::now() < deadline {
+            self.recv_within(deadline.saturating_duration_since(tokio::time::Instant::now()))
+                .await;
+        }
+        self.closed.is_some()
+    }
+
     /// Every frame that arrives within `wait`.
     pub async fn drain(&mut self, wait: Duration) -> Vec<Value> {
         let mut out = Vec::new();

@@ -105,18 +105,17 @@ pub fn find_by_email(
         .optional()?)
 }
 
-/// Replaces the password hash (a new password, or a rehash with current
-/// parameters).
+/// Sets a password its holder chose: a one-time password is spent, so no
+/// change is required any more (a rehash goes through [`rehash_password`]).
 pub fn set_password_hash(
     conn: &mut DbConnection,
     id: StaffId,
     hash: &str,
-    change_required: bool,
 ) -> Result<(), StoreError> {
     let updated = diesel::update(staff_users::table.find(id.to_string()))
         .set((
             staff_users::password_hash.eq(hash),
-            staff_users::password_change_required.eq(change_required),
+            staff_users::password_change_required.eq(false),
             staff_users::updated_at.eq(now_micros()),
         ))
         .execute(conn)?;

@@ -455,7 +455,7 @@ fn store_password(
     hash: &str,
 ) -> Result<(), StoreError> {
     match subject {
-        Subject::Staff(s) => staff::set_password_hash(conn, s.id, hash, false),
+        Subject::Staff(s) => staff::set_password_hash(conn, s.id, hash),
         Subject::Contact(c) => contact::set_password_hash(conn, c.id, hash),
     }
 }
