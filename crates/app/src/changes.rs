@@ -331,22 +331,32 @@ pub fn read_log(
     cursor: &mut Cursor,
     mut each: impl FnMut(&mut DbConnection, &ChangeRow) -> Result<(), UseCaseError>,
 ) -> Result<(), UseCaseError> {
+    read_log_pages(state, name, cursor, |conn, rows| {
+        rows.iter().try_for_each(|row| each(conn, row))
+    })
+}
+
+/// [`read_log`] a page at a time: `each_page` gets the new rows of one
+/// read, in id order, and they count as handled only once it returns
+/// `Ok` for all of them (so it may act on the page in one write).
+pub fn read_log_pages(
+    state: &AppState,
+    name: &str,
+    cursor: &mut Cursor,
+    mut each_page: impl FnMut(&mut DbConnection, &[&ChangeRow]) -> Result<(), UseCaseError>,
+) -> Result<(), UseCaseError> {
     let mut conn = state.store.conn()?;
     loop {
         let rows = rapport_store::changes::after(&mut conn, cursor.through(), PAGE)?;
         let now = Instant::now();
-        let mut fresh = 0;
-        for row in &rows {
-            if !cursor.is_new(row.id) {
-                continue;
-            }
-            fresh += 1;
-            each(&mut conn, row)?;
+        let fresh: Vec<&ChangeRow> = rows.iter().filter(|r| cursor.is_new(r.id)).collect();
+        each_page(&mut conn, &fresh)?;
+        for row in &fresh {
             cursor.take(row.id, now);
         }
         cursor.advance(now);
         rapport_store::consumer_cursor::advance(&mut conn, name, cursor.through())?;
-        if rows.len() < PAGE as usize || fresh == 0 {
+        if rows.len() < PAGE as usize || fresh.is_empty() {
             return Ok(());
         }
     }

@@ -770,6 +770,29 @@ pub fn cases_involving(
         .collect()
 }
 
+/// The case each of `ids` belongs to now (an entry moves with a merge);
+/// ids of no entry are left out.
+pub fn entry_cases(
+    conn: &mut DbConnection,
+    ids: &[EntryId],
+) -> Result<Vec<(EntryId, CaseId)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, String)> = case_entries::table
+        .filter(case_entries::id.eq_any(ids.iter().map(ToString::to_string)))
+        .select((case_entries::id, case_entries::case_id))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(entry, case)| match (entry.parse(), case.parse()) {
+            (Ok(e), Ok(c)) => Ok((e, c)),
+            _ => Err(StoreError::Corrupt(format!(
+                "case_entries: entry {entry} of case {case}"
+            ))),
+        })
+        .collect()
+}
+
 pub fn find_entry(conn: &mut DbConnection, id: EntryId) -> Result<Option<Entry>, StoreError> {
     case_entries::table
         .find(id.to_string())

@@ -466,25 +466,47 @@ pub fn email_absent_contacts(
         i64::try_from(state.config.settings.chat.offline_email_after_secs).unwrap_or(120),
     );
     let mut scheduled = 0;
-    crate::changes::read_log(state, OFFLINE_EMAIL, cursor, |conn, row| {
-        let absent = row.kind == "entry_added"
-            && serde_json::from_str::<serde_json::Value>(&row.data)
-                .is_ok_and(|d| d["contact_present"] == false);
-        if absent
-            && let Some(entry_id) = row.entry_id
-            && let Some(entry) = store_case::find_entry(conn, entry_id)?
-        {
-            state.store.write(|conn| {
-                let floor = store_case::entry_before(conn, entry.case_id, entry.id)?;
+    crate::changes::read_log_pages(state, OFFLINE_EMAIL, cursor, |conn, rows| {
+        let answers: Vec<EntryId> = rows
+            .iter()
+            .filter(|row| {
+                row.kind == "entry_added"
+                    && serde_json::from_str::<serde_json::Value>(&row.data)
+                        .is_ok_and(|d| d["contact_present"] == false)
+            })
+            .filter_map(|row| row.entry_id)
+            .collect();
+        if answers.is_empty() {
+            return Ok(());
+        }
+        // The case each answer is in now (a merge moves entries). The page
+        // is scheduled in one write, where a case's later answers would
+        // find the digest its first one scheduled waiting and join it: only
+        // the first counts.
+        let placed: HashMap<EntryId, CaseId> = store_case::entry_cases(conn, &answers)?
+            .into_iter()
+            .collect();
+        let mut first: Vec<(CaseId, EntryId)> = Vec::new();
+        for id in &answers {
+            if let Some(case) = placed.get(id)
+                && !first.iter().any(|(c, _)| c == case)
+            {
+                first.push((*case, *id));
+            }
+        }
+        state.store.write(|conn| -> Result<(), UseCaseError> {
+            for (case, entry) in &first {
+                let floor = store_case::entry_before(conn, *case, *entry)?;
                 rapport_store::chat::schedule_offline_digest(
                     conn,
-                    entry.case_id,
+                    *case,
                     Utc::now() + wait,
                     floor,
-                )
-            })?;
-            scheduled += 1;
-        }
+                )?;
+            }
+            Ok(())
+        })?;
+        scheduled += placed.len();
         Ok(())
     })?;
     Ok(scheduled)
