@@ -15,6 +15,7 @@ use rapport_chat::{
 use rapport_domain::{CaseId, EntryId};
 
 use crate::blocking;
+use crate::chat::connections::Slot;
 use crate::state::AppState;
 use crate::usecase::UseCaseError;
 use crate::usecase::chat::{self, ChatUser, ThreadPage};
@@ -36,6 +37,9 @@ struct Session {
     followed: HashMap<CaseId, CaseSequence>,
     bucket: TokenBucket,
     violations: u32,
+    /// The person's place under the per-person cap, given back when the
+    /// session ends.
+    _slot: Slot,
 }
 
 /// Admits one connection to the hub and returns the task that serves it
@@ -44,6 +48,7 @@ struct Session {
 pub fn run(
     state: Arc<AppState>,
     user: ChatUser,
+    slot: Slot,
     ws: actix_ws::Session,
     stream: AggregatedMessageStream,
 ) -> impl std::future::Future<Output = ()> {
@@ -60,6 +65,7 @@ pub fn run(
         conn: connection.id,
         followed: HashMap::new(),
         violations: 0,
+        _slot: slot,
     };
     serve(s, connection, stream)
 }
@@ -96,12 +102,12 @@ async fn serve(mut s: Session, connection: Connection, mut stream: AggregatedMes
                             Err(Gone) => break None,
                         },
                         Some(Ok(AggregatedMessage::Binary(_))) => {
-                            if s.error(ErrorCode::UnsupportedFrame, "frames are JSON text; binary frames are not read", None).await.is_err() {
+                            if Box::pin(s.error(ErrorCode::UnsupportedFrame, "frames are JSON text; binary frames are not read", None)).await.is_err() {
                                 break None;
                             }
                         }
                         Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                            if s.ws.pong(&bytes).await.is_err() {
+                            if Box::pin(s.ws.pong(&bytes)).await.is_err() {
                                 break None;
                             }
                         }
@@ -130,7 +136,7 @@ async fn serve(mut s: Session, connection: Connection, mut stream: AggregatedMes
                     if started.elapsed() > limits.max_connection_age {
                         break Some(close::REAUTHENTICATE);
                     }
-                    if s.ws.ping(b"").await.is_err() {
+                    if Box::pin(s.ws.ping(b"")).await.is_err() {
                         break None;
                     }
                 }
@@ -143,7 +149,7 @@ async fn serve(mut s: Session, connection: Connection, mut stream: AggregatedMes
             code: CloseCode::from(code),
             description: Some(close_description(code).to_owned()),
         };
-        let _ = s.ws.close(Some(reason)).await;
+        let _ = Box::pin(s.ws.close(Some(reason))).await;
     }
     tracing::debug!(connection = %hub.wire_id(id), code, "chat connection closed");
 }

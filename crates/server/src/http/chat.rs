@@ -101,10 +101,14 @@ pub async fn websocket(
         .max_frame_size(hard)
         .aggregate_continuations()
         .max_continuation_size(hard);
-    let serving = crate::chat::session::run(state.into_inner(), user, session, stream);
-    actix_web::rt::spawn(async move {
-        serving.await;
-        drop(slot);
-    });
+    // Spawned as it is: wrapping it in another future would keep a second
+    // copy of its state for as long as the connection lives.
+    actix_web::rt::spawn(crate::chat::session::run(
+        state.into_inner(),
+        user,
+        slot,
+        session,
+        stream,
+    ));
     Ok(response)
 }
