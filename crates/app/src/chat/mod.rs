@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use rapport_chat::{BusEvent, EntryView, Person};
 use rapport_domain::CaseId;
 use rapport_store::case::{Author, Case, Entry};
+use rapport_store::team::Team;
 use rapport_store::{DbConnection, Store, StoreError};
 
 /// How long a looked-up name is reused before it is read again.
@@ -127,11 +128,25 @@ impl ChatState {
         conn: &mut DbConnection,
         case: &Case,
     ) -> Result<rapport_chat::CaseSummary, StoreError> {
+        let team = match case.team_id {
+            Some(t) => rapport_store::team::find(conn, t)?,
+            None => None,
+        };
+        self.summary_in_team(conn, case, team.as_ref())
+    }
+
+    /// [`ChatState::summary`] with the case's team already read.
+    pub fn summary_in_team(
+        &self,
+        conn: &mut DbConnection,
+        case: &Case,
+        team: Option<&Team>,
+    ) -> Result<rapport_chat::CaseSummary, StoreError> {
         let assignee = match case.assignee_id {
             Some(id) => Some(self.person(conn, &Author::Staff(id))?),
             None => None,
         };
-        views::summary(conn, case, assignee)
+        Ok(views::summary(case, team, assignee))
     }
 
     /// Tells this node's followers of the case about a committed entry.

@@ -2,6 +2,7 @@
 
 use rapport_chat::{CaseSummary, EntryView, Person, PersonKind};
 use rapport_store::case::{Author, Case, Entry};
+use rapport_store::team::Team;
 use rapport_store::{DbConnection, StoreError};
 
 /// A staff member as chat clients see them.
@@ -49,24 +50,16 @@ pub(super) fn entry(e: &Entry, author: Person) -> EntryView {
     }
 }
 
-pub(super) fn summary(
-    conn: &mut DbConnection,
-    c: &Case,
-    assignee: Option<Person>,
-) -> Result<CaseSummary, StoreError> {
-    let team = match c.team_id {
-        Some(t) => rapport_store::team::find(conn, t)?.map(|t| t.name),
-        None => None,
-    };
-    Ok(CaseSummary {
+pub(super) fn summary(c: &Case, team: Option<&Team>, assignee: Option<Person>) -> CaseSummary {
+    CaseSummary {
         id: c.id,
         number: c.number,
         subject: c.subject.clone(),
         status: c.status.as_str().to_owned(),
         priority: c.priority.as_str().to_owned(),
         category: c.category.clone(),
-        team,
+        team: team.map(|t| t.name.clone()),
         assignee,
         merged_into_id: c.merged_into_id,
-    })
+    }
 }

@@ -281,13 +281,14 @@ fn following(
     id: CaseId,
 ) -> Result<Following, UseCaseError> {
     let case = case::load(conn, state, &user.principal, id)?.case;
-    let summary = state.chat.summary(conn, &case)?;
-    let team_staff = match case.team_id {
-        Some(t) => rapport_store::team::find(conn, t)?
-            .map(|t| t.members.iter().map(|m| m.staff_id.to_string()).collect())
-            .unwrap_or_default(),
-        None => Vec::new(),
+    let team = match case.team_id {
+        Some(t) => rapport_store::team::find(conn, t)?,
+        None => None,
     };
+    let summary = state.chat.summary_in_team(conn, &case, team.as_ref())?;
+    let team_staff = team
+        .map(|t| t.members.iter().map(|m| m.staff_id.to_string()).collect())
+        .unwrap_or_default();
     Ok(Following {
         summary,
         team_staff,
