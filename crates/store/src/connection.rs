@@ -181,10 +181,12 @@ mod tests {
     }
 
     /// `.cargo/config.toml` builds the bundled SQLite without the
-    /// process-wide locks on its page cache and allocations; a build that
-    /// lost those flags would be measurably slower under concurrent reads.
+    /// process-wide locks on its page cache and allocations, and with plans
+    /// that do not depend on bound values (so statements with `LIMIT ?`
+    /// stay compiled); a build that lost those flags would be measurably
+    /// slower.
     #[test]
-    fn sqlite_is_built_without_process_wide_locks() {
+    fn sqlite_is_built_for_a_pool_of_cached_statements() {
         let mut conn = SqliteConnection::establish(":memory:").unwrap();
         let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
             .load::<CompileOption>(&mut conn)
@@ -200,5 +202,6 @@ mod tests {
             !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
             "{options:?}"
         );
+        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
     }
 }
