@@ -204,4 +204,44 @@ mod tests {
         );
         assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
     }
+
+    #[derive(diesel::QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    /// Plans no longer see bound values: a lookup by a bound value must
+    /// still find a partial index whose condition the query implies by its
+    /// shape (`x = ?` implies `x IS NOT NULL`), as a repeated chat message's
+    /// lookup by client message id does.
+    #[test]
+    fn a_partial_index_serves_lookups_by_bound_values() {
+        use diesel::connection::SimpleConnection;
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        conn.batch_execute(
+            "CREATE TABLE entries (id TEXT PRIMARY KEY, author_id TEXT NOT NULL,
+                 client_message_id TEXT);
+             CREATE UNIQUE INDEX entries_client_message ON entries (author_id, client_message_id)
+                 WHERE client_message_id IS NOT NULL;",
+        )
+        .unwrap();
+        let plan: Vec<String> = diesel::sql_query(
+            "EXPLAIN QUERY PLAN SELECT id FROM entries
+             WHERE author_id = ? AND client_message_id = ? LIMIT ?",
+        )
+        .bind::<diesel::sql_types::Text, _>("a")
+        .bind::<diesel::sql_types::Text, _>("m")
+        .bind::<diesel::sql_types::BigInt, _>(1_i64)
+        .load::<PlanStep>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.detail)
+        .collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.contains("USING INDEX entries_client_message")),
+            "{plan:?}"
+        );
+    }
 }
