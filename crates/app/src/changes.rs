@@ -324,7 +324,9 @@ pub fn forget_old(
 
 /// Reads the log after `cursor` for the consumer `name`, handing each new
 /// row to `each` in id order, and records how far it got (persisted, so a
-/// restart goes on from there). Returns when it has caught up.
+/// restart goes on from there) a page at a time: when `each` fails, the
+/// rows of that page it already took are handed to it again on the next
+/// call, so it must be idempotent. Returns when it has caught up.
 pub fn read_log(
     state: &AppState,
     name: &str,
@@ -347,7 +349,8 @@ pub fn read_log_pages(
 ) -> Result<(), UseCaseError> {
     let mut conn = state.store.conn()?;
     loop {
-        let rows = rapport_store::changes::after(&mut conn, cursor.through(), PAGE)?;
+        let before = cursor.through();
+        let rows = rapport_store::changes::after(&mut conn, before, PAGE)?;
         let now = Instant::now();
         let fresh: Vec<&ChangeRow> = rows.iter().filter(|r| cursor.is_new(r.id)).collect();
         each_page(&mut conn, &fresh)?;
@@ -355,7 +358,16 @@ pub fn read_log_pages(
             cursor.take(row.id, now);
         }
         cursor.advance(now);
-        rapport_store::consumer_cursor::advance(&mut conn, name, cursor.through())?;
+        let through = cursor.through();
+        // Through the store's writer, not the reading connection: on SQLite
+        // a write beside the writer waits on its lock (and an update that
+        // changes nothing still takes it).
+        if through > before {
+            state.store.write(|c| {
+                rapport_store::consumer_cursor::advance(c, name, through)?;
+                Ok::<_, UseCaseError>(())
+            })?;
+        }
         if rows.len() < PAGE as usize || fresh.is_empty() {
             return Ok(());
         }

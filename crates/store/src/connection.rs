@@ -52,6 +52,61 @@ fn init_sqlite(conn: &mut SqliteConnection, busy_timeout_ms: u32) -> Result<(), 
     }
 }
 
+/// What `.cargo/config.toml` builds the bundled SQLite with, as
+/// `PRAGMA compile_options` names it: `true` for an option that must be
+/// there, `false` for one that must not.
+const SQLITE_BUILD: [(&str, bool); 3] = [
+    ("ENABLE_QPSG", true),
+    ("DEFAULT_MEMSTATUS=0", true),
+    ("ENABLE_MEMORY_MANAGEMENT", false),
+];
+
+#[derive(diesel::QueryableByName)]
+struct CompileOption {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    compile_options: String,
+}
+
+/// The build options of [`SQLITE_BUILD`] this SQLite gets wrong. A build
+/// outside the repository's cargo configuration (`cargo install`, a
+/// `LIBSQLITE3_FLAGS` of one's own) works, but slower: every statement
+/// with a bound `LIMIT` is compiled on each run.
+pub(crate) fn sqlite_build_mismatches(conn: &mut SqliteConnection) -> Vec<&'static str> {
+    use diesel::RunQueryDsl;
+    match diesel::sql_query("PRAGMA compile_options").load::<CompileOption>(conn) {
+        Ok(rows) => {
+            let options: Vec<String> = rows.into_iter().map(|o| o.compile_options).collect();
+            build_mismatches(&options)
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+fn build_mismatches(options: &[String]) -> Vec<&'static str> {
+    SQLITE_BUILD
+        .iter()
+        .filter(|(name, wanted)| options.iter().any(|o| o == name) != *wanted)
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+/// Warns once, at start, when SQLite was built without the repository's
+/// options, and says how to build it with them.
+pub(crate) fn warn_about_sqlite_build(conn: &mut DbConnection) {
+    let DbConnection::Sqlite(conn) = conn else {
+        return;
+    };
+    let wrong = sqlite_build_mismatches(conn);
+    if !wrong.is_empty() {
+        tracing::warn!(
+            options = ?wrong,
+            "SQLite was built without this repository's options (.cargo/config.toml); \
+             writes will be slower. Build from the repository root without LIBSQLITE3_FLAGS \
+             set in the environment (`make build`, or `cargo build --release -p rapport-server`)"
+        );
+    }
+}
+
 /// Opens a connection of the backend the URL names and reports the
 /// backend's own error message when that fails.
 pub(crate) fn establish(
@@ -174,35 +229,33 @@ mod tests {
 
     use diesel::{Connection, RunQueryDsl, SqliteConnection};
 
-    #[derive(diesel::QueryableByName)]
-    struct CompileOption {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        compile_options: String,
-    }
-
     /// `.cargo/config.toml` builds the bundled SQLite without the
     /// process-wide locks on its page cache and allocations, and with plans
     /// that do not depend on bound values (so statements with `LIMIT ?`
     /// stay compiled); a build that lost those flags would be measurably
-    /// slower.
+    /// slower, and the server warns at start.
     #[test]
     fn sqlite_is_built_for_a_pool_of_cached_statements() {
         let mut conn = SqliteConnection::establish(":memory:").unwrap();
-        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
-            .load::<CompileOption>(&mut conn)
-            .unwrap()
-            .into_iter()
-            .map(|o| o.compile_options)
-            .collect();
-        assert!(
-            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
-            "{options:?}"
+        assert_eq!(
+            super::sqlite_build_mismatches(&mut conn),
+            Vec::<&str>::new()
         );
-        assert!(
-            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
-            "{options:?}"
+    }
+
+    /// What the start-up warning names for libsqlite3-sys's own options.
+    #[test]
+    fn a_build_with_the_default_options_is_named_for_each_difference() {
+        let defaults =
+            ["ENABLE_MEMORY_MANAGEMENT", "ENABLE_FTS5", "THREADSAFE=1"].map(String::from);
+        assert_eq!(
+            super::build_mismatches(&defaults),
+            [
+                "ENABLE_QPSG",
+                "DEFAULT_MEMSTATUS=0",
+                "ENABLE_MEMORY_MANAGEMENT"
+            ]
         );
-        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
     }
 
     #[derive(diesel::QueryableByName)]

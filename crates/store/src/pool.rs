@@ -92,14 +92,15 @@ impl Store {
         }
         // Connect once outside r2d2: its own error after a timeout only
         // says "timed out", never why.
-        drop(
+        let mut first =
             connection::establish(url, options.sqlite_busy_timeout_ms).map_err(|reason| {
                 StoreError::Connect {
                     url: url.redacted(),
                     reason,
                 }
-            })?,
-        );
+            })?;
+        connection::warn_about_sqlite_build(&mut first);
+        drop(first);
         let manager = ConnectionManager {
             url: url.clone(),
             sqlite_busy_timeout_ms: options.sqlite_busy_timeout_ms,

@@ -129,6 +129,14 @@ pub fn find(conn: &mut DbConnection, id: TeamId) -> Result<Option<Team>, StoreEr
     Ok(Some(assemble(row, members)))
 }
 
+/// The team of a case or account that may have none.
+pub fn find_if_any(
+    conn: &mut DbConnection,
+    id: Option<TeamId>,
+) -> Result<Option<Team>, StoreError> {
+    id.map_or(Ok(None), |id| find(conn, id))
+}
+
 /// Every team with its members, by name. Teams are few (tens).
 pub fn list(conn: &mut DbConnection) -> Result<Vec<Team>, StoreError> {
     let rows = teams::table

@@ -36,6 +36,12 @@ async fn serve_answers_and_stops_gracefully_on_sigterm(db: &TestDatabase) {
         "{}",
         server.stderr_text()
     );
+    // The binary built here has SQLite as `.cargo/config.toml` builds it.
+    assert!(
+        !server.stderr_text().contains("SQLite was built without"),
+        "{}",
+        server.stderr_text()
+    );
 }
 
 e2e_test!(serve_stops_gracefully_on_sigint);

@@ -128,10 +128,7 @@ impl ChatState {
         conn: &mut DbConnection,
         case: &Case,
     ) -> Result<rapport_chat::CaseSummary, StoreError> {
-        let team = match case.team_id {
-            Some(t) => rapport_store::team::find(conn, t)?,
-            None => None,
-        };
+        let team = rapport_store::team::find_if_any(conn, case.team_id)?;
         self.summary_in_team(conn, case, team.as_ref())
     }
 

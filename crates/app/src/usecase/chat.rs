@@ -3,7 +3,7 @@
 //! contact's triage answer and read markers. Messages go through the same
 //! case use cases as every other channel.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use rapport_chat::{CaseSummary, EntryView, Person};
@@ -281,10 +281,7 @@ fn following(
     id: CaseId,
 ) -> Result<Following, UseCaseError> {
     let case = case::load(conn, state, &user.principal, id)?.case;
-    let team = match case.team_id {
-        Some(t) => rapport_store::team::find(conn, t)?,
-        None => None,
-    };
+    let team = rapport_store::team::find_if_any(conn, case.team_id)?;
     let summary = state.chat.summary_in_team(conn, &case, team.as_ref())?;
     let team_staff = team
         .map(|t| t.members.iter().map(|m| m.staff_id.to_string()).collect())
@@ -483,16 +480,16 @@ pub fn email_absent_contacts(
         // The case each answer is in now (a merge moves entries). The page
         // is scheduled in one write, where a case's later answers would
         // find the digest its first one scheduled waiting and join it: only
-        // the first counts.
+        // the first needs scheduling (every placed answer is counted). In
+        // case order, so that nodes scheduling overlapping pages at once on
+        // PostgreSQL lock the digests' rows in the same order.
         let placed: HashMap<EntryId, CaseId> = store_case::entry_cases(conn, &answers)?
             .into_iter()
             .collect();
-        let mut first: Vec<(CaseId, EntryId)> = Vec::new();
+        let mut first: BTreeMap<CaseId, EntryId> = BTreeMap::new();
         for id in &answers {
-            if let Some(case) = placed.get(id)
-                && !first.iter().any(|(c, _)| c == case)
-            {
-                first.push((*case, *id));
+            if let Some(case) = placed.get(id) {
+                first.entry(*case).or_insert(*id);
             }
         }
         state.store.write(|conn| -> Result<(), UseCaseError> {
