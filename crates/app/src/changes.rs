@@ -347,28 +347,32 @@ pub fn read_log_pages(
     cursor: &mut Cursor,
     mut each_page: impl FnMut(&mut DbConnection, &[&ChangeRow]) -> Result<(), UseCaseError>,
 ) -> Result<(), UseCaseError> {
-    let mut conn = state.store.conn()?;
     loop {
-        let before = cursor.through();
-        let rows = rapport_store::changes::after(&mut conn, before, PAGE)?;
-        let now = Instant::now();
-        let fresh: Vec<&ChangeRow> = rows.iter().filter(|r| cursor.is_new(r.id)).collect();
-        each_page(&mut conn, &fresh)?;
-        for row in &fresh {
-            cursor.take(row.id, now);
-        }
-        cursor.advance(now);
+        let (read, fresh) = {
+            let mut conn = state.store.conn()?;
+            let rows = rapport_store::changes::after(&mut conn, cursor.through(), PAGE)?;
+            let now = Instant::now();
+            let fresh: Vec<&ChangeRow> = rows.iter().filter(|r| cursor.is_new(r.id)).collect();
+            each_page(&mut conn, &fresh)?;
+            for row in &fresh {
+                cursor.take(row.id, now);
+            }
+            cursor.advance(now);
+            (rows.len(), fresh.len())
+        };
+        // Saved through the store's writer, with the reading connection
+        // back in the pool: on SQLite a write beside the writer waits on its
+        // lock (an update that changes nothing still takes it). Only when it
+        // moved, and again on the next call when saving failed.
         let through = cursor.through();
-        // Through the store's writer, not the reading connection: on SQLite
-        // a write beside the writer waits on its lock (and an update that
-        // changes nothing still takes it).
-        if through > before {
+        if through > cursor.saved {
             state.store.write(|c| {
                 rapport_store::consumer_cursor::advance(c, name, through)?;
                 Ok::<_, UseCaseError>(())
             })?;
+            cursor.saved = through;
         }
-        if rows.len() < PAGE as usize || fresh.is_empty() {
+        if read < PAGE as usize || fresh == 0 {
             return Ok(());
         }
     }
@@ -386,6 +390,8 @@ const PAGE: i64 = 500;
 #[derive(Debug, Default)]
 pub struct Cursor {
     through: i64,
+    /// How far the persisted cursor is known to be ([`read_log`]).
+    saved: i64,
     ahead: BTreeSet<i64>,
     /// Missing ids and since when.
     missing: BTreeMap<i64, Instant>,
@@ -395,6 +401,7 @@ impl Cursor {
     pub fn starting_at(through: i64) -> Cursor {
         Cursor {
             through,
+            saved: through,
             ..Cursor::default()
         }
     }

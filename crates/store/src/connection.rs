@@ -101,7 +101,7 @@ pub(crate) fn warn_about_sqlite_build(conn: &mut DbConnection) {
         tracing::warn!(
             options = ?wrong,
             "SQLite was built without this repository's options (.cargo/config.toml); \
-             writes will be slower. Build from the repository root without LIBSQLITE3_FLAGS \
+             queries will be slower. Build from the repository root without LIBSQLITE3_FLAGS \
              set in the environment (`make build`, or `cargo build --release -p rapport-server`)"
         );
     }
