@@ -688,6 +688,70 @@ async fn a_contact_who_left_gets_one_email_per_absence_with_every_answer_not_rea
     );
 }
 
+e2e_test!(answers_on_several_cases_of_an_absent_contact_each_reach_their_own_email);
+async fn answers_on_several_cases_of_an_absent_contact_each_reach_their_own_email(
+    db: &TestDatabase,
+) {
+    let app = TestApp::spawn_with(db, |s| s.chat.offline_email_after_secs = 2).await;
+    let w = world(&app, db).await;
+    let (mut contact, _) = ChatClient::connect(&app, &w.contact_in).await;
+    let first = start_chat(&mut contact, "About the invoice").await;
+    contact
+        .send(
+            json!({"type": "start", "client_message_id": "start-2", "body": "About the delivery"}),
+        )
+        .await;
+    let second = contact
+        .next_where("ack", |a| a["client_message_id"] == "start-2")
+        .await;
+    let second = second["case_id"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    contact.close().await;
+
+    // Answers on both cases at once: the consumer reads them in one page
+    // of the change log and schedules one email per case.
+    let (mut agent, _) = ChatClient::connect(&app, &w.agent_in).await;
+    agent.join(&first, None).await;
+    agent.join(&second, None).await;
+    let mut wrote = Vec::new();
+    for i in 0..3 {
+        for (case, topic) in [(&first, "invoice"), (&second, "delivery")] {
+            let text = format!("On the {topic}: answer {i}.");
+            agent.say(case, &format!("{topic}-{i}"), &text).await;
+            wrote.push((topic, text));
+        }
+    }
+    let mailbox = db.data_dir().join("mailbox");
+    let digests = wait_for_digests(&mailbox, 2).await;
+    for topic in ["invoice", "delivery"] {
+        let other = if topic == "invoice" {
+            "delivery"
+        } else {
+            "invoice"
+        };
+        let mail = digests
+            .iter()
+            .find(|m| m.text.contains(&format!("On the {topic}")))
+            .unwrap_or_else(|| panic!("no email about the {topic}"));
+        for (t, text) in &wrote {
+            assert_eq!(
+                mail.text.contains(text.as_str()),
+                *t == topic,
+                "{text} in the email about the {topic}: {}",
+                mail.text
+            );
+        }
+        assert!(
+            !mail.text.contains(&format!("On the {other}")),
+            "{}",
+            mail.text
+        );
+    }
+    wait_until_no_digest_waits(&app).await;
+    assert_eq!(chat_replies_queued(&app, &w.admin, &first).await, 1);
+    assert_eq!(chat_replies_queued(&app, &w.admin, &second).await, 1);
+}
+
 /// The "replied in your chat" emails in the mailbox, oldest first.
 fn chat_digests(mailbox: &std::path::Path) -> Vec<rapport_mail::InboundMail> {
     let mut files: Vec<_> = std::fs::read_dir(mailbox)
