@@ -498,10 +498,7 @@ pub fn get(
 ) -> Result<AccountDetail, UseCaseError> {
     let mut conn = state.store.conn()?;
     let account = readable(&mut conn, state, who, id)?;
-    let team = match account.team_id {
-        Some(t) => rapport_store::team::find(&mut conn, t)?,
-        None => None,
-    };
+    let team = rapport_store::team::find_if_any(&mut conn, account.team_id)?;
     let mut team_members = Vec::new();
     for member in team.iter().flat_map(|t| &t.members) {
         if let Some(s) = rapport_store::staff::find(&mut conn, member.staff_id)?

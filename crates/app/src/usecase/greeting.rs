@@ -29,10 +29,7 @@ pub(super) fn greet(
                 .to_owned()
         })
         .unwrap_or_default();
-    let team = match case.team_id {
-        Some(t) => rapport_store::team::find(conn, t)?.map(|t| t.name),
-        None => None,
-    };
+    let team = rapport_store::team::find_if_any(conn, case.team_id)?.map(|t| t.name);
     let desk = &state.config.settings.instance.name;
     let mut text = match team {
         Some(team) => {

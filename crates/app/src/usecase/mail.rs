@@ -1174,12 +1174,7 @@ pub(crate) fn alert_team(
     c: &Case,
     text: &str,
 ) -> Result<(), UseCaseError> {
-    let Some(team) = c
-        .team_id
-        .map(|t| rapport_store::team::find(conn, t))
-        .transpose()?
-        .flatten()
-    else {
+    let Some(team) = rapport_store::team::find_if_any(conn, c.team_id)? else {
         return Ok(());
     };
     let mut to = Vec::new();
