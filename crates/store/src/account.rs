@@ -307,7 +307,6 @@ pub(crate) fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// A page of accounts in creation order, after `after`.
 /// The names of these accounts, in one query (missing ids are left out).
 pub fn names(
     conn: &mut DbConnection,
@@ -325,6 +324,7 @@ pub fn names(
         .collect()
 }
 
+/// A page of accounts in creation order, after `after`.
 pub fn list(
     conn: &mut DbConnection,
     filter: &AccountFilter,

@@ -76,10 +76,13 @@ pub fn next_number(conn: &mut DbConnection) -> Result<i64, StoreError> {
         .get_result(conn)?)
 }
 
+/// Inserts a new case. Until the write commits no one else sees it, so the
+/// write holds its append lock.
 pub fn insert(conn: &mut DbConnection, case: &Case) -> Result<(), StoreError> {
     diesel::insert_into(cases::table)
         .values(case.clone())
         .execute(conn)?;
+    crate::write_scope::note_append_lock(case.id.to_string());
     Ok(())
 }
 
@@ -495,11 +498,18 @@ pub fn find_by_client_message(
 
 /// Holds the case's row lock until the transaction ends, so appends to one
 /// thread commit one after another (SQLite's write transactions already do).
+/// A write that holds it already (it locked or inserted the case) does not
+/// ask the database again.
 pub fn lock_for_append(conn: &mut DbConnection, id: CaseId) -> Result<(), StoreError> {
     if let DbConnection::Postgres(pg) = conn {
+        let id = id.to_string();
+        if crate::write_scope::holds_append_lock(&id) {
+            return Ok(());
+        }
         diesel::sql_query("SELECT id FROM cases WHERE id = $1 FOR UPDATE")
-            .bind::<diesel::sql_types::Text, _>(id.to_string())
+            .bind::<diesel::sql_types::Text, _>(&id)
             .execute(pg)?;
+        crate::write_scope::note_append_lock(id);
     }
     Ok(())
 }
@@ -547,9 +557,9 @@ pub fn last_seq(conn: &mut DbConnection, case: CaseId) -> Result<i64, StoreError
     Ok(seq.unwrap_or(0))
 }
 
-/// Appends an entry to the thread. Takes the case's append lock itself
-/// (again, if the caller already holds it): two appends must never read
-/// the same last position.
+/// Appends an entry to the thread. Takes the case's append lock unless the
+/// write holds it already: two appends must never read the same last
+/// position.
 pub fn insert_entry(
     conn: &mut DbConnection,
     case: &Case,

@@ -333,22 +333,14 @@ pub fn find_all_by_email(
     conn: &mut DbConnection,
     email: &EmailAddress,
 ) -> Result<Vec<Contact>, StoreError> {
-    let ids: Vec<String> = contact_emails::table
-        .filter(contact_emails::email.eq(email.as_str()))
-        .select(contact_emails::contact_id)
-        .load(conn)?;
-    by_ids_in_account_order(conn, &ids)
-}
-
-fn by_ids_in_account_order(
-    conn: &mut DbConnection,
-    ids: &[String],
-) -> Result<Vec<Contact>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
     let rows: Vec<ContactRow> = contacts::table
-        .filter(contacts::id.eq_any(ids))
+        .filter(
+            contacts::id.eq_any(
+                contact_emails::table
+                    .filter(contact_emails::email.eq(email.as_str()))
+                    .select(contact_emails::contact_id),
+            ),
+        )
         .order(contacts::account_id.asc())
         .select(ContactRow::as_select())
         .load(conn)?;

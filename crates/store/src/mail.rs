@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rapport_domain::{CaseId, EntryId};
 
 use crate::column::{JsonText, OptText, OptUtcStamp, UtcStamp};
@@ -63,10 +62,12 @@ pub struct NewInbound<'a> {
 
 /// Records a spooled message as pending, or returns the row of the same
 /// bytes received before (a redelivery): `(row, new)`.
+///
+/// The insert comes first and yields to a row of the same bytes: a
+/// redelivery is rare, so the usual message costs one statement, and two
+/// deliveries of the same bytes at once cannot both insert (the second
+/// waits for the first and then reads its row).
 pub fn receive(conn: &mut DbConnection, m: &NewInbound<'_>) -> Result<(Inbound, bool), StoreError> {
-    if let Some(existing) = find_by_sha256(conn, m.sha256)? {
-        return Ok((existing, false));
-    }
     let row = Inbound {
         id: uuid::Uuid::now_v7().to_string(),
         sha256: m.sha256.to_owned(),
@@ -84,10 +85,21 @@ pub fn receive(conn: &mut DbConnection, m: &NewInbound<'_>) -> Result<(Inbound, 
         processed_at: None,
         acknowledge: m.acknowledge,
     };
-    diesel::insert_into(inbound_mail::table)
-        .values(row.clone())
-        .execute(conn)?;
-    Ok((row, true))
+    let insert = || {
+        diesel::insert_into(inbound_mail::table)
+            .values(row.clone())
+            .on_conflict_do_nothing()
+    };
+    let inserted = match conn {
+        DbConnection::Postgres(pg) => insert().execute(pg)?,
+        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
+    };
+    if inserted == 1 {
+        return Ok((row, true));
+    }
+    let existing = find_by_sha256(conn, m.sha256)?
+        .ok_or_else(|| corrupt("a message yielded to a row of its bytes that is not there"))?;
+    Ok((existing, false))
 }
 
 pub fn find_by_sha256(
@@ -138,6 +150,7 @@ pub fn processed_with_message_id(
 }
 
 /// Ends processing: the status, what happened, and the entry it made.
+/// The row as it is now.
 pub fn finish(
     conn: &mut DbConnection,
     id: &str,
@@ -145,9 +158,9 @@ pub fn finish(
     outcome: &str,
     case: Option<CaseId>,
     entry: Option<EntryId>,
-) -> Result<(), StoreError> {
-    diesel::update(inbound_mail::table.find(id))
-        .set((
+) -> Result<Inbound, StoreError> {
+    let update = || {
+        diesel::update(inbound_mail::table.find(id)).set((
             inbound_mail::status.eq(status),
             inbound_mail::outcome.eq(Some(outcome)),
             inbound_mail::case_id.eq(case.map(|c| c.to_string())),
@@ -155,8 +168,13 @@ pub fn finish(
             inbound_mail::processed_at.eq(Some(now_micros())),
             inbound_mail::attempts.eq(inbound_mail::attempts + 1),
         ))
-        .execute(conn)?;
-    Ok(())
+    };
+    Ok(match conn {
+        DbConnection::Postgres(pg) => update().returning(Inbound::as_returning()).get_result(pg)?,
+        DbConnection::Sqlite(sqlite) => update()
+            .returning(Inbound::as_returning())
+            .get_result(sqlite)?,
+    })
 }
 
 /// Puts a quarantined message back in line, saying why.
@@ -205,6 +223,8 @@ pub fn pending_ids(conn: &mut DbConnection, limit: i64) -> Result<Vec<String>, S
 
 // ---------------------------------------------------------- message ids
 
+/// Remembers which case a Message-ID belongs to; the first case to record
+/// it keeps it.
 pub fn record_message_id(
     conn: &mut DbConnection,
     message_id: &str,
@@ -212,11 +232,7 @@ pub fn record_message_id(
     entry: Option<EntryId>,
     direction: &str,
 ) -> Result<(), StoreError> {
-    let exists: i64 = mail_message_ids::table
-        .filter(mail_message_ids::message_id.eq(message_id))
-        .count()
-        .get_result(conn)?;
-    if exists == 0 {
+    let insert = || {
         diesel::insert_into(mail_message_ids::table)
             .values((
                 mail_message_ids::message_id.eq(message_id),
@@ -225,8 +241,12 @@ pub fn record_message_id(
                 mail_message_ids::direction.eq(direction),
                 mail_message_ids::created_at.eq(now_micros()),
             ))
-            .execute(conn)?;
-    }
+            .on_conflict_do_nothing()
+    };
+    match conn {
+        DbConnection::Postgres(pg) => insert().execute(pg)?,
+        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
+    };
     Ok(())
 }
 
@@ -244,33 +264,35 @@ pub fn await_parents(
         .filter(mail_message_ids::message_id.eq_any(ids))
         .select(mail_message_ids::message_id)
         .load(conn)?;
-    let waiting: Vec<String> = mail_awaited_parents::table
-        .filter(mail_awaited_parents::message_id.eq_any(ids))
-        .filter(mail_awaited_parents::case_id.eq(case.to_string()))
-        .select(mail_awaited_parents::message_id)
-        .load(conn)?;
-    let mut added: Vec<&String> = Vec::new();
-    for id in ids {
-        if known.contains(id) || waiting.contains(id) || added.contains(&id) {
-            continue;
-        }
-        // A savepoint: another node recording the same wait first must not
-        // abort the caller's transaction.
-        let inserted = conn.transaction(|c| {
-            diesel::insert_into(mail_awaited_parents::table)
-                .values((
-                    mail_awaited_parents::message_id.eq(id),
-                    mail_awaited_parents::case_id.eq(case.to_string()),
-                    mail_awaited_parents::created_at.eq(now_micros()),
-                ))
-                .execute(c)
-        });
-        match inserted {
-            Ok(_) | Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        added.push(id);
+    let now = now_micros();
+    let case = case.to_string();
+    let mut unknown: Vec<&String> = ids.iter().filter(|id| !known.contains(id)).collect();
+    unknown.sort();
+    unknown.dedup();
+    let rows: Vec<_> = unknown
+        .into_iter()
+        .map(|id| {
+            (
+                mail_awaited_parents::message_id.eq(id),
+                mail_awaited_parents::case_id.eq(&case),
+                mail_awaited_parents::created_at.eq(now),
+            )
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
+    // A wait already recorded (by an earlier email, or another node at
+    // the same moment) stays as it is.
+    let insert = || {
+        diesel::insert_into(mail_awaited_parents::table)
+            .values(&rows)
+            .on_conflict_do_nothing()
+    };
+    match conn {
+        DbConnection::Postgres(pg) => insert().execute(pg)?,
+        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
+    };
     Ok(())
 }
 

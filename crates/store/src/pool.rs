@@ -213,18 +213,18 @@ impl Store {
 }
 
 /// Runs `f` inside the caller's transaction as a savepoint: if it fails,
-/// only its own writes are undone, the audit events it recorded included,
-/// and the transaction goes on (on PostgreSQL a failed statement would
-/// otherwise abort all of it).
+/// only its own writes are undone, the audit events it recorded and the
+/// append locks it took included, and the transaction goes on (on
+/// PostgreSQL a failed statement would otherwise abort all of it).
 pub fn savepoint<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    let mark = crate::write_scope::audit_mark();
+    let mark = crate::write_scope::mark();
     let result = diesel::Connection::transaction(conn, f);
     if result.is_err() {
-        crate::write_scope::drop_audit_after(mark);
+        crate::write_scope::roll_back_to(mark);
     }
     result
 }

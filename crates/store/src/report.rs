@@ -19,20 +19,19 @@ pub fn start_wait(
     case: CaseId,
     since: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    // The caller holds the case's append lock: nobody else starts its wait.
-    let waiting = case_waits::table
-        .find(case.to_string())
-        .select(case_waits::since)
-        .first::<NaiveDateTime>(conn)
-        .optional()?;
-    if waiting.is_none() {
+    // An earlier unanswered message keeps its wait: the insert yields.
+    let insert = || {
         diesel::insert_into(case_waits::table)
             .values((
                 case_waits::case_id.eq(case.to_string()),
                 case_waits::since.eq(since),
             ))
-            .execute(conn)?;
-    }
+            .on_conflict_do_nothing()
+    };
+    match conn {
+        DbConnection::Postgres(pg) => insert().execute(pg)?,
+        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
+    };
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! The write a thread is inside of, if any: the audit events it records,
 //! appended at its end ([`crate::audit::append`]); what must wait for its
-//! commit ([`after_commit`]); and a guard against starting a second write
-//! inside it, which on SQLite would wait forever for the one writer
+//! commit ([`after_commit`]); the cases whose append lock it holds, so
+//! that it takes each only once; and a guard against starting a second
+//! write inside it, which on SQLite would wait forever for the one writer
 //! connection.
 
 use std::cell::RefCell;
@@ -18,6 +19,8 @@ pub(crate) type PendingAudit = (NewEvent, Option<String>);
 struct Open {
     after_commit: Vec<Box<dyn FnOnce() + Send>>,
     audit: Vec<PendingAudit>,
+    /// Ids of the cases whose rows this write has locked for appending.
+    append_locks: Vec<String>,
 }
 
 thread_local! {
@@ -46,16 +49,53 @@ pub(crate) fn take_audit() -> Vec<PendingAudit> {
     })
 }
 
-/// How many audit events the write holds: a savepoint that rolls back
-/// drops those recorded after this mark.
-pub(crate) fn audit_mark() -> usize {
-    OPEN.with(|open| open.borrow().as_ref().map_or(0, |open| open.audit.len()))
+/// Where the write stands: a savepoint that rolls back drops the audit
+/// events recorded and the append locks taken after this mark (the
+/// database releases those locks with it).
+pub(crate) struct Mark {
+    audit: usize,
+    append_locks: usize,
 }
 
-pub(crate) fn drop_audit_after(mark: usize) {
+pub(crate) fn mark() -> Mark {
+    OPEN.with(|open| {
+        open.borrow().as_ref().map_or(
+            Mark {
+                audit: 0,
+                append_locks: 0,
+            },
+            |open| Mark {
+                audit: open.audit.len(),
+                append_locks: open.append_locks.len(),
+            },
+        )
+    })
+}
+
+pub(crate) fn roll_back_to(mark: Mark) {
     OPEN.with(|open| {
         if let Some(open) = open.borrow_mut().as_mut() {
-            open.audit.truncate(mark);
+            open.audit.truncate(mark.audit);
+            open.append_locks.truncate(mark.append_locks);
+        }
+    });
+}
+
+/// Whether the write this thread is inside of already holds the append
+/// lock of `case` (false outside a write).
+pub(crate) fn holds_append_lock(case: &str) -> bool {
+    OPEN.with(|open| {
+        open.borrow()
+            .as_ref()
+            .is_some_and(|open| open.append_locks.iter().any(|c| c == case))
+    })
+}
+
+/// The write now holds the append lock of `case`, until it ends.
+pub(crate) fn note_append_lock(case: String) {
+    OPEN.with(|open| {
+        if let Some(open) = open.borrow_mut().as_mut() {
+            open.append_locks.push(case);
         }
     });
 }

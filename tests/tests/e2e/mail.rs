@@ -1797,3 +1797,84 @@ async fn postfix_hands_the_support_domain_to_rapport_over_lmtp() {
     );
     let _ = d.admin;
 }
+
+e2e_test!(mail_whose_threading_fails_is_still_taken_and_threaded_once_later);
+async fn mail_whose_threading_fails_is_still_taken_and_threaded_once_later(db: &TestDatabase) {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn(db).await;
+    let d = desk(&app, db).await;
+    // A real fault in the database: recording the email's details fails,
+    // after the case was opened in the same transaction.
+    let refuse: &[&str] = match db.backend {
+        rapport_tests::Backend::Sqlite => &[
+            "CREATE TRIGGER entry_emails_refused BEFORE INSERT ON entry_emails \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        ],
+        rapport_tests::Backend::Postgres => &[
+            "CREATE FUNCTION refuse_entry_email() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+            "CREATE TRIGGER entry_emails_refused BEFORE INSERT ON entry_emails \
+             FOR EACH ROW EXECUTE FUNCTION refuse_entry_email()",
+        ],
+    };
+    for sql in refuse {
+        diesel::sql_query(*sql)
+            .execute(&mut *app.state.store.conn().unwrap())
+            .unwrap();
+    }
+    let res = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            first_mail("Credit note for order 4471", "fault-1@acme.example"),
+            Some(&d.admin),
+        )
+        .await;
+    assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
+    let taken = res.json();
+    assert_eq!(taken["status"], "pending", "taken for the worker: {taken}");
+    let pending = app
+        .get_as(&d.admin, "/api/v1/mail/inbound?status=pending")
+        .await
+        .json();
+    assert_eq!(pending["items"].as_array().unwrap().len(), 1, "{pending}");
+    // Nothing of the failed threading stayed: no case, no entry.
+    let cases = app.get_as(&d.agent, "/api/v1/cases").await.json();
+    assert_eq!(
+        cases["items"].as_array().unwrap().len(),
+        0,
+        "the half-done case rolled back: {cases}"
+    );
+
+    let fixed = match db.backend {
+        rapport_tests::Backend::Sqlite => "DROP TRIGGER entry_emails_refused",
+        rapport_tests::Backend::Postgres => "DROP TRIGGER entry_emails_refused ON entry_emails",
+    };
+    diesel::sql_query(fixed)
+        .execute(&mut *app.state.store.conn().unwrap())
+        .unwrap();
+    // The worker threads it on its next round.
+    let mut threaded = Value::Null;
+    for _ in 0..100 {
+        let page = app
+            .get_as(&d.admin, "/api/v1/mail/inbound?status=threaded")
+            .await
+            .json();
+        if let Some(row) = page["items"].as_array().and_then(|i| i.first()) {
+            threaded = row.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        threaded["id"], taken["id"],
+        "the same row, threaded: {threaded}"
+    );
+    let cases = app.get_as(&d.agent, "/api/v1/cases").await.json();
+    let items = cases["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one case: {cases}");
+    assert_eq!(items[0]["subject"], "Credit note for order 4471");
+    let thread = thread_of(&app, &d.agent, items[0]["id"].as_str().unwrap()).await;
+    let emails: Vec<&Value> = thread.iter().filter(|e| e["kind"] == "email_in").collect();
+    assert_eq!(emails.len(), 1, "the email once: {thread:?}");
+}

@@ -80,9 +80,10 @@ pub fn ingest(
 
 /// [`ingest`], saying whether new cases may be acknowledged.
 ///
-/// The row and the threading commit together, one commit instead of two:
-/// threading runs in a savepoint, and when it fails the row still commits
-/// as `pending` for the worker, so the door's yes stands either way.
+/// The row and the threading commit together, one commit instead of two.
+/// When threading fails, that transaction rolls back and the row alone
+/// commits as `pending` for the worker, so the door's yes stands either
+/// way.
 pub fn ingest_with(
     state: &AppState,
     door: &str,
@@ -106,6 +107,7 @@ pub fn ingest_with(
     };
     let decision = decide(state, parsed, new_row.envelope_from);
     let uploads = staged(state, &decision)?;
+    let mut threading_failed = false;
     let result = super::commit(state, |conn, changes| {
         let (row, new) = store_mail::receive(conn, &new_row)?;
         if row.status != "pending" {
@@ -124,27 +126,24 @@ pub fn ingest_with(
             );
             &earlier
         };
-        let mut threaded = Vec::new();
-        let applied = rapport_store::savepoint(conn, |conn| {
-            apply(conn, state, &mut threaded, (&row, new), decision, &uploads)
-        });
-        match applied {
-            Ok(posted) => {
-                changes.append(&mut threaded);
-                let done = store_mail::find_inbound(conn, &row.id)?.unwrap_or(row);
-                Ok((done, new, posted.is_some()))
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, inbound = %row.id, "received mail not processed yet; the worker retries");
-                Ok((row, new, false))
-            }
-        }
+        let applied = apply(conn, state, changes, (&row, new), decision, &uploads)
+            .inspect_err(|_| threading_failed = true)?;
+        Ok((applied.row, new, applied.posted.is_some()))
     });
     match &result {
         Ok((_, _, true)) => state.mail.wake(),
         _ => uploads.iter().for_each(Upload::discard),
     }
-    let (row, new, _) = result?;
+    let (row, new, _) = match result {
+        Err(e) if threading_failed => {
+            tracing::warn!(error = %e, sha256 = %sha, "received mail not processed yet; the worker retries");
+            super::commit(state, |conn, _| {
+                let (row, new) = store_mail::receive(conn, &new_row)?;
+                Ok((row, new, false))
+            })?
+        }
+        other => other?,
+    };
     Ok((row, new))
 }
 
@@ -191,12 +190,12 @@ pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
         apply(conn, state, changes, (&row, false), &decision, &uploads)
     });
     match &result {
-        Ok(Some(_)) => state.mail.wake(),
+        Ok(Applied {
+            posted: Some(_), ..
+        }) => state.mail.wake(),
         _ => uploads.iter().for_each(Upload::discard),
     }
-    result?;
-    store_mail::find_inbound(&mut *state.store.conn()?, id)?
-        .ok_or(UseCaseError::NotFound("inbound message"))
+    Ok(result?.row)
 }
 
 /// What to do with a message, from its bytes alone.
@@ -233,9 +232,28 @@ fn staged(state: &AppState, decision: &Decision) -> Result<Vec<Upload>, UseCaseE
     }
 }
 
+/// What processing made of a received message.
+struct Applied {
+    /// The row as it is now.
+    row: Inbound,
+    /// The case entry, when the message was threaded.
+    posted: Option<case::Posted>,
+}
+
+impl Applied {
+    fn finished(row: Inbound) -> Applied {
+        Applied { row, posted: None }
+    }
+}
+
+/// Puts the message in the quarantine, saying why.
+fn quarantined(conn: &mut DbConnection, id: &str, why: &str) -> Result<Applied, UseCaseError> {
+    let row = store_mail::finish(conn, id, "quarantined", why, None, None)?;
+    Ok(Applied::finished(row))
+}
+
 /// Carries out `decision` for the pending row, inside the caller's
-/// transaction (`fresh`: the one that inserted the row); the case entry
-/// when the message was threaded.
+/// transaction (`fresh`: the one that inserted the row).
 fn apply(
     conn: &mut DbConnection,
     state: &AppState,
@@ -243,7 +261,7 @@ fn apply(
     (row, fresh): (&Inbound, bool),
     decision: &Decision,
     uploads: &[Upload],
-) -> Result<Option<case::Posted>, UseCaseError> {
+) -> Result<Applied, UseCaseError> {
     let id = row.id.as_str();
     // Another node or a concurrent retry may have finished it, unless this
     // transaction has just written the row.
@@ -253,22 +271,15 @@ fn apply(
             return Err(UseCaseError::NotFound("inbound message"));
         };
         if current.status != "pending" {
-            return Ok(None);
+            return Ok(Applied::finished(current));
         }
     }
-    match decision {
-        Decision::Quarantine(why) => {
-            store_mail::finish(conn, id, "quarantined", why, None, None)?;
-            Ok(None)
-        }
-        Decision::Ignore(why) => {
-            store_mail::finish(conn, id, "ignored", why, None, None)?;
-            Ok(None)
-        }
+    let finished = match decision {
+        Decision::Quarantine(why) => store_mail::finish(conn, id, "quarantined", why, None, None)?,
+        Decision::Ignore(why) => store_mail::finish(conn, id, "ignored", why, None, None)?,
         Decision::Bounce(b) => {
             let outcome = bounced(conn, b)?;
-            store_mail::finish(conn, id, "bounce", &outcome, None, None)?;
-            Ok(None)
+            store_mail::finish(conn, id, "bounce", &outcome, None, None)?
         }
         Decision::Thread { mail, noise } => {
             if let Some(mid) = &mail.message_id
@@ -281,25 +292,26 @@ fn apply(
                     &format!("duplicate of {} (same Message-ID)", first.id),
                     first.case_id,
                     first.entry_id,
-                )?;
-                return Ok(None);
-            }
-            let posted = thread(conn, state, changes, id, row, mail, noise.as_ref(), uploads)?;
-            if let Some(p) = &posted {
-                changes.push(Change::EntryAdded(p.entry.clone()));
-                if p.status_changed {
-                    changes.push(Change::CaseChanged {
-                        case: p.case.clone(),
-                        fields: vec!["status".into()],
-                    });
+                )?
+            } else {
+                let applied = thread(conn, state, changes, id, row, mail, noise.as_ref(), uploads)?;
+                if let Some(p) = &applied.posted {
+                    changes.push(Change::EntryAdded(p.entry.clone()));
+                    if p.status_changed {
+                        changes.push(Change::CaseChanged {
+                            case: p.case.clone(),
+                            fields: vec!["status".into()],
+                        });
+                    }
+                    if matches!(p.entry.author, Author::Contact(_)) {
+                        changes.push(Change::StaffNotice(case::client_wrote_notice(p)));
+                    }
                 }
-                if matches!(p.entry.author, Author::Contact(_)) {
-                    changes.push(Change::StaffNotice(case::client_wrote_notice(p)));
-                }
+                return Ok(applied);
             }
-            Ok(posted)
         }
-    }
+    };
+    Ok(Applied::finished(finished))
 }
 
 /// The subject of a received message, read from the spool.
@@ -562,7 +574,7 @@ fn thread(
     mail: &InboundMail,
     noise: Option<&Noise>,
     uploads: &[Upload],
-) -> Result<Option<case::Posted>, UseCaseError> {
+) -> Result<Applied, UseCaseError> {
     let (contact, first_mail) = match sender_contact(conn, state, changes, &mail.from)? {
         Sender::Known(c, first) => (c, first),
         Sender::Several(members) => {
@@ -573,20 +585,14 @@ fn thread(
                         Some(n) => format!("automatic, unthreaded: {}", n.describe()),
                         None => super::mail_accounts::ask_which(conn, state, id, mail, &members)?,
                     };
-                    store_mail::finish(conn, id, "quarantined", &why, None, None)?;
-                    return Ok(None);
+                    return quarantined(conn, id, &why);
                 }
             }
         }
         Sender::Refused(why) => {
-            store_mail::finish(conn, id, "quarantined", &why, None, None)?;
-            return Ok(None);
+            return quarantined(conn, id, &why);
         }
     };
-    // No automatic answer to someone only the prospect account knows: a
-    // forged sender must not turn us into a source of backscatter.
-    let known_sender = rapport_store::account::find(conn, contact.account_id)?
-        .is_some_and(|a| a.name != state.config.settings.mail.prospect_account.trim());
     let who = super::access::contact_principal(&contact);
     let reply = rapport_mail::split_reply(&mail.text);
     // The thread holds a message within the one limit of every door; the
@@ -650,8 +656,7 @@ fn thread(
             "automatic, unthreaded: {}",
             noise.map(Noise::describe).unwrap_or_default()
         );
-        store_mail::finish(conn, id, "quarantined", &why, None, None)?;
-        return Ok(None);
+        return quarantined(conn, id, &why);
     }
     let (posted, how) = match found {
         Some((c, how)) => {
@@ -715,7 +720,7 @@ fn thread(
         }
     };
     // Contacts of the same account in Cc take part too.
-    for cc in mail.recipients() {
+    for cc in mail.recipients().filter(|m| !ours(state, &m.address)) {
         if let Ok(addr) = EmailAddress::parse(&cc.address)
             && let Some(other) =
                 rapport_store::contact::find_by_email_in(conn, &addr, posted.case.account_id)?
@@ -757,6 +762,14 @@ fn thread(
             full_text: mail.text.clone(),
         },
     )?;
+    let new_case = how == "new case";
+    // No automatic answer to someone only the prospect account knows: a
+    // forged sender must not turn us into a source of backscatter.
+    let known_sender = !new_case
+        || noise.is_some()
+        || rapport_store::account::names(conn, &[contact.account_id])?
+            .first()
+            .is_some_and(|(_, name)| name != state.config.settings.mail.prospect_account.trim());
     let mut outcome = format!("threaded into #{} by {how}", posted.case.number);
     if let Some(n) = noise {
         outcome.push_str(&format!("; not answered: {}", n.describe()));
@@ -775,7 +788,7 @@ fn thread(
             None => outcome.push_str("; acknowledgment skipped (rate limit)"),
         }
     }
-    store_mail::finish(
+    let row = store_mail::finish(
         conn,
         id,
         "threaded",
@@ -783,7 +796,26 @@ fn thread(
         Some(posted.case.id),
         Some(posted.entry.id),
     )?;
-    Ok(Some(posted))
+    Ok(Applied {
+        row,
+        posted: Some(posted),
+    })
+}
+
+/// Our own support address or one of its plus addresses (reply and
+/// account addresses): never a contact, so not looked up as one.
+fn ours(state: &AppState, address: &str) -> bool {
+    let (Some((local, domain)), Some((our_local, our_domain))) = (
+        address.rsplit_once('@'),
+        state.mail.address.rsplit_once('@'),
+    ) else {
+        return false;
+    };
+    domain.eq_ignore_ascii_case(our_domain)
+        && (local.eq_ignore_ascii_case(our_local)
+            || local
+                .get(..our_local.len() + 1)
+                .is_some_and(|head| head.eq_ignore_ascii_case(&format!("{our_local}+"))))
 }
 
 /// The acknowledgment of a new case: its number and the promised first
