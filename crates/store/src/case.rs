@@ -514,6 +514,28 @@ pub fn lock_for_append(conn: &mut DbConnection, id: CaseId) -> Result<(), StoreE
     Ok(())
 }
 
+/// The case, with its append lock held until the transaction ends (see
+/// [`lock_for_append`]): on PostgreSQL read and locked in one statement.
+pub fn find_for_append(conn: &mut DbConnection, id: CaseId) -> Result<Option<Case>, StoreError> {
+    let DbConnection::Postgres(pg) = conn else {
+        return find(conn, id);
+    };
+    let key = id.to_string();
+    if crate::write_scope::holds_append_lock(&key) {
+        return find(conn, id);
+    }
+    let case = cases::table
+        .find(&key)
+        .select(Case::as_select())
+        .for_update()
+        .first(pg)
+        .optional()?;
+    if case.is_some() {
+        crate::write_scope::note_append_lock(key);
+    }
+    Ok(case)
+}
+
 /// The next entry's id and place in the thread. UUIDv7 ids follow the
 /// clock, and clocks of two nodes may disagree by a little: under the
 /// append lock the id is kept greater than every id already in the thread,

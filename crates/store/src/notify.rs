@@ -93,7 +93,8 @@ impl Notifier {
         })
     }
 
-    /// Sends payloads in one round trip (one transaction: all or none).
+    /// Sends payloads in one statement, so in one round trip and one
+    /// transaction (all or none), in their order.
     pub fn send(&mut self, payloads: &[String]) -> Result<(), StoreError> {
         if let Some(p) = payloads.iter().find(|p| p.len() > MAX_PAYLOAD_BYTES) {
             return Err(StoreError::Corrupt(format!(
@@ -101,15 +102,15 @@ impl Notifier {
                 p.len()
             )));
         }
-        let channel = self.channel.clone();
-        self.conn.transaction(|c| {
-            for p in payloads {
-                diesel::sql_query("SELECT pg_notify($1, $2)")
-                    .bind::<diesel::sql_types::Text, _>(&channel)
-                    .bind::<diesel::sql_types::Text, _>(p)
-                    .execute(c)?;
-            }
-            Ok::<_, StoreError>(())
-        })
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t (p, n) ORDER BY n",
+        )
+        .bind::<diesel::sql_types::Text, _>(&self.channel)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
+        .execute(&mut self.conn)?;
+        Ok(())
     }
 }

@@ -210,6 +210,30 @@ impl Store {
         }
         written
     }
+
+    /// [`Store::write`] for a write that is one statement, an insert that
+    /// yields on conflict say: on PostgreSQL the statement runs as its own
+    /// transaction, without the round trips of `BEGIN` and `COMMIT`, and is
+    /// durable when it returns; on SQLite it joins the group commit like
+    /// any write. `f` runs exactly one statement and records no audit
+    /// event (two statements would commit one by one).
+    pub fn write_statement<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<StoreError> + From<diesel::result::Error>,
+    {
+        if self.group.is_some() {
+            return self.write(f);
+        }
+        let scope = WriteScope::enter()?;
+        let out = f(&mut *self.conn()?)?;
+        debug_assert!(
+            crate::write_scope::take_audit().is_empty(),
+            "write_statement records no audit event"
+        );
+        scope.committed();
+        Ok(out)
+    }
 }
 
 /// Runs `f` inside the caller's transaction as a savepoint: if it fails,

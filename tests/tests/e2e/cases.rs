@@ -633,3 +633,45 @@ async fn search_follows_subject_changes_and_merges(db: &TestDatabase) {
         "the entry is found in the case it moved to"
     );
 }
+
+e2e_test!(appends_to_one_case_at_once_take_consecutive_places_in_commit_order);
+async fn appends_to_one_case_at_once_take_consecutive_places_in_commit_order(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let path = format!("/api/v1/cases/{}/entries", w.acme_case);
+    let (app_ref, w_ref) = (&app, &w);
+    // The agent's notes and the contact's messages, all in flight at once.
+    let posts = (0..24).map(|i| {
+        let (token, kind) = if i % 2 == 0 {
+            (&w_ref.agent_in, "note")
+        } else {
+            (&w_ref.contact_in, "portal")
+        };
+        let body = json!({"kind": kind, "body": format!("Message {i} about the freight invoice.")});
+        let path = path.clone();
+        async move { app_ref.post_as(token, &path, &body).await.status }
+    });
+    let statuses = futures_util::future::join_all(posts).await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let thread = items(
+        app.get_as(&w.agent_in, &format!("{path}?limit=200"))
+            .await
+            .json(),
+    );
+    let seqs: Vec<i64> = thread.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    let expected: Vec<i64> = (1..=thread.len() as i64).collect();
+    assert_eq!(seqs, expected, "one place each, no gap, no repeat");
+    let ids: Vec<&str> = thread.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert!(
+        ids.windows(2).all(|p| p[0] < p[1]),
+        "ids follow the places: {ids:?}"
+    );
+    for i in 0..24 {
+        let body = format!("Message {i} about the freight invoice.");
+        assert_eq!(
+            thread.iter().filter(|e| e["body"] == body.as_str()).count(),
+            1,
+            "{body}"
+        );
+    }
+}

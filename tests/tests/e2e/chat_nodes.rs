@@ -844,3 +844,32 @@ async fn two_nodes_behind_nginx_serve_one_desk() {
     node_a.wait_exit(Duration::from_secs(20));
     node_b.wait_exit(Duration::from_secs(20));
 }
+
+/// The chat bus sends a batch of events in one statement: every listener
+/// gets all of them, in the order they were sent.
+#[actix_web::test]
+async fn a_batch_of_bus_events_reaches_a_listener_whole_and_in_order() {
+    use rapport_store::DatabaseUrl;
+    use rapport_store::notify::{Listener, Notifier};
+    let Some(db) = TestDatabase::create(Backend::Postgres) else {
+        return;
+    };
+    let url = DatabaseUrl::parse(&db.url).unwrap();
+    let mut listener = Listener::connect(&url, "rapport_test_bus").unwrap();
+    let mut notifier = Notifier::connect(&url, "rapport_test_bus").unwrap();
+    let first: Vec<String> = (0..50).map(|i| format!("event {i}")).collect();
+    notifier.send(&first).unwrap();
+    notifier.send(&["after".to_owned()]).unwrap();
+    notifier.send(&[]).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        got.extend(listener.poll().unwrap());
+        if got.len() >= 51 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut want = first;
+    want.push("after".to_owned());
+    assert_eq!(got, want);
+}

@@ -284,6 +284,29 @@ pub(super) fn load(
 ) -> Result<Loaded, UseCaseError> {
     conversations_reader(who)?;
     let case = case::find(conn, id)?.ok_or(UseCaseError::NotFound("case"))?;
+    load_found(conn, state, who, case)
+}
+
+/// [`load`] holding the case's append lock until the transaction ends.
+pub(super) fn load_for_append(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    id: CaseId,
+) -> Result<Loaded, UseCaseError> {
+    conversations_reader(who)?;
+    let case = case::find_for_append(conn, id)?.ok_or(UseCaseError::NotFound("case"))?;
+    load_found(conn, state, who, case)
+}
+
+/// The rest of [`load`], for a case row already read.
+fn load_found(
+    conn: &mut DbConnection,
+    state: &AppState,
+    who: &Principal,
+    case: Case,
+) -> Result<Loaded, UseCaseError> {
+    let id = case.id;
     let account = rapport_store::account::find(conn, case.account_id)?
         .ok_or(UseCaseError::NotFound("case"))?;
     let teams = agent_teams(conn, who)?;
@@ -1213,8 +1236,7 @@ pub(super) fn post_in(
                 opened: false,
             });
         }
-        case::lock_for_append(conn, id)?;
-        let loaded = load(conn, state, who, id)?;
+        let loaded = load_for_append(conn, state, who, id)?;
         if !can_reply_case(who, &loaded.access(who, state)) {
             return Err(UseCaseError::Forbidden);
         }
@@ -1509,8 +1531,7 @@ pub fn update(
     let (_, actor) = author_of(who)?;
     let mut events = Vec::new();
     let updated = super::commit(state, |conn, committed| {
-        case::lock_for_append(conn, id)?;
-        let loaded = load(conn, state, who, id)?;
+        let loaded = load_for_append(conn, state, who, id)?;
         if !can_work_case(who, &loaded.access(who, state)) {
             return Err(UseCaseError::Forbidden);
         }

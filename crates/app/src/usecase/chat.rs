@@ -90,7 +90,7 @@ pub fn redeem_ticket(state: &AppState, ticket: &str) -> Result<Option<ChatUser>,
         return Ok(None);
     };
     let holder = holder_row(opened.holder);
-    let spent = state.store.write(|conn| {
+    let spent = state.store.write_statement(|conn| {
         rapport_store::chat::spend_ticket(conn, &opened.spent_key, &holder, opened.expires_at)
     })?;
     if !spent {
@@ -401,8 +401,7 @@ pub fn choose_category(
     case::get(state, &user.principal, id)?;
     let actor = case::author_of(&user.principal)?.1;
     super::commit(state, |conn, changes| {
-        store_case::lock_for_append(conn, id)?;
-        let mut c = store_case::find(conn, id)?.ok_or(UseCaseError::NotFound("case"))?;
+        let mut c = store_case::find_for_append(conn, id)?.ok_or(UseCaseError::NotFound("case"))?;
         if c.category.is_some() {
             return Err(UseCaseError::Conflict("the case already has a category"));
         }
