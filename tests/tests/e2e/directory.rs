@@ -815,3 +815,60 @@ async fn changes_are_audited_with_what_changed_before_and_after(db: &TestDatabas
     );
     assert!(text.contains("\"action\":\"auth.magic_link_sent\""));
 }
+
+e2e_test!(an_account_reads_back_with_all_its_domains_in_order);
+async fn an_account_reads_back_with_all_its_domains_in_order(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let group = ok(
+        app.post_as(
+            &w.admin,
+            "/api/v1/accounts",
+            &json!({"name": "Initech Group", "domains": ["initech.example", "eu.initech.example", "initech-mail.example"]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let plain = ok(
+        app.post_as(
+            &w.admin,
+            "/api/v1/accounts",
+            &json!({"name": "Vandelay Imports"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let read = |id: &Value| format!("/api/v1/accounts/{}", id.as_str().unwrap());
+    let got = app.get_as(&w.admin, &read(&group["id"])).await.json();
+    assert_eq!(
+        got["domains"],
+        json!([
+            "eu.initech.example",
+            "initech-mail.example",
+            "initech.example"
+        ]),
+        "{got}"
+    );
+    let got = app.get_as(&w.admin, &read(&plain["id"])).await.json();
+    assert_eq!(got["domains"], json!([]), "{got}");
+    // Mail from any of the domains finds the account.
+    let res = app
+        .send_raw(
+            "/api/v1/inbound/email",
+            "message/rfc822",
+            b"From: Peter Gibbons <peter@eu.initech.example>\r\nTo: support@rapport.localhost\r\nSubject: TPS reports\r\nMessage-ID: <tps-1@eu.initech.example>\r\n\r\nThe new cover sheets.\r\n".to_vec(),
+            Some(&w.admin),
+        )
+        .await;
+    assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
+    let case = app
+        .get_as(
+            &w.admin,
+            &format!("/api/v1/cases/{}", res.json()["case_id"].as_str().unwrap()),
+        )
+        .await
+        .json();
+    assert_eq!(case["account_id"], group["id"], "{case}");
+}
