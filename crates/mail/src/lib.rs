@@ -21,4 +21,4 @@ pub use outbound::{
 };
 pub use parse::{Bounce, InboundAttachment, InboundMail, Mailbox, ParseError, parse};
 pub use quote::{Reply, split_reply};
-pub use thread_keys::{ReplyTokens, parse_subject_tag, subject_tag};
+pub use thread_keys::{ReplyTokens, is_our_mailbox, parse_subject_tag, subject_tag};

@@ -125,20 +125,40 @@ fn same_hex(presented: &str, expected: &str) -> bool {
 
 /// The `+token` parts of those `addresses` that are of our mailbox.
 fn tokens_of<'a>(address: &str, addresses: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let Some((local, domain)) = address.split_once('@') else {
-        return Vec::new();
-    };
     addresses
         .into_iter()
-        .filter_map(|a| {
-            let (l, d) = a.split_once('@')?;
-            if !d.eq_ignore_ascii_case(domain) {
-                return None;
-            }
-            let (base, token) = l.split_once('+')?;
-            base.eq_ignore_ascii_case(local).then_some(token)
+        .filter_map(|a| match of_mailbox(address, a)? {
+            Mailbox::Plus(token) => Some(token),
+            Mailbox::Itself => None,
         })
         .collect()
+}
+
+/// How `candidate` is an address of the mailbox `address`.
+enum Mailbox<'a> {
+    Itself,
+    /// `local+token@domain`.
+    Plus(&'a str),
+}
+
+fn of_mailbox<'a>(address: &str, candidate: &'a str) -> Option<Mailbox<'a>> {
+    let (local, domain) = address.split_once('@')?;
+    let (l, d) = candidate.split_once('@')?;
+    if !d.eq_ignore_ascii_case(domain) {
+        return None;
+    }
+    match l.split_once('+') {
+        Some((base, token)) => base
+            .eq_ignore_ascii_case(local)
+            .then_some(Mailbox::Plus(token)),
+        None => l.eq_ignore_ascii_case(local).then_some(Mailbox::Itself),
+    }
+}
+
+/// Whether `candidate` is the mailbox `address` itself or one of its plus
+/// addresses (reply and account addresses): mail to it is mail to us.
+pub fn is_our_mailbox(address: &str, candidate: &str) -> bool {
+    of_mailbox(address, candidate).is_some()
 }
 
 /// `[#1042]`.
@@ -168,6 +188,29 @@ pub fn parse_subject_tag(subject: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn our_mailbox_is_the_address_and_its_plus_addresses_only() {
+        let ours = "support@desk.example";
+        for a in [
+            "support@desk.example",
+            "Support@Desk.Example",
+            "support+c1042-abc@desk.example",
+            "SUPPORT+a0123@desk.example",
+        ] {
+            assert!(is_our_mailbox(ours, a), "{a}");
+        }
+        for a in [
+            "supporter@desk.example",
+            "support@desk.example.org",
+            "sales+support@desk.example",
+            "anna@acme.example",
+            "support",
+            "",
+        ] {
+            assert!(!is_our_mailbox(ours, a), "{a}");
+        }
+    }
 
     #[test]
     fn account_addresses_name_their_account_and_forgeries_do_not() {

@@ -506,10 +506,12 @@ pub fn lock_for_append(conn: &mut DbConnection, id: CaseId) -> Result<(), StoreE
         if crate::write_scope::holds_append_lock(&id) {
             return Ok(());
         }
-        diesel::sql_query("SELECT id FROM cases WHERE id = $1 FOR UPDATE")
+        let locked = diesel::sql_query("SELECT id FROM cases WHERE id = $1 FOR UPDATE")
             .bind::<diesel::sql_types::Text, _>(&id)
             .execute(pg)?;
-        crate::write_scope::note_append_lock(id);
+        if locked == 1 {
+            crate::write_scope::note_append_lock(id);
+        }
     }
     Ok(())
 }

@@ -84,7 +84,7 @@ pub fn mark_read(
         return Ok(false);
     }
     // A savepoint: a lost race must not abort the caller's transaction.
-    let inserted = conn.transaction(|c| {
+    let inserted = crate::savepoint(conn, |c| {
         diesel::insert_into(chat_read_markers::table)
             .values((
                 chat_read_markers::case_id.eq(case.to_string()),
@@ -163,7 +163,7 @@ pub fn schedule_offline_digest(
         }
         None => {
             // A savepoint: a lost race must not abort the caller's transaction.
-            let inserted = conn.transaction(|c| {
+            let inserted = crate::savepoint(conn, |c| {
                 diesel::insert_into(chat_offline_digests::table)
                     .values((
                         chat_offline_digests::case_id.eq(case.to_string()),

@@ -31,6 +31,8 @@ pub enum StoreError {
     CommitFailed(String),
     #[error("a write was started inside another write on the same thread")]
     NestedWrite,
+    #[error("an audit event was recorded in a write that cannot keep it with its change")]
+    AuditOutsideWrite,
     #[error("database error: {0}")]
     Database(diesel::result::Error),
 }

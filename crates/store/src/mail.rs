@@ -150,7 +150,7 @@ pub fn processed_with_message_id(
 }
 
 /// Ends processing: the status, what happened, and the entry it made.
-/// The row as it is now.
+/// Returns the updated row.
 pub fn finish(
     conn: &mut DbConnection,
     id: &str,
@@ -224,14 +224,14 @@ pub fn pending_ids(conn: &mut DbConnection, limit: i64) -> Result<Vec<String>, S
 // ---------------------------------------------------------- message ids
 
 /// Remembers which case a Message-ID belongs to; the first case to record
-/// it keeps it.
+/// it keeps it. Whether this call recorded it.
 pub fn record_message_id(
     conn: &mut DbConnection,
     message_id: &str,
     case: CaseId,
     entry: Option<EntryId>,
     direction: &str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let insert = || {
         diesel::insert_into(mail_message_ids::table)
             .values((
@@ -243,11 +243,11 @@ pub fn record_message_id(
             ))
             .on_conflict_do_nothing()
     };
-    match conn {
+    let inserted = match conn {
         DbConnection::Postgres(pg) => insert().execute(pg)?,
         DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
     };
-    Ok(())
+    Ok(inserted == 1)
 }
 
 /// Remembers the Message-IDs an email of `case` refers to that we have

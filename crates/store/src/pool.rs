@@ -211,12 +211,13 @@ impl Store {
         written
     }
 
-    /// [`Store::write`] for a write that is one statement, an insert that
-    /// yields on conflict say: on PostgreSQL the statement runs as its own
-    /// transaction, without the round trips of `BEGIN` and `COMMIT`, and is
-    /// durable when it returns; on SQLite it joins the group commit like
-    /// any write. `f` runs exactly one statement and records no audit
-    /// event (two statements would commit one by one).
+    /// [`Store::write`] for a write that is one statement (an insert that
+    /// yields on conflict, for instance): on PostgreSQL the statement runs
+    /// as its own transaction, without the round trips of `BEGIN` and
+    /// `COMMIT`, and is durable when it returns; on SQLite it joins the
+    /// group commit like any write. `f` runs exactly one statement, takes
+    /// no lock for later and records no audit event: an event recorded
+    /// anyway fails the call (its statement has committed alone).
     pub fn write_statement<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -227,10 +228,14 @@ impl Store {
         }
         let scope = WriteScope::enter()?;
         let out = f(&mut *self.conn()?)?;
-        debug_assert!(
-            crate::write_scope::take_audit().is_empty(),
-            "write_statement records no audit event"
-        );
+        let unsealed = crate::write_scope::take_audit();
+        if !unsealed.is_empty() {
+            tracing::error!(
+                events = unsealed.len(),
+                "an audit event was recorded in a one-statement write and is not kept"
+            );
+            return Err(StoreError::AuditOutsideWrite.into());
+        }
         scope.committed();
         Ok(out)
     }

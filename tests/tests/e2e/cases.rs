@@ -634,8 +634,8 @@ async fn search_follows_subject_changes_and_merges(db: &TestDatabase) {
     );
 }
 
-e2e_test!(appends_to_one_case_at_once_take_consecutive_places_in_commit_order);
-async fn appends_to_one_case_at_once_take_consecutive_places_in_commit_order(db: &TestDatabase) {
+e2e_test!(appends_to_one_case_at_once_take_consecutive_places_in_id_order);
+async fn appends_to_one_case_at_once_take_consecutive_places_in_id_order(db: &TestDatabase) {
     let app = TestApp::spawn(db).await;
     let w = world(&app, db).await;
     let path = format!("/api/v1/cases/{}/entries", w.acme_case);

@@ -845,8 +845,8 @@ async fn two_nodes_behind_nginx_serve_one_desk() {
     node_b.wait_exit(Duration::from_secs(20));
 }
 
-/// The chat bus sends a batch of events in one statement: every listener
-/// gets all of them, in the order they were sent.
+/// A batch of chat bus events (sent in one statement) reaches a listener
+/// whole and in the order it was sent, and the next batch after it.
 #[actix_web::test]
 async fn a_batch_of_bus_events_reaches_a_listener_whole_and_in_order() {
     use rapport_store::DatabaseUrl;

@@ -1878,3 +1878,81 @@ async fn mail_whose_threading_fails_is_still_taken_and_threaded_once_later(db: &
     let emails: Vec<&Value> = thread.iter().filter(|e| e["kind"] == "email_in").collect();
     assert_eq!(emails.len(), 1, "the email once: {thread:?}");
 }
+
+e2e_test!(two_copies_of_one_email_arriving_at_once_are_threaded_once);
+async fn two_copies_of_one_email_arriving_at_once_are_threaded_once(db: &TestDatabase) {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn(db).await;
+    let d = desk(&app, db).await;
+    if db.backend == rapport_tests::Backend::Postgres {
+        // Holds the first copy's transaction open after it recorded the
+        // Message-ID, so that the second copy is threaded meanwhile (on
+        // SQLite the single writer runs them one after the other).
+        for sql in [
+            "CREATE FUNCTION hold_first_copy() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN IF NEW.full_text LIKE '%(first copy)%' THEN PERFORM pg_sleep(1.5); END IF; \
+             RETURN NEW; END $$",
+            "CREATE TRIGGER entry_emails_hold BEFORE INSERT ON entry_emails \
+             FOR EACH ROW EXECUTE FUNCTION hold_first_copy()",
+        ] {
+            diesel::sql_query(sql)
+                .execute(&mut *app.state.store.conn().unwrap())
+                .unwrap();
+        }
+    }
+    // The same email by two relays: the same Message-ID, other bytes.
+    let copy = |tag: &str| {
+        format!(
+            "From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Pallet count for order 5120\r\nMessage-ID: <copies-1@acme.example>\r\n\r\nWe received 11 pallets, not 12. ({tag})\r\n"
+        )
+        .into_bytes()
+    };
+    let deliver = |raw: Vec<u8>| {
+        let (app, token) = (&app, d.admin.clone());
+        async move {
+            app.send_raw("/api/v1/inbound/email", "message/rfc822", raw, Some(&token))
+                .await
+                .status
+        }
+    };
+    let later = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        deliver(copy("second copy")).await
+    };
+    let (first, second) = futures_util::join!(deliver(copy("first copy")), later);
+    assert_eq!((first, second), (202, 202), "both copies are taken");
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        let page = app.get_as(&d.admin, "/api/v1/mail/inbound").await.json();
+        rows = page["items"].as_array().unwrap().clone();
+        if rows.len() == 2 && rows.iter().all(|r| r["status"] != "pending") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut statuses: Vec<&str> = rows.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, ["ignored", "threaded"], "{rows:?}");
+    let ignored = rows.iter().find(|r| r["status"] == "ignored").unwrap();
+    assert!(
+        ignored["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate of"),
+        "{ignored}"
+    );
+    let cases = app.get_as(&d.agent, "/api/v1/cases").await.json();
+    let opened: Vec<&Value> = cases["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["subject"] == "Pallet count for order 5120")
+        .collect();
+    assert_eq!(opened.len(), 1, "one case: {cases}");
+    let thread = thread_of(&app, &d.agent, opened[0]["id"].as_str().unwrap()).await;
+    assert_eq!(
+        thread.iter().filter(|e| e["kind"] == "email_in").count(),
+        1,
+        "{thread:?}"
+    );
+}

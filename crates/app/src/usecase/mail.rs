@@ -3,8 +3,8 @@
 //!
 //! Inbound: the raw bytes are spooled (fsynced) and their row committed
 //! before a door says yes; the message is threaded into a case in the same
-//! transaction, or, when threading fails, the row stays `pending` for the
-//! worker. A crash at any point and any redelivery leave exactly one
+//! transaction, or, when threading fails, that transaction rolls back and
+//! the row alone commits as `pending` for the worker. A crash at any point and any redelivery leave exactly one
 //! thread entry. Outbound: a message is built and queued in the
 //! transaction of the change that causes it.
 
@@ -107,7 +107,7 @@ pub fn ingest_with(
     };
     let decision = decide(state, parsed, new_row.envelope_from);
     let uploads = staged(state, &decision)?;
-    let mut threading_failed = false;
+    let mut apply_failed = false;
     let result = super::commit(state, |conn, changes| {
         let (row, new) = store_mail::receive(conn, &new_row)?;
         if row.status != "pending" {
@@ -127,7 +127,7 @@ pub fn ingest_with(
             &earlier
         };
         let applied = apply(conn, state, changes, (&row, new), decision, &uploads)
-            .inspect_err(|_| threading_failed = true)?;
+            .inspect_err(|_| apply_failed = true)?;
         Ok((applied.row, new, applied.posted.is_some()))
     });
     match &result {
@@ -135,7 +135,7 @@ pub fn ingest_with(
         _ => uploads.iter().for_each(Upload::discard),
     }
     let (row, new, _) = match result {
-        Err(e) if threading_failed => {
+        Err(e) if apply_failed => {
             tracing::warn!(error = %e, sha256 = %sha, "received mail not processed yet; the worker retries");
             super::commit(state, |conn, _| {
                 let (row, new) = store_mail::receive(conn, &new_row)?;
@@ -275,7 +275,7 @@ fn apply(
         }
     }
     let finished = match decision {
-        Decision::Quarantine(why) => store_mail::finish(conn, id, "quarantined", why, None, None)?,
+        Decision::Quarantine(why) => return quarantined(conn, id, why),
         Decision::Ignore(why) => store_mail::finish(conn, id, "ignored", why, None, None)?,
         Decision::Bounce(b) => {
             let outcome = bounced(conn, b)?;
@@ -720,7 +720,10 @@ fn thread(
         }
     };
     // Contacts of the same account in Cc take part too.
-    for cc in mail.recipients().filter(|m| !ours(state, &m.address)) {
+    for cc in mail
+        .recipients()
+        .filter(|m| !rapport_mail::is_our_mailbox(&state.mail.address, &m.address))
+    {
         if let Ok(addr) = EmailAddress::parse(&cc.address)
             && let Some(other) =
                 rapport_store::contact::find_by_email_in(conn, &addr, posted.case.account_id)?
@@ -735,13 +738,22 @@ fn thread(
         .message_id
         .clone()
         .unwrap_or_else(|| format!("{}@inbound.{}", row.sha256, state.mail.domain));
-    store_mail::record_message_id(
+    let recorded = store_mail::record_message_id(
         conn,
         &message_id,
         posted.case.id,
         Some(posted.entry.id),
         "in",
     )?;
+    // Another copy of this email (other bytes, the same Message-ID) was
+    // threaded and committed while this one was: the first one stays, and
+    // this transaction rolls back, so the row goes to the worker, which
+    // finds it a duplicate.
+    if !recorded && store_mail::processed_with_message_id(conn, &message_id, id)?.is_some() {
+        return Err(UseCaseError::Conflict(
+            "another copy of this email was threaded at the same moment",
+        ));
+    }
     let mut parents = mail.in_reply_to.clone();
     parents.extend(mail.references.iter().rev().take(20).cloned());
     store_mail::await_parents(conn, &parents, posted.case.id)?;
@@ -763,26 +775,19 @@ fn thread(
         },
     )?;
     let new_case = how == "new case";
-    // No automatic answer to someone only the prospect account knows: a
-    // forged sender must not turn us into a source of backscatter.
-    let known_sender = !new_case
-        || noise.is_some()
-        || rapport_store::account::names(conn, &[contact.account_id])?
-            .first()
-            .is_some_and(|(_, name)| name != state.config.settings.mail.prospect_account.trim());
     let mut outcome = format!("threaded into #{} by {how}", posted.case.number);
     if let Some(n) = noise {
         outcome.push_str(&format!("; not answered: {}", n.describe()));
-    } else if how == "new case" && !known_sender {
+    } else if new_case && only_prospect_knows(conn, state, &contact)? {
         outcome.push_str("; not acknowledged: the sender is not a contact of a client account");
-    } else if how == "new case" && !row.acknowledge {
+    } else if new_case && !row.acknowledge {
         outcome.push_str("; not acknowledged: imported with --no-ack");
-    } else if how == "new case"
+    } else if new_case
         && row.door == "import"
         && mail.date.is_none_or(|d| d < Utc::now() - Duration::days(1))
     {
         outcome.push_str("; not acknowledged: imported mail older than a day");
-    } else if how == "new case" && state.config.settings.mail.acknowledge_new_cases {
+    } else if new_case && state.config.settings.mail.acknowledge_new_cases {
         match acknowledge(conn, state, &posted.case, &contact, mail, first_mail)? {
             Some(_) => outcome.push_str("; acknowledged"),
             None => outcome.push_str("; acknowledgment skipped (rate limit)"),
@@ -802,20 +807,17 @@ fn thread(
     })
 }
 
-/// Our own support address or one of its plus addresses (reply and
-/// account addresses): never a contact, so not looked up as one.
-fn ours(state: &AppState, address: &str) -> bool {
-    let (Some((local, domain)), Some((our_local, our_domain))) = (
-        address.rsplit_once('@'),
-        state.mail.address.rsplit_once('@'),
-    ) else {
-        return false;
-    };
-    domain.eq_ignore_ascii_case(our_domain)
-        && (local.eq_ignore_ascii_case(our_local)
-            || local
-                .get(..our_local.len() + 1)
-                .is_some_and(|head| head.eq_ignore_ascii_case(&format!("{our_local}+"))))
+/// No automatic answer to someone only the prospect account knows: a
+/// forged sender must not turn us into a source of backscatter.
+fn only_prospect_knows(
+    conn: &mut DbConnection,
+    state: &AppState,
+    contact: &Contact,
+) -> Result<bool, UseCaseError> {
+    let names = rapport_store::account::names(conn, &[contact.account_id])?;
+    Ok(names
+        .first()
+        .is_none_or(|(_, name)| name == state.config.settings.mail.prospect_account.trim()))
 }
 
 /// The acknowledgment of a new case: its number and the promised first

@@ -222,7 +222,8 @@ fn store_problem(e: &StoreError) -> (StatusCode, &'static str) {
         | StoreError::Migration(_)
         | StoreError::AuditEvent(_)
         | StoreError::Corrupt(_)
-        | StoreError::NestedWrite => INTERNAL,
+        | StoreError::NestedWrite
+        | StoreError::AuditOutsideWrite => INTERNAL,
     }
 }
 
