@@ -142,17 +142,19 @@ enum Mailbox<'a> {
 }
 
 fn of_mailbox<'a>(address: &str, candidate: &'a str) -> Option<Mailbox<'a>> {
-    let (local, domain) = address.split_once('@')?;
-    let (l, d) = candidate.split_once('@')?;
+    let (local, domain) = address.rsplit_once('@')?;
+    let (l, d) = candidate.rsplit_once('@')?;
     if !d.eq_ignore_ascii_case(domain) {
         return None;
     }
-    match l.split_once('+') {
-        Some((base, token)) => base
-            .eq_ignore_ascii_case(local)
-            .then_some(Mailbox::Plus(token)),
-        None => l.eq_ignore_ascii_case(local).then_some(Mailbox::Itself),
+    if l.eq_ignore_ascii_case(local) {
+        return Some(Mailbox::Itself);
     }
+    // By prefix, not at the first `+`: our own local part may hold one.
+    let head = l.get(..local.len())?;
+    let token = l.get(local.len()..)?.strip_prefix('+')?;
+    head.eq_ignore_ascii_case(local)
+        .then_some(Mailbox::Plus(token))
 }
 
 /// Whether `candidate` is the mailbox `address` itself or one of its plus
@@ -200,6 +202,11 @@ mod tests {
         ] {
             assert!(is_our_mailbox(ours, a), "{a}");
         }
+        assert!(is_our_mailbox(
+            "help+desk@x.example",
+            "help+desk+c7-ab@x.example"
+        ));
+        assert!(!is_our_mailbox("help+desk@x.example", "help@x.example"));
         for a in [
             "supporter@desk.example",
             "support@desk.example.org",

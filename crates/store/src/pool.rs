@@ -217,28 +217,42 @@ impl Store {
     /// `COMMIT`, and is durable when it returns; on SQLite it joins the
     /// group commit like any write. `f` runs exactly one statement, takes
     /// no lock for later and records no audit event: an event recorded
-    /// anyway fails the call (its statement has committed alone).
+    /// anyway fails the call on both backends (on PostgreSQL after its
+    /// statement has committed alone).
     pub fn write_statement<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<StoreError> + From<diesel::result::Error>,
     {
         if self.group.is_some() {
-            return self.write(f);
+            // The same contract on both backends, so a misuse fails in the
+            // SQLite tests too.
+            return self.write(|conn| {
+                let out = f(conn)?;
+                refuse_recorded_audit()?;
+                Ok(out)
+            });
         }
         let scope = WriteScope::enter()?;
         let out = f(&mut *self.conn()?)?;
-        let unsealed = crate::write_scope::take_audit();
-        if !unsealed.is_empty() {
-            tracing::error!(
-                events = unsealed.len(),
-                "an audit event was recorded in a one-statement write and is not kept"
-            );
-            return Err(StoreError::AuditOutsideWrite.into());
-        }
+        refuse_recorded_audit()?;
         scope.committed();
         Ok(out)
     }
+}
+
+/// For [`Store::write_statement`]: an audit event recorded in a write that
+/// cannot keep it with its change fails the write.
+fn refuse_recorded_audit() -> Result<(), StoreError> {
+    let recorded = crate::write_scope::take_audit();
+    if recorded.is_empty() {
+        return Ok(());
+    }
+    tracing::error!(
+        events = recorded.len(),
+        "an audit event was recorded in a one-statement write"
+    );
+    Err(StoreError::AuditOutsideWrite)
 }
 
 /// Runs `f` inside the caller's transaction as a savepoint: if it fails,

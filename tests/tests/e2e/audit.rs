@@ -175,6 +175,34 @@ async fn events_of_a_savepoint_that_rolled_back_are_not_appended(db: &TestDataba
     assert_eq!(report.events, 2);
 }
 
+e2e_test!(a_one_statement_write_refuses_an_audit_event_it_cannot_keep);
+/// `Store::write_statement` commits its one statement on its own on
+/// PostgreSQL: an audit event recorded in it fails the write, on both
+/// backends, and is not appended.
+async fn a_one_statement_write_refuses_an_audit_event_it_cannot_keep(db: &TestDatabase) {
+    let store = migrated(db);
+    let refused = store.write_statement(|conn| {
+        rapport_store::audit::append(conn, event("case:c9", 1), None)?;
+        Ok::<_, StoreError>(())
+    });
+    assert!(
+        matches!(refused, Err(StoreError::AuditOutsideWrite)),
+        "{refused:?}"
+    );
+    let head = rapport_store::audit::head(
+        &mut store.conn().unwrap(),
+        &StreamName::parse("case:c9").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(head.seq, 0, "the event was not appended");
+    // A write without an event goes through.
+    let done = store.write_statement(|conn| {
+        diesel::sql_query("UPDATE instance SET id = id").execute(conn)?;
+        Ok::<_, StoreError>(())
+    });
+    assert!(done.is_ok(), "{done:?}");
+}
+
 e2e_test!(two_threads_appending_a_thousand_times_each_leave_one_gap_free_chain);
 async fn two_threads_appending_a_thousand_times_each_leave_one_gap_free_chain(db: &TestDatabase) {
     let store = migrated(db);

@@ -4,9 +4,9 @@
 //! Inbound: the raw bytes are spooled (fsynced) and their row committed
 //! before a door says yes; the message is threaded into a case in the same
 //! transaction, or, when threading fails, that transaction rolls back and
-//! the row alone commits as `pending` for the worker. A crash at any point and any redelivery leave exactly one
-//! thread entry. Outbound: a message is built and queued in the
-//! transaction of the change that causes it.
+//! the row alone commits as `pending` for the worker. A crash at any point
+//! and any redelivery leave exactly one thread entry. Outbound: a message
+//! is built and queued in the transaction of the change that causes it.
 
 use chrono::{Duration, Utc};
 use rapport_audit::Actor;
