@@ -333,27 +333,30 @@ pub fn read_log(
     cursor: &mut Cursor,
     mut each: impl FnMut(&mut DbConnection, &ChangeRow) -> Result<(), UseCaseError>,
 ) -> Result<(), UseCaseError> {
-    read_log_pages(state, name, cursor, |conn, rows| {
-        rows.iter().try_for_each(|row| each(conn, row))
+    read_log_pages(state, name, cursor, |rows| {
+        let mut conn = state.store.conn()?;
+        rows.iter().try_for_each(|row| each(&mut conn, row))
     })
 }
 
 /// [`read_log`] a page at a time: `each_page` gets the new rows of one
 /// read, in id order, and they count as handled only once it returns
-/// `Ok` for all of them (so it may act on the page in one write).
+/// `Ok` for all of them (so it may act on the page in one write). The
+/// reading connection is back in the pool by then: a write from
+/// `each_page` must not wait for a second connection of a pool of one.
 pub fn read_log_pages(
     state: &AppState,
     name: &str,
     cursor: &mut Cursor,
-    mut each_page: impl FnMut(&mut DbConnection, &[&ChangeRow]) -> Result<(), UseCaseError>,
+    mut each_page: impl FnMut(&[&ChangeRow]) -> Result<(), UseCaseError>,
 ) -> Result<(), UseCaseError> {
     loop {
         let (read, fresh) = {
-            let mut conn = state.store.conn()?;
-            let rows = rapport_store::changes::after(&mut conn, cursor.through(), PAGE)?;
+            let rows =
+                rapport_store::changes::after(&mut *state.store.conn()?, cursor.through(), PAGE)?;
             let now = Instant::now();
             let fresh: Vec<&ChangeRow> = rows.iter().filter(|r| cursor.is_new(r.id)).collect();
-            each_page(&mut conn, &fresh)?;
+            each_page(&fresh)?;
             for row in &fresh {
                 cursor.take(row.id, now);
             }

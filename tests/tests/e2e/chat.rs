@@ -692,7 +692,13 @@ e2e_test!(answers_on_several_cases_of_an_absent_contact_each_reach_their_own_ema
 async fn answers_on_several_cases_of_an_absent_contact_each_reach_their_own_email(
     db: &TestDatabase,
 ) {
-    let app = TestApp::spawn_with(db, |s| s.chat.offline_email_after_secs = 2).await;
+    // A pool of one connection: the consumer that schedules the emails
+    // must not hold its reading connection while it writes.
+    let app = TestApp::spawn_with(db, |s| {
+        s.chat.offline_email_after_secs = 2;
+        s.database.pool_max_size = 1;
+    })
+    .await;
     let w = world(&app, db).await;
     let (mut contact, _) = ChatClient::connect(&app, &w.contact_in).await;
     let first = start_chat(&mut contact, "About the invoice").await;

@@ -463,7 +463,7 @@ pub fn email_absent_contacts(
         i64::try_from(state.config.settings.chat.offline_email_after_secs).unwrap_or(120),
     );
     let mut scheduled = 0;
-    crate::changes::read_log_pages(state, OFFLINE_EMAIL, cursor, |conn, rows| {
+    crate::changes::read_log_pages(state, OFFLINE_EMAIL, cursor, |rows| {
         let answers: Vec<EntryId> = rows
             .iter()
             .filter(|row| {
@@ -482,9 +482,10 @@ pub fn email_absent_contacts(
         // the first needs scheduling (every placed answer is counted). In
         // case order, so that nodes scheduling overlapping pages at once on
         // PostgreSQL lock the digests' rows in the same order.
-        let placed: HashMap<EntryId, CaseId> = store_case::entry_cases(conn, &answers)?
-            .into_iter()
-            .collect();
+        let placed: HashMap<EntryId, CaseId> =
+            store_case::entry_cases(&mut *state.store.conn()?, &answers)?
+                .into_iter()
+                .collect();
         let mut first: BTreeMap<CaseId, EntryId> = BTreeMap::new();
         for id in &answers {
             if let Some(case) = placed.get(id) {
