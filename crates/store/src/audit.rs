@@ -8,7 +8,7 @@ use rapport_audit::{
 };
 use serde_json::{Map, Value};
 
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, on_backend};
 use crate::error::StoreError;
 use crate::schema::{audit_events, audit_streams};
 
@@ -127,16 +127,10 @@ fn lock_head(
     };
     // Two writers may create the same stream at once: the loser's insert
     // waits for the winner and then does nothing.
-    let created = match conn {
-        DbConnection::Postgres(pg) => diesel::insert_into(audit_streams::table)
-            .values(&fresh)
-            .on_conflict_do_nothing()
-            .execute(pg)?,
-        DbConnection::Sqlite(sqlite) => diesel::insert_into(audit_streams::table)
-            .values(&fresh)
-            .on_conflict_do_nothing()
-            .execute(sqlite)?,
-    };
+    let created = on_backend!(conn, |c| diesel::insert_into(audit_streams::table)
+        .values(&fresh)
+        .on_conflict_do_nothing()
+        .execute(c)?);
     if created == 1 {
         // Ours, and held by this transaction until it ends: the head is
         // the one just written.

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use rapport_domain::{ContactFunction, StaffId};
 
 use crate::column::{JsonText, UtcStamp};
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, on_backend};
 use crate::error::StoreError;
 use crate::schema::{case_categories, staff_skills};
 use crate::time::now_micros;
@@ -103,16 +103,10 @@ pub fn set(
     // Insert first, so that two first saves at once cannot both insert:
     // the second waits for the first, does nothing, then updates.
     let row = (case_categories::name.eq(name), values.clone());
-    let inserted = match conn {
-        DbConnection::Postgres(pg) => diesel::insert_into(case_categories::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(pg)?,
-        DbConnection::Sqlite(sqlite) => diesel::insert_into(case_categories::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(sqlite)?,
-    };
+    let inserted = on_backend!(conn, |c| diesel::insert_into(case_categories::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c)?);
     if inserted == 0 {
         diesel::update(case_categories::table.find(name))
             .set(values)

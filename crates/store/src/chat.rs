@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use rapport_domain::{CaseId, EntryId};
 
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, on_backend};
 use crate::error::StoreError;
 use crate::schema::{chat_offline_digests, chat_read_markers, chat_tickets};
 use crate::time::now_micros;
@@ -36,10 +36,7 @@ pub fn spend_ticket(
             ))
             .on_conflict_do_nothing()
     };
-    let inserted = match conn {
-        DbConnection::Postgres(pg) => insert().execute(pg)?,
-        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
-    };
+    let inserted = on_backend!(conn, |c| insert().execute(c)?);
     Ok(inserted == 1)
 }
 

@@ -4,6 +4,19 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use crate::database_url::DatabaseUrl;
 
 /// One connection type for both backends, so queries are written once.
+/// Runs `$run` on whichever backend `$conn` is, with `$c` bound to that
+/// backend's connection: for queries diesel types per backend (upserts,
+/// `RETURNING` a selection), written once.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $run:expr) => {
+        match $conn {
+            $crate::connection::DbConnection::Postgres($c) => $run,
+            $crate::connection::DbConnection::Sqlite($c) => $run,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
     Postgres(PgConnection),

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use rapport_domain::{CaseId, EntryId};
 
 use crate::column::{JsonText, OptText, OptUtcStamp, UtcStamp};
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, on_backend};
 use crate::error::StoreError;
 use crate::schema::{entry_emails, inbound_mail, mail_awaited_parents, mail_message_ids, outbox};
 use crate::time::now_micros;
@@ -90,10 +90,7 @@ pub fn receive(conn: &mut DbConnection, m: &NewInbound<'_>) -> Result<(Inbound, 
             .values(row.clone())
             .on_conflict_do_nothing()
     };
-    let inserted = match conn {
-        DbConnection::Postgres(pg) => insert().execute(pg)?,
-        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
-    };
+    let inserted = on_backend!(conn, |c| insert().execute(c)?);
     if inserted == 1 {
         return Ok((row, true));
     }
@@ -169,12 +166,9 @@ pub fn finish(
             inbound_mail::attempts.eq(inbound_mail::attempts + 1),
         ))
     };
-    Ok(match conn {
-        DbConnection::Postgres(pg) => update().returning(Inbound::as_returning()).get_result(pg)?,
-        DbConnection::Sqlite(sqlite) => update()
-            .returning(Inbound::as_returning())
-            .get_result(sqlite)?,
-    })
+    Ok(on_backend!(conn, |c| update()
+        .returning(Inbound::as_returning())
+        .get_result(c)?))
 }
 
 /// Puts a quarantined message back in line, saying why.
@@ -243,10 +237,7 @@ pub fn record_message_id(
             ))
             .on_conflict_do_nothing()
     };
-    let inserted = match conn {
-        DbConnection::Postgres(pg) => insert().execute(pg)?,
-        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
-    };
+    let inserted = on_backend!(conn, |c| insert().execute(c)?);
     Ok(inserted == 1)
 }
 
@@ -289,10 +280,7 @@ pub fn await_parents(
             .values(&rows)
             .on_conflict_do_nothing()
     };
-    match conn {
-        DbConnection::Postgres(pg) => insert().execute(pg)?,
-        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
-    };
+    on_backend!(conn, |c| insert().execute(c)?);
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 use rapport_domain::{AccountId, CaseId, StaffId, TeamId};
 
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, on_backend};
 use crate::error::StoreError;
 use crate::raw::RawQuery;
 use crate::schema::{case_responses, case_waits};
@@ -28,10 +28,7 @@ pub fn start_wait(
             ))
             .on_conflict_do_nothing()
     };
-    match conn {
-        DbConnection::Postgres(pg) => insert().execute(pg)?,
-        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
-    };
+    on_backend!(conn, |c| insert().execute(c)?);
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use rapport_domain::{AccountId, CaseId};
 
 use crate::column::{OptUtcStamp, UtcStamp};
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, on_backend};
 use crate::error::StoreError;
 use crate::schema::sla_clocks;
 
@@ -58,10 +58,7 @@ pub fn start(conn: &mut DbConnection, clock: &Clock) -> Result<(), StoreError> {
             .do_update()
             .set(clock.clone())
     };
-    match conn {
-        DbConnection::Postgres(pg) => upsert().execute(pg)?,
-        DbConnection::Sqlite(sqlite) => upsert().execute(sqlite)?,
-    };
+    on_backend!(conn, |c| upsert().execute(c)?);
     Ok(())
 }
 

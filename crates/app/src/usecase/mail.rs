@@ -296,22 +296,28 @@ fn apply(
             } else {
                 let applied = thread(conn, state, changes, id, row, mail, noise.as_ref(), uploads)?;
                 if let Some(p) = &applied.posted {
-                    changes.push(Change::EntryAdded(p.entry.clone()));
-                    if p.status_changed {
-                        changes.push(Change::CaseChanged {
-                            case: p.case.clone(),
-                            fields: vec!["status".into()],
-                        });
-                    }
-                    if matches!(p.entry.author, Author::Contact(_)) {
-                        changes.push(Change::StaffNotice(case::client_wrote_notice(p)));
-                    }
+                    announce(changes, p);
                 }
                 return Ok(applied);
             }
         }
     };
     Ok(Applied::finished(finished))
+}
+
+/// The committed changes of an email threaded into a case: its entry, a
+/// reopened case's status, and the team's notice of a client's message.
+fn announce(changes: &mut Vec<Change>, p: &case::Posted) {
+    changes.push(Change::EntryAdded(p.entry.clone()));
+    if p.status_changed {
+        changes.push(Change::CaseChanged {
+            case: p.case.clone(),
+            fields: vec!["status".into()],
+        });
+    }
+    if matches!(p.entry.author, Author::Contact(_)) {
+        changes.push(Change::StaffNotice(case::client_wrote_notice(p)));
+    }
 }
 
 /// The subject of a received message, read from the spool.
