@@ -50,6 +50,15 @@ pub enum BundleError {
     NotFound(&'static str),
 }
 
+impl From<crate::mail::original::OriginalError> for BundleError {
+    fn from(e: crate::mail::original::OriginalError) -> Self {
+        match e {
+            crate::mail::original::OriginalError::Store(e) => e.into(),
+            crate::mail::original::OriginalError::File(e) => e.into(),
+        }
+    }
+}
+
 /// What was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleSummary {
@@ -460,9 +469,10 @@ fn write_case<W: Write + Seek>(
     let mut sent: Option<Vec<rapport_store::mail::Outbound>> = None;
     for (e, inbound) in &email_entries {
         let raw = match inbound {
-            Some(id) => rapport_store::mail::find_inbound(conn, id)?.and_then(|row| {
-                std::fs::read(crate::mail::spool::path(data_dir, &row.sha256)).ok()
-            }),
+            Some(id) => match rapport_store::mail::find_inbound(conn, id)? {
+                Some(row) => crate::mail::original::read(conn, data_dir, &row.sha256)?,
+                None => None,
+            },
             None => {
                 if sent.is_none() {
                     sent = Some(rapport_store::mail::list_outbound(

@@ -8,7 +8,9 @@ use rapport_domain::{CaseId, EntryId};
 use crate::column::{JsonText, OptText, OptUtcStamp, UtcStamp};
 use crate::connection::{DbConnection, on_backend};
 use crate::error::StoreError;
-use crate::schema::{entry_emails, inbound_mail, mail_awaited_parents, mail_message_ids, outbox};
+use crate::schema::{
+    entry_emails, inbound_mail, mail_awaited_parents, mail_message_ids, mail_originals, outbox,
+};
 use crate::time::now_micros;
 
 fn corrupt(what: &str) -> StoreError {
@@ -58,10 +60,14 @@ pub struct NewInbound<'a> {
     pub size: i64,
     /// False: never acknowledge a case this message opens.
     pub acknowledge: bool,
+    /// The bytes, when they are kept in the database rather than in the
+    /// spool directory.
+    pub original: Option<&'a [u8]>,
 }
 
-/// Records a spooled message as pending, or returns the row of the same
-/// bytes received before (a redelivery): `(row, new)`.
+/// Records a received message as pending (with its original bytes when
+/// they are kept in the database), or returns the row of the same bytes
+/// received before (a redelivery): `(row, new)`.
 ///
 /// The insert comes first and yields to a row of the same bytes: a
 /// redelivery is rare, so the usual message costs one statement, and two
@@ -92,11 +98,35 @@ pub fn receive(conn: &mut DbConnection, m: &NewInbound<'_>) -> Result<(Inbound, 
     };
     let inserted = on_backend!(conn, |c| insert().execute(c)?);
     if inserted == 1 {
+        if let Some(raw) = m.original {
+            diesel::insert_into(mail_originals::table)
+                .values((
+                    mail_originals::sha256.eq(m.sha256),
+                    mail_originals::raw.eq(raw),
+                ))
+                .execute(conn)?;
+        }
         return Ok((row, true));
     }
     let existing = find_by_sha256(conn, m.sha256)?
         .ok_or_else(|| corrupt("a message yielded to a row of its bytes that is not there"))?;
     Ok((existing, false))
+}
+
+/// The original bytes of a received message kept in the database (None:
+/// kept in the spool directory, or redacted).
+pub fn original(conn: &mut DbConnection, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(mail_originals::table
+        .find(sha256)
+        .select(mail_originals::raw)
+        .first(conn)
+        .optional()?)
+}
+
+/// Deletes the original bytes kept in the database (a redaction); whether
+/// there were any.
+pub fn forget_original(conn: &mut DbConnection, sha256: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(mail_originals::table.find(sha256)).execute(conn)? == 1)
 }
 
 pub fn find_by_sha256(

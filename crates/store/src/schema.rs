@@ -355,6 +355,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_originals (sha256) {
+        sha256 -> Text,
+        raw -> Binary,
+    }
+}
+
+diesel::table! {
     mail_message_ids (message_id) {
         message_id -> Text,
         case_id -> Text,

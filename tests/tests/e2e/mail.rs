@@ -687,6 +687,104 @@ fn base64_lines(data: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// Sends a message through the HTTP door; the row it answers with.
+async fn received_over_http(app: &TestApp, token: &str, raw: Vec<u8>) -> Value {
+    let res = app
+        .send_raw("/api/v1/inbound/email", "message/rfc822", raw, Some(token))
+        .await;
+    assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
+    res.json()
+}
+
+/// How many received messages keep their original in the database.
+fn originals_in_database(db: &TestDatabase) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let store = rapport_tests::seed::store(db);
+    diesel::sql_query("SELECT COUNT(*) AS n FROM mail_originals")
+        .get_result::<N>(&mut *store.conn().unwrap())
+        .unwrap()
+        .n
+}
+
+e2e_test!(usual_mail_keeps_its_original_in_the_database_large_mail_in_the_spool_and_redaction_removes_either);
+async fn usual_mail_keeps_its_original_in_the_database_large_mail_in_the_spool_and_redaction_removes_either(
+    db: &TestDatabase,
+) {
+    let app = TestApp::spawn(db).await;
+    let d = desk(&app, db).await;
+    let small = first_mail(
+        "Invoice 2026-0318 shows the wrong VAT rate",
+        "kept-small@acme.example",
+    );
+    let mut large = first_mail(
+        "Delivery notes of the whole quarter",
+        "kept-large@acme.example",
+    );
+    large.extend(
+        b"Delivery note 2026-Q3, line by line as our warehouse printed it.\r\n".repeat(5000),
+    );
+    assert!(small.len() < 256 * 1024 && large.len() > 256 * 1024);
+    let mut received = Vec::new();
+    for raw in [&small, &large] {
+        let row = received_over_http(&app, &d.admin, raw.clone()).await;
+        assert_eq!(row["status"], "threaded", "{row}");
+        received.push(row);
+    }
+    let spooled = |row: &Value| {
+        db.data_dir()
+            .join("mail/spool")
+            .join(format!("{}.eml", row["sha256"].as_str().unwrap()))
+            .exists()
+    };
+    assert!(!spooled(&received[0]), "a usual email is not spooled");
+    assert!(spooled(&received[1]), "a large email is spooled");
+    assert_eq!(
+        originals_in_database(db),
+        1,
+        "the usual email's bytes are in the database"
+    );
+    for (row, raw) in received.iter().zip([&small, &large]) {
+        let original = app
+            .get_as(
+                &d.admin,
+                &format!("/api/v1/mail/inbound/{}/raw", row["id"].as_str().unwrap()),
+            )
+            .await;
+        assert_eq!(original.status, 200);
+        assert_eq!(&original.body, raw, "the original comes back byte for byte");
+    }
+    // Redacting the email's entry removes its original wherever it is kept.
+    for row in &received {
+        let (case, entry) = (
+            row["case_id"].as_str().unwrap(),
+            row["entry_id"].as_str().unwrap(),
+        );
+        ok(
+            app.post_as(
+                &d.admin,
+                &format!("/api/v1/cases/{case}/entries/{entry}/redact"),
+                &json!({"reason": "bank details sent to the wrong supplier"}),
+            )
+            .await,
+            200,
+        )
+        .await;
+        app.get_as(
+            &d.admin,
+            &format!("/api/v1/mail/inbound/{}/raw", row["id"].as_str().unwrap()),
+        )
+        .await
+        .assert_problem(410, "redacted");
+    }
+    assert_eq!(originals_in_database(db), 0);
+    assert!(!spooled(&received[1]));
+}
+
 e2e_test!(the_quarantine_holds_unknown_senders_for_admins_to_retry);
 async fn the_quarantine_holds_unknown_senders_for_admins_to_retry(db: &TestDatabase) {
     let app =
@@ -1426,16 +1524,7 @@ async fn a_long_email_is_shortened_in_the_thread_and_attached_whole(db: &TestDat
     let raw = format!(
         "From: Anna Finance <anna@acme.example>\r\nTo: support@rapport.localhost\r\nSubject: Reconciliation notes\r\nMessage-ID: <long-1@acme.example>\r\n\r\n{text}"
     );
-    let res = app
-        .send_raw(
-            "/api/v1/inbound/email",
-            "message/rfc822",
-            raw.into_bytes(),
-            Some(&w.admin),
-        )
-        .await;
-    assert_eq!(res.status, 202, "{}", String::from_utf8_lossy(&res.body));
-    let got = res.json();
+    let got = received_over_http(&app, &w.admin, raw.into_bytes()).await;
     assert_eq!(got["status"], "threaded", "{got}");
     let entries = app
         .get_as(

@@ -1,8 +1,9 @@
 //! Email as the use cases see it: who we are on the wire (address, domain,
-//! signed reply addresses), the spool of received bytes and the transports
+//! signed reply addresses), where received bytes are kept and the transports
 //! that send. The pipeline is `usecase::mail`; the server's workers and
 //! LMTP door drive it.
 
+pub mod original;
 pub mod spool;
 pub mod transport;
 

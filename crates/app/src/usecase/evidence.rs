@@ -157,12 +157,12 @@ pub fn redact_entry(
         return Err(UseCaseError::Conflict("this entry is already redacted"));
     }
     let actor = Actor::new(ActorKind::Staff, admin)?;
-    let (tombstone, spool) = super::commit(state, |conn, changes| {
+    let (tombstone, original) = super::commit(state, |conn, changes| {
         store_case::lock_for_append(conn, case_id)?;
         let current =
             store_case::find_entry(conn, entry_id)?.ok_or(UseCaseError::NotFound("entry"))?;
         // The original message of a received email goes too.
-        let spool = rapport_store::mail::entry_emails_for(conn, &[entry_id])?
+        let original = rapport_store::mail::entry_emails_for(conn, &[entry_id])?
             .into_iter()
             .filter_map(|e| e.inbound_id)
             .next()
@@ -170,6 +170,9 @@ pub fn redact_entry(
             .transpose()?
             .flatten()
             .map(|row| row.sha256);
+        if let Some(sha) = &original {
+            rapport_store::mail::forget_original(conn, sha)?;
+        }
         let t = store_evidence::redact_entry(conn, &current, &admin.to_string(), &reason)?;
         let c = store_case::find(conn, case_id)?.ok_or(UseCaseError::NotFound("case"))?;
         case::audit(
@@ -181,15 +184,15 @@ pub fn redact_entry(
                 "entry_id": entry_id.to_string(),
                 "reason": reason,
                 "removed_sha256": t.removed_sha256,
-                "original_message_sha256": spool,
+                "original_message_sha256": original,
             }),
         )?;
         if let Some(e) = store_case::find_entry(conn, entry_id)? {
             changes.push(Change::EntryUpdated(e));
         }
-        Ok((t, spool))
+        Ok((t, original))
     })?;
-    if let Some(sha) = spool {
+    if let Some(sha) = original {
         let path = crate::mail::spool::path(&state.config.settings.data_dir, &sha);
         if let Err(e) = std::fs::remove_file(&path)
             && e.kind() != std::io::ErrorKind::NotFound

@@ -1,8 +1,9 @@
 //! Email: the one inbound pipeline behind the three doors (LMTP, HTTP,
 //! import) and the outbox every outgoing message goes through.
 //!
-//! Inbound: the raw bytes are spooled (fsynced) and their row committed
-//! before a door says yes; the message is threaded into a case in the same
+//! Inbound: the raw bytes and their row are committed (small messages'
+//! bytes in the database, larger ones spooled and fsynced first) before a
+//! door says yes; the message is threaded into a case in the same
 //! transaction, or, when threading fails, that transaction rolls back and
 //! the row alone commits as `pending` for the worker. A crash at any point
 //! and any redelivery leave exactly one thread entry. Outbound: a message
@@ -24,8 +25,8 @@ use super::input::invalid;
 use crate::attachment_files::{Receiving, Upload};
 use crate::changes::Change;
 use crate::config::UnknownSenders;
-use crate::mail::spool;
 use crate::mail::transport::Transport;
+use crate::mail::{original, spool};
 use crate::state::AppState;
 
 /// Whether the cases a message opens may be acknowledged.
@@ -38,8 +39,9 @@ pub enum Acknowledge {
     Never,
 }
 
-/// Checks the size and spools the bytes; their SHA-256.
-fn spool_checked(state: &AppState, raw: &[u8]) -> Result<String, UseCaseError> {
+/// Checks the size and spools the bytes unless the database keeps them;
+/// their SHA-256.
+fn checked_and_spooled(state: &AppState, raw: &[u8]) -> Result<String, UseCaseError> {
     let max = state.config.settings.mail.max_message_bytes;
     if raw.len() > max {
         return Err(invalid(
@@ -54,8 +56,10 @@ fn spool_checked(state: &AppState, raw: &[u8]) -> Result<String, UseCaseError> {
         return Err(invalid("message", "is empty"));
     }
     let sha = spool::sha256(raw);
-    spool::keep(&state.config.settings.data_dir, &sha, raw)
-        .map_err(|e| UseCaseError::file("cannot spool the message", &e))?;
+    if !original::in_database(raw) {
+        spool::keep(&state.config.settings.data_dir, &sha, raw)
+            .map_err(|e| UseCaseError::file("cannot spool the message", &e))?;
+    }
     Ok(sha)
 }
 
@@ -92,7 +96,7 @@ pub fn ingest_with(
     raw: &[u8],
     acknowledge: Acknowledge,
 ) -> Result<(Inbound, bool), UseCaseError> {
-    let sha = spool_checked(state, raw)?;
+    let sha = checked_and_spooled(state, raw)?;
     let parsed = rapport_mail::parse(raw);
     let message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
     let new_row = NewInbound {
@@ -104,6 +108,7 @@ pub fn ingest_with(
         envelope_from: envelope_from.map(|f| if f.trim() == "<>" { "" } else { f }),
         envelope_to,
         size: i64::try_from(raw.len()).unwrap_or(i64::MAX),
+        original: original::in_database(raw).then_some(raw),
     };
     let decision = decide(state, parsed, new_row.envelope_from);
     let uploads = staged(state, &decision)?;
@@ -173,13 +178,17 @@ enum Decision {
 
 /// Threads one received message (idempotent: a processed row is returned as it is).
 pub fn process(state: &AppState, id: &str) -> Result<Inbound, UseCaseError> {
-    let row = store_mail::find_inbound(&mut *state.store.conn()?, id)?
-        .ok_or(UseCaseError::NotFound("inbound message"))?;
-    if row.status != "pending" {
-        return Ok(row);
-    }
-    let raw = spool::read(&state.config.settings.data_dir, &row.sha256)
-        .map_err(|e| UseCaseError::Internal(format!("spooled message unreadable: {e}")))?;
+    // The reading connection goes back to the pool before the write takes one.
+    let (row, raw) = {
+        let mut conn = state.store.conn()?;
+        let row = store_mail::find_inbound(&mut conn, id)?
+            .ok_or(UseCaseError::NotFound("inbound message"))?;
+        if row.status != "pending" {
+            return Ok(row);
+        }
+        let raw = original_of(&mut conn, state, &row)?;
+        (row, raw)
+    };
     let decision = decide(
         state,
         rapport_mail::parse(&raw),
@@ -320,10 +329,39 @@ fn announce(changes: &mut Vec<Change>, p: &case::Posted) {
     }
 }
 
-/// The subject of a received message, read from the spool.
-pub(super) fn subject_of(state: &AppState, row: &Inbound) -> Option<String> {
-    let raw = spool::read(&state.config.settings.data_dir, &row.sha256).ok()?;
+/// The subject of a received message, read from its original.
+pub(super) fn subject_of(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &Inbound,
+) -> Option<String> {
+    let raw = original::read(conn, &state.config.settings.data_dir, &row.sha256)
+        .ok()
+        .flatten()?;
     rapport_mail::parse(&raw).ok().map(|m| m.subject)
+}
+
+/// The original bytes of a received message; `Redacted` when an admin
+/// removed them with its thread entry.
+fn original_of(
+    conn: &mut DbConnection,
+    state: &AppState,
+    row: &Inbound,
+) -> Result<Vec<u8>, UseCaseError> {
+    if let Some(raw) = original::read(conn, &state.config.settings.data_dir, &row.sha256)? {
+        return Ok(raw);
+    }
+    let redacted = match row.entry_id {
+        Some(entry) => store_case::find_entry(conn, entry)?.and_then(|e| e.redacted_at),
+        None => None,
+    };
+    Err(match redacted {
+        Some(at) => UseCaseError::Redacted(at.date_naive().to_string()),
+        None => UseCaseError::Internal(format!(
+            "the original of received message {} is missing",
+            row.id
+        )),
+    })
 }
 
 /// Writes attachments to temporary files before the transaction.
@@ -1391,10 +1429,10 @@ pub fn inbound_raw(
     id: &str,
 ) -> Result<(Inbound, Vec<u8>), UseCaseError> {
     require_admin(who)?;
-    let row = store_mail::find_inbound(&mut *state.store.conn()?, id)?
+    let mut conn = state.store.conn()?;
+    let row = store_mail::find_inbound(&mut conn, id)?
         .ok_or(UseCaseError::NotFound("inbound message"))?;
-    let raw = spool::read(&state.config.settings.data_dir, &row.sha256)
-        .map_err(|e| UseCaseError::Internal(format!("spooled message unreadable: {e}")))?;
+    let raw = original_of(&mut conn, state, &row)?;
     Ok((row, raw))
 }
 

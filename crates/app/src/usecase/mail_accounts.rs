@@ -238,7 +238,7 @@ pub fn offer(state: &AppState, token: &str) -> Result<Offer, UseCaseError> {
     if !(open && row.status == "quarantined") && filed.is_none() {
         return Err(UseCaseError::InvalidMailChoice);
     }
-    let subject = super::mail::subject_of(state, &row).unwrap_or_default();
+    let subject = super::mail::subject_of(&mut conn, state, &row).unwrap_or_default();
     Ok(Offer {
         account_name,
         subject,

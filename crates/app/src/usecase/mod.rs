@@ -145,6 +145,17 @@ impl From<StoreError> for UseCaseError {
     }
 }
 
+impl From<crate::mail::original::OriginalError> for UseCaseError {
+    fn from(e: crate::mail::original::OriginalError) -> Self {
+        match e {
+            crate::mail::original::OriginalError::Store(e) => e.into(),
+            crate::mail::original::OriginalError::File(e) => {
+                UseCaseError::file("cannot read a received message", &e)
+            }
+        }
+    }
+}
+
 /// The fields that differ between two snapshots, as the `data` of an
 /// update event: `{"before": {...}, "after": {...}}`; `None` when nothing
 /// changed.
