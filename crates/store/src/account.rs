@@ -13,6 +13,7 @@ use crate::schema::{account_domains, accounts};
 use crate::time::now_micros;
 
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = accounts, treat_none_as_null = true)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct AccountRow {

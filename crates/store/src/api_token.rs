@@ -11,6 +11,7 @@ use crate::schema::api_tokens;
 use crate::time::now_micros;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = api_tokens)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct TokenRow {

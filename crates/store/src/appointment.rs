@@ -13,6 +13,7 @@ use crate::schema::appointments;
 /// The booked slot and both people are pairs of columns: the fields
 /// [`Appointment`] assembles from the row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = appointments)]
 #[diesel(treat_none_as_null = true)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]

@@ -11,6 +11,7 @@ use crate::schema::attachments;
 use crate::time::now_micros;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = attachments)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Attachment {

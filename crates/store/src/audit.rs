@@ -13,6 +13,7 @@ use crate::error::StoreError;
 use crate::schema::{audit_events, audit_streams};
 
 #[derive(Debug, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = audit_streams)]
 struct NewStreamRow<'a> {
     stream: &'a str,
@@ -31,6 +32,7 @@ struct HeadRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = audit_events)]
 struct EventRow {
     stream: String,

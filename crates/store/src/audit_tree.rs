@@ -11,6 +11,7 @@ use crate::schema::{audit_checkpoints, audit_tree_leaves};
 
 /// A signed statement of the tree's size and root at a time.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = audit_checkpoints)]
 pub struct Checkpoint {
     pub tree_size: i64,

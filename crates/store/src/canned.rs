@@ -12,6 +12,7 @@ use crate::error::StoreError;
 use crate::schema::canned_responses;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = canned_responses, treat_none_as_null = true)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct CannedResponse {

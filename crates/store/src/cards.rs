@@ -12,6 +12,7 @@ use crate::schema::customer_card_sources;
 
 /// A system that answers with a card.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = customer_card_sources)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct CardSource {

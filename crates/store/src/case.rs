@@ -7,14 +7,18 @@ use rapport_domain::{
     TeamId,
 };
 
+use diesel::sql_types::BigInt;
+
+use crate::cached::{Bind, Fixed};
 use crate::column::{JsonText, OptText, OptUtcStamp, UtcStamp};
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, on_backend};
 use crate::error::StoreError;
-use crate::schema::{case_entries, case_participants, cases, counters};
+use crate::schema::{case_entries, case_participants, cases};
 use crate::time::now_micros;
 
 /// A case as stored. The use cases change it and write it back whole.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = cases, treat_none_as_null = true)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Case {
@@ -70,10 +74,12 @@ fn corrupt(id: &str, what: &str) -> StoreError {
 /// transaction ends, so numbers are unique and never skipped by a
 /// rollback of another case.
 pub fn next_number(conn: &mut DbConnection) -> Result<i64, StoreError> {
-    Ok(diesel::update(counters::table.find("case_number"))
-        .set(counters::value.eq(counters::value + 1))
-        .returning(counters::value)
-        .get_result(conn)?)
+    let next = Fixed::new(
+        "UPDATE counters SET value = value + 1 WHERE name = ? RETURNING value",
+        &[Bind::Text("case_number")],
+    )
+    .returning::<BigInt>();
+    Ok(on_backend!(conn, |c| next.get_result(c)?))
 }
 
 /// Inserts a new case. Until the write commits no one else sees it, so the
@@ -109,13 +115,18 @@ pub fn save_from(conn: &mut DbConnection, before: &Case, after: &Case) -> Result
     if !only_times {
         return save(conn, after);
     }
-    diesel::update(cases::table.find(after.id.to_string()))
-        .set((
-            cases::last_activity_at.eq(after.last_activity_at.naive_utc()),
-            cases::first_response_at.eq(after.first_response_at.map(|t| t.naive_utc())),
-            cases::updated_at.eq(now_micros()),
-        ))
-        .execute(conn)?;
+    let id = after.id.to_string();
+    let binds = [
+        Bind::Stamp(after.last_activity_at.naive_utc()),
+        Bind::OptStamp(after.first_response_at.map(|t| t.naive_utc())),
+        Bind::Stamp(now_micros()),
+        Bind::Text(&id),
+    ];
+    let times = Fixed::new(
+        "UPDATE cases SET last_activity_at = ?, first_response_at = ?, updated_at = ? WHERE id = ?",
+        &binds,
+    );
+    on_backend!(conn, |c| times.execute(c)?);
     Ok(())
 }
 
@@ -392,6 +403,7 @@ pub fn recent_assignees(
 // ---------- thread entries ----------
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = case_entries)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct EntryRow {
@@ -506,9 +518,11 @@ pub fn lock_for_append(conn: &mut DbConnection, id: CaseId) -> Result<(), StoreE
         if crate::write_scope::holds_append_lock(&id) {
             return Ok(());
         }
-        let locked = diesel::sql_query("SELECT id FROM cases WHERE id = $1 FOR UPDATE")
-            .bind::<diesel::sql_types::Text, _>(&id)
-            .execute(pg)?;
+        let locked = Fixed::new(
+            "SELECT id FROM cases WHERE id = ? FOR UPDATE",
+            &[Bind::Text(&id)],
+        )
+        .execute(pg)?;
         if locked == 1 {
             crate::write_scope::note_append_lock(id);
         }

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rapport_domain::{CaseId, EntryId};
 
+use crate::cached::{Bind, Fixed};
 use crate::column::{OptText, UtcStamp};
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, on_backend};
 use crate::error::StoreError;
-use crate::raw::RawQuery;
 use crate::schema::committed_changes;
 use crate::time::now_micros;
 
@@ -39,21 +39,6 @@ pub struct NewChange<'a> {
     pub data: &'a str,
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = committed_changes)]
-#[diesel(check_for_backend(crate::connection::MultiBackend))]
-struct InsertRow<'a> {
-    origin: &'a str,
-    kind: &'a str,
-    #[diesel(serialize_as = OptText<CaseId>)]
-    case_id: Option<CaseId>,
-    #[diesel(serialize_as = OptText<EntryId>)]
-    entry_id: Option<EntryId>,
-    data: &'a str,
-    #[diesel(serialize_as = UtcStamp)]
-    created_at: DateTime<Utc>,
-}
-
 /// Records changes in the caller's transaction, numbered in the order
 /// given, in as few statements as it can.
 pub fn record(
@@ -61,59 +46,46 @@ pub fn record(
     origin: &str,
     changes: &[NewChange<'_>],
 ) -> Result<(), StoreError> {
-    let at = now_micros().and_utc();
-    let mut rows: Vec<InsertRow<'_>> = changes
-        .iter()
-        .map(|c| InsertRow {
-            origin,
-            kind: c.kind,
-            case_id: c.case_id,
-            entry_id: c.entry_id,
-            data: c.data,
-            created_at: at,
-        })
-        .collect();
-    if rows.len() > 1 {
-        // Several changes of one commit, in few statements (diesel's batch
-        // insert is not available across both backends), each well under
-        // SQLite's limit of 32,766 parameters.
-        for chunk in rows.chunks(500) {
-            insert_many(conn, chunk, at)?;
-        }
-    } else if let Some(one) = rows.pop() {
-        // A statement of one row is prepared once and cached.
-        diesel::insert_into(committed_changes::table)
-            .values(one)
-            .execute(conn)?;
+    let at = now_micros();
+    // Several changes of one commit in one statement, a few rows at a time
+    // so that every statement's text is one of a few, prepared once.
+    for chunk in changes.chunks(ROWS_PER_INSERT) {
+        let ids: Vec<(Option<String>, Option<String>)> = chunk
+            .iter()
+            .map(|c| {
+                (
+                    c.case_id.map(|id| id.to_string()),
+                    c.entry_id.map(|id| id.to_string()),
+                )
+            })
+            .collect();
+        let binds: Vec<Bind<'_>> = chunk
+            .iter()
+            .zip(&ids)
+            .flat_map(|(c, (case_id, entry_id))| {
+                [
+                    Bind::Text(origin),
+                    Bind::Text(c.kind),
+                    Bind::OptText(case_id.as_deref()),
+                    Bind::OptText(entry_id.as_deref()),
+                    Bind::Text(c.data),
+                    Bind::Stamp(at),
+                ]
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO committed_changes (origin, kind, case_id, entry_id, data, created_at) \
+             VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let insert = Fixed::new(&sql, &binds);
+        on_backend!(conn, |c| insert.execute(c)?);
     }
     Ok(())
 }
 
-fn insert_many(
-    conn: &mut DbConnection,
-    rows: &[InsertRow<'_>],
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let mut q = RawQuery::new(conn);
-    let mut values = Vec::new();
-    for r in rows {
-        values.push(format!(
-            "({}, {}, {}, {}, {}, {})",
-            q.bind(r.origin),
-            q.bind(r.kind),
-            q.bind_opt(r.case_id.map(|c| c.to_string())),
-            q.bind_opt(r.entry_id.map(|e| e.to_string())),
-            q.bind(r.data),
-            q.bind_time(at.naive_utc()),
-        ));
-    }
-    q.sql = format!(
-        "INSERT INTO committed_changes (origin, kind, case_id, entry_id, data, created_at) VALUES {}",
-        values.join(", ")
-    );
-    q.execute(conn)?;
-    Ok(())
-}
+/// Rows per insert: a commit's changes are usually fewer.
+const ROWS_PER_INSERT: usize = 16;
 
 /// Changes numbered after `after`, oldest first, at most `limit`.
 pub fn after(

@@ -17,6 +17,7 @@ use crate::schema::{contact_emails, contacts};
 use crate::time::now_micros;
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = contacts, treat_none_as_null = true)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct ContactRow {
@@ -33,6 +34,7 @@ struct ContactRow {
 
 /// The columns an update rewrites; the password hash has its own writer.
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = contacts, treat_none_as_null = true)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct EditableColumns {

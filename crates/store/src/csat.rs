@@ -11,6 +11,7 @@ use crate::error::StoreError;
 use crate::schema::csat_surveys;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = csat_surveys)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Survey {

@@ -26,6 +26,7 @@ fn author_parts(a: &Author) -> (&'static str, Option<String>) {
 }
 
 #[derive(Debug, Clone, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = entry_versions)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct VersionRow {
@@ -37,6 +38,7 @@ struct VersionRow {
 
 /// One version of an entry.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = entry_versions)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Version {
@@ -130,6 +132,7 @@ pub fn edit(
 
 /// A tombstone.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = redactions)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Redaction {

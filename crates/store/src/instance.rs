@@ -14,6 +14,7 @@ use rapport_domain::InstanceId;
 
 /// The installation as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = instance)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Instance {

@@ -17,6 +17,7 @@ use crate::schema::{article_audiences, articles, kb_suggestions};
 
 /// An article without its audience, which has a table of its own.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = articles)]
 #[diesel(treat_none_as_null = true)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
@@ -372,6 +373,7 @@ pub fn search(
 /// The articles one contact was shown while writing a subject, and what
 /// they did next.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = kb_suggestions)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Suggestion {

@@ -16,6 +16,7 @@ pub mod appointment;
 pub mod attachment;
 pub mod audit;
 pub mod audit_tree;
+mod cached;
 pub mod canned;
 pub mod cards;
 pub mod case;

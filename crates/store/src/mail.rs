@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rapport_domain::{CaseId, EntryId};
 
+use crate::cached::{Bind, Fixed};
 use crate::column::{JsonText, OptText, OptUtcStamp, UtcStamp};
 use crate::connection::{DbConnection, on_backend};
 use crate::error::StoreError;
@@ -21,6 +22,7 @@ fn corrupt(what: &str) -> StoreError {
 
 /// An inbound message and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = inbound_mail)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Inbound {
@@ -186,19 +188,25 @@ pub fn finish(
     case: Option<CaseId>,
     entry: Option<EntryId>,
 ) -> Result<Inbound, StoreError> {
-    let update = || {
-        diesel::update(inbound_mail::table.find(id)).set((
-            inbound_mail::status.eq(status),
-            inbound_mail::outcome.eq(Some(outcome)),
-            inbound_mail::case_id.eq(case.map(|c| c.to_string())),
-            inbound_mail::entry_id.eq(entry.map(|e| e.to_string())),
-            inbound_mail::processed_at.eq(Some(now_micros())),
-            inbound_mail::attempts.eq(inbound_mail::attempts + 1),
-        ))
-    };
-    Ok(on_backend!(conn, |c| update()
-        .returning(Inbound::as_returning())
-        .get_result(c)?))
+    let (case, entry) = (case.map(|c| c.to_string()), entry.map(|e| e.to_string()));
+    let binds = [
+        Bind::Text(status),
+        Bind::Text(outcome),
+        Bind::OptText(case.as_deref()),
+        Bind::OptText(entry.as_deref()),
+        Bind::Stamp(now_micros()),
+        Bind::Text(id),
+    ];
+    // The columns returned are the table's, in its order (`Inbound`'s).
+    let finish = Fixed::new(
+        "UPDATE inbound_mail SET status = ?, outcome = ?, case_id = ?, entry_id = ?, \
+         processed_at = ?, attempts = attempts + 1 WHERE id = ? RETURNING id, sha256, \
+         message_id, door, envelope_from, envelope_to, size, status, outcome, case_id, \
+         entry_id, attempts, received_at, processed_at, acknowledge",
+        &binds,
+    )
+    .returning::<inbound_mail::SqlType>();
+    Ok(on_backend!(conn, |c| finish.get_result(c)?))
 }
 
 /// Puts a quarantined message back in line, saying why.
@@ -397,6 +405,7 @@ pub fn message_ids_of_case(
 
 /// Email details of a thread entry.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = entry_emails)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct EntryEmail {
@@ -437,6 +446,7 @@ pub fn entry_emails_for(
 
 /// A message in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = outbox)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Outbound {

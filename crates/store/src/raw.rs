@@ -22,7 +22,6 @@ pub(crate) struct RawQuery {
 #[derive(Debug, Clone)]
 enum Bind {
     Text(String),
-    OptText(Option<String>),
     Time(NaiveDateTime),
 }
 
@@ -42,12 +41,6 @@ impl RawQuery {
     /// Adds a parameter; returns its placeholder.
     pub fn bind(&mut self, value: impl Into<String>) -> String {
         self.binds.push(Bind::Text(value.into()));
-        self.mark(self.binds.len())
-    }
-
-    /// Adds a parameter that may be NULL; returns its placeholder.
-    pub fn bind_opt(&mut self, value: Option<String>) -> String {
-        self.binds.push(Bind::OptText(value));
         self.mark(self.binds.len())
     }
 
@@ -91,16 +84,6 @@ impl RawQuery {
     }
 }
 
-impl RawQuery {
-    /// Runs a statement that returns no rows; the rows it changed.
-    pub fn execute(self, conn: &mut DbConnection) -> Result<usize, StoreError> {
-        Ok(match conn {
-            DbConnection::Sqlite(c) => boxed(&self.sql, &self.binds).execute(c)?,
-            DbConnection::Postgres(c) => boxed(&self.sql, &self.binds).execute(c)?,
-        })
-    }
-}
-
 fn boxed<'a, DB>(
     sql: &str,
     binds: &[Bind],
@@ -111,14 +94,12 @@ where
         + diesel::sql_types::HasSqlType<Timestamp>,
     diesel::query_builder::SqlQuery: QueryFragment<DB>,
     String: diesel::serialize::ToSql<Text, DB>,
-    Option<String>: diesel::serialize::ToSql<diesel::sql_types::Nullable<Text>, DB>,
     NaiveDateTime: diesel::serialize::ToSql<Timestamp, DB>,
 {
     let mut q = diesel::sql_query(sql.to_owned()).into_boxed::<DB>();
     for b in binds {
         q = match b {
             Bind::Text(t) => q.bind::<Text, _>(t.clone()),
-            Bind::OptText(t) => q.bind::<diesel::sql_types::Nullable<Text>, _>(t.clone()),
             Bind::Time(t) => q.bind::<Timestamp, _>(*t),
         };
     }

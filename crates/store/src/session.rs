@@ -41,6 +41,7 @@ impl TryFrom<String> for SubjectKind {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = refresh_tokens)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct TokenRow {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use rapport_domain::{AccountId, CaseId};
 
+use crate::cached::{Bind, Fixed};
 use crate::column::{OptUtcStamp, UtcStamp};
 use crate::connection::{DbConnection, on_backend};
 use crate::error::StoreError;
@@ -11,6 +12,7 @@ use crate::schema::sla_clocks;
 
 /// One SLA clock of one case.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = sla_clocks, treat_none_as_null = true)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Clock {
@@ -51,14 +53,32 @@ impl Clock {
 /// Starts (or restarts) a clock: a restarted clock replaces the old one,
 /// in one statement.
 pub fn start(conn: &mut DbConnection, clock: &Clock) -> Result<(), StoreError> {
-    let upsert = || {
-        diesel::insert_into(sla_clocks::table)
-            .values(clock.clone())
-            .on_conflict((sla_clocks::case_id, sla_clocks::clock))
-            .do_update()
-            .set(clock.clone())
-    };
-    on_backend!(conn, |c| upsert().execute(c)?);
+    let (case_id, account_id) = (clock.case_id.to_string(), clock.account_id.to_string());
+    let stamp = |t: &Option<DateTime<Utc>>| Bind::OptStamp(t.map(|t| t.naive_utc()));
+    let binds = [
+        Bind::Text(&case_id),
+        Bind::Text(&clock.clock),
+        Bind::Text(&account_id),
+        Bind::Int(clock.target_minutes),
+        Bind::Stamp(clock.started_at.naive_utc()),
+        Bind::Stamp(clock.warn_at.naive_utc()),
+        Bind::Stamp(clock.due_at.naive_utc()),
+        stamp(&clock.paused_at),
+        stamp(&clock.stopped_at),
+        stamp(&clock.warned_at),
+        stamp(&clock.breached_at),
+    ];
+    let upsert = Fixed::new(
+        "INSERT INTO sla_clocks (case_id, clock, account_id, target_minutes, started_at, \
+         warn_at, due_at, paused_at, stopped_at, warned_at, breached_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id, clock) DO UPDATE SET \
+         account_id = excluded.account_id, target_minutes = excluded.target_minutes, \
+         started_at = excluded.started_at, warn_at = excluded.warn_at, due_at = excluded.due_at, \
+         paused_at = excluded.paused_at, stopped_at = excluded.stopped_at, \
+         warned_at = excluded.warned_at, breached_at = excluded.breached_at",
+        &binds,
+    );
+    on_backend!(conn, |c| upsert.execute(c)?);
     Ok(())
 }
 

@@ -42,6 +42,7 @@ impl TryFrom<String> for Audience {
 
 /// A sign-in sent to an identity provider.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = sso_attempts)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Attempt {
@@ -156,6 +157,7 @@ pub fn forget_before(conn: &mut DbConnection, cutoff: DateTime<Utc>) -> Result<u
 
 /// An account's own identity provider.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = account_identity_providers)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct AccountProvider {

@@ -13,6 +13,7 @@ use crate::time::now_micros;
 
 /// A staff member as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = staff_users)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 pub struct Staff {

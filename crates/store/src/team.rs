@@ -12,6 +12,7 @@ use crate::schema::{team_members, teams};
 use crate::time::now_micros;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = teams)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct TeamRow {
@@ -26,6 +27,7 @@ struct TeamRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = team_members)]
 #[diesel(check_for_backend(crate::connection::MultiBackend))]
 struct MemberRow {

@@ -12,6 +12,7 @@ use crate::schema::{webhook_deliveries, webhook_endpoints};
 use crate::time::now_micros;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = webhook_endpoints)]
 pub struct Endpoint {
     pub id: String,
@@ -32,6 +33,7 @@ pub struct Endpoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = webhook_deliveries)]
 pub struct Delivery {
     /// The `webhook-id` header: the same on every attempt.
