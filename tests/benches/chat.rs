@@ -441,7 +441,14 @@ async fn rapport_run(
     ];
     // A heap profile of the SQLite server (docs/benchmarks.md says how).
     let fifo = std::env::var("RAPPORT_BENCH_HEAPTRACK_FIFO").unwrap_or_default();
-    let mut traced = env.to_vec();
+    // glibc's arenas for the server, to compare with what `rapport serve`
+    // chooses (docs/benchmarks.md).
+    let arenas = std::env::var("RAPPORT_BENCH_MALLOC_ARENAS").unwrap_or_default();
+    let mut env = env.to_vec();
+    if !arenas.is_empty() {
+        env.push(("MALLOC_ARENA_MAX", arenas.as_str()));
+    }
+    let mut traced = env.clone();
     if !fifo.is_empty() && backend == Backend::Sqlite {
         traced.push(("LD_PRELOAD", "/usr/lib/heaptrack/libheaptrack_preload.so"));
         traced.push(("DUMP_HEAPTRACK_OUTPUT", fifo.as_str()));

@@ -13,7 +13,9 @@ fn command(bin: &str) -> Command {
     let mut cmd = Command::new(bin);
     // The developer's own settings must not leak into a test.
     for (key, _) in std::env::vars() {
-        if key.starts_with("RAPPORT_") || key == "RUST_LOG" {
+        if key.starts_with("RAPPORT_")
+            || ["RUST_LOG", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES"].contains(&key.as_str())
+        {
             cmd.env_remove(key);
         }
     }
