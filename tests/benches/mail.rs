@@ -1,5 +1,5 @@
 //! `make bench`: inbound email end to end through the pipeline every door
-//! uses (spool with fsync, record, parse, thread into a case with its
+//! uses (record with its original bytes, parse, thread into a case with its
 //! entry, audit event and email details, acknowledgment), on SQLite and
 //! PostgreSQL, beside two baselines from the same run: parsing the same
 //! messages alone (MIME, charsets, HTML sanitising, quote collapsing,

@@ -4,7 +4,10 @@
 //! sends on its own connection so a slow pool never delays chat.
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Array, Text};
+use diesel::{Connection, PgConnection, QueryResult, RunQueryDsl};
 
 use crate::database_url::DatabaseUrl;
 use crate::error::StoreError;
@@ -105,12 +108,37 @@ impl Notifier {
         if payloads.is_empty() {
             return Ok(());
         }
-        diesel::sql_query(
-            "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t (p, n) ORDER BY n",
-        )
-        .bind::<diesel::sql_types::Text, _>(&self.channel)
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(payloads)
+        NotifyBatch {
+            channel: &self.channel,
+            payloads,
+        }
         .execute(&mut self.conn)?;
         Ok(())
     }
 }
+
+/// `pg_notify` for each payload of a batch, in order. Written out rather
+/// than as a `sql_query`, which diesel never caches: its text is constant,
+/// so the notifier's connection prepares it once.
+struct NotifyBatch<'a> {
+    channel: &'a str,
+    payloads: &'a [String],
+}
+
+impl QueryId for NotifyBatch<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<Pg> for NotifyBatch<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT pg_notify(");
+        out.push_bind_param::<Text, str>(self.channel)?;
+        out.push_sql(", p) FROM unnest(");
+        out.push_bind_param::<Array<Text>, [String]>(self.payloads)?;
+        out.push_sql("::text[]) WITH ORDINALITY AS t (p, n) ORDER BY n");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for NotifyBatch<'_> {}
