@@ -441,8 +441,8 @@ async fn rapport_run(
     ];
     // A heap profile of the SQLite server (docs/benchmarks.md says how).
     let fifo = std::env::var("RAPPORT_BENCH_HEAPTRACK_FIFO").unwrap_or_default();
-    // glibc's arenas for the server, to compare with what `rapport serve`
-    // chooses (docs/benchmarks.md).
+    // glibc's arenas for the server, to compare with glibc's default
+    // (docs/benchmarks.md, sixth round).
     let arenas = std::env::var("RAPPORT_BENCH_MALLOC_ARENAS").unwrap_or_default();
     let mut env = env.to_vec();
     if !arenas.is_empty() {

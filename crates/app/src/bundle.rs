@@ -54,7 +54,10 @@ impl From<crate::mail::original::OriginalError> for BundleError {
     fn from(e: crate::mail::original::OriginalError) -> Self {
         match e {
             crate::mail::original::OriginalError::Store(e) => e.into(),
-            crate::mail::original::OriginalError::File(e) => e.into(),
+            crate::mail::original::OriginalError::File(e) => BundleError::Io(io::Error::new(
+                e.kind(),
+                format!("a received message's original cannot be read: {e}"),
+            )),
         }
     }
 }

@@ -33,7 +33,7 @@ pub enum Refusal {
 
 pub type SinkFuture = Pin<Box<dyn Future<Output = Result<(), Refusal>> + Send>>;
 
-/// Stores a received message durably (spool, then database) before the
+/// Stores a received message durably (its bytes and its record) before the
 /// server answers 250.
 pub trait Sink: Send + Sync + 'static {
     fn accept(&self, envelope: Envelope, raw: Vec<u8>) -> SinkFuture;
@@ -221,7 +221,7 @@ async fn session(
                             }
                         }
                     };
-                    // LMTP answers once per recipient; one spool serves all.
+                    // LMTP answers once per recipient; one store serves all.
                     status.repeat(env.rcpt_to.len())
                 }
                 Some(_) => "503 5.5.1 RCPT first\r\n".into(),

@@ -72,7 +72,8 @@ pub struct NewInbound<'a> {
 /// received before (a redelivery): `(row, new)`.
 ///
 /// The insert comes first and yields to a row of the same bytes: a
-/// redelivery is rare, so the usual message costs one statement, and two
+/// redelivery is rare, so the usual message costs one statement (two with
+/// its original), and two
 /// deliveries of the same bytes at once cannot both insert (the second
 /// waits for the first and then reads its row).
 pub fn receive(conn: &mut DbConnection, m: &NewInbound<'_>) -> Result<(Inbound, bool), StoreError> {
@@ -131,6 +132,23 @@ pub fn forget_original(conn: &mut DbConnection, sha256: &str) -> Result<bool, St
     Ok(diesel::delete(mail_originals::table.find(sha256)).execute(conn)? == 1)
 }
 
+/// The SHA-256 of other received copies of an email, filed as duplicates
+/// of the one whose thread entry is `entry` (same Message-ID).
+pub fn duplicates_of(
+    conn: &mut DbConnection,
+    message_id: &str,
+    entry: EntryId,
+    except_sha256: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(inbound_mail::table
+        .filter(inbound_mail::message_id.eq(message_id))
+        .filter(inbound_mail::entry_id.eq(entry.to_string()))
+        .filter(inbound_mail::sha256.ne(except_sha256))
+        .select(inbound_mail::sha256)
+        .order(inbound_mail::id.asc())
+        .load(conn)?)
+}
+
 pub fn find_by_sha256(
     conn: &mut DbConnection,
     sha256: &str,
@@ -178,6 +196,15 @@ pub fn processed_with_message_id(
         .optional()?)
 }
 
+/// The columns of an [`Inbound`], in its order (a test compares them with
+/// what diesel selects for it).
+macro_rules! inbound_columns {
+    () => {
+        "id, sha256, message_id, door, envelope_from, envelope_to, size, status, outcome, \
+         case_id, entry_id, attempts, received_at, processed_at, acknowledge"
+    };
+}
+
 /// Ends processing: the status, what happened, and the entry it made.
 /// Returns the updated row.
 pub fn finish(
@@ -197,12 +224,12 @@ pub fn finish(
         Bind::Stamp(now_micros()),
         Bind::Text(id),
     ];
-    // The columns returned are the table's, in its order (`Inbound`'s).
     let finish = Fixed::new(
-        "UPDATE inbound_mail SET status = ?, outcome = ?, case_id = ?, entry_id = ?, \
-         processed_at = ?, attempts = attempts + 1 WHERE id = ? RETURNING id, sha256, \
-         message_id, door, envelope_from, envelope_to, size, status, outcome, case_id, \
-         entry_id, attempts, received_at, processed_at, acknowledge",
+        concat!(
+            "UPDATE inbound_mail SET status = ?, outcome = ?, case_id = ?, entry_id = ?, \
+             processed_at = ?, attempts = attempts + 1 WHERE id = ? RETURNING ",
+            inbound_columns!()
+        ),
         &binds,
     )
     .returning::<inbound_mail::SqlType>();
@@ -656,4 +683,31 @@ pub fn acknowledgments_to_since(
         .filter(outbox::recipients.like(format!("%{needle}%")))
         .count()
         .get_result(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+    use diesel::sqlite::Sqlite;
+
+    use super::Inbound;
+    use crate::schema::inbound_mail;
+
+    #[test]
+    fn the_columns_finish_returns_are_those_of_an_inbound_row_in_order() {
+        let select =
+            diesel::debug_query::<Sqlite, _>(&inbound_mail::table.select(Inbound::as_select()))
+                .to_string()
+                .replace("`inbound_mail`.", "")
+                .replace('`', "");
+        let listed = select
+            .strip_prefix("SELECT ")
+            .and_then(|s| s.split(" FROM ").next())
+            .unwrap_or_default();
+        let ours: String = inbound_columns!()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(listed, ours);
+    }
 }

@@ -735,9 +735,15 @@ async fn usual_mail_keeps_its_original_in_the_database_large_mail_in_the_spool_a
         assert_eq!(row["status"], "threaded", "{row}");
         received.push(row);
     }
+    // The same email by another path: other bytes, the same Message-ID.
+    let mut copy = b"Received: from relay.acme.example\r\n".to_vec();
+    copy.extend(&small);
+    let duplicate = received_over_http(&app, &d.admin, copy.clone()).await;
+    assert_eq!(duplicate["status"], "ignored", "{duplicate}");
+    assert_eq!(duplicate["entry_id"], received[0]["entry_id"]);
+    let spool = db.data_dir().join("mail/spool");
     let spooled = |row: &Value| {
-        db.data_dir()
-            .join("mail/spool")
+        spool
             .join(format!("{}.eml", row["sha256"].as_str().unwrap()))
             .exists()
     };
@@ -745,21 +751,19 @@ async fn usual_mail_keeps_its_original_in_the_database_large_mail_in_the_spool_a
     assert!(spooled(&received[1]), "a large email is spooled");
     assert_eq!(
         originals_in_database(db),
-        1,
-        "the usual email's bytes are in the database"
+        2,
+        "the usual email's bytes and its copy's are in the database"
     );
-    for (row, raw) in received.iter().zip([&small, &large]) {
-        let original = app
-            .get_as(
-                &d.admin,
-                &format!("/api/v1/mail/inbound/{}/raw", row["id"].as_str().unwrap()),
-            )
-            .await;
+    received.push(duplicate);
+    let raw_of = |row: &Value| format!("/api/v1/mail/inbound/{}/raw", row["id"].as_str().unwrap());
+    for (row, raw) in received.iter().zip([&small, &large, &copy]) {
+        let original = app.get_as(&d.admin, &raw_of(row)).await;
         assert_eq!(original.status, 200);
         assert_eq!(&original.body, raw, "the original comes back byte for byte");
     }
-    // Redacting the email's entry removes its original wherever it is kept.
-    for row in &received {
+    // Redacting the email's entry removes its original wherever it is
+    // kept, and its copy's.
+    for row in &received[..2] {
         let (case, entry) = (
             row["case_id"].as_str().unwrap(),
             row["entry_id"].as_str().unwrap(),
@@ -774,15 +778,42 @@ async fn usual_mail_keeps_its_original_in_the_database_large_mail_in_the_spool_a
             200,
         )
         .await;
-        app.get_as(
-            &d.admin,
-            &format!("/api/v1/mail/inbound/{}/raw", row["id"].as_str().unwrap()),
-        )
+        app.get_as(&d.admin, &raw_of(row))
+            .await
+            .assert_problem(410, "redacted");
+    }
+    app.get_as(&d.admin, &raw_of(&received[2]))
         .await
         .assert_problem(410, "redacted");
+    assert_eq!(originals_in_database(db), 0);
+    assert!(!spooled(&received[1]));
+    // Delivered again, the same bytes do not bring them back.
+    for (row, raw) in received.iter().zip([&small, &large, &copy]) {
+        let again = received_over_http(&app, &d.admin, raw.clone()).await;
+        assert_eq!(again["id"], row["id"], "{again}");
+        app.get_as(&d.admin, &raw_of(row))
+            .await
+            .assert_problem(410, "redacted");
     }
     assert_eq!(originals_in_database(db), 0);
     assert!(!spooled(&received[1]));
+
+    // A usual email received before the database kept originals is read
+    // from the spool.
+    let earlier = first_mail("Credit note for March", "kept-earlier@acme.example");
+    let row = received_over_http(&app, &d.admin, earlier.clone()).await;
+    let sha = row["sha256"].as_str().unwrap();
+    {
+        use diesel::RunQueryDsl;
+        let store = rapport_tests::seed::store(db);
+        diesel::sql_query(format!("DELETE FROM mail_originals WHERE sha256 = '{sha}'"))
+            .execute(&mut *store.conn().unwrap())
+            .unwrap();
+    }
+    std::fs::write(spool.join(format!("{sha}.eml")), &earlier).unwrap();
+    let original = app.get_as(&d.admin, &raw_of(&row)).await;
+    assert_eq!(original.status, 200);
+    assert_eq!(original.body, earlier);
 }
 
 e2e_test!(the_quarantine_holds_unknown_senders_for_admins_to_retry);

@@ -6,6 +6,7 @@ use rapport_audit::{Actor, ActorKind};
 use rapport_domain::{CaseId, EntryId, EntryKind, Principal, StaffRole};
 use rapport_store::case::{self as store_case, Author, Entry};
 use rapport_store::evidence::{self as store_evidence, Redaction, Version};
+use rapport_store::mail::Inbound;
 use serde_json::json;
 
 use super::UseCaseError;
@@ -161,16 +162,25 @@ pub fn redact_entry(
         store_case::lock_for_append(conn, case_id)?;
         let current =
             store_case::find_entry(conn, entry_id)?.ok_or(UseCaseError::NotFound("entry"))?;
-        // The original message of a received email goes too.
-        let original = rapport_store::mail::entry_emails_for(conn, &[entry_id])?
+        // The original message of a received email goes too, with any
+        // copy of it filed as a duplicate.
+        let received = rapport_store::mail::entry_emails_for(conn, &[entry_id])?
             .into_iter()
             .filter_map(|e| e.inbound_id)
             .next()
             .map(|id| rapport_store::mail::find_inbound(conn, &id))
             .transpose()?
-            .flatten()
-            .map(|row| row.sha256);
-        if let Some(sha) = &original {
+            .flatten();
+        let original = received.as_ref().map(|row| row.sha256.clone());
+        let copies = match &received {
+            Some(Inbound {
+                sha256,
+                message_id: Some(mid),
+                ..
+            }) => rapport_store::mail::duplicates_of(conn, mid, entry_id, sha256)?,
+            _ => Vec::new(),
+        };
+        for sha in original.iter().chain(&copies) {
             rapport_store::mail::forget_original(conn, sha)?;
         }
         let t = store_evidence::redact_entry(conn, &current, &admin.to_string(), &reason)?;
@@ -185,14 +195,15 @@ pub fn redact_entry(
                 "reason": reason,
                 "removed_sha256": t.removed_sha256,
                 "original_message_sha256": original,
+                "copies_sha256": copies,
             }),
         )?;
         if let Some(e) = store_case::find_entry(conn, entry_id)? {
             changes.push(Change::EntryUpdated(e));
         }
-        Ok((t, original))
+        Ok((t, original.into_iter().chain(copies).collect::<Vec<_>>()))
     })?;
-    if let Some(sha) = original {
+    for sha in original {
         let path = crate::mail::spool::path(&state.config.settings.data_dir, &sha);
         if let Err(e) = std::fs::remove_file(&path)
             && e.kind() != std::io::ErrorKind::NotFound

@@ -56,7 +56,11 @@ fn checked_and_spooled(state: &AppState, raw: &[u8]) -> Result<String, UseCaseEr
         return Err(invalid("message", "is empty"));
     }
     let sha = spool::sha256(raw);
-    if !original::in_database(raw) {
+    // A row of these bytes has them already, unless an admin redacted them:
+    // a redelivery must not bring them back.
+    if !original::in_database(raw)
+        && store_mail::find_by_sha256(&mut *state.store.conn()?, &sha)?.is_none()
+    {
         spool::keep(&state.config.settings.data_dir, &sha, raw)
             .map_err(|e| UseCaseError::file("cannot spool the message", &e))?;
     }

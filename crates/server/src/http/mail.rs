@@ -175,7 +175,8 @@ pub async fn list_inbound(
     params(("id" = String, Path, format = Uuid)), security(("bearer" = [])),
     responses((status = 200, description = "The message as received", content_type = "message/rfc822"),
               (status = 403, description = "`forbidden` for everyone but admins", body = super::Problem, content_type = "application/problem+json"),
-              (status = 404, description = "`not_found`", body = super::Problem, content_type = "application/problem+json")))]
+              (status = 404, description = "`not_found`", body = super::Problem, content_type = "application/problem+json"),
+              (status = 410, description = "`redacted`: an admin removed the message with its thread entry", body = super::Problem, content_type = "application/problem+json")))]
 pub async fn inbound_raw(
     state: web::Data<AppState>,
     who: Authenticated,

@@ -1,5 +1,5 @@
-//! The LMTP listener's side of the pipeline: a message is spooled and
-//! recorded before the listener answers 250, then processed.
+//! The LMTP listener's side of the pipeline: a message is recorded with
+//! its bytes (durably) before the listener answers 250, then processed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
