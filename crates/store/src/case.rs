@@ -2,12 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use rapport_domain::{
     AccountId, CaseId, CasePriority, CaseStatus, Channel, ContactId, EntryId, EntryKind, StaffId,
     TeamId,
 };
-
-use diesel::sql_types::BigInt;
 
 use crate::cached::{Bind, Fixed};
 use crate::column::{JsonText, OptText, OptUtcStamp, UtcStamp};
