@@ -40,7 +40,7 @@ pub struct NewChange<'a> {
 }
 
 /// Records changes in the caller's transaction, numbered in the order
-/// given, in as few statements as it can.
+/// given, up to sixteen to a statement.
 pub fn record(
     conn: &mut DbConnection,
     origin: &str,

@@ -165,9 +165,11 @@ pub fn find_by_sha256(
 /// serialises).
 pub fn lock_inbound(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
     if let DbConnection::Postgres(pg) = conn {
-        diesel::sql_query("SELECT id FROM inbound_mail WHERE id = $1 FOR UPDATE")
-            .bind::<diesel::sql_types::Text, _>(id)
-            .execute(pg)?;
+        Fixed::new(
+            "SELECT id FROM inbound_mail WHERE id = ? FOR UPDATE",
+            &[Bind::Text(id)],
+        )
+        .execute(pg)?;
     }
     Ok(())
 }

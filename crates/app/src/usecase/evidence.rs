@@ -158,7 +158,7 @@ pub fn redact_entry(
         return Err(UseCaseError::Conflict("this entry is already redacted"));
     }
     let actor = Actor::new(ActorKind::Staff, admin)?;
-    let (tombstone, original) = super::commit(state, |conn, changes| {
+    let (tombstone, originals) = super::commit(state, |conn, changes| {
         store_case::lock_for_append(conn, case_id)?;
         let current =
             store_case::find_entry(conn, entry_id)?.ok_or(UseCaseError::NotFound("entry"))?;
@@ -203,7 +203,7 @@ pub fn redact_entry(
         }
         Ok((t, original.into_iter().chain(copies).collect::<Vec<_>>()))
     })?;
-    for sha in original {
+    for sha in originals {
         let path = crate::mail::spool::path(&state.config.settings.data_dir, &sha);
         if let Err(e) = std::fs::remove_file(&path)
             && e.kind() != std::io::ErrorKind::NotFound
