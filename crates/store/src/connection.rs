@@ -68,10 +68,11 @@ fn init_sqlite(conn: &mut SqliteConnection, busy_timeout_ms: u32) -> Result<(), 
 /// What `.cargo/config.toml` builds the bundled SQLite with, as
 /// `PRAGMA compile_options` names it: `true` for an option that must be
 /// there, `false` for one that must not.
-const SQLITE_BUILD: [(&str, bool); 3] = [
+const SQLITE_BUILD: [(&str, bool); 4] = [
     ("ENABLE_QPSG", true),
     ("DEFAULT_MEMSTATUS=0", true),
     ("ENABLE_MEMORY_MANAGEMENT", false),
+    ("STMTJRNL_SPILL=4194304", true),
 ];
 
 #[derive(diesel::QueryableByName)]
@@ -83,7 +84,8 @@ struct CompileOption {
 /// The build options of [`SQLITE_BUILD`] this SQLite gets wrong. A build
 /// outside the repository's cargo configuration (`cargo install`, a
 /// `LIBSQLITE3_FLAGS` of one's own) works, but slower: every statement
-/// with a bound `LIMIT` is compiled on each run.
+/// with a bound `LIMIT` is compiled on each run, and most grouped writes
+/// write their savepoints' page copies to a temporary file.
 pub(crate) fn sqlite_build_mismatches(conn: &mut SqliteConnection) -> Vec<&'static str> {
     use diesel::RunQueryDsl;
     match diesel::sql_query("PRAGMA compile_options").load::<CompileOption>(conn) {
@@ -266,7 +268,8 @@ mod tests {
             [
                 "ENABLE_QPSG",
                 "DEFAULT_MEMSTATUS=0",
-                "ENABLE_MEMORY_MANAGEMENT"
+                "ENABLE_MEMORY_MANAGEMENT",
+                "STMTJRNL_SPILL=4194304"
             ]
         );
     }
