@@ -173,6 +173,22 @@ mod held_commits {
             .collect()
     }
 
+    /// The most writes a held batch that committed had, as the server
+    /// logged them.
+    fn largest_held_batch(log: &str) -> Option<usize> {
+        log.lines()
+            .filter(|l| l.contains("a held batch ended") && l.contains("committed=true"))
+            .filter_map(|l| {
+                l.split("writes=")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<usize>()
+                    .ok()
+            })
+            .max()
+    }
+
     /// With commits held, sends a chat message, an HTTP note and an email
     /// whose bodies end in `tail` and ids in `n`; checks that none is
     /// answered or passed on, and returns the pending HTTP call and LMTP
@@ -275,20 +291,18 @@ mod held_commits {
         let (status, _) = http.await.unwrap();
         assert_eq!(status, 201);
         // The three writes ran and waited in one held batch: each was
-        // done but its commit was not, and none was answered.
-        let held = server.stderr_text();
-        let largest = held
-            .lines()
-            .filter(|l| l.contains("a held batch ended") && l.contains("committed=true"))
-            .filter_map(|l| {
-                l.split("writes=")
-                    .nth(1)?
-                    .split_whitespace()
-                    .next()?
-                    .parse::<usize>()
-                    .ok()
-            })
-            .max();
+        // done but its commit was not, and none was answered. The server
+        // logged so before answering, but its log is read on another
+        // thread of this test, which may not have reached the line yet.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let (largest, held) = loop {
+            let held = server.stderr_text();
+            let largest = largest_held_batch(&held);
+            if largest >= Some(3) || std::time::Instant::now() > deadline {
+                break (largest, held);
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        };
         assert!(largest >= Some(3), "held batches: {largest:?}\n{held}");
         // Let the last frames of this round arrive before the next one.
         sender.drain(Duration::from_millis(300)).await;
