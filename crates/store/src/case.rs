@@ -103,29 +103,46 @@ pub fn save(conn: &mut DbConnection, case: &Case) -> Result<(), StoreError> {
 
 /// Writes `after` back, knowing it was `before`: when only its activity
 /// and first-response times moved (a message on an open case, the common
-/// write), only those are set, so none of the case's indexes is rewritten.
+/// write), only those are set, so none of the case's indexes is rewritten;
+/// when a message also moved its status (the first answer, a client's
+/// reply to a waiting case), only the status's indexes are. Both are
+/// statements prepared once per connection; the full row's update is not.
 pub fn save_from(conn: &mut DbConnection, before: &Case, after: &Case) -> Result<(), StoreError> {
-    let only_times = Case {
+    let untouched = Case {
         last_activity_at: before.last_activity_at,
         first_response_at: before.first_response_at,
         updated_at: before.updated_at,
+        status: before.status,
         ..after.clone()
     } == *before;
-    if !only_times {
+    if !untouched {
         return save(conn, after);
     }
     let id = after.id.to_string();
-    let binds = [
-        Bind::Stamp(after.last_activity_at.naive_utc()),
-        Bind::OptStamp(after.first_response_at.map(|t| t.naive_utc())),
-        Bind::Stamp(now_micros()),
-        Bind::Text(&id),
-    ];
-    let times = Fixed::new(
-        "UPDATE cases SET last_activity_at = ?, first_response_at = ?, updated_at = ? WHERE id = ?",
-        &binds,
-    );
-    on_backend!(conn, |c| times.execute(c)?);
+    let last_activity = Bind::Stamp(after.last_activity_at.naive_utc());
+    let first_response = Bind::OptStamp(after.first_response_at.map(|t| t.naive_utc()));
+    let updated = Bind::Stamp(now_micros());
+    if after.status == before.status {
+        let binds = [last_activity, first_response, updated, Bind::Text(&id)];
+        let times = Fixed::new(
+            "UPDATE cases SET last_activity_at = ?, first_response_at = ?, updated_at = ? WHERE id = ?",
+            &binds,
+        );
+        on_backend!(conn, |c| times.execute(c)?);
+    } else {
+        let binds = [
+            Bind::Text(after.status.as_str()),
+            last_activity,
+            first_response,
+            updated,
+            Bind::Text(&id),
+        ];
+        let moved = Fixed::new(
+            "UPDATE cases SET status = ?, last_activity_at = ?, first_response_at = ?, updated_at = ? WHERE id = ?",
+            &binds,
+        );
+        on_backend!(conn, |c| moved.execute(c)?);
+    }
     Ok(())
 }
 

@@ -57,6 +57,34 @@ async fn a_contacts_case_lands_with_the_accounts_team_and_its_familiar_agent(db:
         "a staff reply opens a new case"
     );
     assert!(reply["case"]["first_response_at"].is_string());
+    // As stored, not only as answered: read back, and found by its new
+    // status (the status's indexes moved with it).
+    let stored = app
+        .get_as(&w.agent_in, &format!("/api/v1/cases/{}", w.acme_case))
+        .await
+        .json();
+    assert_eq!(stored["status"], "open");
+    assert_eq!(
+        stored["first_response_at"],
+        reply["case"]["first_response_at"]
+    );
+    let listed = |status: &'static str| {
+        let (app, token) = (&app, &w.agent_in);
+        async move {
+            let page = app
+                .get_as(token, &format!("/api/v1/cases?status={status}"))
+                .await
+                .json();
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(listed("open").await.contains(&w.acme_case.to_string()));
+    assert!(!listed("new").await.contains(&w.acme_case.to_string()));
     let second = ok(
         app.post_as(
             &w.contact_in,
