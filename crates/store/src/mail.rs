@@ -73,9 +73,8 @@ pub struct NewInbound<'a> {
 ///
 /// The insert comes first and yields to a row of the same bytes: a
 /// redelivery is rare, so the usual message costs one statement (two with
-/// its original), and two
-/// deliveries of the same bytes at once cannot both insert (the second
-/// waits for the first and then reads its row).
+/// its original), and two deliveries of the same bytes at once cannot
+/// both insert (the second waits for the first and then reads its row).
 pub fn receive(conn: &mut DbConnection, m: &NewInbound<'_>) -> Result<(Inbound, bool), StoreError> {
     let row = Inbound {
         id: uuid::Uuid::now_v7().to_string(),
