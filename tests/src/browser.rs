@@ -183,7 +183,11 @@ impl Browser {
             if let Some(e) = self.try_find(css).await {
                 return e;
             }
-            assert!(Instant::now() < deadline, "no element {css} appeared");
+            assert!(
+                Instant::now() < deadline,
+                "no element {css} appeared; {}",
+                self.where_and_what().await
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -292,6 +296,12 @@ impl Browser {
         .await;
     }
 
+    /// The page's address and visible text, for a failure's message.
+    async fn where_and_what(&self) -> String {
+        let url = self.script("return location.href").await;
+        format!("the page at {url} shows:\n{}", self.text().await)
+    }
+
     /// The visible text of the page.
     pub async fn text(&self) -> String {
         self.script("return document.body.innerText")
@@ -321,8 +331,8 @@ impl Browser {
             }
             assert!(
                 Instant::now() < deadline,
-                "{css} never showed {want:?}; the page shows:\n{}",
-                self.text().await
+                "{css} never showed {want:?}; {}",
+                self.where_and_what().await
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -5,7 +5,7 @@
 
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -79,25 +79,56 @@ impl Idp {
             })).collect::<Vec<_>>(),
             "users": users,
         });
-        let child = Command::new("node")
+        let log_path = dir.join(format!("idp-{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("the provider's log file");
+        let mut child = Command::new("node")
             .current_dir(&dir)
             .arg("idp.mjs")
             .arg(config.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().expect("the provider's log file"))
+            .stderr(log)
             .spawn()
             .expect("node runs the identity provider");
         let issuer = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the identity provider did not start"
-            );
+        // Ready means this provider answers its discovery document: a bare
+        // connect could reach another process that took the port, and the
+        // first request otherwise pays for the provider's start-up.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !discovery_names(port, &issuer) {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "the identity provider exited ({status}) before answering:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                panic!(
+                    "the identity provider did not answer its discovery document within 30 s:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
         Idp { issuer, child }
     }
+}
+
+/// Whether the provider on `port` answers its discovery document naming
+/// `issuer`.
+fn discovery_names(port: u16, issuer: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request =
+        format!("GET /.well-known/openid-configuration HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    let mut answer = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.split_whitespace().nth(1) == Some("200")
+        && answer.contains(&format!("\"issuer\":\"{issuer}\""))
 }
 
 impl Drop for Idp {
