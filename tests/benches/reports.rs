@@ -212,7 +212,7 @@ fn run(backend: Backend) {
         &surveys,
     );
     if backend == Backend::Postgres {
-        diesel::sql_query("ANALYZE").execute(&mut conn).unwrap();
+        diesel::sql_query("ANALYZE").execute(&mut *conn).unwrap();
     }
     drop(conn);
     println!(

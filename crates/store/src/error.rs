@@ -29,6 +29,10 @@ pub enum StoreError {
     StorageFull(String),
     #[error("the write could not be committed: {0}")]
     CommitFailed(String),
+    /// The WAL could not be synced: what was committed since the last
+    /// fsync may not be on disk, and nothing more is acknowledged.
+    #[error("the database could not make writes durable: {0}")]
+    NotDurable(String),
     #[error("a write was started inside another write on the same thread")]
     NestedWrite,
     #[error("an audit event was recorded in a write that cannot keep it with its change")]

@@ -1,33 +1,38 @@
-//! Group commit for SQLite: many write transactions, one fsync.
+//! Group commit for SQLite: many write transactions, one fsync, and the
+//! fsync off the writer.
 //!
 //! With `synchronous = FULL` every SQLite commit pays an fsync of the WAL,
 //! and that fsync, not the statements, is what limits concurrent writers.
 //! Here every [`crate::Store::write`] runs on one dedicated connection,
 //! inside one open transaction (a *batch*), each caller in its own
 //! savepoint: a caller holds the connection only while its own statements
-//! run. The batch commits, with one fsync, when no other caller is queued,
-//! when it is [`MAX_MEMBERS`] long or [`MAX_AGE`] old. Every caller returns
-//! only after the commit of its batch: nothing is acknowledged before it is
-//! on disk.
+//! run. The batch commits when no other caller is queued, when it is
+//! [`MAX_MEMBERS`] long or [`MAX_AGE`] old. That connection commits with
+//! `synchronous = NORMAL`, so the `COMMIT` only writes the WAL and the next
+//! batch can start at once; the [`Flusher`] fsyncs the WAL for every batch
+//! committed meanwhile. Every caller returns only after its batch is
+//! flushed: nothing is acknowledged before it is on disk.
 //!
-//! Durability stays exactly that of one commit per transaction: the batch
-//! commits with `synchronous = FULL`, and SQLite makes a WAL commit visible
-//! to readers only after it is synced, so no reader, and therefore no
-//! fan-out or answer built from a read, sees a write that a power loss
-//! could still take back. A caller whose savepoint fails loses only its own
-//! writes; a batch whose commit fails fails every member, none of which has
-//! answered yet.
+//! Durability stays exactly that of one `synchronous = FULL` commit per
+//! transaction: no member answers before its fsync, and no pooled
+//! connection hands back a read before every commit it could have seen is
+//! flushed (`Flusher::wait_for_reads`), so no answer or fan-out built from
+//! a read shows a write that a power loss could still take back. A caller
+//! whose savepoint fails loses only its own writes; a batch whose commit
+//! fails fails every member, none of which has answered.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
 use crate::connection::{self, DbConnection};
 use crate::database_url::DatabaseUrl;
 use crate::error::StoreError;
+use crate::flusher::{BatchEnd, BatchFailure, Flusher};
 
 /// A batch commits once it has this many members, so that under a steady
 /// queue the first member does not wait for all the others.
@@ -38,10 +43,6 @@ const MAX_MEMBERS: usize = 64;
 /// (measured in docs/benchmarks.md, "Write path").
 const MAX_AGE: Duration = Duration::from_millis(10);
 
-/// Names a file; while it exists, batches wait before committing. Tests use
-/// it to stop commits and prove that nothing is acknowledged meanwhile.
-pub const HOLD_COMMITS_ENV: &str = "RAPPORT_TEST_HOLD_COMMITS";
-
 pub(crate) struct GroupCommit {
     writer: Mutex<Writer>,
     /// Callers waiting for the writer: while there are any, the batch is
@@ -49,7 +50,7 @@ pub(crate) struct GroupCommit {
     queued: AtomicUsize,
     url: DatabaseUrl,
     busy_timeout_ms: u32,
-    hold: Option<PathBuf>,
+    flusher: Arc<Flusher>,
 }
 
 struct Writer {
@@ -59,18 +60,9 @@ struct Writer {
 }
 
 struct Batch {
-    shared: Arc<Outcome>,
+    end: Arc<BatchEnd>,
     members: usize,
     opened: Instant,
-}
-
-/// How a batch ended, and where its members wait for that: each batch
-/// wakes only its own members (waiting with the writer's lock), not every
-/// caller of every later batch.
-#[derive(Default)]
-struct Outcome {
-    result: OnceLock<Result<(), String>>,
-    committed: Condvar,
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -82,8 +74,12 @@ impl std::fmt::Debug for GroupCommit {
 }
 
 impl GroupCommit {
-    pub(crate) fn new(url: DatabaseUrl, busy_timeout_ms: u32) -> Arc<GroupCommit> {
-        let group = Arc::new(GroupCommit {
+    pub(crate) fn new(
+        url: DatabaseUrl,
+        busy_timeout_ms: u32,
+        flusher: Arc<Flusher>,
+    ) -> GroupCommit {
+        GroupCommit {
             writer: Mutex::new(Writer {
                 conn: None,
                 batch: None,
@@ -91,13 +87,8 @@ impl GroupCommit {
             queued: AtomicUsize::new(0),
             url,
             busy_timeout_ms,
-            hold: std::env::var_os(HOLD_COMMITS_ENV).map(PathBuf::from),
-        });
-        if group.hold.is_some() {
-            let watched = Arc::downgrade(&group);
-            std::thread::spawn(move || release_when_asked(&watched));
+            flusher,
         }
-        group
     }
 
     fn lock(&self) -> MutexGuard<'_, Writer> {
@@ -109,7 +100,7 @@ impl GroupCommit {
 
     /// Runs `f` in a savepoint of the open batch and returns once the batch
     /// has ended: `f`'s own error if it failed (its writes undone), or its
-    /// value once the batch is committed.
+    /// value once the batch is committed and on disk.
     pub(crate) fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -119,7 +110,7 @@ impl GroupCommit {
         let mut writer = self.lock();
         self.queued.fetch_sub(1, Ordering::SeqCst);
 
-        let outcome = self.join_batch(&mut writer)?;
+        let end = self.join_batch(&mut writer)?;
         let Some(conn) = writer.conn.as_mut() else {
             unreachable!("join_batch opened the connection");
         };
@@ -146,34 +137,31 @@ impl GroupCommit {
             );
         }
         self.commit_if_due(&mut writer);
+        drop(writer);
+        self.flusher.help();
         // Even a failed member waits: its answer may rest on rows of the
         // batch's other members, which are not yet known to stay.
-        while outcome.result.get().is_none() {
-            writer = outcome
-                .committed
-                .wait(writer)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-        drop(writer);
+        let ended = end.wait();
         let value = result?;
-        match outcome.result.get() {
-            Some(Ok(())) => Ok(value),
-            Some(Err(reason)) => Err(StoreError::commit_failed(reason).into()),
-            None => unreachable!("waited for the outcome"),
+        match ended {
+            Ok(()) => Ok(value),
+            Err(BatchFailure::Commit(reason)) => Err(StoreError::commit_failed(&reason).into()),
+            Err(BatchFailure::Flush(reason)) => Err(StoreError::NotDurable(reason).into()),
         }
     }
 
     /// Opens the connection and the batch when needed and counts the
     /// caller in. A batch that is full or old enough is committed first,
     /// so a long member does not hold back those before it.
-    fn join_batch(&self, writer: &mut Writer) -> Result<Arc<Outcome>, StoreError> {
+    fn join_batch(&self, writer: &mut Writer) -> Result<Arc<BatchEnd>, StoreError> {
         if writer
             .batch
             .as_ref()
             .is_some_and(|b| b.members >= MAX_MEMBERS || b.opened.elapsed() >= MAX_AGE)
-            && !self.held()
         {
-            self.commit(writer);
+            // This caller's own statements come next: the flusher thread
+            // syncs meanwhile.
+            self.commit(writer, true);
         }
         if writer.conn.is_none() {
             // Reopening must not create an empty database where the real
@@ -183,13 +171,15 @@ impl GroupCommit {
             {
                 return Err(StoreError::SqliteFileMissing(path.display().to_string()));
             }
-            let conn =
+            let mut conn =
                 connection::establish(&self.url, self.busy_timeout_ms).map_err(|reason| {
                     StoreError::Connect {
                         url: self.url.redacted(),
                         reason,
                     }
                 })?;
+            // The flusher makes the commits durable; see the module's doc.
+            conn.batch_execute("PRAGMA synchronous = NORMAL")?;
             writer.conn = Some(conn);
         }
         if writer.batch.is_none() {
@@ -201,7 +191,7 @@ impl GroupCommit {
             // this store (the CLI, a backup) got in between.
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             writer.batch = Some(Batch {
-                shared: Arc::new(Outcome::default()),
+                end: Arc::new(BatchEnd::default()),
                 members: 0,
                 opened: Instant::now(),
             });
@@ -210,11 +200,11 @@ impl GroupCommit {
             unreachable!("the batch was just opened");
         };
         batch.members += 1;
-        Ok(batch.shared.clone())
+        Ok(batch.end.clone())
     }
 
     /// Commits the open batch when nobody else is queued to join it, or it
-    /// is full or old enough, unless a test holds commits.
+    /// is full or old enough.
     fn commit_if_due(&self, writer: &mut Writer) {
         let Some(batch) = writer.batch.as_ref() else {
             return;
@@ -222,18 +212,26 @@ impl GroupCommit {
         let due = self.queued.load(Ordering::SeqCst) == 0
             || batch.members >= MAX_MEMBERS
             || batch.opened.elapsed() >= MAX_AGE;
-        if due && !self.held() {
-            self.commit(writer);
+        if due {
+            self.commit(writer, false);
         }
     }
 
-    fn commit(&self, writer: &mut Writer) {
+    /// Commits the open batch; `wake_flusher` as for `Flusher::committed`.
+    fn commit(&self, writer: &mut Writer, wake_flusher: bool) {
         let Some(DbConnection::Sqlite(inner)) = writer.conn.as_mut() else {
             return;
         };
+        let number = self.flusher.begin();
         match AnsiTransactionManager::commit_transaction(inner) {
-            Ok(()) => self.finish(writer, Ok(())),
+            Ok(()) => {
+                if let Some(batch) = writer.batch.take() {
+                    self.flusher
+                        .committed(number, batch.members, batch.end, wake_flusher);
+                }
+            }
             Err(e) => {
+                self.flusher.commit_failed(number);
                 tracing::error!(error = %e, "a group commit failed; its writes are rolled back");
                 // Closing the connection rolls back whatever SQLite left
                 // open; the next write opens a fresh one.
@@ -246,25 +244,9 @@ impl GroupCommit {
     /// whatever of the batch is still open.
     fn abandon(&self, writer: &mut Writer, why: &str) {
         writer.conn = None;
-        self.finish(writer, Err(why.to_owned()));
-    }
-
-    fn finish(&self, writer: &mut Writer, outcome: Result<(), String>) {
         if let Some(batch) = writer.batch.take() {
-            if self.hold.is_some() {
-                tracing::info!(
-                    writes = batch.members,
-                    committed = outcome.is_ok(),
-                    "a held batch ended"
-                );
-            }
-            let _ = batch.shared.result.set(outcome);
-            batch.shared.committed.notify_all();
+            batch.end.end(Err(BatchFailure::Commit(why.to_owned())));
         }
-    }
-
-    fn held(&self) -> bool {
-        self.hold.as_ref().is_some_and(|path| path.exists())
     }
 }
 
@@ -278,30 +260,17 @@ fn in_batch(conn: &mut DbConnection) -> bool {
     matches!(status.transaction_depth(), Ok(Some(depth)) if depth.get() == 1)
 }
 
-/// Test hook: while the hold file exists, batches stay open and every
-/// member waits; once it is gone, this commits what was held.
-fn release_when_asked(group: &std::sync::Weak<GroupCommit>) {
-    loop {
-        std::thread::sleep(Duration::from_millis(5));
-        let Some(group) = group.upgrade() else {
-            return;
-        };
-        if !group.held() {
-            let mut writer = group.lock();
-            if writer.batch.is_some() && !group.held() {
-                group.commit(&mut writer);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+    use std::time::Duration;
+
     use diesel::RunQueryDsl;
     use diesel::connection::SimpleConnection;
 
+    use super::GroupCommit;
+    use crate::flusher::Flusher;
     use crate::{DatabaseUrl, PoolOptions, Store, StoreError};
 
     fn store(name: &str) -> (Store, std::path::PathBuf) {
@@ -344,6 +313,75 @@ mod tests {
     fn insert(c: &mut crate::DbConnection, x: i64) -> Result<(), StoreError> {
         c.batch_execute(&format!("INSERT INTO t (x) VALUES ({x})"))?;
         Ok(())
+    }
+
+    /// The fault the flusher guards against, injected: with flushes held,
+    /// a committed write is in the WAL but not on disk. Its writer is not
+    /// answered, and a pooled read that could have seen it is not handed
+    /// back, until the flush.
+    #[test]
+    fn nothing_is_answered_or_read_back_before_its_flush() {
+        let dir = std::env::temp_dir().join(format!(
+            "rapport-group-commit-held-{}",
+            uuid::Uuid::now_v7()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = DatabaseUrl::Sqlite {
+            path: dir.join("test.db"),
+        };
+        let hold = dir.join("hold");
+        // Creates the file, as `Store::connect` does.
+        let mut other = crate::connection::establish(&url, 5_000).unwrap();
+        let flusher = Flusher::start_held_by(&dir.join("test.db"), Some(hold.clone()));
+        let group = GroupCommit::new(url.clone(), 5_000, flusher.clone());
+        group
+            .write(|c| {
+                c.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)")?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+
+        std::fs::write(&hold, b"").unwrap();
+        let (answered, answers) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let writer = answered.clone();
+            let group = &group;
+            scope.spawn(move || {
+                group.write(|c| insert(c, 1)).unwrap();
+                writer.send("write").unwrap();
+            });
+            // Committed: another connection sees the row at once...
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let seen: i64 =
+                    diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM t")
+                        .get_result(&mut other)
+                        .unwrap();
+                if seen == 1 {
+                    break;
+                }
+                assert!(std::time::Instant::now() < deadline, "never committed");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            // ... so a read that ends now waits for the flush.
+            let reader = answered.clone();
+            let flusher = &flusher;
+            scope.spawn(move || {
+                flusher.wait_for_reads();
+                reader.send("read").unwrap();
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            assert_eq!(answers.try_recv().ok(), None, "nothing before the flush");
+            std::fs::remove_file(&hold).unwrap();
+            let mut both = [
+                answers.recv_timeout(Duration::from_secs(10)).unwrap(),
+                answers.recv_timeout(Duration::from_secs(10)).unwrap(),
+            ];
+            both.sort_unstable();
+            assert_eq!(both, ["read", "write"]);
+        });
+        drop(group);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod csat;
 mod database_url;
 mod error;
 pub mod evidence;
+mod flusher;
 mod group_commit;
 pub mod instance;
 pub mod kb;
@@ -64,7 +65,7 @@ pub use database_url::{Backend, DatabaseUrl, DatabaseUrlError};
 /// able to carry it.
 pub use diesel::result::Error as QueryError;
 pub use error::StoreError;
-pub use group_commit::HOLD_COMMITS_ENV;
+pub use flusher::HOLD_COMMITS_ENV;
 pub use migrations::MigrationReport;
 pub use pool::{PoolOptions, PooledConnection, Readiness, Store, savepoint, write_transaction};
 pub use time::now_micros;

@@ -4,11 +4,61 @@ use std::time::Duration;
 use crate::connection::{self, ConnectionManager, DbConnection};
 use crate::database_url::{Backend, DatabaseUrl};
 use crate::error::StoreError;
+use crate::flusher::Flusher;
 use crate::group_commit::GroupCommit;
 use crate::migrations;
 use crate::write_scope::WriteScope;
 
-pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+/// A connection of the pool, back in the pool when dropped. On SQLite the
+/// drop returns only once every commit begun before then is on disk: the
+/// group commit's writer commits before its fsync (see `flusher`), and
+/// what this connection read must never be shown while a power loss could
+/// still take it back. A read's answer is built after the connection is
+/// dropped, so it waits there, usually not at all.
+pub struct PooledConnection {
+    /// `None` only while dropping.
+    conn: Option<r2d2::PooledConnection<ConnectionManager>>,
+    flusher: Option<Arc<Flusher>>,
+}
+
+impl std::ops::Deref for PooledConnection {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        match &self.conn {
+            Some(conn) => conn,
+            None => unreachable!("a pooled connection is used after its drop"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        match &mut self.conn {
+            Some(conn) => conn,
+            None => unreachable!("a pooled connection is used after its drop"),
+        }
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        // Back to the pool first: others may read while this caller waits.
+        drop(self.conn.take());
+        if let Some(flusher) = &self.flusher {
+            flusher.wait_for_reads();
+        }
+    }
+}
+
+impl std::fmt::Debug for PooledConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.conn {
+            Some(conn) => std::fmt::Debug::fmt(&**conn, f),
+            None => f.write_str("PooledConnection (returned)"),
+        }
+    }
+}
 
 /// How the pool behaves; every field comes from the `[database]` config.
 #[derive(Debug, Clone)]
@@ -34,8 +84,10 @@ impl Default for PoolOptions {
 pub struct Store {
     pool: r2d2::Pool<ConnectionManager>,
     url: DatabaseUrl,
-    /// SQLite only: where [`Store::write`] batches commits.
+    /// SQLite only: where [`Store::write`] batches commits, and what makes
+    /// them durable.
     group: Option<Arc<GroupCommit>>,
+    flusher: Option<Arc<Flusher>>,
 }
 
 /// The SQLite database holds every conversation: its directory (when
@@ -114,12 +166,22 @@ impl Store {
             // and `has_broken`).
             .test_on_check_out(true)
             .build(manager)?;
-        let group = matches!(url, DatabaseUrl::Sqlite { .. })
-            .then(|| GroupCommit::new(url.clone(), options.sqlite_busy_timeout_ms));
+        let flusher = match url {
+            DatabaseUrl::Sqlite { path } => Some(Flusher::start(path)),
+            DatabaseUrl::Postgres { .. } => None,
+        };
+        let group = flusher.as_ref().map(|flusher| {
+            Arc::new(GroupCommit::new(
+                url.clone(),
+                options.sqlite_busy_timeout_ms,
+                flusher.clone(),
+            ))
+        });
         Ok(Store {
             pool,
             url: url.clone(),
             group,
+            flusher,
         })
     }
 
@@ -133,7 +195,10 @@ impl Store {
 
     /// A connection from the pool, or `Unavailable` after the acquire timeout.
     pub fn conn(&self) -> Result<PooledConnection, StoreError> {
-        Ok(self.pool.get()?)
+        Ok(PooledConnection {
+            conn: Some(self.pool.get()?),
+            flusher: self.flusher.clone(),
+        })
     }
 
     /// Migrations the database has that this binary does not know (it is
@@ -169,6 +234,9 @@ impl Store {
             if !path.exists() {
                 return Err(StoreError::SqliteFileMissing(path.display().to_string()));
             }
+        }
+        if let Some(reason) = self.flusher.as_ref().and_then(|f| f.failure()) {
+            return Err(StoreError::NotDurable(reason));
         }
         let mut conn = self.pool.get_timeout(timeout)?;
         let pending = migrations::pending(&mut conn)?;

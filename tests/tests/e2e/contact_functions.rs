@@ -834,10 +834,14 @@ async fn a_clients_people_hear_of_the_cases_of_their_function_as_they_chose(db: 
         1,
         "Felix (all cases) still gets his; Dora may no longer see billing"
     );
+    // Only finished messages (`.eml`): other files in the mailbox are being
+    // written and may be gone by the time they are read.
     let dora_mail = std::fs::read_dir(&mailbox)
         .unwrap()
         .flatten()
-        .filter_map(|e| rapport_mail::parse(&std::fs::read(e.path()).unwrap()).ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .filter_map(|p| rapport_mail::parse(&std::fs::read(p).unwrap()).ok())
         .any(|m| {
             m.to.iter().any(|t| t.address == "dora@acme.example") && m.subject.contains("digest")
         });

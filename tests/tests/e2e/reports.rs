@@ -154,7 +154,7 @@ fn seed(db: &TestDatabase, contact: ContactId, cases: Vec<Seed>) {
                 );
                 diesel::update(csat_surveys::table.find(&survey.id))
                     .set(csat_surveys::answered_at.eq((asked + Duration::hours(2)).naive_utc()))
-                    .execute(&mut conn)
+                    .execute(&mut *conn)
                     .unwrap();
             }
         }

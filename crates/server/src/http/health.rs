@@ -53,7 +53,7 @@ pub async fn healthz() -> HttpResponse {
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Ready),
-        (status = 503, description = "`database_unavailable`, `migrations_pending` or `storage_full`", body = super::Problem, content_type = "application/problem+json")
+        (status = 503, description = "`database_unavailable`, `migrations_pending`, `storage_full` or `storage_failed`", body = super::Problem, content_type = "application/problem+json")
     )
 )]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -214,6 +214,8 @@ fn store_problem(e: &StoreError) -> (StatusCode, &'static str) {
         StoreError::StorageFull(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_full"),
         // Nothing of the request was kept: retrying is safe.
         StoreError::CommitFailed(_) => (StatusCode::SERVICE_UNAVAILABLE, "commit_failed"),
+        // The disk refused an fsync: nothing is acknowledged until a restart.
+        StoreError::NotDurable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_failed"),
         StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         StoreError::Database(_)
