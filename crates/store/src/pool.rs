@@ -193,6 +193,17 @@ impl Store {
         &self.url
     }
 
+    /// Waits until every commit begun so far is on disk (at once on
+    /// PostgreSQL, where a commit is visible only once durable). For a read
+    /// that shows part of what it read before its connection is dropped,
+    /// such as an export streamed while it is read; other reads wait when
+    /// they drop their connection.
+    pub fn wait_until_reads_durable(&self) {
+        if let Some(flusher) = &self.flusher {
+            flusher.wait_for_reads();
+        }
+    }
+
     /// A connection from the pool, or `Unavailable` after the acquire timeout.
     pub fn conn(&self) -> Result<PooledConnection, StoreError> {
         Ok(PooledConnection {

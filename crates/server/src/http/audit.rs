@@ -117,7 +117,7 @@ pub async fn export(
                     &request,
                     &secrets.audit,
                     &instance,
-                    ChunkWriter::new(tx),
+                    ChunkWriter::new(tx, store.clone()),
                     |_| {},
                 )
             });
@@ -157,13 +157,17 @@ pub async fn export(
 struct ChunkWriter {
     tx: mpsc::Sender<io::Result<web::Bytes>>,
     buf: Vec<u8>,
+    /// A chunk leaves while its connection is still reading: it waits for
+    /// the commits it could show to be on disk first.
+    store: rapport_store::Store,
 }
 
 impl ChunkWriter {
-    fn new(tx: mpsc::Sender<io::Result<web::Bytes>>) -> Self {
+    fn new(tx: mpsc::Sender<io::Result<web::Bytes>>, store: rapport_store::Store) -> Self {
         ChunkWriter {
             tx,
             buf: Vec::with_capacity(CHUNK_BYTES),
+            store,
         }
     }
 
@@ -175,6 +179,7 @@ impl ChunkWriter {
             &mut self.buf,
             Vec::with_capacity(CHUNK_BYTES),
         ));
+        self.store.wait_until_reads_durable();
         self.tx.blocking_send(Ok(chunk)).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::BrokenPipe,
