@@ -103,6 +103,7 @@ impl Idp {
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!(
                     "the identity provider did not answer its discovery document within 30 s:\n{}",
                     std::fs::read_to_string(&log_path).unwrap_or_default()

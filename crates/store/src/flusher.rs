@@ -121,12 +121,8 @@ impl std::fmt::Debug for Flusher {
 }
 
 impl Flusher {
-    /// Starts the flusher of the database at `db` (its WAL is `db-wal`).
-    pub(crate) fn start(db: &Path) -> Arc<Flusher> {
-        Flusher::start_held_by(db, std::env::var_os(HOLD_COMMITS_ENV).map(PathBuf::from))
-    }
-
-    /// [`Flusher::start`], holding flushes while `hold` names a file.
+    /// Starts the flusher of the database at `db` (its WAL is `db-wal`),
+    /// holding flushes while `hold` names a file.
     pub(crate) fn start_held_by(db: &Path, hold: Option<PathBuf>) -> Arc<Flusher> {
         let flusher = Arc::new(Flusher {
             begun: AtomicU64::new(0),
@@ -177,7 +173,8 @@ impl Flusher {
 
     /// Runs the fsync on the calling thread when commits wait for one and
     /// none is running. Commits that arrived during it go to the flusher
-    /// thread: the caller's own batch is flushed by then, and it returns.
+    /// thread, so the caller returns to wait for its own batch (flushed by
+    /// then when it had committed before the fsync began).
     pub(crate) fn help(&self) {
         let Some(target) = self.take_flush() else {
             return;
@@ -292,8 +289,12 @@ impl Flusher {
     }
 }
 
+/// Where SQLite keeps the WAL of `db`: next to the file the path resolves
+/// to, since SQLite follows symbolic links when it opens a database. (A
+/// WAL looked for elsewhere would never be found, and never synced.)
 fn wal_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
+    let db = std::fs::canonicalize(db).unwrap_or_else(|_| db.to_owned());
+    let mut name = db.into_os_string();
     name.push("-wal");
     PathBuf::from(name)
 }

@@ -106,6 +106,11 @@ impl GroupCommit {
         F: FnOnce(&mut DbConnection) -> Result<T, E>,
         E: From<StoreError> + From<diesel::result::Error>,
     {
+        // After a failed fsync nothing more may reach the WAL: what is there
+        // would be read (and likely kept) without ever being acknowledged.
+        if let Some(reason) = self.flusher.failure() {
+            return Err(StoreError::NotDurable(reason).into());
+        }
         self.queued.fetch_add(1, Ordering::SeqCst);
         let mut writer = self.lock();
         self.queued.fetch_sub(1, Ordering::SeqCst);
@@ -269,8 +274,6 @@ mod tests {
     use diesel::RunQueryDsl;
     use diesel::connection::SimpleConnection;
 
-    use super::GroupCommit;
-    use crate::flusher::Flusher;
     use crate::{DatabaseUrl, PoolOptions, Store, StoreError};
 
     fn store(name: &str) -> (Store, std::path::PathBuf) {
@@ -317,24 +320,21 @@ mod tests {
 
     /// The fault the flusher guards against, injected: with flushes held,
     /// a committed write is in the WAL but not on disk. Its writer is not
-    /// answered, and a pooled read that could have seen it is not handed
-    /// back, until the flush.
+    /// answered, and a pooled connection that could have read it does not
+    /// come back from its drop, until the flush.
     #[test]
     fn nothing_is_answered_or_read_back_before_its_flush() {
         let dir = std::env::temp_dir().join(format!(
             "rapport-group-commit-held-{}",
             uuid::Uuid::now_v7()
         ));
-        std::fs::create_dir_all(&dir).unwrap();
         let url = DatabaseUrl::Sqlite {
             path: dir.join("test.db"),
         };
         let hold = dir.join("hold");
-        // Creates the file, as `Store::connect` does.
-        let mut other = crate::connection::establish(&url, 5_000).unwrap();
-        let flusher = Flusher::start_held_by(&dir.join("test.db"), Some(hold.clone()));
-        let group = GroupCommit::new(url.clone(), 5_000, flusher.clone());
-        group
+        let store =
+            Store::connect_held_by(&url, &PoolOptions::default(), Some(hold.clone())).unwrap();
+        store
             .write(|c| {
                 c.batch_execute("CREATE TABLE t (x INTEGER NOT NULL)")?;
                 Ok::<_, StoreError>(())
@@ -342,37 +342,42 @@ mod tests {
             .unwrap();
 
         std::fs::write(&hold, b"").unwrap();
+        // A failed assertion below must not leave the writer held forever.
+        struct Release<'a>(&'a std::path::Path);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(self.0);
+            }
+        }
+        let release = Release(&hold);
         let (answered, answers) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
             let writer = answered.clone();
-            let group = &group;
+            let store = &store;
             scope.spawn(move || {
-                group.write(|c| insert(c, 1)).unwrap();
+                store.write(|c| insert(c, 1)).unwrap();
                 writer.send("write").unwrap();
             });
-            // Committed: another connection sees the row at once...
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                let seen: i64 =
-                    diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM t")
-                        .get_result(&mut other)
-                        .unwrap();
-                if seen == 1 {
-                    break;
-                }
-                assert!(std::time::Instant::now() < deadline, "never committed");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            // ... so a read that ends now waits for the flush.
+            // Committed: a pooled connection reads the row at once, but
+            // its drop waits for the flush.
             let reader = answered.clone();
-            let flusher = &flusher;
+            let (read, seen) = std::sync::mpsc::channel();
             scope.spawn(move || {
-                flusher.wait_for_reads();
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                let mut conn = store.conn().unwrap();
+                while count(&mut conn) == 0 {
+                    assert!(std::time::Instant::now() < deadline, "never committed");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                read.send(()).unwrap();
+                drop(conn);
                 reader.send("read").unwrap();
             });
+            seen.recv_timeout(Duration::from_secs(10)).unwrap();
             std::thread::sleep(Duration::from_millis(300));
-            assert_eq!(answers.try_recv().ok(), None, "nothing before the flush");
-            std::fs::remove_file(&hold).unwrap();
+            let early = answers.try_recv().ok();
+            drop(release);
+            assert_eq!(early, None, "nothing before the flush");
             let mut both = [
                 answers.recv_timeout(Duration::from_secs(10)).unwrap(),
                 answers.recv_timeout(Duration::from_secs(10)).unwrap(),
@@ -380,8 +385,13 @@ mod tests {
             both.sort_unstable();
             assert_eq!(both, ["read", "write"]);
         });
-        drop(group);
-        let _ = std::fs::remove_dir_all(dir);
+        gone(store, dir);
+    }
+
+    fn count(conn: &mut crate::DbConnection) -> i64 {
+        diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM t")
+            .get_result(conn)
+            .unwrap()
     }
 
     #[test]

@@ -139,6 +139,17 @@ impl Store {
     /// so a wrong URL or password fails at startup with the backend's own
     /// message instead of on the first request.
     pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Store, StoreError> {
+        let hold = std::env::var_os(crate::flusher::HOLD_COMMITS_ENV).map(std::path::PathBuf::from);
+        Store::connect_held_by(url, options, hold)
+    }
+
+    /// [`Store::connect`]; on SQLite no fsync runs while `hold` names a
+    /// file (the fault the durability tests inject).
+    pub(crate) fn connect_held_by(
+        url: &DatabaseUrl,
+        options: &PoolOptions,
+        hold: Option<std::path::PathBuf>,
+    ) -> Result<Store, StoreError> {
         if let DatabaseUrl::Sqlite { path } = url {
             private_sqlite_files(path)?;
         }
@@ -167,7 +178,7 @@ impl Store {
             .test_on_check_out(true)
             .build(manager)?;
         let flusher = match url {
-            DatabaseUrl::Sqlite { path } => Some(Flusher::start(path)),
+            DatabaseUrl::Sqlite { path } => Some(Flusher::start_held_by(path, hold)),
             DatabaseUrl::Postgres { .. } => None,
         };
         let group = flusher.as_ref().map(|flusher| {

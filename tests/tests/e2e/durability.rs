@@ -330,9 +330,10 @@ mod held_commits {
         );
 
         // 2. Held, then killed: nothing answered. A kill is not a power
-        // loss: what SQLite wrote to the WAL may still reach the disk, so
-        // each write is kept at most once, and the retry finds it kept or
-        // takes it, exactly once.
+        // loss: the kernel still writes what SQLite wrote to the WAL, so
+        // in practice the held writes are kept, and this round proves
+        // that each retry is recognised as the kept write (or, were it
+        // lost, taken as new), never stored twice.
         let (http, lmtp) = send_while_held(
             &hold,
             &client,
