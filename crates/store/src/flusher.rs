@@ -284,6 +284,12 @@ impl Flusher {
         self.lock().failed.clone()
     }
 
+    /// Test hook: fsyncs go to `wal` from now on.
+    #[cfg(test)]
+    pub(crate) fn sync_instead(&self, wal: &Path) {
+        *self.wal.lock().unwrap_or_else(PoisonError::into_inner) = Wal::new(wal.to_owned());
+    }
+
     fn held(&self) -> bool {
         self.hold.as_ref().is_some_and(|path| path.exists())
     }

@@ -386,6 +386,37 @@ mod tests {
         gone(store, dir);
     }
 
+    /// A disk that refuses an fsync: the writes it covered fail, every
+    /// later write is refused before it reaches the WAL, the store reports
+    /// itself failed, and reads are not held.
+    #[test]
+    fn after_a_failed_fsync_no_write_is_acknowledged_or_taken() {
+        let (store, dir) = store("fsync-fails");
+        store.write(|c| insert(c, 1)).unwrap();
+        // A WAL path under a regular file: its fsync fails with ENOTDIR.
+        let not_a_dir = dir.join("not-a-directory");
+        std::fs::write(&not_a_dir, b"").unwrap();
+        let flusher = store.flusher.clone().unwrap();
+        flusher.sync_instead(&not_a_dir.join("test.db-wal"));
+
+        let refused = store.write(|c| insert(c, 2));
+        assert!(
+            matches!(refused, Err(StoreError::NotDurable(_))),
+            "{refused:?}"
+        );
+        let later = store.write(|c| insert(c, 3));
+        assert!(matches!(later, Err(StoreError::NotDurable(_))), "{later:?}");
+        assert!(matches!(
+            store.readiness(Duration::from_secs(2)),
+            Err(StoreError::NotDurable(_))
+        ));
+        // The write whose fsync failed may be there (its `COMMIT` ran); the
+        // one after the failure never reached the database.
+        let kept = rows(&store);
+        assert!(kept == [1] || kept == [1, 2], "{kept:?}");
+        gone(store, dir);
+    }
+
     fn count(conn: &mut crate::DbConnection) -> i64 {
         diesel::dsl::sql::<diesel::sql_types::BigInt>("SELECT count(*) FROM t")
             .get_result(conn)

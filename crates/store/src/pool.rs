@@ -87,7 +87,7 @@ pub struct Store {
     /// SQLite only: where [`Store::write`] batches commits, and what makes
     /// them durable.
     group: Option<Arc<GroupCommit>>,
-    flusher: Option<Arc<Flusher>>,
+    pub(crate) flusher: Option<Arc<Flusher>>,
 }
 
 /// The SQLite database holds every conversation: its directory (when
