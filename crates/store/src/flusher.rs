@@ -43,7 +43,9 @@ pub(crate) struct Flusher {
     /// `COMMIT`, so a reader that could see that commit's rows reads a
     /// number at least as large after its reads.
     begun: AtomicU64,
-    /// Mirrors `State::flushed` for readers' quick check.
+    /// The latest commit on disk. Written only with `state` locked, so
+    /// waiters checking it under the lock miss no wake-up; read without the
+    /// lock by readers' quick check.
     flushed: AtomicU64,
     state: Mutex<State>,
     /// Signalled when `flushed` moves or the flusher fails.
@@ -59,7 +61,6 @@ pub(crate) struct Flusher {
 struct State {
     /// The latest commit whose `COMMIT` returned (or failed).
     committed: u64,
-    flushed: u64,
     /// An fsync is running (on the flusher thread or a helping member).
     flushing: bool,
     /// Committed batches waiting for their flush, oldest first.
@@ -180,10 +181,7 @@ impl Flusher {
             return;
         };
         self.flush_to(target);
-        let state = self.lock();
-        let more = state.committed > state.flushed && state.failed.is_none();
-        drop(state);
-        if more {
+        if self.needs_flush(&self.lock()) {
             self.requested.notify_one();
         }
     }
@@ -192,11 +190,18 @@ impl Flusher {
     /// latest commit it will cover.
     fn take_flush(&self) -> Option<u64> {
         let mut state = self.lock();
-        if state.flushing || state.failed.is_some() || state.committed <= state.flushed {
+        if !self.needs_flush(&state) {
             return None;
         }
         state.flushing = true;
         Some(state.committed)
+    }
+
+    /// Commits wait for an fsync that nobody runs.
+    fn needs_flush(&self, state: &State) -> bool {
+        !state.flushing
+            && state.failed.is_none()
+            && state.committed > self.flushed.load(Ordering::SeqCst)
     }
 
     /// The fsync claimed by [`Flusher::take_flush`]: every commit up to
@@ -216,7 +221,6 @@ impl Flusher {
         let mut ended = Vec::new();
         let how = match synced {
             Ok(()) => {
-                state.flushed = target;
                 self.flushed.store(target, Ordering::SeqCst);
                 state.writes = 0;
                 state.batches = 0;
@@ -258,7 +262,7 @@ impl Flusher {
             if let Some(reason) = &state.failed {
                 return Err(reason.clone());
             }
-            if state.flushed >= number {
+            if self.flushed.load(Ordering::SeqCst) >= number {
                 return Ok(());
             }
             state = self
@@ -318,7 +322,7 @@ fn run(flusher: &Weak<Flusher>) {
                 // Waits with a timeout, so the thread ends soon after its
                 // store; a missed signal costs at most that long.
                 let state = flusher.lock();
-                if state.flushing || state.committed <= state.flushed || state.failed.is_some() {
+                if !flusher.needs_flush(&state) {
                     let _ = flusher
                         .requested
                         .wait_timeout(state, IDLE_CHECK)
