@@ -8,7 +8,9 @@
 //! event before fan-out) on SQLite and PostgreSQL, and, as the baseline in
 //! the same run, a bare actix-ws broadcast server without persistence under
 //! the same load: delivered messages/s, end-to-end latency p50/p99 (send to
-//! receipt by another member) and server RSS per connection.
+//! receipt by another member) and server RSS per connection: the growth
+//! over all connections, and that of the second half alone (the cost of
+//! one more connection once caches and allocator arenas are warm).
 //!
 //! The bare server is this same binary started with `--bare-chat-server`.
 
@@ -63,6 +65,10 @@ struct Outcome {
     p50: Duration,
     p99: Duration,
     rss_per_conn_kib: f64,
+    /// The growth per connection of the second half alone: what one more
+    /// idle connection costs once the server's caches and allocator
+    /// arenas are warm (the first half also pays for those).
+    rss_marginal_kib: f64,
     connect_time: Duration,
 }
 
@@ -240,8 +246,18 @@ async fn load(
     let (go_tx, go_rx) = tokio::sync::watch::channel(false);
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let rss_before = rss_kib(server_pid);
+    let half = connections / 2;
+    let mut rss_half = rss_before;
+    let mut paused = Duration::ZERO;
     let started = Instant::now();
     for i in 0..connections {
+        if i == half && half > 0 {
+            // Settled as at the end, and not counted as connecting time.
+            let pause = Instant::now();
+            actix_web::rt::time::sleep(Duration::from_secs(2)).await;
+            rss_half = rss_kib(server_pid);
+            paused = pause.elapsed();
+        }
         let mut ws = open(&client, &url_for(i)).await;
         if needs_hello && next_of(&mut ws, "hello").await.is_none() {
             panic!(
@@ -283,7 +299,7 @@ async fn load(
             println!("  {} connections open", i + 1);
         }
     }
-    let connect_time = started.elapsed();
+    let connect_time = started.elapsed().saturating_sub(paused);
     // Let presence updates of the joins settle before measuring.
     actix_web::rt::time::sleep(Duration::from_secs(2)).await;
     let rss_after = rss_kib(server_pid);
@@ -325,19 +341,22 @@ async fn load(
         p50: percentile(&s.latencies, 0.50),
         p99: percentile(&s.latencies, 0.99),
         rss_per_conn_kib: rss_after.saturating_sub(rss_before) as f64 / connections as f64,
+        rss_marginal_kib: rss_after.saturating_sub(rss_half) as f64
+            / (connections - half).max(1) as f64,
         connect_time,
     }
 }
 
 fn report(label: &str, o: &Outcome) {
     println!(
-        "  {label}: {} messages delivered in {:.1} s = {:.0}/s; latency p50 {:.1} ms, p99 {:.1} ms; server RSS {:.1} KiB per connection; connecting took {:.1} s",
+        "  {label}: {} messages delivered in {:.1} s = {:.0}/s; latency p50 {:.1} ms, p99 {:.1} ms; server RSS {:.1} KiB per connection, {:.1} KiB for each of the second half; connecting took {:.1} s",
         o.delivered,
         o.elapsed.as_secs_f64(),
         o.rate(),
         o.p50.as_secs_f64() * 1e3,
         o.p99.as_secs_f64() * 1e3,
         o.rss_per_conn_kib,
+        o.rss_marginal_kib,
         o.connect_time.as_secs_f64()
     );
 }
@@ -647,11 +666,12 @@ fn main() {
             if let Some(o) = rapport_run(backend, connections, rooms, messages).await {
                 report("rapport", &o);
                 println!(
-                    "  ratio to bare: throughput {:.2}, p50 latency {:.1}x, p99 latency {:.1}x, RSS per connection {:.1}x",
+                    "  ratio to bare: throughput {:.2}, p50 latency {:.1}x, p99 latency {:.1}x, RSS per connection {:.1}x ({:.1}x for the second half)",
                     o.rate() / bare.rate(),
                     o.p50.as_secs_f64() / bare.p50.as_secs_f64().max(1e-6),
                     o.p99.as_secs_f64() / bare.p99.as_secs_f64().max(1e-6),
-                    o.rss_per_conn_kib / bare.rss_per_conn_kib.max(0.001)
+                    o.rss_per_conn_kib / bare.rss_per_conn_kib.max(0.001),
+                    o.rss_marginal_kib / bare.rss_marginal_kib.max(0.001)
                 );
             }
         }

@@ -1,28 +1,29 @@
 //! The rooms of one node: which connection follows which case, who is
 //! online here and on the other nodes, and delivery into each
-//! connection's bounded send queue.
+//! connection's bounded mailbox.
 //!
-//! Everything here is synchronous and quick (a mutex around maps, then
-//! `try_send`), so use cases running on blocking threads publish directly.
+//! Everything here is synchronous and quick (a mutex around maps, then a
+//! push into each mailbox), so use cases running on blocking threads
+//! publish directly.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rapport_domain::{CaseId, EntryId};
-use tokio::sync::{Notify, mpsc};
 
 use crate::bus::{BusEvent, Envelope, Fanout, NodeId};
+use crate::mailbox::Mailbox;
 use crate::protocol::{Person, PersonKind, ServerFrame, close};
 
 /// A connection on this node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(u64);
 
-/// What a connection's writer sends next. Kept to a few words, since
-/// every connection's queue reserves a block of them up front: what an
-/// event carries is built once and shared by every receiver.
+/// What a connection's writer sends next. Kept to a few words, since a
+/// burst queues many of them on every follower: what an event carries is
+/// built once and shared by every receiver.
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// A serialised frame, shared by every receiver.
@@ -58,40 +59,11 @@ pub struct Recheck {
     pub then: Option<Arc<str>>,
 }
 
-/// Asks a connection's task to close, with a close code.
-#[derive(Debug, Default)]
-pub struct Closer {
-    code: AtomicU16,
-    notify: Notify,
-}
-
-impl Closer {
-    pub fn close(&self, code: u16) {
-        // The first reason wins: it is the one the client should see.
-        let _ = self
-            .code
-            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
-        self.notify.notify_one();
-    }
-
-    /// Waits until asked to close; returns the close code.
-    pub async fn closed(&self) -> u16 {
-        loop {
-            let code = self.code.load(Ordering::SeqCst);
-            if code != 0 {
-                return code;
-            }
-            self.notify.notified().await;
-        }
-    }
-}
-
 /// A connection's end of the hub.
 #[derive(Debug)]
 pub struct Connection {
     pub id: ConnectionId,
-    pub outbound: mpsc::Receiver<Outbound>,
-    pub closer: Arc<Closer>,
+    pub mailbox: Arc<Mailbox>,
 }
 
 /// Why a join was refused.
@@ -106,8 +78,7 @@ pub enum JoinError {
 #[derive(Debug)]
 struct Conn {
     person: Person,
-    tx: mpsc::Sender<Outbound>,
-    closer: Arc<Closer>,
+    mailbox: Arc<Mailbox>,
     cases: HashSet<CaseId>,
 }
 
@@ -195,8 +166,7 @@ impl Hub {
 
     pub fn connect(&self, person: Person, queue: usize) -> Connection {
         let id = ConnectionId(self.next.fetch_add(1, Ordering::Relaxed));
-        let (tx, rx) = mpsc::channel(queue.max(1));
-        let closer = Arc::new(Closer::default());
+        let mailbox = Arc::new(Mailbox::new(queue));
         let mut st = self.lock();
         let first = !st.people.contains_key(&person.key());
         st.people
@@ -208,18 +178,13 @@ impl Hub {
             id,
             Conn {
                 person: person.clone(),
-                tx,
-                closer: closer.clone(),
+                mailbox: mailbox.clone(),
                 cases: HashSet::new(),
             },
         );
         self.person_changed(&mut st, &person, &[], first);
         drop(st);
-        Connection {
-            id,
-            outbound: rx,
-            closer,
-        }
+        Connection { id, mailbox }
     }
 
     pub fn disconnect(&self, id: ConnectionId) {
@@ -393,7 +358,7 @@ impl Hub {
     pub fn resync(&self) {
         let st = self.lock();
         for conn in st.conns.values() {
-            let _ = conn.tx.try_send(Outbound::Resync);
+            let _ = conn.mailbox.push(Outbound::Resync);
         }
         self.fanout.publish(&Envelope {
             node: self.node.clone(),
@@ -405,7 +370,7 @@ impl Hub {
     /// Closes every connection (shutdown).
     pub fn close_all(&self, code: u16) {
         for conn in self.lock().conns.values() {
-            conn.closer.close(code);
+            conn.mailbox.close(code);
         }
     }
 
@@ -424,10 +389,8 @@ impl Hub {
     }
 
     fn push(conn: &Conn, out: Outbound) {
-        match conn.tx.try_send(out) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => conn.closer.close(close::SLOW_CONSUMER),
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        if conn.mailbox.push(out).is_err() {
+            conn.mailbox.close(close::SLOW_CONSUMER);
         }
     }
 
@@ -694,8 +657,8 @@ mod tests {
 
     #[test]
     fn a_queued_message_is_three_words() {
-        // Each connection's queue allocates a block of 32 up front: at 64
-        // bytes each that was 2 KiB per idle connection.
+        // A burst to 5,000 followers queues one per follower: at 64 bytes
+        // each, a 20-message burst held 6 MiB.
         assert!(std::mem::size_of::<Outbound>() <= 24);
     }
 
@@ -745,7 +708,7 @@ mod tests {
 
     fn drain(c: &mut Connection) -> Vec<String> {
         let mut out = Vec::new();
-        while let Ok(o) = c.outbound.try_recv() {
+        while let Some(o) = c.mailbox.try_take() {
             match o {
                 Outbound::Frame(f) => out.push(f.to_string()),
                 Outbound::Entry(e) => out.push(e.frame.to_string()),
@@ -826,7 +789,7 @@ mod tests {
                 entry: entry(case, "chat"),
             });
         }
-        assert_eq!(a.closer.code.load(Ordering::SeqCst), close::SLOW_CONSUMER);
+        assert_eq!(a.mailbox.close_code(), Some(close::SLOW_CONSUMER));
     }
 
     #[test]

@@ -10,14 +10,16 @@
 pub mod bus;
 pub mod hub;
 pub mod limits;
+pub mod mailbox;
 pub mod protocol;
 pub mod sequence;
 
 pub use bus::{BusEvent, Envelope, Fanout, NodeId, SingleNode};
-pub use hub::{Closer, Connection, ConnectionId, Hub, JoinError, Outbound, QueuedEntry, Recheck};
+pub use hub::{Connection, ConnectionId, Hub, JoinError, Outbound, QueuedEntry, Recheck};
 pub use limits::{Limits, TokenBucket};
+pub use mailbox::{Delivery, Mailbox};
 pub use protocol::{
     Avatar, CaseSummary, ClientFrame, EntryView, ErrorCode, PROTOCOL_VERSION, Person, PersonKind,
     ServerFrame, close, parse_client_frame,
 };
-pub use sequence::{Arrival, CaseSequence};
+pub use sequence::{Arrival, CaseSequence, Followed};

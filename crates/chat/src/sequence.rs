@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rapport_domain::EntryId;
+use rapport_domain::{CaseId, EntryId};
 
 /// How long a frame waits for the ones before it before the gap is read
 /// from the database. Frames published a moment apart arrive well within it.
@@ -54,6 +54,18 @@ impl CaseSequence {
 
     /// A live entry; returns the frames now due, in thread order.
     pub fn arrive(&mut self, a: Arrival, now: Instant) -> Vec<Arc<str>> {
+        if a.seq == self.through + 1 && self.ahead.is_empty() {
+            // The usual case, in order: nothing to hold back, and the map
+            // stays without a node.
+            self.through = a.seq;
+            return match a.shown {
+                Some((id, frame)) => {
+                    self.newest = self.newest.max(Some(id));
+                    vec![frame]
+                }
+                None => Vec::new(),
+            };
+        }
         if a.seq > self.through {
             self.ahead.insert(a.seq, a.shown);
         }
@@ -94,11 +106,55 @@ impl CaseSequence {
             }
         }
         self.held_since = if self.ahead.is_empty() {
+            // An emptied map keeps its node; a new one has none.
+            self.ahead = BTreeMap::new();
             None
         } else {
             Some(self.held_since.unwrap_or(now))
         };
         due
+    }
+}
+
+/// The cases one connection follows, each with what it delivered. A
+/// connection follows a few cases (at most `chat.max_joined_cases`): a
+/// list sized to them costs an idle connection less than a hash table's
+/// spare buckets.
+#[derive(Debug, Default)]
+pub struct Followed(Vec<(CaseId, CaseSequence)>);
+
+impl Followed {
+    pub fn contains(&self, case: CaseId) -> bool {
+        self.0.iter().any(|(c, _)| *c == case)
+    }
+
+    pub fn get_mut(&mut self, case: CaseId) -> Option<&mut CaseSequence> {
+        self.0
+            .iter_mut()
+            .find_map(|(c, s)| (*c == case).then_some(s))
+    }
+
+    /// Follows `case` from `sequence` on (again, if it was followed).
+    pub fn insert(&mut self, case: CaseId, sequence: CaseSequence) {
+        match self.get_mut(case) {
+            Some(s) => *s = sequence,
+            None => {
+                self.0.reserve_exact(1);
+                self.0.push((case, sequence));
+            }
+        }
+    }
+
+    pub fn remove(&mut self, case: CaseId) {
+        self.0.retain(|(c, _)| *c != case);
+    }
+
+    pub fn cases(&self) -> impl Iterator<Item = CaseId> + '_ {
+        self.0.iter().map(|(c, _)| *c)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (CaseId, &CaseSequence)> {
+        self.0.iter().map(|(c, s)| (*c, s))
     }
 }
 
@@ -173,5 +229,51 @@ mod tests {
         assert!(s.gap_deadline().is_some(), "5 still waits for 4");
         let (four, _) = shown(4);
         assert_eq!(texts(s.arrive(four, now)), ["m4", "m5"]);
+    }
+
+    #[test]
+    fn entries_in_order_go_straight_through() {
+        let now = Instant::now();
+        let mut s = CaseSequence::after(None);
+        let (one, id1) = shown(1);
+        assert_eq!(texts(s.arrive(one, now)), ["m1"]);
+        assert_eq!(s.newest(), Some(id1));
+        let hidden = Arrival {
+            seq: 2,
+            shown: None,
+        };
+        assert!(s.arrive(hidden, now).is_empty());
+        let (three, id3) = shown(3);
+        assert_eq!(texts(s.arrive(three.clone(), now)), ["m3"]);
+        assert!(s.arrive(three, now).is_empty(), "a repeat is written once");
+        assert_eq!(s.newest(), Some(id3));
+        assert_eq!(s.gap_deadline(), None);
+    }
+
+    #[test]
+    fn followed_cases_are_kept_replaced_and_dropped_by_case() {
+        let (a, b) = (CaseId::new(), CaseId::new());
+        let mut f = Followed::default();
+        f.insert(a, CaseSequence::after(None));
+        f.insert(b, CaseSequence::after(None));
+        let (one, id1) = shown(1);
+        assert_eq!(
+            texts(f.get_mut(a).expect("a").arrive(one, Instant::now())),
+            ["m1"]
+        );
+        let newest = |f: &Followed| {
+            f.iter()
+                .find(|(c, _)| *c == a)
+                .and_then(|(_, s)| s.newest())
+        };
+        assert_eq!(newest(&f), Some(id1));
+        // Following again starts over from what the client says it has.
+        f.insert(a, CaseSequence::after(None));
+        assert_eq!(newest(&f), None);
+        assert!(f.contains(a));
+        assert_eq!(f.cases().collect::<Vec<_>>(), [a, b]);
+        f.remove(a);
+        assert!(!f.contains(a) && f.contains(b));
+        assert!(f.get_mut(a).is_none());
     }
 }

@@ -3,14 +3,13 @@
 //! connection, so frames of one client are handled in order and an ack
 //! always precedes the echo of the same message.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, CloseReason, ProtocolError};
 use rapport_chat::{
-    Arrival, BusEvent, CaseSequence, CaseSummary, ClientFrame, Connection, ErrorCode, Outbound,
-    PROTOCOL_VERSION, Recheck, ServerFrame, TokenBucket, close,
+    Arrival, BusEvent, CaseSequence, CaseSummary, ClientFrame, Connection, Delivery, ErrorCode,
+    Followed, Outbound, PROTOCOL_VERSION, Recheck, ServerFrame, TokenBucket, close,
 };
 use rapport_domain::{CaseId, EntryId};
 
@@ -34,7 +33,7 @@ struct Session {
     ws: actix_ws::Session,
     conn: rapport_chat::ConnectionId,
     /// The cases followed, each with what was delivered of it.
-    followed: HashMap<CaseId, CaseSequence>,
+    followed: Followed,
     bucket: TokenBucket,
     violations: u32,
     /// The person's place under the per-person cap, given back when the
@@ -63,7 +62,7 @@ pub fn run(
         user: Arc::new(user),
         ws,
         conn: connection.id,
-        followed: HashMap::new(),
+        followed: Followed::default(),
         violations: 0,
         _slot: slot,
     };
@@ -71,15 +70,16 @@ pub fn run(
 }
 
 async fn serve(mut s: Session, connection: Connection, mut stream: AggregatedMessageStream) {
-    let limits = s.state.live.limits;
+    // The two limits the loop reads, not the whole set: every byte held
+    // across an await is held by every idle connection.
+    let (idle_timeout, max_age) = (
+        s.state.live.limits.idle_timeout,
+        s.state.live.limits.max_connection_age,
+    );
     let hub = s.state.live.hub.clone();
-    let Connection {
-        id,
-        mut outbound,
-        closer,
-    } = connection;
+    let Connection { id, mailbox } = connection;
     tracing::debug!(connection = %hub.wire_id(id), who = %s.user.person.key(), "chat connection opened");
-    let mut heartbeat = tokio::time::interval(limits.heartbeat);
+    let mut heartbeat = tokio::time::interval(s.state.live.limits.heartbeat);
     heartbeat.tick().await;
     let started = Instant::now();
     let mut last_heard = Instant::now();
@@ -88,7 +88,14 @@ async fn serve(mut s: Session, connection: Connection, mut stream: AggregatedMes
     } else {
         loop {
             tokio::select! {
-                code = closer.closed() => break Some(code),
+                next = mailbox.next() => match next {
+                    Delivery::Close(code) => break Some(code),
+                    Delivery::Write(out) => {
+                        if Box::pin(s.write(out)).await.is_err() {
+                            break None;
+                        }
+                    }
+                },
                 msg = stream.recv() => {
                     last_heard = Instant::now();
                     match msg {
@@ -119,21 +126,16 @@ async fn serve(mut s: Session, connection: Connection, mut stream: AggregatedMes
                         }
                     }
                 }
-                Some(out) = outbound.recv() => {
-                    if Box::pin(s.write(out)).await.is_err() {
-                        break None;
-                    }
-                }
                 _ = gap_wait(s.gap_deadline()) => {
                     if Box::pin(s.fill_gaps()).await.is_err() {
                         break None;
                     }
                 }
                 _ = heartbeat.tick() => {
-                    if last_heard.elapsed() > limits.idle_timeout {
+                    if last_heard.elapsed() > idle_timeout {
                         break Some(close::IDLE_TIMEOUT);
                     }
-                    if started.elapsed() > limits.max_connection_age {
+                    if started.elapsed() > max_age {
                         break Some(close::REAUTHENTICATE);
                     }
                     if Box::pin(s.ws.ping(b"")).await.is_err() {
@@ -154,11 +156,16 @@ async fn serve(mut s: Session, connection: Connection, mut stream: AggregatedMes
     tracing::debug!(connection = %hub.wire_id(id), code, "chat connection closed");
 }
 
-/// Sleeps until `deadline`, or forever without one.
-async fn gap_wait(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
-        None => std::future::pending().await,
+/// Sleeps until `deadline`, or forever without one. The timer is boxed
+/// and made only while a gap is open, so an idle connection's task keeps
+/// no room for one.
+fn gap_wait(deadline: Option<Instant>) -> impl std::future::Future<Output = ()> {
+    let timer = deadline.map(|d| Box::pin(tokio::time::sleep_until(d.into())));
+    async move {
+        match timer {
+            Some(timer) => timer.await,
+            None => std::future::pending().await,
+        }
     }
 }
 
@@ -284,11 +291,8 @@ impl Session {
                 self.recheck(case_id, then).await
             }
             Outbound::Resync => {
-                let cases: Vec<(CaseId, Option<EntryId>)> = self
-                    .followed
-                    .iter()
-                    .map(|(c, f)| (*c, f.newest()))
-                    .collect();
+                let cases: Vec<(CaseId, Option<EntryId>)> =
+                    self.followed.iter().map(|(c, f)| (c, f.newest())).collect();
                 for (case, newest) in cases {
                     self.catch_up(case, newest).await?;
                 }
@@ -320,10 +324,10 @@ impl Session {
         }
         let cases: Vec<CaseId> = match case_id {
             Some(c) => vec![c],
-            None => self.followed.keys().copied().collect(),
+            None => self.followed.cases().collect(),
         };
         for case in cases {
-            if !self.followed.contains_key(&case) {
+            if !self.followed.contains(case) {
                 continue;
             }
             let still = self
@@ -331,12 +335,12 @@ impl Session {
                 .await;
             if let Err(e @ UseCaseError::NotFound(_)) = still {
                 self.state.live.hub.leave(self.conn, case);
-                self.followed.remove(&case);
+                self.followed.remove(case);
                 self.use_case_error(&e, format!("case:{case}")).await?;
             }
         }
         match (case_id, then) {
-            (Some(c), Some(frame)) if self.followed.contains_key(&c) => {
+            (Some(c), Some(frame)) if self.followed.contains(c) => {
                 self.ws.text(frame.to_string()).await.map_err(|_| Gone)
             }
             _ => Ok(()),
@@ -345,7 +349,7 @@ impl Session {
 
     /// A live entry of a followed case: written once, in thread order.
     async fn arrive(&mut self, case_id: CaseId, arrival: Arrival) -> Result<(), Gone> {
-        let due = match self.followed.get_mut(&case_id) {
+        let due = match self.followed.get_mut(case_id) {
             Some(f) => f.arrive(arrival, Instant::now()),
             None => return Ok(()),
         };
@@ -363,8 +367,8 @@ impl Session {
     /// before it.
     fn gap_deadline(&self) -> Option<Instant> {
         self.followed
-            .values()
-            .filter_map(CaseSequence::gap_deadline)
+            .iter()
+            .filter_map(|(_, f)| f.gap_deadline())
             .min()
     }
 
@@ -376,7 +380,7 @@ impl Session {
             .followed
             .iter()
             .filter(|(_, f)| f.gap_deadline().is_some_and(|d| d <= now))
-            .map(|(c, f)| (*c, f.newest()))
+            .map(|(c, f)| (c, f.newest()))
             .collect();
         for (case, newest) in late {
             self.catch_up(case, newest).await?;
@@ -446,7 +450,7 @@ impl Session {
             ClientFrame::Join { case_id, since } => self.join(case_id, since).await,
             ClientFrame::Leave { case_id } => {
                 self.state.live.hub.leave(self.conn, case_id);
-                self.followed.remove(&case_id);
+                self.followed.remove(case_id);
                 Ok(())
             }
             ClientFrame::Start {
@@ -532,7 +536,7 @@ impl Session {
     }
 
     async fn require_joined(&mut self, case_id: CaseId, frame: &str) -> Result<bool, Gone> {
-        if self.followed.contains_key(&case_id) {
+        if self.followed.contains(case_id) {
             return Ok(true);
         }
         self.error(
@@ -598,7 +602,7 @@ impl Session {
             Ok(p) => {
                 self.ack(client_message_id, &p.entry, p.duplicate).await?;
                 // A reply to a case closed long ago opened a new one: follow it.
-                if p.case.id != case_id && !self.followed.contains_key(&p.case.id) {
+                if p.case.id != case_id && !self.followed.contains(p.case.id) {
                     self.join(p.case.id, None).await?;
                 }
                 Ok(())
@@ -699,7 +703,7 @@ impl Session {
             Err(e) => {
                 // Access may be gone: stop following.
                 self.state.live.hub.leave(self.conn, case_id);
-                self.followed.remove(&case_id);
+                self.followed.remove(case_id);
                 self.use_case_error(&e, "join".into()).await
             }
         }
@@ -738,7 +742,7 @@ impl Session {
         page: ThreadPage,
         complete: bool,
     ) -> Result<(), Gone> {
-        let due = match self.followed.get_mut(&case_id) {
+        let due = match self.followed.get_mut(case_id) {
             Some(f) => f.caught_up(
                 page.through,
                 page.entries.last().map(|e| e.id),
