@@ -50,6 +50,83 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time used so far, in seconds: by the server, by PostgreSQL's
+/// processes, and by the whole machine (busy, all cores).
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuUse {
+    server: f64,
+    postgres: f64,
+    machine: f64,
+}
+
+/// `/proc` counts CPU time in ticks of 1/100 s (`USER_HZ`).
+const TICK: f64 = 0.01;
+
+fn process_cpu(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // After the command name, which may hold spaces, in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) * TICK
+}
+
+impl CpuUse {
+    fn now(server_pid: u32) -> CpuUse {
+        let postgres = std::fs::read_dir("/proc")
+            .map(|dir| {
+                dir.flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+                    .filter(|pid| {
+                        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                            .is_ok_and(|c| c.trim() == "postgres")
+                    })
+                    .map(|pid| process_cpu(&pid))
+                    .sum()
+            })
+            .unwrap_or(0.0);
+        let machine = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|s| {
+                let cpu: Vec<f64> = s
+                    .lines()
+                    .next()?
+                    .split_whitespace()
+                    .skip(1)
+                    .filter_map(|v| v.parse().ok())
+                    .collect();
+                // All but idle and iowait.
+                let idle = cpu.get(3).copied().unwrap_or(0.0) + cpu.get(4).copied().unwrap_or(0.0);
+                Some((cpu.iter().sum::<f64>() - idle) * TICK)
+            })
+            .unwrap_or(0.0);
+        CpuUse {
+            server: process_cpu(&server_pid.to_string()),
+            postgres,
+            machine,
+        }
+    }
+
+    fn since(self, before: CpuUse) -> CpuUse {
+        CpuUse {
+            server: self.server - before.server,
+            postgres: self.postgres - before.postgres,
+            machine: self.machine - before.machine,
+        }
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -305,6 +382,7 @@ async fn load(
     let rss_after = rss_kib(server_pid);
     drop(done_tx);
     let start = Instant::now();
+    let cpu_before = CpuUse::now(server_pid);
     go_tx.send(true).expect("readers listen");
     let mut finished = 0;
     let give_up = Instant::now() + Duration::from_secs(600);
@@ -323,6 +401,17 @@ async fn load(
         actix_web::rt::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = start.elapsed();
+    let cpu = CpuUse::now(server_pid).since(cpu_before);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "  CPU in the message phase ({:.1} s on {cores} cores, {:.1} core-seconds): server {:.1} s, \
+         PostgreSQL {:.1} s, the machine in all {:.1} s (this client included)",
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * cores as f64,
+        cpu.server,
+        cpu.postgres,
+        cpu.machine
+    );
     let mut s = stats.borrow_mut();
     if s.retries > 0 {
         println!("  {} sends were refused under load and retried", s.retries);
@@ -427,11 +516,16 @@ fn bare_server() {
 }
 
 fn start_bare() -> (Child, u16) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .arg("--bare-chat-server")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command.arg("--bare-chat-server").stdout(Stdio::piped());
+    // A heap profile of the bare server instead of Rapport's, to compare
+    // what each allocates per connection (docs/benchmarks.md says how).
+    if let Ok(fifo) = std::env::var("RAPPORT_BENCH_HEAPTRACK_BARE_FIFO") {
+        command
+            .env("LD_PRELOAD", "/usr/lib/heaptrack/libheaptrack_preload.so")
+            .env("DUMP_HEAPTRACK_OUTPUT", fifo);
+    }
+    let mut child = command.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)

@@ -77,10 +77,18 @@ pub fn append(
     }
 }
 
-/// Appends the events the current `Store::write` recorded, in order.
+/// Appends the events the current `Store::write` recorded, in order. An
+/// event that follows another of the same stream chains onto the head that
+/// one left: this transaction holds the head and just wrote it, so it is
+/// not read again (opening a case records two events on its stream).
 pub(crate) fn append_recorded(conn: &mut DbConnection) -> Result<(), StoreError> {
+    let mut last: Option<AuditEvent> = None;
     for (event, account) in crate::write_scope::take_audit() {
-        append_locked(conn, event, account.as_deref())?;
+        let head = match &last {
+            Some(previous) if previous.stream == event.stream => previous.head(),
+            _ => lock_head(conn, &event.stream, account.as_deref())?,
+        };
+        last = Some(insert_sealed(conn, event, &head)?);
     }
     Ok(())
 }
@@ -93,7 +101,15 @@ fn append_locked(
     account: Option<&str>,
 ) -> Result<AuditEvent, StoreError> {
     let head = lock_head(conn, &event.stream, account)?;
-    let sealed = rapport_audit::seal(event, &head, uuid::Uuid::now_v7().to_string(), Utc::now())?;
+    insert_sealed(conn, event, &head)
+}
+
+fn insert_sealed(
+    conn: &mut DbConnection,
+    event: NewEvent,
+    head: &ChainHead,
+) -> Result<AuditEvent, StoreError> {
+    let sealed = rapport_audit::seal(event, head, uuid::Uuid::now_v7().to_string(), Utc::now())?;
     diesel::insert_into(audit_events::table)
         .values(to_row(&sealed)?)
         .execute(conn)?;

@@ -1,6 +1,6 @@
 //! Cases, their participants and their thread entries.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use rapport_domain::{
@@ -108,6 +108,10 @@ pub fn save(conn: &mut DbConnection, case: &Case) -> Result<(), StoreError> {
 /// reply to a waiting case), only the status's indexes are. Both are
 /// statements prepared once per connection; the full row's update is not.
 pub fn save_from(conn: &mut DbConnection, before: &Case, after: &Case) -> Result<(), StoreError> {
+    if after == before {
+        // Nothing moved (a case opened with its first entry): no write.
+        return Ok(());
+    }
     let untouched = Case {
         last_activity_at: before.last_activity_at,
         first_response_at: before.first_response_at,
@@ -622,23 +626,60 @@ pub fn insert_entry(
     body: &str,
     client_message_id: Option<&str>,
 ) -> Result<Entry, StoreError> {
-    let (author_kind, author_id) = match author {
+    lock_for_append(conn, case.id)?;
+    let (id, seq) = next_entry_position(conn, case.id)?;
+    let entry = NewEntry {
+        kind,
+        author,
+        body,
+        client_message_id,
+    };
+    insert_entry_row(conn, case, (id, seq, now_micros().and_utc()), entry)
+}
+
+/// What an entry says and who says it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEntry<'a> {
+    pub kind: EntryKind,
+    pub author: Author,
+    pub body: &'a str,
+    pub client_message_id: Option<&'a str>,
+}
+
+/// The first entry of a case this same write has just inserted
+/// ([`insert`]): the first place in its thread, at the case's creation
+/// time, so the case's activity time needs no update. Nothing else can
+/// have entered the thread of a case not yet committed.
+pub fn insert_first_entry(
+    conn: &mut DbConnection,
+    case: &Case,
+    entry: NewEntry<'_>,
+) -> Result<Entry, StoreError> {
+    let place = (EntryId::new(), 1, case.created_at.trunc_subsecs(6));
+    insert_entry_row(conn, case, place, entry)
+}
+
+fn insert_entry_row(
+    conn: &mut DbConnection,
+    case: &Case,
+    (id, seq, created_at): (EntryId, i64, DateTime<Utc>),
+    entry: NewEntry<'_>,
+) -> Result<Entry, StoreError> {
+    let (author_kind, author_id) = match entry.author {
         Author::Staff(id) => ("staff", Some(id.to_string())),
         Author::Contact(id) => ("contact", Some(id.to_string())),
         Author::System => ("system", None),
     };
-    lock_for_append(conn, case.id)?;
-    let (id, seq) = next_entry_position(conn, case.id)?;
     let row = EntryRow {
         id,
         case_id: case.id,
         account_id: case.account_id,
-        kind,
+        kind: entry.kind,
         author_kind: author_kind.to_owned(),
         author_id,
-        body: body.to_owned(),
-        client_message_id: client_message_id.map(str::to_owned),
-        created_at: now_micros().and_utc(),
+        body: entry.body.to_owned(),
+        client_message_id: entry.client_message_id.map(str::to_owned),
+        created_at,
         version: 1,
         edited_at: None,
         redacted_at: None,

@@ -175,6 +175,42 @@ async fn events_of_a_savepoint_that_rolled_back_are_not_appended(db: &TestDataba
     assert_eq!(report.events, 2);
 }
 
+e2e_test!(events_of_one_write_chain_onto_each_other_across_streams);
+/// A write's events that follow one of the same stream chain onto the head
+/// it left without reading it back; one of another stream in between does
+/// not break either chain.
+async fn events_of_one_write_chain_onto_each_other_across_streams(db: &TestDatabase) {
+    let store = migrated(db);
+    append(&store, "case:c1", 1, None);
+    store
+        .write(|conn| {
+            for (stream, step) in [
+                ("case:c1", 2),
+                ("case:c1", 3),
+                ("case:c2", 1),
+                ("case:c1", 4),
+                ("case:c2", 2),
+                ("case:c2", 3),
+            ] {
+                rapport_store::audit::append(conn, event(stream, step), None)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let mut conn = store.conn().unwrap();
+    let head = |conn: &mut rapport_store::DbConnection, s: &str| {
+        rapport_store::audit::head(conn, &StreamName::parse(s).unwrap()).unwrap()
+    };
+    assert_eq!(head(&mut conn, "case:c1").seq, 4);
+    assert_eq!(head(&mut conn, "case:c2").seq, 3);
+    drop(conn);
+    let report = verified(&export(&store, &all(None)));
+    assert_eq!(report.events, 7);
+    // The next write reads the head the last one left.
+    append(&store, "case:c1", 5, None);
+    assert_eq!(verified(&export(&store, &all(None))).events, 8);
+}
+
 e2e_test!(a_one_statement_write_refuses_an_audit_event_it_cannot_keep);
 /// `Store::write_statement` commits its one statement on its own on
 /// PostgreSQL: an audit event recorded in it fails the write, on both

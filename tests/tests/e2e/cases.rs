@@ -703,3 +703,55 @@ async fn appends_to_one_case_at_once_take_consecutive_places_in_id_order(db: &Te
         );
     }
 }
+
+e2e_test!(an_opened_case_is_as_active_as_its_first_entry_and_reads_back_so);
+/// A case and its first entry are written at one time: the case's
+/// activity (and, opened by staff, its first response) is the entry's
+/// time, as answered and as read back, and the entry is the thread's first.
+async fn an_opened_case_is_as_active_as_its_first_entry_and_reads_back_so(db: &TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let w = world(&app, db).await;
+    let by_staff = json!({"account_id": w.acme, "subject": "Contract renewal", "body": "Your contract renews in March."});
+    let by_contact =
+        json!({"subject": "Delivery address change", "body": "Please use our new warehouse."});
+    for (token, body, staff) in [
+        (&w.admin, by_staff, true),
+        (&w.contact_in, by_contact, false),
+    ] {
+        let opened = ok(app.post_as(token, "/api/v1/cases", &body).await, 201).await;
+        let (case, entry) = (&opened["case"], &opened["entry"]);
+        assert_eq!(entry["seq"], 1, "{opened}");
+        assert!(entry["created_at"].is_string(), "{opened}");
+        assert_eq!(case["last_activity_at"], entry["created_at"], "{opened}");
+        assert_eq!(case["created_at"], entry["created_at"], "{opened}");
+        let answered = if staff {
+            entry["created_at"].clone()
+        } else {
+            Value::Null
+        };
+        assert_eq!(case["first_response_at"], answered, "{opened}");
+        let id = case["id"].as_str().unwrap();
+        let stored = app
+            .get_as(&w.admin, &format!("/api/v1/cases/{id}"))
+            .await
+            .json();
+        for field in [
+            "created_at",
+            "last_activity_at",
+            "first_response_at",
+            "status",
+        ] {
+            assert_eq!(
+                stored[field], case[field],
+                "{field}: {stored} against {case}"
+            );
+        }
+        let thread = items(
+            app.get_as(&w.admin, &format!("/api/v1/cases/{id}/entries"))
+                .await
+                .json(),
+        );
+        assert_eq!(thread.len(), 1);
+        assert_eq!(thread[0]["created_at"], entry["created_at"]);
+    }
+}

@@ -139,6 +139,20 @@ fn add_entry(
     client_message_id: Option<&str>,
 ) -> Result<Entry, UseCaseError> {
     let entry = case::insert_entry(conn, case, kind, author, body, client_message_id)?;
+    record_entry(conn, case, entry, actor, body, client_message_id)
+}
+
+/// The case's side of an entry just inserted: its activity time and the
+/// audit event.
+fn record_entry(
+    conn: &mut DbConnection,
+    case: &mut Case,
+    entry: Entry,
+    actor: Actor,
+    body: &str,
+    client_message_id: Option<&str>,
+) -> Result<Entry, UseCaseError> {
+    let kind = entry.kind;
     case.last_activity_at = entry.created_at;
     audit(
         conn,
@@ -606,7 +620,9 @@ fn create(
     } = o;
     let routing = route(conn, state, account, category.as_deref())?;
     let (team_id, assignee_id) = (routing.team, routing.assignee);
-    let now = Utc::now();
+    // As stored (microseconds): the first entry is written at this time,
+    // so the row inserted needs no update after it.
+    let now = rapport_store::now_micros().and_utc();
     let mut case = Case {
         id: CaseId::new(),
         number: case::next_number(conn)?,
@@ -630,7 +646,8 @@ fn create(
         merged_into_id: None,
         follows_case_id: follows,
         reopen_count: 0,
-        first_response_at: None,
+        // Staff who open a case have answered it.
+        first_response_at: matches!(opener, Author::Staff(_)).then_some(now),
         resolved_at: None,
         closed_at: None,
         last_activity_at: now,
@@ -667,21 +684,16 @@ fn create(
         (Channel::Email, Author::Contact(_)) => EntryKind::EmailIn,
         _ => EntryKind::Portal,
     };
-    let entry = add_entry(
-        conn,
-        &mut case,
+    let first = case::NewEntry {
         kind,
-        opener,
-        actor,
+        author: opener,
         body,
         client_message_id,
-    )?;
-    match opener {
-        Author::Staff(_) => case.first_response_at = Some(entry.created_at),
-        Author::Contact(_) => {
-            rapport_store::report::start_wait(conn, case.id, entry.created_at.naive_utc())?
-        }
-        _ => {}
+    };
+    let entry = case::insert_first_entry(conn, &case, first)?;
+    let entry = record_entry(conn, &mut case, entry, actor, body, client_message_id)?;
+    if let Author::Contact(_) = opener {
+        rapport_store::report::start_wait(conn, case.id, entry.created_at.naive_utc())?;
     }
     case::save_from(conn, &inserted, &case)?;
     super::sla::on_opened(
