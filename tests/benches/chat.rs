@@ -51,11 +51,14 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 /// CPU time used so far, in seconds: by the server, by PostgreSQL's
-/// processes, and by the whole machine (busy, all cores).
-#[derive(Debug, Clone, Copy, Default)]
+/// processes, and by the whole machine (busy, all cores). A PostgreSQL
+/// process that ends in between (autovacuum) is left out of the
+/// difference: its share is missing, never counted negative.
+#[derive(Debug, Clone, Default)]
 struct CpuUse {
     server: f64,
-    postgres: f64,
+    /// By process id.
+    postgres: HashMap<String, f64>,
     machine: f64,
 }
 
@@ -92,23 +95,29 @@ impl CpuUse {
                         std::fs::read_to_string(format!("/proc/{pid}/comm"))
                             .is_ok_and(|c| c.trim() == "postgres")
                     })
-                    .map(|pid| process_cpu(&pid))
-                    .sum()
+                    .map(|pid| {
+                        let cpu = process_cpu(&pid);
+                        (pid, cpu)
+                    })
+                    .collect()
             })
-            .unwrap_or(0.0);
+            .unwrap_or_default();
         let machine = std::fs::read_to_string("/proc/stat")
             .ok()
             .and_then(|s| {
+                // user nice system idle iowait irq softirq steal; guest
+                // time is already in user and nice.
                 let cpu: Vec<f64> = s
                     .lines()
                     .next()?
                     .split_whitespace()
                     .skip(1)
+                    .take(8)
                     .filter_map(|v| v.parse().ok())
                     .collect();
-                // All but idle and iowait.
-                let idle = cpu.get(3).copied().unwrap_or(0.0) + cpu.get(4).copied().unwrap_or(0.0);
-                Some((cpu.iter().sum::<f64>() - idle) * TICK)
+                let at = |i: usize| cpu.get(i).copied().unwrap_or(0.0);
+                let not_ours = at(3) + at(4) + at(7);
+                Some((cpu.iter().sum::<f64>() - not_ours) * TICK)
             })
             .unwrap_or(0.0);
         CpuUse {
@@ -118,12 +127,18 @@ impl CpuUse {
         }
     }
 
-    fn since(self, before: CpuUse) -> CpuUse {
-        CpuUse {
-            server: self.server - before.server,
-            postgres: self.postgres - before.postgres,
-            machine: self.machine - before.machine,
-        }
+    /// Seconds used since `before`: server, PostgreSQL, machine.
+    fn since(&self, before: &CpuUse) -> (f64, f64, f64) {
+        let postgres = self
+            .postgres
+            .iter()
+            .map(|(pid, now)| now - before.postgres.get(pid).copied().unwrap_or(0.0))
+            .sum();
+        (
+            self.server - before.server,
+            postgres,
+            self.machine - before.machine,
+        )
     }
 }
 
@@ -401,16 +416,22 @@ async fn load(
         actix_web::rt::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = start.elapsed();
-    let cpu = CpuUse::now(server_pid).since(cpu_before);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (server_cpu, postgres_cpu, machine_cpu) = CpuUse::now(server_pid).since(&cpu_before);
+    // As /proc/stat counts them (the machine's, whatever this process may use).
+    let cores = std::fs::read_to_string("/proc/stat").map_or(1, |s| {
+        s.lines()
+            .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+            .count()
+            .max(1)
+    });
     println!(
         "  CPU in the message phase ({:.1} s on {cores} cores, {:.1} core-seconds): server {:.1} s, \
          PostgreSQL {:.1} s, the machine in all {:.1} s (this client included)",
         elapsed.as_secs_f64(),
         elapsed.as_secs_f64() * cores as f64,
-        cpu.server,
-        cpu.postgres,
-        cpu.machine
+        server_cpu,
+        postgres_cpu,
+        machine_cpu
     );
     let mut s = stats.borrow_mut();
     if s.retries > 0 {

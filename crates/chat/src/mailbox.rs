@@ -1,8 +1,8 @@
 //! A connection's mailbox: what its task writes next, and whether it is
-//! asked to close. One small allocation per connection, whose queue holds
-//! storage only while something waits in it: a bounded channel would keep
-//! a block of slots for every idle connection (measured in
-//! docs/benchmarks.md, "Memory per idle connection").
+//! asked to close. One small allocation per connection, whose queue keeps
+//! no storage until something is queued and at most a few slots once
+//! drained: a bounded channel keeps a block of slots for every idle
+//! connection (measured in docs/benchmarks.md, ninth round).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -97,9 +97,10 @@ impl Mailbox {
         out
     }
 
-    /// Waits for the next delivery: a close asked for comes first. Safe to
-    /// drop while waiting (in a `select!`): nothing is taken from the queue
-    /// until it is returned.
+    /// Waits for the next delivery: a close asked for comes first, and
+    /// what is still queued then is not written (a client resumes with
+    /// `since`, so nothing is lost). Safe to drop while waiting (in a
+    /// `select!`): nothing is taken from the queue until it is returned.
     pub async fn next(&self) -> Delivery {
         loop {
             if let Some(code) = self.close_code() {

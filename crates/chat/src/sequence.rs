@@ -147,6 +147,7 @@ impl Followed {
 
     pub fn remove(&mut self, case: CaseId) {
         self.0.retain(|(c, _)| *c != case);
+        self.0.shrink_to_fit();
     }
 
     pub fn cases(&self) -> impl Iterator<Item = CaseId> + '_ {
