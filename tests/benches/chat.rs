@@ -127,6 +127,24 @@ impl CpuUse {
         }
     }
 
+    /// Prints what was used since `before`, over `elapsed`.
+    fn report(&self, phase: &str, elapsed: Duration, before: &CpuUse) {
+        let (server, postgres, machine) = self.since(before);
+        // As /proc/stat counts them (the machine's, whatever this process may use).
+        let cores = std::fs::read_to_string("/proc/stat").map_or(1, |s| {
+            s.lines()
+                .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+                .count()
+                .max(1)
+        });
+        println!(
+            "  CPU in {phase} ({:.1} s on {cores} cores, {:.1} core-seconds): server {server:.1} s, \
+             PostgreSQL {postgres:.1} s, the machine in all {machine:.1} s (this client included)",
+            elapsed.as_secs_f64(),
+            elapsed.as_secs_f64() * cores as f64,
+        );
+    }
+
     /// Seconds used since `before`: server, PostgreSQL, machine.
     fn since(&self, before: &CpuUse) -> (f64, f64, f64) {
         let postgres = self
@@ -416,23 +434,7 @@ async fn load(
         actix_web::rt::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = start.elapsed();
-    let (server_cpu, postgres_cpu, machine_cpu) = CpuUse::now(server_pid).since(&cpu_before);
-    // As /proc/stat counts them (the machine's, whatever this process may use).
-    let cores = std::fs::read_to_string("/proc/stat").map_or(1, |s| {
-        s.lines()
-            .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
-            .count()
-            .max(1)
-    });
-    println!(
-        "  CPU in the message phase ({:.1} s on {cores} cores, {:.1} core-seconds): server {:.1} s, \
-         PostgreSQL {:.1} s, the machine in all {:.1} s (this client included)",
-        elapsed.as_secs_f64(),
-        elapsed.as_secs_f64() * cores as f64,
-        server_cpu,
-        postgres_cpu,
-        machine_cpu
-    );
+    CpuUse::now(server_pid).report("the message phase", elapsed, &cpu_before);
     let mut s = stats.borrow_mut();
     if s.retries > 0 {
         println!("  {} sends were refused under load and retried", s.retries);
@@ -663,7 +665,10 @@ async fn rapport_run(
     // at once.
     let mut again = RapportProcess::serve(env!("CARGO_BIN_EXE_rapport-e2e"), &db, &[], &env);
     let addr = again.wait_ready(Duration::from_secs(120));
+    let again_pid = server_pid(&again);
+    let cpu_before = CpuUse::now(again_pid);
     let (settled, failed) = storm(&format!("http://{addr}"), &tokens, &rooms, connections).await;
+    CpuUse::now(again_pid).report("the storm", settled, &cpu_before);
     println!(
         "  reconnect storm: {connections} clients at once (ticket, websocket, hello, join, backlog) settled in {:.1} s, {failed} failed",
         settled.as_secs_f64()
