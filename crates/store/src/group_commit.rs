@@ -48,7 +48,7 @@ pub(crate) struct GroupCommit {
     queued: AtomicUsize,
     url: DatabaseUrl,
     busy_timeout_ms: u32,
-    flusher: Arc<Flusher>,
+    pub(crate) flusher: Arc<Flusher>,
 }
 
 struct Writer {
@@ -396,7 +396,7 @@ mod tests {
         // A WAL path under a regular file: its fsync fails with ENOTDIR.
         let not_a_dir = dir.join("not-a-directory");
         std::fs::write(&not_a_dir, b"").unwrap();
-        let flusher = store.flusher.clone().unwrap();
+        let flusher = store.flusher().cloned().unwrap();
         flusher.sync_instead(&not_a_dir.join("test.db-wal"));
 
         let refused = store.write(|c| insert(c, 2));

@@ -84,10 +84,9 @@ impl Default for PoolOptions {
 pub struct Store {
     pool: r2d2::Pool<ConnectionManager>,
     url: DatabaseUrl,
-    /// SQLite only: where [`Store::write`] batches commits, and what makes
-    /// them durable.
+    /// SQLite only: where [`Store::write`] batches commits, and (its
+    /// flusher) what makes them durable.
     group: Option<Arc<GroupCommit>>,
-    pub(crate) flusher: Option<Arc<Flusher>>,
 }
 
 /// The SQLite database holds every conversation: its directory (when
@@ -177,22 +176,18 @@ impl Store {
             // and `has_broken`).
             .test_on_check_out(true)
             .build(manager)?;
-        let flusher = match url {
-            DatabaseUrl::Sqlite { path } => Some(Flusher::start_held_by(path, hold)),
-            DatabaseUrl::Postgres { .. } => None,
-        };
-        let group = flusher.as_ref().map(|flusher| {
-            Arc::new(GroupCommit::new(
+        let group = match url {
+            DatabaseUrl::Sqlite { path } => Some(Arc::new(GroupCommit::new(
                 url.clone(),
                 options.sqlite_busy_timeout_ms,
-                flusher.clone(),
-            ))
-        });
+                Flusher::start_held_by(path, hold),
+            ))),
+            DatabaseUrl::Postgres { .. } => None,
+        };
         Ok(Store {
             pool,
             url: url.clone(),
             group,
-            flusher,
         })
     }
 
@@ -210,16 +205,21 @@ impl Store {
     /// such as an export streamed while it is read; other reads wait when
     /// they drop their connection.
     pub fn wait_until_reads_durable(&self) {
-        if let Some(flusher) = &self.flusher {
+        if let Some(flusher) = self.flusher() {
             flusher.wait_for_reads();
         }
+    }
+
+    /// SQLite only: the group commit's flusher.
+    pub(crate) fn flusher(&self) -> Option<&Arc<Flusher>> {
+        self.group.as_ref().map(|group| &group.flusher)
     }
 
     /// A connection from the pool, or `Unavailable` after the acquire timeout.
     pub fn conn(&self) -> Result<PooledConnection, StoreError> {
         Ok(PooledConnection {
             conn: Some(self.pool.get()?),
-            flusher: self.flusher.clone(),
+            flusher: self.flusher().cloned(),
         })
     }
 
@@ -257,7 +257,7 @@ impl Store {
                 return Err(StoreError::SqliteFileMissing(path.display().to_string()));
             }
         }
-        if let Some(reason) = self.flusher.as_ref().and_then(|f| f.failure()) {
+        if let Some(reason) = self.flusher().and_then(|f| f.failure()) {
             return Err(StoreError::NotDurable(reason));
         }
         let mut conn = self.pool.get_timeout(timeout)?;
